@@ -1,0 +1,22 @@
+#pragma once
+// Each command registers itself on the CLI11 app; the callback sets the
+// exit code. Keeping commands in their own files keeps main.cpp small.
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+namespace aqua::cli {
+
+struct global_options {
+  std::optional<std::string> dir;  // --dir
+  bool json = false;               // --json
+  std::string log_level = "warn";  // --log-level
+};
+
+void add_identity_commands(CLI::App& app, global_options& g, int& rc);  // init, id
+void add_config_commands(CLI::App& app, global_options& g, int& rc);    // config check|path
+void add_demo_command(CLI::App& app, global_options& g, int& rc);       // demo
+
+} // namespace aqua::cli

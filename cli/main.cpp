@@ -1,0 +1,44 @@
+// aqua: the command-line interface. See `aqua --help`.
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "commands.hpp"
+#include "output.hpp"
+
+int main(int argc, char** argv) {
+  using namespace aqua::cli;
+  CLI::App app{"aqua - TCP/IP for AI agents: identities, verified handshakes and end-to-end encrypted messages.\n"
+               "\nExit codes: 0 ok, 1 operation failed, 2 bad usage, 3 invalid config, 4 identity/key problem."};
+  app.set_version_flag("--version", std::string("aqua 0.1.0"));
+  app.require_subcommand(1);
+  app.fallthrough(true);  // global flags may follow the subcommand: aqua id --json
+  global_options g;
+  app.add_option("--dir", g.dir, "Data dir (default: $AQUA_DIR, else ~/.aqua)")->envname("AQUA_DIR");
+  app.add_flag("--json", g.json, "Machine-readable JSON output (errors too)");
+  app.add_option("--log-level", g.log_level, "trace|debug|info|warn|error|off")
+    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.footer("Examples:\n  aqua init\n  aqua id --json\n  aqua config check configs/node.example.yaml\n  aqua demo");
+  int rc = exit_ok;
+  add_identity_commands(app, g, rc);
+  add_config_commands(app, g, rc);
+  add_demo_command(app, g, rc);
+  app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(g.log_level)); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "aqua: error: " << e.what() << "\nRun 'aqua --help' for usage.\n";
+    return exit_usage;
+  } catch (const std::exception& e) {
+    std::cerr << "aqua: error: " << e.what() << "\n";
+    return exit_failure;
+  }
+  return rc;
+}

@@ -1,0 +1,43 @@
+#include "output.hpp"
+
+#include <iostream>
+
+namespace aqua::cli {
+
+int exit_code_for(const error& e) {
+  switch (e.code()) {
+    case errc::config_syntax:
+    case errc::config_unknown_key:
+    case errc::config_wrong_type:
+    case errc::config_missing_field:
+    case errc::config_bad_value:
+    case errc::config_bad_address:
+      return exit_config;
+    case errc::insecure_permissions:
+    case errc::bad_key_file:
+    case errc::already_exists:
+    case errc::bad_base58:
+    case errc::wrong_multihash:
+    case errc::wrong_key_type:
+    case errc::wrong_key_length:
+    case errc::bad_public_key_encoding:
+      return exit_identity;
+    case errc::invalid_argument:
+      return exit_usage;
+    default:
+      return exit_failure;
+  }
+}
+
+int report(const error& e, bool json) {
+  if (json) {
+    print_json({{"error", {{"code", std::string(to_string(e.code()))}, {"message", e.message()}}}});
+  } else {
+    std::cerr << "aqua: error: " << e.what() << "\n";
+  }
+  return exit_code_for(e);
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+} // namespace aqua::cli

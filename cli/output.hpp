@@ -1,0 +1,29 @@
+#pragma once
+// CLI output helpers: human text or --json, and the documented exit codes.
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "aqua/error.hpp"
+
+namespace aqua::cli {
+
+// Exit codes (documented in README and `aqua --help`).
+enum exit_code : int {
+  exit_ok = 0,
+  exit_failure = 1,      // operation failed (I/O, network, plugin, ...)
+  exit_usage = 2,        // bad command line
+  exit_config = 3,       // invalid config file
+  exit_identity = 4,     // missing, malformed or insecure key / data dir
+};
+
+int exit_code_for(const error& e);
+
+// Prints "aqua: error: <code>: <message>" to stderr, or a JSON object
+// {"error": {"code": ..., "message": ...}} to stdout with --json.
+int report(const error& e, bool json);
+
+void print_json(const nlohmann::json& j);
+
+} // namespace aqua::cli

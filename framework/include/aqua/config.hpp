@@ -1,0 +1,78 @@
+#pragma once
+// A node described by one YAML file (see configs/*.yaml for commented
+// examples). load_config() validates everything before anything starts:
+// unknown keys, wrong types, missing fields, bad values and bad addresses
+// are reported as "<file>:<line>:<column>: <key.path>: <what>".
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aqua/error.hpp"
+#include "aqua/identity.hpp"
+
+namespace aqua {
+
+struct route_config {
+  peer_id peer;
+  std::string address;  // multiaddr the routing actor dials for `peer`
+};
+
+struct transport_config {
+  std::string plugin;                           // registry name, e.g. "loopback"
+  std::string name;                             // instance name; defaults to plugin
+  std::vector<std::string> listen;              // multiaddrs
+  std::map<std::string, std::string> settings;  // plugin-specific scalars
+};
+
+struct identity_config {
+  std::filesystem::path key_file;  // absolute after loading
+};
+
+struct crypto_config {
+  std::uint32_t max_frame_bytes = 1u << 20;
+};
+
+struct routing_config {
+  std::vector<std::string> transports;  // names of transports routing may use
+  std::vector<route_config> routes;
+  std::uint32_t dial_timeout_ms = 5000;
+};
+
+struct relay_config {
+  bool serve = false;
+  std::uint32_t max_forward_frames = 1024;  // per forwarding hop, in flight
+};
+
+struct mailbox_config {
+  std::uint32_t max_messages = 10000;  // in-memory inbox bound until the store lands
+};
+
+struct node_config {
+  std::filesystem::path source;  // file the config came from ("<string>" when parsed from text)
+  std::string name;
+  std::filesystem::path data_dir;
+  std::string log_level = "info";
+  std::vector<std::filesystem::path> plugin_path;
+  identity_config identity;
+  crypto_config crypto;
+  routing_config routing;
+  relay_config relay;
+  mailbox_config mailbox;
+  std::vector<transport_config> transports;
+};
+
+result<node_config> load_config(const std::filesystem::path& file);
+
+// `base_dir` resolves relative paths (data_dir, plugin_path, key_file);
+// `source_name` is used in error messages.
+result<node_config> parse_config(std::string_view yaml, const std::string& source_name,
+                                 const std::filesystem::path& base_dir);
+
+// A commented default config, as `aqua init` writes it.
+std::string default_config_yaml(const std::string& name, const std::string& listen_address);
+
+} // namespace aqua

@@ -1,0 +1,72 @@
+#pragma once
+// A running aqua node: one caf::actor_system with the identity, crypto,
+// routing, relay and mailbox actors spawned and wired as its YAML config
+// says, and its transports loaded as plugins. This facade keeps CAF out of
+// users' translation units; every call is thread-safe.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aqua/bytes.hpp"
+#include "aqua/config.hpp"
+#include "aqua/error.hpp"
+#include "aqua/identity.hpp"
+
+namespace aqua {
+
+struct inbound_message {
+  std::uint64_t sequence = 0;  // per-node arrival order, starting at 1
+  peer_id sender;              // verified: the frame's signature checked out
+  std::string message_id;      // 32 hex digits, chosen by the sender
+  bytes payload;
+  std::string transport;       // name of the transport it arrived on
+  std::int64_t received_unix_ms = 0;
+};
+
+struct node_status {
+  peer_id id;
+  std::vector<std::string> listen_addresses;
+  std::size_t connections = 0;
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t frames_rejected = 0;
+  std::uint64_t frames_forwarded = 0;
+};
+
+class node {
+ public:
+  // Validates the identity and every plugin before spawning anything: a bad
+  // config or missing plugin never leaves a half-started node behind.
+  static result<std::unique_ptr<node>> start(const node_config& cfg);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  const peer_id& id() const;
+  const node_config& config() const;
+  std::vector<std::string> listen_addresses() const;
+
+  // Signs `payload` (identity actor), frames it and hands it to the transport
+  // for `to`; returns the message id. errc::no_route when no connection or
+  // route reaches `to`; errc::would_block under sustained backpressure.
+  result<std::string> send(const peer_id& to, bytes payload,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Next message not yet returned by receive(), waiting up to `timeout`.
+  result<inbound_message> receive(std::chrono::milliseconds timeout);
+  // Every message held in the (bounded, in-memory) mailbox.
+  result<std::vector<inbound_message>> inbox();
+  result<node_status> status();
+
+  // Stops every actor and transport; idempotent, also run by the destructor.
+  void stop();
+
+ private:
+  struct impl;
+  explicit node(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace aqua

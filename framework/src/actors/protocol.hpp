@@ -1,0 +1,78 @@
+#pragma once
+// Private: the messages the component actors exchange (see
+// docs/architecture.md). Only builtin CAF types and a few local-only types
+// travel between actors; nothing here is serialised.
+
+#include <caf/all.hpp>
+
+#include <memory>
+
+#include "aqua/config.hpp"
+#include "aqua/error.hpp"
+#include "aqua/node.hpp"
+#include "aqua/transport.hpp"
+
+namespace aqua::actors {
+
+// identity
+using sign_atom = caf::atom_constant<caf::atom("sign")>;
+using whoami_atom = caf::atom_constant<caf::atom("whoami")>;
+// crypto
+using seal_atom = caf::atom_constant<caf::atom("seal")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
+// routing
+using send_atom = caf::atom_constant<caf::atom("send")>;
+using listen_atom = caf::atom_constant<caf::atom("listen")>;
+using incoming_atom = caf::atom_constant<caf::atom("incoming")>;
+using readable_atom = caf::atom_constant<caf::atom("readable")>;
+using writable_atom = caf::atom_constant<caf::atom("writable")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+// relay
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+// mailbox
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using next_atom = caf::atom_constant<caf::atom("next")>;
+using forward_done_atom = caf::atom_constant<caf::atom("fwd_done")>;
+
+using connection_ptr = std::shared_ptr<connection>;
+using message_list = std::vector<inbound_message>;
+
+inline caf::error to_caf(const error& e) {
+  return caf::error(static_cast<std::uint8_t>(e.code()), caf::atom("aqua"), caf::make_message(e.message()));
+}
+
+inline error from_caf(const caf::error& e) {
+  if (e.category() == caf::atom("aqua")) {
+    std::string msg;
+    if (e.context().match_elements<std::string>()) msg = e.context().get_as<std::string>(0);
+    return error{static_cast<errc>(e.code()), msg};
+  }
+  if (e == caf::sec::request_timeout) return error{errc::timeout, "request timed out"};
+  return error{errc::not_running, "actor error: " + caf::to_string(e)};
+}
+
+// Spawn functions, one per component (each in its own .cpp).
+struct keypair_holder;
+caf::actor spawn_identity(caf::actor_system& sys, std::shared_ptr<keypair_holder> key);
+caf::actor spawn_crypto(caf::actor_system& sys, caf::actor identity, peer_id self, crypto_config cfg);
+caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg);
+caf::actor spawn_relay(caf::actor_system& sys, peer_id self, relay_config cfg);
+struct routing_setup {
+  peer_id self;
+  routing_config cfg;
+  std::vector<std::pair<std::string, std::shared_ptr<transport>>> transports;  // name -> instance
+  std::vector<transport_config> transport_configs;
+  caf::actor crypto;
+  caf::actor mailbox;
+  caf::actor relay;
+  std::size_t max_frame_bytes = 1u << 20;
+};
+caf::actor spawn_routing(caf::actor_system& sys, routing_setup setup);
+
+} // namespace aqua::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::connection_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::message_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::inbound_message)

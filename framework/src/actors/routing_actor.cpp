@@ -1,0 +1,268 @@
+// The routing actor: owns the transports and their connections. Outgoing:
+// asks crypto to seal, picks or dials a connection, queues under
+// backpressure. Incoming: drains connections, asks crypto to open, hands
+// verified messages to the mailbox, or frames for other peers to the relay.
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <map>
+#include <optional>
+
+#include "actors/protocol.hpp"
+#include "wire/frame.hpp"
+
+namespace aqua::actors {
+namespace {
+
+constexpr std::size_t max_pending_per_connection = 1024;
+constexpr int max_frames_per_drain = 64;
+
+void post(const caf::weak_actor_ptr& target, caf::message msg) {
+  if (auto strong = target.lock()) caf::anon_send(caf::actor_cast<caf::actor>(strong), std::move(msg));
+}
+
+class conn_observer : public connection_observer {
+ public:
+  conn_observer(caf::weak_actor_ptr r, std::uint64_t id) : routing_(std::move(r)), id_(id) {}
+  void on_readable() override { post(routing_, caf::make_message(readable_atom::value, id_)); }
+  void on_writable() override { post(routing_, caf::make_message(writable_atom::value, id_)); }
+  void on_closed(const error& why) override { post(routing_, caf::make_message(closed_atom::value, id_, why.message())); }
+
+ private:
+  caf::weak_actor_ptr routing_;
+  std::uint64_t id_;
+};
+
+class accept_observer : public transport_observer {
+ public:
+  accept_observer(caf::weak_actor_ptr r, std::string name) : routing_(std::move(r)), name_(std::move(name)) {}
+  void on_incoming(std::shared_ptr<connection> c) override {
+    post(routing_, caf::make_message(incoming_atom::value, name_, connection_ptr(std::move(c))));
+  }
+
+ private:
+  caf::weak_actor_ptr routing_;
+  std::string name_;
+};
+
+struct pending_frame {
+  bytes frame;
+  std::optional<caf::typed_response_promise<std::string>> rp;  // empty for relayed frames
+  std::string message_id;
+};
+
+struct conn_entry {
+  connection_ptr conn;
+  std::string transport;
+  std::string peer;  // empty until a verified frame or our dial names it
+  std::deque<pending_frame> pending;
+  bool blocked = false;
+};
+
+struct routing_state {
+  routing_setup setup;
+  std::map<std::uint64_t, conn_entry> conns;
+  std::map<std::string, std::uint64_t> by_peer;
+  std::map<std::string, std::string> routes;
+  std::uint64_t next_id = 1;
+  std::uint64_t sent = 0, received = 0, rejected = 0;
+  static inline const char* name = "aqua.routing";
+
+  // CAF destroys the state when the actor exits: close everything we own.
+  ~routing_state() {
+    for (auto& [id, e] : conns) e.conn->close();
+    for (auto& [tname, t] : setup.transports) t->stop();
+  }
+};
+
+using routing_actor_t = caf::stateful_actor<routing_state>;
+
+std::uint64_t add_connection(routing_actor_t* self, connection_ptr c, std::string transport, std::string peer) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  st.conns[id] = conn_entry{c, std::move(transport), peer, {}, false};
+  if (!peer.empty()) st.by_peer[peer] = id;
+  c->set_observer(std::make_shared<conn_observer>(caf::actor_cast<caf::weak_actor_ptr>(self), id));
+  return id;
+}
+
+void drop_connection(routing_actor_t* self, std::uint64_t id, const error& why) {
+  auto& st = self->state;
+  auto it = st.conns.find(id);
+  if (it == st.conns.end()) return;
+  for (auto& p : it->second.pending)
+    if (p.rp) p.rp->deliver(to_caf(why));
+  if (!it->second.peer.empty()) {
+    auto bp = st.by_peer.find(it->second.peer);
+    if (bp != st.by_peer.end() && bp->second == id) st.by_peer.erase(bp);
+  }
+  it->second.conn->close();
+  st.conns.erase(it);
+}
+
+result<std::uint64_t> connection_for(routing_actor_t* self, const std::string& peer) {
+  auto& st = self->state;
+  if (auto it = st.by_peer.find(peer); it != st.by_peer.end()) {
+    if (st.conns.count(it->second) && st.conns[it->second].conn->is_open()) return it->second;
+    drop_connection(self, it->second, error{errc::connection_closed, "connection to " + peer + " closed"});
+  }
+  auto route = st.routes.find(peer);
+  if (route == st.routes.end())
+    return error{errc::no_route, "no connection to " + peer + " and no route for it in components.routing.routes"};
+  std::string failures;
+  for (auto& [name, t] : st.setup.transports) {
+    auto c = t->dial(route->second);
+    if (c) return add_connection(self, *c, name, peer);
+    failures += "; " + name + ": " + c.err().what();
+  }
+  return error{errc::connection_refused, "cannot reach " + peer + " at " + route->second + failures};
+}
+
+void flush(routing_actor_t* self, std::uint64_t id) {
+  auto it = self->state.conns.find(id);
+  if (it == self->state.conns.end()) return;
+  auto& e = it->second;
+  while (!e.pending.empty() && !e.blocked) {
+    auto& p = e.pending.front();
+    auto r = e.conn->send(p.frame);
+    if (!r) {
+      if (r.err().code() == errc::would_block) {
+        e.blocked = true;
+        return;
+      }
+      drop_connection(self, id, r.err());
+      return;
+    }
+    ++self->state.sent;
+    if (p.rp) p.rp->deliver(p.message_id);
+    e.pending.pop_front();
+  }
+}
+
+void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
+  auto id = connection_for(self, peer);
+  if (!id) {
+    if (p.rp) p.rp->deliver(to_caf(id.err()));
+    return;
+  }
+  auto& e = self->state.conns[*id];
+  if (e.pending.size() >= max_pending_per_connection) {
+    if (p.rp)
+      p.rp->deliver(to_caf(error{errc::would_block, std::to_string(e.pending.size()) + " frames already queued for " + peer}));
+    return;
+  }
+  e.pending.push_back(std::move(p));
+  flush(self, *id);
+}
+
+// A verified frame for someone else: ask the relay, then pass it on unchanged.
+void forward(routing_actor_t* self, bytes frame) {
+  auto f = wire::decode(frame, self->state.setup.max_frame_bytes);
+  if (!f) return;  // crypto already decoded it successfully
+  auto recipient = f->recipient.str();
+  self->request(self->state.setup.relay, caf::infinite, forward_atom::value, recipient, std::uint64_t{frame.size()})
+    .then(
+      [=](bool) mutable {
+        auto before = self->state.sent;
+        transmit(self, recipient, pending_frame{std::move(frame), std::nullopt, {}});
+        self->send(self->state.setup.relay, forward_done_atom::value, self->state.sent > before);
+      },
+      [=](const caf::error& e) {
+        ++self->state.rejected;
+        spdlog::warn("routing: dropped frame for {}: {}", recipient, from_caf(e).what());
+      });
+}
+
+void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
+  auto transport = self->state.conns[id].transport;
+  self->request(self->state.setup.crypto, caf::infinite, open_atom::value, frame)
+    .then(
+      [=](const std::string& sender, const std::string& message_id, const bytes& payload) {
+        auto& st = self->state;
+        ++st.received;
+        if (auto it = st.conns.find(id); it != st.conns.end() && it->second.peer.empty()) {
+          it->second.peer = sender;
+          if (!st.by_peer.count(sender)) st.by_peer[sender] = id;
+        }
+        self->send(st.setup.mailbox, deliver_atom::value, sender, message_id, payload, transport);
+      },
+      [=](const caf::error& e) mutable {
+        auto err = from_caf(e);
+        if (err.code() == errc::wrong_recipient) {
+          forward(self, std::move(frame));
+          return;
+        }
+        ++self->state.rejected;
+        spdlog::warn("routing: rejected frame on {}: {}", transport, err.what());
+      });
+}
+
+void drain(routing_actor_t* self, std::uint64_t id) {
+  auto it = self->state.conns.find(id);
+  if (it == self->state.conns.end()) return;
+  auto conn = it->second.conn;
+  int n = 0;
+  while (n < max_frames_per_drain) {
+    auto f = conn->try_receive();
+    if (!f) return;
+    handle_frame(self, id, std::move(*f));
+    ++n;
+  }
+  self->send(self, readable_atom::value, id);  // more may wait: yield, then continue
+}
+
+caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
+  auto& st = self->state;
+  st.setup = std::move(setup);
+  for (auto& r : st.setup.cfg.routes) st.routes[r.peer.str()] = r.address;
+  for (auto& [name, t] : st.setup.transports)
+    t->start(std::make_shared<accept_observer>(caf::actor_cast<caf::weak_actor_ptr>(self), name));
+  return {
+    [=](listen_atom) -> caf::result<std::vector<std::string>> {
+      std::vector<std::string> bound;
+      for (auto& tc : self->state.setup.transport_configs) {
+        for (auto& [name, t] : self->state.setup.transports) {
+          if (name != tc.name) continue;
+          for (auto& addr : tc.listen) {
+            auto r = t->listen(addr);
+            if (!r) return to_caf(error{r.err().code(), "transport '" + name + "' cannot listen on " + addr + ": " + r.err().message()});
+            bound.push_back(*r);
+          }
+        }
+      }
+      return bound;
+    },
+    [=](incoming_atom, const std::string& transport, const connection_ptr& c) {
+      add_connection(self, c, transport, {});
+    },
+    [=](send_atom, const std::string& peer, const bytes& payload) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      self->request(self->state.setup.crypto, caf::infinite, seal_atom::value, peer, payload)
+        .then([=](bytes& frame, const std::string& message_id) { transmit(self, peer, pending_frame{std::move(frame), rp, message_id}); },
+              [=](const caf::error& e) mutable { rp.deliver(e); });
+      return rp;
+    },
+    [=](readable_atom, std::uint64_t id) { drain(self, id); },
+    [=](writable_atom, std::uint64_t id) {
+      if (auto it = self->state.conns.find(id); it != self->state.conns.end()) it->second.blocked = false;
+      flush(self, id);
+    },
+    [=](closed_atom, std::uint64_t id, const std::string& why) {
+      drain(self, id);  // frames sent before the close are still delivered
+      drop_connection(self, id, error{errc::connection_closed, why});
+    },
+    [=](status_atom) {
+      auto& s = self->state;
+      return caf::make_message(std::uint64_t{s.conns.size()}, s.sent, s.received, s.rejected);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_routing(caf::actor_system& sys, routing_setup setup) {
+  return sys.spawn(routing_actor, std::move(setup));
+}
+
+} // namespace aqua::actors

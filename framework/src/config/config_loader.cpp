@@ -1,0 +1,197 @@
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "aqua/config.hpp"
+#include "aqua/multiaddr.hpp"
+#include "config/yaml_walker.hpp"
+
+namespace aqua {
+namespace {
+
+using config_detail::config_failure;
+using config_detail::yaml_walker;
+namespace fs = std::filesystem;
+
+constexpr std::size_t max_config_bytes = 1u << 20;
+
+fs::path resolve(const fs::path& base, const std::string& p) {
+  fs::path path(p);
+  if (!p.empty() && p[0] == '~') {
+    const char* home = std::getenv("HOME");
+    path = fs::path(home ? home : "") / p.substr(p.size() > 1 && p[1] == '/' ? 2 : 1);
+  }
+  return path.is_absolute() ? path.lexically_normal() : (base / path).lexically_normal();
+}
+
+std::string checked_address(const yaml_walker& w, const YAML::Node& n, const std::string& path) {
+  auto text = w.as_string(n, path);
+  auto ma = multiaddr::parse(text);
+  if (!ma) w.fail(errc::config_bad_address, n, path, ma.err().message());
+  return text;
+}
+
+void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
+  const std::string path = "node";
+  w.check_keys(n, path, {"name", "data_dir", "log_level", "plugin_path"});
+  if (auto c = w.child(n, path, "name", false); c.IsDefined()) cfg.name = w.as_string(c, path + ".name");
+  if (auto c = w.child(n, path, "data_dir", false); c.IsDefined())
+    cfg.data_dir = resolve(base, w.as_string(c, path + ".data_dir"));
+  if (auto c = w.child(n, path, "log_level", false); c.IsDefined()) {
+    cfg.log_level = w.as_string(c, path + ".log_level");
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+    if (!levels.count(cfg.log_level))
+      w.fail(errc::config_bad_value, c, path + ".log_level",
+             "'" + cfg.log_level + "' is not one of trace, debug, info, warn, error, off");
+  }
+  if (auto c = w.child(n, path, "plugin_path", false); c.IsDefined())
+    for (auto& p : w.as_string_list(c, path + ".plugin_path")) cfg.plugin_path.push_back(resolve(base, p));
+}
+
+void parse_routes(const yaml_walker& w, const YAML::Node& list, const std::string& path, routing_config& rc) {
+  if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto p = yaml_walker::index(path, i);
+    const YAML::Node& r = list[i];
+    w.check_keys(r, p, {"peer", "address"});
+    auto peer_node = w.child(r, p, "peer", true);
+    auto id = peer_id::parse(w.as_string(peer_node, p + ".peer"));
+    if (!id) w.fail(errc::config_bad_value, peer_node, p + ".peer", id.err().what());
+    rc.routes.push_back({*id, checked_address(w, w.child(r, p, "address", true), p + ".address")});
+  }
+}
+
+void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
+  const std::string path = "components";
+  w.check_keys(n, path, {"identity", "crypto", "routing", "relay", "mailbox"});
+  auto section = [&](const char* key, std::initializer_list<std::string_view> allowed) {
+    YAML::Node c = w.child(n, path, key, false);
+    if (c.IsDefined() && !c.IsNull()) w.check_keys(c, yaml_walker::join(path, key), allowed);
+    return c.IsDefined() && !c.IsNull() ? c : YAML::Node();
+  };
+  if (auto c = section("identity", {"key_file"}); c.IsMap())
+    if (auto k = w.child(c, path + ".identity", "key_file", false); k.IsDefined())
+      cfg.identity.key_file = resolve(cfg.data_dir, w.as_string(k, path + ".identity.key_file"));
+  if (auto c = section("crypto", {"max_frame_bytes"}); c.IsMap())
+    if (auto k = w.child(c, path + ".crypto", "max_frame_bytes", false); k.IsDefined())
+      cfg.crypto.max_frame_bytes = w.as_uint(k, path + ".crypto.max_frame_bytes", 1024, 64u << 20);
+  if (auto c = section("routing", {"transports", "routes", "dial_timeout_ms"}); c.IsMap()) {
+    const std::string rp = path + ".routing";
+    if (auto k = w.child(c, rp, "transports", false); k.IsDefined()) {
+      cfg.routing.transports = w.as_string_list(k, rp + ".transports");
+      std::set<std::string> names;
+      for (auto& t : cfg.transports) names.insert(t.name);
+      for (std::size_t i = 0; i < cfg.routing.transports.size(); ++i)
+        if (!names.count(cfg.routing.transports[i]))
+          w.fail(errc::config_bad_value, k[i], yaml_walker::index(rp + ".transports", i),
+                 "no transport named '" + cfg.routing.transports[i] + "' in 'transports'");
+    }
+    if (auto k = w.child(c, rp, "routes", false); k.IsDefined()) parse_routes(w, k, rp + ".routes", cfg.routing);
+    if (auto k = w.child(c, rp, "dial_timeout_ms", false); k.IsDefined())
+      cfg.routing.dial_timeout_ms = w.as_uint(k, rp + ".dial_timeout_ms", 1, 600000);
+  }
+  if (auto c = section("relay", {"serve", "max_forward_frames"}); c.IsMap()) {
+    if (auto k = w.child(c, path + ".relay", "serve", false); k.IsDefined())
+      cfg.relay.serve = w.as_bool(k, path + ".relay.serve");
+    if (auto k = w.child(c, path + ".relay", "max_forward_frames", false); k.IsDefined())
+      cfg.relay.max_forward_frames = w.as_uint(k, path + ".relay.max_forward_frames", 1, 1u << 20);
+  }
+  if (auto c = section("mailbox", {"max_messages"}); c.IsMap())
+    if (auto k = w.child(c, path + ".mailbox", "max_messages", false); k.IsDefined())
+      cfg.mailbox.max_messages = w.as_uint(k, path + ".mailbox.max_messages", 1, 10000000);
+  (void) base;
+}
+
+void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config& cfg) {
+  const std::string path = "transports";
+  if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto p = yaml_walker::index(path, i);
+    const YAML::Node& t = list[i];
+    w.check_keys(t, p, {"plugin", "name", "listen", "settings"});
+    transport_config tc;
+    auto plugin = w.child(t, p, "plugin", true);
+    tc.plugin = w.as_string(plugin, p + ".plugin");
+    if (tc.plugin.empty() || tc.plugin.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+      w.fail(errc::config_bad_value, plugin, p + ".plugin", "plugin names are [a-z0-9_]+, got '" + tc.plugin + "'");
+    tc.name = tc.plugin;
+    if (auto c = w.child(t, p, "name", false); c.IsDefined()) tc.name = w.as_string(c, p + ".name");
+    if (!names.insert(tc.name).second)
+      w.fail(errc::config_bad_value, t, p + ".name", "transport name '" + tc.name + "' is used twice");
+    if (auto c = w.child(t, p, "listen", false); c.IsDefined()) {
+      if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
+      for (std::size_t j = 0; j < c.size(); ++j) tc.listen.push_back(checked_address(w, c[j], yaml_walker::index(p + ".listen", j)));
+    }
+    if (auto c = w.child(t, p, "settings", false); c.IsDefined() && !c.IsNull())
+      tc.settings = w.as_scalar_map(c, p + ".settings");
+    cfg.transports.push_back(std::move(tc));
+  }
+}
+
+} // namespace
+
+result<node_config> parse_config(std::string_view yaml, const std::string& source_name, const fs::path& base_dir) {
+  yaml_walker w(source_name);
+  try {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(yaml));
+    } catch (const YAML::ParserException& e) {
+      w.fail_at(errc::config_syntax, e.mark, "", e.msg);
+    }
+    if (!root.IsDefined() || root.IsNull())
+      return error{errc::config_missing_field, source_name + ": config is empty (need at least 'components' and 'transports')"};
+    w.check_keys(root, "", {"node", "components", "transports"});
+    node_config cfg;
+    cfg.source = source_name;
+    cfg.data_dir = base_dir;
+    if (auto n = w.child(root, "", "node", false); n.IsDefined()) parse_node_section(w, n, base_dir, cfg);
+    parse_transports(w, w.child(root, "", "transports", true), cfg);
+    auto comps = w.child(root, "", "components", true);
+    cfg.identity.key_file = cfg.data_dir / "identity.key";
+    parse_components(w, comps, base_dir, cfg);
+    if (cfg.routing.transports.empty())
+      for (auto& t : cfg.transports) cfg.routing.transports.push_back(t.name);
+    if (cfg.name.empty()) cfg.name = cfg.data_dir.filename().string();
+    return cfg;
+  } catch (const config_failure& f) {
+    return f.err;
+  } catch (const YAML::Exception& e) {
+    return error{errc::config_syntax, source_name + ": " + e.what()};
+  }
+}
+
+result<node_config> load_config(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return error{errc::not_found, "cannot open config '" + file.string() + "'"};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto text = ss.str();
+  if (text.size() > max_config_bytes)
+    return error{errc::config_syntax, file.string() + ": config larger than 1 MiB"};
+  auto base = fs::absolute(file).parent_path();
+  return parse_config(text, file.string(), base);
+}
+
+std::string default_config_yaml(const std::string& name, const std::string& listen_address) {
+  std::string out;
+  out += "# aqua node configuration (written by 'aqua init').\n";
+  out += "# Every key is documented in configs/node.example.yaml.\n";
+  out += "node:\n";
+  out += "  name: " + name + "\n";
+  out += "  # data_dir defaults to the directory holding this file\n";
+  out += "  log_level: info\n";
+  out += "components:\n";
+  out += "  identity:\n    key_file: identity.key   # relative to data_dir, mode 0600\n";
+  out += "  crypto: {}\n";
+  out += "  routing:\n    routes: []               # - {peer: 12D3KooW..., address: /memory/bob}\n";
+  out += "  relay:\n    serve: false\n";
+  out += "  mailbox: {}\n";
+  out += "transports:\n";
+  out += "  - plugin: loopback\n";
+  out += "    listen: [" + listen_address + "]\n";
+  return out;
+}
+
+} // namespace aqua

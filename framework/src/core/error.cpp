@@ -1,0 +1,68 @@
+#include "aqua/error.hpp"
+
+namespace aqua {
+
+std::string_view to_string(errc code) noexcept {
+  switch (code) {
+    case errc::bad_base58: return "bad_base58";
+    case errc::wrong_multihash: return "wrong_multihash";
+    case errc::wrong_key_type: return "wrong_key_type";
+    case errc::wrong_key_length: return "wrong_key_length";
+    case errc::bad_public_key_encoding: return "bad_public_key_encoding";
+    case errc::io_error: return "io_error";
+    case errc::not_found: return "not_found";
+    case errc::already_exists: return "already_exists";
+    case errc::insecure_permissions: return "insecure_permissions";
+    case errc::bad_key_file: return "bad_key_file";
+    case errc::config_syntax: return "config_syntax";
+    case errc::config_unknown_key: return "config_unknown_key";
+    case errc::config_wrong_type: return "config_wrong_type";
+    case errc::config_missing_field: return "config_missing_field";
+    case errc::config_bad_value: return "config_bad_value";
+    case errc::config_bad_address: return "config_bad_address";
+    case errc::plugin_not_found: return "plugin_not_found";
+    case errc::plugin_abi_mismatch: return "plugin_abi_mismatch";
+    case errc::plugin_missing_symbol: return "plugin_missing_symbol";
+    case errc::plugin_load_failed: return "plugin_load_failed";
+    case errc::plugin_name_mismatch: return "plugin_name_mismatch";
+    case errc::bad_address: return "bad_address";
+    case errc::address_in_use: return "address_in_use";
+    case errc::connection_refused: return "connection_refused";
+    case errc::connection_closed: return "connection_closed";
+    case errc::would_block: return "would_block";
+    case errc::frame_too_large: return "frame_too_large";
+    case errc::bad_frame: return "bad_frame";
+    case errc::bad_signature: return "bad_signature";
+    case errc::wrong_recipient: return "wrong_recipient";
+    case errc::no_route: return "no_route";
+    case errc::timeout: return "timeout";
+    case errc::not_running: return "not_running";
+    case errc::crypto_failure: return "crypto_failure";
+    case errc::invalid_argument: return "invalid_argument";
+  }
+  return "unknown_error";
+}
+
+std::string error::what() const {
+  std::string out(to_string(code_));
+  if (!message_.empty()) {
+    out += ": ";
+    out += message_;
+  }
+  return out;
+}
+
+} // namespace aqua
+
+#include <sodium.h>
+
+#include <stdexcept>
+
+#include "core/sodium.hpp"
+
+namespace aqua::detail {
+void ensure_sodium() {
+  static const int rc = sodium_init();
+  if (rc < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+} // namespace aqua::detail

@@ -1,0 +1,139 @@
+#include "identity/key_store.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace aqua {
+namespace {
+
+constexpr std::string_view key_header = "aqua-ed25519-seed-v1";
+constexpr std::size_t max_key_file_size = 4096;
+
+error io_error(const std::string& what, const fs::path& p) {
+  return error{errc::io_error, what + " '" + p.string() + "': " + std::strerror(errno)};
+}
+
+std::string mode_string(unsigned mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+} // namespace
+
+result<fs::path> resolve_data_dir(const std::optional<std::string>& flag) {
+  if (flag && !flag->empty()) return fs::path(*flag);
+  if (const char* env = std::getenv("AQUA_DIR"); env != nullptr && *env != '\0') return fs::path(env);
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+    return fs::path(home) / ".aqua";
+  return error{errc::not_found, "no data dir: pass --dir, set AQUA_DIR, or set HOME (default ~/.aqua)"};
+}
+
+result<void> ensure_private_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return error{errc::io_error, "cannot create data dir '" + dir.string() + "': " + ec.message()};
+  if (::chmod(dir.c_str(), 0700) != 0) return io_error("cannot chmod 0700 data dir", dir);
+  return ok();
+}
+
+result<void> write_file_atomic(const fs::path& file, const std::string& content, unsigned mode) {
+  fs::path tmp = file;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return io_error("cannot create", tmp);
+  ::fchmod(fd, mode);  // umask may have removed bits we asked for; never adds any
+  const char* p = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      auto e = io_error("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return e;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    auto e = io_error("cannot flush", tmp);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0) {
+    auto e = io_error("cannot rename into place", file);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  return ok();
+}
+
+result<void> write_key_file(const fs::path& file, const keypair& kp, bool overwrite) {
+  std::error_code ec;
+  if (!overwrite && fs::exists(file, ec))
+    return error{errc::already_exists,
+                 "secret key '" + file.string() + "' already exists; use --force to replace it (the old identity is lost)"};
+  std::string content = "# aqua identity secret key. Keep private: mode 0600, never share.\n";
+  content += key_header;
+  content += ' ';
+  content += to_hex(kp.seed());
+  content += '\n';
+  auto r = write_file_atomic(file, content, 0600);
+  sodium_memzero(content.data(), content.size());
+  return r;
+}
+
+result<keypair> read_key_file(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    if (errno == ENOENT)
+      return error{errc::not_found, "no secret key at '" + file.string() + "'; run 'aqua init' first"};
+    return io_error("cannot stat secret key", file);
+  }
+  if (!S_ISREG(st.st_mode)) return error{errc::bad_key_file, "'" + file.string() + "' is not a regular file"};
+  if ((st.st_mode & 077) != 0)
+    return error{errc::insecure_permissions,
+                 "permissions " + mode_string(st.st_mode) + " for secret key '" + file.string() +
+                     "' are too open: it must not be accessible by group or others. Fix with: chmod 600 " +
+                     file.string()};
+  if (st.st_size > static_cast<off_t>(max_key_file_size))
+    return error{errc::bad_key_file, "secret key '" + file.string() + "' is too large (" +
+                                         std::to_string(st.st_size) + " bytes)"};
+  std::ifstream in(file);
+  if (!in) return io_error("cannot open secret key", file);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ls(line);
+    std::string header, hex, extra;
+    ls >> header >> hex >> extra;
+    auto where = "secret key '" + file.string() + "' line " + std::to_string(lineno) + ": ";
+    if (header != key_header)
+      return error{errc::bad_key_file, where + "expected '" + std::string(key_header) + " <64 hex digits>'"};
+    if (!extra.empty()) return error{errc::bad_key_file, where + "unexpected text after the key"};
+    if (hex.size() != 2 * keypair::seed_size)
+      return error{errc::bad_key_file, where + "key must be 64 hex digits, got " + std::to_string(hex.size())};
+    auto seed = from_hex(hex);
+    sodium_memzero(hex.data(), hex.size());
+    sodium_memzero(line.data(), line.size());
+    if (!seed) return error{errc::bad_key_file, where + seed.err().message()};
+    auto kp = keypair::from_seed(*seed);
+    sodium_memzero(seed->data(), seed->size());
+    return kp;
+  }
+  return error{errc::bad_key_file, "secret key '" + file.string() + "' holds no key line"};
+}
+
+} // namespace aqua

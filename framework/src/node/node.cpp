@@ -1,0 +1,149 @@
+// node: builds one caf::actor_system per node and wires the component
+// actors as the config says. Everything that can fail (key file, plugins)
+// is checked before the first actor is spawned.
+
+#include "aqua/node.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/identity_actor.hpp"
+#include "actors/protocol.hpp"
+#include "identity/key_store.hpp"
+#include "plugin/plugin_loader.hpp"
+
+namespace aqua {
+
+using namespace actors;
+
+struct node::impl {
+  node_config cfg;
+  peer_id self;
+  caf::actor_system_config sys_cfg;
+  std::unique_ptr<caf::actor_system> system;
+  caf::actor identity, crypto, mailbox, relay, routing;
+  std::vector<std::string> listen_addrs;
+  bool stopped = false;
+
+  template <class T, class... Ts>
+  result<T> ask(const caf::actor& who, std::chrono::milliseconds timeout, Ts&&... xs) {
+    if (stopped) return error{errc::not_running, "node " + cfg.name + " is stopped"};
+    caf::scoped_actor sa{*system};
+    std::optional<result<T>> out;
+    sa->request(who, timeout, std::forward<Ts>(xs)...)
+      .receive([&](T& v) { out.emplace(std::move(v)); },
+               [&](const caf::error& e) { out.emplace(from_caf(e)); });
+    return std::move(*out);
+  }
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+node::~node() { stop(); }
+
+result<std::unique_ptr<node>> node::start(const node_config& cfg) {
+  auto kp = read_key_file(cfg.identity.key_file);
+  if (!kp) return kp.err();
+  plugin_loader loader(cfg.plugin_path);
+  routing_setup setup;
+  for (auto& tc : cfg.transports) {
+    auto t = loader.load_transport(tc);
+    if (!t) return t.err();
+    setup.transports.emplace_back(tc.name, *t);
+  }
+  // Keep only the transports routing is allowed to use for dialling, in order.
+  std::vector<std::pair<std::string, std::shared_ptr<transport>>> ordered;
+  for (auto& name : cfg.routing.transports)
+    for (auto& p : setup.transports)
+      if (p.first == name) ordered.push_back(p);
+  for (auto& p : setup.transports) {
+    bool listed = false;
+    for (auto& o : ordered) listed = listed || o.first == p.first;
+    if (!listed) ordered.push_back(p);  // still listens; dialled last
+  }
+  setup.transports = std::move(ordered);
+
+  auto p = std::make_unique<impl>();
+  p->cfg = cfg;
+  p->self = kp->id();
+  p->sys_cfg.set("scheduler.max-threads", 2);
+  p->sys_cfg.set("logger.verbosity", caf::atom("quiet"));
+  p->system = std::make_unique<caf::actor_system>(p->sys_cfg);
+  auto& sys = *p->system;
+
+  // The secret key moves into the identity actor; our copy dies with `kp`.
+  auto holder = std::make_shared<keypair_holder>(keypair_holder{std::move(*kp)});
+  p->identity = spawn_identity(sys, std::move(holder));
+  p->crypto = spawn_crypto(sys, p->identity, p->self, cfg.crypto);
+  p->mailbox = spawn_mailbox(sys, cfg.mailbox);
+  p->relay = spawn_relay(sys, p->self, cfg.relay);
+  setup.self = p->self;
+  setup.cfg = cfg.routing;
+  setup.transport_configs = cfg.transports;
+  setup.crypto = p->crypto;
+  setup.mailbox = p->mailbox;
+  setup.relay = p->relay;
+  setup.max_frame_bytes = cfg.crypto.max_frame_bytes + 1024;
+  p->routing = spawn_routing(sys, std::move(setup));
+
+  std::unique_ptr<node> n(new node(std::move(p)));
+  auto addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->routing, std::chrono::seconds(10), listen_atom::value);
+  if (!addrs) return addrs.err();  // ~node stops the half-built system
+  n->impl_->listen_addrs = *addrs;
+  spdlog::info("node {} started as {} on {}", cfg.name, n->impl_->self.str(),
+               addrs->empty() ? std::string("(no listeners)") : addrs->front());
+  return n;
+}
+
+const peer_id& node::id() const { return impl_->self; }
+const node_config& node::config() const { return impl_->cfg; }
+std::vector<std::string> node::listen_addresses() const { return impl_->listen_addrs; }
+
+result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout) {
+  return impl_->ask<std::string>(impl_->routing, timeout, send_atom::value, to.str(), std::move(payload));
+}
+
+result<inbound_message> node::receive(std::chrono::milliseconds timeout) {
+  // The mailbox enforces the deadline itself, so a message is never handed
+  // to a caller that already gave up; we wait a little longer than it does.
+  auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
+  return impl_->ask<inbound_message>(impl_->mailbox, timeout + std::chrono::seconds(5), next_atom::value, ms);
+}
+
+result<std::vector<inbound_message>> node::inbox() {
+  return impl_->ask<message_list>(impl_->mailbox, std::chrono::seconds(10), list_atom::value);
+}
+
+result<node_status> node::status() {
+  if (impl_->stopped) return error{errc::not_running, "node is stopped"};
+  caf::scoped_actor sa{*impl_->system};
+  node_status st;
+  st.id = impl_->self;
+  st.listen_addresses = impl_->listen_addrs;
+  std::optional<error> failure;
+  sa->request(impl_->routing, std::chrono::seconds(10), status_atom::value)
+    .receive(
+      [&](std::uint64_t conns, std::uint64_t sent, std::uint64_t received, std::uint64_t rejected) {
+        st.connections = conns;
+        st.frames_sent = sent;
+        st.frames_received = received;
+        st.frames_rejected = rejected;
+      },
+      [&](const caf::error& e) { failure = from_caf(e); });
+  if (failure) return *failure;
+  auto fwd = impl_->ask<std::uint64_t>(impl_->relay, std::chrono::seconds(10), status_atom::value);
+  if (!fwd) return fwd.err();
+  st.frames_forwarded = *fwd;
+  return st;
+}
+
+void node::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  for (auto* a : {&impl_->routing, &impl_->relay, &impl_->mailbox, &impl_->crypto, &impl_->identity})
+    if (*a) {
+      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+      *a = nullptr;
+    }
+  impl_->system.reset();  // waits for every actor to finish
+}
+
+} // namespace aqua

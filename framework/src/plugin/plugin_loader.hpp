@@ -1,0 +1,38 @@
+#pragma once
+// Private: finds, loads and checks transport plugins (Boost.DLL).
+//
+// Search order: the config's node.plugin_path, then $AQUA_PLUGIN_PATH
+// (colon-separated), then the install dir (<dir of libaqua>/aqua/plugins,
+// then the configured install prefix). A plugin named N is the file
+// libaqua_transport_N.so. Loaded libraries are cached per process (a name
+// registry) and stay loaded while any transport made from them lives.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aqua/transport.hpp"
+
+namespace aqua {
+
+class plugin_loader {
+ public:
+  explicit plugin_loader(const std::vector<std::filesystem::path>& config_dirs);
+
+  const std::vector<std::filesystem::path>& search_path() const noexcept { return dirs_; }
+  static std::string file_name(const std::string& plugin);
+
+  // errc::plugin_not_found listing every dir searched.
+  result<std::filesystem::path> find(const std::string& plugin) const;
+  // Finds, dlopens and checks ABI, name and factory, then calls the factory.
+  result<std::shared_ptr<transport>> load_transport(const transport_config& cfg) const;
+  // Same checks on an explicit file (used by find-less callers and tests).
+  static result<std::shared_ptr<transport>> load_transport_file(const std::filesystem::path& file,
+                                                                const transport_config& cfg);
+
+ private:
+  std::vector<std::filesystem::path> dirs_;
+};
+
+} // namespace aqua
