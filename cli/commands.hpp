@@ -18,5 +18,6 @@ struct global_options {
 void add_identity_commands(CLI::App& app, global_options& g, int& rc);  // init, id
 void add_config_commands(CLI::App& app, global_options& g, int& rc);    // config check|path
 void add_demo_command(CLI::App& app, global_options& g, int& rc);       // demo
+void add_plugin_commands(CLI::App& app, global_options& g, int& rc);    // plugin check
 
 } // namespace aqua::cli

@@ -61,7 +61,7 @@ plugin_loader::plugin_loader(const std::vector<fs::path>& config_dirs) : dirs_(c
   }
   std::error_code ec;
   auto self = dll::this_line_location(ec);
-  if (!ec) dirs_.push_back(fs::path(self.string()).parent_path() / "aqua" / "plugins");
+  if (!ec) dirs_.push_back(fs::weakly_canonical(fs::path(self.string())).parent_path() / "aqua" / "plugins");
   fs::path installed(AQUA_INSTALL_PLUGIN_DIR_ABS);
   bool seen = false;
   for (auto& d : dirs_) seen = seen || d.lexically_normal() == installed.lexically_normal();

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the aqua CLI: real processes, real files.
+
+Usage: test_cli.py <path to aqua binary> <source dir>
+"""
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+
+AQUA = None
+SRC = None
+
+
+def run(*args, env=None, check=None):
+    e = dict(os.environ)
+    e.pop("AQUA_DIR", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([AQUA, *args], capture_output=True, text=True, env=e, timeout=60)
+    if check is not None:
+        assert p.returncode == check, f"{args}: rc={p.returncode}\nstdout={p.stdout}\nstderr={p.stderr}"
+    return p
+
+
+class InitAndId(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="aqua-cli-")
+        self.dir = os.path.join(self.tmp.name, "agent")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_init_creates_private_dir_key_and_config(self):
+        p = run("--dir", self.dir, "init", "--json", check=0)
+        out = json.loads(p.stdout)
+        self.assertTrue(out["peer_id"].startswith("12D3KooW"))
+        self.assertEqual(stat.S_IMODE(os.stat(self.dir).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.dir, "identity.key")).st_mode), 0o600)
+        cfg = os.path.join(self.dir, "config.yaml")
+        self.assertTrue(os.path.exists(cfg))
+        run("config", "check", cfg, check=0)
+
+    def test_id_json_prints_peer_id_and_public_key(self):
+        init = json.loads(run("--dir", self.dir, "init", "--json", check=0).stdout)
+        out = json.loads(run("--dir", self.dir, "id", "--json", check=0).stdout)
+        self.assertEqual(set(out), {"peer_id", "public_key"})
+        self.assertEqual(out["peer_id"], init["peer_id"])
+        self.assertEqual(len(out["public_key"]), 64)
+        plain = run("--dir", self.dir, "id", check=0).stdout.strip()
+        self.assertEqual(plain, out["peer_id"])
+
+    def test_aqua_dir_env_is_used_when_no_flag(self):
+        run("init", env={"AQUA_DIR": self.dir}, check=0)
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "identity.key")))
+        run("id", env={"AQUA_DIR": self.dir}, check=0)
+
+    def test_init_refuses_to_overwrite_without_force(self):
+        first = json.loads(run("--dir", self.dir, "init", "--json", check=0).stdout)
+        p = run("--dir", self.dir, "init", check=4)
+        self.assertIn("already holds an identity", p.stderr)
+        self.assertIn("--force", p.stderr)
+        self.assertEqual(json.loads(run("--dir", self.dir, "id", "--json", check=0).stdout)["peer_id"], first["peer_id"])
+        second = json.loads(run("--dir", self.dir, "init", "--force", "--json", check=0).stdout)
+        self.assertNotEqual(second["peer_id"], first["peer_id"])
+
+    def test_id_refuses_a_group_readable_key_like_ssh(self):
+        run("--dir", self.dir, "init", check=0)
+        key = os.path.join(self.dir, "identity.key")
+        os.chmod(key, 0o644)
+        p = run("--dir", self.dir, "id", check=4)
+        self.assertIn("too open", p.stderr)
+        self.assertIn("chmod 600 " + key, p.stderr)
+        j = json.loads(run("--dir", self.dir, "id", "--json", check=4).stdout)
+        self.assertEqual(j["error"]["code"], "insecure_permissions")
+
+    def test_id_without_init_says_what_to_do(self):
+        p = run("--dir", self.dir, "id", check=1)
+        self.assertIn("aqua init", p.stderr)
+
+    def test_corrupt_key_file_is_a_precise_error(self):
+        run("--dir", self.dir, "init", check=0)
+        key = os.path.join(self.dir, "identity.key")
+        with open(key, "w") as f:
+            f.write("aqua-ed25519-seed-v1 1234\n")
+        p = run("--dir", self.dir, "id", check=4)
+        self.assertIn("64 hex digits", p.stderr)
+
+
+class ConfigCheck(unittest.TestCase):
+    def test_shipped_example_is_valid(self):
+        out = json.loads(run("config", "check", "--json", os.path.join(SRC, "configs/node.example.yaml"), check=0).stdout)
+        self.assertTrue(out["ok"])
+
+    def test_bad_config_names_file_line_column_and_path(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("components:\n  relay:\n    serve: maybe\ntransports: []\n")
+        try:
+            p = run("config", "check", f.name, check=3)
+            self.assertIn(f.name + ":3:12: components.relay.serve:", p.stderr)
+        finally:
+            os.unlink(f.name)
+
+    def test_missing_file(self):
+        p = run("config", "check", "/nonexistent/aqua.yaml", check=1)
+        self.assertIn("cannot open config", p.stderr)
+
+
+class Usage(unittest.TestCase):
+    def test_help_lists_commands_and_exit_codes(self):
+        p = run("--help", check=0)
+        for word in ("init", "id", "demo", "Exit codes"):
+            self.assertIn(word, p.stdout)
+        self.assertIn("Examples", run("init", "--help", check=0).stdout)
+
+    def test_unknown_command_and_bad_flags_exit_2_without_trace(self):
+        p = run("frobnicate", check=2)
+        self.assertIn("aqua --help", p.stderr)
+        run("--log-level", "loud", "id", check=2)
+        run(check=2)
+
+    def test_demo_exchanges_verified_messages(self):
+        p = run("demo", "--json", check=0)
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        self.assertEqual(len(out["exchanges"]), 2)
+        self.assertTrue(all(x["verified_sender"] for x in out["exchanges"]))
+        self.assertEqual(out["exchanges"][0]["from"], out["alice"])
+        self.assertEqual(out["exchanges"][0]["to"], out["bob"])
+
+
+if __name__ == "__main__":
+    AQUA, SRC = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0], "-v"])

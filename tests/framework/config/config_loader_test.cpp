@@ -1,0 +1,143 @@
+#include <gtest/gtest.h>
+
+#include "aqua/config.hpp"
+#include "aqua/multiaddr.hpp"
+
+using namespace aqua;
+
+namespace {
+
+const std::string bob = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";
+
+result<node_config> parse(const std::string& yaml) { return parse_config(yaml, "test.yaml", "/base"); }
+
+void expect_error(const std::string& yaml, errc code, const std::string& where, const std::string& what) {
+  auto r = parse(yaml);
+  ASSERT_FALSE(r) << "config unexpectedly valid:\n" << yaml;
+  EXPECT_EQ(r.err().code(), code) << r.err().what();
+  EXPECT_EQ(r.err().message().rfind("test.yaml:" + where, 0), 0u) << r.err().message();
+  EXPECT_NE(r.err().message().find(what), std::string::npos) << r.err().message();
+}
+
+const char* minimal = "components: {}\ntransports: []\n";
+
+} // namespace
+
+TEST(config, minimal_config_takes_defaults) {
+  auto r = parse(minimal);
+  ASSERT_TRUE(r) << r.err().what();
+  EXPECT_EQ(r->data_dir, std::filesystem::path("/base"));
+  EXPECT_EQ(r->identity.key_file, std::filesystem::path("/base/identity.key"));
+  EXPECT_EQ(r->log_level, "info");
+  EXPECT_FALSE(r->relay.serve);
+  EXPECT_EQ(r->crypto.max_frame_bytes, 1u << 20);
+}
+
+TEST(config, full_example_parses) {
+  auto r = load_config(AQUA_SOURCE_DIR "/configs/node.example.yaml");
+  ASSERT_TRUE(r) << r.err().what();
+  EXPECT_EQ(r->name, "alice");
+  ASSERT_EQ(r->transports.size(), 1u);
+  EXPECT_EQ(r->transports[0].name, "lo");
+  EXPECT_EQ(r->transports[0].settings.at("queue_frames"), "1024");
+  ASSERT_EQ(r->routing.routes.size(), 1u);
+  EXPECT_EQ(r->routing.routes[0].peer.str(), bob);
+  EXPECT_EQ(r->routing.routes[0].address, "/memory/bob");
+}
+
+TEST(config, rejects_unknown_key_with_location_and_path) {
+  expect_error("components:\n  routing:\n    rutes: []\ntransports: []\n", errc::config_unknown_key, "3:5:",
+               "components.routing.rutes: unknown key (allowed here: transports, routes, dial_timeout_ms)");
+  expect_error("nodes: {}\ncomponents: {}\ntransports: []\n", errc::config_unknown_key, "1:1:", "nodes: unknown key");
+}
+
+TEST(config, rejects_duplicate_key) {
+  expect_error("components: {}\ntransports: []\ncomponents: {}\n", errc::config_unknown_key, "3:1:",
+               "components: duplicate key");
+}
+
+TEST(config, rejects_wrong_type) {
+  expect_error("components:\n  relay:\n    serve: maybe\ntransports: []\n", errc::config_wrong_type, "3:12:",
+               "components.relay.serve: expected a boolean (true/false), got 'maybe'");
+  expect_error("components: {}\ntransports: {plugin: loopback}\n", errc::config_wrong_type, "2:13:",
+               "transports: expected a list, got a mapping");
+  expect_error("components:\n  mailbox:\n    max_messages: lots\ntransports: []\n", errc::config_wrong_type, "3:19:",
+               "components.mailbox.max_messages: expected an integer, got 'lots'");
+  expect_error("components: {}\ntransports:\n  - plugin: [a]\n", errc::config_wrong_type, "3:13:",
+               "transports[0].plugin: expected a string, got a list");
+}
+
+TEST(config, rejects_missing_field) {
+  expect_error("components: {}\ntransports:\n  - listen: [/memory/a]\n", errc::config_missing_field, "3:5:",
+               "transports[0]: missing required key 'plugin'");
+  expect_error("transports: []\n", errc::config_missing_field, "1:1:", "missing required key 'components'");
+  expect_error("components:\n  routing:\n    routes:\n      - address: /memory/b\ntransports: []\n",
+               errc::config_missing_field, "4:9:", "components.routing.routes[0]: missing required key 'peer'");
+}
+
+TEST(config, rejects_bad_values) {
+  expect_error("node:\n  log_level: loud\ncomponents: {}\ntransports: []\n", errc::config_bad_value, "2:14:",
+               "node.log_level: 'loud' is not one of");
+  expect_error("components:\n  crypto:\n    max_frame_bytes: 10\ntransports: []\n", errc::config_bad_value, "3:22:",
+               "out of range 1024..67108864");
+  expect_error("components:\n  routing:\n    routes:\n      - {peer: 12D3KooW0pe, address: /memory/b}\ntransports: []\n",
+               errc::config_bad_value, "4:16:", "components.routing.routes[0].peer: bad_base58");
+  expect_error("components:\n  routing:\n    transports: [zmq]\ntransports:\n  - plugin: loopback\n",
+               errc::config_bad_value, "3:18:", "no transport named 'zmq'");
+  expect_error("components: {}\ntransports:\n  - plugin: Loop-Back\n", errc::config_bad_value, "3:13:",
+               "plugin names are [a-z0-9_]+");
+  expect_error("components: {}\ntransports:\n  - plugin: loopback\n  - plugin: loopback\n", errc::config_bad_value,
+               "4:5:", "transport name 'loopback' is used twice");
+}
+
+TEST(config, rejects_bad_addresses) {
+  expect_error("components: {}\ntransports:\n  - plugin: loopback\n    listen: [/ip4/300.1.1.1/tcp/1]\n",
+               errc::config_bad_address, "4:14:", "transports[0].listen[0]: address '/ip4/300.1.1.1/tcp/1': /ip4/300.1.1.1: not an IPv4 address");
+  expect_error("components: {}\ntransports:\n  - plugin: loopback\n    listen: [/ip4/127.0.0.1/tcp/70000]\n",
+               errc::config_bad_address, "4:14:", "port must be 0..65535");
+  expect_error("components: {}\ntransports:\n  - plugin: loopback\n    listen: [memory/x]\n", errc::config_bad_address,
+               "4:14:", "must start with '/'");
+  expect_error("components:\n  routing:\n    routes:\n      - {peer: " + bob + ", address: /udx/1}\ntransports: []\n",
+               errc::config_bad_address, "4:79:", "unknown protocol 'udx'");
+}
+
+TEST(config, reports_yaml_syntax_errors_with_location) {
+  expect_error("components: {\ntransports: []\n", errc::config_syntax, "", "");
+  auto r = parse("components:\n  - a\n  b: c\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::config_syntax);
+  EXPECT_NE(r.err().message().find("test.yaml:"), std::string::npos);
+}
+
+TEST(config, empty_file_is_an_error) {
+  auto r = parse("");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::config_missing_field);
+}
+
+TEST(config, every_shipped_config_is_valid) {
+  int n = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(AQUA_SOURCE_DIR "/configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    auto r = load_config(e.path());
+    EXPECT_TRUE(r) << e.path() << ": " << (r ? "" : r.err().what());
+    ++n;
+  }
+  EXPECT_GE(n, 3);
+}
+
+TEST(multiaddr, parses_tcp_circuit_and_memory_addresses) {
+  auto a = multiaddr::parse("/ip4/127.0.0.1/tcp/4001/p2p/" + bob + "/p2p-circuit/p2p/" + bob);
+  ASSERT_TRUE(a) << a.err().what();
+  EXPECT_EQ(a->parts().size(), 5u);
+  EXPECT_EQ(a->value_of("tcp"), "4001");
+  EXPECT_TRUE(a->has("p2p-circuit"));
+  EXPECT_TRUE(multiaddr::parse("/memory/alice"));
+  EXPECT_TRUE(multiaddr::parse("/ip6/::1/tcp/1"));
+  EXPECT_TRUE(multiaddr::parse("/dns4/relay.example/tcp/443"));
+}
+
+TEST(multiaddr, rejects_malformed_addresses) {
+  for (const char* bad : {"", "/", "/ip4", "/ip4/1.2.3/tcp/1", "/tcp/-1", "/tcp/abc", "/memory/", "/p2p/xyz", "//memory/a"})
+    EXPECT_FALSE(multiaddr::parse(bad)) << bad;
+}

@@ -1,0 +1,211 @@
+// Actor-level tests: whole nodes (actor system + component actors +
+// loopback plugin) started from YAML files in one process.
+#include <gtest/gtest.h>
+
+#include "aqua/node.hpp"
+#include "identity/key_store.hpp"
+#include "plugin/plugin_loader.hpp"
+#include "support/test_dirs.hpp"
+#include "wire/frame.hpp"
+
+using namespace aqua;
+using namespace std::chrono_literals;
+
+namespace {
+
+keypair seed_key(std::uint8_t b) { return keypair::from_seed(bytes(32, b)).value(); }
+
+// Lays out a data dir holding `yaml` as config.yaml and the key of seed `seed`.
+node_config make_node_dir(const test::temp_dir& tmp, const std::string& name, const std::string& yaml, std::uint8_t seed) {
+  auto dir = tmp.path() / name;
+  EXPECT_TRUE(ensure_private_dir(dir));
+  EXPECT_TRUE(write_key_file(dir / key_file_name, seed_key(seed), true));
+  test::write_text(dir / config_file_name, yaml);
+  auto cfg = load_config(dir / config_file_name);
+  EXPECT_TRUE(cfg) << (cfg ? "" : cfg.err().what());
+  return *cfg;
+}
+
+std::string read_file(const std::string& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string yaml_for(const std::string& listen, const std::string& routes, bool serve = false) {
+  return "components:\n  routing:\n    routes: [" + routes + "]\n  relay: {serve: " + (serve ? "true" : "false") +
+         "}\ntransports:\n  - plugin: loopback\n    listen: [" + listen + "]\n";
+}
+
+std::string route(std::uint8_t seed, const std::string& addr) {
+  return "{peer: " + seed_key(seed).id().str() + ", address: " + addr + "}";
+}
+
+std::string text(const bytes& b) { return {b.begin(), b.end()}; }
+
+} // namespace
+
+TEST(node, signed_frame_goes_from_a_to_b_over_loopback_and_b_verifies_it) {
+  test::temp_dir tmp("node");
+  auto a_cfg = make_node_dir(tmp, "alice", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/alice.yaml"), 0);
+  auto b_cfg = make_node_dir(tmp, "bob", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/bob.yaml"), 1);
+  auto bob = node::start(b_cfg);
+  ASSERT_TRUE(bob) << bob.err().what();
+  auto alice = node::start(a_cfg);
+  ASSERT_TRUE(alice) << alice.err().what();
+  EXPECT_EQ((*alice)->id().str(), "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN");
+  EXPECT_EQ((*bob)->listen_addresses(), std::vector<std::string>{"/memory/two-nodes-bob"});
+
+  auto id = (*alice)->send((*bob)->id(), bytes{'h', 'i'});
+  ASSERT_TRUE(id) << id.err().what();
+  auto got = (*bob)->receive(5s);
+  ASSERT_TRUE(got) << got.err().what();
+  EXPECT_EQ(got->sender, (*alice)->id());
+  EXPECT_EQ(got->message_id, *id);
+  EXPECT_EQ(text(got->payload), "hi");
+  EXPECT_EQ(got->transport, "loopback");
+
+  // bob answers over the connection alice opened: no route needed.
+  ASSERT_TRUE((*bob)->send((*alice)->id(), bytes{'y', 'o'}));
+  auto reply = (*alice)->receive(5s);
+  ASSERT_TRUE(reply) << reply.err().what();
+  EXPECT_EQ(reply->sender, (*bob)->id());
+  EXPECT_EQ(text(reply->payload), "yo");
+}
+
+TEST(node, rejects_forged_and_tampered_frames_and_accepts_genuine_ones) {
+  test::temp_dir tmp("node");
+  auto b_cfg = make_node_dir(tmp, "bob", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/bob.yaml"), 1);
+  auto bob = node::start(b_cfg);
+  ASSERT_TRUE(bob) << bob.err().what();
+  // Dial bob with our own instance of the same plugin (same process hub).
+  transport_config tc;
+  tc.plugin = tc.name = "loopback";
+  auto t = plugin_loader({test::plugin_build_dir()}).load_transport(tc);
+  ASSERT_TRUE(t);
+  struct ignore : transport_observer {
+    void on_incoming(std::shared_ptr<connection>) override {}
+  };
+  (*t)->start(std::make_shared<ignore>());
+  auto conn = (*t)->dial("/memory/two-nodes-bob");
+  ASSERT_TRUE(conn) << conn.err().what();
+
+  auto alice = seed_key(0), mallory = seed_key(9);
+  auto make = [&](const keypair& signer, const public_key& claimed, const std::string& body) {
+    wire::frame f;
+    f.sender = claimed;
+    f.recipient = (*bob)->id();
+    f.payload.assign(body.begin(), body.end());
+    f.signature = signer.sign(wire::signing_input(f));
+    return wire::encode(f);
+  };
+  auto tampered = make(alice, alice.pub(), "pay 10");
+  tampered[tampered.size() - 70] ^= 0x01;  // inside the payload
+  ASSERT_TRUE((*conn)->send(make(mallory, alice.pub(), "forged: claims alice")));
+  ASSERT_TRUE((*conn)->send(tampered));
+  ASSERT_TRUE((*conn)->send(bytes{'j', 'u', 'n', 'k'}));
+  ASSERT_TRUE((*conn)->send(make(alice, alice.pub(), "genuine")));
+
+  auto got = (*bob)->receive(5s);
+  ASSERT_TRUE(got) << got.err().what();
+  EXPECT_EQ(text(got->payload), "genuine");
+  EXPECT_EQ(got->sender.str(), alice.id().str());
+  auto st = (*bob)->status();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->frames_rejected, 3u);
+  EXPECT_EQ(st->frames_received, 1u);
+  EXPECT_EQ((*bob)->inbox()->size(), 1u);
+  (*t)->stop();
+}
+
+TEST(node, many_messages_arrive_in_order_under_backpressure) {
+  test::temp_dir tmp("node");
+  auto b_cfg = make_node_dir(tmp, "bob",
+    "components: {}\ntransports:\n  - plugin: loopback\n    listen: [/memory/bp-bob]\n    settings: {queue_frames: 16}\n", 1);
+  auto a_cfg = make_node_dir(tmp, "alice", yaml_for("/memory/bp-alice", route(1, "/memory/bp-bob")), 0);
+  auto bob = node::start(b_cfg);
+  auto alice = node::start(a_cfg);
+  ASSERT_TRUE(bob && alice);
+  constexpr int n = 3000;
+  for (int i = 0; i < n; ++i) {
+    auto s = std::to_string(i);
+    auto r = (*alice)->send((*bob)->id(), bytes(s.begin(), s.end()));
+    ASSERT_TRUE(r) << i << ": " << r.err().what();
+  }
+  for (int i = 0; i < n; ++i) {
+    auto got = (*bob)->receive(5s);
+    ASSERT_TRUE(got) << i << ": " << got.err().what();
+    ASSERT_EQ(text(got->payload), std::to_string(i));
+  }
+}
+
+TEST(node, relay_component_forwards_only_when_serving) {
+  test::temp_dir tmp("node");
+  // alice -> relay (seed 5) -> bob; alice's only route to bob is the relay's address.
+  auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/rl-bob", ""), 1));
+  auto relay = node::start(make_node_dir(tmp, "relay", yaml_for("/memory/rl-relay", route(1, "/memory/rl-bob"), true), 5));
+  auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/rl-alice", route(1, "/memory/rl-relay")), 0));
+  ASSERT_TRUE(bob && relay && alice);
+  ASSERT_TRUE((*alice)->send((*bob)->id(), bytes{'v', 'i', 'a'}));
+  auto got = (*bob)->receive(5s);
+  ASSERT_TRUE(got) << got.err().what();
+  EXPECT_EQ(got->sender, (*alice)->id());
+  EXPECT_EQ((*relay)->status()->frames_forwarded, 1u);
+  EXPECT_TRUE((*relay)->inbox()->empty());
+
+  auto bob2 = node::start(make_node_dir(tmp, "bob2", yaml_for("/memory/rl-bob2", ""), 1));
+  auto norelay = node::start(make_node_dir(tmp, "norelay", yaml_for("/memory/rl-norelay", route(1, "/memory/rl-bob2"), false), 6));
+  auto alice2 = node::start(make_node_dir(tmp, "alice2", yaml_for("/memory/rl-alice2", route(1, "/memory/rl-norelay")), 0));
+  ASSERT_TRUE(bob2 && norelay && alice2);
+  ASSERT_TRUE((*alice2)->send((*bob2)->id(), bytes{'x'}));
+  auto none = (*bob2)->receive(300ms);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.err().code(), errc::timeout);
+  EXPECT_EQ((*norelay)->status()->frames_rejected, 1u);
+}
+
+TEST(node, send_without_route_fails_with_no_route) {
+  test::temp_dir tmp("node");
+  auto a = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/nr-alice", ""), 0));
+  ASSERT_TRUE(a);
+  auto r = (*a)->send(seed_key(3).id(), bytes{1});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::no_route);
+}
+
+TEST(node, receive_times_out_and_later_messages_are_not_lost) {
+  test::temp_dir tmp("node");
+  auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/to-bob", ""), 1));
+  auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/to-alice", route(1, "/memory/to-bob")), 0));
+  ASSERT_TRUE(bob && alice);
+  auto r = (*bob)->receive(50ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::timeout);
+  ASSERT_TRUE((*alice)->send((*bob)->id(), bytes{'l', 'a', 't', 'e'}));
+  auto got = (*bob)->receive(5s);
+  ASSERT_TRUE(got) << got.err().what();
+  EXPECT_EQ(text(got->payload), "late");
+}
+
+TEST(node, bad_setup_never_starts_a_half_node) {
+  test::temp_dir tmp("node");
+  auto missing_plugin = make_node_dir(tmp, "a", "components: {}\ntransports:\n  - plugin: nosuchplugin\n", 0);
+  auto r = node::start(missing_plugin);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::plugin_not_found);
+
+  auto no_key = make_node_dir(tmp, "b", yaml_for("/memory/hb-b", ""), 0);
+  std::filesystem::remove(no_key.identity.key_file);
+  auto r2 = node::start(no_key);
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.err().code(), errc::not_found);
+
+  // Listen failure happens after spawning: the node must shut itself down
+  // and release the first listener so the address can be reused.
+  auto taken = node::start(make_node_dir(tmp, "c", yaml_for("/memory/hb-taken", ""), 0));
+  ASSERT_TRUE(taken);
+  auto clash = node::start(make_node_dir(tmp, "d", "components: {}\ntransports:\n  - plugin: loopback\n    listen: [/memory/hb-free, /memory/hb-taken]\n", 1));
+  ASSERT_FALSE(clash);
+  EXPECT_EQ(clash.err().code(), errc::address_in_use);
+  auto reuse = node::start(make_node_dir(tmp, "e", yaml_for("/memory/hb-free", ""), 2));
+  EXPECT_TRUE(reuse) << reuse.err().what();
+}

@@ -1,0 +1,12 @@
+// A deliberately broken plugin: built against transport ABI 999.
+#include <aqua/plugin.hpp>
+
+namespace {
+aqua::result<std::unique_ptr<aqua::transport>> make(const aqua::transport_config&) {
+  return aqua::error{aqua::errc::invalid_argument, "never called"};
+}
+} // namespace
+
+extern "C" BOOST_SYMBOL_EXPORT const std::uint32_t aqua_plugin_abi_version = 999;
+extern "C" BOOST_SYMBOL_EXPORT const char* const aqua_plugin_name = "wrong_abi";
+BOOST_DLL_ALIAS(make, aqua_transport_factory)

@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include "plugin/plugin_loader.hpp"
+#include "support/test_dirs.hpp"
+
+using namespace aqua;
+
+namespace {
+transport_config named(const std::string& plugin) {
+  transport_config c;
+  c.plugin = plugin;
+  c.name = plugin;
+  return c;
+}
+} // namespace
+
+TEST(plugin_loader, loads_loopback_from_config_plugin_path) {
+  plugin_loader loader({test::plugin_build_dir()});
+  auto t = loader.load_transport(named("loopback"));
+  ASSERT_TRUE(t) << t.err().what();
+  EXPECT_EQ((*t)->plugin_name(), "loopback");
+}
+
+TEST(plugin_loader, missing_plugin_lists_every_dir_searched) {
+  test::temp_dir a("pa"), b("pb");
+  ::setenv("AQUA_PLUGIN_PATH", b.path().c_str(), 1);
+  plugin_loader loader({a.path()});
+  ::unsetenv("AQUA_PLUGIN_PATH");
+  auto t = loader.load_transport(named("carrier_pigeon"));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.err().code(), errc::plugin_not_found);
+  const auto& m = t.err().message();
+  EXPECT_NE(m.find("libaqua_transport_carrier_pigeon.so"), std::string::npos) << m;
+  EXPECT_NE(m.find(a.path().string()), std::string::npos) << m;
+  EXPECT_NE(m.find(b.path().string()), std::string::npos) << m;
+  EXPECT_NE(m.find(AQUA_INSTALL_PLUGIN_DIR_ABS), std::string::npos) << m;
+  // config dir first, then AQUA_PLUGIN_PATH
+  EXPECT_LT(m.find(a.path().string()), m.find(b.path().string()));
+}
+
+TEST(plugin_loader, refuses_plugin_built_for_another_abi_naming_both_versions) {
+  plugin_loader loader({test::bad_plugin_dir()});
+  auto t = loader.load_transport(named("wrong_abi"));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.err().code(), errc::plugin_abi_mismatch);
+  EXPECT_NE(t.err().message().find("built for transport ABI 999"), std::string::npos) << t.err().message();
+  EXPECT_NE(t.err().message().find("this aqua uses transport ABI " + std::to_string(transport_abi_version)),
+            std::string::npos)
+    << t.err().message();
+}
+
+TEST(plugin_loader, refuses_plugin_without_factory_symbol) {
+  plugin_loader loader({test::bad_plugin_dir()});
+  auto t = loader.load_transport(named("no_factory"));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.err().code(), errc::plugin_missing_symbol);
+  EXPECT_NE(t.err().message().find("aqua_transport_factory"), std::string::npos);
+}
+
+TEST(plugin_loader, refuses_plugin_whose_name_differs) {
+  plugin_loader loader({test::bad_plugin_dir()});
+  auto t = loader.load_transport(named("misnamed"));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.err().code(), errc::plugin_name_mismatch);
+}
+
+TEST(plugin_loader, reports_dlopen_failure_with_the_loader_message) {
+  test::temp_dir dir("pg");
+  test::write_text(dir.path() / plugin_loader::file_name("garbage"), std::string(4096, 'x'));  // long enough to reach the ELF check
+  plugin_loader loader({dir.path()});
+  auto t = loader.load_transport(named("garbage"));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.err().code(), errc::plugin_load_failed);
+  EXPECT_NE(t.err().message().find("cannot load plugin"), std::string::npos);
+  EXPECT_NE(t.err().message().find("invalid ELF header"), std::string::npos) << t.err().message();
+}
+
+TEST(plugin_loader, passes_factory_errors_through_with_context) {
+  plugin_loader loader({test::plugin_build_dir()});
+  auto cfg = named("loopback");
+  cfg.settings["queue_franes"] = "10";
+  auto t = loader.load_transport(cfg);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.err().code(), errc::config_unknown_key);
+  EXPECT_NE(t.err().message().find("unknown setting 'queue_franes'"), std::string::npos);
+}
