@@ -49,6 +49,19 @@ enum class errc : std::uint16_t {
   not_running,
   crypto_failure,
   invalid_argument,
+  bad_card,
+  card_expired,
+  bad_card_signature,
+  bad_envelope,
+  unknown_version,
+  unknown_session,
+  replayed_message,
+  reused_message_key,
+  decrypt_failed,
+  too_many_skipped,
+  bad_session_state,
+  prekey_unavailable,
+  message_expired,
 };
 
 std::string_view to_string(errc code) noexcept;

@@ -39,6 +39,19 @@ std::string_view to_string(errc code) noexcept {
     case errc::not_running: return "not_running";
     case errc::crypto_failure: return "crypto_failure";
     case errc::invalid_argument: return "invalid_argument";
+    case errc::bad_card: return "bad_card";
+    case errc::card_expired: return "card_expired";
+    case errc::bad_card_signature: return "bad_card_signature";
+    case errc::bad_envelope: return "bad_envelope";
+    case errc::unknown_version: return "unknown_version";
+    case errc::unknown_session: return "unknown_session";
+    case errc::replayed_message: return "replayed_message";
+    case errc::reused_message_key: return "reused_message_key";
+    case errc::decrypt_failed: return "decrypt_failed";
+    case errc::too_many_skipped: return "too_many_skipped";
+    case errc::bad_session_state: return "bad_session_state";
+    case errc::prekey_unavailable: return "prekey_unavailable";
+    case errc::message_expired: return "message_expired";
   }
   return "unknown_error";
 }

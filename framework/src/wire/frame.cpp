@@ -1,12 +1,13 @@
 #include "wire/frame.hpp"
 
+#include "core/codec.hpp"
+
 namespace aqua::wire {
 namespace {
 
+using codec::put_u32;
+using codec::reader;
 
-void put_u32(bytes& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
 
 bytes header_and_payload(const frame& f) {
   bytes out{frame_magic0, frame_magic1, frame_version, static_cast<std::uint8_t>(f.type)};
@@ -19,23 +20,6 @@ bytes header_and_payload(const frame& f) {
   out.insert(out.end(), f.payload.begin(), f.payload.end());
   return out;
 }
-
-class reader {
- public:
-  explicit reader(bytes_view d) : d_(d) {}
-  bool take(std::size_t n, bytes_view& out) {
-    if (d_.size() - pos_ < n) return false;
-    out = d_.subspan(pos_, n);
-    pos_ += n;
-    return true;
-  }
-  std::size_t pos() const { return pos_; }
-  std::size_t left() const { return d_.size() - pos_; }
-
- private:
-  bytes_view d_;
-  std::size_t pos_ = 0;
-};
 
 error truncated(const char* field, std::size_t at) {
   return error{errc::bad_frame, std::string("frame truncated in ") + field + " at offset " + std::to_string(at)};
@@ -79,8 +63,8 @@ result<frame> decode(bytes_view data, std::size_t max_payload) {
   f.recipient = *rid;
   if (!r.take(message_id_size, v)) return truncated("message id", r.pos());
   std::copy(v.begin(), v.end(), f.message_id.begin());
-  if (!r.take(4, v)) return truncated("payload length", r.pos());
-  std::size_t plen = (std::size_t{v[0]} << 24) | (std::size_t{v[1]} << 16) | (std::size_t{v[2]} << 8) | v[3];
+  std::uint32_t plen = 0;
+  if (!r.u32(plen)) return truncated("payload length", r.pos());
   if (plen > max_payload)
     return error{errc::frame_too_large, "payload of " + std::to_string(plen) + " bytes exceeds limit " +
                                             std::to_string(max_payload)};

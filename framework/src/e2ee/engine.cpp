@@ -1,0 +1,230 @@
+#include "e2ee/engine.hpp"
+
+#include <cstring>
+
+namespace aqua::e2ee {
+
+std::size_t engine::tag_hash::operator()(const tag_bytes& t) const noexcept {
+  std::size_t h = 0;
+  std::memcpy(&h, t.data(), sizeof h);
+  return h;
+}
+
+engine engine::create(const public_key& self, std::shared_ptr<env> e, engine_limits limits) {
+  engine g;
+  g.env_ = std::move(e);
+  g.limits_ = limits;
+  g.self_key_ = self;
+  g.self_id_ = peer_id::from_public_key(self);
+  g.prekeys_.agreement = x25519_keypair::generate(*g.env_);
+  g.prekeys_.signed_prekey = x25519_keypair::generate(*g.env_);
+  g.top_up_one_time_prekeys();
+  return g;
+}
+
+void engine::top_up_one_time_prekeys() {
+  while (prekeys_.one_time.size() < limits_.one_time_prekeys)
+    prekeys_.one_time[prekeys_.next_one_time_id++] = x25519_keypair::generate(*env_);
+}
+
+contact_card engine::card_template(std::vector<std::string> addresses, std::vector<std::string> capabilities,
+                                   std::int64_t validity_ms) const {
+  contact_card c;
+  c.identity = self_key_;
+  c.agreement_key = prekeys_.agreement.pub;
+  c.signed_prekey_id = prekeys_.signed_prekey_id;
+  c.signed_prekey = prekeys_.signed_prekey.pub;
+  c.addresses = std::move(addresses);
+  c.capabilities = std::move(capabilities);
+  for (auto& [id, kp] : prekeys_.one_time) c.one_time_prekeys.push_back({id, kp.pub});
+  c.created_ms = env_->now_unix_ms();
+  c.expires_ms = c.created_ms + validity_ms;
+  return c;
+}
+
+result<void> engine::set_own_card(const bytes& signed_card) {
+  auto c = decode_card(signed_card);
+  if (!c) return c.err();
+  if (!(c->identity == self_key_)) return error{errc::bad_card, "own card names another identity"};
+  if (!c->identity.verify(card_signing_input(*c), c->signature))
+    return error{errc::bad_card_signature, "own card is not signed by our identity"};
+  if (c->agreement_key != prekeys_.agreement.pub) return error{errc::bad_card, "own card has a foreign agreement key"};
+  own_card_ = signed_card;
+  return ok();
+}
+
+bool engine::has_session(const peer_id& peer) const { return send_session_.count(peer) != 0; }
+
+session* engine::find_send_session(const peer_id& peer) {
+  auto it = send_session_.find(peer);
+  if (it == send_session_.end()) return nullptr;
+  auto s = sessions_.find(it->second);
+  return s == sessions_.end() ? nullptr : &s->second;
+}
+
+void engine::index_session(session& s) {
+  for (auto m : s.recv_missing) tags_[message_tag(s.tag_recv, m)] = {s.id, m};
+  for (std::uint64_t m = s.recv_high; m < s.recv_high + limits_.tag_window; ++m)
+    tags_[message_tag(s.tag_recv, m)] = {s.id, m};
+}
+
+void engine::mark_received(session& s, std::uint64_t seq) {
+  auto consume = [&](std::uint64_t m) {
+    auto t = message_tag(s.tag_recv, m);
+    tags_.erase(t);
+    return t;
+  };
+  auto t = consume(seq);
+  consumed_.insert(t);
+  consumed_order_.push_back(t);
+  if (consumed_order_.size() > limits_.seen_message_ids) {
+    consumed_.erase(consumed_order_.front());
+    consumed_order_.pop_front();
+  }
+  if (seq >= s.recv_high) {
+    auto old_end = s.recv_high + limits_.tag_window;
+    for (auto m = s.recv_high; m < seq; ++m) s.recv_missing.insert(m);
+    s.recv_high = seq + 1;
+    for (auto m = std::max(old_end, s.recv_high); m < s.recv_high + limits_.tag_window; ++m)
+      tags_[message_tag(s.tag_recv, m)] = {s.id, m};
+    while (s.recv_missing.size() > limits_.max_missing) {
+      consume(*s.recv_missing.begin());
+      s.recv_missing.erase(s.recv_missing.begin());
+    }
+  } else {
+    s.recv_missing.erase(seq);
+  }
+}
+
+void engine::remember_id(const std::array<std::uint8_t, message_id_size>& id) {
+  if (!seen_.insert(id).second) return;
+  seen_order_.push_back(id);
+  if (seen_order_.size() > limits_.seen_message_ids) {
+    seen_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
+}
+
+result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, bytes_view payload,
+                           const std::array<std::uint8_t, message_id_size>& message_id, std::int64_t expires_ms) {
+  if (payload.size() > limits_.max_payload)
+    return error{errc::frame_too_large, "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                                            std::to_string(limits_.max_payload)};
+  session* s = find_send_session(to);
+  if (s == nullptr) {
+    if (their_card == nullptr)
+      return error{errc::unknown_session, "no session with " + to.str() + " and no contact card to start one"};
+    if (!(their_card->id() == to)) return error{errc::invalid_argument, "card is for " + their_card->id().str()};
+    if (own_card_.empty()) return error{errc::invalid_argument, "our own signed card is not set"};
+    session ns = x3dh_initiate(prekeys_, self_key_, own_card_, *their_card, *env_);
+    ns.r.limits = limits_.ratchet;
+    ns.id = next_session_id_++;
+    auto id = ns.id;
+    auto& ref = sessions_.emplace(id, std::move(ns)).first->second;
+    by_ephemeral_[ref.ephemeral] = id;
+    send_session_[to] = id;
+    index_session(ref);
+    s = &ref;
+  }
+  envelope e;
+  e.kind = s->send_prekey ? envelope_kind::prekey : envelope_kind::session;
+  e.recipient = to;
+  e.message_id = message_id;
+  e.expires_ms = expires_ms;
+  if (s->send_prekey) e.prekey = s->prekey;
+  auto seq = s->send_seq++;
+  e.tag = message_tag(s->tag_send, seq);
+  auto [h, mk] = s->r.next_send_key();
+  auto ad = envelope_ad(e);
+  aead_seal(s->hk_send, header_nonce(seq), ad, h.encode(), e.header);
+  key32 key{};
+  std::array<std::uint8_t, aead_nonce_size> nonce{};
+  message_key_material(mk, key, nonce);
+  put_bytes(ad, e.header);
+  aead_seal(key, nonce, ad, payload, e.ciphertext);
+  wipe(mk);
+  wipe(key);
+  return encode_envelope(e);
+}
+
+result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, const envelope& e, bool is_new) {
+  auto ad = envelope_ad(e);
+  bytes hdr;
+  if (!aead_open(s.hk_recv, header_nonce(seq), ad, e.header, hdr))
+    return error{errc::decrypt_failed, "envelope header does not authenticate"};
+  auto h = ratchet_header::decode(hdr);
+  if (!h) return error{errc::decrypt_failed, "envelope header has the wrong size"};
+  auto p = s.r.receive_key(*h, *env_);
+  if (!p) return p.err();
+  key32 key{};
+  std::array<std::uint8_t, aead_nonce_size> nonce{};
+  message_key_material(p->mk, key, nonce);
+  put_bytes(ad, e.header);
+  opened_message out;
+  bool good = aead_open(key, nonce, ad, e.ciphertext, out.payload);
+  wipe(key);
+  if (!good) return error{errc::decrypt_failed, "envelope ciphertext does not authenticate"};
+  s.r.commit(std::move(*p));
+  mark_received(s, seq);
+  s.last_recv_ms = env_->now_unix_ms();
+  if (s.initiator) s.send_prekey = false;  // the responder has the session now
+  out.sender = s.peer();
+  send_session_[out.sender] = s.id;  // answer on the session the peer last used
+  out.message_id = to_hex(e.message_id);
+  out.expires_ms = e.expires_ms;
+  out.new_session = is_new;
+  remember_id(e.message_id);
+  return out;
+}
+
+result<opened_message> engine::open(bytes_view data) {
+  auto e = decode_envelope(data, limits_.max_payload + max_identity_block + 1024);
+  if (!e) return e.err();
+  if (!(e->recipient == self_id_))
+    return error{errc::wrong_recipient, "envelope is for " + e->recipient.str() + ", not " + self_id_.str()};
+  auto now = env_->now_unix_ms();
+  if (now >= e->expires_ms)
+    return error{errc::message_expired, "envelope " + to_hex(e->message_id) + " expired " +
+                                            std::to_string((now - e->expires_ms) / 1000) + " s ago"};
+  if (e->ciphertext.size() - aead_tag_size > limits_.max_payload)
+    return error{errc::frame_too_large, "envelope payload of " + std::to_string(e->ciphertext.size() - aead_tag_size) +
+                                            " bytes exceeds " + std::to_string(limits_.max_payload)};
+  if (seen_.count(e->message_id)) return error{errc::replayed_message, "message id " + to_hex(e->message_id) + " was already received"};
+  if (auto it = tags_.find(e->tag); it != tags_.end()) {
+    auto slot = it->second;
+    return open_in_session(sessions_.at(slot.session), slot.seq, *e, false);
+  }
+  if (consumed_.count(e->tag))
+    return error{errc::reused_message_key, "the message key of this envelope was already used (replayed ciphertext)"};
+  if (e->kind != envelope_kind::prekey || by_ephemeral_.count(e->prekey.ephemeral))
+    return error{errc::unknown_session, "envelope matches no session (unknown sender, or sequence outside the window)"};
+  auto card = x3dh_open_identity(prekeys_, self_id_, e->prekey);
+  if (!card) return card.err();
+  auto ns = x3dh_respond(prekeys_, self_key_, e->prekey, *card, now);
+  if (!ns) return ns.err();
+  ns->r.limits = limits_.ratchet;
+  std::optional<std::uint64_t> seq;
+  for (std::uint64_t m = 0; m < limits_.tag_window && !seq; ++m)
+    if (message_tag(ns->tag_recv, m) == e->tag) seq = m;
+  if (!seq) return error{errc::unknown_session, "prekey envelope sequence outside the window"};
+  ns->id = next_session_id_;
+  auto opened = open_in_session(*ns, *seq, *e, true);
+  if (!opened) return opened;
+  ++next_session_id_;
+  if (e->prekey.one_time_prekey_id != no_one_time_prekey) prekeys_.one_time.erase(e->prekey.one_time_prekey_id);
+  auto id = ns->id;
+  auto& ref = sessions_.emplace(id, std::move(*ns)).first->second;
+  by_ephemeral_[ref.ephemeral] = id;
+  send_session_[ref.peer()] = id;
+  index_session(ref);
+  opened->sender_card = std::move(*card);
+  return opened;
+}
+
+void engine::rotate_signed_prekey() {
+  prekeys_.previous_signed_prekey = std::make_pair(prekeys_.signed_prekey_id, prekeys_.signed_prekey);
+  ++prekeys_.signed_prekey_id;
+  prekeys_.signed_prekey = x25519_keypair::generate(*env_);
+}
+
+} // namespace aqua::e2ee

@@ -1,0 +1,101 @@
+#pragma once
+// Private, sans-I/O: the E2EE engine. Owns our prekeys and every session,
+// seals payloads into envelopes and opens envelopes into verified
+// (sender, payload) pairs. No sockets, no threads; clock and RNG come from
+// the injected env. The crypto actor is a thin shell around one engine.
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "e2ee/x3dh.hpp"
+
+namespace aqua::e2ee {
+
+inline constexpr std::uint8_t engine_state_version = 1;
+
+struct engine_limits {
+  ratchet_limits ratchet;
+  std::size_t max_payload = 1u << 20;
+  std::uint32_t tag_window = 64;        // future sequence numbers indexed per session
+  std::size_t max_missing = 1000;       // out-of-order gap tracked per session
+  std::size_t seen_message_ids = 65536; // replay window for message ids
+  std::size_t one_time_prekeys = 20;    // generated and published
+};
+
+struct opened_message {
+  peer_id sender;
+  std::string message_id;  // hex
+  bytes payload;
+  std::int64_t expires_ms = 0;
+  std::optional<contact_card> sender_card;  // on a session's first (prekey) message
+  bool new_session = false;
+};
+
+class engine {
+ public:
+  static engine create(const public_key& self, std::shared_ptr<env> e, engine_limits limits = {});
+
+  const peer_id& self() const { return self_id_; }
+  // An unsigned card for us: the caller signs card_signing_input() with the
+  // identity key, stores the signature, and hands the result to set_own_card.
+  contact_card card_template(std::vector<std::string> addresses, std::vector<std::string> capabilities,
+                             std::int64_t validity_ms) const;
+  result<void> set_own_card(const bytes& signed_card);
+  const bytes& own_card() const { return own_card_; }
+
+  bool has_session(const peer_id& peer) const;
+  // Seals `payload` for `to`. Uses the current session, or starts one from
+  // `their_card` (already verified). errc::unknown_session when neither.
+  result<bytes> seal(const peer_id& to, const contact_card* their_card, bytes_view payload,
+                     const std::array<std::uint8_t, message_id_size>& message_id, std::int64_t expires_ms);
+  // Every error is its own errc; a failed open never changes state.
+  result<opened_message> open(bytes_view data);
+
+  // Moves to a fresh signed prekey; the previous one stays valid for late
+  // prekey messages until the next rotation.
+  void rotate_signed_prekey();
+
+  bytes save() const;
+  static result<engine> load(bytes_view data, std::shared_ptr<env> e, engine_limits limits = {});
+
+  std::size_t session_count() const { return sessions_.size(); }
+  env& environment() { return *env_; }
+
+ private:
+  struct tag_slot {
+    std::uint64_t session;
+    std::uint64_t seq;
+  };
+  struct tag_hash {
+    std::size_t operator()(const tag_bytes& t) const noexcept;
+  };
+
+  engine() = default;
+  session* find_send_session(const peer_id& peer);
+  void index_session(session& s);
+  void unindex_session(const session& s);
+  void mark_received(session& s, std::uint64_t seq);
+  result<opened_message> open_in_session(session& s, std::uint64_t seq, const envelope& env, bool is_new);
+  void remember_id(const std::array<std::uint8_t, message_id_size>& id);
+  void top_up_one_time_prekeys();
+
+  std::shared_ptr<env> env_;
+  engine_limits limits_;
+  public_key self_key_;
+  peer_id self_id_;
+  local_prekeys prekeys_;
+  bytes own_card_;
+  std::uint64_t next_session_id_ = 1;
+  std::map<std::uint64_t, session> sessions_;
+  std::map<peer_id, std::uint64_t> send_session_;     // preferred session per peer
+  std::map<key32, std::uint64_t> by_ephemeral_;       // X3DH ephemeral -> session
+  std::unordered_map<tag_bytes, tag_slot, tag_hash> tags_;
+  std::deque<std::array<std::uint8_t, message_id_size>> seen_order_;
+  std::set<std::array<std::uint8_t, message_id_size>> seen_;
+  std::deque<tag_bytes> consumed_order_;
+  std::unordered_set<tag_bytes, tag_hash> consumed_;
+};
+
+} // namespace aqua::e2ee

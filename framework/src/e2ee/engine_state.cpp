@@ -1,0 +1,101 @@
+// The engine's versioned state encoding (docs/protocol/sessions.md, "State
+// encoding"): keys, prekeys, sessions and the replay window. The tag index
+// is derived, not stored.
+
+#include "e2ee/engine.hpp"
+
+namespace aqua::e2ee {
+
+bytes engine::save() const {
+  bytes out;
+  out.push_back(engine_state_version);
+  put_bytes(out, self_key_.raw());
+  put_bytes(out, prekeys_.agreement.sec);
+  put_u32(out, prekeys_.signed_prekey_id);
+  put_bytes(out, prekeys_.signed_prekey.sec);
+  out.push_back(prekeys_.previous_signed_prekey ? 1 : 0);
+  if (prekeys_.previous_signed_prekey) {
+    put_u32(out, prekeys_.previous_signed_prekey->first);
+    put_bytes(out, prekeys_.previous_signed_prekey->second.sec);
+  }
+  put_u32(out, prekeys_.next_one_time_id);
+  put_u32(out, static_cast<std::uint32_t>(prekeys_.one_time.size()));
+  for (auto& [id, kp] : prekeys_.one_time) {
+    put_u32(out, id);
+    put_bytes(out, kp.sec);
+  }
+  put_u32(out, static_cast<std::uint32_t>(own_card_.size()));
+  put_bytes(out, own_card_);
+  put_u64(out, next_session_id_);
+  put_u32(out, static_cast<std::uint32_t>(sessions_.size()));
+  for (auto& [id, s] : sessions_) encode_session(s, out);
+  put_u32(out, static_cast<std::uint32_t>(seen_order_.size()));
+  for (auto& id : seen_order_) put_bytes(out, id);
+  return out;
+}
+
+result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limits limits) {
+  reader r(data);
+  auto bad = [&](const std::string& what) {
+    return error{errc::bad_session_state, "engine state: " + what + " at byte " + std::to_string(r.pos())};
+  };
+  std::uint8_t version = 0, has_prev = 0;
+  if (!r.u8(version)) return bad("empty");
+  if (version != engine_state_version)
+    return error{errc::unknown_version, "engine state version " + std::to_string(version) + " (this aqua reads 1)"};
+  engine g;
+  g.env_ = std::move(e);
+  g.limits_ = limits;
+  key32 self{}, ak{}, spk{};
+  if (!r.key(self) || !r.key(ak) || !r.u32(g.prekeys_.signed_prekey_id) || !r.key(spk) || !r.u8(has_prev))
+    return bad("truncated in keys");
+  g.self_key_ = public_key(self);
+  g.self_id_ = peer_id::from_public_key(g.self_key_);
+  g.prekeys_.agreement = x25519_keypair::from_secret(ak);
+  g.prekeys_.signed_prekey = x25519_keypair::from_secret(spk);
+  if (has_prev > 1) return bad("bad previous-prekey flag");
+  if (has_prev) {
+    std::uint32_t id = 0;
+    key32 sec{};
+    if (!r.u32(id) || !r.key(sec)) return bad("truncated in previous prekey");
+    g.prekeys_.previous_signed_prekey = std::make_pair(id, x25519_keypair::from_secret(sec));
+  }
+  std::uint32_t n_otk = 0, card_len = 0, n_sessions = 0, n_seen = 0;
+  if (!r.u32(g.prekeys_.next_one_time_id) || !r.u32(n_otk)) return bad("truncated in one-time prekeys");
+  if (n_otk > 100000) return bad("too many one-time prekeys");
+  for (std::uint32_t i = 0; i < n_otk; ++i) {
+    std::uint32_t id = 0;
+    key32 sec{};
+    if (!r.u32(id) || !r.key(sec)) return bad("truncated in one-time prekeys");
+    g.prekeys_.one_time[id] = x25519_keypair::from_secret(sec);
+  }
+  bytes_view v;
+  if (!r.u32(card_len) || card_len > 64 * 1024 || !r.take(card_len, v)) return bad("bad own card");
+  g.own_card_.assign(v.begin(), v.end());
+  if (!r.u64(g.next_session_id_) || !r.u32(n_sessions)) return bad("truncated in sessions");
+  if (n_sessions > 1000000) return bad("too many sessions");
+  for (std::uint32_t i = 0; i < n_sessions; ++i) {
+    auto s = decode_session(r);
+    if (!s) return s.err();
+    s->r.limits = limits.ratchet;
+    if (s->id >= g.next_session_id_ || g.sessions_.count(s->id)) return bad("duplicate or out-of-range session id");
+    auto id = s->id;
+    auto& ref = g.sessions_.emplace(id, std::move(*s)).first->second;
+    g.by_ephemeral_[ref.ephemeral] = id;
+    auto& pref = g.send_session_[ref.peer()];
+    auto cur = g.sessions_.find(pref);
+    if (pref == 0 || cur == g.sessions_.end() || cur->second.last_recv_ms <= ref.last_recv_ms) pref = id;
+    g.index_session(ref);
+  }
+  if (!r.u32(n_seen) || n_seen > 10000000) return bad("bad replay window");
+  for (std::uint32_t i = 0; i < n_seen; ++i) {
+    if (!r.take(message_id_size, v)) return bad("truncated in replay window");
+    std::array<std::uint8_t, message_id_size> id{};
+    std::copy(v.begin(), v.end(), id.begin());
+    g.remember_id(id);
+  }
+  if (r.left() != 0) return bad(std::to_string(r.left()) + " trailing bytes");
+  return g;
+}
+
+} // namespace aqua::e2ee

@@ -1,0 +1,81 @@
+#pragma once
+// Private, sans-I/O: the Double Ratchet (Signal spec, X25519 + HMAC-SHA256
+// chains + ChaCha20-Poly1305), as used by aqua sessions
+// (docs/protocol/sessions.md). No I/O, no clock or RNG of its own: both are
+// passed in. Skipped message keys are bounded and expire.
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "e2ee/primitives.hpp"
+
+namespace aqua::e2ee {
+
+inline constexpr std::size_t ratchet_header_size = 32 + 4 + 4;
+
+struct ratchet_header {
+  key32 dh{};
+  std::uint32_t pn = 0;
+  std::uint32_t n = 0;
+  bytes encode() const;
+  static std::optional<ratchet_header> decode(bytes_view b);
+};
+
+struct ratchet_limits {
+  std::uint32_t max_skip = 1000;                          // per chain step and in total
+  std::int64_t skipped_ttl_ms = 7LL * 24 * 3600 * 1000;   // stored skipped keys expire
+};
+
+struct skipped_key {
+  key32 mk{};
+  std::int64_t stored_ms = 0;
+};
+
+class ratchet {
+ public:
+  // Initiator: knows the responder's ratchet key (its signed prekey).
+  static ratchet init_initiator(const key32& shared, const key32& their_ratchet_pub, env& e);
+  // Responder: its signed prekey is the first ratchet key pair.
+  static ratchet init_responder(const key32& shared, const x25519_keypair& our_ratchet);
+
+  // Derives the next sending message key; returns header + key.
+  std::pair<ratchet_header, key32> next_send_key();
+  // The message key for `h`, advancing the receiving side. Errors:
+  // too_many_skipped, reused_message_key (key already consumed), crypto_failure.
+  // The state only changes when `commit` is called with the returned token.
+  struct pending {
+    enum class kind { in_order, skipped, full } how = kind::in_order;
+    key32 mk{};
+    key32 ckr_after{};            // in_order: the chain key after this message
+    std::unique_ptr<ratchet> next;  // full: state after skipping and/or a DH step
+    std::pair<key32, std::uint32_t> skipped_slot{};
+  };
+  result<pending> receive_key(const ratchet_header& h, env& e) const;
+  void commit(pending&& p);
+
+  void expire_skipped(std::int64_t now_ms);
+  std::size_t skipped_count() const { return skipped_.size(); }
+
+  void encode(bytes& out) const;
+  static result<ratchet> decode(codec::reader& r);
+
+  ratchet_limits limits;
+
+ private:
+  key32 rk_{}, cks_{}, ckr_{};
+  bool has_cks_ = false, has_ckr_ = false;
+  x25519_keypair dhs_;
+  key32 dhr_{};
+  bool has_dhr_ = false;
+  std::uint32_t ns_ = 0, nr_ = 0, pn_ = 0;
+  std::map<std::pair<key32, std::uint32_t>, skipped_key> skipped_;
+
+  result<void> skip_until(std::uint32_t until, std::int64_t now_ms);
+  result<void> dh_step(const key32& their_pub, env& e);
+};
+
+// Per-message AEAD key and nonce from a message key.
+void message_key_material(const key32& mk, key32& key, std::array<std::uint8_t, aead_nonce_size>& nonce);
+
+} // namespace aqua::e2ee

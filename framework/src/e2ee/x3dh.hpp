@@ -1,0 +1,32 @@
+#pragma once
+// Private, sans-I/O: aqua's X3DH-style asynchronous session setup
+// (docs/protocol/sessions.md). The sender needs only the recipient's card.
+
+#include "e2ee/card.hpp"
+#include "e2ee/session.hpp"
+
+namespace aqua::e2ee {
+
+struct local_prekeys {
+  x25519_keypair agreement;  // long-term, published in the card
+  std::uint32_t signed_prekey_id = 1;
+  x25519_keypair signed_prekey;
+  std::optional<std::pair<std::uint32_t, x25519_keypair>> previous_signed_prekey;  // grace after rotation
+  std::map<std::uint32_t, x25519_keypair> one_time;  // deleted on first use
+  std::uint32_t next_one_time_id = 1;
+};
+
+// Initiator: a new session to `their` (a verified card), carrying our signed
+// card (encrypted) in its prekey block.
+session x3dh_initiate(const local_prekeys& ours, const public_key& our_identity, const bytes& our_signed_card,
+                      const contact_card& their, env& e);
+
+// Responder half 1: recover the initiator's card from a prekey block.
+// Errors: prekey_unavailable (unknown signed/one-time prekey id),
+// decrypt_failed, bad_card / bad_card_signature / unknown_version.
+result<contact_card> x3dh_open_identity(const local_prekeys& ours, const peer_id& self, const prekey_block& pb);
+// Responder half 2: the session for a verified initiator card.
+result<session> x3dh_respond(const local_prekeys& ours, const public_key& our_identity, const prekey_block& pb,
+                             const contact_card& initiator, std::int64_t now_ms);
+
+} // namespace aqua::e2ee
