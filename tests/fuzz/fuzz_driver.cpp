@@ -7,6 +7,7 @@
 //   <target> [iterations=200000] [seconds=20] [rng seed=1]
 //   <target> FILE...        replay inputs (e.g. a crash found by libFuzzer)
 
+#include <csignal>
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -72,6 +73,26 @@ void mutate(std::vector<std::uint8_t>& d, xorshift& r, const std::vector<std::ve
   }
 }
 
+// The input under test, written to fuzz-crash.bin if the target aborts
+// (failed property) or a sanitizer/segfault kills it.
+std::vector<std::uint8_t> current;
+
+extern "C" void save_crash(int sig) {
+  if (FILE* f = std::fopen("fuzz-crash.bin", "wb")) {
+    std::fwrite(current.data(), 1, current.size(), f);
+    std::fclose(f);
+    std::fprintf(stderr, "fuzz: input that failed (%zu bytes) saved to fuzz-crash.bin; replay with: <target> fuzz-crash.bin\n",
+                 current.size());
+  }
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void run_one(const std::vector<std::uint8_t>& d) {
+  current = d;
+  LLVMFuzzerTestOneInput(current.data(), current.size());
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -87,16 +108,18 @@ int main(int argc, char** argv) {
   std::size_t iterations = argc > 1 ? std::stoul(argv[1]) : 200000;
   double seconds = argc > 2 ? std::stod(argv[2]) : 20.0;
   xorshift rng{argc > 3 ? std::stoull(argv[3]) : 1};
+  std::signal(SIGABRT, save_crash);
+  std::signal(SIGSEGV, save_crash);
   auto seeds = aqua_fuzz_seeds();
   seeds.push_back({});
-  for (auto& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
+  for (auto& s : seeds) run_one(s);
   auto start = std::chrono::steady_clock::now();
   std::size_t i = 0;
   for (; i < iterations; ++i) {
     if ((i & 1023) == 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > seconds) break;
     auto d = seeds[rng.below(seeds.size())];
     mutate(d, rng, seeds);
-    LLVMFuzzerTestOneInput(d.data(), d.size());
+    run_one(d);
   }
   std::printf("fuzz: %zu iterations from %zu seeds, no crash, all properties held\n", i, seeds.size());
   return 0;

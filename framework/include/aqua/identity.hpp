@@ -45,17 +45,18 @@ class peer_id {
   static result<peer_id> from_bytes(bytes_view multihash);
 
   const public_key& key() const noexcept { return key_; }
-  const std::string& str() const noexcept { return text_; }
+  // base58btc text form, computed on each call (not on hot paths).
+  std::string str() const;
   // The multihash bytes (38 bytes for Ed25519).
   bytes to_bytes() const;
-  bool empty() const noexcept { return text_.empty(); }
+  bool empty() const noexcept { return !set_; }
 
   bool operator==(const peer_id& other) const { return key_ == other.key_; }
   bool operator<(const peer_id& other) const { return key_ < other.key_; }
 
  private:
   public_key key_;
-  std::string text_;
+  bool set_ = false;
 };
 
 } // namespace aqua

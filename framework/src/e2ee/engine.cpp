@@ -137,13 +137,9 @@ result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, by
   auto [h, mk] = s->r.next_send_key();
   auto ad = envelope_ad(e);
   aead_seal(s->hk_send, header_nonce(seq), ad, h.encode(), e.header);
-  key32 key{};
-  std::array<std::uint8_t, aead_nonce_size> nonce{};
-  message_key_material(mk, key, nonce);
   put_bytes(ad, e.header);
-  aead_seal(key, nonce, ad, payload, e.ciphertext);
+  aead_seal(mk, message_nonce, ad, payload, e.ciphertext);
   wipe(mk);
-  wipe(key);
   return encode_envelope(e);
 }
 
@@ -156,13 +152,9 @@ result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, co
   if (!h) return error{errc::decrypt_failed, "envelope header has the wrong size"};
   auto p = s.r.receive_key(*h, *env_);
   if (!p) return p.err();
-  key32 key{};
-  std::array<std::uint8_t, aead_nonce_size> nonce{};
-  message_key_material(p->mk, key, nonce);
   put_bytes(ad, e.header);
   opened_message out;
-  bool good = aead_open(key, nonce, ad, e.ciphertext, out.payload);
-  wipe(key);
+  bool good = aead_open(p->mk, message_nonce, ad, e.ciphertext, out.payload);
   if (!good) return error{errc::decrypt_failed, "envelope ciphertext does not authenticate"};
   s.r.commit(std::move(*p));
   mark_received(s, seq);

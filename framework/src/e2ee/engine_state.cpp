@@ -67,6 +67,8 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
     std::uint32_t id = 0;
     key32 sec{};
     if (!r.u32(id) || !r.key(sec)) return bad("truncated in one-time prekeys");
+    if (!g.prekeys_.one_time.empty() && id <= g.prekeys_.one_time.rbegin()->first)
+      return bad("one-time prekey ids not strictly increasing");
     g.prekeys_.one_time[id] = x25519_keypair::from_secret(sec);
   }
   bytes_view v;
@@ -78,7 +80,8 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
     auto s = decode_session(r);
     if (!s) return s.err();
     s->r.limits = limits.ratchet;
-    if (s->id >= g.next_session_id_ || g.sessions_.count(s->id)) return bad("duplicate or out-of-range session id");
+    if (s->id >= g.next_session_id_ || (!g.sessions_.empty() && s->id <= g.sessions_.rbegin()->first))
+      return bad("session ids not strictly increasing or out of range");
     auto id = s->id;
     auto& ref = g.sessions_.emplace(id, std::move(*s)).first->second;
     g.by_ephemeral_[ref.ephemeral] = id;
@@ -92,6 +95,7 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
     if (!r.take(message_id_size, v)) return bad("truncated in replay window");
     std::array<std::uint8_t, message_id_size> id{};
     std::copy(v.begin(), v.end(), id.begin());
+    if (g.seen_.count(id)) return bad("duplicate message id in replay window");
     g.remember_id(id);
   }
   if (r.left() != 0) return bad(std::to_string(r.left()) + " trailing bytes");

@@ -70,6 +70,10 @@ key32 hmac_sha256(bytes_view key, bytes_view data) {
   return out;
 }
 
+void blake2b_keyed(const key32& key, bytes_view data, std::span<std::uint8_t> out) {
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), key.data(), key.size());
+}
+
 void hkdf_sha256(bytes_view salt, bytes_view ikm, bytes_view info, std::span<std::uint8_t> out) {
   key32 zero{};
   auto prk = hmac_sha256(salt.empty() ? bytes_view(zero) : salt, ikm);

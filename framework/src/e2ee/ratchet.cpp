@@ -4,7 +4,6 @@ namespace aqua::e2ee {
 namespace {
 
 constexpr std::string_view rk_info = "aqua-ratchet-v1";
-constexpr std::string_view mk_info = "aqua-msg-v1";
 
 void kdf_rk(const key32& rk, const key32& dh_out, key32& new_rk, key32& ck) {
   std::array<std::uint8_t, 64> out{};
@@ -14,13 +13,15 @@ void kdf_rk(const key32& rk, const key32& dh_out, key32& new_rk, key32& ck) {
   wipe(out);
 }
 
-// Signal: mk = HMAC(ck, 0x01), ck' = HMAC(ck, 0x02)
+// KDF_CK with one keyed BLAKE2b-512 call (in place of Signal's two HMACs):
+// BLAKE2b-512(key = ck, "aqua-chain-v1") = ck' (32) || mk (32)
 void kdf_ck(key32& ck, key32& mk) {
-  const std::uint8_t one = 0x01, two = 0x02;
-  mk = hmac_sha256(ck, bytes_view(&one, 1));
-  auto next = hmac_sha256(ck, bytes_view(&two, 1));
-  ck = next;
-  wipe(next);
+  static constexpr std::string_view chain_info = "aqua-chain-v1";
+  std::array<std::uint8_t, 64> out{};
+  blake2b_keyed(ck, as_bytes(chain_info), out);
+  std::copy(out.begin(), out.begin() + 32, ck.begin());
+  std::copy(out.begin() + 32, out.end(), mk.begin());
+  wipe(out);
 }
 
 } // namespace
@@ -39,14 +40,6 @@ std::optional<ratchet_header> ratchet_header::decode(bytes_view b) {
   ratchet_header h;
   if (!r.key(h.dh) || !r.u32(h.pn) || !r.u32(h.n) || r.left() != 0) return std::nullopt;
   return h;
-}
-
-void message_key_material(const key32& mk, key32& key, std::array<std::uint8_t, aead_nonce_size>& nonce) {
-  std::array<std::uint8_t, 32 + aead_nonce_size> out{};
-  hkdf_sha256({}, mk, as_bytes(mk_info), out);
-  std::copy(out.begin(), out.begin() + 32, key.begin());
-  std::copy(out.begin() + 32, out.end(), nonce.begin());
-  wipe(out);
 }
 
 ratchet ratchet::init_initiator(const key32& shared, const key32& their_ratchet_pub, env& e) {
@@ -209,7 +202,10 @@ result<ratchet> ratchet::decode(codec::reader& r) {
     std::uint64_t ms = 0;
     if (!r.key(pub) || !r.u32(n) || !r.key(k.mk) || !r.u64(ms)) return bad("skipped keys");
     k.stored_ms = static_cast<std::int64_t>(ms);
-    out.skipped_[{pub, n}] = k;
+    std::pair<key32, std::uint32_t> slot{pub, n};
+    if (!out.skipped_.empty() && !(out.skipped_.rbegin()->first < slot))
+      return error{errc::bad_session_state, "ratchet skipped keys not strictly increasing"};
+    out.skipped_[slot] = k;
   }
   return out;
 }

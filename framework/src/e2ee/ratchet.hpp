@@ -75,7 +75,8 @@ class ratchet {
   result<void> dh_step(const key32& their_pub, env& e);
 };
 
-// Per-message AEAD key and nonce from a message key.
-void message_key_material(const key32& mk, key32& key, std::array<std::uint8_t, aead_nonce_size>& nonce);
+// A message key is the ChaCha20-Poly1305 key of exactly one message, so the
+// payload AEAD uses the all-zero nonce.
+inline constexpr std::array<std::uint8_t, aead_nonce_size> message_nonce{};
 
 } // namespace aqua::e2ee

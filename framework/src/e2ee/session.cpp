@@ -4,11 +4,11 @@ namespace aqua::e2ee {
 
 tag_bytes message_tag(const key32& tag_key, std::uint64_t seq) {
   static constexpr std::string_view ctx = "aqua-tag-v1";
-  bytes in(ctx.begin(), ctx.end());
-  put_u64(in, seq);
-  auto mac = hmac_sha256(tag_key, in);
+  std::array<std::uint8_t, ctx.size() + 8> in{};
+  std::copy(ctx.begin(), ctx.end(), in.begin());
+  for (int i = 0; i < 8; ++i) in[ctx.size() + i] = static_cast<std::uint8_t>(seq >> (56 - 8 * i));
   tag_bytes t{};
-  std::copy(mac.begin(), mac.begin() + tag_size, t.begin());
+  blake2b_keyed(tag_key, in, t);  // BLAKE2b-128(key=tag_key, "aqua-tag-v1" || u64 S)
   return t;
 }
 
@@ -86,6 +86,7 @@ result<session> decode_session(codec::reader& r) {
     std::uint64_t m = 0;
     if (!r.u64(m)) return bad("truncated in missing list");
     if (m >= s.recv_high) return bad("missing sequence number beyond high-water mark");
+    if (!s.recv_missing.empty() && m <= *s.recv_missing.rbegin()) return bad("missing sequence numbers not strictly increasing");
     s.recv_missing.insert(m);
   }
   std::uint64_t created = 0, last = 0;

@@ -34,7 +34,7 @@ struct session {
   peer_id peer() const { return peer_id::from_public_key(peer_identity); }
 };
 
-// tag(S) = HMAC-SHA256(tag_key, "aqua-tag-v1" || u64 S)[0..16]
+// tag(S) = BLAKE2b-128(key = tag_key, "aqua-tag-v1" || u64 S)
 tag_bytes message_tag(const key32& tag_key, std::uint64_t seq);
 // Header AEAD nonce: 4 zero bytes || u64 S
 std::array<std::uint8_t, aead_nonce_size> header_nonce(std::uint64_t seq);

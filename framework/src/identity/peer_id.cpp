@@ -46,7 +46,7 @@ bool public_key::verify(bytes_view message, bytes_view signature) const noexcept
 peer_id peer_id::from_public_key(const public_key& key) {
   peer_id id;
   id.key_ = key;
-  id.text_ = base58_encode(id.to_bytes());
+  id.set_ = true;
   return id;
 }
 
@@ -68,8 +68,14 @@ result<peer_id> peer_id::parse(std::string_view text) {
   return from_bytes(*decoded);
 }
 
+std::string peer_id::str() const { return set_ ? base58_encode(to_bytes()) : std::string(); }
+
 result<peer_id> peer_id::from_bytes(bytes_view mh) {
-  const std::string text = base58_encode(mh);
+  // Only error paths need the text form.
+  struct lazy_text {
+    bytes_view mh;
+    operator std::string() const { return base58_encode(mh); }
+  } text{mh};
   if (mh.size() < 2)
     return error{errc::wrong_multihash, "peer ID '" + std::string(text) + "' is too short to be a multihash"};
   if (mh[0] != multihash_identity) {
