@@ -1,6 +1,7 @@
-// aqua demo: two identities on one host exchange signed messages. Each
-// node is started from its own YAML file over the loopback transport
-// plugin; the Agents issue turns this into the multi-agent workflow.
+// aqua demo: two identities on one host exchange contact cards and end-to-end
+// encrypted messages. Each node is started from its own YAML file over the
+// loopback transport plugin; the Agents issue turns this into the
+// multi-agent workflow.
 
 #include <chrono>
 #include <fstream>
@@ -8,6 +9,7 @@
 
 #include "aqua/node.hpp"
 #include "commands.hpp"
+#include "contacts/contact_book.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
 
@@ -26,6 +28,18 @@ std::string node_yaml(const std::string& name, const std::string& listen, const 
          "  routing:\n    routes:\n      - peer: " + peer.str() + "\n        address: " + peer_addr + "\n"
          "  relay: {serve: false}\n  mailbox: {max_messages: 1000}\n"
          "transports:\n  - plugin: loopback\n    listen: [" + listen + "]\n";
+}
+
+// What `aqua contacts add <card>` does: verify the card, store it.
+result<void> add_contact(const node& to, const std::string& card_text, const std::string& alias) {
+  auto book = contact_book::load(to.config().data_dir / contact_book::file_name);
+  if (!book) return book.err();
+  auto raw = e2ee::card_from_text(card_text);
+  if (!raw) return raw.err();
+  auto card = e2ee::verify_card(*raw, system_env()->now_unix_ms());
+  if (!card) return card.err();
+  if (auto r = book->add(*raw, *card, alias, system_env()->now_unix_ms()); !r) return r.err();
+  return book->save();
 }
 
 result<peer_id> make_identity(const fs::path& dir) {
@@ -63,10 +77,14 @@ int run_demo(const global_options& g, const std::string& work_dir) {
   if (!bob) return report(bob.err(), g.json);
   say("started both nodes from YAML (" + (base / "alice" / config_file_name).string() + ", .../bob/config.yaml)");
   say("  actors per node: identity, crypto, routing, relay, mailbox; transport plugin: loopback");
+  if (auto r = add_contact(**alice, (*bob)->card(), "bob"); !r) return report(r.err(), g.json);
+  if (auto r = add_contact(**bob, (*alice)->card(), "alice"); !r) return report(r.err(), g.json);
+  say("exchanged signed contact cards (" + std::to_string((*bob)->card().size()) +
+      " chars each): X25519 agreement key + signed prekey + one-time prekeys");
 
   nlohmann::json exchanges = nlohmann::json::array();
   auto exchange = [&](node& from, node& to, const std::string& from_name, const std::string& to_name,
-                      const std::string& text) -> int {
+                      const std::string& text, bool first) -> int {
     auto t = clock_type::now();
     auto id = from.send(to.id(), bytes(text.begin(), text.end()));
     if (!id) return report(id.err(), g.json);
@@ -77,15 +95,19 @@ int run_demo(const global_options& g, const std::string& work_dir) {
     bool sender_ok = got->sender == from.id();
     say("");
     say(from_name + " -> " + to_name + "  message " + *id + " via " + got->transport);
-    say("  signed by " + from_name + "'s identity actor (Ed25519), framed by its crypto actor");
-    say("  " + to_name + " verified signature of " + got->sender.str() + (sender_ok ? "  [ok]" : "  [MISMATCH]"));
+    say("  sealed end to end by " + from_name + "'s crypto actor: " +
+        (first ? std::string("X3DH-style session from ") + to_name + "'s card (no round trip), " : std::string()) +
+        "double ratchet, ChaCha20-Poly1305; the transport carried only the envelope");
+    say("  " + to_name + " decrypted and authenticated sender " + got->sender.str() + " (" + got->trust + ")" +
+        (sender_ok ? "  [ok]" : "  [MISMATCH]"));
     say("  text: \"" + body + "\"  (" + std::to_string(ms).substr(0, 5) + " ms)");
     exchanges.push_back({{"from", from.id().str()}, {"to", to.id().str()}, {"message_id", *id}, {"text", body},
-                         {"verified_sender", sender_ok}, {"transport", got->transport}, {"ms", ms}});
+                         {"verified_sender", sender_ok}, {"transport", got->transport}, {"trust", got->trust},
+                         {"encryption", "x3dh+double-ratchet/chacha20-poly1305"}, {"ms", ms}});
     return sender_ok && body == text ? exit_ok : exit_failure;
   };
-  if (int rc = exchange(**alice, **bob, "alice", "bob", "hello bob, this is alice"); rc != exit_ok) return rc;
-  if (int rc = exchange(**bob, **alice, "bob", "alice", "hi alice, bob here: signature checked"); rc != exit_ok) return rc;
+  if (int rc = exchange(**alice, **bob, "alice", "bob", "hello bob, this is alice", true); rc != exit_ok) return rc;
+  if (int rc = exchange(**bob, **alice, "bob", "alice", "hi alice, bob here: only you can read this", false); rc != exit_ok) return rc;
   (*alice)->stop();
   (*bob)->stop();
   say("");
@@ -102,7 +124,7 @@ int run_demo(const global_options& g, const std::string& work_dir) {
 
 void add_demo_command(CLI::App& app, global_options& g, int& rc) {
   auto dir = std::make_shared<std::string>();
-  auto* demo = app.add_subcommand("demo", "Run the demo: two identities on this host exchange signed messages");
+  auto* demo = app.add_subcommand("demo", "Run the demo: two identities on this host exchange end-to-end encrypted messages");
   demo->add_option("--work-dir", *dir, "Keep the demo's data dirs here (default: a temp dir, removed afterwards)");
   demo->footer("Examples:\n  aqua demo\n  aqua demo --json --work-dir /tmp/aqua-demo");
   demo->callback([&g, &rc, dir] { rc = run_demo(g, *dir); });

@@ -19,5 +19,6 @@ void add_identity_commands(CLI::App& app, global_options& g, int& rc);  // init,
 void add_config_commands(CLI::App& app, global_options& g, int& rc);    // config check|path
 void add_demo_command(CLI::App& app, global_options& g, int& rc);       // demo
 void add_plugin_commands(CLI::App& app, global_options& g, int& rc);    // plugin check
+void add_contact_commands(CLI::App& app, global_options& g, int& rc);   // card export, contacts ...
 
 } // namespace aqua::cli

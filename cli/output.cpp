@@ -21,6 +21,9 @@ int exit_code_for(const error& e) {
     case errc::wrong_key_type:
     case errc::wrong_key_length:
     case errc::bad_public_key_encoding:
+    case errc::bad_card:
+    case errc::bad_card_signature:
+    case errc::card_expired:
       return exit_identity;
     case errc::invalid_argument:
       return exit_usage;

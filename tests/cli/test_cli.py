@@ -90,6 +90,66 @@ class InitAndId(unittest.TestCase):
         self.assertIn("64 hex digits", p.stderr)
 
 
+class CardsAndContacts(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="aqua-cli-")
+        self.a = os.path.join(self.tmp.name, "a")
+        self.b = os.path.join(self.tmp.name, "b")
+        run("--dir", self.a, "init", check=0)
+        run("--dir", self.b, "init", check=0)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_card_export_json_describes_a_signed_card(self):
+        out = json.loads(run("--dir", self.a, "card", "export", "--json", "--capability", "research", check=0).stdout)
+        self.assertTrue(out["card"].startswith("aqua-card-v1:"))
+        self.assertEqual(out["peer_id"], json.loads(run("--dir", self.a, "id", "--json", check=0).stdout)["peer_id"])
+        self.assertEqual(out["capabilities"], ["research"])
+        self.assertEqual(len(out["one_time_prekeys"]), 20)
+        self.assertTrue(out["addresses"][0].startswith("/memory/"))
+        state = os.path.join(self.a, "e2ee.state")
+        self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o600)
+
+    def test_add_list_verify_block_remove(self):
+        card = run("--dir", self.a, "card", "export", check=0).stdout.strip()
+        card_file = os.path.join(self.tmp.name, "a.card")
+        with open(card_file, "w") as f:
+            f.write(card + "\n")
+        added = json.loads(run("--dir", self.b, "contacts", "add", card_file, "--alias", "alice", "--json", check=0).stdout)
+        self.assertEqual(added["trust"], "unverified")
+        listed = json.loads(run("--dir", self.b, "contacts", "list", "--json", check=0).stdout)["contacts"]
+        self.assertEqual([c["alias"] for c in listed], ["alice"])
+        v = json.loads(run("--dir", self.b, "contacts", "verify", "alice", "--json", check=0).stdout)
+        self.assertEqual(v["trust"], "verified")
+        # both sides compute the same safety code
+        run("--dir", self.a, "contacts", "add", run("--dir", self.b, "card", "export", check=0).stdout.strip(),
+            "--alias", "bob", check=0)
+        mine = json.loads(run("--dir", self.a, "contacts", "show", "bob", "--json", check=0).stdout)["safety_code"]
+        self.assertEqual(mine, v["safety_code"])
+        self.assertEqual(json.loads(run("--dir", self.b, "contacts", "block", added["peer_id"], "--json", check=0).stdout)["trust"], "blocked")
+        run("--dir", self.b, "contacts", "remove", "alice", check=0)
+        self.assertEqual(json.loads(run("--dir", self.b, "contacts", "list", "--json", check=0).stdout)["contacts"], [])
+        run("--dir", self.b, "contacts", "show", "alice", check=1)
+
+    def test_tampered_and_garbage_cards_are_refused(self):
+        card = run("--dir", self.a, "card", "export", check=0).stdout.strip()
+        body = card[len("aqua-card-v1:"):]
+        flipped = card[:-10] + ("A" if card[-10] != "A" else "B") + card[-9:]
+        p = run("--dir", self.b, "contacts", "add", flipped, "--json", check=4)
+        self.assertIn(json.loads(p.stdout)["error"]["code"], ("bad_card_signature", "bad_card"))
+        p = run("--dir", self.b, "contacts", "add", "aqua-card-v1:" + body[:40], check=4)
+        self.assertIn("bad_card", p.stderr)
+        run("--dir", self.b, "contacts", "add", "hello", check=4)
+
+    def test_alias_conflicts_are_refused(self):
+        run("--dir", self.b, "contacts", "add", run("--dir", self.a, "card", "export", check=0).stdout.strip(), "--alias", "x", check=0)
+        c = os.path.join(self.tmp.name, "c")
+        run("--dir", c, "init", check=0)
+        p = run("--dir", self.b, "contacts", "add", run("--dir", c, "card", "export", check=0).stdout.strip(), "--alias", "x", check=2)
+        self.assertIn("already names", p.stderr)
+
+
 class ConfigCheck(unittest.TestCase):
     def test_shipped_example_is_valid(self):
         out = json.loads(run("config", "check", "--json", os.path.join(SRC, "configs/node.example.yaml"), check=0).stdout)

@@ -33,13 +33,15 @@ struct identity_config {
 };
 
 struct crypto_config {
-  std::uint32_t max_frame_bytes = 1u << 20;
+  std::uint32_t max_frame_bytes = 1u << 20;  // largest payload sealed or opened
+  std::string unknown_senders = "quarantine";  // reject | quarantine (blocked senders are always rejected)
+  std::uint32_t default_ttl_s = 86400;       // envelope expiry when the sender gives none
+  std::uint32_t card_validity_days = 30;     // of the card the node signs at start
 };
 
 struct routing_config {
   std::vector<std::string> transports;  // names of transports routing may use
   std::vector<route_config> routes;
-  std::uint32_t dial_timeout_ms = 5000;
 };
 
 struct relay_config {

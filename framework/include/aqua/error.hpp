@@ -62,6 +62,8 @@ enum class errc : std::uint16_t {
   bad_session_state,
   prekey_unavailable,
   message_expired,
+  sender_blocked,
+  unknown_sender,
 };
 
 std::string_view to_string(errc code) noexcept;

@@ -23,6 +23,8 @@ struct inbound_message {
   std::string message_id;      // 32 hex digits, chosen by the sender
   bytes payload;
   std::string transport;       // name of the transport it arrived on
+  std::string trust;           // sender's trust state: verified | unverified | unknown
+  bool quarantined = false;    // from a sender not in the contact book (crypto.unknown_senders: quarantine)
   std::int64_t received_unix_ms = 0;
 };
 
@@ -48,10 +50,15 @@ class node {
   const peer_id& id() const;
   const node_config& config() const;
   std::vector<std::string> listen_addresses() const;
+  // Our contact card ("aqua-card-v1:..."), signed by the identity actor at
+  // start, advertising the listen addresses. Others add it as a contact.
+  const std::string& card() const;
 
-  // Signs `payload` (identity actor), frames it and hands it to the transport
-  // for `to`; returns the message id. errc::no_route when no connection or
-  // route reaches `to`; errc::would_block under sustained backpressure.
+  // Encrypts `payload` end to end for `to` (a contact, or a peer with a
+  // session), and hands the envelope to the transport; returns the message
+  // id. errc::unknown_session without card or session, sender_blocked for a
+  // blocked contact, no_route when nothing reaches `to`, would_block under
+  // sustained backpressure.
   result<std::string> send(const peer_id& to, bytes payload,
                            std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Next message not yet returned by receive(), waiting up to `timeout`.

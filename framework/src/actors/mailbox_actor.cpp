@@ -43,16 +43,18 @@ caf::behavior mailbox_actor(caf::stateful_actor<mailbox_state>* self, mailbox_co
   };
   return {
     [=](deliver_atom, const std::string& sender, const std::string& message_id, const bytes& payload,
-        const std::string& transport) {
+        const std::string& transport, const std::string& trust, bool quarantined) {
       auto& st = self->state;
       auto from = peer_id::parse(sender);
-      if (!from) return;  // crypto already verified it; never reached in practice
+      if (!from) return;  // crypto produced it from a verified session; cannot fail
       inbound_message m;
       m.sequence = st.next_sequence++;
       m.sender = *from;
       m.message_id = message_id;
       m.payload = payload;
       m.transport = transport;
+      m.trust = trust;
+      m.quarantined = quarantined;
       m.received_unix_ms = now_ms();
       if (st.messages.size() >= st.cfg.max_messages) {
         spdlog::warn("mailbox full ({} messages): dropping oldest message {}", st.messages.size(),

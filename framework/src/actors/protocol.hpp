@@ -11,6 +11,8 @@
 #include "aqua/error.hpp"
 #include "aqua/node.hpp"
 #include "aqua/transport.hpp"
+#include "contacts/contact_book.hpp"
+#include "e2ee/engine.hpp"
 
 namespace aqua::actors {
 
@@ -18,6 +20,7 @@ namespace aqua::actors {
 using sign_atom = caf::atom_constant<caf::atom("sign")>;
 using whoami_atom = caf::atom_constant<caf::atom("whoami")>;
 // crypto
+using init_atom = caf::atom_constant<caf::atom("init")>;
 using seal_atom = caf::atom_constant<caf::atom("seal")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;
 // routing
@@ -56,7 +59,15 @@ inline error from_caf(const caf::error& e) {
 // Spawn functions, one per component (each in its own .cpp).
 struct keypair_holder;
 caf::actor spawn_identity(caf::actor_system& sys, std::shared_ptr<keypair_holder> key);
-caf::actor spawn_crypto(caf::actor_system& sys, caf::actor identity, peer_id self, crypto_config cfg);
+struct crypto_setup {
+  caf::actor identity;
+  crypto_config cfg;
+  std::filesystem::path state_file;
+  std::filesystem::path contacts_file;
+  std::shared_ptr<e2ee::engine> engine;  // loaded before spawning, so a corrupt state stops start-up
+  contact_book book;
+};
+caf::actor spawn_crypto(caf::actor_system& sys, crypto_setup setup);
 caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg);
 caf::actor spawn_relay(caf::actor_system& sys, peer_id self, relay_config cfg);
 struct routing_setup {
@@ -67,7 +78,6 @@ struct routing_setup {
   caf::actor crypto;
   caf::actor mailbox;
   caf::actor relay;
-  std::size_t max_frame_bytes = 1u << 20;
 };
 caf::actor spawn_routing(caf::actor_system& sys, routing_setup setup);
 

@@ -10,7 +10,7 @@
 #include <optional>
 
 #include "actors/protocol.hpp"
-#include "wire/frame.hpp"
+#include "e2ee/envelope.hpp"
 
 namespace aqua::actors {
 namespace {
@@ -156,11 +156,10 @@ void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
   flush(self, *id);
 }
 
-// A verified frame for someone else: ask the relay, then pass it on unchanged.
-void forward(routing_actor_t* self, bytes frame) {
-  auto f = wire::decode(frame, self->state.setup.max_frame_bytes);
-  if (!f) return;  // crypto already decoded it successfully
-  auto recipient = f->recipient.str();
+// An envelope for someone else: ask the relay, then pass it on unchanged
+// (relays never open envelopes; they cannot).
+void forward(routing_actor_t* self, bytes frame, const peer_id& to) {
+  auto recipient = to.str();
   self->request(self->state.setup.relay, caf::infinite, forward_atom::value, recipient, std::uint64_t{frame.size()})
     .then(
       [=](bool) mutable {
@@ -176,23 +175,30 @@ void forward(routing_actor_t* self, bytes frame) {
 
 void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
   auto transport = self->state.conns[id].transport;
+  auto to = e2ee::peek_recipient(frame);
+  if (!to) {
+    ++self->state.rejected;
+    spdlog::warn("routing: rejected frame on {}: {}", transport, to.err().what());
+    return;
+  }
+  if (!(*to == self->state.setup.self)) {
+    forward(self, std::move(frame), *to);
+    return;
+  }
   self->request(self->state.setup.crypto, caf::infinite, open_atom::value, frame)
     .then(
-      [=](const std::string& sender, const std::string& message_id, const bytes& payload) {
+      [=](const std::string& sender, const std::string& message_id, const bytes& payload, const std::string& trust,
+          bool quarantined) {
         auto& st = self->state;
         ++st.received;
         if (auto it = st.conns.find(id); it != st.conns.end() && it->second.peer.empty()) {
           it->second.peer = sender;
           if (!st.by_peer.count(sender)) st.by_peer[sender] = id;
         }
-        self->send(st.setup.mailbox, deliver_atom::value, sender, message_id, payload, transport);
+        self->send(st.setup.mailbox, deliver_atom::value, sender, message_id, payload, transport, trust, quarantined);
       },
-      [=](const caf::error& e) mutable {
+      [=](const caf::error& e) {
         auto err = from_caf(e);
-        if (err.code() == errc::wrong_recipient) {
-          forward(self, std::move(frame));
-          return;
-        }
         ++self->state.rejected;
         spdlog::warn("routing: rejected frame on {}: {}", transport, err.what());
       });

@@ -72,10 +72,23 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
   if (auto c = section("identity", {"key_file"}); c.IsMap())
     if (auto k = w.child(c, path + ".identity", "key_file", false); k.IsDefined())
       cfg.identity.key_file = resolve(cfg.data_dir, w.as_string(k, path + ".identity.key_file"));
-  if (auto c = section("crypto", {"max_frame_bytes"}); c.IsMap())
-    if (auto k = w.child(c, path + ".crypto", "max_frame_bytes", false); k.IsDefined())
-      cfg.crypto.max_frame_bytes = w.as_uint(k, path + ".crypto.max_frame_bytes", 1024, 64u << 20);
-  if (auto c = section("routing", {"transports", "routes", "dial_timeout_ms"}); c.IsMap()) {
+  if (auto c = section("crypto", {"max_frame_bytes", "unknown_senders", "default_ttl_s", "card_validity_days"});
+      c.IsMap()) {
+    const std::string cp = path + ".crypto";
+    if (auto k = w.child(c, cp, "max_frame_bytes", false); k.IsDefined())
+      cfg.crypto.max_frame_bytes = w.as_uint(k, cp + ".max_frame_bytes", 1024, 64u << 20);
+    if (auto k = w.child(c, cp, "unknown_senders", false); k.IsDefined()) {
+      cfg.crypto.unknown_senders = w.as_string(k, cp + ".unknown_senders");
+      if (cfg.crypto.unknown_senders != "reject" && cfg.crypto.unknown_senders != "quarantine")
+        w.fail(errc::config_bad_value, k, cp + ".unknown_senders",
+               "'" + cfg.crypto.unknown_senders + "' is not one of reject, quarantine");
+    }
+    if (auto k = w.child(c, cp, "default_ttl_s", false); k.IsDefined())
+      cfg.crypto.default_ttl_s = w.as_uint(k, cp + ".default_ttl_s", 1, 365u * 86400);
+    if (auto k = w.child(c, cp, "card_validity_days", false); k.IsDefined())
+      cfg.crypto.card_validity_days = w.as_uint(k, cp + ".card_validity_days", 1, 3650);
+  }
+  if (auto c = section("routing", {"transports", "routes"}); c.IsMap()) {
     const std::string rp = path + ".routing";
     if (auto k = w.child(c, rp, "transports", false); k.IsDefined()) {
       cfg.routing.transports = w.as_string_list(k, rp + ".transports");
@@ -87,8 +100,6 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
                  "no transport named '" + cfg.routing.transports[i] + "' in 'transports'");
     }
     if (auto k = w.child(c, rp, "routes", false); k.IsDefined()) parse_routes(w, k, rp + ".routes", cfg.routing);
-    if (auto k = w.child(c, rp, "dial_timeout_ms", false); k.IsDefined())
-      cfg.routing.dial_timeout_ms = w.as_uint(k, rp + ".dial_timeout_ms", 1, 600000);
   }
   if (auto c = section("relay", {"serve", "max_forward_frames"}); c.IsMap()) {
     if (auto k = w.child(c, path + ".relay", "serve", false); k.IsDefined())

@@ -52,6 +52,8 @@ std::string_view to_string(errc code) noexcept {
     case errc::bad_session_state: return "bad_session_state";
     case errc::prekey_unavailable: return "prekey_unavailable";
     case errc::message_expired: return "message_expired";
+    case errc::sender_blocked: return "sender_blocked";
+    case errc::unknown_sender: return "unknown_sender";
   }
   return "unknown_error";
 }

@@ -98,6 +98,7 @@ result<contact_card> decode_card(bytes_view data) {
   for (std::uint16_t i = 0; i < n_otk; ++i) {
     one_time_prekey k;
     if (!r.u32(k.id) || !r.key(k.pub)) return bad("truncated in one-time prekeys", r.pos());
+    if (k.id == 0xffffffff) return bad("one-time prekey id 0xFFFFFFFF is reserved", r.pos());
     c.one_time_prekeys.push_back(k);
   }
   if (auto e = read_strings("capabilities", max_card_capabilities, max_card_capability_length, c.capabilities); !e)
@@ -142,8 +143,9 @@ std::string card_to_text(const contact_card& c) {
 }
 
 result<bytes> card_from_text(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\n')) text.remove_prefix(1);
+  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
   if (text.substr(0, card_text_prefix.size()) != card_text_prefix)
     return error{errc::bad_card, "card text must start with '" + std::string(card_text_prefix) + "'"};
   text.remove_prefix(card_text_prefix.size());

@@ -50,7 +50,8 @@ bytes card_signing_input(const contact_card& c);
 bytes encode_card(const contact_card& c);  // body || signature
 
 // Parses and bounds-checks; errors: bad_card (+ what and where),
-// unknown_version, bad_address. Does not check signature or time.
+// unknown_version (addresses that are not multiaddrs are bad_card too).
+// Does not check signature or time.
 result<contact_card> decode_card(bytes_view data);
 // decode + signature + validity window at `now_ms`:
 // bad_card_signature, card_expired, bad_card (created in the future).
@@ -61,7 +62,7 @@ std::string card_to_text(const contact_card& c);
 result<bytes> card_from_text(std::string_view text);
 
 // Short safety code both sides compare (like Signal safety numbers):
-// 12 groups of 5 digits from SHA-256 over both identity keys, sorted.
+// 12 groups of 5 digits from SHA-512 over both identity keys, sorted.
 std::string safety_code(const public_key& a, const public_key& b);
 
 } // namespace aqua::e2ee

@@ -68,6 +68,28 @@ void engine::index_session(session& s) {
     tags_[message_tag(s.tag_recv, m)] = {s.id, m};
 }
 
+void engine::unindex_session(const session& s) {
+  for (auto m : s.recv_missing) tags_.erase(message_tag(s.tag_recv, m));
+  for (std::uint64_t m = s.recv_high; m < s.recv_high + limits_.tag_window; ++m) tags_.erase(message_tag(s.tag_recv, m));
+}
+
+// Bounded state: anyone holding a validly signed card can open sessions
+// with us, so the least recently active one goes when the table is full.
+void engine::evict_if_full() {
+  while (sessions_.size() >= limits_.max_sessions && !sessions_.empty()) {
+    auto victim = sessions_.begin();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
+      if (std::max(it->second.last_recv_ms, it->second.created_ms) <
+          std::max(victim->second.last_recv_ms, victim->second.created_ms))
+        victim = it;
+    unindex_session(victim->second);
+    by_ephemeral_.erase(victim->second.ephemeral);
+    auto peer = victim->second.peer();
+    if (auto sp = send_session_.find(peer); sp != send_session_.end() && sp->second == victim->first) send_session_.erase(sp);
+    sessions_.erase(victim);
+  }
+}
+
 void engine::mark_received(session& s, std::uint64_t seq) {
   auto consume = [&](std::uint64_t m) {
     auto t = message_tag(s.tag_recv, m);
@@ -116,6 +138,7 @@ result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, by
       return error{errc::unknown_session, "no session with " + to.str() + " and no contact card to start one"};
     if (!(their_card->id() == to)) return error{errc::invalid_argument, "card is for " + their_card->id().str()};
     if (own_card_.empty()) return error{errc::invalid_argument, "our own signed card is not set"};
+    evict_if_full();
     session ns = x3dh_initiate(prekeys_, self_key_, own_card_, *their_card, *env_);
     ns.r.limits = limits_.ratchet;
     ns.id = next_session_id_++;
@@ -144,6 +167,10 @@ result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, by
 }
 
 result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, const envelope& e, bool is_new) {
+  if (++opens_since_expiry_ >= limits_.expire_every) {
+    opens_since_expiry_ = 0;
+    for (auto& [id, other] : sessions_) other.r.expire_skipped(env_->now_unix_ms());
+  }
   auto ad = envelope_ad(e);
   bytes hdr;
   if (!aead_open(s.hk_recv, header_nonce(seq), ad, e.header, hdr))
@@ -203,7 +230,11 @@ result<opened_message> engine::open(bytes_view data) {
   auto opened = open_in_session(*ns, *seq, *e, true);
   if (!opened) return opened;
   ++next_session_id_;
-  if (e->prekey.one_time_prekey_id != no_one_time_prekey) prekeys_.one_time.erase(e->prekey.one_time_prekey_id);
+  if (e->prekey.one_time_prekey_id != no_one_time_prekey) {
+    prekeys_.one_time.erase(e->prekey.one_time_prekey_id);
+    top_up_one_time_prekeys();  // fresh ones are published with the next card
+  }
+  evict_if_full();
   auto id = ns->id;
   auto& ref = sessions_.emplace(id, std::move(*ns)).first->second;
   by_ephemeral_[ref.ephemeral] = id;

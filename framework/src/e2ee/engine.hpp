@@ -21,7 +21,9 @@ struct engine_limits {
   std::uint32_t tag_window = 64;        // future sequence numbers indexed per session
   std::size_t max_missing = 1000;       // out-of-order gap tracked per session
   std::size_t seen_message_ids = 65536; // replay window for message ids
-  std::size_t one_time_prekeys = 20;    // generated and published
+  std::size_t one_time_prekeys = 20;    // generated and published; replenished as they are used
+  std::size_t max_sessions = 10000;     // least recently used sessions are evicted beyond this
+  std::uint32_t expire_every = 1024;    // opens between sweeps of expired skipped keys
 };
 
 struct opened_message {
@@ -76,6 +78,7 @@ class engine {
   session* find_send_session(const peer_id& peer);
   void index_session(session& s);
   void unindex_session(const session& s);
+  void evict_if_full();
   void mark_received(session& s, std::uint64_t seq);
   result<opened_message> open_in_session(session& s, std::uint64_t seq, const envelope& env, bool is_new);
   void remember_id(const std::array<std::uint8_t, message_id_size>& id);
@@ -96,6 +99,7 @@ class engine {
   std::set<std::array<std::uint8_t, message_id_size>> seen_;
   std::deque<tag_bytes> consumed_order_;
   std::unordered_set<tag_bytes, tag_hash> consumed_;
+  std::uint32_t opens_since_expiry_ = 0;
 };
 
 } // namespace aqua::e2ee

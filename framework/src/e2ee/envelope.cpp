@@ -56,6 +56,19 @@ bytes encode_envelope(const envelope& e) {
   return out;
 }
 
+result<peer_id> peek_recipient(bytes_view data) {
+  reader r(data);
+  std::uint8_t version = 0, kind = 0, rlen = 0;
+  bytes_view v;
+  if (!r.u8(version) || !r.u8(kind)) return truncated("header", r.pos());
+  if (version != envelope_version)
+    return error{errc::unknown_version, "envelope version " + std::to_string(version) + " (this aqua reads version 1)"};
+  if (!r.u8(rlen) || !r.take(rlen, v)) return truncated("recipient", r.pos());
+  auto rid = peer_id::from_bytes(v);
+  if (!rid) return error{errc::bad_envelope, "envelope recipient: " + rid.err().message()};
+  return rid;
+}
+
 result<envelope> decode_envelope(bytes_view data, std::size_t max_body) {
   reader r(data);
   envelope e;

@@ -44,5 +44,7 @@ bytes envelope_ad(const envelope& e);
 // Bounds-checked parse. Errors: bad_envelope (truncated / lengths / kind,
 // with the field), unknown_version, frame_too_large (> max_body).
 result<envelope> decode_envelope(bytes_view data, std::size_t max_body);
+// Just the recipient, for routers and relays that never open envelopes.
+result<peer_id> peek_recipient(bytes_view data);
 
 } // namespace aqua::e2ee

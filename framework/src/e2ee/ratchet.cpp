@@ -72,7 +72,7 @@ std::pair<ratchet_header, key32> ratchet::next_send_key() {
 
 result<void> ratchet::skip_until(std::uint32_t until, std::int64_t now_ms) {
   if (!has_ckr_) return ok();
-  if (until > nr_ + limits.max_skip)
+  if (until > nr_ && until - nr_ > limits.max_skip)
     return error{errc::too_many_skipped, "message " + std::to_string(until) + " would skip " +
                                              std::to_string(until - nr_) + " keys (limit " +
                                              std::to_string(limits.max_skip) + ")"};
@@ -194,7 +194,7 @@ result<ratchet> ratchet::decode(codec::reader& r) {
   wipe(dhs_sec);
   std::uint32_t n_skipped = 0;
   if (!r.u32(out.ns_) || !r.u32(out.nr_) || !r.u32(out.pn_) || !r.u32(n_skipped)) return bad("counters");
-  if (n_skipped > out.limits.max_skip) return error{errc::bad_session_state, "ratchet state holds too many skipped keys"};
+  if (n_skipped > max_stored_skipped) return error{errc::bad_session_state, "ratchet state holds too many skipped keys"};
   for (std::uint32_t i = 0; i < n_skipped; ++i) {
     key32 pub{};
     std::uint32_t n = 0;

@@ -13,6 +13,8 @@
 namespace aqua::e2ee {
 
 inline constexpr std::size_t ratchet_header_size = 32 + 4 + 4;
+// Hard cap when decoding stored state; the configured max_skip applies after.
+inline constexpr std::uint32_t max_stored_skipped = 100000;
 
 struct ratchet_header {
   key32 dh{};

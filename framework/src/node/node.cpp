@@ -8,6 +8,7 @@
 
 #include "actors/identity_actor.hpp"
 #include "actors/protocol.hpp"
+#include "e2ee/engine_file.hpp"
 #include "identity/key_store.hpp"
 #include "plugin/plugin_loader.hpp"
 
@@ -22,6 +23,7 @@ struct node::impl {
   std::unique_ptr<caf::actor_system> system;
   caf::actor identity, crypto, mailbox, relay, routing;
   std::vector<std::string> listen_addrs;
+  std::string card;
   bool stopped = false;
 
   template <class T, class... Ts>
@@ -42,6 +44,18 @@ node::~node() { stop(); }
 result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto kp = read_key_file(cfg.identity.key_file);
   if (!kp) return kp.err();
+  crypto_setup crypto;
+  crypto.cfg = cfg.crypto;
+  crypto.state_file = cfg.data_dir / e2ee::state_file_name;
+  crypto.contacts_file = cfg.data_dir / contact_book::file_name;
+  e2ee::engine_limits limits;
+  limits.max_payload = cfg.crypto.max_frame_bytes;
+  auto engine = e2ee::load_or_create_engine(crypto.state_file, kp->pub(), system_env(), limits);
+  if (!engine) return engine.err();
+  crypto.engine = std::make_shared<e2ee::engine>(std::move(*engine));
+  auto book = contact_book::load(crypto.contacts_file);
+  if (!book) return book.err();
+  crypto.book = std::move(*book);
   plugin_loader loader(cfg.plugin_path);
   routing_setup setup;
   for (auto& tc : cfg.transports) {
@@ -72,7 +86,8 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   // The secret key moves into the identity actor; our copy dies with `kp`.
   auto holder = std::make_shared<keypair_holder>(keypair_holder{std::move(*kp)});
   p->identity = spawn_identity(sys, std::move(holder));
-  p->crypto = spawn_crypto(sys, p->identity, p->self, cfg.crypto);
+  crypto.identity = p->identity;
+  p->crypto = spawn_crypto(sys, std::move(crypto));
   p->mailbox = spawn_mailbox(sys, cfg.mailbox);
   p->relay = spawn_relay(sys, p->self, cfg.relay);
   setup.self = p->self;
@@ -81,13 +96,15 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   setup.crypto = p->crypto;
   setup.mailbox = p->mailbox;
   setup.relay = p->relay;
-  setup.max_frame_bytes = cfg.crypto.max_frame_bytes + 1024;
   p->routing = spawn_routing(sys, std::move(setup));
 
   std::unique_ptr<node> n(new node(std::move(p)));
   auto addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->routing, std::chrono::seconds(10), listen_atom::value);
   if (!addrs) return addrs.err();  // ~node stops the half-built system
   n->impl_->listen_addrs = *addrs;
+  auto card = n->impl_->ask<std::string>(n->impl_->crypto, std::chrono::seconds(10), init_atom::value, *addrs);
+  if (!card) return card.err();
+  n->impl_->card = *card;
   spdlog::info("node {} started as {} on {}", cfg.name, n->impl_->self.str(),
                addrs->empty() ? std::string("(no listeners)") : addrs->front());
   return n;
@@ -96,6 +113,7 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
 const peer_id& node::id() const { return impl_->self; }
 const node_config& node::config() const { return impl_->cfg; }
 std::vector<std::string> node::listen_addresses() const { return impl_->listen_addrs; }
+const std::string& node::card() const { return impl_->card; }
 
 result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout) {
   return impl_->ask<std::string>(impl_->routing, timeout, send_atom::value, to.str(), std::move(payload));

@@ -216,3 +216,34 @@ TEST_F(pair_fixture, seal_without_session_or_card_says_so) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code(), errc::unknown_session);
 }
+
+TEST_F(pair_fixture, session_table_is_bounded_and_one_time_prekeys_are_replenished) {
+  e2ee::engine_limits lim;
+  lim.max_sessions = 2;
+  auto b2 = party::make(6, env, lim);
+  auto carol = party::make(2, env), dave = party::make(3, env);
+  auto from_alice = seal(alice, b2, "a1");
+  ASSERT_TRUE(b2.engine.open(from_alice));
+  env->advance_ms(10);
+  ASSERT_TRUE(b2.engine.open(seal(carol, b2, "c1")));
+  env->advance_ms(10);
+  ASSERT_TRUE(b2.engine.open(seal(dave, b2, "d1")));  // evicts alice's, the least recently active
+  EXPECT_EQ(b2.engine.session_count(), 2u);
+  auto later = seal(alice, b2, "a2", false);
+  EXPECT_FALSE(b2.engine.open(later));
+  EXPECT_EQ(b2.engine.card_template({}, {}, hour).one_time_prekeys.size(), lim.one_time_prekeys);
+}
+
+TEST_F(pair_fixture, skipped_keys_expire) {
+  e2ee::engine_limits lim;
+  lim.ratchet.skipped_ttl_ms = 1000;
+  lim.expire_every = 1;
+  auto b2 = party::make(7, env, lim);
+  std::vector<bytes> ms;
+  for (int i = 0; i < 4; ++i) ms.push_back(seal(alice, b2, "m" + std::to_string(i)));
+  ASSERT_TRUE(b2.engine.open(ms[0]));
+  ASSERT_TRUE(b2.engine.open(ms[3]));  // keys for 1 and 2 are stored as skipped
+  env->advance_ms(2000);
+  ASSERT_TRUE(b2.engine.open(seal(alice, b2, "fresh", false)));  // sweeps expired keys
+  EXPECT_FALSE(b2.engine.open(ms[1]));
+}

@@ -3,10 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "aqua/node.hpp"
+#include "contacts/contact_book.hpp"
+#include "e2ee/engine_file.hpp"
 #include "identity/key_store.hpp"
 #include "plugin/plugin_loader.hpp"
 #include "support/test_dirs.hpp"
-#include "wire/frame.hpp"
 
 using namespace aqua;
 using namespace std::chrono_literals;
@@ -42,9 +43,67 @@ std::string route(std::uint8_t seed, const std::string& addr) {
 
 std::string text(const bytes& b) { return {b.begin(), b.end()}; }
 
+// Adds `card_text` to the contact book in `cfg`'s data dir, with a trust state.
+void add_contact(const node_config& cfg, const std::string& card_text, trust_state trust = trust_state::unverified) {
+  auto book = contact_book::load(cfg.data_dir / contact_book::file_name);
+  ASSERT_TRUE(book) << book.err().what();
+  auto raw = e2ee::card_from_text(card_text);
+  ASSERT_TRUE(raw);
+  auto card = e2ee::verify_card(*raw, system_env()->now_unix_ms());
+  ASSERT_TRUE(card) << card.err().what();
+  auto added = book->add(*raw, *card, "", system_env()->now_unix_ms());
+  ASSERT_TRUE(added);
+  (*book->find((*added)->id.str()))->trust = trust;
+  ASSERT_TRUE(book->save());
+}
+
+// Both nodes learn each other's card (as `aqua contacts add` would).
+void introduce(node& a, node& b) {
+  add_contact(a.config(), b.card());
+  add_contact(b.config(), a.card());
+}
+
+// A party outside any node: its own engine and signed card.
+struct outsider {
+  keypair kp;
+  std::shared_ptr<e2ee::engine> engine;
+  std::string card;
+  explicit outsider(std::uint8_t seed) : kp(seed_key(seed)) {
+    engine = std::make_shared<e2ee::engine>(e2ee::engine::create(kp.pub(), system_env()));
+    auto c = e2ee::make_own_card(*engine, [this](bytes_view m) { return kp.sign(m); }, {}, {}, 3600 * 1000);
+    card = e2ee::card_to_text(*c);
+  }
+  bytes seal_for(node& n, const std::string& body, std::uint8_t id) {
+    auto card_bytes = e2ee::card_from_text(n.card()).value();
+    auto their = e2ee::verify_card(card_bytes, system_env()->now_unix_ms()).value();
+    std::array<std::uint8_t, 16> mid{};
+    mid[0] = id;
+    mid[1] = kp.id().to_bytes()[10];
+    return *engine->seal(n.id(), engine->has_session(n.id()) ? nullptr : &their, as_bytes(body), mid,
+                         system_env()->now_unix_ms() + 60000);
+  }
+};
+
+// A raw loopback connection into a node, bypassing every actor.
+struct raw_link {
+  std::shared_ptr<transport> t;
+  std::shared_ptr<connection> conn;
+  explicit raw_link(const std::string& addr) {
+    transport_config tc;
+    tc.plugin = tc.name = "loopback";
+    t = *plugin_loader({test::plugin_build_dir()}).load_transport(tc);
+    struct ignore : transport_observer {
+      void on_incoming(std::shared_ptr<connection>) override {}
+    };
+    t->start(std::make_shared<ignore>());
+    conn = *t->dial(addr);
+  }
+  ~raw_link() { t->stop(); }
+};
+
 } // namespace
 
-TEST(node, signed_frame_goes_from_a_to_b_over_loopback_and_b_verifies_it) {
+TEST(node, encrypted_message_goes_from_a_to_b_over_loopback_and_b_authenticates_the_sender) {
   test::temp_dir tmp("node");
   auto a_cfg = make_node_dir(tmp, "alice", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/alice.yaml"), 0);
   auto b_cfg = make_node_dir(tmp, "bob", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/bob.yaml"), 1);
@@ -54,6 +113,8 @@ TEST(node, signed_frame_goes_from_a_to_b_over_loopback_and_b_verifies_it) {
   ASSERT_TRUE(alice) << alice.err().what();
   EXPECT_EQ((*alice)->id().str(), "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN");
   EXPECT_EQ((*bob)->listen_addresses(), std::vector<std::string>{"/memory/two-nodes-bob"});
+  EXPECT_EQ((*bob)->card().rfind("aqua-card-v1:", 0), 0u);
+  introduce(**alice, **bob);
 
   auto id = (*alice)->send((*bob)->id(), bytes{'h', 'i'});
   ASSERT_TRUE(id) << id.err().what();
@@ -63,6 +124,8 @@ TEST(node, signed_frame_goes_from_a_to_b_over_loopback_and_b_verifies_it) {
   EXPECT_EQ(got->message_id, *id);
   EXPECT_EQ(text(got->payload), "hi");
   EXPECT_EQ(got->transport, "loopback");
+  EXPECT_EQ(got->trust, "unverified");
+  EXPECT_FALSE(got->quarantined);
 
   // bob answers over the connection alice opened: no route needed.
   ASSERT_TRUE((*bob)->send((*alice)->id(), bytes{'y', 'o'}));
@@ -72,49 +135,81 @@ TEST(node, signed_frame_goes_from_a_to_b_over_loopback_and_b_verifies_it) {
   EXPECT_EQ(text(reply->payload), "yo");
 }
 
-TEST(node, rejects_forged_and_tampered_frames_and_accepts_genuine_ones) {
+TEST(node, rejects_garbage_tampered_and_replayed_envelopes_and_accepts_genuine_ones) {
   test::temp_dir tmp("node");
-  auto b_cfg = make_node_dir(tmp, "bob", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/bob.yaml"), 1);
-  auto bob = node::start(b_cfg);
+  auto bob = node::start(make_node_dir(tmp, "bob", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/bob.yaml"), 1));
   ASSERT_TRUE(bob) << bob.err().what();
-  // Dial bob with our own instance of the same plugin (same process hub).
-  transport_config tc;
-  tc.plugin = tc.name = "loopback";
-  auto t = plugin_loader({test::plugin_build_dir()}).load_transport(tc);
-  ASSERT_TRUE(t);
-  struct ignore : transport_observer {
-    void on_incoming(std::shared_ptr<connection>) override {}
-  };
-  (*t)->start(std::make_shared<ignore>());
-  auto conn = (*t)->dial("/memory/two-nodes-bob");
-  ASSERT_TRUE(conn) << conn.err().what();
+  outsider carol(2);
+  add_contact((*bob)->config(), carol.card, trust_state::verified);
+  raw_link link("/memory/two-nodes-bob");
 
-  auto alice = seed_key(0), mallory = seed_key(9);
-  auto make = [&](const keypair& signer, const public_key& claimed, const std::string& body) {
-    wire::frame f;
-    f.sender = claimed;
-    f.recipient = (*bob)->id();
-    f.payload.assign(body.begin(), body.end());
-    f.signature = signer.sign(wire::signing_input(f));
-    return wire::encode(f);
-  };
-  auto tampered = make(alice, alice.pub(), "pay 10");
-  tampered[tampered.size() - 70] ^= 0x01;  // inside the payload
-  ASSERT_TRUE((*conn)->send(make(mallory, alice.pub(), "forged: claims alice")));
-  ASSERT_TRUE((*conn)->send(tampered));
-  ASSERT_TRUE((*conn)->send(bytes{'j', 'u', 'n', 'k'}));
-  ASSERT_TRUE((*conn)->send(make(alice, alice.pub(), "genuine")));
+  auto genuine = carol.seal_for(**bob, "genuine", 1);
+  auto tampered = genuine;
+  tampered[tampered.size() - 20] ^= 0x01;  // inside the ciphertext
+  ASSERT_TRUE(link.conn->send(bytes{'j', 'u', 'n', 'k'}));
+  ASSERT_TRUE(link.conn->send(tampered));
+  ASSERT_TRUE(link.conn->send(genuine));
+  ASSERT_TRUE(link.conn->send(genuine));  // replay
 
   auto got = (*bob)->receive(5s);
   ASSERT_TRUE(got) << got.err().what();
   EXPECT_EQ(text(got->payload), "genuine");
-  EXPECT_EQ(got->sender.str(), alice.id().str());
+  EXPECT_EQ(got->sender, carol.kp.id());
+  EXPECT_EQ(got->trust, "verified");
+  EXPECT_FALSE((*bob)->receive(200ms));
   auto st = (*bob)->status();
   ASSERT_TRUE(st);
   EXPECT_EQ(st->frames_rejected, 3u);
   EXPECT_EQ(st->frames_received, 1u);
   EXPECT_EQ((*bob)->inbox()->size(), 1u);
-  (*t)->stop();
+}
+
+TEST(node, unknown_senders_are_quarantined_or_rejected_and_blocked_ones_rejected) {
+  test::temp_dir tmp("node");
+  auto q = node::start(make_node_dir(tmp, "q", yaml_for("/memory/q-node", ""), 1));
+  auto r = node::start(make_node_dir(tmp, "r",
+    "components: {crypto: {unknown_senders: reject}}\ntransports:\n  - plugin: loopback\n    listen: [/memory/r-node]\n", 3));
+  ASSERT_TRUE(q && r);
+  outsider mallory(9);
+  raw_link lq("/memory/q-node"), lr("/memory/r-node");
+  ASSERT_TRUE(lq.conn->send(mallory.seal_for(**q, "who am I", 1)));
+  auto got = (*q)->receive(5s);
+  ASSERT_TRUE(got) << got.err().what();
+  EXPECT_TRUE(got->quarantined);
+  EXPECT_EQ(got->trust, "unknown");
+
+  ASSERT_TRUE(lr.conn->send(mallory.seal_for(**r, "let me in", 2)));
+  EXPECT_FALSE((*r)->receive(300ms));
+  EXPECT_EQ((*r)->status()->frames_rejected, 1u);
+
+  outsider eve(10);
+  add_contact((*q)->config(), eve.card, trust_state::blocked);
+  ASSERT_TRUE(lq.conn->send(eve.seal_for(**q, "blocked?", 3)));
+  EXPECT_FALSE((*q)->receive(300ms));
+  EXPECT_EQ((*q)->status()->frames_rejected, 1u);
+}
+
+TEST(node, sessions_survive_a_restart_of_both_nodes) {
+  test::temp_dir tmp("node");
+  auto a_cfg = make_node_dir(tmp, "alice", yaml_for("/memory/rs-alice", route(1, "/memory/rs-bob")), 0);
+  auto b_cfg = make_node_dir(tmp, "bob", yaml_for("/memory/rs-bob", ""), 1);
+  {
+    auto bob = node::start(b_cfg);
+    auto alice = node::start(a_cfg);
+    ASSERT_TRUE(bob && alice);
+    introduce(**alice, **bob);
+    ASSERT_TRUE((*alice)->send((*bob)->id(), bytes{'1'}));
+    ASSERT_TRUE((*bob)->receive(5s));
+    ASSERT_TRUE((*bob)->send((*alice)->id(), bytes{'2'}));
+    ASSERT_TRUE((*alice)->receive(5s));
+  }
+  auto bob = node::start(b_cfg);
+  auto alice = node::start(a_cfg);
+  ASSERT_TRUE(bob && alice);
+  ASSERT_TRUE((*alice)->send((*bob)->id(), bytes{'3'}));
+  auto got = (*bob)->receive(5s);
+  ASSERT_TRUE(got) << got.err().what();
+  EXPECT_EQ(text(got->payload), "3");
 }
 
 TEST(node, many_messages_arrive_in_order_under_backpressure) {
@@ -125,6 +220,7 @@ TEST(node, many_messages_arrive_in_order_under_backpressure) {
   auto bob = node::start(b_cfg);
   auto alice = node::start(a_cfg);
   ASSERT_TRUE(bob && alice);
+  introduce(**alice, **bob);
   constexpr int n = 3000;
   for (int i = 0; i < n; ++i) {
     auto s = std::to_string(i);
@@ -145,6 +241,7 @@ TEST(node, relay_component_forwards_only_when_serving) {
   auto relay = node::start(make_node_dir(tmp, "relay", yaml_for("/memory/rl-relay", route(1, "/memory/rl-bob"), true), 5));
   auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/rl-alice", route(1, "/memory/rl-relay")), 0));
   ASSERT_TRUE(bob && relay && alice);
+  introduce(**alice, **bob);  // the relay knows neither card: it only sees envelopes
   ASSERT_TRUE((*alice)->send((*bob)->id(), bytes{'v', 'i', 'a'}));
   auto got = (*bob)->receive(5s);
   ASSERT_TRUE(got) << got.err().what();
@@ -156,6 +253,7 @@ TEST(node, relay_component_forwards_only_when_serving) {
   auto norelay = node::start(make_node_dir(tmp, "norelay", yaml_for("/memory/rl-norelay", route(1, "/memory/rl-bob2"), false), 6));
   auto alice2 = node::start(make_node_dir(tmp, "alice2", yaml_for("/memory/rl-alice2", route(1, "/memory/rl-norelay")), 0));
   ASSERT_TRUE(bob2 && norelay && alice2);
+  introduce(**alice2, **bob2);
   ASSERT_TRUE((*alice2)->send((*bob2)->id(), bytes{'x'}));
   auto none = (*bob2)->receive(300ms);
   ASSERT_FALSE(none);
@@ -169,7 +267,12 @@ TEST(node, send_without_route_fails_with_no_route) {
   ASSERT_TRUE(a);
   auto r = (*a)->send(seed_key(3).id(), bytes{1});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.err().code(), errc::no_route);
+  EXPECT_EQ(r.err().code(), errc::unknown_session);  // no card, no session: nothing to encrypt to
+  outsider stranger(3);
+  add_contact((*a)->config(), stranger.card);
+  auto r2 = (*a)->send(stranger.kp.id(), bytes{1});
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.err().code(), errc::no_route);
 }
 
 TEST(node, receive_times_out_and_later_messages_are_not_lost) {
@@ -177,6 +280,7 @@ TEST(node, receive_times_out_and_later_messages_are_not_lost) {
   auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/to-bob", ""), 1));
   auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/to-alice", route(1, "/memory/to-bob")), 0));
   ASSERT_TRUE(bob && alice);
+  introduce(**alice, **bob);
   auto r = (*bob)->receive(50ms);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code(), errc::timeout);

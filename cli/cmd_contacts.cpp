@@ -1,0 +1,184 @@
+// aqua card export / aqua contacts add|list|show|verify|block|remove
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "aqua/config.hpp"
+#include "commands.hpp"
+#include "contacts/contact_book.hpp"
+#include "e2ee/engine_file.hpp"
+#include "identity/key_store.hpp"
+#include "output.hpp"
+
+namespace aqua::cli {
+namespace {
+
+struct card_options {
+  std::vector<std::string> addresses;
+  std::vector<std::string> capabilities;
+  unsigned validity_days = 30;
+};
+
+struct contact_options {
+  std::string card;
+  std::string alias;
+  std::string who;
+};
+
+nlohmann::json card_json(const e2ee::contact_card& c) {
+  nlohmann::json otks = nlohmann::json::array();
+  for (auto& k : c.one_time_prekeys) otks.push_back({{"id", k.id}, {"key", to_hex(k.pub)}});
+  return {{"peer_id", c.id().str()}, {"identity_key", c.identity.hex()}, {"agreement_key", to_hex(c.agreement_key)},
+          {"signed_prekey", {{"id", c.signed_prekey_id}, {"key", to_hex(c.signed_prekey)}}},
+          {"one_time_prekeys", otks}, {"addresses", c.addresses}, {"capabilities", c.capabilities},
+          {"created_ms", c.created_ms}, {"expires_ms", c.expires_ms}, {"card", e2ee::card_to_text(c)}};
+}
+
+int run_export(const global_options& g, const card_options& o) {
+  auto dir = resolve_data_dir(g.dir);
+  if (!dir) return report(dir.err(), g.json);
+  auto kp = read_key_file(*dir / key_file_name);
+  if (!kp) return report(kp.err(), g.json);
+  auto engine = e2ee::load_or_create_engine(*dir / e2ee::state_file_name, kp->pub(), system_env());
+  if (!engine) return report(engine.err(), g.json);
+  auto addresses = o.addresses;
+  if (addresses.empty())  // default: the listen addresses of the node's config
+    if (auto cfg = load_config(*dir / config_file_name))
+      for (auto& t : cfg->transports) addresses.insert(addresses.end(), t.listen.begin(), t.listen.end());
+  auto card = e2ee::make_own_card(*engine, [&](bytes_view m) { return kp->sign(m); }, addresses, o.capabilities,
+                                  std::int64_t{o.validity_days} * 24 * 3600 * 1000);
+  if (!card) return report(card.err(), g.json);
+  if (auto r = e2ee::save_engine(*dir / e2ee::state_file_name, *engine); !r) return report(r.err(), g.json);
+  if (g.json)
+    print_json(card_json(*card));
+  else
+    std::cout << e2ee::card_to_text(*card) << "\n";
+  return exit_ok;
+}
+
+result<contact_book> open_book(const global_options& g) {
+  auto dir = resolve_data_dir(g.dir);
+  if (!dir) return dir.err();
+  if (!std::filesystem::exists(*dir / key_file_name))
+    return error{errc::not_found, "no identity in '" + dir->string() + "'; run 'aqua init' first"};
+  return contact_book::load(*dir / contact_book::file_name);
+}
+
+int run_add(const global_options& g, const contact_options& o) {
+  auto book = open_book(g);
+  if (!book) return report(book.err(), g.json);
+  std::string text = o.card;
+  if (std::ifstream in(o.card); in && o.card.rfind(e2ee::card_text_prefix, 0) != 0)
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  if (o.card == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  auto raw = e2ee::card_from_text(text);
+  if (!raw) return report(raw.err(), g.json);
+  auto card = e2ee::verify_card(*raw, system_env()->now_unix_ms());
+  if (!card) return report(card.err(), g.json);
+  auto added = book->add(*raw, *card, o.alias, system_env()->now_unix_ms());
+  if (!added) return report(added.err(), g.json);
+  if (auto r = book->save(); !r) return report(r.err(), g.json);
+  if (g.json)
+    print_json({{"peer_id", (*added)->id.str()}, {"alias", (*added)->alias}, {"trust", to_string((*added)->trust)}});
+  else
+    std::cout << "added " << (*added)->id.str() << ((*added)->alias.empty() ? "" : " as '" + (*added)->alias + "'")
+              << " (" << to_string((*added)->trust) << "; compare safety codes with 'aqua contacts verify')\n";
+  return exit_ok;
+}
+
+nlohmann::json contact_json(const contact& c) {
+  auto card = e2ee::decode_card(c.card);
+  nlohmann::json j{{"peer_id", c.id.str()}, {"alias", c.alias}, {"trust", std::string(to_string(c.trust))},
+                   {"added_ms", c.added_ms}};
+  if (card) {
+    j["addresses"] = card->addresses;
+    j["capabilities"] = card->capabilities;
+    j["card_expires_ms"] = card->expires_ms;
+  }
+  return j;
+}
+
+int run_list(const global_options& g) {
+  auto book = open_book(g);
+  if (!book) return report(book.err(), g.json);
+  if (g.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (auto& c : book->all()) list.push_back(contact_json(c));
+    print_json({{"contacts", list}});
+  } else {
+    if (book->all().empty()) std::cout << "no contacts yet: add a card with 'aqua contacts add <card>'\n";
+    for (auto& c : book->all())
+      std::cout << c.id.str() << "  " << (c.alias.empty() ? "-" : c.alias) << "  " << to_string(c.trust) << "\n";
+  }
+  return exit_ok;
+}
+
+// show | verify | block | remove
+int run_one(const global_options& g, const contact_options& o, const std::string& action) {
+  auto book = open_book(g);
+  if (!book) return report(book.err(), g.json);
+  auto c = book->find(o.who);
+  if (!c) return report(c.err(), g.json);
+  if (action == "remove") {
+    auto id = (*c)->id.str();
+    if (auto r = book->remove(o.who); !r) return report(r.err(), g.json);
+    if (g.json) print_json({{"removed", id}});
+    else std::cout << "removed " << id << "\n";
+    return exit_ok;
+  }
+  auto dir = resolve_data_dir(g.dir);
+  auto kp = read_key_file(*dir / key_file_name);
+  if (!kp) return report(kp.err(), g.json);
+  auto code = e2ee::safety_code(kp->pub(), (*c)->id.key());
+  if (action == "verify") (*c)->trust = trust_state::verified;
+  if (action == "block") (*c)->trust = trust_state::blocked;
+  if (action != "show")
+    if (auto r = book->save(); !r) return report(r.err(), g.json);
+  if (g.json) {
+    auto j = contact_json(**c);
+    j["safety_code"] = code;
+    print_json(j);
+  } else {
+    std::cout << (*c)->id.str() << (action == "verify" ? "  now verified" : action == "block" ? "  now blocked" : "")
+              << "\n  alias: " << ((*c)->alias.empty() ? "-" : (*c)->alias) << "\n  trust: " << to_string((*c)->trust)
+              << "\n  safety code (compare with theirs; identical on both sides):\n    " << code << "\n";
+  }
+  return exit_ok;
+}
+
+} // namespace
+
+void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
+  auto co = std::make_shared<card_options>();
+  auto* card = app.add_subcommand("card", "Our signed contact card");
+  card->require_subcommand(1);
+  auto* exp = card->add_subcommand("export", "Print our signed contact card (creates E2EE keys on first use)");
+  exp->add_option("--address", co->addresses, "Address to advertise (repeatable; default: the config's listen addresses)");
+  exp->add_option("--capability", co->capabilities, "Capability to advertise, [a-z0-9._/-] (repeatable)");
+  exp->add_option("--validity-days", co->validity_days, "How long the card is valid")->check(CLI::Range(1, 3650));
+  exp->footer("Examples:\n  aqua card export > me.card\n  aqua card export --json --capability research");
+  exp->callback([&g, &rc, co] { rc = run_export(g, *co); });
+
+  auto o = std::make_shared<contact_options>();
+  auto* contacts = app.add_subcommand("contacts", "Manage contacts: other agents' verified cards and trust");
+  contacts->require_subcommand(1);
+  auto* add = contacts->add_subcommand("add", "Add (or refresh) a contact from a card file, card text, or - for stdin");
+  add->add_option("card", o->card, "Card file, 'aqua-card-v1:...' text, or -")->required();
+  add->add_option("--alias", o->alias, "Short name to use instead of the peer ID");
+  add->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua card export | ssh host aqua contacts add -");
+  add->callback([&g, &rc, o] { rc = run_add(g, *o); });
+  auto* list = contacts->add_subcommand("list", "List contacts with their trust state");
+  list->callback([&g, &rc] { rc = run_list(g); });
+  for (auto [name, help] : {std::pair{"show", "Show a contact and the safety code"},
+                            std::pair{"verify", "Print the safety code and mark the contact verified"},
+                            std::pair{"block", "Block a contact: its messages are rejected"},
+                            std::pair{"remove", "Remove a contact"}}) {
+    auto* sub = contacts->add_subcommand(name, help);
+    sub->add_option("who", o->who, "Peer ID or alias")->required();
+    std::string action = name;
+    sub->callback([&g, &rc, o, action] { rc = run_one(g, *o, action); });
+  }
+}
+
+} // namespace aqua::cli

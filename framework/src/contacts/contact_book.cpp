@@ -1,0 +1,127 @@
+#include "contacts/contact_book.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "identity/key_store.hpp"
+
+namespace aqua {
+
+std::string_view to_string(trust_state t) {
+  switch (t) {
+    case trust_state::unverified: return "unverified";
+    case trust_state::verified: return "verified";
+    case trust_state::blocked: return "blocked";
+  }
+  return "unverified";
+}
+
+namespace {
+
+std::optional<trust_state> parse_trust(const std::string& s) {
+  if (s == "unverified") return trust_state::unverified;
+  if (s == "verified") return trust_state::verified;
+  if (s == "blocked") return trust_state::blocked;
+  return std::nullopt;
+}
+
+bool valid_alias(const std::string& a) {
+  if (a.empty() || a.size() > 64 || a.rfind("12D3KooW", 0) == 0) return false;
+  for (char c : a)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+} // namespace
+
+result<contact_book> contact_book::load(const std::filesystem::path& file) {
+  contact_book book;
+  book.file_ = file;
+  std::ifstream in(file);
+  if (!in) return book;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto where = "contact book '" + file.string() + "'";
+  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return error{errc::io_error, where + " is not valid JSON"};
+  if (j.value("version", 0) != 1) return error{errc::unknown_version, where + ": unknown version"};
+  if (!j.contains("contacts") || !j["contacts"].is_array()) return error{errc::io_error, where + ": no contacts list"};
+  std::size_t i = 0;
+  for (auto& c : j["contacts"]) {
+    auto at = where + " entry " + std::to_string(i++);
+    if (!c.is_object() || !c.contains("card") || !c["card"].is_string() || !c.contains("trust") || !c["trust"].is_string())
+      return error{errc::io_error, at + ": missing card or trust"};
+    auto raw = e2ee::card_from_text(c["card"].get<std::string>());
+    if (!raw) return error{raw.err().code(), at + ": " + raw.err().message()};
+    auto card = e2ee::decode_card(*raw);
+    if (!card) return error{card.err().code(), at + ": " + card.err().message()};
+    if (!card->identity.verify(e2ee::card_signing_input(*card), card->signature))
+      return error{errc::bad_card_signature, at + ": stored card does not verify (file tampered?)"};
+    auto trust = parse_trust(c["trust"].get<std::string>());
+    if (!trust) return error{errc::io_error, at + ": unknown trust state"};
+    contact ct;
+    ct.id = card->id();
+    ct.alias = c.value("alias", "");
+    ct.trust = *trust;
+    ct.card = *raw;
+    ct.added_ms = c.value("added_ms", std::int64_t{0});
+    book.contacts_.push_back(std::move(ct));
+  }
+  return book;
+}
+
+result<void> contact_book::save() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (auto& c : contacts_) {
+    auto card = e2ee::decode_card(c.card);
+    list.push_back({{"peer_id", c.id.str()}, {"alias", c.alias}, {"trust", std::string(to_string(c.trust))},
+                    {"card", card ? e2ee::card_to_text(*card) : std::string()}, {"added_ms", c.added_ms}});
+  }
+  nlohmann::json j{{"version", 1}, {"contacts", list}};
+  return write_file_atomic(file_, j.dump(2) + "\n", 0600);
+}
+
+result<const contact*> contact_book::add(bytes card, const e2ee::contact_card& verified, const std::string& alias,
+                                         std::int64_t now_ms) {
+  if (!alias.empty() && !valid_alias(alias))
+    return error{errc::invalid_argument, "alias '" + alias + "' must be 1-64 of [A-Za-z0-9._-] and not look like a peer ID"};
+  auto id = verified.id();
+  for (auto& c : contacts_)
+    if (!alias.empty() && c.alias == alias && !(c.id == id))
+      return error{errc::invalid_argument, "alias '" + alias + "' already names " + c.id.str()};
+  for (auto& c : contacts_) {
+    if (c.id == id) {
+      auto old = e2ee::decode_card(c.card);
+      if (old && old->created_ms > verified.created_ms)
+        return error{errc::invalid_argument, "the stored card of " + id.str() + " is newer than this one"};
+      c.card = std::move(card);
+      if (!alias.empty()) c.alias = alias;
+      return &c;
+    }
+  }
+  contacts_.push_back(contact{id, alias, trust_state::unverified, std::move(card), now_ms});
+  return &contacts_.back();
+}
+
+result<contact*> contact_book::find(const std::string& who) {
+  for (auto& c : contacts_)
+    if ((!c.alias.empty() && c.alias == who) || c.id.str() == who) return &c;
+  return error{errc::not_found, "no contact '" + who + "' (see 'aqua contacts list')"};
+}
+
+const contact* contact_book::find(const peer_id& id) const {
+  for (auto& c : contacts_)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+result<void> contact_book::remove(const std::string& who) {
+  auto c = find(who);
+  if (!c) return c.err();
+  contacts_.erase(contacts_.begin() + (*c - contacts_.data()));
+  return save();
+}
+
+} // namespace aqua

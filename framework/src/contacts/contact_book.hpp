@@ -1,0 +1,49 @@
+#pragma once
+// Private: the contact book — verified cards of other peers, with an alias
+// and a trust state (unverified / verified / blocked). Stored as JSON in the
+// data dir (contacts.json, mode 0600) until the Durable store issue moves it
+// into LevelDB.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "e2ee/card.hpp"
+
+namespace aqua {
+
+enum class trust_state { unverified, verified, blocked };
+std::string_view to_string(trust_state t);
+
+struct contact {
+  peer_id id;
+  std::string alias;
+  trust_state trust = trust_state::unverified;
+  bytes card;  // encoded, signature-checked when added
+  std::int64_t added_ms = 0;
+};
+
+class contact_book {
+ public:
+  static constexpr const char* file_name = "contacts.json";
+
+  // A missing file is an empty book; a corrupt one is errc::io_error naming the file.
+  static result<contact_book> load(const std::filesystem::path& file);
+  result<void> save() const;
+
+  // Adds or refreshes (a newer card keeps alias unless one is given, and keeps trust).
+  // errc::invalid_argument when the alias is taken by another peer or malformed.
+  result<const contact*> add(bytes card, const e2ee::contact_card& verified, const std::string& alias, std::int64_t now_ms);
+  // By peer ID text or alias; errc::not_found with a hint.
+  result<contact*> find(const std::string& who);
+  const contact* find(const peer_id& id) const;
+  result<void> remove(const std::string& who);
+  const std::vector<contact>& all() const { return contacts_; }
+
+ private:
+  std::filesystem::path file_;
+  std::vector<contact> contacts_;
+};
+
+} // namespace aqua
