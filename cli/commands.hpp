@@ -20,5 +20,6 @@ void add_config_commands(CLI::App& app, global_options& g, int& rc);    // confi
 void add_demo_command(CLI::App& app, global_options& g, int& rc);       // demo
 void add_plugin_commands(CLI::App& app, global_options& g, int& rc);    // plugin check
 void add_contact_commands(CLI::App& app, global_options& g, int& rc);   // card export, contacts ...
+void add_store_commands(CLI::App& app, global_options& g, int& rc);     // store check, store repair
 
 } // namespace aqua::cli

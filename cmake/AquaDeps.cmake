@@ -17,3 +17,7 @@ if(NOT TARGET aqua_caf)
   target_include_directories(aqua_caf SYSTEM INTERFACE ${CAF_INCLUDE_DIR})
   target_link_libraries(aqua_caf INTERFACE ${CAF_IO_LIBRARY} ${CAF_CORE_LIBRARY} Threads::Threads)
 endif()
+
+# LevelDB (Debian ships no CMake config for it); it needs snappy and threads.
+find_path(LEVELDB_INCLUDE_DIR leveldb/db.h REQUIRED)
+find_library(LEVELDB_LIBRARY leveldb REQUIRED)

@@ -64,6 +64,8 @@ enum class errc : std::uint16_t {
   message_expired,
   sender_blocked,
   unknown_sender,
+  store_corrupt,
+  store_locked,
 };
 
 std::string_view to_string(errc code) noexcept;

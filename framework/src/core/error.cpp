@@ -54,6 +54,8 @@ std::string_view to_string(errc code) noexcept {
     case errc::message_expired: return "message_expired";
     case errc::sender_blocked: return "sender_blocked";
     case errc::unknown_sender: return "unknown_sender";
+    case errc::store_corrupt: return "store_corrupt";
+    case errc::store_locked: return "store_locked";
   }
   return "unknown_error";
 }

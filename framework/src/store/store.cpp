@@ -1,0 +1,137 @@
+#include "store/store.hpp"
+
+#include <leveldb/iterator.h>
+
+#include <future>
+
+namespace aqua::store {
+
+error from_status(const leveldb::Status& s, const std::string& what) {
+  auto msg = what + ": " + s.ToString();
+  if (s.IsCorruption()) return error{errc::store_corrupt, msg + " (run 'aqua store repair' to recover what can be recovered)"};
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+    return error{errc::store_locked, msg + " (another aqua process has this store open)"};
+  return error{errc::io_error, msg};
+}
+
+result<std::unique_ptr<db>> db::open(const std::filesystem::path& dir, bool create) {
+  std::unique_ptr<db> out(new db());
+  out->dir_ = dir;
+  leveldb::Options opts;
+  opts.create_if_missing = create;
+  opts.paranoid_checks = true;
+  leveldb::DB* raw = nullptr;
+  auto s = leveldb::DB::Open(opts, dir.string(), &raw);
+  if (!s.ok()) return from_status(s, "cannot open store '" + dir.string() + "'");
+  out->db_.reset(raw);
+  // A store written by a future layout is refused rather than misread.
+  std::string v;
+  s = out->db_->Get(leveldb::ReadOptions(), "meta/layout", &v);
+  if (s.IsNotFound()) {
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    s = out->db_->Put(wo, "meta/layout", std::to_string(layout_version));
+    if (!s.ok()) return from_status(s, "cannot initialise store '" + dir.string() + "'");
+  } else if (!s.ok()) {
+    return from_status(s, "cannot read store '" + dir.string() + "'");
+  } else if (v != std::to_string(layout_version)) {
+    return error{errc::unknown_version, "store '" + dir.string() + "' has layout " + v + "; this aqua reads layout " +
+                                            std::to_string(layout_version)};
+  }
+  out->committer_ = std::thread([p = out.get()] { p->committer_loop(); });
+  return out;
+}
+
+result<void> db::repair(const std::filesystem::path& dir) {
+  leveldb::Options opts;
+  auto s = leveldb::RepairDB(dir.string(), opts);
+  if (!s.ok()) return from_status(s, "repair of '" + dir.string() + "' failed");
+  return ok();
+}
+
+db::~db() {
+  {
+    std::lock_guard<std::mutex> g(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (committer_.joinable()) committer_.join();
+}
+
+void db::submit(leveldb::WriteBatch ops, done_fn done) {
+  {
+    std::lock_guard<std::mutex> g(mutex_);
+    queue_.push_back({std::move(ops), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void db::committer_loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() && stopping_) return;
+    std::deque<pending> group;
+    group.swap(queue_);
+    lock.unlock();
+    leveldb::WriteBatch batch;
+    for (auto& p : group) batch.Append(p.ops);
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    auto s = db_->Write(wo, &batch);
+    result<void> r = s.ok() ? ok() : result<void>(from_status(s, "durable write to '" + dir_.string() + "' failed"));
+    for (auto& p : group)
+      if (p.done) p.done(r);
+    lock.lock();
+    ++stats_.batches;
+    stats_.writes += group.size();
+  }
+}
+
+result<void> db::write(leveldb::WriteBatch ops) {
+  auto promise = std::make_shared<std::promise<result<void>>>();
+  auto fut = promise->get_future();
+  submit(std::move(ops), [promise](const result<void>& r) { promise->set_value(r); });
+  return fut.get();
+}
+
+result<void> db::write_unbatched(leveldb::WriteBatch& ops) {
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  auto s = db_->Write(wo, &ops);
+  if (!s.ok()) return from_status(s, "durable write to '" + dir_.string() + "' failed");
+  return ok();
+}
+
+result<std::optional<std::string>> db::get(const std::string& key) const {
+  std::string v;
+  auto s = db_->Get(leveldb::ReadOptions(), key, &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return from_status(s, "read of '" + dir_.string() + "' failed");
+  return std::optional<std::string>(std::move(v));
+}
+
+result<void> db::scan(const std::string& prefix, const std::function<bool(std::string_view, std::string_view)>& fn,
+                      const std::string& start_after) const {
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  if (start_after.empty()) {
+    it->Seek(prefix);
+  } else {
+    it->Seek(start_after);
+    if (it->Valid() && it->key().ToString() == start_after) it->Next();
+  }
+  for (; it->Valid(); it->Next()) {
+    auto k = it->key();
+    if (!k.starts_with(prefix)) break;
+    if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;
+  }
+  if (!it->status().ok()) return from_status(it->status(), "scan of '" + dir_.string() + "' failed");
+  return ok();
+}
+
+commit_stats db::stats() const {
+  std::lock_guard<std::mutex> g(mutex_);
+  return stats_;
+}
+
+} // namespace aqua::store
