@@ -1,0 +1,77 @@
+#pragma once
+// Private, sans-I/O: the sender's delivery state machine
+// (docs/protocol/delivery.md). No clock, no RNG, no store of its own: time
+// and jitter come in as arguments, persistence is the caller's (records
+// encode to bytes for the store's o/ keys).
+//
+//   queued --transmit--> sent --ack--> delivered
+//      \_______________/  |
+//        retry (backoff)  +--ttl passed--> expired
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aqua/bytes.hpp"
+
+namespace aqua::delivery {
+
+enum class out_state : std::uint8_t { queued = 1, sent = 2, delivered = 3, expired = 4 };
+std::string_view to_string(out_state s);
+
+struct retry_policy {
+  std::int64_t initial_ms = 500;
+  std::int64_t max_ms = 60000;
+  double factor = 2.0;
+  double jitter = 0.2;  // +-20% of the delay
+};
+
+struct out_record {
+  std::string message_id;  // hex
+  std::string recipient;   // peer ID
+  bytes envelope;          // sealed once; retries resend the same bytes
+  out_state state = out_state::queued;
+  std::uint32_t attempts = 0;
+  std::int64_t created_ms = 0;
+  std::int64_t next_attempt_ms = 0;
+  std::int64_t expires_ms = 0;
+  std::int64_t delivered_ms = 0;
+
+  bytes encode() const;
+  static result<out_record> decode(bytes_view data);
+};
+
+class outbox {
+ public:
+  explicit outbox(retry_policy p = {}) : policy_(p) {}
+
+  // A new message, already durable in the store; due immediately.
+  void add(out_record r);
+  // Messages whose next attempt is due at `now` (queued or sent, not expired).
+  std::vector<std::string> due(std::int64_t now_ms) const;
+  // A transmission attempt happened: schedule the next one.
+  // `unit_random` in [0,1) drives the jitter (injected, for determinism).
+  const out_record* transmitted(const std::string& id, std::int64_t now_ms, double unit_random);
+  // The recipient's authenticated ack arrived: delivered (idempotent).
+  const out_record* acked(const std::string& id, std::int64_t now_ms);
+  // Marks every unacked message past its TTL expired; returns their ids.
+  std::vector<std::string> expire(std::int64_t now_ms);
+  // Earliest next attempt among pending messages (to arm a timer).
+  std::optional<std::int64_t> next_wakeup() const;
+
+  const out_record* find(const std::string& id) const;
+  const std::map<std::string, out_record>& all() const { return records_; }
+  // Drops delivered/expired records from memory (they stay in the store for `aqua outbox`).
+  void forget_finished();
+  std::size_t pending() const;
+
+  std::int64_t backoff_ms(std::uint32_t attempts, double unit_random) const;
+
+ private:
+  retry_policy policy_;
+  std::map<std::string, out_record> records_;
+};
+
+} // namespace aqua::delivery

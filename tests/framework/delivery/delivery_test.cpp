@@ -1,0 +1,106 @@
+#include <gtest/gtest.h>
+
+#include "delivery/dedup.hpp"
+#include "delivery/outbox.hpp"
+
+using namespace aqua;
+using namespace aqua::delivery;
+
+namespace {
+out_record rec(const std::string& id, std::int64_t created, std::int64_t ttl) {
+  out_record r;
+  r.message_id = id;
+  r.recipient = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";
+  r.envelope = {1, 2, 3};
+  r.created_ms = created;
+  r.expires_ms = created + ttl;
+  return r;
+}
+} // namespace
+
+TEST(outbox, new_messages_are_due_at_once_oldest_first) {
+  outbox ob;
+  ob.add(rec("b", 20, 1000));
+  ob.add(rec("a", 10, 1000));
+  EXPECT_EQ(ob.due(5), std::vector<std::string>{});
+  EXPECT_EQ(ob.due(20), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ob.pending(), 2u);
+}
+
+TEST(outbox, retries_back_off_exponentially_with_bounded_jitter_and_a_cap) {
+  outbox ob({500, 8000, 2.0, 0.2});
+  EXPECT_EQ(ob.backoff_ms(1, 0.5), 500);
+  EXPECT_EQ(ob.backoff_ms(2, 0.5), 1000);
+  EXPECT_EQ(ob.backoff_ms(3, 0.5), 2000);
+  EXPECT_EQ(ob.backoff_ms(10, 0.5), 8000);
+  EXPECT_EQ(ob.backoff_ms(1, 0.0), 400);
+  EXPECT_EQ(ob.backoff_ms(1, 0.999999), 599);
+  ob.add(rec("a", 0, 100000));
+  auto* r = ob.transmitted("a", 0, 0.5);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->state, out_state::sent);
+  EXPECT_EQ(r->next_attempt_ms, 500);
+  EXPECT_TRUE(ob.due(499).empty());
+  EXPECT_EQ(ob.due(500), std::vector<std::string>{"a"});
+  r = ob.transmitted("a", 500, 0.5);
+  EXPECT_EQ(r->next_attempt_ms, 1500);
+  EXPECT_EQ(r->attempts, 2u);
+  EXPECT_EQ(*ob.next_wakeup(), 1500);
+}
+
+TEST(outbox, ack_delivers_once_and_stops_retries) {
+  outbox ob;
+  ob.add(rec("a", 0, 100000));
+  ob.transmitted("a", 0, 0.5);
+  auto* r = ob.acked("a", 42);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->state, out_state::delivered);
+  EXPECT_EQ(ob.acked("a", 99)->delivered_ms, 42);  // duplicate acks change nothing
+  EXPECT_TRUE(ob.due(1000000).empty());
+  EXPECT_EQ(ob.transmitted("a", 50, 0.5)->state, out_state::delivered);
+  EXPECT_EQ(ob.acked("unknown", 1), nullptr);
+  EXPECT_EQ(ob.pending(), 0u);
+}
+
+TEST(outbox, unacked_messages_expire_at_their_ttl) {
+  outbox ob;
+  ob.add(rec("a", 0, 1000));
+  ob.add(rec("b", 0, 5000));
+  ob.transmitted("a", 0, 0.5);
+  EXPECT_TRUE(ob.expire(999).empty());
+  EXPECT_EQ(ob.expire(1000), std::vector<std::string>{"a"});
+  EXPECT_EQ(ob.find("a")->state, out_state::expired);
+  EXPECT_EQ(ob.due(2000), std::vector<std::string>{"b"});
+  ob.forget_finished();
+  EXPECT_EQ(ob.find("a"), nullptr);
+}
+
+TEST(outbox, records_round_trip_and_bad_bytes_are_errors) {
+  auto r = rec("00ff", 7, 9);
+  r.attempts = 3;
+  r.state = out_state::sent;
+  auto enc = r.encode();
+  auto back = out_record::decode(enc);
+  ASSERT_TRUE(back) << back.err().what();
+  EXPECT_EQ(back->encode(), enc);
+  EXPECT_EQ(back->attempts, 3u);
+  for (std::size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(out_record::decode(bytes_view(enc.data(), n))) << n;
+  auto v = enc;
+  v[0] = 2;
+  EXPECT_EQ(out_record::decode(v).err().code(), errc::unknown_version);
+}
+
+TEST(dedup, duplicates_are_detected_within_the_window) {
+  dedup_window w({3, 1000});
+  EXPECT_TRUE(w.first_time("a", 0));
+  EXPECT_FALSE(w.first_time("a", 1));
+  EXPECT_TRUE(w.first_time("b", 2));
+  EXPECT_TRUE(w.first_time("c", 3));
+  EXPECT_TRUE(w.first_time("d", 4));
+  auto gone = w.prune(4);  // count bound
+  EXPECT_EQ(gone, std::deque<std::string>{"a"});
+  EXPECT_FALSE(w.contains("a"));
+  gone = w.prune(1003);  // age bound
+  EXPECT_EQ(gone, (std::deque<std::string>{"b"}));
+  EXPECT_EQ(w.size(), 2u);
+}
