@@ -7,7 +7,8 @@
 #include "aqua/config.hpp"
 #include "commands.hpp"
 #include "contacts/contact_book.hpp"
-#include "e2ee/engine_file.hpp"
+#include "e2ee/own_card.hpp"
+#include "store/engine_store.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
 
@@ -40,7 +41,11 @@ int run_export(const global_options& g, const card_options& o) {
   if (!dir) return report(dir.err(), g.json);
   auto kp = read_key_file(*dir / key_file_name);
   if (!kp) return report(kp.err(), g.json);
-  auto engine = e2ee::load_or_create_engine(*dir / e2ee::state_file_name, kp->pub(), system_env());
+  // The card's keys live in the node's store; a running node holds its lock
+  // (errc::store_locked) until the daemon's control API lands.
+  auto db = store::db::open(*dir / store::dir_name);
+  if (!db) return report(db.err(), g.json);
+  auto engine = store::load_engine(**db, kp->pub(), system_env());
   if (!engine) return report(engine.err(), g.json);
   auto addresses = o.addresses;
   if (addresses.empty())  // default: the listen addresses of the node's config
@@ -49,7 +54,9 @@ int run_export(const global_options& g, const card_options& o) {
   auto card = e2ee::make_own_card(*engine, [&](bytes_view m) { return kp->sign(m); }, addresses, o.capabilities,
                                   std::int64_t{o.validity_days} * 24 * 3600 * 1000);
   if (!card) return report(card.err(), g.json);
-  if (auto r = e2ee::save_engine(*dir / e2ee::state_file_name, *engine); !r) return report(r.err(), g.json);
+  leveldb::WriteBatch b;
+  store::engine_ops(engine->take_changes()).append_to(b);
+  if (auto r = (*db)->write(std::move(b)); !r) return report(r.err(), g.json);
   if (g.json)
     print_json(card_json(*card));
   else

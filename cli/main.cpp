@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
 #include <iostream>
 
 #include "commands.hpp"
@@ -9,6 +11,7 @@
 
 int main(int argc, char** argv) {
   using namespace aqua::cli;
+  ::umask(077);  // everything aqua writes (keys, store, contacts) is private to its user
   CLI::App app{"aqua - TCP/IP for AI agents: identities, verified handshakes and end-to-end encrypted messages.\n"
                "\nExit codes: 0 ok, 1 operation failed, 2 bad usage, 3 invalid config, 4 identity/key problem."};
   app.set_version_flag("--version", std::string("aqua 0.1.0"));

@@ -108,8 +108,10 @@ class CardsAndContacts(unittest.TestCase):
         self.assertEqual(out["capabilities"], ["research"])
         self.assertEqual(len(out["one_time_prekeys"]), 20)
         self.assertTrue(out["addresses"][0].startswith("/memory/"))
-        state = os.path.join(self.a, "e2ee.state")
-        self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o600)
+        store = os.path.join(self.a, "store")  # the E2EE keys live in the node's LevelDB store
+        self.assertEqual(stat.S_IMODE(os.stat(store).st_mode), 0o700)
+        for f in os.listdir(store):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(store, f)).st_mode) & 0o077, 0, f)
 
     def test_add_list_verify_block_remove(self):
         card = run("--dir", self.a, "card", "export", check=0).stdout.strip()

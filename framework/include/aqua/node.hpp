@@ -28,6 +28,16 @@ struct inbound_message {
   std::int64_t received_unix_ms = 0;
 };
 
+struct outbound_message {
+  std::string message_id;
+  peer_id recipient;
+  std::string state;  // queued | sent | delivered | expired
+  std::uint32_t attempts = 0;
+  std::int64_t created_unix_ms = 0;
+  std::int64_t expires_unix_ms = 0;
+  std::int64_t delivered_unix_ms = 0;
+};
+
 struct node_status {
   peer_id id;
   std::vector<std::string> listen_addresses;
@@ -36,6 +46,7 @@ struct node_status {
   std::uint64_t frames_received = 0;
   std::uint64_t frames_rejected = 0;
   std::uint64_t frames_forwarded = 0;
+  std::uint64_t outbox_pending = 0;  // queued or sent, not yet acknowledged
 };
 
 class node {
@@ -59,11 +70,15 @@ class node {
   // id. errc::unknown_session without card or session, sender_blocked for a
   // blocked contact, no_route when nothing reaches `to`, would_block under
   // sustained backpressure.
+  // Returns once the message is durably queued (the outbox retries it until
+  // the recipient's authenticated ack arrives or `ttl_ms` passes; 0 = the
+  // config's crypto.default_ttl_s). See outbox() for delivery states.
   result<std::string> send(const peer_id& to, bytes payload,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
-  // Next message not yet returned by receive(), waiting up to `timeout`.
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5), std::uint64_t ttl_ms = 0);
+  result<std::vector<outbound_message>> outbox();
+  // Next unread message (marked read as it is returned), waiting up to `timeout`.
   result<inbound_message> receive(std::chrono::milliseconds timeout);
-  // Every message held in the (bounded, in-memory) mailbox.
+  // Every message in the durable inbox.
   result<std::vector<inbound_message>> inbox();
   result<node_status> status();
 

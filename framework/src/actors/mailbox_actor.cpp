@@ -1,83 +1,87 @@
-// The mailbox actor: holds verified inbound messages for the application.
-// In-memory and bounded by mailbox.max_messages (oldest dropped first, with
-// a warning) until the Durable outbox/inbox issue puts it on LevelDB.
-// `next` requests are parked as response promises and answered in order.
+// The mailbox actor: the node's durable inbox and outbox over the store.
+// It is the only writer of message records and the only requester of the
+// crypto actor, so state changes reach the store in the order they happened.
+//   send:    seal -> [ratchet state + o/<id>] durable -> "queued" -> transmit,
+//            retried with backoff + jitter until acked or expired
+//   receive: open -> [ratchet state + i/<seq> + d/<id>] durable -> ack
+// The dedup index gives the application each message id exactly once.
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <deque>
+#include <random>
 
-#include "actors/protocol.hpp"
+#include "actors/mailbox_parts.hpp"
 
 namespace aqua::actors {
 namespace {
 
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
-struct mailbox_state {
-  mailbox_config cfg;
-  std::deque<inbound_message> messages;
-  std::uint64_t next_sequence = 1;
-  std::uint64_t cursor = 0;  // highest sequence handed out by `next`
-  struct waiter {
-    std::uint64_t token;
-    caf::response_promise rp;
-  };
-  std::deque<waiter> waiting;
-  std::uint64_t next_token = 1;
-  static inline const char* name = "aqua.mailbox";
-};
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-caf::behavior mailbox_actor(caf::stateful_actor<mailbox_state>* self, mailbox_config cfg) {
-  self->state.cfg = cfg;
-  auto first_unread = [self]() -> const inbound_message* {
-    for (auto& m : self->state.messages)
-      if (m.sequence > self->state.cursor) return &m;
-    return nullptr;
-  };
+caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
+  self->state.setup = std::move(setup);
+  self->state.rng.seed(std::random_device{}());
   return {
-    [=](deliver_atom, const std::string& sender, const std::string& message_id, const bytes& payload,
-        const std::string& transport, const std::string& trust, bool quarantined) {
-      auto& st = self->state;
-      auto from = peer_id::parse(sender);
-      if (!from) return;  // crypto produced it from a verified session; cannot fail
-      inbound_message m;
-      m.sequence = st.next_sequence++;
-      m.sender = *from;
-      m.message_id = message_id;
-      m.payload = payload;
-      m.transport = transport;
-      m.trust = trust;
-      m.quarantined = quarantined;
-      m.received_unix_ms = now_ms();
-      if (st.messages.size() >= st.cfg.max_messages) {
-        spdlog::warn("mailbox full ({} messages): dropping oldest message {}", st.messages.size(),
-                     st.messages.front().message_id);
-        st.messages.pop_front();
-      }
-      st.messages.push_back(std::move(m));
-      while (!st.waiting.empty()) {
-        auto* next = first_unread();
-        if (next == nullptr) break;
-        st.cursor = next->sequence;
-        st.waiting.front().rp.deliver(*next);
-        st.waiting.pop_front();
-      }
+    [=](init_atom, const caf::actor& routing) -> caf::result<bool> {
+      self->state.routing = routing;
+      if (auto r = load_from_store(self); !r) return to_caf(r.err());
+      arm_timer(self);
+      return true;
+    },
+    [=](send_atom, const std::string& peer, const bytes& payload, std::uint64_t ttl_ms) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      self->request(self->state.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_message(payload), ttl_ms)
+        .then(
+          [=](const bytes& env, const std::string& id, std::int64_t expires, const store::ops& changes) mutable {
+            delivery::out_record rec;
+            rec.message_id = id;
+            rec.recipient = peer;
+            rec.envelope = env;
+            rec.created_ms = now_ms();
+            rec.next_attempt_ms = rec.created_ms;
+            rec.expires_ms = expires;
+            leveldb::WriteBatch b;
+            changes.append_to(b);
+            b.Put("o/" + id, as_string(rec.encode()));
+            persist(self, std::move(b), [=](const result<void>& r) mutable {
+              if (!r) {
+                rp.deliver(to_caf(r.err()));  // nothing acknowledged, nothing sent
+                return;
+              }
+              self->state.out.add(rec);
+              rp.deliver(id);
+              transmit(self, id);
+              arm_timer(self);
+            });
+          },
+          [=](const caf::error& e) mutable { rp.deliver(e); });
+      return rp;
+    },
+    [=](frame_atom, std::uint64_t conn, const std::string& transport, const bytes& frame) {
+      incoming(self, conn, transport, frame);
+    },
+    [=](durable_atom, std::uint64_t token, bool ok, const std::string& why) {
+      auto it = self->state.on_durable.find(token);
+      if (it == self->state.on_durable.end()) return;
+      auto cont = std::move(it->second);
+      self->state.on_durable.erase(it);
+      cont(ok ? result<void>() : result<void>(error{errc::io_error, why}));
+    },
+    [=](tick_atom) {
+      self->state.timer_armed = false;
+      on_tick(self);
+      arm_timer(self);
     },
     // Next unread message, waiting up to timeout_ms; errc::timeout after.
     [=](next_atom, std::uint64_t timeout_ms) -> caf::result<inbound_message> {
-      if (auto* m = first_unread()) {
-        self->state.cursor = m->sequence;
-        return *m;
+      auto& st = self->state;
+      if (!st.unread.empty()) {
+        auto m = take_unread(self);
+        if (!m) return to_caf(m.err());
+        return std::move(*m);
       }
-      auto token = self->state.next_token++;
-      self->state.waiting.push_back({token, self->make_response_promise()});
+      auto token = st.next_token++;
+      st.waiting.push_back({token, self->make_response_promise()});
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
       return caf::delegated<inbound_message>();
     },
@@ -90,14 +94,30 @@ caf::behavior mailbox_actor(caf::stateful_actor<mailbox_state>* self, mailbox_co
           return;
         }
     },
-    [=](list_atom) -> message_list {
-      return message_list(self->state.messages.begin(), self->state.messages.end());
+    [=](list_atom) -> caf::result<message_list> {
+      message_list out;
+      auto r = self->state.setup.db->scan("i/", [&](std::string_view, std::string_view v) {
+        if (auto rec = delivery::in_record::decode(as_bytes(v))) out.push_back(to_inbound(*rec));
+        return true;
+      });
+      if (!r) return to_caf(r.err());
+      return out;
     },
+    [=](outbox_atom) -> caf::result<outbox_list> {
+      outbox_list out;
+      auto r = self->state.setup.db->scan("o/", [&](std::string_view, std::string_view v) {
+        if (auto rec = delivery::out_record::decode(as_bytes(v))) out.push_back(to_outbound(*rec));
+        return true;
+      });
+      if (!r) return to_caf(r.err());
+      return out;
+    },
+    [=](status_atom) { return caf::make_message(self->state.received, self->state.rejected, std::uint64_t{self->state.out.pending()}); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg) { return sys.spawn(mailbox_actor, cfg); }
+caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_setup setup) { return sys.spawn(mailbox_actor, std::move(setup)); }
 
 } // namespace aqua::actors

@@ -12,7 +12,9 @@
 #include "aqua/node.hpp"
 #include "aqua/transport.hpp"
 #include "contacts/contact_book.hpp"
+#include "delivery/outbox.hpp"
 #include "e2ee/engine.hpp"
+#include "store/engine_store.hpp"
 
 namespace aqua::actors {
 
@@ -35,12 +37,21 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 // mailbox
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+using bind_atom = caf::atom_constant<caf::atom("bind")>;
+using transmit_atom = caf::atom_constant<caf::atom("transmit")>;
+using durable_atom = caf::atom_constant<caf::atom("durable")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using next_atom = caf::atom_constant<caf::atom("next")>;
 using forward_done_atom = caf::atom_constant<caf::atom("fwd_done")>;
 
 using connection_ptr = std::shared_ptr<connection>;
 using message_list = std::vector<inbound_message>;
+using outbox_list = std::vector<outbound_message>;
 
 inline caf::error to_caf(const error& e) {
   return caf::error(static_cast<std::uint8_t>(e.code()), caf::atom("aqua"), caf::make_message(e.message()));
@@ -62,20 +73,24 @@ caf::actor spawn_identity(caf::actor_system& sys, std::shared_ptr<keypair_holder
 struct crypto_setup {
   caf::actor identity;
   crypto_config cfg;
-  std::filesystem::path state_file;
   std::filesystem::path contacts_file;
   std::shared_ptr<e2ee::engine> engine;  // loaded before spawning, so a corrupt state stops start-up
   contact_book book;
 };
 caf::actor spawn_crypto(caf::actor_system& sys, crypto_setup setup);
-caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg);
+struct mailbox_setup {
+  mailbox_config cfg;
+  std::shared_ptr<store::db> db;
+  caf::actor crypto;
+  delivery::retry_policy retry;
+};
+caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_setup setup);
 caf::actor spawn_relay(caf::actor_system& sys, peer_id self, relay_config cfg);
 struct routing_setup {
   peer_id self;
   routing_config cfg;
   std::vector<std::pair<std::string, std::shared_ptr<transport>>> transports;  // name -> instance
   std::vector<transport_config> transport_configs;
-  caf::actor crypto;
   caf::actor mailbox;
   caf::actor relay;
 };
@@ -86,3 +101,5 @@ caf::actor spawn_routing(caf::actor_system& sys, routing_setup setup);
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::connection_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::message_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::inbound_message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::outbox_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::store::ops)

@@ -1,7 +1,7 @@
 // The routing actor: owns the transports and their connections. Outgoing:
-// asks crypto to seal, picks or dials a connection, queues under
-// backpressure. Incoming: drains connections, asks crypto to open, hands
-// verified messages to the mailbox, or frames for other peers to the relay.
+// takes envelopes from the mailbox, picks or dials a connection, queues
+// under backpressure. Incoming: drains connections, peeks each envelope's
+// recipient, hands ours to the mailbox and others' to the relay path.
 
 #include <spdlog/spdlog.h>
 
@@ -48,8 +48,7 @@ class accept_observer : public transport_observer {
 
 struct pending_frame {
   bytes frame;
-  std::optional<caf::typed_response_promise<std::string>> rp;  // empty for relayed frames
-  std::string message_id;
+  std::optional<caf::response_promise> rp;  // answered true once handed to the transport
 };
 
 struct conn_entry {
@@ -135,7 +134,7 @@ void flush(routing_actor_t* self, std::uint64_t id) {
       return;
     }
     ++self->state.sent;
-    if (p.rp) p.rp->deliver(p.message_id);
+    if (p.rp) p.rp->deliver(true);
     e.pending.pop_front();
   }
 }
@@ -164,7 +163,7 @@ void forward(routing_actor_t* self, bytes frame, const peer_id& to) {
     .then(
       [=](bool) mutable {
         auto before = self->state.sent;
-        transmit(self, recipient, pending_frame{std::move(frame), std::nullopt, {}});
+        transmit(self, recipient, pending_frame{std::move(frame), std::nullopt});
         self->send(self->state.setup.relay, forward_done_atom::value, self->state.sent > before);
       },
       [=](const caf::error& e) {
@@ -185,23 +184,8 @@ void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
     forward(self, std::move(frame), *to);
     return;
   }
-  self->request(self->state.setup.crypto, caf::infinite, open_atom::value, frame)
-    .then(
-      [=](const std::string& sender, const std::string& message_id, const bytes& payload, const std::string& trust,
-          bool quarantined) {
-        auto& st = self->state;
-        ++st.received;
-        if (auto it = st.conns.find(id); it != st.conns.end() && it->second.peer.empty()) {
-          it->second.peer = sender;
-          if (!st.by_peer.count(sender)) st.by_peer[sender] = id;
-        }
-        self->send(st.setup.mailbox, deliver_atom::value, sender, message_id, payload, transport, trust, quarantined);
-      },
-      [=](const caf::error& e) {
-        auto err = from_caf(e);
-        ++self->state.rejected;
-        spdlog::warn("routing: rejected frame on {}: {}", transport, err.what());
-      });
+  ++self->state.received;
+  self->send(self->state.setup.mailbox, frame_atom::value, id, transport, std::move(frame));
 }
 
 void drain(routing_actor_t* self, std::uint64_t id) {
@@ -242,12 +226,19 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
     [=](incoming_atom, const std::string& transport, const connection_ptr& c) {
       add_connection(self, c, transport, {});
     },
-    [=](send_atom, const std::string& peer, const bytes& payload) -> caf::result<std::string> {
-      auto rp = self->make_response_promise<std::string>();
-      self->request(self->state.setup.crypto, caf::infinite, seal_atom::value, peer, payload)
-        .then([=](bytes& frame, const std::string& message_id) { transmit(self, peer, pending_frame{std::move(frame), rp, message_id}); },
-              [=](const caf::error& e) mutable { rp.deliver(e); });
-      return rp;
+    // An envelope for `peer` (from the mailbox): true once the transport has it.
+    [=](transmit_atom, const std::string& peer, bytes& envelope) -> caf::result<bool> {
+      auto rp = self->make_response_promise();
+      transmit(self, peer, pending_frame{std::move(envelope), rp});
+      return caf::delegated<bool>();
+    },
+    // The mailbox opened a message from `sender` on `conn`: replies may use it.
+    [=](bind_atom, std::uint64_t conn, const std::string& sender) {
+      auto& st = self->state;
+      if (auto it = st.conns.find(conn); it != st.conns.end() && it->second.peer.empty()) {
+        it->second.peer = sender;
+        if (!st.by_peer.count(sender)) st.by_peer[sender] = conn;
+      }
     },
     [=](readable_atom, std::uint64_t id) { drain(self, id); },
     [=](writable_atom, std::uint64_t id) {

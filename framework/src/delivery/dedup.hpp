@@ -21,6 +21,8 @@ class dedup_window {
   // true: first time seen (deliver to the app); false: duplicate (ack again, do not deliver).
   bool first_time(const std::string& message_id, std::int64_t now_ms);
   bool contains(const std::string& message_id) const { return seen_.count(message_id) != 0; }
+  // Undo first_time() when the record could not be stored (the retry must not look like a duplicate).
+  void forget(const std::string& message_id) { seen_.erase(message_id); }
   // Ids that fell out of the window (the caller deletes their d/ keys).
   std::deque<std::string> prune(std::int64_t now_ms);
   std::size_t size() const { return seen_.size(); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "core/codec.hpp"
 
@@ -41,6 +42,7 @@ bytes out_record::encode() const {
   out.push_back(static_cast<std::uint8_t>(state));
   codec::put_u32(out, attempts);
   for (auto v : {created_ms, next_attempt_ms, expires_ms, delivered_ms}) codec::put_u64(out, static_cast<std::uint64_t>(v));
+  codec::put_u64(out, seq);
   codec::put_u32(out, static_cast<std::uint32_t>(envelope.size()));
   codec::put_bytes(out, envelope);
   return out;
@@ -66,6 +68,7 @@ result<out_record> out_record::decode(bytes_view data) {
   rec.next_attempt_ms = static_cast<std::int64_t>(t[1]);
   rec.expires_ms = static_cast<std::int64_t>(t[2]);
   rec.delivered_ms = static_cast<std::int64_t>(t[3]);
+  if (!r.u64(rec.seq)) return bad("truncated in seq");
   std::uint32_t n = 0;
   bytes_view v;
   if (!r.u32(n) || n > (64u << 20) || !r.take(n, v)) return bad("bad envelope length");
@@ -75,19 +78,26 @@ result<out_record> out_record::decode(bytes_view data) {
 }
 
 void outbox::add(out_record r) {
-  r.state = out_state::queued;
+  if (r.seq == 0) r.seq = next_seq_;
+  next_seq_ = std::max(next_seq_, r.seq + 1);
+  r.state = r.state == out_state::sent ? out_state::sent : out_state::queued;
   if (r.next_attempt_ms == 0) r.next_attempt_ms = r.created_ms;
   records_[r.message_id] = std::move(r);
 }
 
 std::vector<std::string> outbox::due(std::int64_t now_ms) const {
-  std::vector<std::pair<std::int64_t, std::string>> out;
+  auto pending = [&](const out_record& r) {
+    return (r.state == out_state::queued || r.state == out_state::sent) && now_ms < r.expires_ms;
+  };
+  std::set<std::string> recipients;
   for (auto& [id, r] : records_)
-    if ((r.state == out_state::queued || r.state == out_state::sent) && r.next_attempt_ms <= now_ms && now_ms < r.expires_ms)
-      out.emplace_back(r.created_ms, id);
-  std::sort(out.begin(), out.end());  // oldest first: per-recipient order survives retries
+    if (pending(r) && r.next_attempt_ms <= now_ms) recipients.insert(r.recipient);
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  for (auto& [id, r] : records_)
+    if (pending(r) && recipients.count(r.recipient)) out.emplace_back(r.seq, id);
+  std::sort(out.begin(), out.end());
   std::vector<std::string> ids;
-  for (auto& [t, id] : out) ids.push_back(id);
+  for (auto& [seq, id] : out) ids.push_back(id);
   return ids;
 }
 

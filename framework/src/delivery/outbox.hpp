@@ -38,6 +38,7 @@ struct out_record {
   std::int64_t next_attempt_ms = 0;
   std::int64_t expires_ms = 0;
   std::int64_t delivered_ms = 0;
+  std::uint64_t seq = 0;  // send order, assigned by outbox::add
 
   bytes encode() const;
   static result<out_record> decode(bytes_view data);
@@ -47,9 +48,13 @@ class outbox {
  public:
   explicit outbox(retry_policy p = {}) : policy_(p) {}
 
-  // A new message, already durable in the store; due immediately.
+  // A message already durable in the store; due at next_attempt_ms (or at
+  // once). Keeps a nonzero r.seq (a reload), else assigns the next one.
   void add(out_record r);
-  // Messages whose next attempt is due at `now` (queued or sent, not expired).
+  std::uint64_t next_seq() const { return next_seq_; }
+  // What to transmit at `now`: for every recipient with a message due, all
+  // of that recipient's pending messages in send order (so a link that comes
+  // back delivers them in order; extra copies are deduplicated downstream).
   std::vector<std::string> due(std::int64_t now_ms) const;
   // A transmission attempt happened: schedule the next one.
   // `unit_random` in [0,1) drives the jitter (injected, for determinism).
@@ -72,6 +77,7 @@ class outbox {
  private:
   retry_policy policy_;
   std::map<std::string, out_record> records_;
+  std::uint64_t next_seq_ = 1;
 };
 
 } // namespace aqua::delivery

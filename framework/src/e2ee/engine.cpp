@@ -50,6 +50,7 @@ result<void> engine::set_own_card(const bytes& signed_card) {
     return error{errc::bad_card_signature, "own card is not signed by our identity"};
   if (c->agreement_key != prekeys_.agreement.pub) return error{errc::bad_card, "own card has a foreign agreement key"};
   own_card_ = signed_card;
+  meta_dirty_ = true;
   return ok();
 }
 
@@ -83,10 +84,17 @@ void engine::evict_if_full() {
           std::max(victim->second.last_recv_ms, victim->second.created_ms))
         victim = it;
     unindex_session(victim->second);
+    dirty_sessions_.erase(victim->first);
+    removed_sessions_.insert(victim->first);
     by_ephemeral_.erase(victim->second.ephemeral);
     auto peer = victim->second.peer();
-    if (auto sp = send_session_.find(peer); sp != send_session_.end() && sp->second == victim->first) send_session_.erase(sp);
+    auto gone = victim->first;
     sessions_.erase(victim);
+    if (auto sp = send_session_.find(peer); sp != send_session_.end() && sp->second == gone) {
+      send_session_.erase(sp);
+      for (auto& [id, other] : sessions_)  // another session with the peer takes over
+        if (other.peer() == peer) send_session_[peer] = id;
+    }
   }
 }
 
@@ -118,8 +126,8 @@ void engine::mark_received(session& s, std::uint64_t seq) {
   }
 }
 
-void engine::remember_id(const std::array<std::uint8_t, message_id_size>& id) {
-  if (!seen_.insert(id).second) return;
+void engine::remember_id(const std::array<std::uint8_t, message_id_size>& id, const peer_id& sender) {
+  if (!seen_.emplace(id, sender).second) return;
   seen_order_.push_back(id);
   if (seen_order_.size() > limits_.seen_message_ids) {
     seen_.erase(seen_order_.front());
@@ -142,6 +150,7 @@ result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, by
     session ns = x3dh_initiate(prekeys_, self_key_, own_card_, *their_card, *env_);
     ns.r.limits = limits_.ratchet;
     ns.id = next_session_id_++;
+    meta_dirty_ = true;
     auto id = ns.id;
     auto& ref = sessions_.emplace(id, std::move(ns)).first->second;
     by_ephemeral_[ref.ephemeral] = id;
@@ -149,6 +158,7 @@ result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, by
     index_session(ref);
     s = &ref;
   }
+  dirty_sessions_.insert(s->id);
   envelope e;
   e.kind = s->send_prekey ? envelope_kind::prekey : envelope_kind::session;
   e.recipient = to;
@@ -192,11 +202,12 @@ result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, co
   out.message_id = to_hex(e.message_id);
   out.expires_ms = e.expires_ms;
   out.new_session = is_new;
-  remember_id(e.message_id);
+  remember_id(e.message_id, out.sender);
+  dirty_sessions_.insert(s.id);
   return out;
 }
 
-result<opened_message> engine::open(bytes_view data) {
+result<opened_message> engine::open(bytes_view data, const admit_fn& admit) {
   auto e = decode_envelope(data, limits_.max_payload + max_identity_block + 1024);
   if (!e) return e.err();
   if (!(e->recipient == self_id_))
@@ -211,7 +222,10 @@ result<opened_message> engine::open(bytes_view data) {
   if (seen_.count(e->message_id)) return error{errc::replayed_message, "message id " + to_hex(e->message_id) + " was already received"};
   if (auto it = tags_.find(e->tag); it != tags_.end()) {
     auto slot = it->second;
-    return open_in_session(sessions_.at(slot.session), slot.seq, *e, false);
+    auto& s = sessions_.at(slot.session);
+    if (admit)
+      if (auto refused = admit(s.peer())) return *refused;
+    return open_in_session(s, slot.seq, *e, false);
   }
   if (consumed_.count(e->tag))
     return error{errc::reused_message_key, "the message key of this envelope was already used (replayed ciphertext)"};
@@ -219,6 +233,8 @@ result<opened_message> engine::open(bytes_view data) {
     return error{errc::unknown_session, "envelope matches no session (unknown sender, or sequence outside the window)"};
   auto card = x3dh_open_identity(prekeys_, self_id_, e->prekey);
   if (!card) return card.err();
+  if (admit)
+    if (auto refused = admit(card->id())) return *refused;
   auto ns = x3dh_respond(prekeys_, self_key_, e->prekey, *card, now);
   if (!ns) return ns.err();
   ns->r.limits = limits_.ratchet;
@@ -230,6 +246,7 @@ result<opened_message> engine::open(bytes_view data) {
   auto opened = open_in_session(*ns, *seq, *e, true);
   if (!opened) return opened;
   ++next_session_id_;
+  meta_dirty_ = true;
   if (e->prekey.one_time_prekey_id != no_one_time_prekey) {
     prekeys_.one_time.erase(e->prekey.one_time_prekey_id);
     top_up_one_time_prekeys();  // fresh ones are published with the next card
@@ -244,7 +261,31 @@ result<opened_message> engine::open(bytes_view data) {
   return opened;
 }
 
+std::optional<peer_id> engine::seen_sender(const std::array<std::uint8_t, message_id_size>& id) const {
+  auto it = seen_.find(id);
+  if (it == seen_.end()) return std::nullopt;
+  return it->second;
+}
+
+engine::changes engine::take_changes() {
+  changes c;
+  if (meta_dirty_) c.meta = save_impl(false);
+  for (auto id : dirty_sessions_) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) continue;
+    bytes b;
+    encode_session(it->second, b);
+    c.sessions.emplace_back(id, std::move(b));
+  }
+  c.removed.assign(removed_sessions_.begin(), removed_sessions_.end());
+  meta_dirty_ = false;
+  dirty_sessions_.clear();
+  removed_sessions_.clear();
+  return c;
+}
+
 void engine::rotate_signed_prekey() {
+  meta_dirty_ = true;
   prekeys_.previous_signed_prekey = std::make_pair(prekeys_.signed_prekey_id, prekeys_.signed_prekey);
   ++prekeys_.signed_prekey_id;
   prekeys_.signed_prekey = x25519_keypair::generate(*env_);

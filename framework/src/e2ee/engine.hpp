@@ -5,6 +5,7 @@
 // the injected env. The crypto actor is a thin shell around one engine.
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -52,15 +53,37 @@ class engine {
   // `their_card` (already verified). errc::unknown_session when neither.
   result<bytes> seal(const peer_id& to, const contact_card* their_card, bytes_view payload,
                      const std::array<std::uint8_t, message_id_size>& message_id, std::int64_t expires_ms);
-  // Every error is its own errc; a failed open never changes state.
-  result<opened_message> open(bytes_view data);
+  // Every error is its own errc; a failed open leaves sessions unchanged
+  // (the periodic skipped-key sweep aside). `admit`, when given, is asked
+  // about the sender before any decryption or session creation; the error it
+  // returns (e.g. sender_blocked) is returned as is.
+  using admit_fn = std::function<std::optional<error>(const peer_id&)>;
+  result<opened_message> open(bytes_view data, const admit_fn& admit = {});
 
   // Moves to a fresh signed prekey; the previous one stays valid for late
   // prekey messages until the next rotation.
   void rotate_signed_prekey();
 
+  // Whole state in one blob (files, fuzzing, tests).
   bytes save() const;
   static result<engine> load(bytes_view data, std::shared_ptr<env> e, engine_limits limits = {});
+
+  // Incremental persistence for a key-value store: the "meta" blob (keys,
+  // prekeys, own card; the save() format without sessions and replay window)
+  // and one blob per session. take_changes() returns what changed since the
+  // last call, so a caller can write it in the same batch as the message
+  // records it belongs to.
+  struct changes {
+    std::optional<bytes> meta;
+    std::vector<std::pair<std::uint64_t, bytes>> sessions;
+    std::vector<std::uint64_t> removed;
+    bool empty() const { return !meta && sessions.empty() && removed.empty(); }
+  };
+  changes take_changes();
+  static result<engine> load_parts(bytes_view meta, const std::vector<bytes>& sessions, std::shared_ptr<env> e,
+                                   engine_limits limits = {});
+  // The sender of a message id seen since start (for re-acking duplicates).
+  std::optional<peer_id> seen_sender(const std::array<std::uint8_t, message_id_size>& id) const;
 
   std::size_t session_count() const { return sessions_.size(); }
   env& environment() { return *env_; }
@@ -81,7 +104,9 @@ class engine {
   void evict_if_full();
   void mark_received(session& s, std::uint64_t seq);
   result<opened_message> open_in_session(session& s, std::uint64_t seq, const envelope& env, bool is_new);
-  void remember_id(const std::array<std::uint8_t, message_id_size>& id);
+  void remember_id(const std::array<std::uint8_t, message_id_size>& id, const peer_id& sender);
+  bytes save_impl(bool with_sessions) const;
+  result<void> add_loaded_session(session s);
   void top_up_one_time_prekeys();
 
   std::shared_ptr<env> env_;
@@ -96,7 +121,10 @@ class engine {
   std::map<key32, std::uint64_t> by_ephemeral_;       // X3DH ephemeral -> session
   std::unordered_map<tag_bytes, tag_slot, tag_hash> tags_;
   std::deque<std::array<std::uint8_t, message_id_size>> seen_order_;
-  std::set<std::array<std::uint8_t, message_id_size>> seen_;
+  std::map<std::array<std::uint8_t, message_id_size>, peer_id> seen_;
+  bool meta_dirty_ = true;
+  std::set<std::uint64_t> dirty_sessions_;
+  std::set<std::uint64_t> removed_sessions_;
   std::deque<tag_bytes> consumed_order_;
   std::unordered_set<tag_bytes, tag_hash> consumed_;
   std::uint32_t opens_since_expiry_ = 0;

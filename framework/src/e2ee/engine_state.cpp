@@ -2,11 +2,15 @@
 // encoding"): keys, prekeys, sessions and the replay window. The tag index
 // is derived, not stored.
 
+#include <algorithm>
+
 #include "e2ee/engine.hpp"
 
 namespace aqua::e2ee {
 
-bytes engine::save() const {
+bytes engine::save() const { return save_impl(true); }
+
+bytes engine::save_impl(bool with_sessions) const {
   bytes out;
   out.push_back(engine_state_version);
   put_bytes(out, self_key_.raw());
@@ -27,11 +31,50 @@ bytes engine::save() const {
   put_u32(out, static_cast<std::uint32_t>(own_card_.size()));
   put_bytes(out, own_card_);
   put_u64(out, next_session_id_);
-  put_u32(out, static_cast<std::uint32_t>(sessions_.size()));
-  for (auto& [id, s] : sessions_) encode_session(s, out);
-  put_u32(out, static_cast<std::uint32_t>(seen_order_.size()));
-  for (auto& id : seen_order_) put_bytes(out, id);
+  put_u32(out, with_sessions ? static_cast<std::uint32_t>(sessions_.size()) : 0);
+  if (with_sessions)
+    for (auto& [id, s] : sessions_) encode_session(s, out);
+  put_u32(out, with_sessions ? static_cast<std::uint32_t>(seen_order_.size()) : 0);
+  if (with_sessions)
+    for (auto& id : seen_order_) {
+      put_bytes(out, id);
+      put_bytes(out, seen_.at(id).key().raw());
+    }
   return out;
+}
+
+result<void> engine::add_loaded_session(session s) {
+  s.r.limits = limits_.ratchet;
+  if (s.id >= next_session_id_ || (!sessions_.empty() && s.id <= sessions_.rbegin()->first))
+    return error{errc::bad_session_state, "session ids not strictly increasing or out of range"};
+  auto id = s.id;
+  auto& ref = sessions_.emplace(id, std::move(s)).first->second;
+  by_ephemeral_[ref.ephemeral] = id;
+  auto& pref = send_session_[ref.peer()];
+  auto cur = sessions_.find(pref);
+  if (pref == 0 || cur == sessions_.end() || cur->second.last_recv_ms <= ref.last_recv_ms) pref = id;
+  index_session(ref);
+  return ok();
+}
+
+result<engine> engine::load_parts(bytes_view meta, const std::vector<bytes>& sessions, std::shared_ptr<env> e,
+                                  engine_limits limits) {
+  auto g = load(meta, std::move(e), limits);
+  if (!g) return g;
+  if (!g->sessions_.empty()) return error{errc::bad_session_state, "engine meta blob holds sessions"};
+  std::vector<session> parsed;
+  for (auto& b : sessions) {
+    reader r(b);
+    auto s = decode_session(r);
+    if (!s) return s.err();
+    if (r.left() != 0) return error{errc::bad_session_state, "trailing bytes after a session blob"};
+    parsed.push_back(std::move(*s));
+  }
+  std::sort(parsed.begin(), parsed.end(), [](const session& a, const session& b) { return a.id < b.id; });
+  for (auto& s : parsed)
+    if (auto r = g->add_loaded_session(std::move(s)); !r) return r.err();
+  g->meta_dirty_ = false;
+  return g;
 }
 
 result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limits limits) {
@@ -79,24 +122,16 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
   for (std::uint32_t i = 0; i < n_sessions; ++i) {
     auto s = decode_session(r);
     if (!s) return s.err();
-    s->r.limits = limits.ratchet;
-    if (s->id >= g.next_session_id_ || (!g.sessions_.empty() && s->id <= g.sessions_.rbegin()->first))
-      return bad("session ids not strictly increasing or out of range");
-    auto id = s->id;
-    auto& ref = g.sessions_.emplace(id, std::move(*s)).first->second;
-    g.by_ephemeral_[ref.ephemeral] = id;
-    auto& pref = g.send_session_[ref.peer()];
-    auto cur = g.sessions_.find(pref);
-    if (pref == 0 || cur == g.sessions_.end() || cur->second.last_recv_ms <= ref.last_recv_ms) pref = id;
-    g.index_session(ref);
+    if (auto a = g.add_loaded_session(std::move(*s)); !a) return bad(a.err().message());
   }
   if (!r.u32(n_seen) || n_seen > 10000000) return bad("bad replay window");
   for (std::uint32_t i = 0; i < n_seen; ++i) {
-    if (!r.take(message_id_size, v)) return bad("truncated in replay window");
+    key32 sender{};
+    if (!r.take(message_id_size, v) || !r.key(sender)) return bad("truncated in replay window");
     std::array<std::uint8_t, message_id_size> id{};
     std::copy(v.begin(), v.end(), id.begin());
     if (g.seen_.count(id)) return bad("duplicate message id in replay window");
-    g.remember_id(id);
+    g.remember_id(id, peer_id::from_public_key(public_key(sender)));
   }
   if (r.left() != 0) return bad(std::to_string(r.left()) + " trailing bytes");
   return g;

@@ -69,6 +69,15 @@ result<peer_id> peek_recipient(bytes_view data) {
   return rid;
 }
 
+result<std::string> peek_message_id(bytes_view data) {
+  reader r(data);
+  std::uint8_t version = 0, kind = 0, rlen = 0;
+  bytes_view v;
+  if (!r.u8(version) || !r.u8(kind) || !r.u8(rlen) || !r.take(rlen, v)) return truncated("header", r.pos());
+  if (!r.take(message_id_size, v)) return truncated("message id", r.pos());
+  return to_hex(v);
+}
+
 result<envelope> decode_envelope(bytes_view data, std::size_t max_body) {
   reader r(data);
   envelope e;

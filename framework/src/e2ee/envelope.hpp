@@ -46,5 +46,7 @@ bytes envelope_ad(const envelope& e);
 result<envelope> decode_envelope(bytes_view data, std::size_t max_body);
 // Just the recipient, for routers and relays that never open envelopes.
 result<peer_id> peek_recipient(bytes_view data);
+// Just the message id (hex), e.g. to re-ack a retry whose key is spent.
+result<std::string> peek_message_id(bytes_view data);
 
 } // namespace aqua::e2ee

@@ -8,8 +8,8 @@
 
 #include "actors/identity_actor.hpp"
 #include "actors/protocol.hpp"
-#include "e2ee/engine_file.hpp"
 #include "identity/key_store.hpp"
+#include "store/engine_store.hpp"
 #include "plugin/plugin_loader.hpp"
 
 namespace aqua {
@@ -21,6 +21,7 @@ struct node::impl {
   peer_id self;
   caf::actor_system_config sys_cfg;
   std::unique_ptr<caf::actor_system> system;
+  std::shared_ptr<store::db> db;
   caf::actor identity, crypto, mailbox, relay, routing;
   std::vector<std::string> listen_addrs;
   std::string card;
@@ -44,13 +45,16 @@ node::~node() { stop(); }
 result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto kp = read_key_file(cfg.identity.key_file);
   if (!kp) return kp.err();
+  if (auto r = ensure_private_dir(cfg.data_dir); !r) return r.err();
+  auto db = store::db::open(cfg.data_dir / store::dir_name);
+  if (!db) return db.err();
+  std::shared_ptr<store::db> shared_db = std::move(*db);
   crypto_setup crypto;
   crypto.cfg = cfg.crypto;
-  crypto.state_file = cfg.data_dir / e2ee::state_file_name;
   crypto.contacts_file = cfg.data_dir / contact_book::file_name;
   e2ee::engine_limits limits;
-  limits.max_payload = cfg.crypto.max_frame_bytes;
-  auto engine = e2ee::load_or_create_engine(crypto.state_file, kp->pub(), system_env(), limits);
+  limits.max_payload = cfg.crypto.max_frame_bytes + 1;  // + the inner type byte
+  auto engine = store::load_engine(*shared_db, kp->pub(), system_env(), limits);
   if (!engine) return engine.err();
   crypto.engine = std::make_shared<e2ee::engine>(std::move(*engine));
   auto book = contact_book::load(crypto.contacts_file);
@@ -88,23 +92,36 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->identity = spawn_identity(sys, std::move(holder));
   crypto.identity = p->identity;
   p->crypto = spawn_crypto(sys, std::move(crypto));
-  p->mailbox = spawn_mailbox(sys, cfg.mailbox);
+  p->db = shared_db;
+  p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {}});
   p->relay = spawn_relay(sys, p->self, cfg.relay);
   setup.self = p->self;
   setup.cfg = cfg.routing;
   setup.transport_configs = cfg.transports;
-  setup.crypto = p->crypto;
   setup.mailbox = p->mailbox;
   setup.relay = p->relay;
   p->routing = spawn_routing(sys, std::move(setup));
 
   std::unique_ptr<node> n(new node(std::move(p)));
+  auto loaded = n->impl_->ask<bool>(n->impl_->mailbox, std::chrono::seconds(30), init_atom::value, n->impl_->routing);
+  if (!loaded) return loaded.err();
   auto addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->routing, std::chrono::seconds(10), listen_atom::value);
   if (!addrs) return addrs.err();  // ~node stops the half-built system
   n->impl_->listen_addrs = *addrs;
-  auto card = n->impl_->ask<std::string>(n->impl_->crypto, std::chrono::seconds(10), init_atom::value, *addrs);
-  if (!card) return card.err();
-  n->impl_->card = *card;
+  {
+    caf::scoped_actor sa{*n->impl_->system};
+    std::optional<error> failure;
+    sa->request(n->impl_->crypto, std::chrono::seconds(10), init_atom::value, *addrs)
+      .receive(
+        [&](const std::string& card, const store::ops& changes) {
+          n->impl_->card = card;
+          leveldb::WriteBatch b;
+          changes.append_to(b);
+          if (auto r = n->impl_->db->write(std::move(b)); !r) failure = r.err();
+        },
+        [&](const caf::error& e) { failure = from_caf(e); });
+    if (failure) return *failure;
+  }
   spdlog::info("node {} started as {} on {}", cfg.name, n->impl_->self.str(),
                addrs->empty() ? std::string("(no listeners)") : addrs->front());
   return n;
@@ -115,8 +132,12 @@ const node_config& node::config() const { return impl_->cfg; }
 std::vector<std::string> node::listen_addresses() const { return impl_->listen_addrs; }
 const std::string& node::card() const { return impl_->card; }
 
-result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout) {
-  return impl_->ask<std::string>(impl_->routing, timeout, send_atom::value, to.str(), std::move(payload));
+result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout, std::uint64_t ttl_ms) {
+  return impl_->ask<std::string>(impl_->mailbox, timeout, send_atom::value, to.str(), std::move(payload), ttl_ms);
+}
+
+result<std::vector<outbound_message>> node::outbox() {
+  return impl_->ask<outbox_list>(impl_->mailbox, std::chrono::seconds(10), outbox_atom::value);
 }
 
 result<inbound_message> node::receive(std::chrono::milliseconds timeout) {
@@ -144,6 +165,16 @@ result<node_status> node::status() {
         st.frames_sent = sent;
         st.frames_received = received;
         st.frames_rejected = rejected;
+        st.frames_received = 0;
+      },
+      [&](const caf::error& e) { failure = from_caf(e); });
+  if (failure) return *failure;
+  sa->request(impl_->mailbox, std::chrono::seconds(10), status_atom::value)
+    .receive(
+      [&](std::uint64_t received, std::uint64_t rejected, std::uint64_t pending) {
+        st.frames_received = received;
+        st.frames_rejected += rejected;
+        st.outbox_pending = pending;
       },
       [&](const caf::error& e) { failure = from_caf(e); });
   if (failure) return *failure;
@@ -162,6 +193,7 @@ void node::stop() {
       *a = nullptr;
     }
   impl_->system.reset();  // waits for every actor to finish
+  impl_->db.reset();      // after the actors: their last writes are done
 }
 
 } // namespace aqua

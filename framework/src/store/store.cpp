@@ -2,6 +2,8 @@
 
 #include <leveldb/iterator.h>
 
+#include <sys/stat.h>
+
 #include <future>
 
 namespace aqua::store {
@@ -17,6 +19,11 @@ error from_status(const leveldb::Status& s, const std::string& what) {
 result<std::unique_ptr<db>> db::open(const std::filesystem::path& dir, bool create) {
   std::unique_ptr<db> out(new db());
   out->dir_ = dir;
+  // The store holds ratchet and prekey secrets: a private dir, always.
+  std::error_code ec;
+  if (create) std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::exists(dir, ec) && ::chmod(dir.c_str(), 0700) != 0)
+    return error{errc::io_error, "cannot chmod 0700 store dir '" + dir.string() + "'"};
   leveldb::Options opts;
   opts.create_if_missing = create;
   opts.paranoid_checks = true;
@@ -80,11 +87,14 @@ void db::committer_loop() {
     wo.sync = true;
     auto s = db_->Write(wo, &batch);
     result<void> r = s.ok() ? ok() : result<void>(from_status(s, "durable write to '" + dir_.string() + "' failed"));
+    {
+      std::lock_guard<std::mutex> g(stats_mutex_);  // counted before anyone hears "durable"
+      ++stats_.batches;
+      stats_.writes += group.size();
+    }
     for (auto& p : group)
       if (p.done) p.done(r);
     lock.lock();
-    ++stats_.batches;
-    stats_.writes += group.size();
   }
 }
 
@@ -130,7 +140,7 @@ result<void> db::scan(const std::string& prefix, const std::function<bool(std::s
 }
 
 commit_stats db::stats() const {
-  std::lock_guard<std::mutex> g(mutex_);
+  std::lock_guard<std::mutex> g(stats_mutex_);
   return stats_;
 }
 

@@ -72,6 +72,7 @@ class db {
   };
   std::deque<pending> queue_;
   bool stopping_ = false;
+  mutable std::mutex stats_mutex_;
   commit_stats stats_;
   std::thread committer_;
 };

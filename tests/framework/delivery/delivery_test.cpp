@@ -18,13 +18,23 @@ out_record rec(const std::string& id, std::int64_t created, std::int64_t ttl) {
 }
 } // namespace
 
-TEST(outbox, new_messages_are_due_at_once_oldest_first) {
+TEST(outbox, new_messages_are_due_at_once_in_send_order) {
   outbox ob;
-  ob.add(rec("b", 20, 1000));
-  ob.add(rec("a", 10, 1000));
+  ob.add(rec("b", 10, 1000));
+  ob.add(rec("a", 20, 1000));
   EXPECT_EQ(ob.due(5), std::vector<std::string>{});
-  EXPECT_EQ(ob.due(20), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ob.due(20), (std::vector<std::string>{"b", "a"}));
   EXPECT_EQ(ob.pending(), 2u);
+}
+
+TEST(outbox, one_due_message_brings_its_recipients_whole_queue_in_order) {
+  outbox ob;
+  for (auto id : {"m1", "m2", "m3"}) ob.add(rec(id, 0, 100000));
+  ob.transmitted("m1", 0, 0.0);  // next attempt 400
+  ob.transmitted("m2", 0, 0.9);  // next attempt 580
+  ob.transmitted("m3", 0, 0.5);  // next attempt 500
+  EXPECT_TRUE(ob.due(399).empty());
+  EXPECT_EQ(ob.due(400), (std::vector<std::string>{"m1", "m2", "m3"}));
 }
 
 TEST(outbox, retries_back_off_exponentially_with_bounded_jitter_and_a_cap) {

@@ -1,0 +1,277 @@
+#include "actors/mailbox_parts.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "e2ee/envelope.hpp"
+
+namespace aqua::actors {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string as_string(const bytes& b) { return {b.begin(), b.end()}; }
+
+inbound_message to_inbound(const delivery::in_record& r) {
+  inbound_message m;
+  m.sequence = r.seq;
+  if (auto id = peer_id::parse(r.sender)) m.sender = *id;
+  m.message_id = r.message_id;
+  m.payload = r.payload;
+  m.transport = r.transport;
+  m.trust = r.trust;
+  m.quarantined = r.quarantined;
+  m.received_unix_ms = r.received_ms;
+  return m;
+}
+
+outbound_message to_outbound(const delivery::out_record& r) {
+  outbound_message m;
+  m.message_id = r.message_id;
+  if (auto id = peer_id::parse(r.recipient)) m.recipient = *id;
+  m.state = std::string(delivery::to_string(r.state));
+  m.attempts = r.attempts;
+  m.created_unix_ms = r.created_ms;
+  m.expires_unix_ms = r.expires_ms;
+  m.delivered_unix_ms = r.delivered_ms;
+  return m;
+}
+
+void persist(mailbox_actor_t* self, leveldb::WriteBatch b, std::function<void(const result<void>&)> cont) {
+  auto token = self->state.next_token++;
+  if (cont) self->state.on_durable[token] = std::move(cont);
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
+  self->state.setup.db->submit(std::move(b), [weak, token](const result<void>& r) {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), durable_atom::value, token, r.has_value(),
+                     r ? std::string() : r.err().what());
+  });
+}
+
+result<void> load_from_store(mailbox_actor_t* self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  auto r = st.setup.db->scan("i/", [&](std::string_view, std::string_view v) {
+    if (auto rec = delivery::in_record::decode(as_bytes(v))) {
+      st.next_seq = std::max(st.next_seq, rec->seq + 1);
+      if (rec->state == delivery::in_state::unread) st.unread.push_back(rec->seq);
+    }
+    return true;
+  });
+  if (!r) return r;
+  r = st.setup.db->scan("o/", [&](std::string_view, std::string_view v) {
+    if (auto rec = delivery::out_record::decode(as_bytes(v));
+        rec && (rec->state == delivery::out_state::queued || rec->state == delivery::out_state::sent)) {
+      rec->next_attempt_ms = now;  // retry at once after a restart
+      st.out.add(*rec);
+    }
+    return true;
+  });
+  if (!r) return r;
+  return st.setup.db->scan("d/", [&](std::string_view k, std::string_view v) {
+    if (auto d = delivery::dedup_record::decode(as_bytes(v))) st.dedup.first_time(std::string(k.substr(2)), d->seen_ms);
+    return true;
+  });
+}
+
+void transmit(mailbox_actor_t* self, const std::string& id) {
+  auto& st = self->state;
+  auto* rec = st.out.find(id);
+  if (!rec || st.in_flight.count(id)) return;
+  st.in_flight.insert(id);
+  auto after = [self, id](bool sent, const std::string& why) {
+    auto& s = self->state;
+    s.in_flight.erase(id);
+    if (!sent) spdlog::debug("mailbox: attempt for {} failed: {}", id, why);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    if (auto* r = s.out.transmitted(id, now_ms(), unit(s.rng))) {
+      leveldb::WriteBatch b;
+      b.Put("o/" + id, as_string(r->encode()));
+      persist(self, std::move(b));
+    }
+    arm_timer(self);
+  };
+  self->request(st.routing, caf::infinite, transmit_atom::value, rec->recipient, rec->envelope)
+    .then([after](bool) { after(true, {}); }, [after](const caf::error& e) { after(false, from_caf(e).what()); });
+}
+
+void on_tick(mailbox_actor_t* self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  auto expired = st.out.expire(now);
+  if (!expired.empty()) {
+    leveldb::WriteBatch b;
+    for (auto& id : expired) {
+      spdlog::warn("mailbox: message {} expired undelivered", id);
+      b.Put("o/" + id, as_string(st.out.find(id)->encode()));
+    }
+    persist(self, std::move(b));
+  }
+  for (auto& id : st.out.due(now)) transmit(self, id);
+  st.out.forget_finished();
+  leveldb::WriteBatch pruned;
+  bool any = false;
+  for (auto& id : st.dedup.prune(now)) {
+    pruned.Delete("d/" + id);
+    any = true;
+  }
+  if (any) persist(self, std::move(pruned));
+}
+
+void arm_timer(mailbox_actor_t* self) {
+  auto& st = self->state;
+  if (st.timer_armed) return;
+  auto next = st.out.next_wakeup();
+  if (!next) return;
+  auto delay = std::clamp<std::int64_t>(*next - now_ms(), 5, 1000);
+  st.timer_armed = true;
+  self->delayed_send(self, std::chrono::milliseconds(delay), tick_atom::value);
+}
+
+namespace {
+
+void send_ack(mailbox_actor_t* self, const std::string& peer, const std::string& id) {
+  auto& st = self->state;
+  self->request(st.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_ack({id}), std::uint64_t{0})
+    .then(
+      [=](const bytes& env, const std::string&, std::int64_t, const store::ops& changes) {
+        leveldb::WriteBatch b;
+        changes.append_to(b);
+        // The ratchet step behind the ack is durable before the ack leaves.
+        persist(self, std::move(b), [=](const result<void>& r) {
+          if (!r) return;  // not durable: the ack is not sent; the sender's retry will get one
+          self->request(self->state.routing, caf::infinite, transmit_atom::value, peer, env)
+            .then([](bool) {}, [=](const caf::error& e) {
+              spdlog::debug("mailbox: ack for {} not sent: {}", id, from_caf(e).what());
+            });
+        });
+      },
+      [=](const caf::error& e) { spdlog::warn("mailbox: cannot ack {} to {}: {}", id, peer, from_caf(e).what()); });
+}
+
+void serve_waiters(mailbox_actor_t* self) {
+  auto& st = self->state;
+  while (!st.waiting.empty() && !st.unread.empty()) {
+    auto m = take_unread(self);
+    auto w = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    if (m)
+      w.rp.deliver(*m);
+    else
+      w.rp.deliver(to_caf(m.err()));
+  }
+}
+
+void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::string& id, bytes payload,
+                 const std::string& trust, bool quarantined, const std::string& transport, const store::ops& changes) {
+  auto& st = self->state;
+  st.dedup.first_time(id, now_ms());
+  delivery::in_record rec;
+  rec.seq = st.next_seq++;
+  rec.message_id = id;
+  rec.sender = sender;
+  rec.received_ms = now_ms();
+  rec.trust = trust;
+  rec.quarantined = quarantined;
+  rec.transport = transport;
+  rec.payload = std::move(payload);
+  delivery::dedup_record d{rec.seq, sender, rec.received_ms};
+  leveldb::WriteBatch b;
+  changes.append_to(b);
+  b.Put(store::hex_key("i/", rec.seq), as_string(rec.encode()));
+  b.Put("d/" + id, as_string(d.encode()));
+  auto seq = rec.seq;
+  persist(self, std::move(b), [=](const result<void>& r) {
+    if (!r) {
+      // Not stored: no ack, and the sender's retry must not look like a duplicate.
+      self->state.dedup.forget(id);
+      spdlog::error("mailbox: cannot store message {}: {}", id, r.err().what());
+      return;
+    }
+    ++self->state.received;
+    self->state.unread.push_back(seq);
+    serve_waiters(self);
+    send_ack(self, sender, id);
+  });
+}
+
+} // namespace
+
+void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const bytes& frame) {
+  auto& st = self->state;
+  self->request(st.setup.crypto, caf::infinite, open_atom::value, frame)
+    .then(
+      [=](const std::string& sender, const std::string& id, bytes& inner_bytes, const std::string& trust,
+          bool quarantined, const store::ops& changes) {
+        self->send(self->state.routing, bind_atom::value, conn, sender);
+        auto in = delivery::parse_inner(inner_bytes);
+        leveldb::WriteBatch b;
+        changes.append_to(b);
+        if (!in) {
+          ++self->state.rejected;
+          persist(self, std::move(b));
+          spdlog::warn("mailbox: {} from {}: {}", id, sender, in.err().what());
+          return;
+        }
+        if (in->type == delivery::inner_ack) {
+          for (auto& acked : in->acked)
+            if (auto* r = self->state.out.acked(acked, now_ms())) b.Put("o/" + acked, as_string(r->encode()));
+          persist(self, std::move(b));
+          return;
+        }
+        if (self->state.dedup.contains(id)) {  // same message on another path: ack, do not deliver
+          persist(self, std::move(b), [=](const result<void>& r) {
+            if (r) send_ack(self, sender, id);
+          });
+          return;
+        }
+        deliver_new(self, sender, id, std::move(in->payload), trust, quarantined, transport, changes);
+      },
+      [=](const caf::error& e) {
+        auto err = from_caf(e);
+        // A retry of something we already stored: the ratchet key is spent,
+        // but the dedup index remembers the sender, so ack it again.
+        if (err.code() == errc::replayed_message || err.code() == errc::reused_message_key) {
+          auto id = e2ee::peek_message_id(frame);
+          if (id && self->state.dedup.contains(*id)) {
+            // Already accepted in this run (perhaps still being stored): the
+            // first copy's ack answers this one too... unless that ack was lost,
+            // in which case the stored record below serves the next retry.
+            auto rec = self->state.setup.db->get("d/" + *id);
+            if (rec && rec->has_value())
+              if (auto d = delivery::dedup_record::decode(as_bytes(**rec))) send_ack(self, d->sender, *id);
+            return;
+          }
+          if (id) {
+            auto rec = self->state.setup.db->get("d/" + *id);
+            if (rec && rec->has_value())
+              if (auto d = delivery::dedup_record::decode(as_bytes(**rec))) {
+                send_ack(self, d->sender, *id);
+                return;
+              }
+          }
+        }
+        ++self->state.rejected;
+        spdlog::warn("mailbox: rejected envelope on {}: {}", transport, err.what());
+      });
+}
+
+result<inbound_message> take_unread(mailbox_actor_t* self) {
+  auto& st = self->state;
+  auto seq = st.unread.front();
+  st.unread.pop_front();
+  auto key = store::hex_key("i/", seq);
+  auto raw = st.setup.db->get(key);
+  if (!raw) return raw.err();
+  if (!raw->has_value()) return error{errc::not_found, "inbox record " + key + " vanished"};
+  auto rec = delivery::in_record::decode(as_bytes(**raw));
+  if (!rec) return rec.err();
+  rec->state = delivery::in_state::read;
+  leveldb::WriteBatch b;
+  b.Put(key, as_string(rec->encode()));
+  persist(self, std::move(b));
+  return to_inbound(*rec);
+}
+
+} // namespace aqua::actors

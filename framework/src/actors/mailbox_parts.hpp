@@ -1,0 +1,54 @@
+#pragma once
+// Private: the mailbox actor's state and the steps it is built from
+// (mailbox_parts.cpp), kept apart from its behaviour (mailbox_actor.cpp).
+
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+
+#include "actors/protocol.hpp"
+#include "delivery/dedup.hpp"
+#include "delivery/records.hpp"
+
+namespace aqua::actors {
+
+struct mailbox_state {
+  struct waiter {
+    std::uint64_t token;
+    caf::response_promise rp;
+  };
+  mailbox_setup setup;
+  caf::actor routing;
+  std::uint64_t next_seq = 1;
+  std::deque<std::uint64_t> unread;
+  std::deque<waiter> waiting;
+  std::uint64_t next_token = 1;
+  delivery::outbox out;
+  delivery::dedup_window dedup;
+  std::set<std::string> in_flight;  // transmissions awaiting routing's answer
+  std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;
+  bool timer_armed = false;
+  std::mt19937_64 rng;
+  std::uint64_t received = 0, rejected = 0;
+  static inline const char* name = "aqua.mailbox";
+};
+
+using mailbox_actor_t = caf::stateful_actor<mailbox_state>;
+
+std::int64_t now_ms();
+std::string as_string(const bytes& b);
+inbound_message to_inbound(const delivery::in_record& r);
+outbound_message to_outbound(const delivery::out_record& r);
+
+// Submits `b` to the group committer; `cont` runs inside the actor once the
+// batch is durable (or failed).
+void persist(mailbox_actor_t* self, leveldb::WriteBatch b, std::function<void(const result<void>&)> cont = {});
+result<void> load_from_store(mailbox_actor_t* self);
+void transmit(mailbox_actor_t* self, const std::string& id);
+void on_tick(mailbox_actor_t* self);
+void arm_timer(mailbox_actor_t* self);
+void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const bytes& frame);
+result<inbound_message> take_unread(mailbox_actor_t* self);
+
+} // namespace aqua::actors

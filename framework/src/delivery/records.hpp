@@ -1,0 +1,55 @@
+#pragma once
+// Private: the inner payload framing carried inside envelopes, and the
+// store records of the inbox and dedup index (docs/protocol/delivery.md,
+// docs/storage.md).
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aqua/bytes.hpp"
+
+namespace aqua::delivery {
+
+// Inside the ciphertext: 0x01 || app payload, or 0x02 || u16 n || n x 16-byte message ids.
+inline constexpr std::uint8_t inner_message = 0x01;
+inline constexpr std::uint8_t inner_ack = 0x02;
+inline constexpr std::size_t max_ack_ids = 1024;
+
+bytes frame_message(bytes_view payload);
+bytes frame_ack(const std::vector<std::string>& message_ids_hex);
+struct inner {
+  std::uint8_t type = 0;
+  bytes payload;                   // message
+  std::vector<std::string> acked;  // ack: hex ids
+};
+// errc::bad_envelope for an unknown type or malformed ack.
+result<inner> parse_inner(bytes_view data);
+
+enum class in_state : std::uint8_t { unread = 1, read = 2 };
+
+struct in_record {
+  std::uint64_t seq = 0;
+  std::string message_id;  // hex
+  std::string sender;      // peer ID
+  std::int64_t received_ms = 0;
+  in_state state = in_state::unread;
+  std::string trust;
+  bool quarantined = false;
+  std::string transport;
+  bytes payload;
+  bytes encode() const;
+  static result<in_record> decode(bytes_view data);
+};
+
+// d/<message id>: where a delivered message went, so duplicates are re-acked.
+struct dedup_record {
+  std::uint64_t seq = 0;
+  std::string sender;
+  std::int64_t seen_ms = 0;
+  bytes encode() const;
+  static result<dedup_record> decode(bytes_view data);
+};
+
+} // namespace aqua::delivery
