@@ -39,13 +39,14 @@ result<void> self_test(transport& t, const std::string& listen) {
   if (!bound) return bound.err();
   auto c = t.dial(*bound);
   if (!c) return c.err();
+  // Some transports (zmq) only see a peer once its first frame arrives.
+  for (std::uint8_t i = 0; i < 3; ++i)
+    if (auto r = (*c)->send(bytes{i, 0xaa}); !r) return r.err();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   std::shared_ptr<connection> server;
   while (!(server = obs->get()) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (!server) return error{errc::timeout, "self-test: no incoming connection after dialling " + *bound};
-  for (std::uint8_t i = 0; i < 3; ++i)
-    if (auto r = (*c)->send(bytes{i, 0xaa}); !r) return r.err();
   for (std::uint8_t i = 0; i < 3; ++i) {
     std::optional<bytes> f;
     while (!(f = server->try_receive()) && std::chrono::steady_clock::now() < deadline)
@@ -53,6 +54,12 @@ result<void> self_test(transport& t, const std::string& listen) {
     if (!f) return error{errc::timeout, "self-test: frame " + std::to_string(i) + " never arrived"};
     if (*f != bytes{i, 0xaa}) return error{errc::bad_frame, "self-test: frame " + std::to_string(i) + " arrived changed or out of order"};
   }
+  // and back, over the accepted side
+  if (auto r = server->send(bytes{0xbb}); !r) return r.err();
+  std::optional<bytes> back;
+  while (!(back = (*c)->try_receive()) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!back || *back != bytes{0xbb}) return error{errc::timeout, "self-test: reply over the accepted connection never arrived"};
   (*c)->close();
   t.stop();
   return ok();

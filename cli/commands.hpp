@@ -21,5 +21,7 @@ void add_demo_command(CLI::App& app, global_options& g, int& rc);       // demo
 void add_plugin_commands(CLI::App& app, global_options& g, int& rc);    // plugin check
 void add_contact_commands(CLI::App& app, global_options& g, int& rc);   // card export, contacts ...
 void add_store_commands(CLI::App& app, global_options& g, int& rc);     // store check, store repair
+void add_serve_command(CLI::App& app, global_options& g, int& rc);      // serve
+void add_inbox_commands(CLI::App& app, global_options& g, int& rc);     // inbox list, outbox list
 
 } // namespace aqua::cli

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   add_plugin_commands(app, g, rc);
   add_contact_commands(app, g, rc);
   add_store_commands(app, g, rc);
+  add_serve_command(app, g, rc);
+  add_inbox_commands(app, g, rc);
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(g.log_level)); });
   try {
     app.parse(argc, argv);

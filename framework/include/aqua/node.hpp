@@ -73,8 +73,11 @@ class node {
   // Returns once the message is durably queued (the outbox retries it until
   // the recipient's authenticated ack arrives or `ttl_ms` passes; 0 = the
   // config's crypto.default_ttl_s). See outbox() for delivery states.
+  // `message_id` (32 hex digits) makes the call idempotent: an id already
+  // queued is not sent again, so an application can retry after a crash.
   result<std::string> send(const peer_id& to, bytes payload,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(5), std::uint64_t ttl_ms = 0);
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5), std::uint64_t ttl_ms = 0,
+                           const std::string& message_id = {});
   result<std::vector<outbound_message>> outbox();
   // Next unread message (marked read as it is returned), waiting up to `timeout`.
   result<inbound_message> receive(std::chrono::milliseconds timeout);

@@ -68,8 +68,8 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
       return rp;
     },
     // -> (envelope, message id hex, expires_ms, state changes)
-    [=](seal_atom, const std::string& recipient, const bytes& payload,
-        std::uint64_t ttl_ms) -> caf::result<bytes, std::string, std::int64_t, store::ops> {
+    [=](seal_atom, const std::string& recipient, const bytes& payload, std::uint64_t ttl_ms,
+        const std::string& id_hex) -> caf::result<bytes, std::string, std::int64_t, store::ops> {
       auto& st = self->state;
       auto to = peer_id::parse(recipient);
       if (!to) return to_caf(to.err());
@@ -85,7 +85,10 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
         card = std::move(*v);
       }
       std::array<std::uint8_t, e2ee::message_id_size> id{};
-      randombytes_buf(id.data(), id.size());
+      if (auto raw = from_hex(id_hex); raw && raw->size() == id.size())
+        std::copy(raw->begin(), raw->end(), id.begin());
+      else
+        randombytes_buf(id.data(), id.size());
       auto ttl = ttl_ms ? static_cast<std::int64_t>(ttl_ms) : std::int64_t{st.setup.cfg.default_ttl_s} * 1000;
       auto env = st.setup.engine->seal(*to, card ? &*card : nullptr, payload, id, now + ttl);
       if (!env) return to_caf(env.err());
@@ -93,11 +96,13 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
                                                                       st.changes());
     },
     // -> (sender, message id hex, inner payload, trust, quarantined, state changes)
-    [=](open_atom, const bytes& data)
+    // `likely_sender`: the peer the connection is bound to, or empty.
+    [=](open_atom, const bytes& data, const std::string& likely_sender)
       -> caf::result<std::string, std::string, bytes, std::string, bool, store::ops> {
       auto& st = self->state;
       st.refresh_book();
-      auto m = st.setup.engine->open(data, [&](const peer_id& p) { return st.admit(p); });
+      auto hint = likely_sender.empty() ? result<peer_id>(error{errc::not_found, ""}) : peer_id::parse(likely_sender);
+      auto m = st.setup.engine->open(data, [&](const peer_id& p) { return st.admit(p); }, hint ? &*hint : nullptr);
       if (!m) return to_caf(m.err());
       const contact* c = st.setup.book.find(m->sender);
       std::string trust = c ? std::string(to_string(c->trust)) : "unknown";

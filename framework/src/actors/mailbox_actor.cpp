@@ -21,6 +21,7 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
   self->state.setup = std::move(setup);
   self->state.rng.seed(std::random_device{}());
+  self->state.jitter_salt = self->state.rng();
   return {
     [=](init_atom, const caf::actor& routing) -> caf::result<bool> {
       self->state.routing = routing;
@@ -28,9 +29,21 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       arm_timer(self);
       return true;
     },
-    [=](send_atom, const std::string& peer, const bytes& payload, std::uint64_t ttl_ms) -> caf::result<std::string> {
+    // `wanted_id` (32 hex digits, or empty for a random one) makes sends
+    // idempotent: a message id already in the outbox is not sent again.
+    [=](send_atom, const std::string& peer, const bytes& payload, std::uint64_t ttl_ms,
+        const std::string& wanted_id) -> caf::result<std::string> {
+      if (!wanted_id.empty()) {
+        auto raw = from_hex(wanted_id);
+        if (!raw || raw->size() != e2ee::message_id_size)
+          return to_caf(error{errc::invalid_argument, "message id must be 32 hex digits, got '" + wanted_id + "'"});
+        auto have = self->state.setup.db->get("o/" + wanted_id);
+        if (!have) return to_caf(have.err());
+        if (have->has_value()) return wanted_id;  // queued before (e.g. ahead of a crash)
+      }
       auto rp = self->make_response_promise<std::string>();
-      self->request(self->state.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_message(payload), ttl_ms)
+      self->request(self->state.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_message(payload), ttl_ms,
+                    wanted_id)
         .then(
           [=](const bytes& env, const std::string& id, std::int64_t expires, const store::ops& changes) mutable {
             delivery::out_record rec;
@@ -50,15 +63,15 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
               }
               self->state.out.add(rec);
               rp.deliver(id);
-              transmit(self, id);
+              for (auto& due : self->state.out.due(now_ms(), self->state.setup.send_window)) transmit(self, due);
               arm_timer(self);
             });
           },
           [=](const caf::error& e) mutable { rp.deliver(e); });
       return rp;
     },
-    [=](frame_atom, std::uint64_t conn, const std::string& transport, const bytes& frame) {
-      incoming(self, conn, transport, frame);
+    [=](frame_atom, std::uint64_t conn, const std::string& transport, const std::string& bound_peer, const bytes& frame) {
+      incoming(self, conn, transport, bound_peer, frame);
     },
     [=](durable_atom, std::uint64_t token, bool ok, const std::string& why) {
       auto it = self->state.on_durable.find(token);

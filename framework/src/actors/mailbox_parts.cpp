@@ -84,8 +84,13 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     auto& s = self->state;
     s.in_flight.erase(id);
     if (!sent) spdlog::debug("mailbox: attempt for {} failed: {}", id, why);
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    if (auto* r = s.out.transmitted(id, now_ms(), unit(s.rng))) {
+    auto* cur = s.out.find(id);
+    if (!cur) return;
+    // One jitter draw per (recipient, attempt): a recipient's messages stay
+    // together, so a link that comes back gets them in send order.
+    auto draw = std::hash<std::string>{}(cur->recipient + "/" + std::to_string(cur->attempts)) ^ s.jitter_salt;
+    double unit = static_cast<double>(draw % 1000000) / 1000000.0;
+    if (auto* r = s.out.transmitted(id, now_ms(), unit)) {
       leveldb::WriteBatch b;
       b.Put("o/" + id, as_string(r->encode()));
       persist(self, std::move(b));
@@ -108,7 +113,7 @@ void on_tick(mailbox_actor_t* self) {
     }
     persist(self, std::move(b));
   }
-  for (auto& id : st.out.due(now)) transmit(self, id);
+  for (auto& id : st.out.due(now, st.setup.send_window)) transmit(self, id);
   st.out.forget_finished();
   leveldb::WriteBatch pruned;
   bool any = false;
@@ -133,7 +138,8 @@ namespace {
 
 void send_ack(mailbox_actor_t* self, const std::string& peer, const std::string& id) {
   auto& st = self->state;
-  self->request(st.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_ack({id}), std::uint64_t{0})
+  self->request(st.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_ack({id}), std::uint64_t{0},
+                std::string())
     .then(
       [=](const bytes& env, const std::string&, std::int64_t, const store::ops& changes) {
         leveldb::WriteBatch b;
@@ -198,9 +204,10 @@ void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::st
 
 } // namespace
 
-void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const bytes& frame) {
+void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
+              const bytes& frame) {
   auto& st = self->state;
-  self->request(st.setup.crypto, caf::infinite, open_atom::value, frame)
+  self->request(st.setup.crypto, caf::infinite, open_atom::value, frame, bound_peer)
     .then(
       [=](const std::string& sender, const std::string& id, bytes& inner_bytes, const std::string& trust,
           bool quarantined, const store::ops& changes) {
@@ -218,6 +225,8 @@ void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& tran
           for (auto& acked : in->acked)
             if (auto* r = self->state.out.acked(acked, now_ms())) b.Put("o/" + acked, as_string(r->encode()));
           persist(self, std::move(b));
+          // The window moved: send what it now admits without waiting for the timer.
+          for (auto& due : self->state.out.due(now_ms(), self->state.setup.send_window)) transmit(self, due);
           return;
         }
         if (self->state.dedup.contains(id)) {  // same message on another path: ack, do not deliver
@@ -230,30 +239,28 @@ void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& tran
       },
       [=](const caf::error& e) {
         auto err = from_caf(e);
-        // A retry of something we already stored: the ratchet key is spent,
-        // but the dedup index remembers the sender, so ack it again.
-        if (err.code() == errc::replayed_message || err.code() == errc::reused_message_key) {
-          auto id = e2ee::peek_message_id(frame);
-          if (id && self->state.dedup.contains(*id)) {
-            // Already accepted in this run (perhaps still being stored): the
-            // first copy's ack answers this one too... unless that ack was lost,
-            // in which case the stored record below serves the next retry.
+        // A copy of something we already accepted (a retry, another path, or
+        // a replay after our restart, when the spent key is no longer even
+        // recognised): the dedup index says so and names the sender, so ack
+        // it again; it never reaches the application twice.
+        if (auto id = e2ee::peek_message_id(frame)) {
+          if (self->state.dedup.contains(*id)) {
             auto rec = self->state.setup.db->get("d/" + *id);
             if (rec && rec->has_value())
               if (auto d = delivery::dedup_record::decode(as_bytes(**rec))) send_ack(self, d->sender, *id);
-            return;
+            return;  // not stored yet: the first copy's ack is on its way
           }
-          if (id) {
-            auto rec = self->state.setup.db->get("d/" + *id);
-            if (rec && rec->has_value())
-              if (auto d = delivery::dedup_record::decode(as_bytes(**rec))) {
-                send_ack(self, d->sender, *id);
-                return;
-              }
-          }
+          auto rec = self->state.setup.db->get("d/" + *id);
+          if (rec && rec->has_value())
+            if (auto d = delivery::dedup_record::decode(as_bytes(**rec))) {
+              send_ack(self, d->sender, *id);
+              return;
+            }
         }
         ++self->state.rejected;
-        spdlog::warn("mailbox: rejected envelope on {}: {}", transport, err.what());
+        spdlog::warn("mailbox: rejected envelope on {}{}: {}", transport,
+                     bound_peer.empty() ? std::string(" (connection not yet bound to a peer)") : " from " + bound_peer,
+                     err.what());
       });
 }
 

@@ -30,6 +30,7 @@ struct mailbox_state {
   std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;
   bool timer_armed = false;
   std::mt19937_64 rng;
+  std::uint64_t jitter_salt = 0;  // per run, so peers do not retry in lockstep
   std::uint64_t received = 0, rejected = 0;
   static inline const char* name = "aqua.mailbox";
 };
@@ -48,7 +49,8 @@ result<void> load_from_store(mailbox_actor_t* self);
 void transmit(mailbox_actor_t* self, const std::string& id);
 void on_tick(mailbox_actor_t* self);
 void arm_timer(mailbox_actor_t* self);
-void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const bytes& frame);
+void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
+              const bytes& frame);
 result<inbound_message> take_unread(mailbox_actor_t* self);
 
 } // namespace aqua::actors

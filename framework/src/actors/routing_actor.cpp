@@ -185,7 +185,9 @@ void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
     return;
   }
   ++self->state.received;
-  self->send(self->state.setup.mailbox, frame_atom::value, id, transport, std::move(frame));
+  // The peer this connection is bound to (if any) helps crypto place an
+  // envelope whose tag lies past its window.
+  self->send(self->state.setup.mailbox, frame_atom::value, id, transport, self->state.conns[id].peer, std::move(frame));
 }
 
 void drain(routing_actor_t* self, std::uint64_t id) {
@@ -232,12 +234,14 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       transmit(self, peer, pending_frame{std::move(envelope), rp});
       return caf::delegated<bool>();
     },
-    // The mailbox opened a message from `sender` on `conn`: replies may use it.
+    // The mailbox opened a message from `sender` on `conn`: replies use it.
+    // The newest evidence wins: after a peer restarts, its old connection
+    // may linger until the transport notices it is dead.
     [=](bind_atom, std::uint64_t conn, const std::string& sender) {
       auto& st = self->state;
-      if (auto it = st.conns.find(conn); it != st.conns.end() && it->second.peer.empty()) {
-        it->second.peer = sender;
-        if (!st.by_peer.count(sender)) st.by_peer[sender] = conn;
+      if (auto it = st.conns.find(conn); it != st.conns.end()) {
+        if (it->second.peer.empty()) it->second.peer = sender;
+        if (it->second.peer == sender) st.by_peer[sender] = conn;
       }
     },
     [=](readable_atom, std::uint64_t id) { drain(self, id); },

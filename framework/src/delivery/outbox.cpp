@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 
 #include "core/codec.hpp"
 
@@ -85,19 +84,18 @@ void outbox::add(out_record r) {
   records_[r.message_id] = std::move(r);
 }
 
-std::vector<std::string> outbox::due(std::int64_t now_ms) const {
-  auto pending = [&](const out_record& r) {
-    return (r.state == out_state::queued || r.state == out_state::sent) && now_ms < r.expires_ms;
-  };
-  std::set<std::string> recipients;
+std::vector<std::string> outbox::due(std::int64_t now_ms, std::size_t window) const {
+  std::vector<const out_record*> pending;
   for (auto& [id, r] : records_)
-    if (pending(r) && r.next_attempt_ms <= now_ms) recipients.insert(r.recipient);
-  std::vector<std::pair<std::uint64_t, std::string>> out;
-  for (auto& [id, r] : records_)
-    if (pending(r) && recipients.count(r.recipient)) out.emplace_back(r.seq, id);
-  std::sort(out.begin(), out.end());
+    if ((r.state == out_state::queued || r.state == out_state::sent) && now_ms < r.expires_ms) pending.push_back(&r);
+  std::sort(pending.begin(), pending.end(), [](auto* a, auto* b) { return a->seq < b->seq; });  // send order
+  std::map<std::string, std::size_t> rank;  // per recipient: pending messages ahead of this one
   std::vector<std::string> ids;
-  for (auto& [seq, id] : out) ids.push_back(id);
+  for (auto* r : pending) {
+    auto ahead = rank[r->recipient]++;
+    if (window != 0 && ahead >= window) continue;
+    if (r->next_attempt_ms <= now_ms) ids.push_back(r->message_id);
+  }
   return ids;
 }
 

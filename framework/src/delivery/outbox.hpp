@@ -52,10 +52,13 @@ class outbox {
   // once). Keeps a nonzero r.seq (a reload), else assigns the next one.
   void add(out_record r);
   std::uint64_t next_seq() const { return next_seq_; }
-  // What to transmit at `now`: for every recipient with a message due, all
-  // of that recipient's pending messages in send order (so a link that comes
-  // back delivers them in order; extra copies are deduplicated downstream).
-  std::vector<std::string> due(std::int64_t now_ms) const;
+  // Messages due at `now`, in send order. Callers keep a recipient's retries
+  // together (and so in order) by drawing the jitter per recipient and
+  // attempt rather than per message.
+  // Flow control: only a recipient's `window` oldest pending messages are
+  // ever in flight, so the receiver sees sequence numbers within its window
+  // (and its skipped-key store) even when a link flaps; 0 = unlimited.
+  std::vector<std::string> due(std::int64_t now_ms, std::size_t window = 0) const;
   // A transmission attempt happened: schedule the next one.
   // `unit_random` in [0,1) drives the jitter (injected, for determinism).
   const out_record* transmitted(const std::string& id, std::int64_t now_ms, double unit_random);

@@ -150,6 +150,7 @@ result<bytes> card_from_text(std::string_view text) {
     return error{errc::bad_card, "card text must start with '" + std::string(card_text_prefix) + "'"};
   text.remove_prefix(card_text_prefix.size());
   if (text.size() > 64 * 1024) return error{errc::bad_card, "card text larger than 64 KiB"};
+  if (text.empty()) return error{errc::bad_card, "card text is empty after '" + std::string(card_text_prefix) + "'"};
   bytes out(text.size());
   std::size_t len = 0;
   if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, nullptr,

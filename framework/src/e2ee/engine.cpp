@@ -207,7 +207,7 @@ result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, co
   return out;
 }
 
-result<opened_message> engine::open(bytes_view data, const admit_fn& admit) {
+result<opened_message> engine::open(bytes_view data, const admit_fn& admit, const peer_id* likely_sender) {
   auto e = decode_envelope(data, limits_.max_payload + max_identity_block + 1024);
   if (!e) return e.err();
   if (!(e->recipient == self_id_))
@@ -229,8 +229,30 @@ result<opened_message> engine::open(bytes_view data, const admit_fn& admit) {
   }
   if (consumed_.count(e->tag))
     return error{errc::reused_message_key, "the message key of this envelope was already used (replayed ciphertext)"};
+  // Beyond the indexed window: search ahead in the session a prekey
+  // envelope names, or in the likely sender's sessions.
+  auto search = [&](session& s) -> std::optional<std::uint64_t> {
+    for (std::uint64_t m = s.recv_high + limits_.tag_window; m < s.recv_high + limits_.max_lookahead; ++m)
+      if (message_tag(s.tag_recv, m) == e->tag) return m;
+    return std::nullopt;
+  };
+  std::vector<session*> candidates;
+  if (e->kind == envelope_kind::prekey)
+    if (auto it = by_ephemeral_.find(e->prekey.ephemeral); it != by_ephemeral_.end())
+      candidates.push_back(&sessions_.at(it->second));
+  if (likely_sender && candidates.empty())
+    for (auto& [id, s] : sessions_)
+      if (s.peer() == *likely_sender) candidates.push_back(&s);
+  for (auto* s : candidates)
+    if (auto m = search(*s)) {
+      if (admit)
+        if (auto refused = admit(s->peer())) return *refused;
+      return open_in_session(*s, *m, *e, false);
+    }
   if (e->kind != envelope_kind::prekey || by_ephemeral_.count(e->prekey.ephemeral))
-    return error{errc::unknown_session, "envelope matches no session (unknown sender, or sequence outside the window)"};
+    return error{errc::unknown_session, "envelope matches no session (unknown sender, or sequence outside the window; " +
+                                            std::to_string(candidates.size()) + " candidate session(s)" +
+                                            (candidates.empty() ? std::string() : ", first at sequence " + std::to_string(candidates[0]->recv_high)) + ")"};
   auto card = x3dh_open_identity(prekeys_, self_id_, e->prekey);
   if (!card) return card.err();
   if (admit)

@@ -20,6 +20,7 @@ struct engine_limits {
   ratchet_limits ratchet;
   std::size_t max_payload = 1u << 20;
   std::uint32_t tag_window = 64;        // future sequence numbers indexed per session
+  std::uint32_t max_lookahead = 8192;   // searched beyond the window for a likely sender
   std::size_t max_missing = 1000;       // out-of-order gap tracked per session
   std::size_t seen_message_ids = 65536; // replay window for message ids
   std::size_t one_time_prekeys = 20;    // generated and published; replenished as they are used
@@ -58,7 +59,11 @@ class engine {
   // about the sender before any decryption or session creation; the error it
   // returns (e.g. sender_blocked) is returned as is.
   using admit_fn = std::function<std::optional<error>(const peer_id&)>;
-  result<opened_message> open(bytes_view data, const admit_fn& admit = {});
+  // `likely_sender` (e.g. the peer a connection is bound to) lets a message
+  // whose tag lies beyond the indexed window be found: that peer's sessions
+  // are searched up to max_lookahead sequence numbers ahead. This heals the
+  // gap that lost messages (e.g. acks to a crashed peer) leave behind.
+  result<opened_message> open(bytes_view data, const admit_fn& admit = {}, const peer_id* likely_sender = nullptr);
 
   // Moves to a fresh signed prekey; the previous one stays valid for late
   // prekey messages until the next rotation.

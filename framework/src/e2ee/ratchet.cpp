@@ -72,16 +72,20 @@ std::pair<ratchet_header, key32> ratchet::next_send_key() {
 
 result<void> ratchet::skip_until(std::uint32_t until, std::int64_t now_ms) {
   if (!has_ckr_) return ok();
-  if (until > nr_ && until - nr_ > limits.max_skip)
+  if (until > nr_ && until - nr_ > limits.max_jump)
     return error{errc::too_many_skipped, "message " + std::to_string(until) + " would skip " +
                                              std::to_string(until - nr_) + " keys (limit " +
-                                             std::to_string(limits.max_skip) + ")"};
+                                             std::to_string(limits.max_jump) + ")"};
   while (nr_ < until) {
-    if (skipped_.size() >= limits.max_skip)
-      return error{errc::too_many_skipped, "skipped-key store is full (" + std::to_string(limits.max_skip) + ")"};
     key32 mk{};
     kdf_ck(ckr_, mk);
-    skipped_[{dhr_, nr_}] = skipped_key{mk, now_ms};
+    // Keep only the newest max_skip keys: a long gap (messages lost while a
+    // peer was down) costs hashing, never unbounded memory.
+    if (until - nr_ <= limits.max_skip) {
+      if (skipped_.size() >= limits.max_skip && !skipped_.empty()) skipped_.erase(skipped_.begin());
+      skipped_[{dhr_, nr_}] = skipped_key{mk, now_ms};
+    }
+    wipe(mk);
     ++nr_;
   }
   return ok();

@@ -25,7 +25,8 @@ struct ratchet_header {
 };
 
 struct ratchet_limits {
-  std::uint32_t max_skip = 1000;                          // per chain step and in total
+  std::uint32_t max_skip = 1000;                          // skipped keys stored (oldest dropped beyond)
+  std::uint32_t max_jump = 8192;                          // chain steps one message may skip (else too_many_skipped)
   std::int64_t skipped_ttl_ms = 7LL * 24 * 3600 * 1000;   // stored skipped keys expire
 };
 

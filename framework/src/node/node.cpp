@@ -43,6 +43,7 @@ node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 node::~node() { stop(); }
 
 result<std::unique_ptr<node>> node::start(const node_config& cfg) {
+  if (std::getenv("AQUA_LOG_NODE_NAME")) spdlog::set_pattern("[%H:%M:%S.%e] [" + cfg.name + "] [%l] %v");
   auto kp = read_key_file(cfg.identity.key_file);
   if (!kp) return kp.err();
   if (auto r = ensure_private_dir(cfg.data_dir); !r) return r.err();
@@ -132,8 +133,10 @@ const node_config& node::config() const { return impl_->cfg; }
 std::vector<std::string> node::listen_addresses() const { return impl_->listen_addrs; }
 const std::string& node::card() const { return impl_->card; }
 
-result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout, std::uint64_t ttl_ms) {
-  return impl_->ask<std::string>(impl_->mailbox, timeout, send_atom::value, to.str(), std::move(payload), ttl_ms);
+result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout, std::uint64_t ttl_ms,
+                               const std::string& message_id) {
+  return impl_->ask<std::string>(impl_->mailbox, timeout, send_atom::value, to.str(), std::move(payload), ttl_ms,
+                                 message_id);
 }
 
 result<std::vector<outbound_message>> node::outbox() {

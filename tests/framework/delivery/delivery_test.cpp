@@ -27,14 +27,15 @@ TEST(outbox, new_messages_are_due_at_once_in_send_order) {
   EXPECT_EQ(ob.pending(), 2u);
 }
 
-TEST(outbox, one_due_message_brings_its_recipients_whole_queue_in_order) {
+TEST(outbox, only_due_messages_are_returned_in_send_order) {
   outbox ob;
   for (auto id : {"m1", "m2", "m3"}) ob.add(rec(id, 0, 100000));
-  ob.transmitted("m1", 0, 0.0);  // next attempt 400
+  ob.transmitted("m1", 0, 0.5);  // next attempt 500
   ob.transmitted("m2", 0, 0.9);  // next attempt 580
   ob.transmitted("m3", 0, 0.5);  // next attempt 500
-  EXPECT_TRUE(ob.due(399).empty());
-  EXPECT_EQ(ob.due(400), (std::vector<std::string>{"m1", "m2", "m3"}));
+  EXPECT_TRUE(ob.due(499).empty());
+  EXPECT_EQ(ob.due(500), (std::vector<std::string>{"m1", "m3"}));  // m2 is not due: no retransmit storm
+  EXPECT_EQ(ob.due(580), (std::vector<std::string>{"m1", "m2", "m3"}));
 }
 
 TEST(outbox, retries_back_off_exponentially_with_bounded_jitter_and_a_cap) {
@@ -113,4 +114,16 @@ TEST(dedup, duplicates_are_detected_within_the_window) {
   gone = w.prune(1003);  // age bound
   EXPECT_EQ(gone, (std::deque<std::string>{"b"}));
   EXPECT_EQ(w.size(), 2u);
+}
+
+TEST(outbox, a_recipients_window_bounds_what_is_in_flight) {
+  outbox ob;
+  for (int i = 0; i < 5; ++i) ob.add(rec("a" + std::to_string(i), 0, 100000));
+  auto other = rec("b0", 0, 100000);
+  other.recipient = "someone else";
+  ob.add(other);
+  EXPECT_EQ(ob.due(0, 2), (std::vector<std::string>{"a0", "a1", "b0"}));
+  ob.acked("a0", 1);
+  EXPECT_EQ(ob.due(1, 2), (std::vector<std::string>{"a1", "a2", "b0"}));
+  EXPECT_EQ(ob.due(1).size(), 5u);  // 0 = unlimited
 }

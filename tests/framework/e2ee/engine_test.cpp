@@ -133,7 +133,7 @@ TEST_F(pair_fixture, oversized_payload_and_body_are_refused) {
 
 TEST_F(pair_fixture, skipping_too_many_keys_is_bounded) {
   e2ee::engine_limits lim;
-  lim.ratchet.max_skip = 10;
+  lim.ratchet.max_jump = 10;
   lim.tag_window = 64;
   auto b2 = party::make(5, env, lim);
   std::vector<bytes> ms;
@@ -143,6 +143,39 @@ TEST_F(pair_fixture, skipping_too_many_keys_is_bounded) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code(), errc::too_many_skipped);
   EXPECT_TRUE(b2.engine.open(ms[10]));  // skipping 9 is fine
+}
+
+TEST_F(pair_fixture, only_the_newest_skipped_keys_are_kept) {
+  e2ee::engine_limits lim;
+  lim.ratchet.max_skip = 3;
+  auto b2 = party::make(5, env, lim);
+  std::vector<bytes> ms;
+  for (int i = 0; i < 8; ++i) ms.push_back(seal(alice, b2, "m" + std::to_string(i)));
+  ASSERT_TRUE(b2.engine.open(ms[0]));
+  ASSERT_TRUE(b2.engine.open(ms[7]));  // skips 1..6; keeps keys 4, 5, 6
+  EXPECT_TRUE(b2.engine.open(ms[5]));
+  EXPECT_FALSE(b2.engine.open(ms[2]));  // its key was dropped: bounded memory
+}
+
+TEST_F(pair_fixture, prekey_envelopes_beyond_the_window_are_found_by_their_ephemeral) {
+  ASSERT_TRUE(bob.engine.open(seal(alice, bob, "first")));
+  for (int i = 0; i < 300; ++i) seal(alice, bob, "lost " + std::to_string(i), false);
+  auto o = bob.engine.open(seal(alice, bob, "still prekey", false));
+  ASSERT_TRUE(o) << o.err().what();
+  EXPECT_EQ(str(o->payload), "still prekey");
+}
+
+TEST_F(pair_fixture, a_long_gap_of_lost_messages_heals_for_a_likely_sender) {
+  ASSERT_TRUE(bob.engine.open(seal(alice, bob, "first")));
+  ASSERT_TRUE(alice.engine.open(seal(bob, alice, "reply", false)));  // session envelopes from now on
+  for (int i = 0; i < 500; ++i) seal(alice, bob, "lost " + std::to_string(i), false);  // never delivered
+  auto after = seal(alice, bob, "after the gap", false);
+  EXPECT_EQ(bob.engine.open(after).err().code(), errc::unknown_session);  // beyond the indexed window
+  auto hint = alice.id();
+  auto o = bob.engine.open(after, {}, &hint);
+  ASSERT_TRUE(o) << o.err().what();
+  EXPECT_EQ(str(o->payload), "after the gap");
+  ASSERT_TRUE(bob.engine.open(seal(alice, bob, "and on", false)));  // the window moved along
 }
 
 TEST_F(pair_fixture, session_state_survives_save_and_load) {

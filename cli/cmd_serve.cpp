@@ -1,0 +1,61 @@
+// aqua serve: run the node from YAML until SIGINT/SIGTERM, then stop
+// cleanly (every actor finishes, the store is closed after its last write).
+// The local control API arrives with the `aqua serve` daemon issue.
+
+#include <csignal>
+#include <iostream>
+
+#include "aqua/node.hpp"
+#include "commands.hpp"
+#include "identity/key_store.hpp"
+#include "output.hpp"
+
+namespace aqua::cli {
+namespace {
+
+int run_serve(const global_options& g, const std::string& config) {
+  std::filesystem::path file = config;
+  if (file.empty()) {
+    auto dir = resolve_data_dir(g.dir);
+    if (!dir) return report(dir.err(), g.json);
+    file = *dir / config_file_name;
+  }
+  auto cfg = load_config(file);
+  if (!cfg) return report(cfg.err(), g.json);
+  // Block the signals before any thread starts, so sigwait() receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto n = node::start(*cfg);
+  if (!n) return report(n.err(), g.json);
+  if (g.json) {
+    print_json({{"event", "serving"}, {"peer_id", (*n)->id().str()}, {"listen", (*n)->listen_addresses()},
+                {"card", (*n)->card()}, {"config", file.string()}});
+  } else {
+    std::cout << "aqua: serving as " << (*n)->id().str() << "\n";
+    for (auto& a : (*n)->listen_addresses()) std::cout << "  listening on " << a << "\n";
+    std::cout << "  card: " << (*n)->card() << "\n  stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  (*n)->stop();
+  if (g.json)
+    print_json({{"event", "stopped"}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  else
+    std::cout << "aqua: stopped cleanly on " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << std::endl;
+  return exit_ok;
+}
+
+} // namespace
+
+void add_serve_command(CLI::App& app, global_options& g, int& rc) {
+  auto config = std::make_shared<std::string>();
+  auto* serve = app.add_subcommand("serve", "Run this node (from its YAML config) until SIGINT/SIGTERM");
+  serve->add_option("--config", *config, "Node config (default: <data dir>/config.yaml)");
+  serve->footer("Examples:\n  aqua serve\n  aqua serve --config configs/node.example.yaml --json");
+  serve->callback([&g, &rc, config] { rc = run_serve(g, *config); });
+}
+
+} // namespace aqua::cli

@@ -1,0 +1,55 @@
+#pragma once
+// One connection of the "zmq" transport: bounded inbound and outbound frame
+// queues shared between the transport's I/O thread (which owns every ZeroMQ
+// socket) and the node's threads (which call send/try_receive/close).
+
+#include <aqua/transport.hpp>
+
+#include <deque>
+#include <functional>
+#include <mutex>
+
+namespace aqua::zmqt {
+
+struct limits {
+  std::size_t queue_frames = 1024;
+  std::size_t queue_bytes = 8u << 20;
+  std::size_t max_frame_bytes = 4u << 20;
+  int hwm = 1000;
+  int reconnect_ivl_ms = 100;
+  int reconnect_ivl_max_ms = 5000;
+};
+
+class zconn : public connection {
+ public:
+  zconn(limits lim, std::string local, std::string remote, std::function<void()> wake)
+      : lim_(lim), local_(std::move(local)), remote_(std::move(remote)), wake_(std::move(wake)) {}
+
+  std::string local_address() const override { return local_; }
+  std::string remote_address() const override { return remote_; }
+  void set_observer(std::shared_ptr<connection_observer> obs) override;
+  result<void> send(bytes_view frame) override;
+  std::optional<bytes> try_receive() override;
+  void close() override;
+  bool is_open() const override;
+
+  // I/O-thread side.
+  bool next_outbound(bytes& out);          // peek the oldest frame to send
+  void pop_outbound();                      // it went out
+  bool inbound_full() const;
+  void push_inbound(bytes frame);
+  void mark_closed(const error& why);       // peer gone (e.g. unroutable)
+  bool close_requested() const;
+
+ private:
+  limits lim_;
+  std::string local_, remote_;
+  std::function<void()> wake_;
+  mutable std::mutex m_;
+  std::deque<bytes> in_, out_;
+  std::size_t in_bytes_ = 0, out_bytes_ = 0;
+  bool closed_ = false, close_requested_ = false, sender_blocked_ = false, reader_paused_ = false;
+  std::shared_ptr<connection_observer> obs_;
+};
+
+} // namespace aqua::zmqt
