@@ -26,7 +26,7 @@ std::string node_yaml(const std::string& name, const std::string& listen, const 
   return "node:\n  name: " + name + "\n  log_level: warn\n"
          "components:\n  identity: {key_file: identity.key}\n  crypto: {}\n"
          "  routing:\n    routes:\n      - peer: " + peer.str() + "\n        address: " + peer_addr + "\n"
-         "  relay: {serve: false}\n  mailbox: {max_messages: 1000}\n"
+         "  relay: {serve: false}\n  mailbox: {send_window: 64}\n"
          "transports:\n  - plugin: loopback\n    listen: [" + listen + "]\n";
 }
 

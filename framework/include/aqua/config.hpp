@@ -50,7 +50,9 @@ struct relay_config {
 };
 
 struct mailbox_config {
-  std::uint32_t max_messages = 10000;  // in-memory inbox bound until the store lands
+  std::uint32_t send_window = 64;           // unacknowledged messages in flight per recipient
+  std::uint32_t dedup_max_ids = 1000000;    // message ids remembered for duplicate detection
+  std::uint32_t dedup_max_age_s = 604800;   // ... and for how long (7 days)
 };
 
 struct node_config {

@@ -19,7 +19,7 @@ namespace aqua {
 
 struct inbound_message {
   std::uint64_t sequence = 0;  // per-node arrival order, starting at 1
-  peer_id sender;              // verified: the frame's signature checked out
+  peer_id sender;              // authenticated by the end-to-end session
   std::string message_id;      // 32 hex digits, chosen by the sender
   bytes payload;
   std::string transport;       // name of the transport it arrived on
@@ -66,10 +66,9 @@ class node {
   const std::string& card() const;
 
   // Encrypts `payload` end to end for `to` (a contact, or a peer with a
-  // session), and hands the envelope to the transport; returns the message
-  // id. errc::unknown_session without card or session, sender_blocked for a
-  // blocked contact, no_route when nothing reaches `to`, would_block under
-  // sustained backpressure.
+  // session) and queues the envelope durably; returns the message id.
+  // errc::unknown_session without card or session, sender_blocked for a
+  // blocked contact, store errors when it cannot be made durable.
   // Returns once the message is durably queued (the outbox retries it until
   // the recipient's authenticated ack arrives or `ttl_ms` passes; 0 = the
   // config's crypto.default_ttl_s). See outbox() for delivery states.

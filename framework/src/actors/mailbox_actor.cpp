@@ -22,6 +22,8 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
   self->state.setup = std::move(setup);
   self->state.rng.seed(std::random_device{}());
   self->state.jitter_salt = self->state.rng();
+  self->state.dedup = delivery::dedup_window(
+    {self->state.setup.cfg.dedup_max_ids, std::int64_t{self->state.setup.cfg.dedup_max_age_s} * 1000});
   return {
     [=](init_atom, const caf::actor& routing) -> caf::result<bool> {
       self->state.routing = routing;
@@ -63,7 +65,7 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
               }
               self->state.out.add(rec);
               rp.deliver(id);
-              for (auto& due : self->state.out.due(now_ms(), self->state.setup.send_window)) transmit(self, due);
+              for (auto& due : self->state.out.due(now_ms(), self->state.setup.cfg.send_window)) transmit(self, due);
               arm_timer(self);
             });
           },

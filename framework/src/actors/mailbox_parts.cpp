@@ -113,7 +113,7 @@ void on_tick(mailbox_actor_t* self) {
     }
     persist(self, std::move(b));
   }
-  for (auto& id : st.out.due(now, st.setup.send_window)) transmit(self, id);
+  for (auto& id : st.out.due(now, st.setup.cfg.send_window)) transmit(self, id);
   st.out.forget_finished();
   leveldb::WriteBatch pruned;
   bool any = false;
@@ -226,7 +226,7 @@ void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& tran
             if (auto* r = self->state.out.acked(acked, now_ms())) b.Put("o/" + acked, as_string(r->encode()));
           persist(self, std::move(b));
           // The window moved: send what it now admits without waiting for the timer.
-          for (auto& due : self->state.out.due(now_ms(), self->state.setup.send_window)) transmit(self, due);
+          for (auto& due : self->state.out.due(now_ms(), self->state.setup.cfg.send_window)) transmit(self, due);
           return;
         }
         if (self->state.dedup.contains(id)) {  // same message on another path: ack, do not deliver

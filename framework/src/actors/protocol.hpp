@@ -83,7 +83,6 @@ struct mailbox_setup {
   std::shared_ptr<store::db> db;
   caf::actor crypto;
   delivery::retry_policy retry;
-  std::size_t send_window = 64;  // per recipient in flight; matches the receiver's tag window
 };
 caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_setup setup);
 caf::actor spawn_relay(caf::actor_system& sys, peer_id self, relay_config cfg);

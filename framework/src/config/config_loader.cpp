@@ -107,9 +107,15 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
     if (auto k = w.child(c, path + ".relay", "max_forward_frames", false); k.IsDefined())
       cfg.relay.max_forward_frames = w.as_uint(k, path + ".relay.max_forward_frames", 1, 1u << 20);
   }
-  if (auto c = section("mailbox", {"max_messages"}); c.IsMap())
-    if (auto k = w.child(c, path + ".mailbox", "max_messages", false); k.IsDefined())
-      cfg.mailbox.max_messages = w.as_uint(k, path + ".mailbox.max_messages", 1, 10000000);
+  if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s"}); c.IsMap()) {
+    const std::string mp = path + ".mailbox";
+    if (auto k = w.child(c, mp, "send_window", false); k.IsDefined())
+      cfg.mailbox.send_window = w.as_uint(k, mp + ".send_window", 1, 4096);
+    if (auto k = w.child(c, mp, "dedup_max_ids", false); k.IsDefined())
+      cfg.mailbox.dedup_max_ids = w.as_uint(k, mp + ".dedup_max_ids", 1000, 100000000);
+    if (auto k = w.child(c, mp, "dedup_max_age_s", false); k.IsDefined())
+      cfg.mailbox.dedup_max_age_s = w.as_uint(k, mp + ".dedup_max_age_s", 60, 365u * 86400);
+  }
   (void) base;
 }
 

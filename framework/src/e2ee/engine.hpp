@@ -56,8 +56,9 @@ class engine {
                      const std::array<std::uint8_t, message_id_size>& message_id, std::int64_t expires_ms);
   // Every error is its own errc; a failed open leaves sessions unchanged
   // (the periodic skipped-key sweep aside). `admit`, when given, is asked
-  // about the sender before any decryption or session creation; the error it
-  // returns (e.g. sender_blocked) is returned as is.
+  // about the sender before its session is used or created (for a prekey
+  // envelope, right after the identity block reveals the sender); the error
+  // it returns (e.g. sender_blocked) is returned as is.
   using admit_fn = std::function<std::optional<error>(const peer_id&)>;
   // `likely_sender` (e.g. the peer a connection is bound to) lets a message
   // whose tag lies beyond the indexed window be found: that peer's sessions

@@ -1,6 +1,7 @@
 #pragma once
-// Private, sans-I/O: the Double Ratchet (Signal spec, X25519 + HMAC-SHA256
-// chains + ChaCha20-Poly1305), as used by aqua sessions
+// Private, sans-I/O: the Double Ratchet (Signal spec: X25519 DH ratchet,
+// HKDF-SHA256 root chain, keyed-BLAKE2b symmetric chains, ChaCha20-Poly1305),
+// as used by aqua sessions
 // (docs/protocol/sessions.md). No I/O, no clock or RNG of its own: both are
 // passed in. Skipped message keys are bounded and expire.
 

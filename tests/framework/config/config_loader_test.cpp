@@ -61,8 +61,8 @@ TEST(config, rejects_wrong_type) {
                "components.relay.serve: expected a boolean (true/false), got 'maybe'");
   expect_error("components: {}\ntransports: {plugin: loopback}\n", errc::config_wrong_type, "2:13:",
                "transports: expected a list, got a mapping");
-  expect_error("components:\n  mailbox:\n    max_messages: lots\ntransports: []\n", errc::config_wrong_type, "3:19:",
-               "components.mailbox.max_messages: expected an integer, got 'lots'");
+  expect_error("components:\n  mailbox:\n    send_window: lots\ntransports: []\n", errc::config_wrong_type, "3:18:",
+               "components.mailbox.send_window: expected an integer, got 'lots'");
   expect_error("components: {}\ntransports:\n  - plugin: [a]\n", errc::config_wrong_type, "3:13:",
                "transports[0].plugin: expected a string, got a list");
 }
