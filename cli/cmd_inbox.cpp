@@ -29,9 +29,11 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   return db;
 }
 
+// Printable ASCII (and tabs/newlines) only, so JSON output never meets invalid UTF-8;
+// everything is in payload_hex anyway.
 bool is_text(const bytes& b) {
   for (auto c : b)
-    if (c < 0x09 || (c > 0x0d && c < 0x20) || c == 0x7f) return false;
+    if (c < 0x09 || (c > 0x0d && c < 0x20) || c >= 0x7f) return false;
   return true;
 }
 

@@ -6,7 +6,6 @@
 #include <aqua/plugin.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <map>
 
 #include "loopback_pipe.hpp"
@@ -112,15 +111,6 @@ class loopback_transport : public transport {
   std::vector<std::string> names_;
 };
 
-result<std::size_t> parse_size(const std::string& key, const std::string& v, std::size_t min, std::size_t max) {
-  std::size_t out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc{} || p != v.data() + v.size() || out < min || out > max)
-    return error{errc::config_bad_value, "setting " + key + ": '" + v + "' is not an integer in " + std::to_string(min) +
-                                             ".." + std::to_string(max)};
-  return out;
-}
-
 } // namespace
 
 result<std::unique_ptr<transport>> make_loopback(const transport_config& cfg) {
@@ -133,7 +123,7 @@ result<std::unique_ptr<transport>> make_loopback(const transport_config& cfg) {
     if (target == nullptr)
       return error{errc::config_unknown_key,
                    "unknown setting '" + key + "' (loopback knows queue_frames, queue_bytes, max_frame_bytes)"};
-    auto v = parse_size(key, value, 1, std::size_t{1} << 32);
+    auto v = parse_setting(key, value, 1, std::uint64_t{1} << 32);
     if (!v) return v.err();
     *target = *v;
   }

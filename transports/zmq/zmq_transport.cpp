@@ -14,7 +14,6 @@
 #include <zmq.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <future>
 #include <map>
 #include <thread>
@@ -238,7 +237,7 @@ class zmq_transport : public transport {
             zmq::message_t rid, body;
             if (!l.sock->recv(rid, zmq::recv_flags::dontwait)) break;
             if (!rid.more() || !l.sock->recv(body, zmq::recv_flags::dontwait)) continue;
-            while (body.more()) {  // aqua frames are single-part: drop extra parts
+            while (body.more()) {  // aqua frames are single-part: of a multipart message only the last part is kept
               zmq::message_t extra;
               if (!l.sock->recv(extra, zmq::recv_flags::dontwait)) break;
               body.swap(extra);
@@ -274,15 +273,6 @@ class zmq_transport : public transport {
   std::atomic<bool> running_{true};
   std::thread io_;
 };
-
-result<std::size_t> parse_setting(const std::string& key, const std::string& v, std::size_t min, std::size_t max) {
-  std::size_t out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc{} || p != v.data() + v.size() || out < min || out > max)
-    return error{errc::config_bad_value, "setting " + key + ": '" + v + "' is not an integer in " + std::to_string(min) +
-                                             ".." + std::to_string(max)};
-  return out;
-}
 
 } // namespace
 

@@ -74,6 +74,11 @@ class transport {
   virtual void stop() = 0;
 };
 
+// For plugin factories: `value` of setting `key` as an integer in [min, max],
+// or errc::config_bad_value naming the setting.
+result<std::uint64_t> parse_setting(const std::string& key, const std::string& value, std::uint64_t min,
+                                    std::uint64_t max);
+
 // Signature of the factory every transport plugin exports.
 using transport_factory_fn = result<std::unique_ptr<transport>>(const transport_config&);
 

@@ -52,4 +52,17 @@ bool reader::key(std::array<std::uint8_t, 32>& k) {
   return true;
 }
 
+void put_str(bytes& out, const std::string& s) {
+  put_u16(out, static_cast<std::uint16_t>(s.size()));
+  put_bytes(out, as_bytes(s));
+}
+
+bool reader::str(std::string& s, std::size_t max) {
+  std::uint16_t n = 0;
+  bytes_view v;
+  if (!u16(n) || n > max || !take(n, v)) return false;
+  s.assign(v.begin(), v.end());
+  return true;
+}
+
 } // namespace aqua::codec

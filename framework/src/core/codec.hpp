@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "aqua/bytes.hpp"
 
@@ -14,6 +15,8 @@ void put_u16(bytes& out, std::uint16_t v);
 void put_u32(bytes& out, std::uint32_t v);
 void put_u64(bytes& out, std::uint64_t v);
 void put_bytes(bytes& out, bytes_view b);
+// u16 length || bytes
+void put_str(bytes& out, const std::string& s);
 
 // Bounds-checked reader; every take fails (returns false) past the end.
 class reader {
@@ -25,6 +28,8 @@ class reader {
   bool u64(std::uint64_t& v);
   bool take(std::size_t n, bytes_view& out);
   bool key(std::array<std::uint8_t, 32>& k);
+  // u16 length || bytes, at most `max` bytes
+  bool str(std::string& s, std::size_t max);
   std::size_t left() const { return d_.size() - pos_; }
   std::size_t pos() const { return pos_; }
 

@@ -20,24 +20,13 @@ std::string_view to_string(out_state s) {
 namespace {
 constexpr std::uint8_t record_version = 1;
 
-void put_str(bytes& out, const std::string& s) {
-  codec::put_u16(out, static_cast<std::uint16_t>(s.size()));
-  codec::put_bytes(out, as_bytes(s));
-}
-bool get_str(codec::reader& r, std::string& s, std::size_t max) {
-  std::uint16_t n = 0;
-  bytes_view v;
-  if (!r.u16(n) || n > max || !r.take(n, v)) return false;
-  s.assign(v.begin(), v.end());
-  return true;
-}
 } // namespace
 
 bytes out_record::encode() const {
   bytes out;
   out.push_back(record_version);
-  put_str(out, message_id);
-  put_str(out, recipient);
+  codec::put_str(out, message_id);
+  codec::put_str(out, recipient);
   out.push_back(static_cast<std::uint8_t>(state));
   codec::put_u32(out, attempts);
   for (auto v : {created_ms, next_attempt_ms, expires_ms, delivered_ms}) codec::put_u64(out, static_cast<std::uint64_t>(v));
@@ -56,7 +45,7 @@ result<out_record> out_record::decode(bytes_view data) {
   };
   if (!r.u8(version)) return bad("empty");
   if (version != record_version) return error{errc::unknown_version, "outbox record version " + std::to_string(version)};
-  if (!get_str(r, rec.message_id, 64) || !get_str(r, rec.recipient, 128) || !r.u8(state) || !r.u32(rec.attempts))
+  if (!r.str(rec.message_id, 64) || !r.str(rec.recipient, 128) || !r.u8(state) || !r.u32(rec.attempts))
     return bad("truncated");
   if (state < 1 || state > 4) return bad("unknown state");
   rec.state = static_cast<out_state>(state);

@@ -7,17 +7,6 @@ namespace {
 
 constexpr std::uint8_t record_version = 1;
 
-void put_str(bytes& out, const std::string& s) {
-  codec::put_u16(out, static_cast<std::uint16_t>(s.size()));
-  codec::put_bytes(out, as_bytes(s));
-}
-bool get_str(codec::reader& r, std::string& s, std::size_t max) {
-  std::uint16_t n = 0;
-  bytes_view v;
-  if (!r.u16(n) || n > max || !r.take(n, v)) return false;
-  s.assign(v.begin(), v.end());
-  return true;
-}
 error bad(const char* what, const codec::reader& r) {
   return error{errc::bad_session_state, std::string(what) + " at byte " + std::to_string(r.pos())};
 }
@@ -68,13 +57,13 @@ result<inner> parse_inner(bytes_view data) {
 bytes in_record::encode() const {
   bytes out{record_version};
   codec::put_u64(out, seq);
-  put_str(out, message_id);
-  put_str(out, sender);
+  codec::put_str(out, message_id);
+  codec::put_str(out, sender);
   codec::put_u64(out, static_cast<std::uint64_t>(received_ms));
   out.push_back(static_cast<std::uint8_t>(state));
-  put_str(out, trust);
+  codec::put_str(out, trust);
   out.push_back(quarantined ? 1 : 0);
-  put_str(out, transport);
+  codec::put_str(out, transport);
   codec::put_u32(out, static_cast<std::uint32_t>(payload.size()));
   codec::put_bytes(out, payload);
   return out;
@@ -89,8 +78,8 @@ result<in_record> in_record::decode(bytes_view data) {
   bytes_view v;
   if (!r.u8(version)) return bad("inbox record: empty", r);
   if (version != record_version) return error{errc::unknown_version, "inbox record version " + std::to_string(version)};
-  if (!r.u64(rec.seq) || !get_str(r, rec.message_id, 64) || !get_str(r, rec.sender, 128) || !r.u64(received) ||
-      !r.u8(state) || !get_str(r, rec.trust, 32) || !r.u8(q) || !get_str(r, rec.transport, 256) || !r.u32(n) ||
+  if (!r.u64(rec.seq) || !r.str(rec.message_id, 64) || !r.str(rec.sender, 128) || !r.u64(received) ||
+      !r.u8(state) || !r.str(rec.trust, 32) || !r.u8(q) || !r.str(rec.transport, 256) || !r.u32(n) ||
       !r.take(n, v) || r.left() != 0 || state < 1 || state > 2 || q > 1)
     return bad("inbox record: malformed", r);
   rec.received_ms = static_cast<std::int64_t>(received);
@@ -103,7 +92,7 @@ result<in_record> in_record::decode(bytes_view data) {
 bytes dedup_record::encode() const {
   bytes out{record_version};
   codec::put_u64(out, seq);
-  put_str(out, sender);
+  codec::put_str(out, sender);
   codec::put_u64(out, static_cast<std::uint64_t>(seen_ms));
   return out;
 }
@@ -113,7 +102,7 @@ result<dedup_record> dedup_record::decode(bytes_view data) {
   dedup_record d;
   std::uint8_t version = 0;
   std::uint64_t seen = 0;
-  if (!r.u8(version) || version != record_version || !r.u64(d.seq) || !get_str(r, d.sender, 128) || !r.u64(seen) ||
+  if (!r.u8(version) || version != record_version || !r.u64(d.seq) || !r.str(d.sender, 128) || !r.u64(seen) ||
       r.left() != 0)
     return bad("dedup record: malformed", r);
   d.seen_ms = static_cast<std::int64_t>(seen);

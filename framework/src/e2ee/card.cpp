@@ -11,11 +11,6 @@ namespace {
 
 constexpr std::string_view signing_context = "aqua-card-v1";
 
-void put_string(bytes& out, const std::string& s) {
-  put_u16(out, static_cast<std::uint16_t>(s.size()));
-  put_bytes(out, as_bytes(s));
-}
-
 error bad(const std::string& what, std::size_t at) {
   return error{errc::bad_card, what + " (at byte " + std::to_string(at) + ")"};
 }
@@ -37,14 +32,14 @@ bytes card_body(const contact_card& c) {
   put_u32(out, c.signed_prekey_id);
   put_bytes(out, c.signed_prekey);
   put_u16(out, static_cast<std::uint16_t>(c.addresses.size()));
-  for (auto& a : c.addresses) put_string(out, a);
+  for (auto& a : c.addresses) codec::put_str(out, a);
   put_u16(out, static_cast<std::uint16_t>(c.one_time_prekeys.size()));
   for (auto& k : c.one_time_prekeys) {
     put_u32(out, k.id);
     put_bytes(out, k.pub);
   }
   put_u16(out, static_cast<std::uint16_t>(c.capabilities.size()));
-  for (auto& cap : c.capabilities) put_string(out, cap);
+  for (auto& cap : c.capabilities) codec::put_str(out, cap);
   put_u64(out, static_cast<std::uint64_t>(c.created_ms));
   put_u64(out, static_cast<std::uint64_t>(c.expires_ms));
   return out;

@@ -113,7 +113,12 @@ void engine::mark_received(session& s, std::uint64_t seq) {
   }
   if (seq >= s.recv_high) {
     auto old_end = s.recv_high + limits_.tag_window;
-    for (auto m = s.recv_high; m < seq; ++m) s.recv_missing.insert(m);
+    for (auto m = s.recv_high; m < seq; ++m) {
+      s.recv_missing.insert(m);
+      // After a lookahead jump the gap lies past the old window: index it,
+      // so the late messages in it are found (bounded by max_missing below).
+      if (m >= old_end && seq - m <= limits_.max_missing) tags_[message_tag(s.tag_recv, m)] = {s.id, m};
+    }
     s.recv_high = seq + 1;
     for (auto m = std::max(old_end, s.recv_high); m < s.recv_high + limits_.tag_window; ++m)
       tags_[message_tag(s.tag_recv, m)] = {s.id, m};
