@@ -11,6 +11,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   python3 iproute2 nftables procps
+  clang libclang-rt-14-dev
 )
 
 missing=()
