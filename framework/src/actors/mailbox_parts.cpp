@@ -127,7 +127,7 @@ void on_tick(mailbox_actor_t* self) {
 void arm_timer(mailbox_actor_t* self) {
   auto& st = self->state;
   if (st.timer_armed) return;
-  auto next = st.out.next_wakeup();
+  auto next = st.out.next_wakeup(st.setup.cfg.send_window);
   if (!next) return;
   auto delay = std::clamp<std::int64_t>(*next - now_ms(), 5, 1000);
   st.timer_armed = true;

@@ -127,11 +127,16 @@ std::vector<std::string> outbox::expire(std::int64_t now_ms) {
   return out;
 }
 
-std::optional<std::int64_t> outbox::next_wakeup() const {
+std::optional<std::int64_t> outbox::next_wakeup(std::size_t window) const {
+  std::vector<const out_record*> pending;
+  for (auto& [id, r] : records_)
+    if (r.state == out_state::queued || r.state == out_state::sent) pending.push_back(&r);
+  std::sort(pending.begin(), pending.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
+  std::map<std::string, std::size_t> rank;
   std::optional<std::int64_t> best;
-  for (auto& [id, r] : records_) {
-    if (r.state != out_state::queued && r.state != out_state::sent) continue;
-    auto t = std::min(r.next_attempt_ms, r.expires_ms);
+  for (auto* r : pending) {
+    auto ahead = rank[r->recipient]++;
+    auto t = ahead < window || window == 0 ? std::min(r->next_attempt_ms, r->expires_ms) : r->expires_ms;
     if (!best || t < *best) best = t;
   }
   return best;

@@ -66,8 +66,10 @@ class outbox {
   const out_record* acked(const std::string& id, std::int64_t now_ms);
   // Marks every unacked message past its TTL expired; returns their ids.
   std::vector<std::string> expire(std::int64_t now_ms);
-  // Earliest next attempt among pending messages (to arm a timer).
-  std::optional<std::int64_t> next_wakeup() const;
+  // Earliest next attempt or expiry among pending messages inside their
+  // recipient's window (to arm a timer); messages waiting outside the window
+  // move when an ack opens it, not on a timer.
+  std::optional<std::int64_t> next_wakeup(std::size_t window = 0) const;
 
   const out_record* find(const std::string& id) const;
   const std::map<std::string, out_record>& all() const { return records_; }

@@ -127,3 +127,11 @@ TEST(outbox, a_recipients_window_bounds_what_is_in_flight) {
   EXPECT_EQ(ob.due(1, 2), (std::vector<std::string>{"a1", "a2", "b0"}));
   EXPECT_EQ(ob.due(1).size(), 5u);  // 0 = unlimited
 }
+
+TEST(outbox, the_timer_ignores_messages_waiting_outside_the_window) {
+  outbox ob;
+  for (int i = 0; i < 3; ++i) ob.add(rec("a" + std::to_string(i), 0, 100000));
+  ob.transmitted("a0", 0, 0.5);  // in flight, next attempt at 500
+  EXPECT_EQ(*ob.next_wakeup(1), 500);   // a1, a2 wait for the window, not for a timer
+  EXPECT_EQ(*ob.next_wakeup(), 0);      // without a window they are due now
+}
