@@ -1,0 +1,61 @@
+// Fills a store on a tiny filesystem (store_disk_full_test.sh mounts a 4 MiB
+// tmpfs in a private mount namespace) until a durable write fails, then
+// checks: the failure is an error value naming the store, the failed write
+// was never acknowledged, and every acknowledged write is still there after
+// reopening. Exit 0 = all held.
+//   disk_full_probe <dir on the small filesystem>
+
+#include <cstdio>
+#include <string>
+
+#include "store/store.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  std::string dir = std::string(argv[1]) + "/store";
+  std::size_t acked = 0;
+  std::string value(16 * 1024, 'x');
+  {
+    auto db = aqua::store::db::open(dir);
+    if (!db) {
+      std::fprintf(stderr, "open: %s\n", db.err().what().c_str());
+      return 1;
+    }
+    for (std::size_t i = 0; i < 100000; ++i) {
+      leveldb::WriteBatch b;
+      b.Put("i/" + std::to_string(1000000 + i), value);
+      auto r = (*db)->write(std::move(b));
+      if (!r) {
+        std::printf("write %zu failed as it should: %s\n", i, r.err().what().c_str());
+        if (r.err().code() != aqua::errc::io_error || r.err().message().find(dir) == std::string::npos) {
+          std::fprintf(stderr, "unexpected error kind\n");
+          return 1;
+        }
+        break;
+      }
+      ++acked;
+    }
+  }
+  if (acked == 0 || acked >= 100000) {
+    std::fprintf(stderr, "the filesystem never filled up (%zu writes)\n", acked);
+    return 1;
+  }
+  // Make room (as an operator would), reopen, and count what survived.
+  std::remove((std::string(argv[1]) + "/ballast").c_str());
+  auto db = aqua::store::db::open(dir);
+  if (!db) {
+    std::fprintf(stderr, "reopen: %s\n", db.err().what().c_str());
+    return 1;
+  }
+  std::size_t found = 0;
+  auto r = (*db)->scan("i/", [&](std::string_view, std::string_view v) {
+    if (v.size() == value.size()) ++found;
+    return true;
+  });
+  if (!r) {
+    std::fprintf(stderr, "scan: %s\n", r.err().what().c_str());
+    return 1;
+  }
+  std::printf("%zu writes acknowledged before the disk filled; %zu found after reopening\n", acked, found);
+  return found >= acked ? 0 : 1;
+}
