@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""aqua inbox watch/list/read/ack/delete and outbox list, with real processes:
+bob runs `aqua inbox watch` (NDJSON on stdout), alice's process sends over
+zmq on 127.0.0.1. Usage: test_inbox.py <aqua> <crash_sender>"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+AQUA = SENDER = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def aqua(d, *args, check=0):
+    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=60)
+    assert p.returncode == check, f"{args}: rc={p.returncode} {p.stderr}"
+    return p.stdout
+
+
+class Inbox(unittest.TestCase):
+    def test_watch_streams_ndjson_and_the_store_commands_work(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-inbox-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            ida = json.loads(aqua(a, "init", "--json"))["peer_id"]
+            idb = json.loads(aqua(b, "init", "--json"))["peer_id"]
+            pa, pb = free_port(), free_port()
+            for d, me, peer, port in ((a, "a", idb, pb), (b, "b", ida, pa)):
+                with open(os.path.join(d, "config.yaml"), "w") as f:
+                    f.write(f"node: {{name: {me}}}\ncomponents:\n  routing:\n    routes: [{{peer: {peer}, "
+                            f"address: /ip4/127.0.0.1/tcp/{port}}}]\ntransports:\n  - plugin: zmq\n"
+                            f"    listen: [/ip4/127.0.0.1/tcp/{pa if d == a else pb}]\n")
+            aqua(a, "contacts", "add", aqua(b, "card", "export", "--address", f"/ip4/127.0.0.1/tcp/{pb}").strip())
+            aqua(b, "contacts", "add", aqua(a, "card", "export", "--address", f"/ip4/127.0.0.1/tcp/{pa}").strip(),
+                 "--alias", "alice")
+            watch = subprocess.Popen([AQUA, "--dir", b, "inbox", "watch"], stdout=subprocess.PIPE, text=True)
+            try:
+                time.sleep(0.5)
+                sent = subprocess.run([SENDER, os.path.join(a, "config.yaml"), idb, "5", "1"], capture_output=True,
+                                      text=True, timeout=60)
+                self.assertEqual(sent.returncode, 0, sent.stderr)
+                lines = [json.loads(watch.stdout.readline()) for _ in range(5)]
+            finally:
+                watch.send_signal(signal.SIGINT)
+                watch.wait(timeout=30)
+            self.assertEqual(watch.returncode, 0)
+            self.assertEqual(sorted(m["text"] for m in lines), [f"message {k}" for k in range(5)])
+            self.assertTrue(all(m["sender"] == ida and m["trust"] == "unverified" for m in lines))
+            listed = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
+            self.assertEqual(len(listed), 5)
+            self.assertEqual(json.loads(aqua(b, "inbox", "list", "--unread", "--json"))["messages"], [])
+            seq = listed[0]["seq"]
+            self.assertEqual(json.loads(aqua(b, "inbox", "read", str(seq), "--json"))["seq"], seq)
+            aqua(b, "inbox", "ack", str(seq))
+            aqua(b, "inbox", "delete", str(seq))
+            self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), 4)
+            aqua(b, "inbox", "read", str(seq), check=1)
+            self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--limit", "2", "--json"))["messages"]), 2)
+            since = json.loads(aqua(b, "inbox", "list", "--since", str(listed[3]["seq"]), "--json"))["messages"]
+            self.assertEqual([m["seq"] for m in since], [listed[4]["seq"]])
+            out = json.loads(aqua(a, "outbox", "list", "--json"))["messages"]
+            self.assertEqual(sorted(m["state"] for m in out), ["delivered"] * 5)
+
+
+if __name__ == "__main__":
+    AQUA, SENDER = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0], "-v"])
