@@ -80,6 +80,10 @@ class node {
   result<std::vector<outbound_message>> outbox();
   // Next unread message (marked read as it is returned), waiting up to `timeout`.
   result<inbound_message> receive(std::chrono::milliseconds timeout);
+  // Message `sequence`, marked read (the application's ack); not_found if absent.
+  result<inbound_message> read(std::uint64_t sequence);
+  // Deletes message `sequence` from the inbox (its id stays in the dedup index).
+  result<void> remove(std::uint64_t sequence);
   // Every message in the durable inbox.
   result<std::vector<inbound_message>> inbox();
   result<node_status> status();

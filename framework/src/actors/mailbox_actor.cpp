@@ -118,6 +118,42 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       if (!r) return to_caf(r.err());
       return out;
     },
+    // Mark message `seq` read (ack) and return it; errc::not_found if absent.
+    [=](read_atom, std::uint64_t seq) -> caf::result<inbound_message> {
+      auto& st = self->state;
+      auto key = store::hex_key("i/", seq);
+      auto raw = st.setup.db->get(key);
+      if (!raw) return to_caf(raw.err());
+      if (!raw->has_value()) return to_caf(error{errc::not_found, "no message with sequence " + std::to_string(seq)});
+      auto rec = delivery::in_record::decode(as_bytes(**raw));
+      if (!rec) return to_caf(rec.err());
+      rec->state = delivery::in_state::read;
+      std::erase(st.unread, seq);
+      leveldb::WriteBatch b;
+      b.Put(key, as_string(rec->encode()));
+      auto rp = self->make_response_promise<inbound_message>();
+      persist(self, std::move(b), [=](const result<void>& r) mutable {
+        if (r) rp.deliver(to_inbound(*rec));
+        else rp.deliver(to_caf(r.err()));
+      });
+      return rp;
+    },
+    [=](delete_atom, std::uint64_t seq) -> caf::result<bool> {
+      auto& st = self->state;
+      auto key = store::hex_key("i/", seq);
+      auto raw = st.setup.db->get(key);
+      if (!raw) return to_caf(raw.err());
+      if (!raw->has_value()) return to_caf(error{errc::not_found, "no message with sequence " + std::to_string(seq)});
+      std::erase(st.unread, seq);
+      leveldb::WriteBatch b;
+      b.Delete(key);  // the d/ record stays: a late copy is still recognised as a duplicate
+      auto rp = self->make_response_promise<bool>();
+      persist(self, std::move(b), [=](const result<void>& r) mutable {
+        if (r) rp.deliver(true);
+        else rp.deliver(to_caf(r.err()));
+      });
+      return rp;
+    },
     [=](outbox_atom) -> caf::result<outbox_list> {
       outbox_list out;
       auto r = self->state.setup.db->scan("o/", [&](std::string_view, std::string_view v) {

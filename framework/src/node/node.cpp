@@ -139,6 +139,16 @@ result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::mi
                                  message_id);
 }
 
+result<inbound_message> node::read(std::uint64_t sequence) {
+  return impl_->ask<inbound_message>(impl_->mailbox, std::chrono::seconds(10), read_atom::value, sequence);
+}
+
+result<void> node::remove(std::uint64_t sequence) {
+  auto r = impl_->ask<bool>(impl_->mailbox, std::chrono::seconds(10), delete_atom::value, sequence);
+  if (!r) return r.err();
+  return ok();
+}
+
 result<std::vector<outbound_message>> node::outbox() {
   return impl_->ask<outbox_list>(impl_->mailbox, std::chrono::seconds(10), outbox_atom::value);
 }

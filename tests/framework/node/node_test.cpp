@@ -398,4 +398,10 @@ TEST(node, the_inbox_survives_a_restart) {
   ASSERT_TRUE(got) << got.err().what();
   EXPECT_EQ(text(got->payload), "keep");
   EXPECT_EQ((*bob)->inbox()->size(), 1u);
+  auto again = (*bob)->read(got->sequence);
+  ASSERT_TRUE(again) << again.err().what();
+  EXPECT_EQ(again->message_id, got->message_id);
+  ASSERT_TRUE((*bob)->remove(got->sequence));
+  EXPECT_TRUE((*bob)->inbox()->empty());
+  EXPECT_EQ((*bob)->read(got->sequence).err().code(), errc::not_found);
 }
