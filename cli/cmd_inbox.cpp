@@ -77,13 +77,7 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
 // watch: run the node and print each new message as one JSON line (NDJSON),
 // marking it read, until SIGINT/SIGTERM.
 int run_watch(const global_options& g, const std::string& config) {
-  std::filesystem::path file = config;
-  if (file.empty()) {
-    auto dir = resolve_data_dir(g.dir);
-    if (!dir) return report(dir.err(), g.json);
-    file = *dir / config_file_name;
-  }
-  auto cfg = load_config(file);
+  auto cfg = load_node_config(g, config);
   if (!cfg) return report(cfg.err(), g.json);
   static std::atomic<bool> stop{false};
   std::signal(SIGINT, [](int) { stop = true; });

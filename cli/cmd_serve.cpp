@@ -14,13 +14,7 @@ namespace aqua::cli {
 namespace {
 
 int run_serve(const global_options& g, const std::string& config) {
-  std::filesystem::path file = config;
-  if (file.empty()) {
-    auto dir = resolve_data_dir(g.dir);
-    if (!dir) return report(dir.err(), g.json);
-    file = *dir / config_file_name;
-  }
-  auto cfg = load_config(file);
+  auto cfg = load_node_config(g, config);
   if (!cfg) return report(cfg.err(), g.json);
   // Block the signals before any thread starts, so sigwait() receives them.
   sigset_t set;
@@ -32,7 +26,7 @@ int run_serve(const global_options& g, const std::string& config) {
   if (!n) return report(n.err(), g.json);
   if (g.json) {
     print_json({{"event", "serving"}, {"peer_id", (*n)->id().str()}, {"listen", (*n)->listen_addresses()},
-                {"card", (*n)->card()}, {"config", file.string()}});
+                {"card", (*n)->card()}, {"config", cfg->source.string()}});
   } else {
     std::cout << "aqua: serving as " << (*n)->id().str() << "\n";
     for (auto& a : (*n)->listen_addresses()) std::cout << "  listening on " << a << "\n";

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "aqua/config.hpp"
+
 namespace aqua::cli {
 
 struct global_options {
@@ -14,6 +16,9 @@ struct global_options {
   bool json = false;               // --json
   std::string log_level = "warn";  // --log-level
 };
+
+// The node config: `config` if given, else <data dir>/config.yaml (as `aqua init` wrote it).
+result<node_config> load_node_config(const global_options& g, const std::string& config);
 
 void add_identity_commands(CLI::App& app, global_options& g, int& rc);  // init, id
 void add_config_commands(CLI::App& app, global_options& g, int& rc);    // config check|path

@@ -1,5 +1,8 @@
 #include "output.hpp"
 
+#include "commands.hpp"
+#include "identity/key_store.hpp"
+
 #include <iostream>
 
 namespace aqua::cli {
@@ -39,6 +42,13 @@ int report(const error& e, bool json) {
     std::cerr << "aqua: error: " << e.what() << "\n";
   }
   return exit_code_for(e);
+}
+
+result<node_config> load_node_config(const global_options& g, const std::string& config) {
+  if (!config.empty()) return load_config(config);
+  auto dir = resolve_data_dir(g.dir);
+  if (!dir) return dir.err();
+  return load_config(*dir / config_file_name);
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
