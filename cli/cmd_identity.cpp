@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "aqua/config.hpp"
+#include "aqua/multiaddr.hpp"
 #include "commands.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
@@ -13,6 +14,7 @@ namespace {
 struct init_options {
   bool force = false;
   std::string name;
+  std::vector<std::string> listen;
 };
 
 int run_init(const global_options& g, const init_options& o) {
@@ -31,7 +33,10 @@ int run_init(const global_options& g, const init_options& o) {
   auto id = kp.id();
   auto name = o.name.empty() ? dir->filename().string() : o.name;
   if (name.empty() || name == ".aqua") name = "aqua";
-  auto listen = "/memory/" + id.str().substr(id.str().size() - 12);
+  auto listen = o.listen;
+  if (listen.empty()) listen.push_back("/memory/" + id.str().substr(id.str().size() - 12));
+  for (auto& a : listen)
+    if (auto m = multiaddr::parse(a); !m) return report(error{errc::invalid_argument, "--listen: " + m.err().message()}, g.json);
   if (auto r = write_file_atomic(config_file, default_config_yaml(name, listen), 0600); !r)
     return report(r.err(), g.json);
   if (g.json) {
@@ -66,7 +71,10 @@ void add_identity_commands(CLI::App& app, global_options& g, int& rc) {
   auto* init = app.add_subcommand("init", "Create an identity (Ed25519 key pair) and a default config in the data dir");
   init->add_flag("--force", opts->force, "Replace an existing identity (the old one is lost)");
   init->add_option("--name", opts->name, "Node name written into the config (default: data dir name)");
-  init->footer("Examples:\n  aqua init\n  aqua --dir /tmp/alice init --name alice\n  AQUA_DIR=/srv/agent aqua init --force --json");
+  init->add_option("--listen", opts->listen,
+                   "Address to listen on (repeatable): /ip4/IP/tcp/PORT for direct connections (zmq), "
+                   "/memory/NAME in-process; default: an in-process address only, nothing on the network");
+  init->footer("Examples:\n  aqua init\n  aqua init --listen /ip4/0.0.0.0/tcp/4001\n  aqua --dir /tmp/alice init --name alice\n  AQUA_DIR=/srv/agent aqua init --force --json");
   init->callback([&g, &rc, opts] { rc = run_init(g, *opts); });
 
   auto* id = app.add_subcommand("id", "Print this node's peer ID (--json adds the public key)");

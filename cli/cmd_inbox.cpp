@@ -1,6 +1,6 @@
-// aqua inbox list | aqua outbox list: read the node's store directly. While
-// `aqua serve` runs it holds the store (errc::store_locked); reading through
-// the daemon's control API comes with the `aqua serve` daemon issue.
+// aqua inbox list|read|ack|delete|watch, aqua outbox list: through the
+// running daemon's control API when there is one (it holds the store's lock),
+// else straight from the store (watch then runs the node itself).
 
 #include <atomic>
 #include <csignal>
@@ -10,6 +10,8 @@
 #include "store/engine_store.hpp"
 
 #include "commands.hpp"
+#include "control/control_json.hpp"
+#include "daemon_client.hpp"
 #include "delivery/outbox.hpp"
 #include "delivery/records.hpp"
 #include "identity/key_store.hpp"
@@ -27,6 +29,9 @@ struct list_options {
   std::string config;
 };
 
+result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list);
+int print_outbox(const global_options& g, const nlohmann::json& list);
+
 result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
@@ -36,18 +41,46 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   return db;
 }
 
-// Printable ASCII (and tabs/newlines) only, so JSON output never meets invalid UTF-8;
-// everything is in payload_hex anyway.
-bool is_text(const bytes& b) {
-  for (auto c : b)
-    if (c < 0x09 || (c > 0x0d && c < 0x20) || c >= 0x7f) return false;
-  return true;
+nlohmann::json message_json(const delivery::in_record& rec);
+
+void print_message_line(const nlohmann::json& m) {
+  std::cout << m["seq"] << "  " << m["state"].get<std::string>() << "  " << m["sender"].get<std::string>() << "  "
+            << (m.value("topic", "").empty() ? "" : "[" + m["topic"].get<std::string>() + "] ")
+            << (m.contains("text") ? m["text"].get<std::string>()
+                                   : "<" + std::to_string(m["payload_hex"].get<std::string>().size() / 2) + " bytes>")
+            << "\n";
 }
 
-nlohmann::json message_json(const delivery::in_record& rec);
+void print_message(const global_options& g, const nlohmann::json& m) {
+  if (g.json) {
+    print_json(m);
+    return;
+  }
+  std::cout << "from " << m["sender"].get<std::string>() << " (" << m["trust"].get<std::string>()
+            << (m.value("quarantined", false) ? ", quarantined" : "") << ")"
+            << (m.value("topic", "").empty() ? "" : " topic " + m["topic"].get<std::string>()) << "\n";
+  if (m.contains("text")) std::cout << m["text"].get<std::string>() << "\n";
+  else std::cout << "<" << m["payload_hex"].get<std::string>().size() / 2 << " bytes, see --json payload_hex>\n";
+}
+
+// The daemon's answer to `req`, or nullopt when no daemon runs (fall back to the store).
+std::optional<result<nlohmann::json>> via_daemon(const global_options& g, const nlohmann::json& req) {
+  auto d = connect_daemon(g);
+  if (!d) {
+    if (no_daemon(d.err())) return std::nullopt;
+    return result<nlohmann::json>(d.err());
+  }
+  return (*d)->call(req);
+}
 
 // read (print + mark read), ack (mark read), delete — on the stored record.
 int run_one(const global_options& g, std::uint64_t seq, const std::string& action) {
+  if (auto r = via_daemon(g, {{"cmd", "inbox." + action}, {"seq", seq}})) {
+    if (!*r) return report(r->err(), g.json);
+    if (action == "read") print_message(g, **r);
+    else if (g.json) print_json(**r);
+    return exit_ok;
+  }
   auto db = open_store(g);
   if (!db) return report(db.err(), g.json);
   auto key = store::hex_key("i/", seq);
@@ -66,8 +99,7 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
   }
   if (auto r = (*db)->write(std::move(b)); !r) return report(r.err(), g.json);
   if (action == "read") {
-    if (g.json) print_json(message_json(*rec));
-    else std::cout << rec->sender << "\n" << std::string(rec->payload.begin(), rec->payload.end()) << "\n";
+    print_message(g, message_json(*rec));
   } else if (g.json) {
     print_json({{"seq", seq}, {action == "delete" ? "deleted" : "acked", true}});
   }
@@ -76,7 +108,20 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
 
 // watch: run the node and print each new message as one JSON line (NDJSON),
 // marking it read, until SIGINT/SIGTERM.
-int run_watch(const global_options& g, const std::string& config) {
+int run_watch(const global_options& g, const std::string& config, std::uint64_t since) {
+  if (auto d = connect_daemon(g); d || !no_daemon(d.err())) {
+    if (!d) return report(d.err(), g.json);
+    auto r = (*d)->stream({{"cmd", "watch"}, {"since", since}}, [&](const nlohmann::json& ev) {
+      if (ev.value("event", "") == "message") {
+        if (g.json) print_json(ev["message"]);
+        else print_message_line(ev["message"]);
+        std::cout.flush();
+      }
+      return true;
+    });
+    if (!r) return report(r.err(), g.json);
+    return exit_ok;
+  }
   auto cfg = load_node_config(g, config);
   if (!cfg) return report(cfg.err(), g.json);
   static std::atomic<bool> stop{false};
@@ -90,24 +135,33 @@ int run_watch(const global_options& g, const std::string& config) {
       if (m.err().code() == errc::timeout) continue;
       return report(m.err(), g.json);
     }
-    delivery::in_record rec;
-    rec.seq = m->sequence;
-    rec.message_id = m->message_id;
-    rec.sender = m->sender.str();
-    rec.received_ms = m->received_unix_ms;
-    rec.trust = m->trust;
-    rec.quarantined = m->quarantined;
-    rec.payload = m->payload;
-    print_json(message_json(rec));  // NDJSON: one object per line, flushed
+    if (m->sequence <= since) continue;
+    print_json(control::to_json(*m));  // NDJSON: one object per line, flushed
   }
   (*n)->stop();
   return exit_ok;
 }
 
 int run_inbox(const global_options& g, const list_options& o) {
-  auto db = open_store(g);
-  if (!db) return report(db.err(), g.json);
   nlohmann::json list = nlohmann::json::array();
+  if (auto r = via_daemon(g, {{"cmd", "inbox.list"}, {"unread", o.unread}, {"limit", o.limit}, {"since", o.since}})) {
+    if (!*r) return report(r->err(), g.json);
+    list = (**r)["messages"];
+  } else if (auto e = list_from_store(g, o, list); !e) {
+    return report(e.err(), g.json);
+  }
+  if (g.json) {
+    print_json({{"messages", list}});
+  } else {
+    if (list.empty()) std::cout << (o.unread ? "no unread messages\n" : "no messages\n");
+    for (auto& m : list) print_message_line(m);
+  }
+  return exit_ok;
+}
+
+result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list) {
+  auto db = open_store(g);
+  if (!db) return db.err();
   std::size_t n = 0;
   auto r = (*db)->scan("i/", [&](std::string_view, std::string_view v) {
     auto rec = delivery::in_record::decode(as_bytes(v));
@@ -115,30 +169,34 @@ int run_inbox(const global_options& g, const list_options& o) {
     list.push_back(message_json(*rec));
     return o.limit == 0 || ++n < o.limit;
   });
-  if (!r) return report(r.err(), g.json);
-  if (g.json) {
-    print_json({{"messages", list}});
-  } else {
-    for (auto& m : list)
-      std::cout << m["seq"] << "  " << m["state"].get<std::string>() << "  " << m["sender"].get<std::string>() << "  "
-                << (m.contains("text") ? m["text"].get<std::string>() : "<" + std::to_string(m["payload_hex"].get<std::string>().size() / 2) + " bytes>")
-                << "\n";
-  }
-  return exit_ok;
+  if (!r) return r.err();
+  return ok();
 }
 
 nlohmann::json message_json(const delivery::in_record& rec) {
-  nlohmann::json j{{"seq", rec.seq}, {"message_id", rec.message_id}, {"sender", rec.sender},
-                   {"received_ms", rec.received_ms}, {"state", rec.state == delivery::in_state::unread ? "unread" : "read"},
-                   {"trust", rec.trust}, {"quarantined", rec.quarantined}, {"payload_hex", to_hex(rec.payload)}};
-  if (is_text(rec.payload)) j["text"] = std::string(rec.payload.begin(), rec.payload.end());
-  return j;
+  inbound_message m;
+  m.sequence = rec.seq;
+  m.message_id = rec.message_id;
+  if (auto id = peer_id::parse(rec.sender)) m.sender = *id;
+  m.received_unix_ms = rec.received_ms;
+  m.read = rec.state == delivery::in_state::read;
+  m.trust = rec.trust;
+  m.quarantined = rec.quarantined;
+  m.transport = rec.transport;
+  m.topic = rec.topic;
+  m.payload = rec.payload;
+  return control::to_json(m);
 }
 
 int run_outbox(const global_options& g) {
+  nlohmann::json list = nlohmann::json::array();
+  if (auto d = via_daemon(g, {{"cmd", "outbox.list"}})) {
+    if (!*d) return report(d->err(), g.json);
+    list = (**d)["messages"];
+    return print_outbox(g, list);
+  }
   auto db = open_store(g);
   if (!db) return report(db.err(), g.json);
-  nlohmann::json list = nlohmann::json::array();
   auto r = (*db)->scan("o/", [&](std::string_view, std::string_view v) {
     if (auto rec = delivery::out_record::decode(as_bytes(v)))
       list.push_back({{"message_id", rec->message_id}, {"recipient", rec->recipient},
@@ -147,9 +205,14 @@ int run_outbox(const global_options& g) {
     return true;
   });
   if (!r) return report(r.err(), g.json);
+  return print_outbox(g, list);
+}
+
+int print_outbox(const global_options& g, const nlohmann::json& list) {
   if (g.json) {
     print_json({{"messages", list}});
   } else {
+    if (list.empty()) std::cout << "no sent messages\n";
     for (auto& m : list)
       std::cout << m["message_id"].get<std::string>() << "  " << m["state"].get<std::string>() << "  attempts "
                 << m["attempts"] << "  to " << m["recipient"].get<std::string>() << "\n";
@@ -161,7 +224,7 @@ int run_outbox(const global_options& g) {
 
 void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
   auto o = std::make_shared<list_options>();
-  auto* inbox = app.add_subcommand("inbox", "Messages received by this node (read from its store)");
+  auto* inbox = app.add_subcommand("inbox", "Messages received by this node");
   inbox->require_subcommand(1);
   auto* list = inbox->add_subcommand("list", "List received messages");
   list->add_flag("--unread", o->unread, "Only unread messages");
@@ -177,10 +240,12 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
     std::string action = name;
     sub->callback([&g, &rc, o, action] { rc = run_one(g, o->seq, action); });
   }
-  auto* watch = inbox->add_subcommand("watch", "Run the node and print new messages as NDJSON until Ctrl-C");
-  watch->add_option("--config", o->config, "Node config (default: <data dir>/config.yaml)");
-  watch->footer("Example:\n  aqua inbox watch | while read -r m; do echo \"$m\" | jq .text; done");
-  watch->callback([&g, &rc, o] { rc = run_watch(g, o->config); });
+  auto* watch = inbox->add_subcommand("watch", "Print new messages as they arrive (NDJSON with --json) until Ctrl-C");
+  watch->add_option("--config", o->config, "Node config when no daemon runs (default: <data dir>/config.yaml)");
+  watch->add_option("--since", o->since, "Start after sequence number SEQ (default 0: every stored message first)");
+  watch->footer("Through the running daemon; without one, runs the node itself until Ctrl-C.\n"
+                "Example:\n  aqua inbox watch --json | while read -r m; do echo \"$m\" | jq .text; done");
+  watch->callback([&g, &rc, o] { rc = run_watch(g, o->config, o->since); });
   auto* outbox = app.add_subcommand("outbox", "Messages this node sent, with their delivery state");
   outbox->require_subcommand(1);
   outbox->add_subcommand("list", "List sent messages: queued, sent, delivered or expired")->callback([&g, &rc] {

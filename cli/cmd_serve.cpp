@@ -1,11 +1,13 @@
 // aqua serve: run the node from YAML until SIGINT/SIGTERM, then stop
 // cleanly (every actor finishes, the store is closed after its last write).
-// The local control API arrives with the `aqua serve` daemon issue.
+// While it runs, <data dir>/control.sock serves the control API
+// (docs/api/control.md) that `aqua send`, `aqua status`, `aqua inbox` use.
 
 #include <csignal>
 #include <iostream>
 
 #include "aqua/node.hpp"
+#include "control/control_server.hpp"
 #include "commands.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
@@ -24,16 +26,20 @@ int run_serve(const global_options& g, const std::string& config) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   auto n = node::start(*cfg);
   if (!n) return report(n.err(), g.json);
+  auto ctl = control::server::start(**n, cfg->data_dir);
+  if (!ctl) return report(ctl.err(), g.json);
   if (g.json) {
     print_json({{"event", "serving"}, {"peer_id", (*n)->id().str()}, {"listen", (*n)->listen_addresses()},
-                {"card", (*n)->card()}, {"config", cfg->source.string()}});
+                {"card", (*n)->card()}, {"config", cfg->source.string()}, {"control", (*ctl)->path().string()}});
   } else {
     std::cout << "aqua: serving as " << (*n)->id().str() << "\n";
     for (auto& a : (*n)->listen_addresses()) std::cout << "  listening on " << a << "\n";
-    std::cout << "  card: " << (*n)->card() << "\n  stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
+    std::cout << "  control API: " << (*ctl)->path().string() << "\n  card: " << (*n)->card()
+              << "\n  stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
   }
   int sig = 0;
   sigwait(&set, &sig);
+  (*ctl)->stop();  // no new requests; in-flight ones finish against the running node
   (*n)->stop();
   if (g.json)
     print_json({{"event", "stopped"}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   using namespace aqua::cli;
   ::umask(077);  // everything aqua writes (keys, store, contacts) is private to its user
   CLI::App app{"aqua - TCP/IP for AI agents: identities, verified handshakes and end-to-end encrypted messages.\n"
-               "\nExit codes: 0 ok, 1 operation failed, 2 bad usage, 3 invalid config, 4 identity/key problem."};
+               "\nExit codes: 0 ok, 1 operation failed, 2 bad usage, 3 invalid config, 4 identity/key problem,\n"
+               "5 no daemon running (start one with 'aqua serve'), 6 timed out waiting."};
   app.set_version_flag("--version", std::string("aqua 0.1.0"));
   app.require_subcommand(1);
   app.fallthrough(true);  // global flags may follow the subcommand: aqua id --json
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "Machine-readable JSON output (errors too)");
   app.add_option("--log-level", g.log_level, "trace|debug|info|warn|error|off")
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.footer("Examples:\n  aqua init\n  aqua id --json\n  aqua config check configs/node.example.yaml\n  aqua demo");
+  app.footer("Examples:\n  aqua init\n  aqua id --json\n  aqua serve &\n  aqua send 12D3KooW... \"hello\"\n  aqua inbox list --unread\n  aqua config check configs/node.example.yaml\n  aqua demo");
   int rc = exit_ok;
   add_identity_commands(app, g, rc);
   add_config_commands(app, g, rc);
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   add_store_commands(app, g, rc);
   add_serve_command(app, g, rc);
   add_inbox_commands(app, g, rc);
+  add_send_commands(app, g, rc);
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(g.log_level)); });
   try {
     app.parse(argc, argv);

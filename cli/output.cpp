@@ -30,6 +30,10 @@ int exit_code_for(const error& e) {
       return exit_identity;
     case errc::invalid_argument:
       return exit_usage;
+    case errc::not_running:
+      return exit_no_daemon;
+    case errc::timeout:
+      return exit_timeout;
     default:
       return exit_failure;
   }

@@ -16,6 +16,8 @@ enum exit_code : int {
   exit_usage = 2,        // bad command line
   exit_config = 3,       // invalid config file
   exit_identity = 4,     // missing, malformed or insecure key / data dir
+  exit_no_daemon = 5,    // the command needs a running daemon ('aqua serve')
+  exit_timeout = 6,      // waited as long as asked (send --wait, receive) without an answer
 };
 
 int exit_code_for(const error& e);

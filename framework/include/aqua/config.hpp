@@ -77,6 +77,7 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
                                  const std::filesystem::path& base_dir);
 
 // A commented default config, as `aqua init` writes it.
-std::string default_config_yaml(const std::string& name, const std::string& listen_address);
+// /memory/... addresses go to a loopback transport, the others (tcp) to zmq.
+std::string default_config_yaml(const std::string& name, const std::vector<std::string>& listen);
 
 } // namespace aqua

@@ -4,6 +4,7 @@
 // names the context (file, key path, address, ...).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -69,6 +70,8 @@ enum class errc : std::uint16_t {
 };
 
 std::string_view to_string(errc code) noexcept;
+// The inverse of to_string(errc), e.g. for errors that crossed the control API.
+std::optional<errc> errc_from_string(std::string_view name) noexcept;
 
 class error {
  public:

@@ -26,6 +26,8 @@ struct inbound_message {
   std::string trust;           // sender's trust state: verified | unverified | unknown
   bool quarantined = false;    // from a sender not in the contact book (crypto.unknown_senders: quarantine)
   std::int64_t received_unix_ms = 0;
+  std::string topic;           // set by the sender (send_options::topic), may be empty
+  bool read = false;           // acknowledged by the application (read/receive/ack)
 };
 
 struct outbound_message {
@@ -47,6 +49,14 @@ struct node_status {
   std::uint64_t frames_rejected = 0;
   std::uint64_t frames_forwarded = 0;
   std::uint64_t outbox_pending = 0;  // queued or sent, not yet acknowledged
+};
+
+struct send_options {
+  // How long to wait for the message to become durable in the outbox.
+  std::chrono::milliseconds timeout = std::chrono::seconds(5);
+  std::uint64_t ttl_ms = 0;   // 0 = the config's crypto.default_ttl_s
+  std::string message_id;     // 32 hex digits to make the call idempotent, or empty
+  std::string topic;          // up to 255 bytes, travels encrypted with the payload
 };
 
 class node {
@@ -77,6 +87,11 @@ class node {
   result<std::string> send(const peer_id& to, bytes payload,
                            std::chrono::milliseconds timeout = std::chrono::seconds(5), std::uint64_t ttl_ms = 0,
                            const std::string& message_id = {});
+  result<std::string> send(const peer_id& to, bytes payload, const send_options& options);
+  // Waits up to `timeout` until message `message_id` is delivered (the
+  // recipient's authenticated ack arrived) or expired, and returns its
+  // record; errc::timeout while it is still in flight, not_found if unknown.
+  result<outbound_message> await_outcome(const std::string& message_id, std::chrono::milliseconds timeout);
   result<std::vector<outbound_message>> outbox();
   // Next unread message (marked read as it is returned), waiting up to `timeout`.
   result<inbound_message> receive(std::chrono::milliseconds timeout);
@@ -86,6 +101,11 @@ class node {
   result<void> remove(std::uint64_t sequence);
   // Every message in the durable inbox.
   result<std::vector<inbound_message>> inbox();
+  // Up to `max` (0 = all) stored messages with sequence > `after`, oldest
+  // first, not marked read; waits up to `timeout` for the first one and
+  // returns an empty list if none came. Any number of watchers see every
+  // message (unlike receive(), which hands each message out once).
+  result<std::vector<inbound_message>> watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout);
   result<node_status> status();
 
   // Stops every actor and transport; idempotent, also run by the destructor.

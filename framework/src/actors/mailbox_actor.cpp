@@ -34,7 +34,10 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     // `wanted_id` (32 hex digits, or empty for a random one) makes sends
     // idempotent: a message id already in the outbox is not sent again.
     [=](send_atom, const std::string& peer, const bytes& payload, std::uint64_t ttl_ms,
-        const std::string& wanted_id) -> caf::result<std::string> {
+        const std::string& wanted_id, const std::string& topic) -> caf::result<std::string> {
+      if (topic.size() > delivery::max_topic)
+        return to_caf(error{errc::invalid_argument, "topic is " + std::to_string(topic.size()) + " bytes; at most " +
+                                                      std::to_string(delivery::max_topic) + " allowed"});
       if (!wanted_id.empty()) {
         auto raw = from_hex(wanted_id);
         if (!raw || raw->size() != e2ee::message_id_size)
@@ -44,7 +47,7 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
         if (have->has_value()) return wanted_id;  // queued before (e.g. ahead of a crash)
       }
       auto rp = self->make_response_promise<std::string>();
-      self->request(self->state.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_message(payload), ttl_ms,
+      self->request(self->state.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_message(payload, topic), ttl_ms,
                     wanted_id)
         .then(
           [=](const bytes& env, const std::string& id, std::int64_t expires, const store::ops& changes) mutable {
@@ -100,12 +103,50 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
       return caf::delegated<inbound_message>();
     },
+    // Messages with sequence > after (at most max, 0 = all), waiting up to
+    // timeout_ms for the first; not marked read. For watchers (NDJSON streams).
+    [=](watch_atom, std::uint64_t after, std::uint64_t max, std::uint64_t timeout_ms) -> caf::result<message_list> {
+      auto list = inbox_after(self, after, max);
+      if (!list) return to_caf(list.err());
+      if (!list->empty() || timeout_ms == 0) return std::move(*list);
+      auto token = self->state.next_token++;
+      self->state.watchers.push_back({token, after, max, self->make_response_promise()});
+      self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
+      return caf::delegated<message_list>();
+    },
+    // The outcome of message `id` (delivered or expired), waiting up to timeout_ms.
+    [=](await_atom, const std::string& id, std::uint64_t timeout_ms) -> caf::result<outbound_message> {
+      auto raw = self->state.setup.db->get("o/" + id);
+      if (!raw) return to_caf(raw.err());
+      if (!raw->has_value()) return to_caf(error{errc::not_found, "no sent message with id " + id});
+      auto rec = delivery::out_record::decode(as_bytes(**raw));
+      if (!rec) return to_caf(rec.err());
+      if (rec->state == delivery::out_state::delivered || rec->state == delivery::out_state::expired)
+        return to_outbound(*rec);
+      auto token = self->state.next_token++;
+      self->state.awaiting.emplace(id, std::make_pair(token, self->make_response_promise()));
+      self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
+      return caf::delegated<outbound_message>();
+    },
     [=](expire_atom, std::uint64_t token) {
-      auto& w = self->state.waiting;
-      for (auto it = w.begin(); it != w.end(); ++it)
+      auto& st = self->state;
+      for (auto it = st.waiting.begin(); it != st.waiting.end(); ++it)
         if (it->token == token) {
           it->rp.deliver(to_caf(error{errc::timeout, "no message arrived in time"}));
-          w.erase(it);
+          st.waiting.erase(it);
+          return;
+        }
+      for (auto it = st.watchers.begin(); it != st.watchers.end(); ++it)
+        if (it->token == token) {
+          it->rp.deliver(message_list{});  // a watcher's timeout is an empty batch, not an error
+          st.watchers.erase(it);
+          return;
+        }
+      for (auto it = st.awaiting.begin(); it != st.awaiting.end(); ++it)
+        if (it->second.first == token) {
+          it->second.second.deliver(
+            to_caf(error{errc::timeout, "message " + it->first + " not acknowledged by its recipient yet"}));
+          st.awaiting.erase(it);
           return;
         }
     },

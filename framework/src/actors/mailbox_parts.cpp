@@ -23,6 +23,8 @@ inbound_message to_inbound(const delivery::in_record& r) {
   m.trust = r.trust;
   m.quarantined = r.quarantined;
   m.received_unix_ms = r.received_ms;
+  m.topic = r.topic;
+  m.read = r.state == delivery::in_state::read;
   return m;
 }
 
@@ -111,7 +113,9 @@ void on_tick(mailbox_actor_t* self) {
       spdlog::warn("mailbox: message {} expired undelivered", id);
       b.Put("o/" + id, as_string(st.out.find(id)->encode()));
     }
-    persist(self, std::move(b));
+    persist(self, std::move(b), [self, expired](const result<void>&) {
+      for (auto& id : expired) notify_outcome(self, id);
+    });
   }
   for (auto& id : st.out.due(now, st.setup.cfg.send_window)) transmit(self, id);
   st.out.forget_finished();
@@ -169,7 +173,7 @@ void serve_waiters(mailbox_actor_t* self) {
   }
 }
 
-void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::string& id, bytes payload,
+void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::string& id, delivery::inner in,
                  const std::string& trust, bool quarantined, const std::string& transport, const store::ops& changes) {
   auto& st = self->state;
   st.dedup.first_time(id, now_ms());
@@ -181,7 +185,8 @@ void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::st
   rec.trust = trust;
   rec.quarantined = quarantined;
   rec.transport = transport;
-  rec.payload = std::move(payload);
+  rec.payload = std::move(in.payload);
+  rec.topic = std::move(in.topic);
   delivery::dedup_record d{rec.seq, sender, rec.received_ms};
   leveldb::WriteBatch b;
   changes.append_to(b);
@@ -198,6 +203,7 @@ void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::st
     ++self->state.received;
     self->state.unread.push_back(seq);
     serve_waiters(self);
+    serve_watchers(self);
     send_ack(self, sender, id);
   });
 }
@@ -224,7 +230,10 @@ void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& tran
         if (in->type == delivery::inner_ack) {
           for (auto& acked : in->acked)
             if (auto* r = self->state.out.acked(acked, now_ms())) b.Put("o/" + acked, as_string(r->encode()));
-          persist(self, std::move(b));
+          persist(self, std::move(b), [self, ids = in->acked](const result<void>& r) {
+            if (r)
+              for (auto& acked : ids) notify_outcome(self, acked);
+          });
           // The window moved: send what it now admits without waiting for the timer.
           for (auto& due : self->state.out.due(now_ms(), self->state.setup.cfg.send_window)) transmit(self, due);
           return;
@@ -235,7 +244,7 @@ void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& tran
           });
           return;
         }
-        deliver_new(self, sender, id, std::move(in->payload), trust, quarantined, transport, changes);
+        deliver_new(self, sender, id, std::move(*in), trust, quarantined, transport, changes);
       },
       [=](const caf::error& e) {
         auto err = from_caf(e);
@@ -279,6 +288,46 @@ result<inbound_message> take_unread(mailbox_actor_t* self) {
   b.Put(key, as_string(rec->encode()));
   persist(self, std::move(b));
   return to_inbound(*rec);
+}
+
+result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std::size_t max) {
+  message_list out;
+  auto r = self->state.setup.db->scan(
+    "i/",
+    [&](std::string_view, std::string_view v) {
+      if (auto rec = delivery::in_record::decode(as_bytes(v)); rec && rec->seq > after) out.push_back(to_inbound(*rec));
+      return max == 0 || out.size() < max;
+    },
+    store::hex_key("i/", after));
+  if (!r) return r.err();
+  return out;
+}
+
+void serve_watchers(mailbox_actor_t* self) {
+  auto& ws = self->state.watchers;
+  for (auto it = ws.begin(); it != ws.end();) {
+    auto list = inbox_after(self, it->after, it->max);
+    if (list && list->empty()) {
+      ++it;
+      continue;
+    }
+    if (list) it->rp.deliver(std::move(*list));
+    else it->rp.deliver(to_caf(list.err()));
+    it = ws.erase(it);
+  }
+}
+
+void notify_outcome(mailbox_actor_t* self, const std::string& id) {
+  auto& st = self->state;
+  auto range = st.awaiting.equal_range(id);
+  if (range.first == range.second) return;
+  auto raw = st.setup.db->get("o/" + id);
+  std::optional<delivery::out_record> rec;
+  if (raw && raw->has_value())
+    if (auto r = delivery::out_record::decode(as_bytes(**raw))) rec = std::move(*r);
+  if (!rec || (rec->state != delivery::out_state::delivered && rec->state != delivery::out_state::expired)) return;
+  for (auto it = range.first; it != range.second; ++it) it->second.second.deliver(to_outbound(*rec));
+  st.awaiting.erase(range.first, range.second);
 }
 
 } // namespace aqua::actors

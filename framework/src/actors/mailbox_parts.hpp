@@ -23,6 +23,15 @@ struct mailbox_state {
   std::uint64_t next_seq = 1;
   std::deque<std::uint64_t> unread;
   std::deque<waiter> waiting;
+  struct watcher {
+    std::uint64_t token;
+    std::uint64_t after;  // wants messages with a larger sequence number
+    std::size_t max;
+    caf::response_promise rp;
+  };
+  std::vector<watcher> watchers;
+  // message id -> (token, promise) of callers waiting for delivered/expired
+  std::multimap<std::string, std::pair<std::uint64_t, caf::response_promise>> awaiting;
   std::uint64_t next_token = 1;
   delivery::outbox out;
   delivery::dedup_window dedup;
@@ -52,5 +61,11 @@ void arm_timer(mailbox_actor_t* self);
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
               const bytes& frame);
 result<inbound_message> take_unread(mailbox_actor_t* self);
+// Up to `max` stored messages with sequence > after, in order (none marked read).
+result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std::size_t max);
+// Answers watchers that now have messages; called after a message is stored.
+void serve_watchers(mailbox_actor_t* self);
+// Answers callers awaiting message `id`'s outcome once it is delivered or expired.
+void notify_outcome(mailbox_actor_t* self, const std::string& id);
 
 } // namespace aqua::actors

@@ -47,6 +47,8 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using next_atom = caf::atom_constant<caf::atom("next")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using await_atom = caf::atom_constant<caf::atom("await")>;
 using forward_done_atom = caf::atom_constant<caf::atom("fwd_done")>;
 
 using connection_ptr = std::shared_ptr<connection>;
@@ -101,5 +103,6 @@ caf::actor spawn_routing(caf::actor_system& sys, routing_setup setup);
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::connection_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::message_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::inbound_message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::outbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::outbox_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::store::ops)

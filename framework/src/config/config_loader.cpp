@@ -191,7 +191,9 @@ result<node_config> load_config(const fs::path& file) {
   return parse_config(text, file.string(), base);
 }
 
-std::string default_config_yaml(const std::string& name, const std::string& listen_address) {
+std::string default_config_yaml(const std::string& name, const std::vector<std::string>& listen) {
+  std::vector<std::string> memory, tcp;
+  for (auto& a : listen) (a.rfind("/memory/", 0) == 0 ? memory : tcp).push_back(a);
   std::string out;
   out += "# aqua node configuration (written by 'aqua init').\n";
   out += "# Every key is documented in configs/node.example.yaml.\n";
@@ -206,8 +208,19 @@ std::string default_config_yaml(const std::string& name, const std::string& list
   out += "  relay:\n    serve: false\n";
   out += "  mailbox: {}\n";
   out += "transports:\n";
-  out += "  - plugin: loopback\n";
-  out += "    listen: [" + listen_address + "]\n";
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (auto& a : v) s += (s.empty() ? "" : ", ") + a;
+    return s;
+  };
+  if (!tcp.empty()) {
+    out += "  - plugin: zmq                # direct connections; peers dial the /p2p/ form of these\n";
+    out += "    listen: [" + list(tcp) + "]\n";
+  }
+  if (!memory.empty()) {
+    out += "  - plugin: loopback           # in-process only\n";
+    out += "    listen: [" + list(memory) + "]\n";
+  }
   return out;
 }
 

@@ -60,6 +60,15 @@ std::string_view to_string(errc code) noexcept {
   return "unknown_error";
 }
 
+std::optional<errc> errc_from_string(std::string_view name) noexcept {
+  for (int c = 1; c < 4096; ++c) {
+    auto s = to_string(static_cast<errc>(c));
+    if (s == "unknown_error") break;  // codes are dense from 1
+    if (s == name) return static_cast<errc>(c);
+  }
+  return std::nullopt;
+}
+
 std::string error::what() const {
   std::string out(to_string(code_));
   if (!message_.empty()) {

@@ -1,11 +1,14 @@
 #include "delivery/records.hpp"
 
+#include <algorithm>
+
 #include "core/codec.hpp"
 
 namespace aqua::delivery {
 namespace {
 
 constexpr std::uint8_t record_version = 1;
+constexpr std::uint8_t in_record_version = 2;  // 2 added the topic
 
 error bad(const char* what, const codec::reader& r) {
   return error{errc::bad_session_state, std::string(what) + " at byte " + std::to_string(r.pos())};
@@ -13,10 +16,16 @@ error bad(const char* what, const codec::reader& r) {
 
 } // namespace
 
-bytes frame_message(bytes_view payload) {
+bytes frame_message(bytes_view payload, const std::string& topic) {
   bytes out;
-  out.reserve(payload.size() + 1);
-  out.push_back(inner_message);
+  out.reserve(payload.size() + 2 + topic.size());
+  if (topic.empty()) {
+    out.push_back(inner_message);
+  } else {
+    out.push_back(inner_topic_message);
+    out.push_back(static_cast<std::uint8_t>(std::min(topic.size(), max_topic)));
+    out.insert(out.end(), topic.begin(), topic.begin() + static_cast<std::ptrdiff_t>(std::min(topic.size(), max_topic)));
+  }
   codec::put_bytes(out, payload);
   return out;
 }
@@ -36,6 +45,13 @@ result<inner> parse_inner(bytes_view data) {
   codec::reader r(data);
   inner in;
   if (!r.u8(in.type)) return error{errc::bad_envelope, "empty inner payload"};
+  if (in.type == inner_topic_message) {
+    std::uint8_t n = 0;
+    bytes_view t;
+    if (!r.u8(n) || n == 0 || !r.take(n, t)) return error{errc::bad_envelope, "malformed topic in inner payload"};
+    in.topic.assign(t.begin(), t.end());
+    in.type = inner_message;
+  }
   if (in.type == inner_message) {
     bytes_view v;
     r.take(r.left(), v);
@@ -55,7 +71,7 @@ result<inner> parse_inner(bytes_view data) {
 }
 
 bytes in_record::encode() const {
-  bytes out{record_version};
+  bytes out{in_record_version};
   codec::put_u64(out, seq);
   codec::put_str(out, message_id);
   codec::put_str(out, sender);
@@ -66,6 +82,7 @@ bytes in_record::encode() const {
   codec::put_str(out, transport);
   codec::put_u32(out, static_cast<std::uint32_t>(payload.size()));
   codec::put_bytes(out, payload);
+  codec::put_str(out, topic);
   return out;
 }
 
@@ -77,10 +94,12 @@ result<in_record> in_record::decode(bytes_view data) {
   std::uint32_t n = 0;
   bytes_view v;
   if (!r.u8(version)) return bad("inbox record: empty", r);
-  if (version != record_version) return error{errc::unknown_version, "inbox record version " + std::to_string(version)};
+  if (version != 1 && version != in_record_version)
+    return error{errc::unknown_version, "inbox record version " + std::to_string(version)};
   if (!r.u64(rec.seq) || !r.str(rec.message_id, 64) || !r.str(rec.sender, 128) || !r.u64(received) ||
       !r.u8(state) || !r.str(rec.trust, 32) || !r.u8(q) || !r.str(rec.transport, 256) || !r.u32(n) ||
-      !r.take(n, v) || r.left() != 0 || state < 1 || state > 2 || q > 1)
+      !r.take(n, v) || (version == in_record_version && !r.str(rec.topic, max_topic)) || r.left() != 0 || state < 1 ||
+      state > 2 || q > 1)
     return bad("inbox record: malformed", r);
   rec.received_ms = static_cast<std::int64_t>(received);
   rec.state = static_cast<in_state>(state);

@@ -12,16 +12,21 @@
 
 namespace aqua::delivery {
 
-// Inside the ciphertext: 0x01 || app payload, or 0x02 || u16 n || n x 16-byte message ids.
+// Inside the ciphertext: 0x01 || app payload, 0x02 || u16 n || n x 16-byte
+// message ids, or 0x03 || u8 topic length (1..255) || topic || app payload.
 inline constexpr std::uint8_t inner_message = 0x01;
 inline constexpr std::uint8_t inner_ack = 0x02;
+inline constexpr std::uint8_t inner_topic_message = 0x03;
 inline constexpr std::size_t max_ack_ids = 1024;
+inline constexpr std::size_t max_topic = 255;
 
-bytes frame_message(bytes_view payload);
+// An empty topic gives the plain 0x01 form.
+bytes frame_message(bytes_view payload, const std::string& topic = {});
 bytes frame_ack(const std::vector<std::string>& message_ids_hex);
 struct inner {
-  std::uint8_t type = 0;
+  std::uint8_t type = 0;          // inner_message (also for 0x03) or inner_ack
   bytes payload;                   // message
+  std::string topic;               // message, may be empty
   std::vector<std::string> acked;  // ack: hex ids
 };
 // errc::bad_envelope for an unknown type or malformed ack.
@@ -39,7 +44,9 @@ struct in_record {
   bool quarantined = false;
   std::string transport;
   bytes payload;
+  std::string topic;
   bytes encode() const;
+  // Reads version 1 (no topic) and version 2 records.
   static result<in_record> decode(bytes_view data);
 };
 

@@ -135,8 +135,24 @@ const std::string& node::card() const { return impl_->card; }
 
 result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout, std::uint64_t ttl_ms,
                                const std::string& message_id) {
-  return impl_->ask<std::string>(impl_->mailbox, timeout, send_atom::value, to.str(), std::move(payload), ttl_ms,
-                                 message_id);
+  return send(to, std::move(payload), send_options{timeout, ttl_ms, message_id, {}});
+}
+
+result<std::string> node::send(const peer_id& to, bytes payload, const send_options& o) {
+  return impl_->ask<std::string>(impl_->mailbox, o.timeout, send_atom::value, to.str(), std::move(payload), o.ttl_ms,
+                                 o.message_id, o.topic);
+}
+
+result<outbound_message> node::await_outcome(const std::string& message_id, std::chrono::milliseconds timeout) {
+  auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
+  return impl_->ask<outbound_message>(impl_->mailbox, timeout + std::chrono::seconds(5), await_atom::value, message_id,
+                                      ms);
+}
+
+result<std::vector<inbound_message>> node::watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout) {
+  auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
+  return impl_->ask<message_list>(impl_->mailbox, timeout + std::chrono::seconds(5), watch_atom::value, after,
+                                  std::uint64_t{max}, ms);
 }
 
 result<inbound_message> node::read(std::uint64_t sequence) {

@@ -1,0 +1,110 @@
+#include "daemon_client.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "commands.hpp"
+#include "control/control_server.hpp"
+#include "identity/key_store.hpp"
+
+namespace aqua::cli {
+
+result<std::unique_ptr<daemon_client>> daemon_client::connect(const std::filesystem::path& data_dir) {
+  auto path = data_dir / control::socket_name;
+  auto hint = "no daemon is running for " + data_dir.string() + "; start one with 'aqua serve" +
+              (data_dir.empty() ? "" : " --dir " + data_dir.string()) + "' (it keeps running until Ctrl-C)";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.string().size() >= sizeof(addr.sun_path))
+    return error{errc::invalid_argument, "control socket path '" + path.string() + "' is too long for a unix socket"};
+  std::memcpy(addr.sun_path, path.c_str(), path.string().size() + 1);
+  std::unique_ptr<daemon_client> c(new daemon_client());
+  c->fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c->fd_ < 0) return error{errc::io_error, std::string("socket: ") + std::strerror(errno)};
+  if (::connect(c->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (errno == ENOENT || errno == ECONNREFUSED) return error{errc::not_running, hint};
+    return error{errc::io_error, "cannot connect to " + path.string() + ": " + std::strerror(errno)};
+  }
+  return c;
+}
+
+daemon_client::~daemon_client() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+result<nlohmann::json> daemon_client::read_line() {
+  for (;;) {
+    auto nl = buf_.find('\n');
+    if (nl != std::string::npos) {
+      auto line = buf_.substr(0, nl);
+      buf_.erase(0, nl + 1);
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object())
+        return error{errc::bad_frame, "the daemon sent a line that is not a JSON object"};
+      return j;
+    }
+    if (buf_.size() > control::max_line_bytes) return error{errc::frame_too_large, "daemon response line too long"};
+    char tmp[65536];
+    auto n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return error{errc::connection_closed, "the daemon closed the control connection"};
+    buf_.append(tmp, static_cast<std::size_t>(n));
+  }
+}
+
+namespace {
+
+result<void> write_request(int fd, const nlohmann::json& req) {
+  auto s = req.dump() + "\n";
+  std::size_t off = 0;
+  while (off < s.size()) {
+    auto n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return error{errc::connection_closed, "the daemon closed the control connection"};
+    off += static_cast<std::size_t>(n);
+  }
+  return ok();
+}
+
+error daemon_error(const nlohmann::json& resp) {
+  auto e = resp.value("error", nlohmann::json::object());
+  auto code_name = e.value("code", std::string("io_error"));
+  return error{errc_from_string(code_name).value_or(errc::io_error), e.value("message", std::string("daemon error"))};
+}
+
+} // namespace
+
+result<nlohmann::json> daemon_client::call(nlohmann::json request) {
+  auto id = next_id_++;
+  request["id"] = id;
+  if (auto r = write_request(fd_, request); !r) return r.err();
+  auto resp = read_line();
+  if (!resp) return resp.err();
+  if (!resp->value("ok", false)) return daemon_error(*resp);
+  return resp->value("result", nlohmann::json::object());
+}
+
+result<void> daemon_client::stream(nlohmann::json request, const std::function<bool(const nlohmann::json&)>& on_event) {
+  auto first = call(std::move(request));
+  if (!first) return first.err();
+  for (;;) {
+    auto line = read_line();
+    if (!line) return line.err();
+    if (line->contains("ok") && !line->value("ok", true)) return daemon_error(*line);
+    if (!on_event(*line)) return ok();
+  }
+}
+
+result<std::unique_ptr<daemon_client>> connect_daemon(const global_options& g) {
+  auto dir = resolve_data_dir(g.dir);
+  if (!dir) return dir.err();
+  return daemon_client::connect(*dir);
+}
+
+bool no_daemon(const error& e) { return e.code() == errc::not_running; }
+
+} // namespace aqua::cli

@@ -1,0 +1,41 @@
+#pragma once
+// The CLI's side of the control API (docs/api/control.md): JSON lines over
+// <data dir>/control.sock of a running `aqua serve`.
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "aqua/error.hpp"
+
+namespace aqua::cli {
+
+struct global_options;
+
+class daemon_client {
+ public:
+  // errc::not_running (with how to start one) when no daemon serves the data dir.
+  static result<std::unique_ptr<daemon_client>> connect(const std::filesystem::path& data_dir);
+  ~daemon_client();
+
+  // One request -> its "result" object, or the daemon's error as an aqua::error.
+  result<nlohmann::json> call(nlohmann::json request);
+  // A streaming request (watch): `on_event` gets every event line until it
+  // returns false or the daemon closes the stream.
+  result<void> stream(nlohmann::json request, const std::function<bool(const nlohmann::json&)>& on_event);
+
+ private:
+  result<nlohmann::json> read_line();
+  int fd_ = -1;
+  std::string buf_;
+  std::uint64_t next_id_ = 1;
+};
+
+// Data dir of the global options, then connect; not_running if none.
+result<std::unique_ptr<daemon_client>> connect_daemon(const global_options& g);
+// true when errors mean "no daemon" (so a command may fall back to the store).
+bool no_daemon(const error& e);
+
+} // namespace aqua::cli

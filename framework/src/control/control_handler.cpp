@@ -1,0 +1,214 @@
+#include "control/control_handler.hpp"
+
+#include "contacts/contact_book.hpp"
+#include "control/control_json.hpp"
+#include "e2ee/card.hpp"
+
+namespace aqua::control {
+
+result<std::string> arg_string(const nlohmann::json& req, const char* cmd, const char* key, bool required) {
+  auto it = req.find(key);
+  if (it == req.end() || it->is_null()) {
+    if (required) return error{errc::invalid_argument, std::string(cmd) + ": missing '" + key + "'"};
+    return std::string();
+  }
+  if (!it->is_string()) return error{errc::invalid_argument, std::string(cmd) + ": '" + key + "' must be a string"};
+  return it->get<std::string>();
+}
+
+result<std::uint64_t> arg_uint(const nlohmann::json& req, const char* cmd, const char* key, std::uint64_t fallback) {
+  auto it = req.find(key);
+  if (it == req.end() || it->is_null()) return fallback;
+  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0))
+    return error{errc::invalid_argument, std::string(cmd) + ": '" + key + "' must be a non-negative integer"};
+  return it->get<std::uint64_t>();
+}
+
+result<bool> arg_bool(const nlohmann::json& req, const char* cmd, const char* key, bool fallback) {
+  auto it = req.find(key);
+  if (it == req.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) return error{errc::invalid_argument, std::string(cmd) + ": '" + key + "' must be true or false"};
+  return it->get<bool>();
+}
+
+nlohmann::json handler::handle(const nlohmann::json& request) {
+  nlohmann::json id = request.is_object() && request.contains("id") ? request["id"] : nlohmann::json();
+  auto fail = [&](const error& e) { return nlohmann::json{{"id", id}, {"ok", false}, {"error", error_json(e)}}; };
+  if (!request.is_object()) return fail(error{errc::invalid_argument, "a request must be a JSON object"});
+  auto cmd = arg_string(request, "request", "cmd", true);
+  if (!cmd) return fail(cmd.err());
+  auto r = dispatch(*cmd, request);
+  if (!r) return fail(r.err());
+  return {{"id", id}, {"ok", true}, {"result", std::move(*r)}};
+}
+
+result<peer_id> handler::resolve_peer(const std::string& who) {
+  if (auto id = peer_id::parse(who)) return *id;
+  std::lock_guard lock(contacts_mutex_);
+  auto book = contact_book::load(data_dir_ / contact_book::file_name);
+  if (!book) return book.err();
+  auto c = book->find(who);
+  if (!c) return error{errc::not_found, "'" + who + "' is neither a peer ID nor a contact alias"};
+  return (*c)->id;
+}
+
+result<nlohmann::json> handler::send(const nlohmann::json& req) {
+  auto to = arg_string(req, "send", "to", true);
+  if (!to) return to.err();
+  auto peer = resolve_peer(*to);
+  if (!peer) return peer.err();
+  auto text = arg_string(req, "send", "text", false);
+  auto hex = arg_string(req, "send", "payload_hex", false);
+  if (!text) return text.err();
+  if (!hex) return hex.err();
+  if (req.contains("text") == req.contains("payload_hex"))
+    return error{errc::invalid_argument, "send: give exactly one of 'text' and 'payload_hex'"};
+  bytes payload;
+  if (req.contains("text")) {
+    payload.assign(text->begin(), text->end());
+  } else {
+    auto raw = from_hex(*hex);
+    if (!raw) return error{errc::invalid_argument, "send: 'payload_hex' is not valid hex"};
+    payload = std::move(*raw);
+  }
+  send_options o;
+  auto ttl = arg_uint(req, "send", "ttl_s", 0);
+  auto mid = arg_string(req, "send", "message_id", false);
+  auto topic = arg_string(req, "send", "topic", false);
+  auto wait = arg_bool(req, "send", "wait", false);
+  auto timeout = arg_uint(req, "send", "timeout_ms", 30000);
+  if (!ttl) return ttl.err();
+  if (!mid) return mid.err();
+  if (!topic) return topic.err();
+  if (!wait) return wait.err();
+  if (!timeout) return timeout.err();
+  if (*ttl > 365ull * 24 * 3600) return error{errc::invalid_argument, "send: 'ttl_s' is more than a year"};
+  o.ttl_ms = *ttl * 1000;
+  o.message_id = *mid;
+  o.topic = *topic;
+  auto id = node_.send(*peer, std::move(payload), o);
+  if (!id) return id.err();
+  nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
+  if (!*wait) return out;
+  auto outcome = node_.await_outcome(*id, std::chrono::milliseconds(*timeout));
+  if (!outcome) return error{outcome.err().code(), outcome.err().message() + " (message " + *id + " stays queued)"};
+  if (outcome->state == "expired")
+    return error{errc::message_expired, "message " + *id + " expired before " + peer->str() + " acknowledged it"};
+  return to_json(*outcome);
+}
+
+result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
+  auto unread = arg_bool(req, "inbox.list", "unread", false);
+  auto limit = arg_uint(req, "inbox.list", "limit", 0);
+  auto since = arg_uint(req, "inbox.list", "since", 0);
+  if (!unread) return unread.err();
+  if (!limit) return limit.err();
+  if (!since) return since.err();
+  auto all = node_.watch(*since, 0, std::chrono::milliseconds(0));
+  if (!all) return all.err();
+  nlohmann::json list = nlohmann::json::array();
+  for (auto& m : *all) {
+    if (*unread && m.read) continue;
+    list.push_back(to_json(m));
+    if (*limit && list.size() >= *limit) break;
+  }
+  return nlohmann::json{{"messages", list}};
+}
+
+result<std::uint64_t> handler::watch_start(const nlohmann::json& req) { return arg_uint(req, "watch", "since", 0); }
+
+result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann::json& req) {
+  if (cmd == "hello") return nlohmann::json{{"protocol", protocol_version}, {"peer_id", node_.id().str()}};
+  if (cmd == "status") {
+    auto st = node_.status();
+    if (!st) return st.err();
+    auto j = to_json(*st);
+    j["name"] = node_.config().name;
+    j["data_dir"] = data_dir_.string();
+    j["card"] = node_.card();
+    return j;
+  }
+  if (cmd == "card") return nlohmann::json{{"card", node_.card()}, {"peer_id", node_.id().str()}};
+  if (cmd == "send") return send(req);
+  if (cmd == "inbox.list") return inbox_list(req);
+  if (cmd == "inbox.read" || cmd == "inbox.ack" || cmd == "inbox.delete") {
+    auto it = req.find("seq");
+    if (it == req.end()) return error{errc::invalid_argument, cmd + ": missing 'seq'"};
+    auto seq = arg_uint(req, cmd.c_str(), "seq", 0);
+    if (!seq) return seq.err();
+    if (cmd == "inbox.delete") {
+      if (auto r = node_.remove(*seq); !r) return r.err();
+      return nlohmann::json{{"seq", *seq}, {"deleted", true}};
+    }
+    auto m = node_.read(*seq);
+    if (!m) return m.err();
+    if (cmd == "inbox.ack") return nlohmann::json{{"seq", *seq}, {"acked", true}};
+    return to_json(*m);
+  }
+  if (cmd == "receive") {
+    auto timeout = arg_uint(req, "receive", "timeout_ms", 0);
+    if (!timeout) return timeout.err();
+    auto m = node_.receive(std::chrono::milliseconds(*timeout));
+    if (!m) return m.err();
+    return to_json(*m);
+  }
+  if (cmd == "outbox.list") {
+    auto list = node_.outbox();
+    if (!list) return list.err();
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& m : *list) out.push_back(to_json(m));
+    return nlohmann::json{{"messages", out}};
+  }
+  if (cmd.rfind("contacts.", 0) == 0) return contacts(cmd, req);
+  return error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
+}
+
+result<nlohmann::json> handler::contacts(const std::string& cmd, const nlohmann::json& req) {
+  std::lock_guard lock(contacts_mutex_);
+  auto book = contact_book::load(data_dir_ / contact_book::file_name);
+  if (!book) return book.err();
+  auto entry = [](const contact& c) {
+    return nlohmann::json{{"peer_id", c.id.str()}, {"alias", c.alias}, {"trust", std::string(to_string(c.trust))},
+                          {"added_ms", c.added_ms}};
+  };
+  if (cmd == "contacts.list") {
+    nlohmann::json list = nlohmann::json::array();
+    for (auto& c : book->all()) list.push_back(entry(c));
+    return nlohmann::json{{"contacts", list}};
+  }
+  if (cmd == "contacts.add") {
+    auto text = arg_string(req, "contacts.add", "card", true);
+    auto alias = arg_string(req, "contacts.add", "alias", false);
+    if (!text) return text.err();
+    if (!alias) return alias.err();
+    auto raw = e2ee::card_from_text(*text);
+    if (!raw) return raw.err();
+    auto now = system_env()->now_unix_ms();
+    auto card = e2ee::verify_card(*raw, now);
+    if (!card) return card.err();
+    auto added = book->add(*raw, *card, *alias, now);
+    if (!added) return added.err();
+    auto j = entry(**added);
+    if (auto r = book->save(); !r) return r.err();
+    return j;
+  }
+  auto who = arg_string(req, cmd.c_str(), "who", true);
+  if (!who) return who.err();
+  auto c = book->find(*who);
+  if (!c) return c.err();
+  if (cmd == "contacts.show") return entry(**c);
+  if (cmd == "contacts.remove") {
+    auto id = (*c)->id.str();
+    if (auto r = book->remove(*who); !r) return r.err();
+    return nlohmann::json{{"removed", id}};
+  }
+  if (cmd == "contacts.verify" || cmd == "contacts.block") {
+    (*c)->trust = cmd == "contacts.verify" ? trust_state::verified : trust_state::blocked;
+    auto j = entry(**c);
+    if (auto r = book->save(); !r) return r.err();
+    return j;
+  }
+  return error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
+}
+
+} // namespace aqua::control

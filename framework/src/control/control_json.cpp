@@ -1,0 +1,47 @@
+#include "control/control_json.hpp"
+
+namespace aqua::control {
+
+bool is_text(bytes_view b) {
+  for (auto c : b)
+    if (c < 0x09 || (c > 0x0d && c < 0x20) || c >= 0x7f) return false;
+  return true;
+}
+
+nlohmann::json to_json(const inbound_message& m) {
+  nlohmann::json j{{"seq", m.sequence},
+                   {"message_id", m.message_id},
+                   {"sender", m.sender.str()},
+                   {"received_ms", m.received_unix_ms},
+                   {"state", m.read ? "read" : "unread"},
+                   {"trust", m.trust},
+                   {"quarantined", m.quarantined},
+                   {"transport", m.transport},
+                   {"topic", m.topic},
+                   {"payload_hex", to_hex(m.payload)}};
+  if (is_text(m.payload)) j["text"] = std::string(m.payload.begin(), m.payload.end());
+  return j;
+}
+
+nlohmann::json to_json(const outbound_message& m) {
+  return {{"message_id", m.message_id},   {"recipient", m.recipient.str()}, {"state", m.state},
+          {"attempts", m.attempts},       {"created_ms", m.created_unix_ms}, {"expires_ms", m.expires_unix_ms},
+          {"delivered_ms", m.delivered_unix_ms}};
+}
+
+nlohmann::json to_json(const node_status& s) {
+  return {{"peer_id", s.id.str()},
+          {"listen", s.listen_addresses},
+          {"connections", s.connections},
+          {"frames_sent", s.frames_sent},
+          {"frames_received", s.frames_received},
+          {"frames_rejected", s.frames_rejected},
+          {"frames_forwarded", s.frames_forwarded},
+          {"outbox_pending", s.outbox_pending}};
+}
+
+nlohmann::json error_json(const error& e) {
+  return {{"code", std::string(to_string(e.code()))}, {"message", e.message()}};
+}
+
+} // namespace aqua::control

@@ -1,0 +1,229 @@
+#include "control/control_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "control/control_json.hpp"
+
+namespace aqua::control {
+namespace {
+
+bool write_all(int fd, const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    auto n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool write_line(int fd, const nlohmann::json& j) {
+  return write_all(fd, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+result<sockaddr_un> socket_address(const std::filesystem::path& p) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  auto s = p.string();
+  if (s.size() >= sizeof(addr.sun_path))
+    return error{errc::invalid_argument, "control socket path '" + s + "' is " + std::to_string(s.size()) +
+                                           " bytes; unix sockets allow at most " +
+                                           std::to_string(sizeof(addr.sun_path) - 1) + ": use a shorter data dir"};
+  std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
+  return addr;
+}
+
+} // namespace
+
+bool line_splitter::feed(const char* data, std::size_t n) {
+  buf_.append(data, n);
+  auto nl = buf_.find('\n', scanned_);
+  if (nl == std::string::npos) {
+    scanned_ = buf_.size();
+    return buf_.size() <= max_;
+  }
+  return nl <= max_;
+}
+
+bool line_splitter::next(std::string& line) {
+  auto nl = buf_.find('\n');
+  if (nl == std::string::npos) {
+    scanned_ = buf_.size();
+    return false;
+  }
+  line.assign(buf_, 0, nl);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  buf_.erase(0, nl + 1);
+  scanned_ = 0;
+  return true;
+}
+
+result<std::unique_ptr<server>> server::start(node& n, const std::filesystem::path& data_dir, server_options o) {
+  std::unique_ptr<server> s(new server(n, data_dir));
+  s->opts_ = o;
+  s->path_ = data_dir / socket_name;
+  auto addr = socket_address(s->path_);
+  if (!addr) return addr.err();
+  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) == 0;
+    ::close(probe);
+    if (live)
+      return error{errc::address_in_use, "another daemon already serves " + s->path_.string()};
+  }
+  std::error_code ec;
+  std::filesystem::remove(s->path_, ec);  // stale socket of a daemon that died
+  s->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s->listen_fd_ < 0) return error{errc::io_error, std::string("control socket: ") + std::strerror(errno)};
+  auto old = ::umask(077);
+  int rc = ::bind(s->listen_fd_, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr));
+  ::umask(old);
+  if (rc != 0 || ::chmod(s->path_.c_str(), 0600) != 0 || ::listen(s->listen_fd_, 64) != 0)
+    return error{errc::io_error, "control socket " + s->path_.string() + ": " + std::strerror(errno)};
+  if (::pipe2(s->wake_pipe_, O_CLOEXEC) != 0) return error{errc::io_error, std::string("pipe: ") + std::strerror(errno)};
+  s->acceptor_ = std::thread([p = s.get()] { p->accept_loop(); });
+  return s;
+}
+
+server::~server() { stop(); }
+
+void server::stop() {
+  if (stopping_.exchange(true)) return;
+  if (wake_pipe_[1] >= 0) (void) !::write(wake_pipe_[1], "x", 1);
+  if (acceptor_.joinable()) acceptor_.join();
+  {
+    std::lock_guard lock(clients_mutex_);
+    for (auto& c : clients_)
+      if (c.fd >= 0) ::shutdown(c.fd, SHUT_RDWR);  // wakes their blocking reads
+  }
+  for (auto& c : clients_)
+    if (c.thread.joinable()) c.thread.join();
+  clients_.clear();
+  for (int* fd : {&listen_fd_, &wake_pipe_[0], &wake_pipe_[1]})
+    if (*fd >= 0) {
+      ::close(*fd);
+      *fd = -1;
+    }
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove(path_, ec);
+}
+
+void server::accept_loop() {
+  while (!stopping_) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("control: poll: {}", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents || stopping_) return;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::geteuid()) {
+      write_line(fd, {{"id", nullptr}, {"ok", false},
+                      {"error", error_json(error{errc::invalid_argument, "control socket: only the daemon's user may connect"})}});
+      ::close(fd);
+      continue;
+    }
+    std::lock_guard lock(clients_mutex_);
+    for (auto it = clients_.begin(); it != clients_.end();) {  // reap finished clients
+      if (it->done) {
+        it->thread.join();
+        it = clients_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (clients_.size() >= opts_.max_clients) {
+      write_line(fd, {{"id", nullptr}, {"ok", false},
+                      {"error", error_json(error{errc::would_block, "control socket: too many clients (" +
+                                                                       std::to_string(opts_.max_clients) + ")"})}});
+      ::close(fd);
+      continue;
+    }
+    auto& c = clients_.emplace_back();
+    c.fd = fd;
+    c.thread = std::thread([this, &c] {
+      serve_client(c.fd);
+      std::lock_guard done_lock(clients_mutex_);  // stop() must never shut down a reused fd number
+      ::close(c.fd);
+      c.fd = -1;
+      c.done = true;
+    });
+  }
+}
+
+void server::serve_client(int fd) {
+  line_splitter lines(max_line_bytes);
+  char buf[65536];
+  std::string line;
+  while (!stopping_) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    if (!lines.feed(buf, static_cast<std::size_t>(n))) {
+      write_line(fd, {{"id", nullptr}, {"ok", false},
+                      {"error", error_json(error{errc::frame_too_large, "request line longer than " +
+                                                                           std::to_string(max_line_bytes) + " bytes"})}});
+      return;
+    }
+    while (lines.next(line)) {
+      if (line.empty()) continue;
+      auto req = nlohmann::json::parse(line, nullptr, false);
+      if (req.is_discarded()) {
+        if (!write_line(fd, {{"id", nullptr}, {"ok", false},
+                             {"error", error_json(error{errc::invalid_argument, "request is not valid JSON"})}}))
+          return;
+        continue;
+      }
+      if (req.is_object() && req.value("cmd", "") == "watch") {
+        auto after = handler_.watch_start(req);
+        nlohmann::json id = req.contains("id") ? req["id"] : nlohmann::json();
+        if (!after) {
+          write_line(fd, {{"id", id}, {"ok", false}, {"error", error_json(after.err())}});
+          continue;
+        }
+        stream_watch(fd, *after, id);
+        return;  // a watch owns the connection until the client goes away
+      }
+      if (!write_line(fd, handler_.handle(req))) return;
+    }
+  }
+}
+
+void server::stream_watch(int fd, std::uint64_t after, const nlohmann::json& id) {
+  if (!write_line(fd, {{"id", id}, {"ok", true}, {"result", {{"watching", true}, {"since", after}}}})) return;
+  while (!stopping_) {
+    auto batch = handler_.target().watch(after, 256, std::chrono::milliseconds(500));
+    if (!batch) {
+      write_line(fd, {{"id", id}, {"ok", false}, {"error", error_json(batch.err())}});
+      return;
+    }
+    for (auto& m : *batch) {
+      after = m.sequence;
+      if (!write_line(fd, {{"event", "message"}, {"message", to_json(m)}})) return;
+    }
+    // Client gone? (readable with EOF, or hung up)
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) > 0) {
+      if (p.revents & (POLLHUP | POLLERR)) return;
+      char c;
+      if (::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) return;
+    }
+  }
+}
+
+} // namespace aqua::control

@@ -1,0 +1,73 @@
+#pragma once
+// Private: the control API server — a unix stream socket in the data dir
+// (mode 0600, only our uid may connect), JSON lines in both directions
+// (docs/api/control.md). One thread accepts; each client gets a thread (at
+// most max_clients), so a slow `send --wait` never blocks other clients.
+
+#include <atomic>
+#include <filesystem>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "aqua/node.hpp"
+#include "control/control_handler.hpp"
+
+namespace aqua::control {
+
+inline constexpr const char* socket_name = "control.sock";
+inline constexpr std::size_t max_line_bytes = 4u << 20;  // a 1 MiB payload as hex, with room to spare
+
+struct server_options {
+  std::size_t max_clients = 64;
+};
+
+class server {
+ public:
+  // Binds <data_dir>/control.sock. A live socket there means another daemon
+  // (errc::address_in_use); a stale one (nobody listening) is replaced.
+  static result<std::unique_ptr<server>> start(node& n, const std::filesystem::path& data_dir, server_options o = {});
+  ~server();
+  // Stops accepting, disconnects clients, joins every thread, removes the socket.
+  void stop();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  server(node& n, std::filesystem::path data_dir) : handler_(n, data_dir) {}
+  void accept_loop();
+  void serve_client(int fd);
+  void stream_watch(int fd, std::uint64_t after, const nlohmann::json& id);
+
+  handler handler_;
+  std::filesystem::path path_;
+  server_options opts_;
+  int listen_fd_ = -1;
+  int wake_pipe_[2] = {-1, -1};
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex clients_mutex_;
+  struct client {
+    int fd;
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  std::list<client> clients_;
+};
+
+// Splits a byte stream into lines of at most max_line_bytes (sans-I/O).
+class line_splitter {
+ public:
+  explicit line_splitter(std::size_t max) : max_(max) {}
+  // Appends bytes; false when a line grew past the bound (the stream is then unusable).
+  bool feed(const char* data, std::size_t n);
+  // Next complete line without its '\n' (a trailing '\r' is dropped too).
+  bool next(std::string& line);
+
+ private:
+  std::size_t max_;
+  std::string buf_;
+  std::size_t scanned_ = 0;
+};
+
+} // namespace aqua::control
