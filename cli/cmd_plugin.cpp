@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "node/transport_host.hpp"
 #include "plugin/plugin_loader.hpp"
 
 namespace aqua::cli {
@@ -34,7 +35,9 @@ struct collect : transport_observer {
 // listen, dial ourselves, send three frames, expect them back in order.
 result<void> self_test(transport& t, const std::string& listen) {
   auto obs = std::make_shared<collect>();
-  t.start(obs);
+  // A throwaway identity: transports that authenticate (zmq) run their
+  // handshake against themselves.
+  t.start(obs, std::make_shared<node_transport_host>(keypair::generate(), system_env()));
   auto bound = t.listen(listen);
   if (!bound) return bound.err();
   auto c = t.dial(*bound);

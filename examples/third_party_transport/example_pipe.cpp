@@ -80,7 +80,9 @@ class end_point : public aqua::connection {
 class example_transport : public aqua::transport {
  public:
   std::string plugin_name() const override { return "example_pipe"; }
-  void start(std::shared_ptr<aqua::transport_observer> o) override { observer_ = std::move(o); }
+  void start(std::shared_ptr<aqua::transport_observer> o, std::shared_ptr<aqua::transport_host>) override {
+    observer_ = std::move(o);
+  }
   aqua::result<std::string> listen(const std::string& address) override {
     std::lock_guard<std::mutex> g(registry_mutex());
     if (!registry().emplace(address, this).second) return aqua::error{aqua::errc::address_in_use, address};

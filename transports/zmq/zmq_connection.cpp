@@ -114,6 +114,16 @@ void zconn::mark_closed(const error& why) {
   if (obs) obs->on_closed(why);
 }
 
+peer_id zconn::remote_peer() const {
+  std::lock_guard<std::mutex> g(m_);
+  return remote_peer_;
+}
+
+void zconn::set_remote_peer(const peer_id& p) {
+  std::lock_guard<std::mutex> g(m_);
+  remote_peer_ = p;
+}
+
 bool zconn::close_requested() const {
   std::lock_guard<std::mutex> g(m_);
   return close_requested_;

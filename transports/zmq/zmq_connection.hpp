@@ -12,6 +12,8 @@
 namespace aqua::zmqt {
 
 struct limits {
+  std::int64_t handshake_timeout_ms = 10000;
+  std::size_t max_peers = 4096;  // connections per listener, handshaking or established
   std::size_t queue_frames = 1024;
   std::size_t queue_bytes = 8u << 20;
   std::size_t max_frame_bytes = 4u << 20;
@@ -32,6 +34,7 @@ class zconn : public connection {
   std::optional<bytes> try_receive() override;
   void close() override;
   bool is_open() const override;
+  peer_id remote_peer() const override;
 
   // I/O-thread side.
   bool next_outbound(bytes& out);          // peek the oldest frame to send
@@ -40,6 +43,7 @@ class zconn : public connection {
   void push_inbound(bytes frame);
   void mark_closed(const error& why);       // peer gone (e.g. unroutable)
   bool close_requested() const;
+  void set_remote_peer(const peer_id& p);
 
  private:
   limits lim_;
@@ -50,6 +54,7 @@ class zconn : public connection {
   std::size_t in_bytes_ = 0, out_bytes_ = 0;
   bool closed_ = false, close_requested_ = false, sender_blocked_ = false, reader_paused_ = false;
   std::shared_ptr<connection_observer> obs_;
+  peer_id remote_peer_;
 };
 
 } // namespace aqua::zmqt

@@ -1,9 +1,13 @@
 #pragma once
 // The transport plugin interface (ABI version `transport_abi_version`).
 //
-// A transport moves opaque frames between nodes. It knows nothing about
-// identities or encryption: every frame it carries is already an aqua
-// envelope. Semantics every transport must provide:
+// A transport moves opaque frames between nodes. Every frame it carries is
+// already an end-to-end encrypted aqua envelope. Transports that cross a
+// network also authenticate the peer at connect time with the node's
+// identity: the node hands them a transport_host whose secure sessions run
+// the Noise XX handshake of docs/protocol/noise.md (the Ed25519 identity
+// signs the Noise static key), so a plugin never sees the secret key.
+// Semantics every transport must provide:
 //   * per-connection FIFO ordering, frames delivered whole;
 //   * bounded buffering: send() returns errc::would_block when the peer's
 //     queue is full, and the observer's on_writable() fires once there is
@@ -29,7 +33,43 @@
 
 namespace aqua {
 
-inline constexpr std::uint32_t transport_abi_version = 1;
+inline constexpr std::uint32_t transport_abi_version = 2;  // 2: transport_host, secure_session, remote_peer()
+
+// One Noise XX session (Noise_XX_25519_ChaChaPoly_SHA256 with the libp2p
+// handshake payload, docs/protocol/noise.md) bound to the node's identity.
+// Message based: the transport moves each handshake message and each sealed
+// chunk as one unit of its own framing.
+class secure_session {
+ public:
+  static constexpr std::size_t max_message = 65535;  // one Noise message, ciphertext
+  virtual ~secure_session() = default;
+  // The next handshake message to send, or nullopt when it is the peer's
+  // turn or the handshake is over. The initiator has message 1 at once.
+  virtual result<std::optional<bytes>> handshake_output() = 0;
+  // A handshake message from the peer; errc::wrong_recipient when the peer
+  // proves another identity than the one expected, bad_signature, ...
+  // Any error is final: the session is dead.
+  virtual result<void> handshake_input(bytes_view message) = 0;
+  virtual bool established() const = 0;
+  // The authenticated remote identity (empty until its payload was verified).
+  virtual const peer_id& remote_peer() const = 0;
+  // One frame of any size as Noise messages of at most max_message bytes
+  // each, in order (one for frames up to 65519 bytes).
+  virtual result<std::vector<bytes>> seal(bytes_view frame) = 0;
+  // One Noise message -> its plaintext; a frame is the concatenation of the
+  // plaintexts of its seal() messages, opened in order.
+  virtual result<bytes> open(bytes_view message) = 0;
+};
+
+// What the node offers its transports.
+class transport_host {
+ public:
+  virtual ~transport_host() = default;
+  virtual const peer_id& local_peer() const = 0;
+  // A session as initiator (the dialling side; `expected` = the peer ID the
+  // address names, if any) or responder.
+  virtual std::unique_ptr<secure_session> new_session(bool initiator, std::optional<peer_id> expected) = 0;
+};
 
 class connection_observer {
  public:
@@ -52,6 +92,9 @@ class connection {
   virtual std::optional<bytes> try_receive() = 0;
   virtual void close() = 0;
   virtual bool is_open() const = 0;
+  // The peer authenticated at connect time, or empty for transports that do
+  // not authenticate (loopback: same process) or before the handshake ended.
+  virtual peer_id remote_peer() const { return {}; }
 };
 
 class transport_observer {
@@ -64,8 +107,9 @@ class transport {
  public:
   virtual ~transport() = default;
   virtual std::string plugin_name() const = 0;
-  // Must be called once before listen(); incoming connections go to `observer`.
-  virtual void start(std::shared_ptr<transport_observer> observer) = 0;
+  // Must be called once before listen(); incoming connections go to
+  // `observer`; `host` provides the node's identity for authentication.
+  virtual void start(std::shared_ptr<transport_observer> observer, std::shared_ptr<transport_host> host) = 0;
   // Returns the address actually bound (e.g. with a chosen port).
   virtual result<std::string> listen(const std::string& address) = 0;
   virtual result<std::shared_ptr<connection>> dial(const std::string& address) = 0;

@@ -95,6 +95,8 @@ struct routing_setup {
   std::vector<transport_config> transport_configs;
   caf::actor mailbox;
   caf::actor relay;
+  std::shared_ptr<transport_host> host;  // Noise sessions bound to our identity
+  std::filesystem::path contacts_file;    // contact cards name addresses too
 };
 caf::actor spawn_routing(caf::actor_system& sys, routing_setup setup);
 

@@ -10,7 +10,10 @@
 #include <optional>
 
 #include "actors/protocol.hpp"
+#include "e2ee/card.hpp"
 #include "e2ee/envelope.hpp"
+
+#include <algorithm>
 
 namespace aqua::actors {
 namespace {
@@ -100,22 +103,46 @@ void drop_connection(routing_actor_t* self, std::uint64_t id, const error& why) 
   st.conns.erase(it);
 }
 
+// Where `peer` can be reached: the static route from the config first, then
+// the addresses its contact card advertises (re-read, so `aqua contacts add`
+// takes effect without a restart).
+std::vector<std::string> addresses_of(routing_actor_t* self, const std::string& peer) {
+  auto& st = self->state;
+  std::vector<std::string> out;
+  if (auto route = st.routes.find(peer); route != st.routes.end()) out.push_back(route->second);
+  if (st.setup.contacts_file.empty()) return out;
+  auto book = contact_book::load(st.setup.contacts_file);
+  auto id = peer_id::parse(peer);
+  if (!book || !id) return out;
+  if (auto* c = book->find(*id))
+    if (auto card = e2ee::decode_card(c->card))
+      for (auto& a : card->addresses)
+        if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  return out;
+}
+
 result<std::uint64_t> connection_for(routing_actor_t* self, const std::string& peer) {
   auto& st = self->state;
   if (auto it = st.by_peer.find(peer); it != st.by_peer.end()) {
     if (st.conns.count(it->second) && st.conns[it->second].conn->is_open()) return it->second;
     drop_connection(self, it->second, error{errc::connection_closed, "connection to " + peer + " closed"});
   }
-  auto route = st.routes.find(peer);
-  if (route == st.routes.end())
-    return error{errc::no_route, "no connection to " + peer + " and no route for it in components.routing.routes"};
+  auto addresses = addresses_of(self, peer);
+  if (addresses.empty())
+    return error{errc::no_route, "no connection to " + peer +
+                                   ", no route for it in components.routing.routes and no address in its contact card"};
   std::string failures;
-  for (auto& [name, t] : st.setup.transports) {
-    auto c = t->dial(route->second);
-    if (c) return add_connection(self, *c, name, peer);
-    failures += "; " + name + ": " + c.err().what();
+  for (auto address : addresses) {
+    // Network addresses name the peer (/p2p/ID), so the transport's
+    // handshake refuses anyone else.
+    if (address.find("/p2p/") == std::string::npos && address.rfind("/memory/", 0) != 0) address += "/p2p/" + peer;
+    for (auto& [name, t] : st.setup.transports) {
+      auto c = t->dial(address);
+      if (c) return add_connection(self, *c, name, peer);
+      failures += "; " + name + " " + address + ": " + c.err().what();
+    }
   }
-  return error{errc::connection_refused, "cannot reach " + peer + " at " + route->second + failures};
+  return error{errc::connection_refused, "cannot reach " + peer + failures};
 }
 
 void flush(routing_actor_t* self, std::uint64_t id) {
@@ -209,7 +236,7 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
   st.setup = std::move(setup);
   for (auto& r : st.setup.cfg.routes) st.routes[r.peer.str()] = r.address;
   for (auto& [name, t] : st.setup.transports)
-    t->start(std::make_shared<accept_observer>(caf::actor_cast<caf::weak_actor_ptr>(self), name));
+    t->start(std::make_shared<accept_observer>(caf::actor_cast<caf::weak_actor_ptr>(self), name), st.setup.host);
   return {
     [=](listen_atom) -> caf::result<std::vector<std::string>> {
       std::vector<std::string> bound;
@@ -225,8 +252,11 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       }
       return bound;
     },
+    // An accepted connection; transports that authenticate (zmq, relay_v2)
+    // already know the peer, so replies can use it at once.
     [=](incoming_atom, const std::string& transport, const connection_ptr& c) {
-      add_connection(self, c, transport, {});
+      auto peer = c->remote_peer();
+      add_connection(self, c, transport, peer.empty() ? std::string() : peer.str());
     },
     // An envelope for `peer` (from the mailbox): true once the transport has it.
     [=](transmit_atom, const std::string& peer, bytes& envelope) -> caf::result<bool> {

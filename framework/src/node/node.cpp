@@ -9,6 +9,7 @@
 #include "actors/identity_actor.hpp"
 #include "actors/protocol.hpp"
 #include "identity/key_store.hpp"
+#include "node/transport_host.hpp"
 #include "store/engine_store.hpp"
 #include "plugin/plugin_loader.hpp"
 
@@ -88,6 +89,10 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->system = std::make_unique<caf::actor_system>(p->sys_cfg);
   auto& sys = *p->system;
 
+  // Transports authenticate connections with Noise sessions signed by the
+  // identity (the host shares the key's protected memory; plugins never see it).
+  setup.host = std::make_shared<node_transport_host>(*kp, system_env());
+  setup.contacts_file = crypto.contacts_file;
   // The secret key moves into the identity actor; our copy dies with `kp`.
   auto holder = std::make_shared<keypair_holder>(keypair_holder{std::move(*kp)});
   p->identity = spawn_identity(sys, std::move(holder));

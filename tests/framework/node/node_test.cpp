@@ -112,7 +112,7 @@ struct raw_link {
     struct ignore : transport_observer {
       void on_incoming(std::shared_ptr<connection>) override {}
     };
-    t->start(std::make_shared<ignore>());
+    t->start(std::make_shared<ignore>(), nullptr);
     conn = *t->dial(addr);
   }
   ~raw_link() { t->stop(); }

@@ -45,8 +45,8 @@ struct pair_fixture {
   pair_fixture(const std::string& name, std::map<std::string, std::string> settings = {}) {
     server = load(settings);
     client = load(settings);
-    server->start(acceptor);
-    client->start(std::make_shared<accept_all>());
+    server->start(acceptor, nullptr);
+    client->start(std::make_shared<accept_all>(), nullptr);
     EXPECT_TRUE(server->listen("/memory/" + name));
     auto c = client->dial("/memory/" + name);
     EXPECT_TRUE(c);
@@ -121,7 +121,7 @@ TEST(loopback, close_is_seen_by_peer_after_pending_frames) {
 
 TEST(loopback, refuses_duplicate_listen_unknown_dial_and_foreign_addresses) {
   auto t = load();
-  t->start(std::make_shared<accept_all>());
+  t->start(std::make_shared<accept_all>(), nullptr);
   ASSERT_TRUE(t->listen("/memory/dup"));
   auto again = t->listen("/memory/dup");
   ASSERT_FALSE(again);

@@ -1,0 +1,30 @@
+#pragma once
+// Private: the node's transport_host — Noise XX secure sessions
+// (docs/protocol/noise.md) bound to the node's Ed25519 identity, for
+// transports that authenticate peers at connect time. It holds the key
+// pair (shared, sodium-protected memory) so that the Noise static key can be
+// signed per handshake; plugins only ever see secure_session objects.
+
+#include <memory>
+
+#include "aqua/env.hpp"
+#include "aqua/transport.hpp"
+#include "identity/keypair.hpp"
+
+namespace aqua {
+
+class node_transport_host : public transport_host {
+ public:
+  node_transport_host(keypair identity, std::shared_ptr<env> e);
+  const peer_id& local_peer() const override { return self_; }
+  std::unique_ptr<secure_session> new_session(bool initiator, std::optional<peer_id> expected) override;
+  // For in-tree libp2p transports that need the key pair itself (noise_stream).
+  const keypair& identity() const { return key_; }
+
+ private:
+  keypair key_;
+  peer_id self_;
+  std::shared_ptr<env> env_;
+};
+
+} // namespace aqua

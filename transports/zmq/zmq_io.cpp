@@ -1,0 +1,228 @@
+// The zmq transport's I/O thread: owns every socket, runs the Noise
+// handshakes, seals and opens frames (zmq_link.hpp), moves frames between
+// sockets and the per-connection queues.
+
+#include <spdlog/spdlog.h>
+
+#include "zmq_transport.hpp"
+
+namespace aqua::zmqt {
+namespace {
+
+bytes_view view(const zmq::message_t& m) { return {m.data<std::uint8_t>(), m.size()}; }
+
+// Reads the rest of a multipart message; at most `max_parts` are kept (the
+// rest is drained and dropped, and the message reported as oversized).
+bool read_rest(zmq::socket_t& s, zmq::message_t& first, std::vector<zmq::message_t>& out, std::size_t max_parts) {
+  bool more = first.more();
+  out.push_back(std::move(first));
+  bool fits = true;
+  while (more) {
+    zmq::message_t part;
+    if (!s.recv(part, zmq::recv_flags::dontwait)) break;  // multipart messages arrive whole
+    more = part.more();
+    if (out.size() < max_parts) out.push_back(std::move(part));
+    else fits = false;
+  }
+  return fits;
+}
+
+} // namespace
+
+bool zmq_transport::send_parts(zmq::socket_t& s, const std::string* rid, const parts& p) {
+  try {
+    if (rid && !s.send(zmq::buffer(*rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      auto flags = zmq::send_flags::dontwait | (i + 1 < p.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      if (!s.send(zmq::buffer(p[i]), flags) && i == 0 && !rid) return false;
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) return false;
+    throw;
+  }
+  return true;
+}
+
+void zmq_transport::fail_link(link& l, const error& why) {
+  spdlog::warn("zmq: connection {}: {}", l.conn->remote_address(), why.what());
+  l.conn->mark_closed(why);
+}
+
+void zmq_transport::flush(zmq::socket_t& s, link& l, const std::string* rid) {
+  if (!l.established()) return;  // frames wait for the handshake
+  bytes f;
+  while (l.conn->next_outbound(f)) {
+    auto sealed = l.seal(f);  // the nonce advances only with a message that is then sent
+    if (!sealed) {
+      fail_link(l, sealed.err());
+      return;
+    }
+    try {
+      if (!send_parts(s, rid, *sealed)) {
+        // ROUTER to a vanished peer (EHOSTUNREACH) or a full pipe: the link
+        // cannot continue in order either way.
+        fail_link(l, error{errc::connection_closed, "peer disconnected or not reading"});
+        return;
+      }
+    } catch (const zmq::error_t& e) {
+      fail_link(l, error{errc::connection_closed, std::string("zmq send: ") + e.what()});
+      return;
+    }
+    l.conn->pop_outbound();
+  }
+}
+
+void zmq_transport::on_router_message(listener& li, const std::string& rid, std::vector<zmq::message_t>& msg) {
+  if (msg.empty() || msg[0].size() != 1) return;
+  auto k = static_cast<kind>(*msg[0].data<std::uint8_t>());
+  auto it = li.peers.find(rid);
+  if (k == kind::handshake && msg.size() == 2) {
+    if (it != li.peers.end() && it->second.established()) {  // a new session on the same pipe replaces the old
+      it->second.conn->mark_closed(error{errc::connection_closed, "peer started a new session"});
+      li.peers.erase(it);
+      it = li.peers.end();
+    }
+    if (it == li.peers.end()) {
+      if (li.peers.size() >= lim_.max_peers) {
+        spdlog::warn("zmq: {} has {} connections (max_peers); refusing another", li.address, li.peers.size());
+        return;
+      }
+      auto c = std::make_shared<zconn>(lim_, li.address, "zmq-peer", [this] { wake(); });
+      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), false}).first;
+    }
+    auto& l = it->second;
+    auto r = l.handshake_in(view(msg[1]));
+    if (r) {
+      auto out = l.handshake_out();
+      if (!out) r = out.err();
+      else if (*out) send_parts(*li.sock, &rid, **out);
+    }
+    if (!r) {
+      spdlog::warn("zmq: handshake on {} failed: {}", li.address, r.err().what());
+      li.peers.erase(it);
+      return;
+    }
+    if (l.established() && !l.announced) {
+      l.announced = true;
+      if (auto obs = observer()) obs->on_incoming(l.conn);
+    }
+    return;
+  }
+  if (k == kind::data && msg.size() >= 2) {
+    if (it == li.peers.end() || !it->second.established()) {
+      send_parts(*li.sock, &rid, reset_message());  // unknown session (we restarted?): tell the dialler to redo it
+      return;
+    }
+    std::vector<bytes_view> chunks;
+    for (std::size_t i = 1; i < msg.size(); ++i) chunks.push_back(view(msg[i]));
+    auto frame = it->second.open(chunks, lim_.max_frame_bytes);
+    if (!frame) {
+      fail_link(it->second, frame.err());
+      li.peers.erase(it);
+      return;
+    }
+    it->second.conn->push_inbound(std::move(*frame));
+  }
+}
+
+void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& msg) {
+  auto& l = d.l;
+  if (msg.empty() || msg[0].size() != 1) return;
+  auto k = static_cast<kind>(*msg[0].data<std::uint8_t>());
+  if (k == kind::reset) {
+    fail_link(l, error{errc::connection_closed, "the peer has no session for this connection (it restarted?)"});
+    return;
+  }
+  if (k == kind::handshake && msg.size() == 2 && !l.established()) {
+    auto r = l.handshake_in(view(msg[1]));
+    if (r) {
+      auto out = l.handshake_out();  // Noise message 3
+      if (!out) r = out.err();
+      else if (*out) send_parts(*d.sock, nullptr, **out);
+    }
+    if (!r) fail_link(l, r.err());
+    return;
+  }
+  if (k == kind::data && msg.size() >= 2 && l.established()) {
+    std::vector<bytes_view> chunks;
+    for (std::size_t i = 1; i < msg.size(); ++i) chunks.push_back(view(msg[i]));
+    auto frame = l.open(chunks, lim_.max_frame_bytes);
+    if (!frame) fail_link(l, frame.err());
+    else l.conn->push_inbound(std::move(*frame));
+    return;
+  }
+  fail_link(l, error{errc::bad_frame, "unexpected zmq message kind " + std::to_string(static_cast<int>(k))});
+}
+
+void zmq_transport::housekeeping() {
+  auto now = steady_ms();
+  auto expired = [&](const link& l) { return !l.established() && now - l.started_ms > lim_.handshake_timeout_ms; };
+  for (auto it = dealers_.begin(); it != dealers_.end();) {
+    if (expired(it->l))
+      fail_link(it->l, error{errc::timeout, "no Noise handshake with " + it->l.conn->remote_address() + " within " +
+                                              std::to_string(lim_.handshake_timeout_ms) + " ms"});
+    // Connections the node closed go away here, in the socket-owning thread.
+    it = it->l.conn->close_requested() ? dealers_.erase(it) : std::next(it);
+  }
+  for (auto& li : listeners_)
+    for (auto it = li.peers.begin(); it != li.peers.end();)
+      it = (it->second.conn->close_requested() || expired(it->second)) ? li.peers.erase(it) : std::next(it);
+}
+
+void zmq_transport::loop() {
+  const std::size_t max_parts = lim_.max_frame_bytes / (secure_session::max_message - 16) + 2;
+  while (running_) {
+    std::vector<std::function<void()>> cmds;
+    {
+      std::lock_guard<std::mutex> g(cmd_mutex_);
+      cmds.swap(commands_);
+    }
+    for (auto& c : cmds) c();
+    housekeeping();
+    for (auto& d : dealers_) flush(*d.sock, d.l, nullptr);
+    for (auto& li : listeners_)
+      for (auto& [rid, l] : li.peers) flush(*li.sock, l, &rid);
+
+    std::vector<zmq::pollitem_t> items{{wake_pull_.handle(), 0, ZMQ_POLLIN, 0}};
+    for (auto& li : listeners_) {
+      bool full = false;
+      for (auto& [rid, l] : li.peers) full = full || l.conn->inbound_full();
+      items.push_back({li.sock->handle(), 0, static_cast<short>(full ? 0 : ZMQ_POLLIN), 0});
+    }
+    for (auto& d : dealers_)
+      items.push_back({d.sock->handle(), 0, static_cast<short>(d.l.conn->inbound_full() ? 0 : ZMQ_POLLIN), 0});
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+    if (items[0].revents & ZMQ_POLLIN) {
+      zmq::message_t m;
+      while (wake_pull_.recv(m, zmq::recv_flags::dontwait)) {
+      }
+    }
+    std::size_t i = 1;
+    for (auto& li : listeners_) {
+      if (!(items[i++].revents & ZMQ_POLLIN)) continue;
+      for (int n = 0; n < 256; ++n) {
+        zmq::message_t rid, first;
+        if (!li.sock->recv(rid, zmq::recv_flags::dontwait)) break;
+        if (!rid.more() || !li.sock->recv(first, zmq::recv_flags::dontwait)) continue;
+        std::vector<zmq::message_t> msg;
+        if (!read_rest(*li.sock, first, msg, max_parts)) continue;  // oversized: dropped
+        on_router_message(li, rid.to_string(), msg);
+      }
+    }
+    for (auto& d : dealers_) {
+      if (!(items[i++].revents & ZMQ_POLLIN)) continue;
+      for (int n = 0; n < 256 && !d.l.conn->inbound_full(); ++n) {
+        zmq::message_t first;
+        if (!d.sock->recv(first, zmq::recv_flags::dontwait)) break;
+        std::vector<zmq::message_t> msg;
+        if (!read_rest(*d.sock, first, msg, max_parts)) {
+          fail_link(d.l, error{errc::frame_too_large, "peer sent a frame larger than max_frame_bytes"});
+          break;
+        }
+        on_dealer_message(d, msg);
+      }
+    }
+  }
+}
+
+} // namespace aqua::zmqt

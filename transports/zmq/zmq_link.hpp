@@ -1,0 +1,51 @@
+#pragma once
+// The secure link of one zmq connection: the Noise XX session that
+// authenticates the peer (docs/protocol/noise.md) and the zmq message
+// format around it (docs/transports.md, "zmq wire format"). No sockets here:
+// messages in, messages out — the transport's I/O thread moves them.
+//
+// Every zmq message (after the ROUTER's routing-id part) is multipart:
+//   [0x01] [noise handshake message]             handshake, 3 messages (XX)
+//   [0x02] [noise message] [noise message] ...   one frame, sealed in <=65535-byte chunks
+//   [0x03]                                       reset: "I have no session for you; redial"
+
+#include <aqua/transport.hpp>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "zmq_connection.hpp"
+
+namespace aqua::zmqt {
+
+enum class kind : std::uint8_t { handshake = 1, data = 2, reset = 3 };
+
+using parts = std::vector<bytes>;
+
+struct link {
+  std::shared_ptr<zconn> conn;
+  std::unique_ptr<secure_session> session;
+  std::int64_t started_ms = 0;
+  bool announced = false;  // listener side: handed to the node once authenticated
+
+  bool established() const { return session && session->established(); }
+  // Our next handshake message, if it is our turn: [0x01][msg].
+  result<std::optional<parts>> handshake_out();
+  // A handshake message from the peer. On success with a newly established
+  // session, remote_peer is set on the connection.
+  result<void> handshake_in(bytes_view msg);
+  // One frame as [0x02][chunk]...
+  result<parts> seal(bytes_view frame);
+  // The chunks of one data message (parts after the kind byte) -> the frame.
+  result<bytes> open(const std::vector<bytes_view>& chunks, std::size_t max_frame);
+};
+
+parts reset_message();
+
+inline std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace aqua::zmqt
