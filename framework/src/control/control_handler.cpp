@@ -55,8 +55,6 @@ result<peer_id> handler::resolve_peer(const std::string& who) {
 result<nlohmann::json> handler::send(const nlohmann::json& req) {
   auto to = arg_string(req, "send", "to", true);
   if (!to) return to.err();
-  auto peer = resolve_peer(*to);
-  if (!peer) return peer.err();
   auto text = arg_string(req, "send", "text", false);
   auto hex = arg_string(req, "send", "payload_hex", false);
   if (!text) return text.err();
@@ -83,6 +81,8 @@ result<nlohmann::json> handler::send(const nlohmann::json& req) {
   if (!wait) return wait.err();
   if (!timeout) return timeout.err();
   if (*ttl > 365ull * 24 * 3600) return error{errc::invalid_argument, "send: 'ttl_s' is more than a year"};
+  auto peer = resolve_peer(*to);  // after the arguments: a usage error is reported as one
+  if (!peer) return peer.err();
   o.ttl_ms = *ttl * 1000;
   o.message_id = *mid;
   o.topic = *topic;

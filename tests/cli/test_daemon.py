@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Two `aqua serve` daemons as separate processes on 127.0.0.1, driven through
+their control API (the python3 example client) and the CLI:
+  * init both, exchange cards, 1,000 messages each way, each delivered
+    exactly once with the right sender;
+  * every byte between them passes through a TCP tap in this test: no
+    message text, topic or card ever crosses the wire in clear;
+  * send/status without a daemon exit 5 with the hint; SIGTERM stops cleanly.
+Usage: test_daemon.py <aqua> <source dir>"""
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+AQUA = SRC = None
+N = 1000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def aqua(d, *args, check=0, stdin=None):
+    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=120, input=stdin)
+    assert p.returncode == check, f"{args}: rc={p.returncode} out={p.stdout} err={p.stderr}"
+    return p.stdout
+
+
+class Tap:
+    """A TCP proxy 127.0.0.1:listen -> 127.0.0.1:target that records every byte both ways."""
+
+    def __init__(self, target):
+        self.target = target
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.port = self.server.getsockname()[1]
+        self.captured = bytearray()
+        self.lock = threading.Lock()
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        pairs = {}
+        deadline = time.time() + 600  # bounded even if the test forgets to stop it
+        while not self.stop and time.time() < deadline:
+            socks = [self.server] + list(pairs)
+            r, _, _ = select.select(socks, [], [], 0.1)
+            for s in r:
+                if s is self.server:
+                    c, _ = s.accept()
+                    up = socket.create_connection(("127.0.0.1", self.target))
+                    pairs[c], pairs[up] = up, c
+                    continue
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    other = pairs.pop(s, None)
+                    if other:
+                        pairs.pop(other, None)
+                        other.close()
+                    s.close()
+                    continue
+                with self.lock:
+                    self.captured += data
+                pairs[s].sendall(data)
+        for s in list(pairs):
+            s.close()
+        self.server.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(timeout=10)
+
+
+def load_client():
+    sys.path.insert(0, os.path.join(SRC, "examples", "control_client"))
+    import aqua_client  # noqa: E402
+    return aqua_client
+
+
+class Daemon(unittest.TestCase):
+    def start(self, d):
+        p = subprocess.Popen([AQUA, "--dir", d, "serve", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        line = p.stdout.readline()
+        self.assertTrue(line, f"serve did not start: {p.stderr.read() if p.poll() is not None else ''}")
+        ev = json.loads(line)
+        self.assertEqual(ev["event"], "serving")
+        self.procs.append(p)
+        return p, ev
+
+    def stop(self, p):
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.read())
+
+    def setUp(self):
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:  # only the daemons this test started, by PID
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+            p.stdout.close()
+            p.stderr.close()
+
+    def test_two_daemons_exchange_1000_messages_each_way_exactly_once_and_nothing_in_clear(self):
+        client = load_client()
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            pa, pb = free_port(), free_port()
+            ida = json.loads(aqua(a, "init", "--json", "--listen", f"/ip4/127.0.0.1/tcp/{pa}"))["peer_id"]
+            idb = json.loads(aqua(b, "init", "--json", "--listen", f"/ip4/127.0.0.1/tcp/{pb}"))["peer_id"]
+            # No daemon yet: commands that need one say so (exit 5).
+            out = subprocess.run([AQUA, "--dir", a, "send", idb, "x"], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 5)
+            self.assertIn("aqua serve", out.stderr)
+            self.assertEqual(subprocess.run([AQUA, "--dir", a, "status"], capture_output=True).returncode, 5)
+            # Every byte between the daemons goes through taps: static routes point at them.
+            tap_to_a, tap_to_b = Tap(pa), Tap(pb)
+            for d, peer, port in ((a, idb, tap_to_b.port), (b, ida, tap_to_a.port)):
+                cfg = open(os.path.join(d, "config.yaml")).read()
+                cfg = cfg.replace("routes: []", f"routes: [{{peer: {peer}, address: /ip4/127.0.0.1/tcp/{port}}}]")
+                open(os.path.join(d, "config.yaml"), "w").write(cfg)
+            proc_a, ev_a = self.start(a)
+            proc_b, ev_b = self.start(b)
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            st = json.loads(aqua(a, "status", "--json"))
+            self.assertTrue(st["running"])
+            self.assertEqual(st["peer_id"], ida)
+
+            def send_all(d, to, tag):
+                with client.AquaClient.for_data_dir(d, timeout=120) as c:
+                    for i in range(N):
+                        c.call("send", to=to, text=f"secret-{tag}-{i:04d}", topic=f"topic-{tag}")
+
+            threads = [threading.Thread(target=send_all, args=(a, "bob", "a2b")),
+                       threading.Thread(target=send_all, args=(b, "alice", "b2a"))]
+            t0 = time.time()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=300)
+
+            def wait_inbox(d, want):
+                deadline = time.time() + 120
+                with client.AquaClient.for_data_dir(d, timeout=60) as c:
+                    while time.time() < deadline:
+                        msgs = c.call("inbox.list")["messages"]
+                        if len(msgs) >= want:
+                            return msgs
+                        time.sleep(0.2)
+                return msgs
+
+            got_b = wait_inbox(b, N)
+            got_a = wait_inbox(a, N)
+            elapsed = time.time() - t0
+            print(f"2 x {N} messages delivered in {elapsed:.2f} s", file=sys.stderr)
+            for got, sender, tag in ((got_b, ida, "a2b"), (got_a, idb, "b2a")):
+                texts = sorted(m["text"] for m in got)
+                self.assertEqual(texts, [f"secret-{tag}-{i:04d}" for i in range(N)])  # each exactly once
+                self.assertTrue(all(m["sender"] == sender and m["topic"] == f"topic-{tag}" for m in got))
+            # Both outboxes drain: every message acknowledged.
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                pend = [json.loads(aqua(d, "status", "--json"))["outbox_pending"] for d in (a, b)]
+                if pend == [0, 0]:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(pend, [0, 0])
+            # The watch stream of the control API sees the same messages.
+            with client.AquaClient.for_data_dir(b, timeout=30) as c:
+                first = next(c.watch(since=0))
+                self.assertEqual(first["seq"], 1)
+            # Clean shutdown on SIGTERM, nothing lost: after a restart the inbox is intact.
+            self.stop(proc_b)
+            self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), N)
+            self.stop(proc_a)
+            tap_to_a.close()
+            tap_to_b.close()
+            wire = bytes(tap_to_a.captured + tap_to_b.captured)
+            self.assertGreater(len(wire), N * 2 * 40)  # the traffic did go through the taps
+            for needle in (b"secret-", b"topic-a2b", b"topic-b2a", b"aqua-card-v1", ida.encode(), idb.encode()):
+                self.assertNotIn(needle, wire, f"{needle!r} crossed the wire in clear")
+            self.assertFalse(os.path.exists(os.path.join(a, "control.sock")))
+
+    def test_a_daemon_refuses_a_second_daemon_and_bad_requests_get_precise_errors(self):
+        client = load_client()
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a = os.path.join(tmp, "a")
+            aqua(a, "init")
+            proc, _ = self.start(a)
+            second = subprocess.run([AQUA, "--dir", a, "serve"], capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(second.returncode, 0)
+            self.assertIn("store_locked", second.stderr)
+            with client.AquaClient.for_data_dir(a, timeout=30) as c:
+                for req, code in (({"to": "nobody", "text": "x"}, "not_found"),
+                                  ({"to": "12D3KooWxyz", "text": "x"}, "not_found"),
+                                  ({"text": "x"}, "invalid_argument"),
+                                  ({"to": "a", "text": "x", "payload_hex": "00"}, "invalid_argument"),
+                                  ({"to": "a", "payload_hex": "zz"}, "invalid_argument"),
+                                  ({"to": "a", "text": "x", "ttl_s": -1}, "invalid_argument")):
+                    with self.assertRaises(client.AquaError) as err:
+                        c.call("send", **req)
+                    self.assertEqual(err.exception.code, code, req)
+                with self.assertRaises(client.AquaError) as err:
+                    c.call("frobnicate")
+                self.assertEqual(err.exception.code, "invalid_argument")
+                # Not JSON: an error line, and the connection stays usable.
+                c.sock.sendall(b"this is not json\n")
+                self.assertEqual(c._read()["error"]["code"], "invalid_argument")
+                self.assertEqual(c.call("hello")["protocol"], 1)
+            out = subprocess.run([AQUA, "--dir", a, "send", "nobody", "x"], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("neither a peer ID nor a contact alias", out.stderr)
+            out = subprocess.run([AQUA, "--dir", a, "send", "nobody", "x", "--ttl", "soon"], capture_output=True,
+                                 text=True)
+            self.assertEqual(out.returncode, 2)
+            self.assertIn("--ttl 'soon'", out.stderr)
+            self.stop(proc)
+
+
+if __name__ == "__main__":
+    AQUA, SRC = sys.argv[1], sys.argv[2]
+    unittest.main(argv=sys.argv[:1], verbosity=2)
