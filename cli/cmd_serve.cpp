@@ -6,6 +6,8 @@
 #include <csignal>
 #include <iostream>
 
+#include "agent_trace.hpp"
+#include "aqua/agent.hpp"
 #include "aqua/node.hpp"
 #include "control/control_server.hpp"
 #include "commands.hpp"
@@ -37,8 +39,25 @@ int run_serve(const global_options& g, const std::string& config) {
     std::cout << "  control API: " << (*ctl)->path().string() << "\n  card: " << (*n)->card()
               << "\n  stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
   }
+  // Agents from the config's `agents:` list (docs/agents.md); each has its own identity.
+  std::unique_ptr<agent_host> agents;
+  if (!cfg->agents.empty()) {
+    agent_host::options opts;
+    opts.daemon = n->get();
+    opts.on_event = [json = g.json](const agent_event& e) {
+      if (json) print_json(agent_event_json(e));
+      else std::cout << "  agent " << format_agent_event(e) << std::endl;
+    };
+    auto host = agent_host::start(*cfg, opts);
+    if (!host) {
+      (*ctl)->stop();
+      return report(host.err(), g.json);
+    }
+    agents = std::move(*host);
+  }
   int sig = 0;
   sigwait(&set, &sig);
+  if (agents) agents->stop();
   (*ctl)->stop();  // no new requests; in-flight ones finish against the running node
   (*n)->stop();
   if (g.json)

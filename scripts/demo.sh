@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
-# Builds if needed and runs aqua's main job: today, two identities on this
-# host exchange cards and end-to-end encrypted messages over the loopback
-# transport plugin.
+# Builds if needed and runs aqua's main job, the multi-agent workflow demo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh build

@@ -184,14 +184,18 @@ class Usage(unittest.TestCase):
         run("--log-level", "loud", "id", check=2)
         run(check=2)
 
-    def test_demo_exchanges_verified_messages(self):
+    def test_demo_runs_the_agent_workflow(self):
         p = run("demo", "--json", check=0)
         out = json.loads(p.stdout.strip().splitlines()[-1])
-        self.assertEqual(len(out["exchanges"]), 2)
-        self.assertTrue(all(x["verified_sender"] for x in out["exchanges"]))
-        self.assertEqual(out["exchanges"][0]["from"], out["alice"])
-        self.assertEqual(out["exchanges"][0]["to"], out["bob"])
-
+        names = [a["name"] for a in out["agents"]]
+        self.assertEqual(names, ["orchestrator", "research", "news", "data", "writer"])
+        self.assertEqual(len({a["peer_id"] for a in out["agents"]}), 5)  # one identity per agent
+        replies = [(e["to"], e["from"]) for e in out["events"] if e["kind"] == "reply"]
+        for pair in (("you", "orchestrator"), ("orchestrator", "research"), ("research", "news"),
+                     ("research", "data"), ("orchestrator", "writer")):
+            self.assertIn(pair, replies)
+        self.assertIn("Models compared: 18", out["report"])
+        self.assertEqual(out["timeouts"], 0)
 
 if __name__ == "__main__":
     AQUA, SRC = sys.argv[1], sys.argv[2]

@@ -71,6 +71,11 @@ bool zconn::next_outbound(bytes& out) {
   return true;
 }
 
+bool zconn::has_outbound() const {
+  std::lock_guard<std::mutex> g(m_);
+  return !out_.empty() && !closed_;
+}
+
 void zconn::pop_outbound() {
   std::shared_ptr<connection_observer> wake;
   {

@@ -14,6 +14,7 @@ namespace aqua::zmqt {
 struct limits {
   std::int64_t handshake_timeout_ms = 10000;
   std::size_t max_peers = 4096;  // connections per listener, handshaking or established
+  std::int64_t unreachable_grace_ms = 5000;  // how long a peer may stay unroutable before its link fails
   std::size_t queue_frames = 1024;
   std::size_t queue_bytes = 8u << 20;
   std::size_t max_frame_bytes = 4u << 20;
@@ -38,6 +39,7 @@ class zconn : public connection {
 
   // I/O-thread side.
   bool next_outbound(bytes& out);          // peek the oldest frame to send
+  bool has_outbound() const;
   void pop_outbound();                      // it went out
   bool inbound_full() const;
   void push_inbound(bytes frame);

@@ -29,18 +29,20 @@ bool read_rest(zmq::socket_t& s, zmq::message_t& first, std::vector<zmq::message
 
 } // namespace
 
-bool zmq_transport::send_parts(zmq::socket_t& s, const std::string* rid, const parts& p) {
+zmq_transport::sent zmq_transport::send_parts(zmq::socket_t& s, const std::string* rid, const parts& p) {
+  // The first part decides: once ZeroMQ took it, the rest of the multipart
+  // message is accepted too (messages are atomic).
   try {
-    if (rid && !s.send(zmq::buffer(*rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    if (rid && !s.send(zmq::buffer(*rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return sent::would_block;
     for (std::size_t i = 0; i < p.size(); ++i) {
       auto flags = zmq::send_flags::dontwait | (i + 1 < p.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-      if (!s.send(zmq::buffer(p[i]), flags) && i == 0 && !rid) return false;
+      if (!s.send(zmq::buffer(p[i]), flags) && i == 0 && !rid) return sent::would_block;
     }
   } catch (const zmq::error_t& e) {
-    if (e.num() == EHOSTUNREACH) return false;
+    if (e.num() == EHOSTUNREACH) return sent::unreachable;
     throw;
   }
-  return true;
+  return sent::ok;
 }
 
 void zmq_transport::fail_link(link& l, const error& why) {
@@ -49,26 +51,47 @@ void zmq_transport::fail_link(link& l, const error& why) {
 }
 
 void zmq_transport::flush(zmq::socket_t& s, link& l, const std::string* rid) {
-  if (!l.established()) return;  // frames wait for the handshake
-  bytes f;
-  while (l.conn->next_outbound(f)) {
-    auto sealed = l.seal(f);  // the nonce advances only with a message that is then sent
-    if (!sealed) {
-      fail_link(l, sealed.err());
-      return;
-    }
+  // One attempt: false when ZeroMQ did not take the message (retried on a later turn).
+  auto attempt = [&](const parts& p) {
+    sent r = sent::ok;
     try {
-      if (!send_parts(s, rid, *sealed)) {
-        // ROUTER to a vanished peer (EHOSTUNREACH) or a full pipe: the link
-        // cannot continue in order either way.
-        fail_link(l, error{errc::connection_closed, "peer disconnected or not reading"});
-        return;
-      }
+      r = send_parts(s, rid, p);
     } catch (const zmq::error_t& e) {
       fail_link(l, error{errc::connection_closed, std::string("zmq send: ") + e.what()});
-      return;
+      return false;
     }
-    l.conn->pop_outbound();
+    if (r == sent::ok) {
+      l.unreachable_since = 0;
+      return true;
+    }
+    if (r == sent::unreachable) {
+      auto now = steady_ms();
+      if (l.unreachable_since == 0) l.unreachable_since = now;
+      else if (now - l.unreachable_since > lim_.unreachable_grace_ms)
+        fail_link(l, error{errc::connection_closed, "peer disconnected (unroutable for " +
+                                                      std::to_string(now - l.unreachable_since) + " ms)"});
+    }
+    return false;
+  };
+  while (!l.control_out.empty()) {
+    if (!attempt(l.control_out.front())) return;
+    l.control_out.pop_front();
+  }
+  if (!l.established()) return;  // frames wait for the handshake
+  bytes f;
+  for (int n = 0; n < 1024; ++n) {  // bounded per turn, so one busy link cannot starve the others
+    if (!l.sealed_pending) {
+      if (!l.conn->next_outbound(f)) return;
+      auto sealed = l.seal(f);  // the Noise nonce advances: this message is sent, never re-sealed
+      if (!sealed) {
+        fail_link(l, sealed.err());
+        return;
+      }
+      l.sealed_pending = std::move(*sealed);
+      l.conn->pop_outbound();
+    }
+    if (!attempt(*l.sealed_pending)) return;
+    l.sealed_pending.reset();
   }
 }
 
@@ -88,14 +111,14 @@ void zmq_transport::on_router_message(listener& li, const std::string& rid, std:
         return;
       }
       auto c = std::make_shared<zconn>(lim_, li.address, "zmq-peer", [this] { wake(); });
-      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), false}).first;
+      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), false, std::nullopt, {}, 0}).first;
     }
     auto& l = it->second;
     auto r = l.handshake_in(view(msg[1]));
     if (r) {
       auto out = l.handshake_out();
       if (!out) r = out.err();
-      else if (*out) send_parts(*li.sock, &rid, **out);
+      else if (*out) l.control_out.push_back(std::move(**out));
     }
     if (!r) {
       spdlog::warn("zmq: handshake on {} failed: {}", li.address, r.err().what());
@@ -110,7 +133,9 @@ void zmq_transport::on_router_message(listener& li, const std::string& rid, std:
   }
   if (k == kind::data && msg.size() >= 2) {
     if (it == li.peers.end() || !it->second.established()) {
-      send_parts(*li.sock, &rid, reset_message());  // unknown session (we restarted?): tell the dialler to redo it
+      // Unknown session (we restarted?): tell the dialler to redo it. Best
+      // effort: with no link there is nothing to queue it on.
+      send_parts(*li.sock, &rid, reset_message());
       return;
     }
     std::vector<bytes_view> chunks;
@@ -138,7 +163,7 @@ void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& ms
     if (r) {
       auto out = l.handshake_out();  // Noise message 3
       if (!out) r = out.err();
-      else if (*out) send_parts(*d.sock, nullptr, **out);
+      else if (*out) l.control_out.push_back(std::move(**out));
     }
     if (!r) fail_link(l, r.err());
     return;
@@ -171,7 +196,20 @@ void zmq_transport::housekeeping() {
 
 void zmq_transport::loop() {
   const std::size_t max_parts = lim_.max_frame_bytes / (secure_session::max_message - 16) + 2;
+  std::int64_t last_trace = 0;
+  const bool trace = std::getenv("AQUA_ZMQ_TRACE") != nullptr;
   while (running_) {
+    if (trace && steady_ms() - last_trace > 2000) {
+      last_trace = steady_ms();
+      auto show = [](const char* what, const link& l) {
+        spdlog::warn("zmq trace {}: established={} control_out={} sealed_pending={} has_outbound={} inbound_full={}",
+                     what, l.established(), l.control_out.size(), l.sealed_pending.has_value(),
+                     l.conn->has_outbound(), l.conn->inbound_full());
+      };
+      for (auto& d : dealers_) show("dealer", d.l);
+      for (auto& li : listeners_)
+        for (auto& [rid, l] : li.peers) show("router-peer", l);
+    }
     std::vector<std::function<void()>> cmds;
     {
       std::lock_guard<std::mutex> g(cmd_mutex_);
@@ -182,6 +220,13 @@ void zmq_transport::loop() {
     for (auto& d : dealers_) flush(*d.sock, d.l, nullptr);
     for (auto& li : listeners_)
       for (auto& [rid, l] : li.peers) flush(*li.sock, l, &rid);
+    bool backlog = false;  // a sealed frame waits at the high-water mark: poll briefly, then retry
+    auto waiting = [](const link& l) {
+      return !l.control_out.empty() || l.sealed_pending || (l.established() && l.conn->has_outbound());
+    };
+    for (auto& d : dealers_) backlog = backlog || waiting(d.l);
+    for (auto& li : listeners_)
+      for (auto& [rid, l] : li.peers) backlog = backlog || waiting(l);
 
     std::vector<zmq::pollitem_t> items{{wake_pull_.handle(), 0, ZMQ_POLLIN, 0}};
     for (auto& li : listeners_) {
@@ -191,7 +236,7 @@ void zmq_transport::loop() {
     }
     for (auto& d : dealers_)
       items.push_back({d.sock->handle(), 0, static_cast<short>(d.l.conn->inbound_full() ? 0 : ZMQ_POLLIN), 0});
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(backlog ? 1 : 100));
     if (items[0].revents & ZMQ_POLLIN) {
       zmq::message_t m;
       while (wake_pull_.recv(m, zmq::recv_flags::dontwait)) {

@@ -12,7 +12,9 @@
 #include <aqua/transport.hpp>
 
 #include <chrono>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "zmq_connection.hpp"
@@ -28,6 +30,17 @@ struct link {
   std::unique_ptr<secure_session> session;
   std::int64_t started_ms = 0;
   bool announced = false;  // listener side: handed to the node once authenticated
+  // A sealed frame ZeroMQ could not take yet (its pipe to the peer is at the
+  // high-water mark): sent before anything else, never re-sealed (the Noise
+  // nonce already advanced).
+  std::optional<parts> sealed_pending;
+  // Handshake and reset messages waiting for ZeroMQ to take them (sent before any data).
+  std::deque<parts> control_out;
+  // Since when ZeroMQ has refused our messages as unroutable (0: it has not).
+  // libzmq's ROUTER_MANDATORY also reports a pipe that is briefly inactive
+  // after reaching its high-water mark as EHOSTUNREACH, so only a refusal
+  // that lasts is a vanished peer.
+  std::int64_t unreachable_since = 0;
 
   bool established() const { return session && session->established(); }
   // Our next handshake message, if it is our turn: [0x01][msg].

@@ -127,10 +127,10 @@ result<std::shared_ptr<connection>> zmq_transport::dial(const std::string& addre
         return error{errc::bad_address, "cannot dial " + address + ": " + e.what()};
       }
       auto c = std::make_shared<zconn>(lim_, "dialer", address, [this] { wake(); });
-      dealer d{std::move(s), link{c, host_->new_session(true, expected), steady_ms(), true}};
+      dealer d{std::move(s), link{c, host_->new_session(true, expected), steady_ms(), true, std::nullopt, {}, 0}};
       auto first = d.l.handshake_out();  // Noise message 1; ZeroMQ queues it until connected
       if (!first || !*first) return error{errc::crypto_failure, "cannot start the Noise handshake"};
-      send_parts(*d.sock, nullptr, **first);
+      d.l.control_out.push_back(std::move(**first));
       dealers_.push_back(std::move(d));
       return std::shared_ptr<connection>(c);
     });

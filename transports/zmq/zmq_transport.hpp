@@ -62,8 +62,9 @@ class zmq_transport : public transport {
   // zmq_io.cpp: the I/O thread.
   void loop();
   void housekeeping();
-  // Sends a multipart message (after `rid` for ROUTERs); false if it would block.
-  bool send_parts(zmq::socket_t& s, const std::string* rid, const parts& p);
+  enum class sent { ok, would_block, unreachable };
+  // Sends a multipart message (after `rid` for ROUTERs) without blocking.
+  sent send_parts(zmq::socket_t& s, const std::string* rid, const parts& p);
   void flush(zmq::socket_t& s, link& l, const std::string* rid);
   void on_router_message(listener& l, const std::string& rid, std::vector<zmq::message_t>& msg);
   void on_dealer_message(dealer& d, std::vector<zmq::message_t>& msg);

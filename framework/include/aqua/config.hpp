@@ -55,6 +55,22 @@ struct mailbox_config {
   std::uint32_t dedup_max_age_s = 604800;   // ... and for how long (7 days)
 };
 
+// An agent the daemon runs (docs/agents.md): `agents: [{plugin, name, listen, settings}]`.
+struct agent_config {
+  std::string plugin;                           // registry name: libaqua_agent_<plugin>.so
+  std::string name;                             // unique per config, [a-z0-9_-]+; defaults to plugin
+  std::vector<std::string> listen;              // extra listen addresses (e.g. tcp) for other processes
+  std::map<std::string, std::string> settings;  // agent-specific scalars
+};
+
+// Where agents of several daemons on one host find each other's cards:
+// `agent_directory: {path, require, wait_s}`.
+struct agent_directory_config {
+  std::filesystem::path path;          // empty: no directory
+  std::vector<std::string> require;    // remote agent names to wait for at start (they get routes)
+  std::uint32_t wait_s = 30;
+};
+
 struct node_config {
   std::filesystem::path source;  // file the config came from ("<string>" when parsed from text)
   std::string name;
@@ -67,6 +83,8 @@ struct node_config {
   relay_config relay;
   mailbox_config mailbox;
   std::vector<transport_config> transports;
+  std::vector<agent_config> agents;
+  agent_directory_config agent_directory;
 };
 
 result<node_config> load_config(const std::filesystem::path& file);

@@ -45,10 +45,13 @@ struct node_status {
   std::vector<std::string> listen_addresses;
   std::size_t connections = 0;
   std::uint64_t frames_sent = 0;
-  std::uint64_t frames_received = 0;
+  std::uint64_t frames_received = 0;    // envelopes for us that arrived on a connection
+  std::uint64_t messages_received = 0;  // new messages stored in the inbox (duplicates and acks excluded)
   std::uint64_t frames_rejected = 0;
   std::uint64_t frames_forwarded = 0;
   std::uint64_t outbox_pending = 0;  // queued or sent, not yet acknowledged
+  std::uint64_t frames_waiting = 0;       // frames routing holds until a transport takes them
+  std::uint64_t connections_blocked = 0;  // connections whose transport queue is full
 };
 
 struct send_options {

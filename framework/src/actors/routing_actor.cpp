@@ -285,7 +285,12 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
     },
     [=](status_atom) {
       auto& s = self->state;
-      return caf::make_message(std::uint64_t{s.conns.size()}, s.sent, s.received, s.rejected);
+      std::uint64_t waiting = 0, blocked = 0;
+      for (auto& [id, e] : s.conns) {
+        waiting += e.pending.size();
+        blocked += e.blocked ? 1 : 0;
+      }
+      return caf::make_message(std::uint64_t{s.conns.size()}, s.sent, s.received, s.rejected, waiting, blocked);
     },
   };
 }

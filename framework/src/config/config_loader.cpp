@@ -146,6 +146,64 @@ void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config&
   }
 }
 
+bool valid_agent_name(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+}
+
+void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg) {
+  const std::string path = "agents";
+  if (list.IsNull()) return;
+  if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto p = yaml_walker::index(path, i);
+    const YAML::Node& a = list[i];
+    w.check_keys(a, p, {"plugin", "name", "listen", "settings"});
+    agent_config ac;
+    auto plugin = w.child(a, p, "plugin", true);
+    ac.plugin = w.as_string(plugin, p + ".plugin");
+    if (ac.plugin.empty() || ac.plugin.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+      w.fail(errc::config_bad_value, plugin, p + ".plugin", "plugin names are [a-z0-9_]+, got '" + ac.plugin + "'");
+    ac.name = ac.plugin;
+    if (auto c = w.child(a, p, "name", false); c.IsDefined()) {
+      ac.name = w.as_string(c, p + ".name");
+      if (!valid_agent_name(ac.name))
+        w.fail(errc::config_bad_value, c, p + ".name", "agent names are 1-64 of [a-z0-9_-], got '" + ac.name + "'");
+    }
+    if (!names.insert(ac.name).second)
+      w.fail(errc::config_bad_value, a, p + ".name", "agent name '" + ac.name + "' is used twice");
+    if (auto c = w.child(a, p, "listen", false); c.IsDefined()) {
+      if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
+      for (std::size_t j = 0; j < c.size(); ++j) {
+        auto addr = checked_address(w, c[j], yaml_walker::index(p + ".listen", j));
+        if (addr.rfind("/memory/", 0) == 0)
+          w.fail(errc::config_bad_value, c[j], yaml_walker::index(p + ".listen", j),
+                 "agents always listen on /memory/<peer ID>; list only addresses for other processes here");
+        ac.listen.push_back(addr);
+      }
+    }
+    if (auto c = w.child(a, p, "settings", false); c.IsDefined() && !c.IsNull())
+      ac.settings = w.as_scalar_map(c, p + ".settings");
+    cfg.agents.push_back(std::move(ac));
+  }
+}
+
+void parse_agent_directory(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
+  const std::string path = "agent_directory";
+  w.check_keys(n, path, {"path", "require", "wait_s"});
+  auto p = w.child(n, path, "path", true);
+  cfg.agent_directory.path = resolve(base, w.as_string(p, path + ".path"));
+  if (auto c = w.child(n, path, "require", false); c.IsDefined()) {
+    cfg.agent_directory.require = w.as_string_list(c, path + ".require");
+    for (std::size_t i = 0; i < cfg.agent_directory.require.size(); ++i)
+      if (!valid_agent_name(cfg.agent_directory.require[i]))
+        w.fail(errc::config_bad_value, c[i], yaml_walker::index(path + ".require", i),
+               "agent names are 1-64 of [a-z0-9_-], got '" + cfg.agent_directory.require[i] + "'");
+  }
+  if (auto c = w.child(n, path, "wait_s", false); c.IsDefined())
+    cfg.agent_directory.wait_s = w.as_uint(c, path + ".wait_s", 0, 3600);
+}
+
 } // namespace
 
 result<node_config> parse_config(std::string_view yaml, const std::string& source_name, const fs::path& base_dir) {
@@ -159,7 +217,7 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
     }
     if (!root.IsDefined() || root.IsNull())
       return error{errc::config_missing_field, source_name + ": config is empty (need at least 'components' and 'transports')"};
-    w.check_keys(root, "", {"node", "components", "transports"});
+    w.check_keys(root, "", {"node", "components", "transports", "agents", "agent_directory"});
     node_config cfg;
     cfg.source = source_name;
     cfg.data_dir = base_dir;
@@ -170,6 +228,9 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
     parse_components(w, comps, base_dir, cfg);
     if (cfg.routing.transports.empty())
       for (auto& t : cfg.transports) cfg.routing.transports.push_back(t.name);
+    if (auto a = w.child(root, "", "agents", false); a.IsDefined()) parse_agents(w, a, cfg);
+    if (auto d = w.child(root, "", "agent_directory", false); d.IsDefined() && !d.IsNull())
+      parse_agent_directory(w, d, base_dir, cfg);
     if (cfg.name.empty()) cfg.name = cfg.data_dir.filename().string();
     return cfg;
   } catch (const config_failure& f) {

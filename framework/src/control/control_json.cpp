@@ -35,9 +35,12 @@ nlohmann::json to_json(const node_status& s) {
           {"connections", s.connections},
           {"frames_sent", s.frames_sent},
           {"frames_received", s.frames_received},
+          {"messages_received", s.messages_received},
           {"frames_rejected", s.frames_rejected},
           {"frames_forwarded", s.frames_forwarded},
-          {"outbox_pending", s.outbox_pending}};
+          {"outbox_pending", s.outbox_pending},
+          {"frames_waiting", s.frames_waiting},
+          {"connections_blocked", s.connections_blocked}};
 }
 
 nlohmann::json error_json(const error& e) {

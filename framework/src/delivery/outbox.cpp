@@ -70,21 +70,39 @@ void outbox::add(out_record r) {
   next_seq_ = std::max(next_seq_, r.seq + 1);
   r.state = r.state == out_state::sent ? out_state::sent : out_state::queued;
   if (r.next_attempt_ms == 0) r.next_attempt_ms = r.created_ms;
-  records_[r.message_id] = std::move(r);
+  if (auto old = records_.find(r.message_id); old != records_.end()) index_remove(old->second);
+  auto& stored = records_[r.message_id] = std::move(r);
+  index_add(stored);
+}
+
+void outbox::index_add(const out_record& r) {
+  if (r.state != out_state::queued && r.state != out_state::sent) return;
+  queues_[r.recipient].emplace(r.seq, r.message_id);
+  by_expiry_.emplace(r.expires_ms, r.message_id);
+}
+
+void outbox::index_remove(const out_record& r) {
+  if (auto q = queues_.find(r.recipient); q != queues_.end()) {
+    q->second.erase({r.seq, r.message_id});
+    if (q->second.empty()) queues_.erase(q);
+  }
+  by_expiry_.erase({r.expires_ms, r.message_id});
 }
 
 std::vector<std::string> outbox::due(std::int64_t now_ms, std::size_t window) const {
-  std::vector<const out_record*> pending;
-  for (auto& [id, r] : records_)
-    if ((r.state == out_state::queued || r.state == out_state::sent) && now_ms < r.expires_ms) pending.push_back(&r);
-  std::sort(pending.begin(), pending.end(), [](auto* a, auto* b) { return a->seq < b->seq; });  // send order
-  std::map<std::string, std::size_t> rank;  // per recipient: pending messages ahead of this one
-  std::vector<std::string> ids;
-  for (auto* r : pending) {
-    auto ahead = rank[r->recipient]++;
-    if (window != 0 && ahead >= window) continue;
-    if (r->next_attempt_ms <= now_ms) ids.push_back(r->message_id);
+  std::vector<std::pair<std::uint64_t, std::string>> due;
+  for (auto& [recipient, q] : queues_) {
+    std::size_t ahead = 0;  // pending messages of this recipient before this one
+    for (auto& [seq, id] : q) {
+      if (window != 0 && ahead++ >= window) break;
+      auto& r = records_.at(id);
+      if (r.next_attempt_ms <= now_ms && now_ms < r.expires_ms) due.emplace_back(seq, id);
+    }
   }
+  std::sort(due.begin(), due.end());  // send order
+  std::vector<std::string> ids;
+  ids.reserve(due.size());
+  for (auto& d : due) ids.push_back(std::move(d.second));
   return ids;
 }
 
@@ -111,6 +129,7 @@ const out_record* outbox::acked(const std::string& id, std::int64_t now_ms) {
   if (it == records_.end()) return nullptr;
   auto& r = it->second;
   if (r.state != out_state::delivered) {
+    index_remove(r);
     r.state = out_state::delivered;
     r.delivered_ms = now_ms;
   }
@@ -119,25 +138,27 @@ const out_record* outbox::acked(const std::string& id, std::int64_t now_ms) {
 
 std::vector<std::string> outbox::expire(std::int64_t now_ms) {
   std::vector<std::string> out;
-  for (auto& [id, r] : records_)
-    if ((r.state == out_state::queued || r.state == out_state::sent) && now_ms >= r.expires_ms) {
-      r.state = out_state::expired;
-      out.push_back(id);
-    }
+  while (!by_expiry_.empty() && by_expiry_.begin()->first <= now_ms) {
+    auto id = by_expiry_.begin()->second;
+    auto& r = records_.at(id);
+    index_remove(r);
+    r.state = out_state::expired;
+    out.push_back(std::move(id));
+  }
+  std::sort(out.begin(), out.end());
   return out;
 }
 
 std::optional<std::int64_t> outbox::next_wakeup(std::size_t window) const {
-  std::vector<const out_record*> pending;
-  for (auto& [id, r] : records_)
-    if (r.state == out_state::queued || r.state == out_state::sent) pending.push_back(&r);
-  std::sort(pending.begin(), pending.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
-  std::map<std::string, std::size_t> rank;
   std::optional<std::int64_t> best;
-  for (auto* r : pending) {
-    auto ahead = rank[r->recipient]++;
-    auto t = ahead < window || window == 0 ? std::min(r->next_attempt_ms, r->expires_ms) : r->expires_ms;
-    if (!best || t < *best) best = t;
+  if (!by_expiry_.empty()) best = by_expiry_.begin()->first;
+  for (auto& [recipient, q] : queues_) {
+    std::size_t ahead = 0;
+    for (auto& [seq, id] : q) {
+      if (window != 0 && ahead++ >= window) break;
+      auto t = records_.at(id).next_attempt_ms;
+      if (!best || t < *best) best = t;
+    }
   }
   return best;
 }
@@ -153,10 +174,6 @@ void outbox::forget_finished() {
                                                                                                 : std::next(it);
 }
 
-std::size_t outbox::pending() const {
-  return static_cast<std::size_t>(std::count_if(records_.begin(), records_.end(), [](auto& p) {
-    return p.second.state == out_state::queued || p.second.state == out_state::sent;
-  }));
-}
+std::size_t outbox::pending() const { return by_expiry_.size(); }
 
 } // namespace aqua::delivery

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,8 +81,15 @@ class outbox {
   std::int64_t backoff_ms(std::uint32_t attempts, double unit_random) const;
 
  private:
+  void index_add(const out_record& r);
+  void index_remove(const out_record& r);
+
   retry_policy policy_;
   std::map<std::string, out_record> records_;
+  // Pending (queued or sent) messages only, so due/next_wakeup/expire cost
+  // O(recipients x window), not O(everything in the outbox).
+  std::map<std::string, std::set<std::pair<std::uint64_t, std::string>>> queues_;  // recipient -> (seq, id)
+  std::set<std::pair<std::int64_t, std::string>> by_expiry_;                       // (expires_ms, id)
   std::uint64_t next_seq_ = 1;
 };
 

@@ -194,19 +194,21 @@ result<node_status> node::status() {
   std::optional<error> failure;
   sa->request(impl_->routing, std::chrono::seconds(10), status_atom::value)
     .receive(
-      [&](std::uint64_t conns, std::uint64_t sent, std::uint64_t received, std::uint64_t rejected) {
+      [&](std::uint64_t conns, std::uint64_t sent, std::uint64_t received, std::uint64_t rejected,
+          std::uint64_t waiting, std::uint64_t blocked) {
+        st.frames_waiting = waiting;
+        st.connections_blocked = blocked;
         st.connections = conns;
         st.frames_sent = sent;
         st.frames_received = received;
         st.frames_rejected = rejected;
-        st.frames_received = 0;
       },
       [&](const caf::error& e) { failure = from_caf(e); });
   if (failure) return *failure;
   sa->request(impl_->mailbox, std::chrono::seconds(10), status_atom::value)
     .receive(
       [&](std::uint64_t received, std::uint64_t rejected, std::uint64_t pending) {
-        st.frames_received = received;
+        st.messages_received = received;
         st.frames_rejected += rejected;
         st.outbox_pending = pending;
       },

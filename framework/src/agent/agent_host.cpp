@@ -1,0 +1,302 @@
+// agent_host: starts every configured agent as a lightweight node of its own
+// (own key, store, E2EE state under <data_dir>/agents/<name>/) reachable over
+// the loopback transport at /memory/<peer ID>, wires co-hosted agents (routes
+// and verified cards), the daemon node and the agent directory, then spawns
+// one CAF actor per agent (agent_runtime.cpp). docs/agents.md.
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "agent/agent_directory.hpp"
+#include "agent/agent_runtime.hpp"
+#include "aqua/agent.hpp"
+#include "identity/key_store.hpp"
+
+namespace aqua {
+
+namespace fs = std::filesystem;
+using namespace agents;
+
+struct agent_host::impl {
+  node_config cfg;
+  options opts;
+  host_shared shared;
+  caf::actor_system_config sys_cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::vector<std::unique_ptr<runtime>> runtimes;
+  std::vector<std::string> plugins;
+  std::unique_ptr<requester> daemon_requester;
+  std::mutex dir_mutex;
+  std::map<std::string, std::string> dir_cards;  // directory name -> card text already wired
+  std::atomic<bool> running{false};
+  std::thread dir_thread, daemon_pump;
+  bool stopped = false;
+
+  void refresh_directory();
+  void pump_daemon();
+  runtime* find(const std::string& name) {
+    for (auto& r : runtimes)
+      if (r->name() == name) return r.get();
+    return nullptr;
+  }
+};
+
+namespace {
+
+result<peer_id> ensure_key(const fs::path& dir) {
+  if (auto r = ensure_private_dir(dir); !r) return r.err();
+  auto file = dir / key_file_name;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    auto kp = keypair::generate();
+    if (auto r = write_key_file(file, kp, false); !r) return r.err();
+  }
+  auto kp = read_key_file(file);
+  if (!kp) return kp.err();
+  return kp->id();
+}
+
+std::string daemon_address(const node& d) {
+  auto addrs = d.listen_addresses();
+  for (auto& a : addrs)
+    if (a.rfind("/memory/", 0) == 0) return a;
+  return addrs.empty() ? std::string() : addrs.front();
+}
+
+// The node config of one agent: the daemon's crypto/mailbox settings and
+// plugin path, a loopback listener on /memory/<id>, zmq for `listen`.
+node_config agent_node_config(const node_config& d, const agent_config& a, const peer_id& id) {
+  node_config c;
+  c.source = d.source;
+  c.name = d.name + "." + a.name;
+  c.data_dir = d.data_dir / "agents" / a.name;
+  c.log_level = d.log_level;
+  c.plugin_path = d.plugin_path;
+  c.identity.key_file = c.data_dir / key_file_name;
+  c.crypto = d.crypto;
+  c.mailbox = d.mailbox;
+  transport_config lo{"loopback", "loopback", {"/memory/" + id.str()}, {}};
+  for (auto& t : d.transports)
+    if (t.plugin == "loopback") lo.settings = t.settings;
+  c.transports.push_back(lo);
+  c.routing.transports.push_back("loopback");
+  // zmq dials too, so it is there even without `listen` (to reach other daemons).
+  transport_config tcp{"zmq", "zmq", a.listen, {}};
+  for (auto& t : d.transports)
+    if (t.plugin == "zmq") tcp.settings = t.settings;
+  c.transports.push_back(tcp);
+  c.routing.transports.push_back("zmq");
+  return c;
+}
+
+} // namespace
+
+agent_host::agent_host(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+agent_host::~agent_host() { stop(); }
+
+result<std::unique_ptr<agent_host>> agent_host::start(const node_config& cfg, options opts) {
+  std::vector<std::shared_ptr<agent>> made;
+  for (auto& a : cfg.agents) {
+    auto loaded = load_agent_plugin(cfg.plugin_path, a);
+    if (!loaded) return loaded.err();
+    made.push_back(std::move(*loaded));
+  }
+  return start_with(cfg, std::move(made), std::move(opts));
+}
+
+result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cfg,
+                                                           std::vector<std::shared_ptr<agent>> made, options opts) {
+  if (made.size() != cfg.agents.size())
+    return error{errc::invalid_argument, "agent_host: " + std::to_string(made.size()) + " agents for " +
+                                             std::to_string(cfg.agents.size()) + " config entries"};
+  auto p = std::make_unique<impl>();
+  p->cfg = cfg;
+  p->opts = std::move(opts);
+  p->shared.on_event = p->opts.on_event;
+  node* daemon = p->opts.daemon;
+  const auto& dir = cfg.agent_directory;
+
+  // 1. Remote agents this daemon must reach (they get routes): wait for their cards.
+  std::vector<directory_entry> remote;
+  if (!dir.path.empty()) {
+    std::set<std::string> missing(dir.require.begin(), dir.require.end());
+    for (std::uint32_t i = 0; i <= dir.wait_s * 10; ++i) {
+      remote = scan_directory(dir.path);
+      for (auto& e : remote) missing.erase(e.name);
+      if (missing.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!missing.empty()) {
+      std::string names;
+      for (auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+      return error{errc::timeout, "agent_directory " + dir.path.string() + ": no card for " + names + " after " +
+                                      std::to_string(dir.wait_s) + " s (start the daemon that runs them first)"};
+    }
+  }
+  // 2. Identities, created on first start.
+  std::set<std::string> local_names;
+  std::vector<peer_id> ids;
+  for (auto& a : cfg.agents) {
+    auto id = ensure_key(cfg.data_dir / "agents" / a.name);
+    if (!id) return error{id.err().code(), "agent '" + a.name + "': " + id.err().message()};
+    ids.push_back(*id);
+    local_names.insert(a.name);
+  }
+  // 3. One node per agent, with routes to every peer it may ask.
+  std::vector<std::unique_ptr<node>> nodes;
+  for (std::size_t i = 0; i < cfg.agents.size(); ++i) {
+    auto nc = agent_node_config(cfg, cfg.agents[i], ids[i]);
+    for (std::size_t j = 0; j < ids.size(); ++j)
+      if (j != i) nc.routing.routes.push_back({ids[j], "/memory/" + ids[j].str()});
+    if (daemon && !daemon_address(*daemon).empty()) nc.routing.routes.push_back({daemon->id(), daemon_address(*daemon)});
+    for (auto& e : remote)
+      if (!local_names.count(e.name) && !remote_address(e.verified).empty() && !(daemon && e.verified.id() == daemon->id()))
+        nc.routing.routes.push_back({e.verified.id(), remote_address(e.verified)});
+    auto n = node::start(nc);
+    if (!n) return error{n.err().code(), "agent '" + cfg.agents[i].name + "': " + n.err().message()};
+    nodes.push_back(std::move(*n));
+  }
+  // 4. Cards: every agent knows the others, the daemon and the directory's agents.
+  std::vector<std::pair<std::string, std::string>> cards;
+  for (std::size_t i = 0; i < nodes.size(); ++i) cards.emplace_back(cfg.agents[i].name, nodes[i]->card());
+  if (daemon) cards.emplace_back(daemon->config().name, daemon->card());
+  for (auto& e : remote)
+    if (!local_names.count(e.name) && !(daemon && e.verified.id() == daemon->id())) {
+      cards.emplace_back(e.name, e.card_text);
+      p->dir_cards[e.name] = e.card_text;
+    }
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    std::vector<std::pair<std::string, std::string>> others;
+    for (std::size_t j = 0; j < cards.size(); ++j)
+      if (j != i) others.push_back(cards[j]);
+    if (auto r = add_trusted_contacts(nodes[i]->config().data_dir, others); !r)
+      return error{r.err().code(), "agent '" + cfg.agents[i].name + "': contacts: " + r.err().message()};
+  }
+  if (daemon) {
+    std::vector<std::pair<std::string, std::string>> others;
+    for (auto& c : cards)
+      if (c.first != daemon->config().name || c.second != daemon->card()) others.push_back(c);
+    if (auto r = add_trusted_contacts(daemon->config().data_dir, others); !r) return r.err();
+  }
+  for (auto& [name, card] : cards) {
+    auto raw = e2ee::card_from_text(card);
+    auto v = raw ? e2ee::verify_card(*raw, system_env()->now_unix_ms()) : result<e2ee::contact_card>(raw.err());
+    if (v) p->shared.add_name(name, v->id());
+  }
+  // 5. Publish our cards for the other daemons.
+  if (!dir.path.empty()) {
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (auto r = publish_card(dir.path, cfg.agents[i].name, nodes[i]->card()); !r) return r.err();
+    if (daemon)
+      if (auto r = publish_card(dir.path, daemon->config().name, daemon->card()); !r) return r.err();
+  }
+  // 6. Actors: one detached actor per agent in one actor system for the host.
+  p->sys_cfg.set("scheduler.max-threads", 2);
+  p->sys_cfg.set("logger.verbosity", caf::atom("quiet"));
+  p->system = std::make_unique<caf::actor_system>(p->sys_cfg);
+  auto config_dir = cfg.source.has_parent_path() ? fs::absolute(cfg.source).parent_path() : fs::current_path();
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    p->runtimes.push_back(std::make_unique<runtime>(p->shared, cfg.agents[i], config_dir, made[i], std::move(nodes[i])));
+    p->plugins.push_back(cfg.agents[i].plugin);
+  }
+  auto* raw = p.get();
+  p->running = true;
+  if (!dir.path.empty()) {
+    p->shared.refresh = [raw] { raw->refresh_directory(); };
+    p->dir_thread = std::thread([raw] {
+      for (unsigned tick = 0; raw->running; ++tick) {  // bounded by `running`
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (tick % 10 == 9) raw->refresh_directory();
+      }
+    });
+  }
+  if (daemon) {
+    p->daemon_requester = std::make_unique<requester>(p->shared, *daemon, daemon->config().name);
+    p->daemon_pump = std::thread([raw] { raw->pump_daemon(); });
+  }
+  for (auto& r : p->runtimes) {
+    p->shared.emit({0, 0, "started", r->name(), {}, r->id(), {}, {}, {}, {}, 0, 0, r->config().plugin});
+    r->launch(p->system.get());
+  }
+  return std::unique_ptr<agent_host>(new agent_host(std::move(p)));
+}
+
+void agent_host::impl::refresh_directory() {
+  std::lock_guard lock(dir_mutex);
+  auto entries = scan_directory(cfg.agent_directory.path);
+  std::vector<std::pair<std::string, std::string>> fresh;
+  for (auto& e : entries) {
+    if (find(e.name) || (opts.daemon && e.verified.id() == opts.daemon->id())) continue;
+    if (auto it = dir_cards.find(e.name); it != dir_cards.end() && it->second == e.card_text) continue;
+    dir_cards[e.name] = e.card_text;
+    shared.add_name(e.name, e.verified.id());
+    fresh.emplace_back(e.name, e.card_text);
+  }
+  if (fresh.empty()) return;
+  for (auto& r : runtimes)
+    if (auto res = add_trusted_contacts(r->data_dir(), fresh); !res)
+      spdlog::warn("agent {}: cannot add directory cards: {}", r->name(), res.err().what());
+  if (opts.daemon)
+    if (auto res = add_trusted_contacts(opts.daemon->config().data_dir, fresh); !res)
+      spdlog::warn("daemon: cannot add directory cards: {}", res.err().what());
+}
+
+// Replies to requests made in the daemon's name: watched (not consumed), so
+// the control API keeps every message for its own clients.
+void agent_host::impl::pump_daemon() {
+  std::uint64_t after = 0;
+  if (auto all = opts.daemon->watch(0, 0, std::chrono::milliseconds(0)); all && !all->empty()) after = all->back().sequence;
+  while (running) {  // each watch waits at most 200 ms
+    auto batch = opts.daemon->watch(after, 64, std::chrono::milliseconds(200));
+    if (!batch) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    for (auto& m : *batch) {
+      after = std::max(after, m.sequence);
+      if (m.topic != agent_topic) continue;
+      auto f = decode(m.payload);
+      if (f && (f->kind == frame_kind::reply || f->kind == frame_kind::error)) daemon_requester->complete(m, *f);
+    }
+  }
+}
+
+std::vector<agent_host::agent_info> agent_host::agents() const {
+  std::vector<agent_info> out;
+  for (std::size_t i = 0; i < impl_->runtimes.size(); ++i) {
+    auto& r = impl_->runtimes[i];
+    out.push_back({r->name(), impl_->plugins[i], r->id(), r->get_node().listen_addresses(), r->get_node().card()});
+  }
+  return out;
+}
+
+agent_host::stats agent_host::counters() const {
+  auto& s = impl_->shared;
+  return {s.served.load(), s.replies.load(), s.late.load(), s.timeouts.load(), s.rejected.load()};
+}
+
+result<agent_reply> agent_host::request_as(const std::string& from, const std::string& to, agent_payload payload,
+                                           std::chrono::milliseconds deadline) {
+  if (impl_->stopped) return error{errc::not_running, "agent host is stopped"};
+  if (auto* r = impl_->find(from)) return r->request(to, std::move(payload), deadline);
+  if (impl_->daemon_requester && from == impl_->opts.daemon->config().name)
+    return std::move(impl_->daemon_requester->call({agent_call{to, std::move(payload)}}, deadline).front());
+  return error{errc::not_found, "no agent named '" + from + "' in this host"};
+}
+
+void agent_host::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->running = false;
+  if (impl_->daemon_requester) impl_->daemon_requester->cancel_all();
+  if (impl_->dir_thread.joinable()) impl_->dir_thread.join();
+  if (impl_->daemon_pump.joinable()) impl_->daemon_pump.join();
+  for (auto& r : impl_->runtimes) r->shutdown();
+  impl_->system.reset();  // waits for the agents' actors
+  for (auto& r : impl_->runtimes) r->stop_node();
+  impl_->runtimes.clear();  // agents (and their plugin libraries) go last
+}
+
+} // namespace aqua

@@ -1,0 +1,217 @@
+// relay_client: /aqua/msg/1.0.0 channels and HOP CONNECT (dialing through a relay).
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "p2p/protobuf.hpp"
+#include "p2p/relay_client.hpp"
+
+namespace aqua::p2p {
+
+bytes aqua_msg_frame(bytes_view frame) {
+  bytes out;
+  pb::put_varint(out, frame.size());
+  const std::size_t at = out.size();
+  out.resize(at + frame.size());
+  if (!frame.empty()) std::memcpy(out.data() + at, frame.data(), frame.size());
+  return out;
+}
+
+result<channel_id> relay_client::dial(const std::string& circuit_addr) {
+  return on_loop([&] { return dial_on_loop(circuit_addr); });
+}
+
+result<void> relay_client::send(channel_id ch, bytes_view frame) {
+  return on_loop([&] { return send_on_loop(ch, frame); });
+}
+
+result<void> relay_client::close(channel_id ch) {
+  return on_loop([&]() -> result<void> {
+    auto it = channels_.find(ch);
+    if (it == channels_.end()) return error{errc::connection_closed, "relay client: no channel " + std::to_string(ch)};
+    it->second.close_pending = true;
+    flush_channel(ch);
+    return ok();
+  });
+}
+
+result<channel_id> relay_client::dial_on_loop(const std::string& addr) {
+  constexpr std::string_view marker = "/p2p-circuit/p2p/";
+  const auto at = addr.find(marker);
+  if (at == std::string::npos)
+    return error{errc::bad_address, "relay client: not a circuit address (…/p2p/RELAY/p2p-circuit/p2p/PEER): " + addr};
+  auto ep = parse_relay(addr.substr(0, at));
+  if (!ep) return ep.err();
+  auto target = peer_id::parse(addr.substr(at + marker.size()));
+  if (!target) return error{target.err().code(), "relay client: " + addr + ": " + target.err().message()};
+  if (channels_.size() >= config_.max_channels)
+    return error{errc::would_block, "relay client: " + std::to_string(channels_.size()) + " channels"};
+  const channel_id ch = next_channel_++;
+  channel& c = channels_[ch];
+  c.peer = *target;
+  // An existing connection to that relay: ours (reservation) or one dialled before.
+  for (const auto& r : relays_) {
+    if (!(r.ep.id == ep->id) || r.conn == 0) continue;
+    if (r.connected) start_connect(r.conn, ch);
+    else conn_waiters_[r.conn].push_back(ch);
+    return ch;
+  }
+  for (const auto& [conn, id] : dial_relays_) {
+    if (!(id == ep->id)) continue;
+    if (conn_waiters_.count(conn)) conn_waiters_[conn].push_back(ch);
+    else start_connect(conn, ch);
+    return ch;
+  }
+  dial_options opts;
+  opts.expected = ep->id;
+  auto conn = host_->dial(ep->ip, ep->port, opts);
+  if (!conn) {
+    channels_.erase(ch);
+    return conn.err();
+  }
+  dial_relays_[*conn] = ep->id;
+  conn_waiters_[*conn].push_back(ch);
+  return ch;
+}
+
+void relay_client::start_connect(conn_id relay_conn, channel_id ch) {
+  auto s = host_->open_stream(relay_conn, {std::string(relay::hop_protocol_id)});
+  if (!s) return fail_channel(ch, s.err(), false);
+  stream_ctx ctx;
+  ctx.r = role::hop_connect;
+  ctx.ch = ch;
+  streams_[{relay_conn, *s}] = std::move(ctx);
+}
+
+void relay_client::on_hop_connect_reply(skey k, channel_id ch, const relay::hop_message& m, bytes rest) {
+  auto it = channels_.find(ch);
+  if (it == channels_.end()) {
+    (void) host_->reset_stream(k.first, k.second);
+    return;
+  }
+  if (m.type != relay::hop_message::kind::status || m.status != relay::status::ok) {
+    (void) host_->reset_stream(k.first, k.second);
+    return fail_channel(ch, error{errc::connection_refused,
+                                  "relay refused CONNECT: " + relay::to_string(m.status.value_or(relay::status::unused))},
+                        false);
+  }
+  dial_options opts;
+  opts.expected = it->second.peer;
+  auto child = host_->adopt_stream(k.first, k.second, true, opts, std::move(rest));
+  if (!child) return fail_channel(ch, child.err(), false);
+  it = channels_.find(ch);
+  if (it == channels_.end()) return;
+  it->second.conn = *child;
+  nested_waiters_[*child] = ch;
+}
+
+channel_id relay_client::add_channel(conn_id c, std::uint32_t stream, bool inbound, const peer_id& peer) {
+  const channel_id ch = next_channel_++;
+  channel& chan = channels_[ch];
+  chan.conn = c;
+  chan.stream = stream;
+  chan.inbound = inbound;
+  chan.open = true;
+  chan.peer = peer;
+  channel_of_[{c, stream}] = ch;
+  return ch;
+}
+
+void relay_client::on_channel_data(channel_id ch, bytes_view data) {
+  auto it = channels_.find(ch);
+  if (it == channels_.end()) return;
+  bytes& in = it->second.in;
+  in.insert(in.end(), data.begin(), data.end());
+  std::size_t pos = 0;
+  std::vector<bytes> frames;
+  while (pos < in.size()) {
+    auto len = pb::read_varint(bytes_view(in).subspan(pos));
+    if (!len) {
+      if (in.size() - pos >= 10) return fail_channel(ch, error{errc::bad_frame, "aqua msg: bad length prefix"}, true);
+      break;
+    }
+    if (len->value > config_.max_frame)
+      return fail_channel(ch, error{errc::frame_too_large, "aqua msg: frame of " + std::to_string(len->value) +
+                                                               " bytes exceeds " + std::to_string(config_.max_frame)},
+                          true);
+    if (in.size() - pos - len->length < len->value) break;
+    const auto begin = in.begin() + static_cast<std::ptrdiff_t>(pos + len->length);
+    frames.emplace_back(begin, begin + static_cast<std::ptrdiff_t>(len->value));
+    pos += len->length + static_cast<std::size_t>(len->value);
+  }
+  in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(pos));
+  for (auto& f : frames) {
+    if (!channels_.count(ch)) return;  // closed by a callback
+    if (cb_.on_frame) cb_.on_frame(ch, std::move(f));
+  }
+}
+
+result<void> relay_client::send_on_loop(channel_id ch, bytes_view frame) {
+  auto it = channels_.find(ch);
+  if (it == channels_.end() || it->second.close_pending)
+    return error{errc::connection_closed, "relay client: channel " + std::to_string(ch) + " is closed"};
+  if (frame.size() > config_.max_frame)
+    return error{errc::frame_too_large, "aqua msg: frame of " + std::to_string(frame.size()) + " bytes exceeds " +
+                                            std::to_string(config_.max_frame)};
+  channel& c = it->second;
+  if (!c.out.empty() && c.out.size() + frame.size() + 10 > config_.max_channel_buffer) {
+    c.want_writable = true;
+    return error{errc::would_block, "relay client: channel buffer full"};
+  }
+  bytes f = aqua_msg_frame(frame);
+  const std::size_t at = c.out.size();
+  c.out.resize(at + f.size());
+  std::memcpy(c.out.data() + at, f.data(), f.size());
+  flush_channel(ch);
+  return ok();
+}
+
+void relay_client::flush_channel(channel_id ch) {
+  auto it = channels_.find(ch);
+  if (it == channels_.end()) return;
+  channel& c = it->second;
+  if (!c.open || c.stream == 0) return;
+  if (!c.out.empty()) {
+    auto n = host_->write(c.conn, c.stream, c.out);
+    if (!n) return fail_channel(ch, n.err(), true);
+    c.out.erase(c.out.begin(), c.out.begin() + static_cast<std::ptrdiff_t>(*n));
+  }
+  if (c.out.empty() && c.close_pending && !c.fin_sent) {
+    (void) host_->close_stream(c.conn, c.stream);
+    c.fin_sent = true;
+    if (c.remote_closed) return finish_channel(ch);
+  }
+  if (c.want_writable && c.out.size() < config_.max_channel_buffer / 2) {
+    c.want_writable = false;
+    if (cb_.on_writable) cb_.on_writable(ch);
+  }
+}
+
+void relay_client::finish_channel(channel_id ch) {
+  auto it = channels_.find(ch);
+  if (it == channels_.end()) return;
+  const channel c = std::move(it->second);
+  channels_.erase(it);
+  channel_of_.erase({c.conn, c.stream});
+  // A relayed connection we dialled for this channel ends with it.
+  bool others = false;
+  for (const auto& [id, other] : channels_) others = others || other.conn == c.conn;
+  if (!c.inbound && !others && host_->parent_of(c.conn))
+    host_->close(c.conn, error{errc::connection_closed, "last channel closed"});
+  if (cb_.on_channel_closed) cb_.on_channel_closed(ch, error{errc::connection_closed, "channel closed"});
+}
+
+void relay_client::fail_channel(channel_id ch, const error& e, bool reset) {
+  auto it = channels_.find(ch);
+  if (it == channels_.end()) return;
+  const channel c = std::move(it->second);
+  channels_.erase(it);
+  if (c.stream != 0) {
+    channel_of_.erase({c.conn, c.stream});
+    if (reset) (void) host_->reset_stream(c.conn, c.stream);
+  }
+  spdlog::debug("relay client: channel {} closed: {}", ch, e.what());
+  if (cb_.on_channel_closed) cb_.on_channel_closed(ch, e);
+}
+
+} // namespace aqua::p2p

@@ -1,0 +1,179 @@
+#pragma once
+// Private: circuit relay v2 client (docs/protocol/relay-v2.md, "Client
+// behaviour") and the /aqua/msg/1.0.0 channels over relayed connections
+// (docs/protocol/aqua-msg.md), on a tcp_host it owns.
+//
+//   relay_client rc(identity, system_env(), cfg, callbacks);
+//   rc.start();                                  // connects to cfg.relays, reserves, refreshes
+//   rc.addresses();                              // /ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/SELF once reserved
+//   auto ch = rc.dial("/ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/PEER");
+//   rc.send(*ch, frame);                          // queued until the channel opens
+//   callbacks: on_channel_open / on_frame / on_remote_closed / on_channel_closed / on_writable
+//
+// A channel is one /aqua/msg/1.0.0 stream on a relayed connection: the
+// dialer opens it; the listener accepts any number. Callbacks run on the
+// host's loop thread and may call this object's methods (except stop()).
+// Public methods may be called from any thread.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "p2p/relay_messages.hpp"
+#include "p2p/tcp_host.hpp"
+
+namespace aqua::p2p {
+
+inline constexpr std::string_view aqua_msg_protocol_id = "/aqua/msg/1.0.0";
+
+using channel_id = std::uint64_t;
+
+struct relay_client_config {
+  std::vector<std::string> relays;             // /ip4/A/tcp/P/p2p/RELAY
+  std::size_t max_frame = 4u << 20;             // largest /aqua/msg frame sent or accepted
+  std::size_t max_channel_buffer = 8u << 20;    // bytes queued per channel before would_block
+  std::size_t max_channels = 256;
+  std::int64_t retry_ms = 5000;                 // reconnect / re-reserve after a failure
+  std::int64_t min_refresh_ms = 30000;          // refresh no sooner than this ...
+  std::int64_t refresh_margin_ms = 5 * 60000;   // ... and this long before the reservation expires
+  std::int64_t ping_interval_ms = 15000;        // keepalive on every connection
+  bool require_voucher = false;                 // refuse reservations without a valid voucher
+};
+
+struct relay_client_callbacks {
+  std::function<void(const std::vector<std::string>& circuit_addrs)> on_addresses;
+  std::function<void(channel_id, const peer_id& remote, bool inbound)> on_channel_open;
+  std::function<void(channel_id, bytes frame)> on_frame;
+  // The peer closed its write side: no more frames; we may still send, then close().
+  std::function<void(channel_id)> on_remote_closed;
+  // Gone (closed both ways, reset, dial failed, connection lost).
+  std::function<void(channel_id, const error&)> on_channel_closed;
+  std::function<void(channel_id)> on_writable;
+};
+
+struct relay_status {
+  std::string relay;                 // the configured address
+  bool connected = false;
+  bool reserved = false;
+  std::uint64_t expire_unix_s = 0;
+  std::string observed_addr;         // our address as the relay sees it (identify), text
+  std::string last_error;
+};
+
+class relay_client {
+ public:
+  // `identity` must outlive the client.
+  relay_client(const keypair& identity, std::shared_ptr<env> e, relay_client_config config,
+               relay_client_callbacks callbacks);
+  // Noise sessions from `sessions` (a transport plugin's transport_host); `self` is our public key.
+  relay_client(session_factory sessions, const public_key& self, std::shared_ptr<env> e, relay_client_config config,
+               relay_client_callbacks callbacks);
+  ~relay_client();
+
+  // Parses the relay addresses (bad_address) and starts connecting.
+  result<void> start();
+  void stop();
+
+  // Adds a relay (as in config.relays) after start(); a known one is ok().
+  result<void> add_relay(const std::string& relay_addr);
+  std::vector<std::string> addresses();
+  std::vector<relay_status> status();
+  // Dials `/ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/PEER`; the channel opens later (or closes with the reason).
+  result<channel_id> dial(const std::string& circuit_addr);
+  // One frame (at most max_frame). would_block above max_channel_buffer (on_writable follows).
+  result<void> send(channel_id ch, bytes_view frame);
+  // Half-close after the queued frames.
+  result<void> close(channel_id ch);
+  tcp_host& host() { return *host_; }
+
+ private:
+  struct relay_ep {
+    std::string text, ip;
+    std::uint16_t port = 0;
+    peer_id id;
+  };
+  struct relay_state {
+    relay_ep ep;
+    conn_id conn = 0;
+    bool connected = false, reserved = false;
+    std::uint64_t expire = 0;
+    std::string observed, last_error;
+    timer_id timer = 0;
+  };
+  enum class role : std::uint8_t { hop_reserve, hop_connect, stop, channel };
+  struct stream_ctx {
+    role r = role::channel;
+    std::size_t relay = 0;         // hop_reserve
+    channel_id ch = 0;             // hop_connect, channel
+    relay::delimited_reader reader;
+  };
+  struct channel {
+    conn_id conn = 0;
+    std::uint32_t stream = 0;
+    bool open = false, inbound = false, close_pending = false, want_writable = false;
+    bool fin_sent = false, remote_closed = false;
+    peer_id peer;
+    bytes in;    // partial frame
+    bytes out;   // encoded frames not yet taken by the stream
+  };
+  using skey = std::pair<conn_id, std::uint32_t>;
+
+  // Runs fn on the loop thread (directly when already there).
+  template <class F>
+  auto on_loop(F fn) -> decltype(fn()) {
+    if (host_->on_loop_thread()) return fn();
+    return host_->call(std::move(fn));
+  }
+  tcp_host_config host_config();
+  tcp_host_callbacks host_callbacks();
+  static result<relay_ep> parse_relay(const std::string& text);
+  // Relay side (relay_client.cpp).
+  void connect_relay(std::size_t i);
+  void on_established(conn_id c, const peer_id& peer, bool inbound);
+  void on_event(conn_id c, p2p_event& ev);
+  void on_closed(conn_id c, const error& e);
+  void on_hop_data(skey k, stream_ctx& ctx, bytes_view data);
+  void on_reserved(std::size_t i, const relay::hop_message& m);
+  void on_stop_data(skey k, stream_ctx& ctx, bytes_view data);
+  void relay_failed(std::size_t i, const std::string& why);
+  void schedule_reserve(std::size_t i, std::int64_t delay_ms);
+  void publish_addresses();
+  std::vector<std::string> addresses_locked() const;
+  // Channels (relay_channels.cpp).
+  result<channel_id> dial_on_loop(const std::string& circuit_addr);
+  void start_connect(conn_id relay_conn, channel_id ch);
+  void on_hop_connect_reply(skey k, channel_id ch, const relay::hop_message& m, bytes rest);
+  channel_id add_channel(conn_id c, std::uint32_t stream, bool inbound, const peer_id& peer);
+  void on_channel_data(channel_id ch, bytes_view data);
+  void flush_channel(channel_id ch);
+  void fail_channel(channel_id ch, const error& e, bool reset);
+  void finish_channel(channel_id ch);
+  result<void> send_on_loop(channel_id ch, bytes_view frame);
+
+  peer_id self_;
+  std::shared_ptr<env> env_;
+  relay_client_config config_;
+  relay_client_callbacks cb_;
+  std::unique_ptr<tcp_host> host_;
+  std::vector<relay_state> relays_;
+  std::map<conn_id, std::size_t> relay_conns_;                 // our reservation connections
+  std::map<conn_id, std::vector<channel_id>> conn_waiters_;    // relay conn not yet established -> CONNECTs
+  std::map<conn_id, channel_id> nested_waiters_;               // relayed conn not yet established -> channel
+  std::map<conn_id, peer_id> dial_relays_;                     // extra connections to relays for dialing
+  std::map<conn_id, peer_id> stop_sources_;                    // relayed inbound conn -> the peer STOP named
+  std::map<skey, stream_ctx> streams_;
+  std::map<channel_id, channel> channels_;
+  std::map<skey, channel_id> channel_of_;
+  channel_id next_channel_ = 1;
+  std::vector<std::string> last_published_;
+};
+
+// uvarint(length) || frame.
+bytes aqua_msg_frame(bytes_view frame);
+
+} // namespace aqua::p2p

@@ -1,0 +1,311 @@
+// The "relay_v2" transport plugin: aqua frames over libp2p circuit relay v2
+// (docs/transports.md "relay_v2", docs/protocol/relay-v2.md "Client
+// behaviour", docs/protocol/aqua-msg.md). Reachable at
+// /ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/SELF once reserved on a relay;
+// dials such addresses. Noise sessions come from the node's transport_host
+// (ABI 2), so the plugin never holds the identity key.
+//
+// settings:
+//   relays           comma-separated /ip4/A/tcp/P/p2p/RELAY addresses to reserve on
+//   max_frame_bytes  largest frame (default 4 MiB)
+//   queue_bytes      bytes queued per connection each way (default 8 MiB)
+//   listen_timeout_ms how long listen() waits for a reservation (default 10000)
+
+#include <aqua/plugin.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "p2p/relay_client.hpp"
+
+namespace aqua::relayt {
+namespace {
+
+using p2p::channel_id;
+
+class relay_conn : public connection {
+ public:
+  relay_conn(p2p::relay_client* rc, channel_id ch, std::string local, std::string remote, peer_id peer,
+             std::size_t max_queue)
+      : rc_(rc), ch_(ch), local_(std::move(local)), remote_(std::move(remote)), peer_(std::move(peer)),
+        max_queue_(max_queue) {}
+
+  std::string local_address() const override { return local_; }
+  std::string remote_address() const override { return remote_; }
+  peer_id remote_peer() const override { return peer_; }
+  void set_observer(std::shared_ptr<connection_observer> o) override {
+    bool readable;
+    std::optional<error> closed;
+    {
+      std::lock_guard lk(mu_);
+      observer_ = o;
+      readable = !queue_.empty();
+      closed = closed_reason_;
+    }
+    if (readable) o->on_readable();
+    if (closed) o->on_closed(*closed);
+  }
+  result<void> send(bytes_view frame) override {
+    {
+      std::lock_guard lk(mu_);
+      if (closed_) return error{errc::connection_closed, "relay_v2: connection closed"};
+    }
+    return rc_->send(ch_, frame);
+  }
+  std::optional<bytes> try_receive() override {
+    std::lock_guard lk(mu_);
+    if (queue_.empty()) return std::nullopt;
+    bytes f = std::move(queue_.front());
+    queue_.pop_front();
+    queued_ -= f.size();
+    return f;
+  }
+  void close() override {
+    {
+      std::lock_guard lk(mu_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    (void) rc_->close(ch_);
+  }
+  bool is_open() const override {
+    std::lock_guard lk(mu_);
+    return !closed_;
+  }
+
+  // From the relay client's loop thread.
+  bool deliver(bytes f) {
+    std::shared_ptr<connection_observer> o;
+    {
+      std::lock_guard lk(mu_);
+      if (queued_ + f.size() > max_queue_) return false;
+      queued_ += f.size();
+      queue_.push_back(std::move(f));
+      o = observer_;
+    }
+    if (o) o->on_readable();
+    return true;
+  }
+  void writable() {
+    std::shared_ptr<connection_observer> o;
+    {
+      std::lock_guard lk(mu_);
+      o = observer_;
+    }
+    if (o) o->on_writable();
+  }
+  void closed(const error& e) {
+    std::shared_ptr<connection_observer> o;
+    {
+      std::lock_guard lk(mu_);
+      if (closed_reason_) return;
+      closed_ = true;
+      closed_reason_ = e;
+      o = observer_;
+    }
+    if (o) o->on_closed(e);
+  }
+
+ private:
+  p2p::relay_client* rc_;
+  channel_id ch_;
+  std::string local_, remote_;
+  peer_id peer_;
+  std::size_t max_queue_;
+  mutable std::mutex mu_;
+  std::shared_ptr<connection_observer> observer_;
+  std::deque<bytes> queue_;
+  std::size_t queued_ = 0;
+  bool closed_ = false;
+  std::optional<error> closed_reason_;
+};
+
+struct limits {
+  std::vector<std::string> relays;
+  std::size_t max_frame = 4u << 20;
+  std::size_t queue_bytes = 8u << 20;
+  std::int64_t listen_timeout_ms = 10000;
+};
+
+class relay_v2_transport : public transport {
+ public:
+  explicit relay_v2_transport(limits lim) : lim_(std::move(lim)) {}
+  ~relay_v2_transport() override { stop(); }
+
+  std::string plugin_name() const override { return "relay_v2"; }
+
+  void start(std::shared_ptr<transport_observer> observer, std::shared_ptr<transport_host> host) override {
+    std::lock_guard lk(mu_);
+    if (rc_) return;
+    observer_ = std::move(observer);
+    host_ = std::move(host);
+    if (!host_) return;
+    p2p::relay_client_config cfg;
+    cfg.relays = lim_.relays;
+    cfg.max_frame = lim_.max_frame;
+    cfg.max_channel_buffer = lim_.queue_bytes;
+    auto th = host_;
+    p2p::session_factory sessions = [th](bool initiator, std::optional<peer_id> expected) {
+      return th->new_session(initiator, std::move(expected));
+    };
+    rc_ = std::make_unique<p2p::relay_client>(std::move(sessions), host_->local_peer().key(), system_env(), cfg,
+                                              callbacks());
+    if (auto r = rc_->start(); !r) start_error_ = r.err();
+  }
+
+  result<std::string> listen(const std::string& address) override {
+    if (!rc_) return error{errc::not_running, "relay_v2 transport: start() it with the node's transport host first"};
+    if (start_error_) return *start_error_;
+    constexpr std::string_view suffix = "/p2p-circuit";
+    if (address.size() < suffix.size() || address.compare(address.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return error{errc::bad_address, "relay_v2 listens on /ip4/A/tcp/P/p2p/RELAY/p2p-circuit (or /p2p-circuit for the "
+                                      "relays setting), got '" + address + "'"};
+    const std::string relay = address.substr(0, address.size() - suffix.size());
+    if (!relay.empty())
+      if (auto r = rc_->add_relay(relay); !r) return r.err();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(lim_.listen_timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const auto& a : rc_->addresses())
+        if (relay.empty() || a.rfind(relay + "/p2p-circuit/", 0) == 0) return a;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::string why;
+    for (const auto& s : rc_->status())
+      if (relay.empty() || s.relay == relay) why += (why.empty() ? "" : "; ") + s.relay + ": " + s.last_error;
+    return error{errc::timeout, "relay_v2: no reservation for " + address + " after " +
+                                    std::to_string(lim_.listen_timeout_ms) + " ms (" + why + ")"};
+  }
+
+  result<std::shared_ptr<connection>> dial(const std::string& address) override {
+    if (!rc_) return error{errc::not_running, "relay_v2 transport: start() it with the node's transport host first"};
+    const auto at = address.find("/p2p-circuit/p2p/");
+    if (at == std::string::npos)
+      return error{errc::bad_address, "relay_v2 dials /ip4/A/tcp/P/p2p/RELAY/p2p-circuit/p2p/PEER, got '" + address + "'"};
+    auto peer = peer_id::parse(address.substr(at + 17));
+    if (!peer) return peer.err();
+    // On the loop thread, so no event of the new channel can arrive before it is registered.
+    auto run = [&]() -> result<std::shared_ptr<connection>> {
+      auto ch = rc_->dial(address);
+      if (!ch) return ch.err();
+      auto c = std::make_shared<relay_conn>(rc_.get(), *ch, local(), address, *peer, lim_.queue_bytes);
+      std::lock_guard lk(mu_);
+      conns_[*ch] = c;
+      return std::shared_ptr<connection>(c);
+    };
+    if (rc_->host().on_loop_thread()) return run();
+    return rc_->host().call(run);
+  }
+
+  std::vector<std::string> listen_addresses() const override { return rc_ ? rc_->addresses() : std::vector<std::string>{}; }
+
+  void stop() override {
+    if (rc_) rc_->stop();
+    std::lock_guard lk(mu_);
+    for (auto& [ch, c] : conns_) c->closed(error{errc::connection_closed, "transport stopped"});
+    conns_.clear();
+  }
+
+ private:
+  std::string local() {
+    auto a = rc_->addresses();
+    return a.empty() ? std::string("/p2p-circuit") : a.front();
+  }
+  std::shared_ptr<relay_conn> find(channel_id ch) {
+    std::lock_guard lk(mu_);
+    auto it = conns_.find(ch);
+    return it == conns_.end() ? nullptr : it->second;
+  }
+  p2p::relay_client_callbacks callbacks() {
+    p2p::relay_client_callbacks cb;
+    cb.on_channel_open = [this](channel_id ch, const peer_id& peer, bool inbound) {
+      if (!inbound) return;
+      auto c = std::make_shared<relay_conn>(rc_.get(), ch, local(), "/p2p-circuit/p2p/" + peer.str(), peer,
+                                            lim_.queue_bytes);
+      std::shared_ptr<transport_observer> o;
+      {
+        std::lock_guard lk(mu_);
+        conns_[ch] = c;
+        o = observer_;
+      }
+      if (o) o->on_incoming(c);
+    };
+    cb.on_frame = [this](channel_id ch, bytes f) {
+      auto c = find(ch);
+      if (c && !c->deliver(std::move(f))) {
+        c->closed(error{errc::would_block, "relay_v2: receive queue above queue_bytes; connection dropped"});
+        (void) rc_->close(ch);
+      }
+    };
+    cb.on_remote_closed = [this](channel_id ch) {
+      if (auto c = find(ch)) {
+        c->closed(error{errc::connection_closed, "closed by the peer"});
+        (void) rc_->close(ch);  // our half too: the stream is then gone
+      }
+    };
+    cb.on_channel_closed = [this](channel_id ch, const error& e) {
+      std::shared_ptr<relay_conn> c;
+      {
+        std::lock_guard lk(mu_);
+        auto it = conns_.find(ch);
+        if (it == conns_.end()) return;
+        c = it->second;
+        conns_.erase(it);
+      }
+      c->closed(e);
+    };
+    cb.on_writable = [this](channel_id ch) {
+      if (auto c = find(ch)) c->writable();
+    };
+    return cb;
+  }
+
+  limits lim_;
+  std::mutex mu_;
+  std::shared_ptr<transport_observer> observer_;
+  std::shared_ptr<transport_host> host_;
+  std::unique_ptr<p2p::relay_client> rc_;
+  std::optional<error> start_error_;
+  std::map<channel_id, std::shared_ptr<relay_conn>> conns_;
+};
+
+} // namespace
+
+result<std::unique_ptr<transport>> make_relay_v2(const transport_config& cfg) {
+  limits lim;
+  for (const auto& [key, value] : cfg.settings) {
+    if (key == "relays") {
+      std::size_t at = 0;
+      for (int i = 0; i < 64 && at <= value.size(); ++i) {
+        auto comma = value.find(',', at);
+        std::string one = value.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        one.erase(0, one.find_first_not_of(" \t"));
+        one.erase(one.find_last_not_of(" \t") + 1);
+        if (!one.empty()) lim.relays.push_back(one);
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+      }
+    } else if (key == "max_frame_bytes" || key == "queue_bytes") {
+      auto r = parse_setting(key, value, 1, std::size_t{1} << 32);
+      if (!r) return r.err();
+      (key == "max_frame_bytes" ? lim.max_frame : lim.queue_bytes) = *r;
+    } else if (key == "listen_timeout_ms") {
+      auto r = parse_setting(key, value, 0, 600000);
+      if (!r) return r.err();
+      lim.listen_timeout_ms = static_cast<std::int64_t>(*r);
+    } else {
+      return error{errc::config_unknown_key, "unknown setting '" + key +
+                                                 "' (relay_v2 knows relays, max_frame_bytes, queue_bytes, "
+                                                 "listen_timeout_ms)"};
+    }
+  }
+  if (lim.max_frame > lim.queue_bytes)
+    return error{errc::config_bad_value, "setting max_frame_bytes must not exceed queue_bytes"};
+  return std::unique_ptr<transport>(new relay_v2_transport(std::move(lim)));
+}
+
+} // namespace aqua::relayt
+
+AQUA_TRANSPORT_PLUGIN(relay_v2, aqua::relayt::make_relay_v2)
