@@ -25,6 +25,9 @@ result<std::pair<std::string, bool>> to_endpoint(const std::string& address, boo
   auto ma = multiaddr::parse(address);
   if (!ma) return ma.err();
   auto& p = ma->parts();
+  for (auto& part : p)
+    if (part.protocol == "p2p-circuit")  // a relayed address: the relay_v2 transport's, not a direct TCP one
+      return error{errc::bad_address, "zmq transport does not dial relayed addresses ('" + address + "')"};
   if (p.size() < 2 || p[1].protocol != "tcp")
     return error{errc::bad_address, "zmq transport needs /ip4|ip6|dns*/HOST/tcp/PORT, got '" + address + "'"};
   std::string host = p[0].value;
