@@ -6,6 +6,9 @@
 # each; AQUA_SKIP_LIBFUZZER=1 skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache: share hits between clones in different directories (CI clones afresh).
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 jobs=${AQUA_TEST_JOBS:-2}
 
 echo "== aqua: build (RelWithDebInfo)"
