@@ -5,11 +5,6 @@
 
 #include <boost/dll/shared_library.hpp>
 
-#include <dlfcn.h>
-
-#include <map>
-#include <mutex>
-
 #include "aqua/agent.hpp"
 #include "plugin/plugin_loader.hpp"
 
@@ -19,53 +14,16 @@ namespace {
 namespace fs = std::filesystem;
 namespace dll = boost::dll;
 
-std::mutex registry_mutex;
-std::map<std::string, std::weak_ptr<dll::shared_library>> registry;  // canonical path -> library
-
-result<std::shared_ptr<dll::shared_library>> open_library(const fs::path& file) {
-  std::lock_guard<std::mutex> guard(registry_mutex);
-  auto key = fs::weakly_canonical(file).string();
-  if (auto it = registry.find(key); it != registry.end())
-    if (auto lib = it->second.lock()) return lib;
-  std::error_code ec;
-  auto lib = std::make_shared<dll::shared_library>();
-  lib->load(file, ec, dll::load_mode::rtld_now | dll::load_mode::rtld_local);
-  if (ec || !lib->is_loaded()) {
-    std::string why = ec ? ec.message() : "unknown error";
-    if (void* h = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL); h != nullptr) {
-      ::dlclose(h);
-    } else if (const char* msg = ::dlerror(); msg != nullptr) {
-      why = msg;
-    }
-    return error{errc::plugin_load_failed, "cannot load agent plugin '" + file.string() + "': " + why};
-  }
-  registry[key] = lib;
-  return lib;
-}
-
 std::string agent_file_name(const std::string& plugin) { return "libaqua_agent_" + plugin + ".so"; }
 
 } // namespace
 
 result<std::shared_ptr<agent>> load_agent_plugin(const std::vector<fs::path>& search_dirs, const agent_config& cfg) {
   plugin_loader dirs(search_dirs);  // adds $AQUA_PLUGIN_PATH and the install dirs
-  fs::path file;
-  std::string searched;
-  for (auto& d : dirs.search_path()) {
-    auto candidate = d / agent_file_name(cfg.plugin);
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec)) {
-      file = candidate;
-      break;
-    }
-    searched += "\n  " + d.string();
-  }
-  if (file.empty())
-    return error{errc::plugin_not_found, "agent '" + cfg.name + "': agent plugin '" + cfg.plugin + "' not found: no " +
-                                             agent_file_name(cfg.plugin) +
-                                             " in any of these dirs (node.plugin_path, AQUA_PLUGIN_PATH, install dir):" +
-                                             searched};
-  auto lib = open_library(file);
+  auto found = dirs.find_file(agent_file_name(cfg.plugin), "agent plugin '" + cfg.plugin + "'");
+  if (!found) return error{found.err().code(), "agent '" + cfg.name + "': " + found.err().message()};
+  auto file = *found;
+  auto lib = open_plugin_library(file);
   if (!lib) return error{lib.err().code(), "agent '" + cfg.name + "': " + lib.err().message()};
   auto& l = **lib;
   const std::string where = "agent '" + cfg.name + "': plugin '" + file.string() + "'";

@@ -23,7 +23,9 @@ namespace dll = boost::dll;
 std::mutex registry_mutex;
 std::map<std::string, std::weak_ptr<dll::shared_library>> registry;
 
-result<std::shared_ptr<dll::shared_library>> open_library(const fs::path& file) {
+} // namespace
+
+result<std::shared_ptr<dll::shared_library>> open_plugin_library(const fs::path& file) {
   std::lock_guard<std::mutex> guard(registry_mutex);
   auto key = fs::weakly_canonical(file).string();
   if (auto it = registry.find(key); it != registry.end())
@@ -45,8 +47,6 @@ result<std::shared_ptr<dll::shared_library>> open_library(const fs::path& file) 
   registry[key] = lib;
   return lib;
 }
-
-} // namespace
 
 plugin_loader::plugin_loader(const std::vector<fs::path>& config_dirs) : dirs_(config_dirs) {
   if (const char* env = std::getenv("AQUA_PLUGIN_PATH"); env != nullptr) {
@@ -71,14 +71,18 @@ plugin_loader::plugin_loader(const std::vector<fs::path>& config_dirs) : dirs_(c
 std::string plugin_loader::file_name(const std::string& plugin) { return "libaqua_transport_" + plugin + ".so"; }
 
 result<fs::path> plugin_loader::find(const std::string& plugin) const {
+  return find_file(file_name(plugin), "transport plugin '" + plugin + "'");
+}
+
+result<fs::path> plugin_loader::find_file(const std::string& name, const std::string& what) const {
   std::string searched;
   for (auto& d : dirs_) {
-    auto candidate = d / file_name(plugin);
+    auto candidate = d / name;
     std::error_code ec;
     if (fs::is_regular_file(candidate, ec)) return candidate;
     searched += "\n  " + d.string();
   }
-  return error{errc::plugin_not_found, "transport plugin '" + plugin + "' not found: no " + file_name(plugin) +
+  return error{errc::plugin_not_found, what + " not found: no " + name +
                                            " in any of these dirs (node.plugin_path, AQUA_PLUGIN_PATH, install dir):" +
                                            searched};
 }
@@ -90,7 +94,7 @@ result<std::shared_ptr<transport>> plugin_loader::load_transport(const transport
 }
 
 result<std::shared_ptr<transport>> plugin_loader::load_transport_file(const fs::path& file, const transport_config& cfg) {
-  auto lib = open_library(file);
+  auto lib = open_plugin_library(file);
   if (!lib) return lib.err();
   auto& l = **lib;
   const std::string where = "plugin '" + file.string() + "'";

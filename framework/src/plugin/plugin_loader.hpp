@@ -14,7 +14,16 @@
 
 #include "aqua/transport.hpp"
 
+namespace boost::dll {
+class shared_library;
+}
+
 namespace aqua {
+
+// The process-wide registry shared by every plugin kind: one loaded library
+// per canonical file path, kept while anything made from it lives.
+// errc::plugin_load_failed with the dynamic loader's own message.
+result<std::shared_ptr<boost::dll::shared_library>> open_plugin_library(const std::filesystem::path& file);
 
 class plugin_loader {
  public:
@@ -25,6 +34,9 @@ class plugin_loader {
 
   // errc::plugin_not_found listing every dir searched.
   result<std::filesystem::path> find(const std::string& plugin) const;
+  // The first `file_name` on the search path; `what` names it in the error
+  // ("transport plugin 'zmq'", "agent plugin 'writer'").
+  result<std::filesystem::path> find_file(const std::string& file_name, const std::string& what) const;
   // Finds, dlopens and checks ABI, name and factory, then calls the factory.
   result<std::shared_ptr<transport>> load_transport(const transport_config& cfg) const;
   // Same checks on an explicit file (used by find-less callers and tests).
