@@ -98,7 +98,9 @@ int run_status(const global_options& g) {
   std::cout << "connections: " << (*st)["connections"] << "\n"
             << "frames sent/received/rejected/forwarded: " << (*st)["frames_sent"] << "/" << (*st)["frames_received"]
             << "/" << (*st)["frames_rejected"] << "/" << (*st)["frames_forwarded"] << "\n"
-            << "outbox pending: " << (*st)["outbox_pending"] << "\n";
+            << "queues: inbox unread " << (*st)["inbox_unread"] << ", outbox pending " << (*st)["outbox_pending"]
+            << ", frames waiting for a transport " << (*st)["frames_waiting"] << " (" << (*st)["connections_blocked"]
+            << " connections blocked)\n";
   return exit_ok;
 }
 

@@ -184,6 +184,8 @@ class Daemon(unittest.TestCase):
                     break
                 time.sleep(0.2)
             self.assertEqual(pend, [0, 0])
+            st_b = json.loads(aqua(b, "status", "--json"))
+            self.assertEqual((st_b["inbox_unread"], st_b["messages_received"]), (N, N))  # listed, not read
             # The watch stream of the control API sees the same messages.
             with client.AquaClient.for_data_dir(b, timeout=30) as c:
                 first = next(c.watch(since=0))

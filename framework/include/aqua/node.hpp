@@ -50,6 +50,7 @@ struct node_status {
   std::uint64_t frames_rejected = 0;
   std::uint64_t frames_forwarded = 0;
   std::uint64_t outbox_pending = 0;  // queued or sent, not yet acknowledged
+  std::uint64_t inbox_unread = 0;    // stored messages the application has not read yet
   std::uint64_t frames_waiting = 0;       // frames routing holds until a transport takes them
   std::uint64_t connections_blocked = 0;  // connections whose transport queue is full
 };

@@ -204,7 +204,10 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       if (!r) return to_caf(r.err());
       return out;
     },
-    [=](status_atom) { return caf::make_message(self->state.received, self->state.rejected, std::uint64_t{self->state.out.pending()}); },
+    [=](status_atom) {
+      auto& st = self->state;
+      return caf::make_message(st.received, st.rejected, std::uint64_t{st.out.pending()}, std::uint64_t{st.unread.size()});
+    },
   };
 }
 

@@ -39,6 +39,7 @@ nlohmann::json to_json(const node_status& s) {
           {"frames_rejected", s.frames_rejected},
           {"frames_forwarded", s.frames_forwarded},
           {"outbox_pending", s.outbox_pending},
+          {"inbox_unread", s.inbox_unread},
           {"frames_waiting", s.frames_waiting},
           {"connections_blocked", s.connections_blocked}};
 }

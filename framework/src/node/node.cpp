@@ -207,7 +207,8 @@ result<node_status> node::status() {
   if (failure) return *failure;
   sa->request(impl_->mailbox, std::chrono::seconds(10), status_atom::value)
     .receive(
-      [&](std::uint64_t received, std::uint64_t rejected, std::uint64_t pending) {
+      [&](std::uint64_t received, std::uint64_t rejected, std::uint64_t pending, std::uint64_t unread) {
+        st.inbox_unread = unread;
         st.messages_received = received;
         st.frames_rejected += rejected;
         st.outbox_pending = pending;
