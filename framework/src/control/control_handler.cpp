@@ -104,7 +104,8 @@ result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
   if (!unread) return unread.err();
   if (!limit) return limit.err();
   if (!since) return since.err();
-  auto all = node_.watch(*since, 0, std::chrono::milliseconds(0));
+  // Without --unread the store can stop at the limit; with it, read ones are skipped first.
+  auto all = node_.watch(*since, *unread ? 0 : *limit, std::chrono::milliseconds(0));
   if (!all) return all.err();
   nlohmann::json list = nlohmann::json::array();
   for (auto& m : *all) {
