@@ -270,8 +270,13 @@ TEST(AgentDemo, SplitAcrossTwoHostsOverZmqWritesTheSameReport) {
   auto report = tmp.path() / "report.md";
   ASSERT_TRUE(eventually([&] { return std::filesystem::exists(report); }));
   EXPECT_EQ(slurp(report), expected_report());
-  std::lock_guard lock(mu);
   auto has = [&](const std::string& s) { return std::find(transports.begin(), transports.end(), s) != transports.end(); };
+  // The writer writes the report before its reply reaches the orchestrator: wait for that event too.
+  (void) eventually([&] {
+    std::lock_guard lock(mu);
+    return has("orchestrator<-writer:loopback");
+  });
+  std::lock_guard lock(mu);
   EXPECT_TRUE(has("research<-news:zmq"));
   EXPECT_TRUE(has("research<-data:zmq"));
   EXPECT_TRUE(has("orchestrator<-writer:loopback"));
