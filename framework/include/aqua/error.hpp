@@ -67,6 +67,9 @@ enum class errc : std::uint16_t {
   unknown_sender,
   store_corrupt,
   store_locked,
+  not_supported,   // the transport/peer has no such capability (e.g. no mailbox)
+  quota_exceeded,  // a mailbox or relay limit for this peer is reached
+  peer_offline,    // the peer is not reachable live now (e.g. no relay reservation)
 };
 
 std::string_view to_string(errc code) noexcept;

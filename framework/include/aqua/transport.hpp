@@ -21,6 +21,7 @@
 // layout or meaning; the loader refuses plugins built against another one.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,7 +34,8 @@
 
 namespace aqua {
 
-inline constexpr std::uint32_t transport_abi_version = 2;  // 2: transport_host, secure_session, remote_peer()
+// 2: transport_host, secure_session, remote_peer(); 3: store-and-forward (deposit, deliver_held)
+inline constexpr std::uint32_t transport_abi_version = 3;
 
 // One Noise XX session (Noise_XX_25519_ChaChaPoly_SHA256 with the libp2p
 // handshake payload, docs/protocol/noise.md) bound to the node's identity.
@@ -69,6 +71,16 @@ class transport_host {
   // A session as initiator (the dialling side; `expected` = the peer ID the
   // address names, if any) or responder.
   virtual std::unique_ptr<secure_session> new_session(bool initiator, std::optional<peer_id> expected) = 0;
+  // A frame a mailbox held for us while we were unreachable (store-and-
+  // forward, docs/protocol/mailbox.md). The node processes it like a frame
+  // from a connection; `done` runs exactly once, on any thread, with ok once
+  // the node has stored it durably (or already had it, or rejected it for
+  // good: it must not be fetched again), or with an error when the node
+  // could not take it now (the transport leaves it on the mailbox).
+  virtual void deliver_held(bytes frame, std::function<void(result<void>)> done) {
+    (void) frame;
+    done(error{errc::not_running, "this transport host takes no held frames"});
+  }
 };
 
 class connection_observer {
@@ -116,6 +128,17 @@ class transport {
   virtual std::vector<std::string> listen_addresses() const = 0;
   // Closes listeners and every connection; idempotent.
   virtual void stop() = 0;
+  // Store-and-forward (docs/protocol/mailbox.md): asks the mailbox behind
+  // `address` (for relay_v2: a circuit address /.../p2p/RELAY/p2p-circuit/
+  // p2p/RECIPIENT) to hold `frame` for the recipient for at most `ttl_s`
+  // seconds. `done` runs exactly once, on any thread: ok once the mailbox
+  // stored it durably; errc::not_supported when this transport or address
+  // has no mailbox. Depositing the same frame twice stores it once.
+  virtual void deposit(const std::string& address, bytes_view frame, std::uint32_t ttl_s,
+                       std::function<void(result<void>)> done) {
+    (void) address, (void) frame, (void) ttl_s;
+    done(error{errc::not_supported, plugin_name() + ": no mailbox (store-and-forward) on this transport"});
+  }
 };
 
 // For plugin factories: `value` of setting `key` as an integer in [min, max],

@@ -56,6 +56,9 @@ std::string_view to_string(errc code) noexcept {
     case errc::unknown_sender: return "unknown_sender";
     case errc::store_corrupt: return "store_corrupt";
     case errc::store_locked: return "store_locked";
+    case errc::not_supported: return "not_supported";
+    case errc::quota_exceeded: return "quota_exceeded";
+    case errc::peer_offline: return "peer_offline";
   }
   return "unknown_error";
 }
