@@ -44,9 +44,29 @@ struct routing_config {
   std::vector<route_config> routes;
 };
 
+// `components.relay` (docs/relay.md): this node as a circuit relay v2 server
+// (HOP/STOP, libp2p wire-compatible) with a network mailbox
+// (/aqua/mailbox/1.0.0) holding sealed envelopes for offline peers.
 struct relay_config {
   bool serve = false;
-  std::uint32_t max_forward_frames = 1024;  // per forwarding hop, in flight
+  std::uint32_t max_forward_frames = 1024;  // aqua envelopes for other peers forwarded in flight
+  std::vector<std::string> listen;          // /ip4/A/tcp/P the relay server binds (serve: true needs one)
+  std::vector<std::string> announce;        // public addresses to put in vouchers/reservations (default: listen)
+  // HOP limits (defaults: go-libp2p relay.DefaultResources, p2p/hop_policy.hpp)
+  std::uint32_t max_connections = 1024;       // TCP + relayed connections the server keeps
+  std::uint32_t max_reservations = 128;
+  std::uint32_t max_reservations_per_ip = 8;
+  std::uint32_t max_circuits_per_peer = 16;
+  std::uint32_t reservation_ttl_s = 3600;
+  std::uint32_t circuit_duration_s = 120;     // 0 = unlimited
+  std::uint64_t circuit_data_bytes = 131072;  // per direction; 0 = unlimited
+  std::uint32_t max_connects_per_minute = 32; // per source peer; 0 = unlimited
+  // network mailbox (docs/protocol/mailbox.md)
+  bool mailbox = true;                                 // serve /aqua/mailbox/1.0.0 when serve: true
+  std::uint32_t mailbox_max_messages_per_peer = 10000;
+  std::uint64_t mailbox_max_bytes_per_peer = 64ull << 20;
+  std::uint64_t mailbox_max_bytes_total = 1ull << 30;
+  std::uint32_t mailbox_max_ttl_s = 7 * 86400;         // deposits asking longer are capped
 };
 
 struct mailbox_config {
