@@ -18,11 +18,13 @@ import {
   loopbackAddrs, connectionManagerOptions, loopbackOnlyGater, onStdinClose, parseCli, parseUint, shutdown, startDeadline
 } from './lib/common.mjs'
 
-const USAGE = `usage: node relay.mjs [--port N] [--key-seed-hex HEX64] [--limit none|default]
+const USAGE = `usage: node relay.mjs [--host IPV4] [--port N] [--key-seed-hex HEX64] [--limit none|default]
                      [--limit-duration-ms MS] [--limit-data-bytes N]
                      [--max-reservations N] [--ignore-stdin] [--timeout-ms MS]
 
-  --port N               tcp port on 127.0.0.1 (default 0 = ephemeral)
+  --host IPV4            address to listen on (default 127.0.0.1; the NAT test uses
+                         a namespace's address). The relay still dials only 127.0.0.1
+  --port N               tcp port (default 0 = ephemeral)
   --key-seed-hex HEX64   32-byte Ed25519 seed -> deterministic peer ID
   --limit none           (default) no Limit in reservations / relayed
                          connections are unlimited (applyDefaultLimit: false)
@@ -35,6 +37,7 @@ const USAGE = `usage: node relay.mjs [--port N] [--key-seed-hex HEX64] [--limit 
 installCrashHandlers()
 
 const args = parseCli(process.argv.slice(2), {
+  host: { type: 'string', default: '127.0.0.1' },
   port: { type: 'string', default: '0' },
   'key-seed-hex': { type: 'string' },
   limit: { type: 'string', default: 'none' },
@@ -49,6 +52,9 @@ if (args.positionals.length > 0) {
 }
 const port = parseUint(args.values.port, '--port')
 if (port > 65535) fail('--port must be <= 65535', { code: 'USAGE', exitCode: EXIT_USAGE })
+if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(args.values.host)) {
+  fail(`--host must be an IPv4 address, got ${args.values.host}`, { code: 'USAGE', exitCode: EXIT_USAGE })
+}
 if (!['none', 'default'].includes(args.values.limit)) {
   fail(`--limit must be none or default, got ${args.values.limit}`, { code: 'USAGE', exitCode: EXIT_USAGE })
 }
@@ -72,7 +78,7 @@ try {
   node = await createLibp2p({
     privateKey,
     addresses: {
-      listen: [`/ip4/127.0.0.1/tcp/${port}`]
+      listen: [`/ip4/${args.values.host}/tcp/${port}`]
     },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -116,9 +122,11 @@ setInterval(() => {
   }
 }, 100)
 
-const addrs = loopbackAddrs(node)
+const addrs = args.values.host === '127.0.0.1'
+  ? loopbackAddrs(node)
+  : node.getMultiaddrs().map(ma => ma.toString()).filter(s => s.startsWith(`/ip4/${args.values.host}/`))
 if (addrs.length === 0) {
-  fail('relay has no 127.0.0.1 listen address', { code: 'NO_ADDR' })
+  fail(`relay has no ${args.values.host} listen address`, { code: 'NO_ADDR' })
 }
 emit({
   event: 'listening',
