@@ -219,8 +219,10 @@ def aqua(d, *args, check_rc=0):
 
 
 def relay_server_available():
-    p = subprocess.run([AQUA, "relay", "serve", "--help"], capture_output=True, text=True, timeout=30)
-    return p.returncode == 0
+    """Whether this aqua has the `relay` command (CLI11 answers `aqua relay serve --help` with the main help and
+    exit 0 even without it, so look for the subcommand in `aqua --help`)."""
+    p = subprocess.run([AQUA, "--help"], capture_output=True, text=True, timeout=30)
+    return any(line.split()[:1] == ["relay"] for line in p.stdout.splitlines())
 
 
 class Daemon:
