@@ -54,6 +54,9 @@ CUT_SECONDS = 5
 # AQUA_NAT_RELAY=js: the js-libp2p relay of tests/interop/js instead of `aqua relay serve` (no mailbox: part (b)
 # is not run and the test exits 77 after the others passed). For checking the relay_v2 client under NAT.
 RELAY_KIND = os.environ.get("AQUA_NAT_RELAY", "aqua")
+# AQUA_NAT_DIRECT=1: alice and bob also listen on zmq at their private addresses (in their cards, unreachable
+# across the NATs): routing must fall back from direct to relayed.
+WITH_DIRECT = os.environ.get("AQUA_NAT_DIRECT", "0") == "1"
 LOG_LEVEL = os.environ.get("AQUA_NAT_LOG_LEVEL", "debug")  # the daemon logs' tails are printed on failure
 T0 = time.monotonic()
 DEADLINE = T0 + float(os.environ.get("AQUA_NAT_DEADLINE_S", "300"))
@@ -335,6 +338,11 @@ transports: []
         for who in ("alice", "bob"):
             d = os.path.join(self.tmp, who)
             self.ids[who] = json.loads(aqua(d, "init", "--json"))["peer_id"]
+            # With WITH_DIRECT the zmq transport comes first: routing would try the direct address first.
+            direct = f"""  - plugin: zmq
+    name: tcp
+    listen: [/ip4/{self.topo.host_ip(who)}/tcp/4002]
+""" if WITH_DIRECT else ""
             with open(os.path.join(d, "config.yaml"), "w") as f:
                 f.write(f"""node:
   name: {who}
@@ -346,7 +354,7 @@ components:
   relay: {{serve: false}}
   mailbox: {{}}
 transports:
-  - plugin: relay_v2
+{direct}  - plugin: relay_v2
     name: relay
     listen: [/p2p-circuit]
     settings:
