@@ -312,27 +312,23 @@ class Scenario:
             check(self.relay_addr in ev.get("addrs", []), f"js relay listens on {ev.get('addrs')}")
         else:
             self.setup_aqua_relay(relay_dir, listen)
-            self.daemons["relay"].start()
+            ev = self.daemons["relay"].start()
+            check(ev.get("event") == "serving" and self.relay_addr in ev.get("relay", []),
+                  f"aqua relay serve: expected the relay address {self.relay_addr} in its serving event: {ev}\n"
+                  f"{self.daemons['relay'].tail()}")
         log(f"relay ({RELAY_KIND}) serving at {self.relay_addr}")
         self.setup_hosts()
 
     def setup_aqua_relay(self, relay_dir, listen):
-        rid = json.loads(aqua(relay_dir, "init", "--json"))["peer_id"]
-        self.ids["relay"] = rid
+        """`aqua relay serve` (docs/relay.md) with the default HOP limits and mailbox; the node config of `aqua
+        init` (its loopback transport only), the relay listening on the relay host's public address."""
+        self.ids["relay"] = json.loads(aqua(relay_dir, "init", "--json"))["peer_id"]
+        self.relay_addr = f"{listen}/p2p/{self.ids['relay']}"
+        with open(os.path.join(relay_dir, "config.yaml")) as f:
+            cfg = f.read()
         with open(os.path.join(relay_dir, "config.yaml"), "w") as f:
-            f.write(f"""node:
-  name: relay
-  log_level: {LOG_LEVEL}
-components:
-  identity: {{key_file: identity.key}}
-  relay:
-    serve: true
-    listen: [{listen}]
-    mailbox: true
-transports: []
-""")
-        self.relay_addr = f"{listen}/p2p/{rid}"
-        self.daemons["relay"] = Daemon(self.topo, "relay", relay_dir, ["relay", "serve", "--json"])
+            f.write(cfg.replace("log_level: info", f"log_level: {LOG_LEVEL}"))
+        self.daemons["relay"] = Daemon(self.topo, "relay", relay_dir, ["relay", "serve", "--listen", listen, "--json"])
 
     def setup_hosts(self):
         for who in ("alice", "bob"):
