@@ -20,7 +20,10 @@ Impairments (each idempotent):
   set_loss(router, percent)   nft rule `numgen random mod 100 < percent drop` in the router's `loss` chain
                               (hook forward, before the firewall: both directions of everything it forwards)
   clear_loss(router)
-  cut(router)                 `ip link set wan down` on the router: the router loses its public link
+  hold_outbound(router)       drops everything the LAN host sends (until clear_loss)
+  rst_sent(router)            TCP RSTs the router itself sent (nft counter in its output chain)
+  cut(router)                 `ip link set wan down` on the router: the router loses its public link (Linux
+                              masquerade then forgets the mappings through `wan`: its conntrack entries go)
   restore(router)             `ip link set wan up` and re-adds the default route (Linux deletes routes through an
                               interface that goes down and does not bring them back when it comes up)
 
@@ -199,6 +202,7 @@ table ip {NFT_TABLE} {{
     iifname "wan" drop
   }}
   chain loss {{ type filter hook forward priority filter - 10; policy accept; }}
+  chain output {{ type filter hook output priority filter; policy accept; tcp flags & rst == rst counter; }}
 }}
 """)
         self.log(f"topology up: namespaces {self.base}-{{{','.join(ROLES)}}}")
@@ -257,6 +261,19 @@ table ip {NFT_TABLE} {{
     def loss_counter(self, router):
         """Packets dropped by the loss rule so far (0 without one)."""
         out = self.sh(router, ["nft", "-j", "list", "chain", "ip", NFT_TABLE, "loss"]).stdout
+        for item in json.loads(out).get("nftables", []):
+            for e in item.get("rule", {}).get("expr", []):
+                if "counter" in e:
+                    return e["counter"]["packets"]
+        return 0
+
+    def hold_outbound(self, router):
+        """Drops everything the router's LAN host sends (a rule in the `loss` chain; clear_loss removes it)."""
+        self.sh(router, ["nft", "add", "rule", "ip", NFT_TABLE, "loss", "iifname", "lan", "counter", "drop"])
+
+    def rst_sent(self, router):
+        """TCP RSTs the router itself has sent (e.g. for packets from `wan` that match no NAT mapping)."""
+        out = self.sh(router, ["nft", "-j", "list", "chain", "ip", NFT_TABLE, "output"]).stdout
         for item in json.loads(out).get("nftables", []):
             for e in item.get("rule", {}).get("expr", []):
                 if "counter" in e:
