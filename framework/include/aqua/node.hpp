@@ -55,6 +55,18 @@ struct node_status {
   std::uint64_t connections_blocked = 0;  // connections whose transport queue is full
 };
 
+// A contact: another peer's verified card with an alias and a trust state,
+// kept in the node's store (docs/storage.md, c/ records).
+struct contact_info {
+  peer_id id;
+  std::string alias;                   // may be empty
+  std::string trust;                   // unverified | verified | blocked
+  std::int64_t added_unix_ms = 0;
+  std::string card;                    // "aqua-card-v1:..."
+  std::vector<std::string> addresses;  // advertised in the card
+  std::int64_t card_expires_unix_ms = 0;
+};
+
 struct send_options {
   // How long to wait for the message to become durable in the outbox.
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
@@ -111,6 +123,19 @@ class node {
   // message (unlike receive(), which hands each message out once).
   result<std::vector<inbound_message>> watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout);
   result<node_status> status();
+
+  // Contacts. add_contact verifies the card (signature, expiry) and adds or
+  // refreshes it (a newer card keeps alias and trust unless an alias is
+  // given); `trust` applies to a peer not known yet (unverified | verified).
+  // `who` is a peer ID or an alias. Every change is durable when it returns
+  // and takes effect at once (trust checks, routing to card addresses).
+  result<contact_info> add_contact(const std::string& card_text, const std::string& alias = {},
+                                   const std::string& trust = "unverified");
+  result<std::vector<contact_info>> contacts();
+  result<contact_info> find_contact(const std::string& who);
+  // trust: unverified | verified | blocked
+  result<contact_info> set_contact_trust(const std::string& who, const std::string& trust);
+  result<peer_id> remove_contact(const std::string& who);
 
   // Stops every actor and transport; idempotent, also run by the destructor.
   void stop();

@@ -11,7 +11,7 @@
 #include "aqua/error.hpp"
 #include "aqua/node.hpp"
 #include "aqua/transport.hpp"
-#include "contacts/contact_book.hpp"
+#include "contacts/contact_store.hpp"
 #include "delivery/outbox.hpp"
 #include "e2ee/engine.hpp"
 #include "store/engine_store.hpp"
@@ -75,9 +75,8 @@ caf::actor spawn_identity(caf::actor_system& sys, std::shared_ptr<keypair_holder
 struct crypto_setup {
   caf::actor identity;
   crypto_config cfg;
-  std::filesystem::path contacts_file;
   std::shared_ptr<e2ee::engine> engine;  // loaded before spawning, so a corrupt state stops start-up
-  contact_book book;
+  std::shared_ptr<contact_store> contacts;
 };
 caf::actor spawn_crypto(caf::actor_system& sys, crypto_setup setup);
 struct mailbox_setup {
@@ -96,7 +95,7 @@ struct routing_setup {
   caf::actor mailbox;
   caf::actor relay;
   std::shared_ptr<transport_host> host;  // Noise sessions bound to our identity
-  std::filesystem::path contacts_file;    // contact cards name addresses too
+  std::shared_ptr<contact_store> contacts;  // contact cards name addresses too
 };
 caf::actor spawn_routing(caf::actor_system& sys, routing_setup setup);
 

@@ -104,17 +104,15 @@ void drop_connection(routing_actor_t* self, std::uint64_t id, const error& why) 
 }
 
 // Where `peer` can be reached: the static route from the config first, then
-// the addresses its contact card advertises (re-read, so `aqua contacts add`
-// takes effect without a restart).
+// the addresses its contact card advertises (the shared contact store, so
+// `aqua contacts add` takes effect without a restart).
 std::vector<std::string> addresses_of(routing_actor_t* self, const std::string& peer) {
   auto& st = self->state;
   std::vector<std::string> out;
   if (auto route = st.routes.find(peer); route != st.routes.end()) out.push_back(route->second);
-  if (st.setup.contacts_file.empty()) return out;
-  auto book = contact_book::load(st.setup.contacts_file);
   auto id = peer_id::parse(peer);
-  if (!book || !id) return out;
-  if (auto* c = book->find(*id))
+  if (!st.setup.contacts || !id) return out;
+  if (auto c = st.setup.contacts->find(*id))
     if (auto card = e2ee::decode_card(c->card))
       for (auto& a : card->addresses)
         if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);

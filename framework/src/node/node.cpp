@@ -8,6 +8,7 @@
 
 #include "actors/identity_actor.hpp"
 #include "actors/protocol.hpp"
+#include "node/node_impl.hpp"
 #include "identity/key_store.hpp"
 #include "node/transport_host.hpp"
 #include "store/engine_store.hpp"
@@ -17,28 +18,6 @@ namespace aqua {
 
 using namespace actors;
 
-struct node::impl {
-  node_config cfg;
-  peer_id self;
-  caf::actor_system_config sys_cfg;
-  std::unique_ptr<caf::actor_system> system;
-  std::shared_ptr<store::db> db;
-  caf::actor identity, crypto, mailbox, relay, routing;
-  std::vector<std::string> listen_addrs;
-  std::string card;
-  bool stopped = false;
-
-  template <class T, class... Ts>
-  result<T> ask(const caf::actor& who, std::chrono::milliseconds timeout, Ts&&... xs) {
-    if (stopped) return error{errc::not_running, "node " + cfg.name + " is stopped"};
-    caf::scoped_actor sa{*system};
-    std::optional<result<T>> out;
-    sa->request(who, timeout, std::forward<Ts>(xs)...)
-      .receive([&](T& v) { out.emplace(std::move(v)); },
-               [&](const caf::error& e) { out.emplace(from_caf(e)); });
-    return std::move(*out);
-  }
-};
 
 node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 node::~node() { stop(); }
@@ -53,15 +32,14 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   std::shared_ptr<store::db> shared_db = std::move(*db);
   crypto_setup crypto;
   crypto.cfg = cfg.crypto;
-  crypto.contacts_file = cfg.data_dir / contact_book::file_name;
   e2ee::engine_limits limits;
   limits.max_payload = cfg.crypto.max_frame_bytes + 1;  // + the inner type byte
   auto engine = store::load_engine(*shared_db, kp->pub(), system_env(), limits);
   if (!engine) return engine.err();
   crypto.engine = std::make_shared<e2ee::engine>(std::move(*engine));
-  auto book = contact_book::load(crypto.contacts_file);
-  if (!book) return book.err();
-  crypto.book = std::move(*book);
+  auto contacts = contact_store::open(shared_db, cfg.data_dir / contact_book::legacy_file_name);
+  if (!contacts) return contacts.err();
+  crypto.contacts = *contacts;
   plugin_loader loader(cfg.plugin_path);
   routing_setup setup;
   for (auto& tc : cfg.transports) {
@@ -92,13 +70,14 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   // Transports authenticate connections with Noise sessions signed by the
   // identity (the host shares the key's protected memory; plugins never see it).
   setup.host = std::make_shared<node_transport_host>(*kp, system_env());
-  setup.contacts_file = crypto.contacts_file;
+  setup.contacts = *contacts;
   // The secret key moves into the identity actor; our copy dies with `kp`.
   auto holder = std::make_shared<keypair_holder>(keypair_holder{std::move(*kp)});
   p->identity = spawn_identity(sys, std::move(holder));
   crypto.identity = p->identity;
   p->crypto = spawn_crypto(sys, std::move(crypto));
   p->db = shared_db;
+  p->contacts = *contacts;
   p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {}});
   p->relay = spawn_relay(sys, p->self, cfg.relay);
   setup.self = p->self;
@@ -230,6 +209,7 @@ void node::stop() {
       *a = nullptr;
     }
   impl_->system.reset();  // waits for every actor to finish
+  impl_->contacts.reset();
   impl_->db.reset();      // after the actors: their last writes are done
 }
 
