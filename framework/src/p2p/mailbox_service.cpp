@@ -114,10 +114,11 @@ class mailbox_stream final : public stream_handler {
     const std::uint64_t id = id_;
     const std::string to = recipient->str();
     svc_->mail_->put(*recipient, m.envelope, m.ttl_s.value_or(0), svc_->env_->now_unix_ms(),
-                     [weak, id, slot, to](result<store::put_outcome> r) {
-                       auto svc = weak.lock();
-                       if (!svc) return;
-                       svc->post_([weak, id, slot, to, r = std::move(r)]() {
+                     [weak, poster = svc_->post_, id, slot, to](result<store::put_outcome> r) {
+                       // Any thread (the committer's): only post; the service is looked up on the loop.
+                       std::lock_guard<std::mutex> g(poster->mu);
+                       if (!poster->post) return;
+                       poster->post([weak, id, slot, to, r = std::move(r)]() {
                          auto s = weak.lock();
                          if (!s) return;
                          if (r && *r == store::put_outcome::stored) s->notify(to);
@@ -221,7 +222,14 @@ std::shared_ptr<mailbox_service> mailbox_service::create(std::shared_ptr<store::
 
 mailbox_service::mailbox_service(std::shared_ptr<store::held_mail> mail, std::shared_ptr<env> e, post_fn post,
                                  mailbox_service_config config)
-    : mail_(std::move(mail)), env_(std::move(e)), post_(std::move(post)), config_(config) {}
+    : mail_(std::move(mail)), env_(std::move(e)), config_(config) {
+  post_->post = std::move(post);
+}
+
+mailbox_service::~mailbox_service() {
+  std::lock_guard<std::mutex> g(post_->mu);
+  post_->post = nullptr;
+}
 
 stream_service mailbox_service::service() {
   std::weak_ptr<mailbox_service> weak = weak_from_this();

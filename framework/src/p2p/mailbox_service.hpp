@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "aqua/env.hpp"
@@ -58,9 +59,20 @@ class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
   // Loop thread: new mail for `recipient` is durable; wake its fetch streams.
   void notify(const std::string& recipient);
 
+  // post_ as the store's committer thread sees it: usable only while the service lives
+  // (that thread must never hold the last reference to the service, nor call a dead post).
+  struct poster {
+    std::mutex mu;
+    post_fn post;  // empty once the service is gone
+  };
+
+ public:
+  ~mailbox_service();
+
+ private:
   std::shared_ptr<store::held_mail> mail_;
   std::shared_ptr<env> env_;
-  post_fn post_;
+  std::shared_ptr<poster> post_ = std::make_shared<poster>();
   mailbox_service_config config_;
   std::uint64_t next_stream_ = 1;
   std::map<std::uint64_t, mailbox_stream*> streams_;      // live handlers by id
