@@ -204,7 +204,7 @@ class relay_v2_transport : public transport {
   // The relay's mailbox (docs/protocol/mailbox.md); address = /ip4/A/tcp/P/p2p/RELAY/p2p-circuit/p2p/RECIPIENT.
   void deposit(const std::string& address, bytes_view frame, std::uint32_t ttl_s,
                std::function<void(result<void>)> done) override {
-    if (!rc_) return done(error{errc::not_running, "relay_v2 transport: start() it with the node's transport host first"});
+    if (!rc_) return done(error{errc::not_running, "relay_v2 transport: not started"});
     rc_->deposit(address, bytes(frame.begin(), frame.end()), ttl_s, std::move(done));
   }
 

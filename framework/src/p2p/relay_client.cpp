@@ -238,8 +238,8 @@ void relay_client::on_closed(conn_id c, const error& e) {
 
 void relay_client::on_event(conn_id c, p2p_event& ev) {
   const skey k{c, ev.stream_id};
-  if (auto it = streams_.find(k); it != streams_.end() && (it->second.r == role::mb_deposit || it->second.r == role::mb_fetch))
-    return on_mailbox_event(k, it->second, ev);
+  if (auto it = streams_.find(k); it != streams_.end() && it->second.r >= role::mb_deposit)
+    return on_mailbox_event(k, it->second, ev);  // relay_mailbox.cpp
   switch (ev.kind) {
     case p2p_event_kind::identified:
       if (auto it = relay_conns_.find(c); it != relay_conns_.end() && ev.identify) {

@@ -123,7 +123,7 @@ class relay_client {
     std::string observed, last_error;
     timer_id timer = 0;
   };
-  enum class role : std::uint8_t { hop_reserve, hop_connect, stop, channel, mb_deposit, mb_fetch };
+  enum class role : std::uint8_t { hop_reserve, hop_connect, stop, channel, mb_deposit, mb_fetch };  // mb_*: last
   struct stream_ctx {
     role r = role::channel;
     std::size_t relay = 0;         // hop_reserve

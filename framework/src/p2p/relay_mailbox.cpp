@@ -48,7 +48,8 @@ void relay_client::deposit_on_loop(const std::string& addr, bytes frame, std::ui
   auto ep = parse_relay(addr.substr(0, at));
   if (!ep) return done(ep.err());
   auto recipient = peer_id::parse(addr.substr(at + marker.size()));
-  if (!recipient) return done(error{recipient.err().code(), "relay client: " + addr + ": " + recipient.err().message()});
+  if (!recipient)
+    return done(error{recipient.err().code(), "relay client: " + addr + ": " + recipient.err().message()});
   if (frame.empty() || frame.size() > mb::max_envelope_size)
     return done(error{errc::frame_too_large, "mailbox: envelope of " + std::to_string(frame.size()) +
                                                  " bytes (1.." + std::to_string(mb::max_envelope_size) + ")"});

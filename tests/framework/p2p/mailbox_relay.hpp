@@ -26,7 +26,9 @@ class mailbox_relay {
     cfg.p2p.protocols = {std::string(p2p::relay::hop_protocol_id), std::string(p2p::mailbox::protocol_id)};
     p2p::tcp_host_callbacks cb;
     cb.on_event = [this](p2p::conn_id c, p2p::p2p_event& ev) { on_event(c, ev); };
-    cb.on_closed = [this](p2p::conn_id c, const error&) { std::erase_if(handlers_, [c](auto& kv) { return kv.first.first == c; }); };
+    cb.on_closed = [this](p2p::conn_id c, const error&) {
+      std::erase_if(handlers_, [c](auto& kv) { return kv.first.first == c; });
+    };
     host_ = std::make_unique<p2p::tcp_host>(key_, system_env(), cfg, cb);
     svc_ = p2p::mailbox_service::create(mail_, system_env(), [h = host_.get()](std::function<void()> fn) {
       return h->post(std::move(fn));
@@ -89,8 +91,8 @@ class mailbox_relay {
         auto peer = host_->connection(c)->remote_peer();
         const std::uint64_t expire = static_cast<std::uint64_t>(system_env()->now_unix_ms() / 1000 + 3600);
         p2p::relay::reservation r{expire, {}, p2p::make_voucher(key_, peer, expire)};
-        (void) host_->write(c, ev.stream_id,
-                            p2p::relay::frame(p2p::relay::encode(p2p::relay::hop_status(p2p::relay::status::ok, std::nullopt, r))).value());
+        auto reply = p2p::relay::hop_status(p2p::relay::status::ok, std::nullopt, r);
+        (void) host_->write(c, ev.stream_id, p2p::relay::frame(p2p::relay::encode(reply)).value());
         (void) host_->close_stream(c, ev.stream_id);
       }
     } else if (ev.kind == K::stream_closed) {
