@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aqua/bytes.hpp"
@@ -53,6 +54,33 @@ struct node_status {
   std::uint64_t inbox_unread = 0;    // stored messages the application has not read yet
   std::uint64_t frames_waiting = 0;       // frames routing holds until a transport takes them
   std::uint64_t connections_blocked = 0;  // connections whose transport queue is full
+  std::uint64_t frames_deposited = 0;     // envelopes left on relay mailboxes for offline peers
+  // Per transport: name and what it reports about itself (relay_v2: each
+  // relay, its reservation, the address the relay observes for us).
+  struct transport_report {
+    std::string name;
+    std::vector<std::string> listen_addresses;
+    std::vector<std::pair<std::string, std::string>> details;
+  };
+  std::vector<transport_report> transports;
+};
+
+// How routing reaches a peer (`aqua doctor PEER`, docs/routing.md).
+struct path_diagnosis {
+  peer_id peer;
+  bool connected = false;
+  std::string connection;    // "<transport> <remote address>" when connected
+  std::string decision;      // what routing would do now, and why
+  std::string last_path;     // direct | relayed | mailbox, or empty
+  std::string last_address;
+  struct address {
+    std::string address;
+    std::string kind;        // direct | relayed (a relayed address's relay also offers the mailbox)
+    std::uint32_t failures = 0;
+    std::int64_t retry_in_ms = 0;  // skipped for this long after failures
+    std::string last_error;
+  };
+  std::vector<address> addresses;
 };
 
 // A contact: another peer's verified card with an alias and a trust state,
@@ -123,6 +151,8 @@ class node {
   // message (unlike receive(), which hands each message out once).
   result<std::vector<inbound_message>> watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout);
   result<node_status> status();
+  // The path routing takes to `peer` and why (its addresses and their state).
+  result<path_diagnosis> diagnose_path(const peer_id& peer);
 
   // Contacts. add_contact verifies the card (signature, expiry) and adds or
   // refreshes it (a newer card keeps alias and trust unless an alias is

@@ -69,7 +69,8 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
 
   // Transports authenticate connections with Noise sessions signed by the
   // identity (the host shares the key's protected memory; plugins never see it).
-  setup.host = std::make_shared<node_transport_host>(*kp, system_env());
+  auto host = std::make_shared<node_transport_host>(*kp, system_env());
+  setup.host = host;
   setup.contacts = *contacts;
   // The secret key moves into the identity actor; our copy dies with `kp`.
   auto holder = std::make_shared<keypair_holder>(keypair_holder{std::move(*kp)});
@@ -85,7 +86,15 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   setup.transport_configs = cfg.transports;
   setup.mailbox = p->mailbox;
   setup.relay = p->relay;
+  p->transports = setup.transports;
   p->routing = spawn_routing(sys, std::move(setup));
+  p->host = host;
+  host->set_held_sink([routing = caf::actor_cast<caf::weak_actor_ptr>(p->routing)](
+                        bytes frame, std::function<void(result<void>)> done) {
+    completion c(std::move(done));
+    if (auto strong = routing.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), held_atom::value, std::move(frame), c);
+  });  // a dropped message (routing gone) completes with not_running
 
   std::unique_ptr<node> n(new node(std::move(p)));
   auto loaded = n->impl_->ask<bool>(n->impl_->mailbox, std::chrono::seconds(30), init_atom::value, n->impl_->routing);
@@ -174,7 +183,8 @@ result<node_status> node::status() {
   sa->request(impl_->routing, std::chrono::seconds(10), status_atom::value)
     .receive(
       [&](std::uint64_t conns, std::uint64_t sent, std::uint64_t received, std::uint64_t rejected,
-          std::uint64_t waiting, std::uint64_t blocked) {
+          std::uint64_t waiting, std::uint64_t blocked, std::uint64_t deposited) {
+        st.frames_deposited = deposited;
         st.frames_waiting = waiting;
         st.connections_blocked = blocked;
         st.connections = conns;
@@ -197,18 +207,31 @@ result<node_status> node::status() {
   auto fwd = impl_->ask<std::uint64_t>(impl_->relay, std::chrono::seconds(10), status_atom::value);
   if (!fwd) return fwd.err();
   st.frames_forwarded = *fwd;
+  for (auto& [name, t] : impl_->transports) {
+    node_status::transport_report r;
+    r.name = name;
+    r.listen_addresses = t->listen_addresses();
+    r.details = t->diagnostics();
+    st.transports.push_back(std::move(r));
+  }
   return st;
+}
+
+result<path_diagnosis> node::diagnose_path(const peer_id& peer) {
+  return impl_->ask<path_diagnosis>(impl_->routing, std::chrono::seconds(10), path_atom::value, peer.str());
 }
 
 void node::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
+  if (impl_->host) impl_->host->set_held_sink({});
   for (auto* a : {&impl_->routing, &impl_->relay, &impl_->mailbox, &impl_->crypto, &impl_->identity})
     if (*a) {
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
       *a = nullptr;
     }
   impl_->system.reset();  // waits for every actor to finish
+  impl_->transports.clear();
   impl_->contacts.reset();
   impl_->db.reset();      // after the actors: their last writes are done
 }

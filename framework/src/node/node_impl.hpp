@@ -10,6 +10,7 @@
 #include "actors/protocol.hpp"
 #include "aqua/node.hpp"
 #include "contacts/contact_store.hpp"
+#include "node/transport_host.hpp"
 #include "store/store.hpp"
 
 namespace aqua {
@@ -23,6 +24,8 @@ struct node::impl {
   std::unique_ptr<caf::actor_system> system;
   std::shared_ptr<store::db> db;
   std::shared_ptr<contact_store> contacts;
+  std::shared_ptr<node_transport_host> host;
+  std::vector<std::pair<std::string, std::shared_ptr<transport>>> transports;  // for status (thread-safe calls)
   caf::actor identity, crypto, mailbox, relay, routing;
   std::vector<std::string> listen_addrs;
   std::string card;
