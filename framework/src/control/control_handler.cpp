@@ -1,6 +1,7 @@
 #include "control/control_handler.hpp"
 
 #include "control/control_json.hpp"
+#include "control/doctor.hpp"
 #include "e2ee/card.hpp"
 
 namespace aqua::control {
@@ -124,6 +125,20 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     j["data_dir"] = data_dir_.string();
     j["card"] = node_.card();
     return j;
+  }
+  if (cmd == "doctor") {
+    auto who = arg_string(req, "doctor", "peer", false);
+    if (!who) return who.err();
+    std::optional<peer_id> peer;
+    if (!who->empty()) {
+      auto id = resolve_peer(*who);
+      if (!id) return id.err();
+      peer = *id;
+    }
+    auto j = doctor_report(node_, peer);
+    if (!j) return j.err();
+    (*j)["name"] = node_.config().name;
+    return *j;
   }
   if (cmd == "card") return nlohmann::json{{"card", node_.card()}, {"peer_id", node_.id().str()}};
   if (cmd == "send") return send(req);
