@@ -29,6 +29,7 @@ void add_store_commands(CLI::App& app, global_options& g, int& rc);     // store
 void add_serve_command(CLI::App& app, global_options& g, int& rc);      // serve
 void add_inbox_commands(CLI::App& app, global_options& g, int& rc);     // inbox list, outbox list
 void add_send_commands(CLI::App& app, global_options& g, int& rc);      // send, status
+void add_doctor_commands(CLI::App& app, global_options& g, int& rc);    // doctor
 
 // "500ms", "30s", "5m", "2h", "7d" (a bare number is seconds) -> milliseconds.
 result<std::uint64_t> parse_duration_ms(const std::string& text, const std::string& what);
