@@ -26,8 +26,10 @@ contact cards exchanged through the control API):
       exactly once.
 At the end, every inbox holds every message exactly once and every outbox is drained.
 
-RELAY SERVER: part 2 needs `aqua relay serve` (components.relay.serve). A build without it skips part 2 and exits
-77 after part 1 passed; AQUA_NAT_REQUIRE_RELAY=1 makes that a failure instead.
+RELAY SERVER: part 2 needs `aqua relay serve` (components.relay.serve). A build without it runs (a), (c), (d)
+against the js-libp2p relay of tests/interop/js when node and its node_modules are there, and exits 77 because (b)
+(the mailbox) did not run; without either it skips part 2 and exits 77 after part 1 passed
+(AQUA_NAT_REQUIRE_RELAY=1 makes that a failure instead).
 
 Environment: AQUA_NAT_PARTS (default abcd: fewer parts exit 77, never 0), AQUA_NAT_RELAY=js (the js-libp2p relay
 of tests/interop/js: no mailbox, so no (b)), AQUA_NAT_DIRECT=1 (alice and bob also listen on zmq at their private
@@ -58,9 +60,10 @@ PROBE = os.path.join(HERE, "probe.py")
 RELAY_PORT = 4001
 N_DIRECT, M_MAILBOX, K_LOSS, K_CUT = 30, 20, 60, 40
 CUT_SECONDS = 5
-# AQUA_NAT_RELAY=js: the js-libp2p relay of tests/interop/js instead of `aqua relay serve` (no mailbox: part (b)
-# is not run and the test exits 77 after the others passed). For checking the relay_v2 client under NAT.
-RELAY_KIND = os.environ.get("AQUA_NAT_RELAY", "aqua")
+# AQUA_NAT_RELAY: aqua (`aqua relay serve`), js (the js-libp2p relay of tests/interop/js: no mailbox, so part (b)
+# is not run and the test exits 77 after the others passed), or auto (default): aqua when this aqua has the relay
+# command, else js when node and tests/interop/js/node_modules are there, else part 2 is skipped (77).
+RELAY_KIND = os.environ.get("AQUA_NAT_RELAY", "auto")
 # AQUA_NAT_PARTS=acd: run only these parts of part 2 (default abcd); fewer parts exit 77 (never a pass).
 PARTS = os.environ.get("AQUA_NAT_PARTS", "abcd")
 # AQUA_NAT_DIRECT=1: alice and bob also listen on zmq at their private addresses (in their cards, unreachable
@@ -310,12 +313,16 @@ class Scenario:
         for who, d in self.daemons.items():
             out.append(d.tail())
             if d.p and d.p.poll() is None and not d.cmd[0].endswith("node"):
+                other = {"alice": "bob", "bob": "alice"}.get(who)
                 try:
-                    st = self.call(who, "status", timeout=10)
+                    st = self.call(who, "doctor", timeout=10, **({"peer": self.ids[other]} if other else {}))
                     st.pop("card", None)
-                    out.append(f"---- {who}: status {json.dumps(st)}")
+                    path = st.pop("path", None)
+                    out.append(f"---- {who}: doctor {json.dumps(st)}")
+                    if path:
+                        out.append(f"---- {who}: path to {other} {json.dumps(path)}")
                 except Exception as e:  # a report, not a check
-                    out.append(f"---- {who}: status unavailable: {e}")
+                    out.append(f"---- {who}: doctor unavailable: {e}")
         return "\n".join(out)
 
     def call(self, who, cmd, timeout=30, **args):
@@ -587,7 +594,7 @@ transports:
 
 
 def main():
-    global AQUA, SRC
+    global AQUA, SRC, RELAY_KIND
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     flags = {a for a in sys.argv[1:] if a.startswith("--")}
     if len(args) != 2:
@@ -615,9 +622,17 @@ def main():
         log("part 1 (topology) passed")
         if "--topology-only" in flags:
             return 0
-        if RELAY_KIND != "js" and not relay_server_available():
-            msg = ("part 2 (daemons) NOT RUN: this aqua has no `aqua relay serve` (the relay server, branch h-relay)"
-                   "; AQUA_NAT_REQUIRE_RELAY=1 makes this a failure")
+        if RELAY_KIND == "auto":
+            js_ok = shutil.which("node") and os.path.isdir(os.path.join(SRC, "tests", "interop", "js", "node_modules"))
+            RELAY_KIND = "aqua" if relay_server_available() else "js" if js_ok else "none"
+            if RELAY_KIND != "aqua":
+                log("this aqua has no `aqua relay serve` (the relay server): "
+                    + ("using the js-libp2p relay, part (b) will not run" if js_ok else "no js relay either"))
+        if RELAY_KIND == "aqua" and not relay_server_available():
+            raise Failure("AQUA_NAT_RELAY=aqua but this aqua has no `aqua relay serve`")
+        if RELAY_KIND == "none":
+            msg = ("part 2 (daemons) NOT RUN: this aqua has no `aqua relay serve` (the relay server) and there is no "
+                   "js relay (node + tests/interop/js/node_modules)")
             if os.environ.get("AQUA_NAT_REQUIRE_RELAY") == "1":
                 raise Failure(msg)
             print(f"SKIPPED: {msg}", file=sys.stderr)
