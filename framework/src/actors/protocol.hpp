@@ -14,6 +14,7 @@
 #include "contacts/contact_book.hpp"
 #include "delivery/outbox.hpp"
 #include "e2ee/engine.hpp"
+#include "p2p/stream_service.hpp"
 #include "store/engine_store.hpp"
 
 namespace aqua::actors {
@@ -35,6 +36,7 @@ using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 // relay
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using relay_atom = caf::atom_constant<caf::atom("relay")>;
 // mailbox
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using frame_atom = caf::atom_constant<caf::atom("frame")>;
@@ -87,7 +89,22 @@ struct mailbox_setup {
   delivery::retry_policy retry;
 };
 caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_setup setup);
-caf::actor spawn_relay(caf::actor_system& sys, peer_id self, relay_config cfg);
+} // namespace aqua::actors
+namespace aqua {
+class node_transport_host;
+} // namespace aqua
+namespace aqua::actors {
+struct relay_setup {
+  peer_id self;
+  relay_config cfg;
+  // The node's identity for the relay server (Noise, vouchers); kept alive by the actor.
+  std::shared_ptr<aqua::node_transport_host> host;
+  // Extra protocols the relay server offers (e.g. /aqua/mailbox/1.0.0); run on its loop thread.
+  std::vector<p2p::stream_service> services;
+};
+// (init) -> vector<string>: starts the relay server when cfg.serve (its addresses; empty otherwise).
+// (status) -> relay_server_status. Also (forward, ...) / (fwd_done, ...) as before.
+caf::actor spawn_relay(caf::actor_system& sys, relay_setup setup);
 struct routing_setup {
   peer_id self;
   routing_config cfg;
@@ -108,3 +125,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::inbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::outbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::outbox_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::store::ops)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::relay_server_status)

@@ -91,7 +91,8 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
 
   // Transports authenticate connections with Noise sessions signed by the
   // identity (the host shares the key's protected memory; plugins never see it).
-  setup.host = std::make_shared<node_transport_host>(*kp, system_env());
+  auto transport_host = std::make_shared<node_transport_host>(*kp, system_env());
+  setup.host = transport_host;
   setup.contacts_file = crypto.contacts_file;
   // The secret key moves into the identity actor; our copy dies with `kp`.
   auto holder = std::make_shared<keypair_holder>(keypair_holder{std::move(*kp)});
@@ -100,7 +101,13 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->crypto = spawn_crypto(sys, std::move(crypto));
   p->db = shared_db;
   p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {}});
-  p->relay = spawn_relay(sys, p->self, cfg.relay);
+  relay_setup relay;
+  relay.self = p->self;
+  relay.cfg = cfg.relay;
+  relay.host = transport_host;  // the relay server's identity (Noise, vouchers)
+  // Server-side protocols of the relay server (relay.serve) register here,
+  // e.g. /aqua/mailbox/1.0.0 when cfg.relay.mailbox; see p2p/stream_service.hpp.
+  p->relay = spawn_relay(sys, std::move(relay));
   setup.self = p->self;
   setup.cfg = cfg.routing;
   setup.transport_configs = cfg.transports;
@@ -114,6 +121,10 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->routing, std::chrono::seconds(10), listen_atom::value);
   if (!addrs) return addrs.err();  // ~node stops the half-built system
   n->impl_->listen_addrs = *addrs;
+  // The relay server (relay.serve) binds its own addresses; a failure (e.g. address in use) fails the start.
+  auto relay_addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->relay, std::chrono::seconds(10), init_atom::value);
+  if (!relay_addrs) return relay_addrs.err();
+  for (const auto& a : *relay_addrs) spdlog::info("node {} relays circuits at {}", cfg.name, a);
   {
     caf::scoped_actor sa{*n->impl_->system};
     std::optional<error> failure;
@@ -218,6 +229,10 @@ result<node_status> node::status() {
   auto fwd = impl_->ask<std::uint64_t>(impl_->relay, std::chrono::seconds(10), status_atom::value);
   if (!fwd) return fwd.err();
   st.frames_forwarded = *fwd;
+  auto relay = impl_->ask<relay_server_status>(impl_->relay, std::chrono::seconds(10), status_atom::value,
+                                               relay_atom::value);
+  if (!relay) return relay.err();
+  st.relay = std::move(*relay);
   return st;
 }
 
