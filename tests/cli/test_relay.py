@@ -42,11 +42,13 @@ def load_client():
 def use_relay(d, relay_addr):
     """Replaces the config's transports with relay_v2 reserving on `relay_addr`."""
     path = os.path.join(d, "config.yaml")
-    cfg = open(path).read()
+    with open(path) as f:
+        cfg = f.read()
     cfg = cfg[:cfg.index("transports:")] + (
         "transports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n"
         f"    settings:\n      relays: {relay_addr}\n")
-    open(path, "w").write(cfg)
+    with open(path, "w") as f:
+        f.write(cfg)
 
 
 class Relay(unittest.TestCase):

@@ -234,7 +234,7 @@ def case_g():
     rc = finish(d, timeout=40)
     assert rc != 0, "2 x 60000 B crossed a 100000-byte data limit"
     st = relay_stats(r)
-    assert st["data_limited"] == 1 and st["circuits"] == 0 and st["connects_granted"] == 2, st
+    assert st["data_limited"] == 1 and st["circuits"] == 0 and st["connects_granted"] >= 2, st  # js may redial after the reset
     print(f"case g: js dial -> aqua relay -> aqua listen: ok (3 frames + ping; data limit reset the circuit: {st})")
 
 

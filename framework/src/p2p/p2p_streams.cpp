@@ -85,7 +85,9 @@ void p2p_connection::auto_consume(std::uint32_t id, std::size_t n) {
 }
 
 void p2p_connection::consumed(std::uint32_t stream_id, std::size_t n) {
-  if (!config_.yamux.window_update_on_delivery && yamux_ && !error_ && n > 0) yamux_->consumed(stream_id, n);
+  if (config_.yamux.window_update_on_delivery || !yamux_ || error_ || n == 0) return;
+  yamux_->consumed(stream_id, n);
+  (void) flush_yamux();  // the window update goes out with the next take_output()
 }
 
 void p2p_connection::drop_stream(std::uint32_t id, std::string reason, bool tell_app) {

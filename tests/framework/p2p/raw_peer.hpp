@@ -20,7 +20,9 @@ class raw_peer {
     bytes data;
   };
 
-  raw_peer(std::uint8_t seed, std::uint16_t port, std::optional<peer_id> expected = std::nullopt)
+  // `config`: e.g. protocols to accept (STOP), or manual window credit (see consume()).
+  raw_peer(std::uint8_t seed, std::uint16_t port, std::optional<peer_id> expected = std::nullopt,
+           p2p::tcp_host_config config = {})
       : key_(keypair::from_seed(bytes(32, seed)).value()) {
     p2p::tcp_host_callbacks cb;
     cb.on_established = [this](p2p::conn_id, const peer_id&, bool) { set([&] { established_ = true; }); };
@@ -44,7 +46,7 @@ class raw_peer {
       (void) c;
     };
     cb.on_closed = [this](p2p::conn_id, const error&) { set([&] { gone_ = true; }); };
-    host_ = std::make_unique<p2p::tcp_host>(key_, system_env(), p2p::tcp_host_config{}, cb);
+    host_ = std::make_unique<p2p::tcp_host>(key_, system_env(), std::move(config), cb);
     (void) host_->start();
     p2p::dial_options opts;
     opts.expected = expected;
@@ -69,6 +71,21 @@ class raw_peer {
   void write(std::uint32_t s, bytes_view data) {
     bytes copy(data.begin(), data.end());
     host_->call([&] { (void) host_->write(conn_, s, copy); });
+  }
+  // Bytes the stream took (fewer than offered when its windows and queue are full).
+  std::size_t write_some(std::uint32_t s, bytes_view data) {
+    auto n = host_->call([&] { return host_->write(conn_, s, data); });
+    return n ? *n : 0;
+  }
+  // Window credit for n received bytes (tcp_host_config with window_update_on_delivery = false).
+  void consume(std::uint32_t s, std::size_t n) {
+    host_->call([&] { host_->consumed(conn_, s, n); });
+  }
+  // The first stream the server opened to us (e.g. STOP), if one comes within 5 s.
+  std::optional<std::uint32_t> wait_inbound() {
+    std::unique_lock lk(mu_);
+    if (!cv_.wait_for(lk, std::chrono::seconds(5), [&] { return !inbound_.empty(); })) return std::nullopt;
+    return inbound_.front();
   }
   void close_stream(std::uint32_t s) {
     host_->call([&] { (void) host_->close_stream(conn_, s); });

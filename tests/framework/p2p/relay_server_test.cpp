@@ -165,6 +165,20 @@ TEST(RelayServer, RefusesConnectWithoutReservation) {
   EXPECT_EQ(s.rs->stats().hop.connects_refused, 1u);
 }
 
+TEST(RelayServer, ConnectFailsWhenTheDestinationRefusesStop) {
+  server s;
+  test::raw_peer a(1, s.port(), s.key.id()), b(2, s.port(), s.key.id());  // raw peers do not speak STOP
+  ASSERT_TRUE(a.wait_established() && b.wait_established());
+  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  auto m = b.hop(relay::hop_connect(a.id()));
+  ASSERT_TRUE(m) << m.err().what();
+  EXPECT_EQ(m->status, relay::status::connection_failed);
+  auto st = s.rs->stats();
+  EXPECT_EQ(st.stop_failed, 1u);
+  EXPECT_EQ(st.hop.circuits, 0u);
+  EXPECT_EQ(st.hop.circuits_closed, 1u);
+}
+
 TEST(RelayServer, AnswersMalformedAndUnexpectedMessages) {
   server s;
   test::raw_peer b(2, s.port(), s.key.id());
@@ -212,20 +226,25 @@ TEST(RelayServer, SplicesACircuitBetweenTwoRelayClientsBothWays) {
   a.echo = true;
   ASSERT_TRUE(a.wait([&] { return !a.addrs.empty(); }));
   EXPECT_EQ(a.rc->status().at(0).observed_addr.rfind("/ip4/127.0.0.1/tcp/", 0), 0u);
-  client b(2, {});
-  auto ch = b.rc->dial(a.addrs[0]);
+  auto b = std::make_unique<client>(2, std::vector<std::string>{});
+  auto ch = b->rc->dial(a.addrs[0]);
   ASSERT_TRUE(ch);
-  ASSERT_TRUE(b.rc->send(*ch, txt("hello over an aqua relay")));
-  ASSERT_TRUE(b.wait([&] { return b.frames.size() == 1; }));
-  EXPECT_EQ(b.frames[0], txt("hello over an aqua relay"));
+  ASSERT_TRUE(b->rc->send(*ch, txt("hello over an aqua relay")));
+  ASSERT_TRUE(b->wait([&] { return b->frames.size() == 1; }));
+  EXPECT_EQ(b->frames[0], txt("hello over an aqua relay"));
+  ASSERT_EQ(a.frames.size(), 1u);
   EXPECT_EQ(s.rs->stats().hop.circuits, 1u);
-  ASSERT_TRUE(b.rc->close(*ch));
-  ASSERT_TRUE(b.wait([&] { return !b.closed.empty(); }));
+  // The channel closes; the relayed connection (the circuit) stays until a side goes away.
+  ASSERT_TRUE(b->rc->close(*ch));
+  ASSERT_TRUE(b->wait([&] { return !b->closed.empty(); }));
+  EXPECT_EQ(s.rs->stats().hop.circuits, 1u);
+  b.reset();
   EXPECT_TRUE(s.eventually([](const relay_server_stats& x) { return x.hop.circuits == 0 && x.hop.circuits_closed == 1; }));
   auto st = s.rs->stats();
   EXPECT_EQ(st.hop.connects_granted, 1u);
+  EXPECT_EQ(st.hop.reservations, 1u);  // a is still there
   EXPECT_GT(st.bytes_relayed, 48u);
-  EXPECT_EQ(st.circuits_data_limited + st.circuits_duration_limited, 0u);
+  EXPECT_EQ(st.circuits_data_limited + st.circuits_duration_limited + st.stop_failed, 0u);
 }
 
 TEST(RelayServer, CarriesMegabytesWithBackpressureWhenUnlimited) {
@@ -251,6 +270,59 @@ TEST(RelayServer, CarriesMegabytesWithBackpressureWhenUnlimited) {
   for (std::size_t i = 0; i < count; ++i) EXPECT_EQ(a.frames[i], bytes(frame, static_cast<std::uint8_t>(i)));
   std::printf("relayed %zu MiB in %.3f s (%.1f MiB/s)\n", frame * count >> 20, secs, (frame * count >> 20) / secs);
   EXPECT_GE(s.rs->stats().bytes_relayed, frame * count);
+}
+
+// The destination never grants window credit: the relay holds at most one
+// window plus its yamux queue, and the source's writes stall; once the
+// destination reads, everything arrives.
+TEST(RelayServer, SlowDestinationHoldsBackTheSource) {
+  relay_server_config cfg;
+  cfg.hop.limited = false;
+  server s(cfg);
+  tcp_host_config slow;
+  slow.p2p.protocols = {std::string(relay::stop_protocol_id)};
+  slow.p2p.yamux.window_update_on_delivery = false;
+  test::raw_peer a(1, s.port(), s.key.id(), slow), b(2, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established() && b.wait_established());
+  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  auto hop = b.open(std::string(relay::hop_protocol_id));
+  ASSERT_TRUE(hop);
+  b.write(*hop, relay::frame(relay::encode(relay::hop_connect(a.id()))).value());
+  const auto inbound = a.wait_inbound();
+  ASSERT_TRUE(inbound);
+  const std::uint32_t stop = *inbound;
+  auto connect_msg = a.wait_stream(stop, [](const auto& l) { return !l.data.empty(); });
+  ASSERT_TRUE(connect_msg);
+  const std::size_t stop_msg = connect_msg->data.size();
+  a.write(stop, relay::frame(relay::encode(relay::stop_status(relay::status::ok))).value());
+  ASSERT_TRUE(b.wait_stream(*hop, [](const auto& l) { return !l.data.empty(); }));
+  // Push until the source's stream takes nothing for 300 ms.
+  const bytes chunk(64 * 1024, 0x5a);
+  std::size_t pushed = 0;
+  auto idle_since = std::chrono::steady_clock::now();
+  const auto t0 = idle_since;
+  while (std::chrono::steady_clock::now() - idle_since < 300ms && std::chrono::steady_clock::now() - t0 < 10s) {
+    const std::size_t n = b.write_some(*hop, chunk);
+    pushed += n;
+    if (n > 0) idle_since = std::chrono::steady_clock::now();
+    else std::this_thread::sleep_for(5ms);
+  }
+  const auto st = s.rs->stats();
+  const std::size_t stop_bytes = a.wait_stream(stop, [](const auto&) { return true; })->data.size();
+  std::printf("source pushed %zu KiB; relay passed on %llu KiB; destination holds %zu KiB\n", pushed >> 10,
+              static_cast<unsigned long long>(st.bytes_relayed >> 10), stop_bytes >> 10);
+  EXPECT_LE(st.bytes_relayed, 512u * 1024);          // one window at a + the relay's yamux queue toward a
+  EXPECT_LE(stop_bytes, 256u * 1024 + 64);           // a's window (+ the STOP message)
+  EXPECT_GE(pushed, st.bytes_relayed + 512u * 1024);  // the rest waits at b: its queue and its window at the relay
+  std::size_t credited = 0;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (credited < stop_msg + pushed && std::chrono::steady_clock::now() < until) {
+    auto l = a.wait_stream(stop, [&](const auto& x) { return x.data.size() > credited; }, 200ms);
+    if (!l) continue;
+    a.consume(stop, l->data.size() - credited);
+    credited = l->data.size();
+  }
+  EXPECT_EQ(credited, stop_msg + pushed);
 }
 
 TEST(RelayServer, DataLimitResetsTheCircuit) {
