@@ -98,6 +98,7 @@ result<void> relay_server::start() {
     }
     bound_.push_back("/ip4/" + binds[i].first + "/tcp/" + std::to_string(*port));
   }
+  addrs_ = compute_addresses();
   host_->call([this] {
     std::vector<bytes> ident;
     for (const auto& a : addresses())  // without /p2p: identify's listenAddrs
@@ -111,7 +112,9 @@ result<void> relay_server::start() {
 
 void relay_server::stop() { host_->stop(); }
 
-std::vector<std::string> relay_server::addresses() {
+std::vector<std::string> relay_server::addresses() const { return addrs_; }
+
+std::vector<std::string> relay_server::compute_addresses() const {
   std::vector<std::string> out;
   const std::string suffix = "/p2p/" + self_.str();
   if (!config_.announce.empty()) {
@@ -131,7 +134,7 @@ std::vector<std::string> relay_server::addresses() {
 
 std::vector<bytes> relay_server::reservation_addrs() const {
   std::vector<bytes> out;
-  for (const auto& a : const_cast<relay_server*>(this)->addresses())
+  for (const auto& a : addresses())
     if (auto b = multiaddr_from_text(a); b && out.size() < 8) out.push_back(std::move(*b));
   return out;
 }

@@ -76,7 +76,7 @@ class relay_server {
   // failure stops the server and is returned ("relay: listen on ...: ...").
   result<void> start();
   void stop();  // idempotent
-  std::vector<std::string> addresses();
+  std::vector<std::string> addresses() const;  // valid after start()
   relay_server_stats stats();
   peer_id id() const { return self_; }
 
@@ -124,6 +124,7 @@ class relay_server {
   void answer_hop(skey k, relay::status code, const std::string& why);
   void sweep();
   std::vector<bytes> reservation_addrs() const;
+  std::vector<std::string> compute_addresses() const;
   // relay_circuits.cpp: CONNECT, STOP, splicing, limits.
   void on_connect(skey k, const peer_conn& pc, const relay::hop_message& m, bytes early);
   void on_stop_opened(std::uint64_t id);
@@ -145,6 +146,7 @@ class relay_server {
   std::unique_ptr<tcp_host> host_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // wake() closures check it
   std::vector<std::string> bound_;                          // /ip4/A/tcp/P actually bound
+  std::vector<std::string> addrs_;                          // announced, with /p2p/<self> (set by start())
   std::map<conn_id, peer_conn> conns_;
   std::map<peer_id, conn_id> reservation_conn_;
   std::map<skey, hop_stream> hops_;

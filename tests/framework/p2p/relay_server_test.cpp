@@ -3,6 +3,7 @@
 // limits and disconnects. Stream services: relay_server_services_test.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <thread>
@@ -374,6 +375,28 @@ TEST(RelayServer, DestinationDisconnectEndsCircuitAndReservation) {
   ASSERT_TRUE(ch2);
   ASSERT_TRUE(b.wait([&] { return b.closed.size() == 2; }));
   EXPECT_NE(b.closed[1].second.message().find("NO_RESERVATION"), std::string::npos) << b.closed[1].second.what();
+}
+
+TEST(RelayServer, AnnouncesInterfaceAddressesForAnyAndConfiguredOnesInstead) {
+  relay_server_config cfg;
+  cfg.listen = {"/ip4/0.0.0.0/tcp/0"};
+  server any(cfg);
+  const auto all = any.rs->addresses();
+  auto local = std::find_if(all.begin(), all.end(), [](const std::string& a) { return a.rfind("/ip4/127.0.0.1/", 0) == 0; });
+  ASSERT_NE(local, all.end());
+  for (const auto& a : all) EXPECT_EQ(a.find("0.0.0.0"), std::string::npos) << a;
+  const auto at = local->find("/tcp/") + 5;
+  test::raw_peer a(1, static_cast<std::uint16_t>(std::stoi(local->substr(at, local->find('/', at) - at))), any.key.id());
+  ASSERT_TRUE(a.wait_established());
+  auto m = a.hop(relay::hop_reserve());
+  ASSERT_TRUE(m && m->reservation);
+  std::vector<std::string> in_reservation;
+  for (const auto& b : m->reservation->addrs) in_reservation.push_back(multiaddr_to_text(b).value());
+  EXPECT_EQ(in_reservation, std::vector<std::string>(all.begin(), all.begin() + std::min<std::size_t>(all.size(), 8)));
+  cfg.listen = {"/ip4/127.0.0.1/tcp/0"};
+  cfg.announce = {"/ip4/203.0.113.7/tcp/4001"};
+  server s(cfg);
+  EXPECT_EQ(s.rs->addresses(), std::vector<std::string>{"/ip4/203.0.113.7/tcp/4001/p2p/" + s.key.id().str()});
 }
 
 TEST(RelayServer, StartFailsWithAddressInUseAndBadAddresses) {
