@@ -6,7 +6,9 @@
 
 #include "aqua/config.hpp"
 #include "commands.hpp"
-#include "contacts/contact_book.hpp"
+#include "contacts/contact_store.hpp"
+#include "control/control_handler.hpp"
+#include "daemon_client.hpp"
 #include "e2ee/own_card.hpp"
 #include "store/engine_store.hpp"
 #include "identity/key_store.hpp"
@@ -37,12 +39,29 @@ nlohmann::json card_json(const e2ee::contact_card& c) {
 }
 
 int run_export(const global_options& g, const card_options& o) {
+  // A running daemon holds the store: its card (signed at start with its
+  // listen addresses) is the one to hand out.
+  if (o.addresses.empty() && o.capabilities.empty() && o.validity_days == 30) {
+    if (auto d = connect_daemon(g)) {
+      auto r = (*d)->call({{"cmd", "card"}});
+      if (!r) return report(r.err(), g.json);
+      auto text = r->value("card", std::string());
+      auto raw = e2ee::card_from_text(text);
+      auto card = raw ? e2ee::decode_card(*raw) : result<e2ee::contact_card>(raw.err());
+      if (!card) return report(card.err(), g.json);
+      if (g.json) print_json(card_json(*card));
+      else std::cout << text << "\n";
+      return exit_ok;
+    } else if (!no_daemon(d.err())) {
+      return report(d.err(), g.json);
+    }
+  }
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return report(dir.err(), g.json);
   auto kp = read_key_file(*dir / key_file_name);
   if (!kp) return report(kp.err(), g.json);
   // The card's keys live in the node's store; a running node holds its lock
-  // (errc::store_locked) until the daemon's control API lands.
+  // (errc::store_locked): custom cards need the daemon stopped.
   auto db = store::db::open(*dir / store::dir_name);
   if (!db) return report(db.err(), g.json);
   auto engine = store::load_engine(**db, kp->pub(), system_env());
@@ -64,91 +83,103 @@ int run_export(const global_options& g, const card_options& o) {
   return exit_ok;
 }
 
-result<contact_book> open_book(const global_options& g) {
+// contacts.* (docs/api/control.md) through the running daemon, which holds
+// the store; without one, on the store directly.
+result<nlohmann::json> contacts_request(const global_options& g, const nlohmann::json& req) {
+  auto d = connect_daemon(g);
+  if (d) return (*d)->call(req);
+  if (!no_daemon(d.err())) return d.err();
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
   if (!std::filesystem::exists(*dir / key_file_name))
     return error{errc::not_found, "no identity in '" + dir->string() + "'; run 'aqua init' first"};
-  return contact_book::load(*dir / contact_book::file_name);
+  auto db = store::db::open(*dir / store::dir_name);
+  if (!db) return db.err();
+  auto cs = contact_store::open(std::shared_ptr<store::db>(std::move(*db)), *dir / contact_book::legacy_file_name);
+  if (!cs) return cs.err();
+  auto store = *cs;
+  auto info = [](result<contact> c) -> result<contact_info> {
+    if (!c) return c.err();
+    return describe(*c);
+  };
+  control::contact_ops ops;
+  ops.add = [&](const std::string& card, const std::string& alias) {
+    return info(store->add(card, alias, system_env()->now_unix_ms()));
+  };
+  ops.list = [&]() -> result<std::vector<contact_info>> {
+    std::vector<contact_info> out;
+    for (auto& c : store->all()) out.push_back(describe(c));
+    return out;
+  };
+  ops.find = [&](const std::string& who) { return info(store->find(who)); };
+  ops.set_trust = [&](const std::string& who, const std::string& trust) -> result<contact_info> {
+    auto t = parse_trust(trust);
+    if (!t) return error{errc::invalid_argument, "unknown trust state '" + trust + "'"};
+    return info(store->set_trust(who, *t));
+  };
+  ops.remove = [&](const std::string& who) { return store->remove(who); };
+  return control::contacts_command(ops, req.at("cmd").get<std::string>(), req);
 }
 
 int run_add(const global_options& g, const contact_options& o) {
-  auto book = open_book(g);
-  if (!book) return report(book.err(), g.json);
   std::string text = o.card;
   if (std::ifstream in(o.card); in && o.card.rfind(e2ee::card_text_prefix, 0) != 0)
     text.assign(std::istreambuf_iterator<char>(in), {});
   if (o.card == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
-  auto raw = e2ee::card_from_text(text);
-  if (!raw) return report(raw.err(), g.json);
-  auto card = e2ee::verify_card(*raw, system_env()->now_unix_ms());
-  if (!card) return report(card.err(), g.json);
-  auto added = book->add(*raw, *card, o.alias, system_env()->now_unix_ms());
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  auto added = contacts_request(g, {{"cmd", "contacts.add"}, {"card", text}, {"alias", o.alias}});
   if (!added) return report(added.err(), g.json);
-  if (auto r = book->save(); !r) return report(r.err(), g.json);
+  auto& c = *added;
+  auto alias = c.value("alias", std::string());
   if (g.json)
-    print_json({{"peer_id", (*added)->id.str()}, {"alias", (*added)->alias}, {"trust", to_string((*added)->trust)}});
+    print_json({{"peer_id", c["peer_id"]}, {"alias", alias}, {"trust", c["trust"]}});
   else
-    std::cout << "added " << (*added)->id.str() << ((*added)->alias.empty() ? "" : " as '" + (*added)->alias + "'")
-              << " (" << to_string((*added)->trust) << "; compare safety codes with 'aqua contacts verify')\n";
+    std::cout << "added " << c["peer_id"].get<std::string>() << (alias.empty() ? "" : " as '" + alias + "'") << " ("
+              << c["trust"].get<std::string>() << "; compare safety codes with 'aqua contacts verify')\n";
   return exit_ok;
 }
 
-nlohmann::json contact_json(const contact& c) {
-  auto card = e2ee::decode_card(c.card);
-  nlohmann::json j{{"peer_id", c.id.str()}, {"alias", c.alias}, {"trust", std::string(to_string(c.trust))},
-                   {"added_ms", c.added_ms}};
-  if (card) {
-    j["addresses"] = card->addresses;
-    j["capabilities"] = card->capabilities;
-    j["card_expires_ms"] = card->expires_ms;
-  }
-  return j;
-}
-
 int run_list(const global_options& g) {
-  auto book = open_book(g);
-  if (!book) return report(book.err(), g.json);
+  auto list = contacts_request(g, {{"cmd", "contacts.list"}});
+  if (!list) return report(list.err(), g.json);
+  auto& all = (*list)["contacts"];
   if (g.json) {
-    nlohmann::json list = nlohmann::json::array();
-    for (auto& c : book->all()) list.push_back(contact_json(c));
-    print_json({{"contacts", list}});
+    print_json(*list);
   } else {
-    if (book->all().empty()) std::cout << "no contacts yet: add a card with 'aqua contacts add <card>'\n";
-    for (auto& c : book->all())
-      std::cout << c.id.str() << "  " << (c.alias.empty() ? "-" : c.alias) << "  " << to_string(c.trust) << "\n";
+    if (all.empty()) std::cout << "no contacts yet: add a card with 'aqua contacts add <card>'\n";
+    for (auto& c : all) {
+      auto alias = c.value("alias", std::string());
+      std::cout << c["peer_id"].get<std::string>() << "  " << (alias.empty() ? "-" : alias) << "  "
+                << c["trust"].get<std::string>() << "\n";
+    }
   }
   return exit_ok;
 }
 
 // show | verify | block | remove
 int run_one(const global_options& g, const contact_options& o, const std::string& action) {
-  auto book = open_book(g);
-  if (!book) return report(book.err(), g.json);
-  auto c = book->find(o.who);
+  auto c = contacts_request(g, {{"cmd", "contacts." + action}, {"who", o.who}});
   if (!c) return report(c.err(), g.json);
   if (action == "remove") {
-    auto id = (*c)->id.str();
-    if (auto r = book->remove(o.who); !r) return report(r.err(), g.json);
-    if (g.json) print_json({{"removed", id}});
-    else std::cout << "removed " << id << "\n";
+    if (g.json) print_json(*c);
+    else std::cout << "removed " << (*c)["removed"].get<std::string>() << "\n";
     return exit_ok;
   }
   auto dir = resolve_data_dir(g.dir);
+  if (!dir) return report(dir.err(), g.json);
   auto kp = read_key_file(*dir / key_file_name);
   if (!kp) return report(kp.err(), g.json);
-  auto code = e2ee::safety_code(kp->pub(), (*c)->id.key());
-  if (action == "verify") (*c)->trust = trust_state::verified;
-  if (action == "block") (*c)->trust = trust_state::blocked;
-  if (action != "show")
-    if (auto r = book->save(); !r) return report(r.err(), g.json);
+  auto id = peer_id::parse((*c)["peer_id"].get<std::string>());
+  if (!id) return report(id.err(), g.json);
+  auto code = e2ee::safety_code(kp->pub(), id->key());
   if (g.json) {
-    auto j = contact_json(**c);
+    auto j = *c;
     j["safety_code"] = code;
     print_json(j);
   } else {
-    std::cout << (*c)->id.str() << (action == "verify" ? "  now verified" : action == "block" ? "  now blocked" : "")
-              << "\n  alias: " << ((*c)->alias.empty() ? "-" : (*c)->alias) << "\n  trust: " << to_string((*c)->trust)
+    auto alias = c->value("alias", std::string());
+    std::cout << id->str() << (action == "verify" ? "  now verified" : action == "block" ? "  now blocked" : "")
+              << "\n  alias: " << (alias.empty() ? "-" : alias) << "\n  trust: " << (*c)["trust"].get<std::string>()
               << "\n  safety code (compare with theirs; identical on both sides):\n    " << code << "\n";
   }
   return exit_ok;

@@ -39,6 +39,7 @@ struct daemon_overrides {
 };
 // Runs the daemon (aqua serve) until SIGINT/SIGTERM; the exit code.
 int run_daemon(const global_options& g, const std::string& config, const daemon_overrides& o);
+void add_doctor_commands(CLI::App& app, global_options& g, int& rc);    // doctor
 
 // "500ms", "30s", "5m", "2h", "7d" (a bare number is seconds) -> milliseconds.
 result<std::uint64_t> parse_duration_ms(const std::string& text, const std::string& what);

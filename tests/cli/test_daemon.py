@@ -141,6 +141,12 @@ class Daemon(unittest.TestCase):
             proc_b, ev_b = self.start(b)
             aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
             aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            # The daemon holds the store: contacts and the card go through it.
+            listed = json.loads(aqua(a, "contacts", "list", "--json"))["contacts"]
+            self.assertEqual([(c["peer_id"], c["alias"]) for c in listed], [(idb, "bob")])
+            self.assertEqual(aqua(b, "card", "export").strip(), ev_b["card"])
+            shown = json.loads(aqua(a, "contacts", "verify", "bob", "--json"))
+            self.assertEqual((shown["trust"], len(shown["safety_code"]) > 0), ("verified", True))
             st = json.loads(aqua(a, "status", "--json"))
             self.assertTrue(st["running"])
             self.assertEqual(st["peer_id"], ida)

@@ -201,6 +201,26 @@ class relay_v2_transport : public transport {
 
   std::vector<std::string> listen_addresses() const override { return rc_ ? rc_->addresses() : std::vector<std::string>{}; }
 
+  // The relay's mailbox (docs/protocol/mailbox.md); address = /ip4/A/tcp/P/p2p/RELAY/p2p-circuit/p2p/RECIPIENT.
+  std::vector<std::pair<std::string, std::string>> diagnostics() const override {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!rc_) return out;
+    for (const auto& s : rc_->status()) {
+      auto state = s.reserved ? "reserved" : s.connected ? "connected, not reserved" : "not connected";
+      out.emplace_back("relay " + s.relay, state);
+      if (s.reserved) out.emplace_back("relay " + s.relay + " expires_unix_s", std::to_string(s.expire_unix_s));
+      if (!s.observed_addr.empty()) out.emplace_back("relay " + s.relay + " observed_addr", s.observed_addr);
+      if (!s.last_error.empty()) out.emplace_back("relay " + s.relay + " last_error", s.last_error);
+    }
+    return out;
+  }
+
+  void deposit(const std::string& address, bytes_view frame, std::uint32_t ttl_s,
+               std::function<void(result<void>)> done) override {
+    if (!rc_) return done(error{errc::not_running, "relay_v2 transport: not started"});
+    rc_->deposit(address, bytes(frame.begin(), frame.end()), ttl_s, std::move(done));
+  }
+
   void stop() override {
     if (rc_) rc_->stop();
     std::lock_guard lk(mu_);
@@ -258,6 +278,12 @@ class relay_v2_transport : public transport {
     };
     cb.on_writable = [this](channel_id ch) {
       if (auto c = find(ch)) c->writable();
+    };
+    // Mail a relay held for us goes to the node; the relay deletes it once the node says done(ok).
+    cb.on_held = [this](bytes frame, std::function<void(result<void>)> done) {
+      auto h = host_;
+      if (!h) return done(error{errc::not_running, "relay_v2: no transport host"});
+      h->deliver_held(std::move(frame), std::move(done));
     };
     return cb;
   }

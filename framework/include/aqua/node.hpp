@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aqua/bytes.hpp"
@@ -71,6 +72,45 @@ struct node_status {
   std::uint64_t frames_waiting = 0;       // frames routing holds until a transport takes them
   std::uint64_t connections_blocked = 0;  // connections whose transport queue is full
   relay_server_status relay;              // serving = false unless relay.serve
+  std::uint64_t frames_deposited = 0;     // envelopes left on relay mailboxes for offline peers
+  // Per transport: name and what it reports about itself (relay_v2: each
+  // relay, its reservation, the address the relay observes for us).
+  struct transport_report {
+    std::string name;
+    std::vector<std::string> listen_addresses;
+    std::vector<std::pair<std::string, std::string>> details;
+  };
+  std::vector<transport_report> transports;
+};
+
+// How routing reaches a peer (`aqua doctor PEER`, docs/routing.md).
+struct path_diagnosis {
+  peer_id peer;
+  bool connected = false;
+  std::string connection;    // "<transport> <remote address>" when connected
+  std::string decision;      // what routing would do now, and why
+  std::string last_path;     // direct | relayed | mailbox, or empty
+  std::string last_address;
+  struct address {
+    std::string address;
+    std::string kind;        // direct | relayed (a relayed address's relay also offers the mailbox)
+    std::uint32_t failures = 0;
+    std::int64_t retry_in_ms = 0;  // skipped for this long after failures
+    std::string last_error;
+  };
+  std::vector<address> addresses;
+};
+
+// A contact: another peer's verified card with an alias and a trust state,
+// kept in the node's store (docs/storage.md, c/ records).
+struct contact_info {
+  peer_id id;
+  std::string alias;                   // may be empty
+  std::string trust;                   // unverified | verified | blocked
+  std::int64_t added_unix_ms = 0;
+  std::string card;                    // "aqua-card-v1:..."
+  std::vector<std::string> addresses;  // advertised in the card
+  std::int64_t card_expires_unix_ms = 0;
 };
 
 struct send_options {
@@ -129,6 +169,21 @@ class node {
   // message (unlike receive(), which hands each message out once).
   result<std::vector<inbound_message>> watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout);
   result<node_status> status();
+  // The path routing takes to `peer` and why (its addresses and their state).
+  result<path_diagnosis> diagnose_path(const peer_id& peer);
+
+  // Contacts. add_contact verifies the card (signature, expiry) and adds or
+  // refreshes it (a newer card keeps alias and trust unless an alias is
+  // given); `trust` applies to a peer not known yet (unverified | verified).
+  // `who` is a peer ID or an alias. Every change is durable when it returns
+  // and takes effect at once (trust checks, routing to card addresses).
+  result<contact_info> add_contact(const std::string& card_text, const std::string& alias = {},
+                                   const std::string& trust = "unverified");
+  result<std::vector<contact_info>> contacts();
+  result<contact_info> find_contact(const std::string& who);
+  // trust: unverified | verified | blocked
+  result<contact_info> set_contact_trust(const std::string& who, const std::string& trust);
+  result<peer_id> remove_contact(const std::string& who);
 
   // Stops every actor and transport; idempotent, also run by the destructor.
   void stop();

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "aqua/bytes.hpp"
@@ -134,6 +135,10 @@ class transport {
   // seconds. `done` runs exactly once, on any thread: ok once the mailbox
   // stored it durably; errc::not_supported when this transport or address
   // has no mailbox. Depositing the same frame twice stores it once.
+  // What the transport reports about itself for `aqua status` / `aqua
+  // doctor`, as ordered key/value pairs (e.g. relay_v2: each relay's
+  // reservation state and the address it observes for us).
+  virtual std::vector<std::pair<std::string, std::string>> diagnostics() const { return {}; }
   virtual void deposit(const std::string& address, bytes_view frame, std::uint32_t ttl_s,
                        std::function<void(result<void>)> done) {
     (void) address, (void) frame, (void) ttl_s;

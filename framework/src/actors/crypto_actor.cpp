@@ -15,22 +15,11 @@ namespace {
 
 struct crypto_state {
   crypto_setup setup;
-  std::filesystem::file_time_type book_mtime{};
   static inline const char* name = "aqua.crypto";
 
-  // The CLI may edit contacts.json while the node runs: reload when it changed.
-  void refresh_book() {
-    std::error_code ec;
-    auto t = std::filesystem::last_write_time(setup.contacts_file, ec);
-    if (ec || t == book_mtime) return;
-    if (auto b = contact_book::load(setup.contacts_file)) {
-      setup.book = std::move(*b);
-      book_mtime = t;
-    }
-  }
   store::ops changes() { return store::engine_ops(setup.engine->take_changes()); }
   std::optional<error> admit(const peer_id& sender) {
-    const contact* c = setup.book.find(sender);
+    auto c = setup.contacts->find(sender);
     if (c && c->trust == trust_state::blocked)
       return error{errc::sender_blocked, "message from blocked contact " + sender.str() + " rejected"};
     if (!c && setup.cfg.unknown_senders == "reject")
@@ -44,7 +33,6 @@ using crypto_actor_t = caf::stateful_actor<crypto_state>;
 
 caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
   self->state.setup = std::move(setup);
-  self->state.refresh_book();
   return {
     // Sign and install our card (addresses known once routing listens).
     // -> (card text, state changes to write)
@@ -73,8 +61,7 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
       auto& st = self->state;
       auto to = peer_id::parse(recipient);
       if (!to) return to_caf(to.err());
-      st.refresh_book();
-      const contact* c = st.setup.book.find(*to);
+      auto c = st.setup.contacts->find(*to);
       if (c && c->trust == trust_state::blocked)
         return to_caf(error{errc::sender_blocked, recipient + " is blocked in the contact book"});
       std::optional<e2ee::contact_card> card;
@@ -100,14 +87,13 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
     [=](open_atom, const bytes& data, const std::string& likely_sender)
       -> caf::result<std::string, std::string, bytes, std::string, bool, store::ops> {
       auto& st = self->state;
-      st.refresh_book();
       auto hint = likely_sender.empty() ? result<peer_id>(error{errc::not_found, ""}) : peer_id::parse(likely_sender);
       auto m = st.setup.engine->open(data, [&](const peer_id& p) { return st.admit(p); }, hint ? &*hint : nullptr);
       if (!m) return to_caf(m.err());
-      const contact* c = st.setup.book.find(m->sender);
+      auto c = st.setup.contacts->find(m->sender);
       std::string trust = c ? std::string(to_string(c->trust)) : "unknown";
       return caf::result<std::string, std::string, bytes, std::string, bool, store::ops>(
-        m->sender.str(), m->message_id, std::move(m->payload), trust, c == nullptr, st.changes());
+        m->sender.str(), m->message_id, std::move(m->payload), trust, !c.has_value(), st.changes());
     },
   };
 }

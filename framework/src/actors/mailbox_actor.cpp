@@ -78,6 +78,10 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     [=](frame_atom, std::uint64_t conn, const std::string& transport, const std::string& bound_peer, const bytes& frame) {
       incoming(self, conn, transport, bound_peer, frame);
     },
+    // A frame a relay's mailbox held for us (transport_host::deliver_held).
+    [=](held_atom, const bytes& frame, const completion& done) {
+      incoming(self, 0, "mailbox", "", frame, done);
+    },
     [=](durable_atom, std::uint64_t token, bool ok, const std::string& why) {
       auto it = self->state.on_durable.find(token);
       if (it == self->state.on_durable.end()) return;

@@ -174,7 +174,8 @@ void serve_waiters(mailbox_actor_t* self) {
 }
 
 void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::string& id, delivery::inner in,
-                 const std::string& trust, bool quarantined, const std::string& transport, const store::ops& changes) {
+                 const std::string& trust, bool quarantined, const std::string& transport, const store::ops& changes,
+                 completion done) {
   auto& st = self->state;
   st.dedup.first_time(id, now_ms());
   delivery::in_record rec;
@@ -194,6 +195,7 @@ void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::st
   b.Put("d/" + id, as_string(d.encode()));
   auto seq = rec.seq;
   persist(self, std::move(b), [=](const result<void>& r) {
+    done(r);
     if (!r) {
       // Not stored: no ack, and the sender's retry must not look like a duplicate.
       self->state.dedup.forget(id);
@@ -211,26 +213,27 @@ void deliver_new(mailbox_actor_t* self, const std::string& sender, const std::st
 } // namespace
 
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
-              const bytes& frame) {
+              const bytes& frame, completion done) {
   auto& st = self->state;
   self->request(st.setup.crypto, caf::infinite, open_atom::value, frame, bound_peer)
     .then(
       [=](const std::string& sender, const std::string& id, bytes& inner_bytes, const std::string& trust,
           bool quarantined, const store::ops& changes) {
-        self->send(self->state.routing, bind_atom::value, conn, sender);
+        if (conn != 0) self->send(self->state.routing, bind_atom::value, conn, sender);
         auto in = delivery::parse_inner(inner_bytes);
         leveldb::WriteBatch b;
         changes.append_to(b);
         if (!in) {
           ++self->state.rejected;
-          persist(self, std::move(b));
+          persist(self, std::move(b), [done](const result<void>& r) { done(r); });
           spdlog::warn("mailbox: {} from {}: {}", id, sender, in.err().what());
           return;
         }
         if (in->type == delivery::inner_ack) {
           for (auto& acked : in->acked)
             if (auto* r = self->state.out.acked(acked, now_ms())) b.Put("o/" + acked, as_string(r->encode()));
-          persist(self, std::move(b), [self, ids = in->acked](const result<void>& r) {
+          persist(self, std::move(b), [self, ids = in->acked, done](const result<void>& r) {
+            done(r);
             if (r)
               for (auto& acked : ids) notify_outcome(self, acked);
           });
@@ -240,13 +243,15 @@ void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& tran
         }
         if (self->state.dedup.contains(id)) {  // same message on another path: ack, do not deliver
           persist(self, std::move(b), [=](const result<void>& r) {
+            done(r);
             if (r) send_ack(self, sender, id);
           });
           return;
         }
-        deliver_new(self, sender, id, std::move(*in), trust, quarantined, transport, changes);
+        deliver_new(self, sender, id, std::move(*in), trust, quarantined, transport, changes, done);
       },
       [=](const caf::error& e) {
+        done(ok());  // a duplicate or a bad envelope: either way, not to be fetched again
         auto err = from_caf(e);
         // A copy of something we already accepted (a retry, another path, or
         // a replay after our restart, when the spent key is no longer even

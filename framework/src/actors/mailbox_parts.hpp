@@ -58,8 +58,10 @@ result<void> load_from_store(mailbox_actor_t* self);
 void transmit(mailbox_actor_t* self, const std::string& id);
 void on_tick(mailbox_actor_t* self);
 void arm_timer(mailbox_actor_t* self);
+// `done` runs once the frame's outcome is durable (stored, acked, or
+// rejected for good) or with the store's error.
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
-              const bytes& frame);
+              const bytes& frame, completion done = {});
 result<inbound_message> take_unread(mailbox_actor_t* self);
 // Up to `max` stored messages with sequence > after, in order (none marked read).
 result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std::size_t max);

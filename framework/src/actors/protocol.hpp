@@ -5,13 +5,15 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
 #include <memory>
+#include <mutex>
 
 #include "aqua/config.hpp"
 #include "aqua/error.hpp"
 #include "aqua/node.hpp"
 #include "aqua/transport.hpp"
-#include "contacts/contact_book.hpp"
+#include "contacts/contact_store.hpp"
 #include "delivery/outbox.hpp"
 #include "e2ee/engine.hpp"
 #include "p2p/stream_service.hpp"
@@ -52,6 +54,35 @@ using next_atom = caf::atom_constant<caf::atom("next")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using await_atom = caf::atom_constant<caf::atom("await")>;
 using forward_done_atom = caf::atom_constant<caf::atom("fwd_done")>;
+using held_atom = caf::atom_constant<caf::atom("held")>;
+using deposit_atom = caf::atom_constant<caf::atom("deposit")>;
+using path_atom = caf::atom_constant<caf::atom("path")>;
+
+// A callback that runs exactly once: with the first result given to it, or
+// with not_running when the last copy is dropped without one (an actor
+// that exits with the message still queued).
+class completion {
+ public:
+  completion() = default;
+  explicit completion(std::function<void(result<void>)> fn) : s_(std::make_shared<state>(std::move(fn))) {}
+  void operator()(result<void> r) const {
+    if (s_) s_->fire(std::move(r));
+  }
+
+ private:
+  struct state {
+    explicit state(std::function<void(result<void>)> f) : fn(std::move(f)) {}
+    ~state() { fire(error{errc::not_running, "the node stopped before it took the frame"}); }
+    void fire(result<void> r) {
+      std::call_once(once, [&] {
+        if (fn) fn(std::move(r));
+      });
+    }
+    std::function<void(result<void>)> fn;
+    std::once_flag once;
+  };
+  std::shared_ptr<state> s_;
+};
 
 using connection_ptr = std::shared_ptr<connection>;
 using message_list = std::vector<inbound_message>;
@@ -77,9 +108,8 @@ caf::actor spawn_identity(caf::actor_system& sys, std::shared_ptr<keypair_holder
 struct crypto_setup {
   caf::actor identity;
   crypto_config cfg;
-  std::filesystem::path contacts_file;
   std::shared_ptr<e2ee::engine> engine;  // loaded before spawning, so a corrupt state stops start-up
-  contact_book book;
+  std::shared_ptr<contact_store> contacts;
 };
 caf::actor spawn_crypto(caf::actor_system& sys, crypto_setup setup);
 struct mailbox_setup {
@@ -113,13 +143,15 @@ struct routing_setup {
   caf::actor mailbox;
   caf::actor relay;
   std::shared_ptr<transport_host> host;  // Noise sessions bound to our identity
-  std::filesystem::path contacts_file;    // contact cards name addresses too
+  std::shared_ptr<contact_store> contacts;  // contact cards name addresses too
 };
 caf::actor spawn_routing(caf::actor_system& sys, routing_setup setup);
 
 } // namespace aqua::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::connection_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::completion)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::path_diagnosis)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::message_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::inbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::outbound_message)

@@ -5,182 +5,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <deque>
-#include <map>
-#include <optional>
-
-#include "actors/protocol.hpp"
-#include "e2ee/card.hpp"
+#include "actors/routing_parts.hpp"
 #include "e2ee/envelope.hpp"
-
-#include <algorithm>
 
 namespace aqua::actors {
 namespace {
 
-constexpr std::size_t max_pending_per_connection = 1024;
-constexpr int max_frames_per_drain = 64;
-
-void post(const caf::weak_actor_ptr& target, caf::message msg) {
-  if (auto strong = target.lock()) caf::anon_send(caf::actor_cast<caf::actor>(strong), std::move(msg));
-}
-
-class conn_observer : public connection_observer {
- public:
-  conn_observer(caf::weak_actor_ptr r, std::uint64_t id) : routing_(std::move(r)), id_(id) {}
-  void on_readable() override { post(routing_, caf::make_message(readable_atom::value, id_)); }
-  void on_writable() override { post(routing_, caf::make_message(writable_atom::value, id_)); }
-  void on_closed(const error& why) override { post(routing_, caf::make_message(closed_atom::value, id_, why.message())); }
-
- private:
-  caf::weak_actor_ptr routing_;
-  std::uint64_t id_;
-};
-
-class accept_observer : public transport_observer {
- public:
-  accept_observer(caf::weak_actor_ptr r, std::string name) : routing_(std::move(r)), name_(std::move(name)) {}
-  void on_incoming(std::shared_ptr<connection> c) override {
-    post(routing_, caf::make_message(incoming_atom::value, name_, connection_ptr(std::move(c))));
-  }
-
- private:
-  caf::weak_actor_ptr routing_;
-  std::string name_;
-};
-
-struct pending_frame {
-  bytes frame;
-  std::optional<caf::response_promise> rp;  // answered true once handed to the transport
-};
-
-struct conn_entry {
-  connection_ptr conn;
-  std::string transport;
-  std::string peer;  // empty until a verified frame or our dial names it
-  std::deque<pending_frame> pending;
-  bool blocked = false;
-};
-
-struct routing_state {
-  routing_setup setup;
-  std::map<std::uint64_t, conn_entry> conns;
-  std::map<std::string, std::uint64_t> by_peer;
-  std::map<std::string, std::string> routes;
-  std::uint64_t next_id = 1;
-  std::uint64_t sent = 0, received = 0, rejected = 0;
-  static inline const char* name = "aqua.routing";
-
-  // CAF destroys the state when the actor exits: close everything we own.
-  ~routing_state() {
-    for (auto& [id, e] : conns) e.conn->close();
-    for (auto& [tname, t] : setup.transports) t->stop();
-  }
-};
-
-using routing_actor_t = caf::stateful_actor<routing_state>;
-
-std::uint64_t add_connection(routing_actor_t* self, connection_ptr c, std::string transport, std::string peer) {
-  auto& st = self->state;
-  auto id = st.next_id++;
-  st.conns[id] = conn_entry{c, std::move(transport), peer, {}, false};
-  if (!peer.empty()) st.by_peer[peer] = id;
-  c->set_observer(std::make_shared<conn_observer>(caf::actor_cast<caf::weak_actor_ptr>(self), id));
-  return id;
-}
-
-void drop_connection(routing_actor_t* self, std::uint64_t id, const error& why) {
-  auto& st = self->state;
-  auto it = st.conns.find(id);
-  if (it == st.conns.end()) return;
-  for (auto& p : it->second.pending)
-    if (p.rp) p.rp->deliver(to_caf(why));
-  if (!it->second.peer.empty()) {
-    auto bp = st.by_peer.find(it->second.peer);
-    if (bp != st.by_peer.end() && bp->second == id) st.by_peer.erase(bp);
-  }
-  it->second.conn->close();
-  st.conns.erase(it);
-}
-
-// Where `peer` can be reached: the static route from the config first, then
-// the addresses its contact card advertises (re-read, so `aqua contacts add`
-// takes effect without a restart).
-std::vector<std::string> addresses_of(routing_actor_t* self, const std::string& peer) {
-  auto& st = self->state;
-  std::vector<std::string> out;
-  if (auto route = st.routes.find(peer); route != st.routes.end()) out.push_back(route->second);
-  if (st.setup.contacts_file.empty()) return out;
-  auto book = contact_book::load(st.setup.contacts_file);
-  auto id = peer_id::parse(peer);
-  if (!book || !id) return out;
-  if (auto* c = book->find(*id))
-    if (auto card = e2ee::decode_card(c->card))
-      for (auto& a : card->addresses)
-        if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
-  return out;
-}
-
-result<std::uint64_t> connection_for(routing_actor_t* self, const std::string& peer) {
-  auto& st = self->state;
-  if (auto it = st.by_peer.find(peer); it != st.by_peer.end()) {
-    if (st.conns.count(it->second) && st.conns[it->second].conn->is_open()) return it->second;
-    drop_connection(self, it->second, error{errc::connection_closed, "connection to " + peer + " closed"});
-  }
-  auto addresses = addresses_of(self, peer);
-  if (addresses.empty())
-    return error{errc::no_route, "no connection to " + peer +
-                                   ", no route for it in components.routing.routes and no address in its contact card"};
-  std::string failures;
-  for (auto address : addresses) {
-    // Network addresses name the peer (/p2p/ID), so the transport's
-    // handshake refuses anyone else.
-    if (address.find("/p2p/") == std::string::npos && address.rfind("/memory/", 0) != 0) address += "/p2p/" + peer;
-    for (auto& [name, t] : st.setup.transports) {
-      auto c = t->dial(address);
-      if (c) return add_connection(self, *c, name, peer);
-      failures += "; " + name + " " + address + ": " + c.err().what();
-    }
-  }
-  return error{errc::connection_refused, "cannot reach " + peer + failures};
-}
-
-void flush(routing_actor_t* self, std::uint64_t id) {
-  auto it = self->state.conns.find(id);
-  if (it == self->state.conns.end()) return;
-  auto& e = it->second;
-  while (!e.pending.empty() && !e.blocked) {
-    auto& p = e.pending.front();
-    auto r = e.conn->send(p.frame);
-    if (!r) {
-      if (r.err().code() == errc::would_block) {
-        e.blocked = true;
-        return;
-      }
-      drop_connection(self, id, r.err());
-      return;
-    }
-    ++self->state.sent;
-    if (p.rp) p.rp->deliver(true);
-    e.pending.pop_front();
-  }
-}
-
-void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
-  auto id = connection_for(self, peer);
-  if (!id) {
-    if (p.rp) p.rp->deliver(to_caf(id.err()));
-    return;
-  }
-  auto& e = self->state.conns[*id];
-  if (e.pending.size() >= max_pending_per_connection) {
-    if (p.rp)
-      p.rp->deliver(to_caf(error{errc::would_block, std::to_string(e.pending.size()) + " frames already queued for " + peer}));
-    return;
-  }
-  e.pending.push_back(std::move(p));
-  flush(self, *id);
-}
 
 // An envelope for someone else: ask the relay, then pass it on unchanged
 // (relays never open envelopes; they cannot).
@@ -212,6 +42,11 @@ void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
     return;
   }
   ++self->state.received;
+  auto& e = self->state.conns[id];
+  if (!e.answered) {
+    e.answered = true;  // the peer speaks on it: the address works
+    if (!e.address.empty() && !e.peer.empty()) self->state.paths.worked(e.peer, e.address);
+  }
   // The peer this connection is bound to (if any) helps crypto place an
   // envelope whose tag lies past its window.
   self->send(self->state.setup.mailbox, frame_atom::value, id, transport, self->state.conns[id].peer, std::move(frame));
@@ -274,6 +109,24 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
         if (it->second.peer == sender) st.by_peer[sender] = conn;
       }
     },
+    // A frame a relay's mailbox held for us: ours only (a relay checked the
+    // recipient, but we do not rely on it); nothing to forward.
+    [=](held_atom, bytes& frame, const completion& done) {
+      auto to = e2ee::peek_recipient(frame);
+      if (!to || !(*to == self->state.setup.self)) {
+        ++self->state.rejected;
+        spdlog::warn("routing: dropped held frame: {}", to ? "addressed to " + to->str() : to.err().what());
+        done(ok());  // never to be fetched again
+        return;
+      }
+      ++self->state.received;
+      self->send(self->state.setup.mailbox, held_atom::value, std::move(frame), done);
+    },
+    [=](deposit_atom, std::uint64_t token, bool ok, const std::string& code, const std::string& msg) {
+      if (ok) deposit_done(self, token, aqua::ok());
+      else deposit_done(self, token, error{errc_from_string(code).value_or(errc::io_error), msg});
+    },
+    [=](path_atom, const std::string& peer) { return diagnose(self, peer); },
     [=](readable_atom, std::uint64_t id) { drain(self, id); },
     [=](writable_atom, std::uint64_t id) {
       if (auto it = self->state.conns.find(id); it != self->state.conns.end()) it->second.blocked = false;
@@ -281,7 +134,7 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
     },
     [=](closed_atom, std::uint64_t id, const std::string& why) {
       drain(self, id);  // frames sent before the close are still delivered
-      drop_connection(self, id, error{errc::connection_closed, why});
+      fail_connection(self, id, error{errc::connection_closed, why});
     },
     [=](status_atom) {
       auto& s = self->state;
@@ -290,7 +143,8 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
         waiting += e.pending.size();
         blocked += e.blocked ? 1 : 0;
       }
-      return caf::make_message(std::uint64_t{s.conns.size()}, s.sent, s.received, s.rejected, waiting, blocked);
+      return caf::make_message(std::uint64_t{s.conns.size()}, s.sent, s.received, s.rejected, waiting, blocked,
+                               s.deposited);
     },
   };
 }

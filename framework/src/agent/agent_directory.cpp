@@ -52,27 +52,16 @@ std::string remote_address(const e2ee::contact_card& c) {
   return {};
 }
 
-result<void> add_trusted_contacts(const fs::path& data_dir,
-                                  const std::vector<std::pair<std::string, std::string>>& alias_and_card) {
-  auto book = contact_book::load(data_dir / contact_book::file_name);
-  if (!book) return book.err();
-  auto now = system_env()->now_unix_ms();
+result<void> add_trusted_contacts(node& n, const std::vector<std::pair<std::string, std::string>>& alias_and_card) {
   for (auto& [alias, text] : alias_and_card) {
-    auto raw = e2ee::card_from_text(text);
-    if (!raw) return raw.err();
-    auto card = e2ee::verify_card(*raw, now);
-    if (!card) return card.err();
-    auto added = book->add(*raw, *card, alias, now);
-    if (!added) added = book->add(*raw, *card, "", now);  // alias taken by another peer
+    auto added = n.add_contact(text, alias, "verified");
+    if (!added && added.err().code() == errc::invalid_argument && !alias.empty())
+      added = n.add_contact(text, "", "verified");  // alias taken by another peer
     if (!added) return added.err();
-    if (auto c = book->find(card->id().str()); c && (*c)->trust == trust_state::unverified)
-      (*c)->trust = trust_state::verified;  // vouched for by the daemon config; a block stays a block
+    if (added->trust == "unverified")
+      if (auto r = n.set_contact_trust(added->id.str(), "verified"); !r) return r.err();
   }
-  return book->save();
-}
-
-result<void> add_trusted_contact(const fs::path& data_dir, const std::string& card_text, const std::string& alias) {
-  return add_trusted_contacts(data_dir, {{alias, card_text}});
+  return ok();
 }
 
 } // namespace aqua::agents

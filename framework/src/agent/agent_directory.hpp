@@ -6,6 +6,8 @@
 // so a file in the directory can only claim a name, never an identity.
 
 #include <filesystem>
+
+#include "aqua/node.hpp"
 #include <string>
 #include <vector>
 
@@ -28,12 +30,9 @@ std::vector<directory_entry> scan_directory(const std::filesystem::path& dir);
 // The first address other processes can dial (not /memory/), or empty.
 std::string remote_address(const e2ee::contact_card& c);
 
-// Adds `card_text` to the contact book in `data_dir` as a verified contact
-// named `alias` (without the alias if another peer holds it).
-result<void> add_trusted_contact(const std::filesystem::path& data_dir, const std::string& card_text,
-                                 const std::string& alias);
-// Several at once (one load and one save of the book).
-result<void> add_trusted_contacts(const std::filesystem::path& data_dir,
-                                  const std::vector<std::pair<std::string, std::string>>& alias_and_card);
+// Adds each (alias, card text) to `n`'s contacts as verified (vouched for
+// by the daemon config; a blocked contact stays blocked), named `alias`
+// unless another peer holds that alias.
+result<void> add_trusted_contacts(node& n, const std::vector<std::pair<std::string, std::string>>& alias_and_card);
 
 } // namespace aqua::agents

@@ -171,14 +171,14 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
     std::vector<std::pair<std::string, std::string>> others;
     for (std::size_t j = 0; j < cards.size(); ++j)
       if (j != i) others.push_back(cards[j]);
-    if (auto r = add_trusted_contacts(nodes[i]->config().data_dir, others); !r)
+    if (auto r = add_trusted_contacts(*nodes[i], others); !r)
       return error{r.err().code(), "agent '" + cfg.agents[i].name + "': contacts: " + r.err().message()};
   }
   if (daemon) {
     std::vector<std::pair<std::string, std::string>> others;
     for (auto& c : cards)
       if (c.first != daemon->config().name || c.second != daemon->card()) others.push_back(c);
-    if (auto r = add_trusted_contacts(daemon->config().data_dir, others); !r) return r.err();
+    if (auto r = add_trusted_contacts(*daemon, others); !r) return r.err();
   }
   for (auto& [name, card] : cards) {
     auto raw = e2ee::card_from_text(card);
@@ -236,10 +236,10 @@ void agent_host::impl::refresh_directory() {
   }
   if (fresh.empty()) return;
   for (auto& r : runtimes)
-    if (auto res = add_trusted_contacts(r->data_dir(), fresh); !res)
+    if (auto res = add_trusted_contacts(r->get_node(), fresh); !res)
       spdlog::warn("agent {}: cannot add directory cards: {}", r->name(), res.err().what());
   if (opts.daemon)
-    if (auto res = add_trusted_contacts(opts.daemon->config().data_dir, fresh); !res)
+    if (auto res = add_trusted_contacts(*opts.daemon, fresh); !res)
       spdlog::warn("daemon: cannot add directory cards: {}", res.err().what());
 }
 

@@ -5,7 +5,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "identity/key_store.hpp"
 
 namespace aqua {
 
@@ -18,14 +17,14 @@ std::string_view to_string(trust_state t) {
   return "unverified";
 }
 
-namespace {
-
-std::optional<trust_state> parse_trust(const std::string& s) {
+std::optional<trust_state> parse_trust(std::string_view s) {
   if (s == "unverified") return trust_state::unverified;
   if (s == "verified") return trust_state::verified;
   if (s == "blocked") return trust_state::blocked;
   return std::nullopt;
 }
+
+namespace {
 
 bool valid_alias(const std::string& a) {
   if (a.empty() || a.size() > 64 || a.rfind("12D3KooW", 0) == 0) return false;
@@ -36,9 +35,8 @@ bool valid_alias(const std::string& a) {
 
 } // namespace
 
-result<contact_book> contact_book::load(const std::filesystem::path& file) {
+result<contact_book> contact_book::load_json(const std::filesystem::path& file) {
   contact_book book;
-  book.file_ = file;
   std::ifstream in(file);
   if (!in) return book;
   std::stringstream ss;
@@ -72,15 +70,13 @@ result<contact_book> contact_book::load(const std::filesystem::path& file) {
   return book;
 }
 
-result<void> contact_book::save() const {
-  nlohmann::json list = nlohmann::json::array();
-  for (auto& c : contacts_) {
-    auto card = e2ee::decode_card(c.card);
-    list.push_back({{"peer_id", c.id.str()}, {"alias", c.alias}, {"trust", std::string(to_string(c.trust))},
-                    {"card", card ? e2ee::card_to_text(*card) : std::string()}, {"added_ms", c.added_ms}});
-  }
-  nlohmann::json j{{"version", 1}, {"contacts", list}};
-  return write_file_atomic(file_, j.dump(2) + "\n", 0600);
+void contact_book::put(contact c) {
+  for (auto& existing : contacts_)
+    if (existing.id == c.id) {
+      existing = std::move(c);
+      return;
+    }
+  contacts_.push_back(std::move(c));
 }
 
 result<const contact*> contact_book::add(bytes card, const e2ee::contact_card& verified, const std::string& alias,
@@ -121,7 +117,7 @@ result<void> contact_book::remove(const std::string& who) {
   auto c = find(who);
   if (!c) return c.err();
   contacts_.erase(contacts_.begin() + (*c - contacts_.data()));
-  return save();
+  return ok();
 }
 
 } // namespace aqua

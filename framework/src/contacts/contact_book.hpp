@@ -1,8 +1,9 @@
 #pragma once
 // Private: the contact book — verified cards of other peers, with an alias
-// and a trust state (unverified / verified / blocked). Stored as JSON in the
-// data dir (contacts.json, mode 0600) until the Durable store issue moves it
-// into LevelDB.
+// and a trust state (unverified / verified / blocked). An in-memory
+// container; contact_store keeps it durable in the node's LevelDB store.
+// Nodes of aqua <= 0.1 kept it as contacts.json in the data dir:
+// load_json() reads that once, for the import.
 
 #include <filesystem>
 #include <optional>
@@ -15,6 +16,7 @@ namespace aqua {
 
 enum class trust_state { unverified, verified, blocked };
 std::string_view to_string(trust_state t);
+std::optional<trust_state> parse_trust(std::string_view s);
 
 struct contact {
   peer_id id;
@@ -26,11 +28,13 @@ struct contact {
 
 class contact_book {
  public:
-  static constexpr const char* file_name = "contacts.json";
+  static constexpr const char* legacy_file_name = "contacts.json";
 
-  // A missing file is an empty book; a corrupt one is errc::io_error naming the file.
-  static result<contact_book> load(const std::filesystem::path& file);
-  result<void> save() const;
+  // A legacy contacts.json: a missing file is an empty book; a corrupt one
+  // is errc::io_error naming the file.
+  static result<contact_book> load_json(const std::filesystem::path& file);
+  // Restores a stored contact (its card already checked).
+  void put(contact c);
 
   // Adds or refreshes (a newer card keeps alias unless one is given, and keeps trust).
   // errc::invalid_argument when the alias is taken by another peer or malformed.
@@ -42,7 +46,6 @@ class contact_book {
   const std::vector<contact>& all() const { return contacts_; }
 
  private:
-  std::filesystem::path file_;
   std::vector<contact> contacts_;
 };
 

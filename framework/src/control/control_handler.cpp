@@ -1,7 +1,7 @@
 #include "control/control_handler.hpp"
 
-#include "contacts/contact_book.hpp"
 #include "control/control_json.hpp"
+#include "control/doctor.hpp"
 #include "e2ee/card.hpp"
 
 namespace aqua::control {
@@ -44,12 +44,9 @@ nlohmann::json handler::handle(const nlohmann::json& request) {
 
 result<peer_id> handler::resolve_peer(const std::string& who) {
   if (auto id = peer_id::parse(who)) return *id;
-  std::lock_guard lock(contacts_mutex_);
-  auto book = contact_book::load(data_dir_ / contact_book::file_name);
-  if (!book) return book.err();
-  auto c = book->find(who);
+  auto c = node_.find_contact(who);
   if (!c) return error{errc::not_found, "'" + who + "' is neither a peer ID nor a contact alias"};
-  return (*c)->id;
+  return c->id;
 }
 
 result<nlohmann::json> handler::send(const nlohmann::json& req) {
@@ -129,6 +126,20 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     j["card"] = node_.card();
     return j;
   }
+  if (cmd == "doctor") {
+    auto who = arg_string(req, "doctor", "peer", false);
+    if (!who) return who.err();
+    std::optional<peer_id> peer;
+    if (!who->empty()) {
+      auto id = resolve_peer(*who);
+      if (!id) return id.err();
+      peer = *id;
+    }
+    auto j = doctor_report(node_, peer);
+    if (!j) return j.err();
+    (*j)["name"] = node_.config().name;
+    return *j;
+  }
   if (cmd == "card") return nlohmann::json{{"card", node_.card()}, {"peer_id", node_.id().str()}};
   if (cmd == "send") return send(req);
   if (cmd == "inbox.list") return inbox_list(req);
@@ -160,21 +171,32 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     for (auto& m : *list) out.push_back(to_json(m));
     return nlohmann::json{{"messages", out}};
   }
-  if (cmd.rfind("contacts.", 0) == 0) return contacts(cmd, req);
+  if (cmd.rfind("contacts.", 0) == 0) return contacts_command(node_contact_ops(node_), cmd, req);
   return error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
 }
 
-result<nlohmann::json> handler::contacts(const std::string& cmd, const nlohmann::json& req) {
-  std::lock_guard lock(contacts_mutex_);
-  auto book = contact_book::load(data_dir_ / contact_book::file_name);
-  if (!book) return book.err();
-  auto entry = [](const contact& c) {
-    return nlohmann::json{{"peer_id", c.id.str()}, {"alias", c.alias}, {"trust", std::string(to_string(c.trust))},
-                          {"added_ms", c.added_ms}};
-  };
+nlohmann::json contact_json(const contact_info& c) {
+  return nlohmann::json{{"peer_id", c.id.str()},          {"alias", c.alias},
+                        {"trust", c.trust},               {"added_ms", c.added_unix_ms},
+                        {"addresses", c.addresses},       {"card_expires_ms", c.card_expires_unix_ms}};
+}
+
+contact_ops node_contact_ops(node& n) {
+  contact_ops ops;
+  ops.add = [&n](const std::string& card, const std::string& alias) { return n.add_contact(card, alias); };
+  ops.list = [&n] { return n.contacts(); };
+  ops.find = [&n](const std::string& who) { return n.find_contact(who); };
+  ops.set_trust = [&n](const std::string& who, const std::string& trust) { return n.set_contact_trust(who, trust); };
+  ops.remove = [&n](const std::string& who) { return n.remove_contact(who); };
+  return ops;
+}
+
+result<nlohmann::json> contacts_command(const contact_ops& ops, const std::string& cmd, const nlohmann::json& req) {
   if (cmd == "contacts.list") {
+    auto all = ops.list();
+    if (!all) return all.err();
     nlohmann::json list = nlohmann::json::array();
-    for (auto& c : book->all()) list.push_back(entry(c));
+    for (auto& c : *all) list.push_back(contact_json(c));
     return nlohmann::json{{"contacts", list}};
   }
   if (cmd == "contacts.add") {
@@ -182,34 +204,23 @@ result<nlohmann::json> handler::contacts(const std::string& cmd, const nlohmann:
     auto alias = arg_string(req, "contacts.add", "alias", false);
     if (!text) return text.err();
     if (!alias) return alias.err();
-    auto raw = e2ee::card_from_text(*text);
-    if (!raw) return raw.err();
-    auto now = system_env()->now_unix_ms();
-    auto card = e2ee::verify_card(*raw, now);
-    if (!card) return card.err();
-    auto added = book->add(*raw, *card, *alias, now);
-    if (!added) return added.err();
-    auto j = entry(**added);
-    if (auto r = book->save(); !r) return r.err();
-    return j;
+    auto c = ops.add(*text, *alias);
+    if (!c) return c.err();
+    return contact_json(*c);
   }
   auto who = arg_string(req, cmd.c_str(), "who", true);
   if (!who) return who.err();
-  auto c = book->find(*who);
-  if (!c) return c.err();
-  if (cmd == "contacts.show") return entry(**c);
+  result<contact_info> c = error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
+  if (cmd == "contacts.show") c = ops.find(*who);
+  if (cmd == "contacts.verify") c = ops.set_trust(*who, "verified");
+  if (cmd == "contacts.block") c = ops.set_trust(*who, "blocked");
   if (cmd == "contacts.remove") {
-    auto id = (*c)->id.str();
-    if (auto r = book->remove(*who); !r) return r.err();
-    return nlohmann::json{{"removed", id}};
+    auto id = ops.remove(*who);
+    if (!id) return id.err();
+    return nlohmann::json{{"removed", id->str()}};
   }
-  if (cmd == "contacts.verify" || cmd == "contacts.block") {
-    (*c)->trust = cmd == "contacts.verify" ? trust_state::verified : trust_state::blocked;
-    auto j = entry(**c);
-    if (auto r = book->save(); !r) return r.err();
-    return j;
-  }
-  return error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
+  if (!c) return c.err();
+  return contact_json(*c);
 }
 
 } // namespace aqua::control

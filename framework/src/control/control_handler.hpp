@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <mutex>
 
 #include "aqua/node.hpp"
@@ -31,17 +32,29 @@ class handler {
   result<nlohmann::json> dispatch(const std::string& cmd, const nlohmann::json& req);
   result<nlohmann::json> send(const nlohmann::json& req);
   result<nlohmann::json> inbox_list(const nlohmann::json& req);
-  result<nlohmann::json> contacts(const std::string& cmd, const nlohmann::json& req);
   result<peer_id> resolve_peer(const std::string& who);
 
   node& node_;
   std::filesystem::path data_dir_;
-  std::mutex contacts_mutex_;  // one contacts.json writer at a time inside the daemon
 };
 
 // Typed argument access with precise errors ("send: 'ttl_s' must be a number").
 result<std::string> arg_string(const nlohmann::json& req, const char* cmd, const char* key, bool required);
 result<std::uint64_t> arg_uint(const nlohmann::json& req, const char* cmd, const char* key, std::uint64_t fallback);
+// A contact as the control API shows it (contacts.* results).
+nlohmann::json contact_json(const contact_info& c);
+
+// contacts.* over any contact source: the running node (node_contact_ops),
+// or the store itself when no daemon runs (the CLI).
+struct contact_ops {
+  std::function<result<contact_info>(const std::string& card, const std::string& alias)> add;
+  std::function<result<std::vector<contact_info>>()> list;
+  std::function<result<contact_info>(const std::string& who)> find;
+  std::function<result<contact_info>(const std::string& who, const std::string& trust)> set_trust;
+  std::function<result<peer_id>(const std::string& who)> remove;
+};
+contact_ops node_contact_ops(node& n);
+result<nlohmann::json> contacts_command(const contact_ops& ops, const std::string& cmd, const nlohmann::json& req);
 result<bool> arg_bool(const nlohmann::json& req, const char* cmd, const char* key, bool fallback);
 
 } // namespace aqua::control

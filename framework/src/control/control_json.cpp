@@ -58,7 +58,17 @@ nlohmann::json to_json(const node_status& s) {
           {"outbox_pending", s.outbox_pending},
           {"inbox_unread", s.inbox_unread},
           {"frames_waiting", s.frames_waiting},
-          {"connections_blocked", s.connections_blocked}};
+          {"connections_blocked", s.connections_blocked},
+          {"frames_deposited", s.frames_deposited},
+          {"transports", [&] {
+             auto list = nlohmann::json::array();
+             for (auto& t : s.transports) {
+               auto details = nlohmann::json::array();
+               for (auto& [k, v] : t.details) details.push_back({k, v});
+               list.push_back({{"name", t.name}, {"listen", t.listen_addresses}, {"details", details}});
+             }
+             return list;
+           }()}};
 }
 
 nlohmann::json error_json(const error& e) {

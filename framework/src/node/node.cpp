@@ -8,6 +8,7 @@
 
 #include "actors/identity_actor.hpp"
 #include "actors/protocol.hpp"
+#include "node/node_impl.hpp"
 #include "identity/key_store.hpp"
 #include "node/transport_host.hpp"
 #include "store/engine_store.hpp"
@@ -17,28 +18,6 @@ namespace aqua {
 
 using namespace actors;
 
-struct node::impl {
-  node_config cfg;
-  peer_id self;
-  caf::actor_system_config sys_cfg;
-  std::unique_ptr<caf::actor_system> system;
-  std::shared_ptr<store::db> db;
-  caf::actor identity, crypto, mailbox, relay, routing;
-  std::vector<std::string> listen_addrs;
-  std::string card;
-  bool stopped = false;
-
-  template <class T, class... Ts>
-  result<T> ask(const caf::actor& who, std::chrono::milliseconds timeout, Ts&&... xs) {
-    if (stopped) return error{errc::not_running, "node " + cfg.name + " is stopped"};
-    caf::scoped_actor sa{*system};
-    std::optional<result<T>> out;
-    sa->request(who, timeout, std::forward<Ts>(xs)...)
-      .receive([&](T& v) { out.emplace(std::move(v)); },
-               [&](const caf::error& e) { out.emplace(from_caf(e)); });
-    return std::move(*out);
-  }
-};
 
 node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 node::~node() { stop(); }
@@ -53,15 +32,14 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   std::shared_ptr<store::db> shared_db = std::move(*db);
   crypto_setup crypto;
   crypto.cfg = cfg.crypto;
-  crypto.contacts_file = cfg.data_dir / contact_book::file_name;
   e2ee::engine_limits limits;
   limits.max_payload = cfg.crypto.max_frame_bytes + 1;  // + the inner type byte
   auto engine = store::load_engine(*shared_db, kp->pub(), system_env(), limits);
   if (!engine) return engine.err();
   crypto.engine = std::make_shared<e2ee::engine>(std::move(*engine));
-  auto book = contact_book::load(crypto.contacts_file);
-  if (!book) return book.err();
-  crypto.book = std::move(*book);
+  auto contacts = contact_store::open(shared_db, cfg.data_dir / contact_book::legacy_file_name);
+  if (!contacts) return contacts.err();
+  crypto.contacts = *contacts;
   plugin_loader loader(cfg.plugin_path);
   routing_setup setup;
   for (auto& tc : cfg.transports) {
@@ -91,20 +69,21 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
 
   // Transports authenticate connections with Noise sessions signed by the
   // identity (the host shares the key's protected memory; plugins never see it).
-  auto transport_host = std::make_shared<node_transport_host>(*kp, system_env());
-  setup.host = transport_host;
-  setup.contacts_file = crypto.contacts_file;
+  auto host = std::make_shared<node_transport_host>(*kp, system_env());
+  setup.host = host;
+  setup.contacts = *contacts;
   // The secret key moves into the identity actor; our copy dies with `kp`.
   auto holder = std::make_shared<keypair_holder>(keypair_holder{std::move(*kp)});
   p->identity = spawn_identity(sys, std::move(holder));
   crypto.identity = p->identity;
   p->crypto = spawn_crypto(sys, std::move(crypto));
   p->db = shared_db;
+  p->contacts = *contacts;
   p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {}});
   relay_setup relay;
   relay.self = p->self;
   relay.cfg = cfg.relay;
-  relay.host = transport_host;  // the relay server's identity (Noise, vouchers)
+  relay.host = host;  // the relay server's identity (Noise, vouchers)
   // Server-side protocols of the relay server (relay.serve) register here,
   // e.g. /aqua/mailbox/1.0.0 when cfg.relay.mailbox; see p2p/stream_service.hpp.
   p->relay = spawn_relay(sys, std::move(relay));
@@ -113,7 +92,15 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   setup.transport_configs = cfg.transports;
   setup.mailbox = p->mailbox;
   setup.relay = p->relay;
+  p->transports = setup.transports;
   p->routing = spawn_routing(sys, std::move(setup));
+  p->host = host;
+  host->set_held_sink([routing = caf::actor_cast<caf::weak_actor_ptr>(p->routing)](
+                        bytes frame, std::function<void(result<void>)> done) {
+    completion c(std::move(done));
+    if (auto strong = routing.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), held_atom::value, std::move(frame), c);
+  });  // a dropped message (routing gone) completes with not_running
 
   std::unique_ptr<node> n(new node(std::move(p)));
   auto loaded = n->impl_->ask<bool>(n->impl_->mailbox, std::chrono::seconds(30), init_atom::value, n->impl_->routing);
@@ -206,7 +193,8 @@ result<node_status> node::status() {
   sa->request(impl_->routing, std::chrono::seconds(10), status_atom::value)
     .receive(
       [&](std::uint64_t conns, std::uint64_t sent, std::uint64_t received, std::uint64_t rejected,
-          std::uint64_t waiting, std::uint64_t blocked) {
+          std::uint64_t waiting, std::uint64_t blocked, std::uint64_t deposited) {
+        st.frames_deposited = deposited;
         st.frames_waiting = waiting;
         st.connections_blocked = blocked;
         st.connections = conns;
@@ -233,18 +221,32 @@ result<node_status> node::status() {
                                                relay_atom::value);
   if (!relay) return relay.err();
   st.relay = std::move(*relay);
+  for (auto& [name, t] : impl_->transports) {
+    node_status::transport_report r;
+    r.name = name;
+    r.listen_addresses = t->listen_addresses();
+    r.details = t->diagnostics();
+    st.transports.push_back(std::move(r));
+  }
   return st;
+}
+
+result<path_diagnosis> node::diagnose_path(const peer_id& peer) {
+  return impl_->ask<path_diagnosis>(impl_->routing, std::chrono::seconds(10), path_atom::value, peer.str());
 }
 
 void node::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
+  if (impl_->host) impl_->host->set_held_sink({});
   for (auto* a : {&impl_->routing, &impl_->relay, &impl_->mailbox, &impl_->crypto, &impl_->identity})
     if (*a) {
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
       *a = nullptr;
     }
   impl_->system.reset();  // waits for every actor to finish
+  impl_->transports.clear();
+  impl_->contacts.reset();
   impl_->db.reset();      // after the actors: their last writes are done
 }
 

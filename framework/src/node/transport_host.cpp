@@ -12,4 +12,22 @@ std::unique_ptr<secure_session> node_transport_host::new_session(bool initiator,
   return p2p::keypair_sessions(key_, *env_)(initiator, std::move(expected));
 }
 
+void node_transport_host::deliver_held(bytes frame, std::function<void(result<void>)> done) {
+  held_sink sink;
+  {
+    std::lock_guard lock(sink_mutex_);
+    sink = sink_;
+  }
+  if (!sink) {
+    done(error{errc::not_running, "the node is not running yet"});
+    return;
+  }
+  sink(std::move(frame), std::move(done));
+}
+
+void node_transport_host::set_held_sink(held_sink sink) {
+  std::lock_guard lock(sink_mutex_);
+  sink_ = std::move(sink);
+}
+
 } // namespace aqua

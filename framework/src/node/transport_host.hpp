@@ -5,7 +5,9 @@
 // pair (shared, sodium-protected memory) so that the Noise static key can be
 // signed per handshake; plugins only ever see secure_session objects.
 
+#include <functional>
 #include <memory>
+#include <mutex>
 
 #include "aqua/env.hpp"
 #include "aqua/transport.hpp"
@@ -18,6 +20,11 @@ class node_transport_host : public transport_host {
   node_transport_host(keypair identity, std::shared_ptr<env> e);
   const peer_id& local_peer() const override { return self_; }
   std::unique_ptr<secure_session> new_session(bool initiator, std::optional<peer_id> expected) override;
+  // Held frames go to `sink` once the node's actors run (set_held_sink);
+  // before that, and after clear, deliver_held answers not_running.
+  using held_sink = std::function<void(bytes frame, std::function<void(result<void>)> done)>;
+  void deliver_held(bytes frame, std::function<void(result<void>)> done) override;
+  void set_held_sink(held_sink sink);
   // For in-tree libp2p transports that need the key pair itself (noise_stream).
   const keypair& identity() const { return key_; }
 
@@ -25,6 +32,8 @@ class node_transport_host : public transport_host {
   keypair key_;
   peer_id self_;
   std::shared_ptr<env> env_;
+  std::mutex sink_mutex_;
+  held_sink sink_;
 };
 
 } // namespace aqua

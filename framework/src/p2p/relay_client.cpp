@@ -74,13 +74,23 @@ result<void> relay_client::start() {
     relays_.push_back(std::move(st));
   }
   if (auto r = host_->start(); !r) return r;
+  {
+    std::lock_guard<std::mutex> g(guard_->mu);
+    guard_->host = host_.get();
+  }
   host_->post([this] {
     for (std::size_t i = 0; i < relays_.size(); ++i) connect_relay(i);
   });
   return ok();
 }
 
-void relay_client::stop() { host_->stop(); }
+void relay_client::stop() {
+  {
+    std::lock_guard<std::mutex> g(guard_->mu);
+    guard_->host = nullptr;
+  }
+  host_->stop();
+}
 
 result<void> relay_client::add_relay(const std::string& text) {
   auto ep = parse_relay(text);
@@ -170,6 +180,7 @@ void relay_client::on_established(conn_id c, const peer_id& peer, bool inbound) 
     relays_[it->second].connected = true;
     schedule_reserve(it->second, 0);
   }
+  mailbox_conn_up(c);
   if (auto it = conn_waiters_.find(c); it != conn_waiters_.end()) {
     auto chans = std::move(it->second);
     conn_waiters_.erase(it);
@@ -209,6 +220,7 @@ void relay_client::on_closed(conn_id c, const error& e) {
   }
   dial_relays_.erase(c);
   stop_sources_.erase(c);
+  mailbox_conn_gone(c, e);
   std::vector<channel_id> dead;
   if (auto it = conn_waiters_.find(c); it != conn_waiters_.end()) {
     dead = std::move(it->second);
@@ -226,6 +238,8 @@ void relay_client::on_closed(conn_id c, const error& e) {
 
 void relay_client::on_event(conn_id c, p2p_event& ev) {
   const skey k{c, ev.stream_id};
+  if (auto it = streams_.find(k); it != streams_.end() && it->second.r >= role::mb_deposit)
+    return on_mailbox_event(k, it->second, ev);  // relay_mailbox.cpp
   switch (ev.kind) {
     case p2p_event_kind::identified:
       if (auto it = relay_conns_.find(c); it != relay_conns_.end() && ev.identify) {
@@ -349,6 +363,7 @@ void relay_client::on_reserved(std::size_t i, const relay::hop_message& m) {
                m.limit ? " with a limit" : "");
   schedule_reserve(i, delay);
   publish_addresses();
+  start_fetch(r.conn);  // held mail (relay_mailbox.cpp)
 }
 
 void relay_client::on_stop_data(skey k, stream_ctx& ctx, bytes_view data) {

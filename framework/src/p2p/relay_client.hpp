@@ -9,6 +9,8 @@
 //   auto ch = rc.dial("/ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/PEER");
 //   rc.send(*ch, frame);                          // queued until the channel opens
 //   callbacks: on_channel_open / on_frame / on_remote_closed / on_channel_closed / on_writable
+//   rc.deposit(circuit_addr, frame, ttl_s, done);  // network mailbox (docs/protocol/mailbox.md)
+//   callbacks.on_held(frame, done): mail the relays held for us; acked to the relay after done(ok)
 //
 // A channel is one /aqua/msg/1.0.0 stream on a relayed connection: the
 // dialer opens it; the listener accepts any number. Callbacks run on the
@@ -19,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,6 +46,11 @@ struct relay_client_config {
   std::int64_t refresh_margin_ms = 5 * 60000;   // ... and this long before the reservation expires
   std::int64_t ping_interval_ms = 15000;        // keepalive on every connection
   bool require_voucher = false;                 // refuse reservations without a valid voucher
+  // Network mailbox (relay_mailbox.cpp): fetch held mail on every reservation (needs on_held).
+  bool fetch_mail = true;
+  std::int64_t deposit_timeout_ms = 30000;      // a deposit without an answer by then fails with timeout
+  std::size_t max_deposits = 256;               // deposits in flight; more fail with would_block
+  std::size_t max_pending_acks = 4096;          // acks waiting for a fetch stream per relay
 };
 
 struct relay_client_callbacks {
@@ -54,6 +62,10 @@ struct relay_client_callbacks {
   // Gone (closed both ways, reset, dial failed, connection lost).
   std::function<void(channel_id, const error&)> on_channel_closed;
   std::function<void(channel_id)> on_writable;
+  // An envelope a relay's mailbox held for us. Call `done` exactly once, from any thread: ok once it is
+  // stored durably (or rejected for good), then the relay deletes it; an error leaves it on the relay,
+  // and it is fetched again after retry_ms.
+  std::function<void(bytes frame, std::function<void(result<void>)> done)> on_held;
 };
 
 struct relay_status {
@@ -89,6 +101,12 @@ class relay_client {
   result<void> send(channel_id ch, bytes_view frame);
   // Half-close after the queued frames.
   result<void> close(channel_id ch);
+  // Asks the mailbox of the relay in `circuit_addr` (/ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/PEER) to hold
+  // `frame` for PEER for at most ttl_s seconds (0: the relay's maximum). done runs exactly once, on the
+  // loop thread (or the caller's after stop()): ok once the relay stored it durably; not_supported (no
+  // mailbox), quota_exceeded, frame_too_large, message_expired, bad_envelope, timeout, connection_closed.
+  void deposit(const std::string& circuit_addr, bytes frame, std::uint32_t ttl_s,
+               std::function<void(result<void>)> done);
   tcp_host& host() { return *host_; }
 
  private:
@@ -105,12 +123,31 @@ class relay_client {
     std::string observed, last_error;
     timer_id timer = 0;
   };
-  enum class role : std::uint8_t { hop_reserve, hop_connect, stop, channel };
+  enum class role : std::uint8_t { hop_reserve, hop_connect, stop, channel, mb_deposit, mb_fetch };  // mb_*: last
   struct stream_ctx {
     role r = role::channel;
     std::size_t relay = 0;         // hop_reserve
-    channel_id ch = 0;             // hop_connect, channel
+    channel_id ch = 0;             // hop_connect, channel; mb_deposit: the deposit
     relay::delimited_reader reader;
+  };
+  struct deposit_op {
+    conn_id conn = 0;
+    std::uint32_t stream = 0;
+    bytes out;                     // the framed DEPOSIT not yet taken by the stream
+    std::function<void(result<void>)> done;
+    timer_id timer = 0;
+  };
+  struct fetch_state {
+    std::uint32_t stream = 0;      // 0: none open
+    bool open = false;
+    std::vector<std::uint64_t> acks;  // ids to acknowledge on the next open fetch stream
+    std::set<std::uint64_t> handed;   // given to on_held, done not yet called
+    timer_id retry = 0;
+  };
+  // Lets on_held's done reach the loop after the client is gone (then it does nothing).
+  struct mailbox_guard {
+    std::mutex mu;
+    tcp_host* host = nullptr;
   };
   struct channel {
     conn_id conn = 0;
@@ -154,6 +191,19 @@ class relay_client {
   void fail_channel(channel_id ch, const error& e, bool reset);
   void finish_channel(channel_id ch);
   result<void> send_on_loop(channel_id ch, bytes_view frame);
+  // Network mailbox (relay_mailbox.cpp).
+  void deposit_on_loop(const std::string& addr, bytes frame, std::uint32_t ttl_s,
+                       std::function<void(result<void>)> done);
+  void start_deposit(conn_id relay_conn, std::uint64_t op);
+  void finish_deposit(std::uint64_t op, result<void> r);
+  void flush_deposit(std::uint64_t op);
+  void start_fetch(conn_id relay_conn);
+  void flush_acks(conn_id relay_conn);
+  void on_mailbox_event(skey k, stream_ctx& ctx, p2p_event& ev);
+  void on_mail(skey k, bytes_view data);
+  void held_done(conn_id relay_conn, std::uint64_t id, const result<void>& r);
+  void mailbox_conn_up(conn_id c);
+  void mailbox_conn_gone(conn_id c, const error& e);
 
   peer_id self_;
   std::shared_ptr<env> env_;
@@ -171,6 +221,11 @@ class relay_client {
   std::map<skey, channel_id> channel_of_;
   channel_id next_channel_ = 1;
   std::vector<std::string> last_published_;
+  std::map<std::uint64_t, deposit_op> deposits_;
+  std::map<conn_id, std::vector<std::uint64_t>> deposit_waiters_;  // relay conn not yet established -> deposits
+  std::uint64_t next_deposit_ = 1;
+  std::map<conn_id, fetch_state> fetches_;                          // per reservation connection
+  std::shared_ptr<mailbox_guard> guard_ = std::make_shared<mailbox_guard>();
 };
 
 // uvarint(length) || frame.

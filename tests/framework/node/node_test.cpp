@@ -61,24 +61,17 @@ bool eventually(F cond, std::chrono::milliseconds limit = 5s) {
   return true;
 }
 
-// Adds `card_text` to the contact book in `cfg`'s data dir, with a trust state.
-void add_contact(const node_config& cfg, const std::string& card_text, trust_state trust = trust_state::unverified) {
-  auto book = contact_book::load(cfg.data_dir / contact_book::file_name);
-  ASSERT_TRUE(book) << book.err().what();
-  auto raw = e2ee::card_from_text(card_text);
-  ASSERT_TRUE(raw);
-  auto card = e2ee::verify_card(*raw, system_env()->now_unix_ms());
-  ASSERT_TRUE(card) << card.err().what();
-  auto added = book->add(*raw, *card, "", system_env()->now_unix_ms());
-  ASSERT_TRUE(added);
-  (*book->find((*added)->id.str()))->trust = trust;
-  ASSERT_TRUE(book->save());
+// Adds `card_text` to `n`'s contacts with a trust state (as `aqua contacts add` would).
+void add_contact(node& n, const std::string& card_text, trust_state trust = trust_state::unverified) {
+  auto added = n.add_contact(card_text);
+  ASSERT_TRUE(added) << added.err().what();
+  ASSERT_TRUE(n.set_contact_trust(added->id.str(), std::string(to_string(trust))));
 }
 
 // Both nodes learn each other's card (as `aqua contacts add` would).
 void introduce(node& a, node& b) {
-  add_contact(a.config(), b.card());
-  add_contact(b.config(), a.card());
+  add_contact(a, b.card());
+  add_contact(b, a.card());
 }
 
 // A party outside any node: its own engine and signed card.
@@ -158,7 +151,7 @@ TEST(node, rejects_garbage_tampered_and_replayed_envelopes_and_accepts_genuine_o
   auto bob = node::start(make_node_dir(tmp, "bob", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/bob.yaml"), 1));
   ASSERT_TRUE(bob) << bob.err().what();
   outsider carol(2);
-  add_contact((*bob)->config(), carol.card, trust_state::verified);
+  add_contact(**bob, carol.card, trust_state::verified);
   raw_link link("/memory/two-nodes-bob");
 
   auto genuine = carol.seal_for(**bob, "genuine", 1);
@@ -202,7 +195,7 @@ TEST(node, unknown_senders_are_quarantined_or_rejected_and_blocked_ones_rejected
   EXPECT_TRUE(eventually([&] { return (*r)->status()->frames_rejected == 1u; }));
 
   outsider eve(10);
-  add_contact((*q)->config(), eve.card, trust_state::blocked);
+  add_contact(**q, eve.card, trust_state::blocked);
   ASSERT_TRUE(lq.conn->send(eve.seal_for(**q, "blocked?", 3)));
   EXPECT_FALSE((*q)->receive(300ms));
   EXPECT_TRUE(eventually([&] { return (*q)->status()->frames_rejected == 1u; }));
@@ -294,7 +287,7 @@ TEST(node, unreachable_messages_stay_queued_with_retries_until_they_expire) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code(), errc::unknown_session);  // no card, no session: nothing to encrypt to
   outsider stranger(3);
-  add_contact((*a)->config(), stranger.card);
+  add_contact(**a, stranger.card);
   // No route: durably queued all the same, retried with backoff, then expired at its TTL.
   auto r2 = (*a)->send(stranger.kp.id(), bytes{1}, 5s, 1500);
   ASSERT_TRUE(r2) << r2.err().what();
@@ -379,8 +372,7 @@ TEST(node, messages_to_an_offline_peer_are_retried_and_delivered_exactly_once_wh
   }
   auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/off-alice", route(1, "/memory/off-bob")), 0));
   ASSERT_TRUE(alice);
-  add_contact((*alice)->config(), bob_card);
-  add_contact(b_cfg, (*alice)->card());
+  add_contact(**alice, bob_card);
   std::set<std::string> ids;
   for (int i = 0; i < 20; ++i) {
     auto id = (*alice)->send(seed_key(1).id(), bytes{static_cast<std::uint8_t>('a' + i)});
@@ -390,6 +382,7 @@ TEST(node, messages_to_an_offline_peer_are_retried_and_delivered_exactly_once_wh
   EXPECT_EQ((*alice)->status()->outbox_pending, 20u);
   auto bob = node::start(b_cfg);
   ASSERT_TRUE(bob);
+  add_contact(**bob, (*alice)->card());
   std::string got;
   for (int i = 0; i < 20; ++i) {
     auto m = (*bob)->receive(10s);

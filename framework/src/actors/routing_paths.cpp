@@ -1,0 +1,246 @@
+// Routing, frames out: connections, the path choice (routing/path_table.hpp,
+// docs/routing.md) and deposits on relay mailboxes.
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "actors/routing_parts.hpp"
+#include "e2ee/card.hpp"
+
+namespace aqua::actors {
+
+std::int64_t routing_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::uint64_t add_connection(routing_actor_t* self, connection_ptr c, std::string transport, std::string peer,
+                             std::string address) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  conn_entry e;
+  e.conn = c;
+  e.transport = std::move(transport);
+  e.peer = peer;
+  e.address = std::move(address);
+  st.conns[id] = std::move(e);
+  if (!peer.empty()) st.by_peer[peer] = id;
+  c->set_observer(std::make_shared<conn_observer>(caf::actor_cast<caf::weak_actor_ptr>(self), id));
+  return id;
+}
+
+void fail_connection(routing_actor_t* self, std::uint64_t id, const error& why) {
+  auto& st = self->state;
+  auto it = st.conns.find(id);
+  if (it == st.conns.end()) return;
+  auto& e = it->second;
+  if (!e.address.empty() && !e.answered && !e.peer.empty())
+    st.paths.failed(e.peer, e.address, why.what(), routing_now_ms());
+  auto pending = std::move(e.pending);
+  auto peer = e.peer;
+  if (!peer.empty()) {
+    auto bp = st.by_peer.find(peer);
+    if (bp != st.by_peer.end() && bp->second == id) st.by_peer.erase(bp);
+  }
+  e.conn->close();
+  st.conns.erase(it);
+  // Frames the transport never took try the next path (the same bytes, so
+  // the receiver's dedup still sees one message).
+  for (auto& p : pending) {
+    if (!peer.empty() && p.reroutes < max_reroutes) {
+      ++p.reroutes;
+      transmit(self, peer, std::move(p));
+    } else if (p.rp) {
+      p.rp->deliver(to_caf(why));
+    }
+  }
+}
+
+// Where `peer` can be reached: the static route from the config first, then
+// the addresses its contact card advertises (the shared contact store, so
+// `aqua contacts add` takes effect without a restart).
+std::vector<std::string> addresses_of(routing_actor_t* self, const std::string& peer) {
+  auto& st = self->state;
+  std::vector<std::string> out;
+  if (auto route = st.routes.find(peer); route != st.routes.end()) out.push_back(route->second);
+  auto id = peer_id::parse(peer);
+  if (!st.setup.contacts || !id) return out;
+  if (auto c = st.setup.contacts->find(*id))
+    if (auto card = e2ee::decode_card(c->card))
+      for (auto& a : card->addresses)
+        if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  return out;
+}
+
+void flush(routing_actor_t* self, std::uint64_t id) {
+  auto it = self->state.conns.find(id);
+  if (it == self->state.conns.end()) return;
+  auto& e = it->second;
+  while (!e.pending.empty() && !e.blocked) {
+    auto& p = e.pending.front();
+    auto r = e.conn->send(p.frame);
+    if (!r) {
+      if (r.err().code() == errc::would_block) {
+        e.blocked = true;
+        return;
+      }
+      fail_connection(self, id, r.err());
+      return;
+    }
+    ++self->state.sent;
+    if (p.rp) p.rp->deliver(true);
+    e.pending.pop_front();
+  }
+}
+
+namespace {
+
+void enqueue(routing_actor_t* self, std::uint64_t id, const std::string& peer, pending_frame p) {
+  auto& e = self->state.conns[id];
+  if (e.pending.size() >= max_pending_per_connection) {
+    if (p.rp)
+      p.rp->deliver(to_caf(error{errc::would_block, std::to_string(e.pending.size()) + " frames already queued for " + peer}));
+    return;
+  }
+  e.pending.push_back(std::move(p));
+  flush(self, id);
+}
+
+// Dials `address` with each transport in turn; records a failure.
+std::optional<std::uint64_t> dial(routing_actor_t* self, const std::string& peer, const std::string& address,
+                                  std::string& failures) {
+  auto& st = self->state;
+  // Network addresses name the peer (/p2p/ID), so the transport's handshake refuses anyone else.
+  auto target = address;
+  if (target.find("/p2p/") == std::string::npos && target.rfind("/memory/", 0) != 0) target += "/p2p/" + peer;
+  std::string why;
+  for (auto& [name, t] : st.setup.transports) {
+    auto c = t->dial(target);
+    if (c) return add_connection(self, *c, name, peer, address);
+    why += (why.empty() ? "" : "; ") + name + ": " + c.err().what();
+  }
+  st.paths.failed(peer, address, why, routing_now_ms());
+  failures += "; " + address + ": " + why;
+  return std::nullopt;
+}
+
+void try_deposit(routing_actor_t* self, std::uint64_t token) {
+  auto& st = self->state;
+  auto it = st.deposits.find(token);
+  if (it == st.deposits.end()) return;
+  auto& job = it->second;
+  auto n = st.setup.transports.size();
+  if (n == 0 || job.next >= job.addresses.size() * n) {
+    if (job.p.rp)
+      job.p.rp->deliver(to_caf(error{errc::connection_refused, "cannot reach " + job.peer + " live and no relay mailbox took the message" + job.failures}));
+    st.deposits.erase(it);
+    return;
+  }
+  auto& address = job.addresses[job.next / n];
+  auto& t = st.setup.transports[job.next % n].second;
+  ++job.next;
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
+  t->deposit(address, job.p.frame, mailbox_ttl_s, [weak, token](result<void> r) {
+    post(weak, r ? caf::make_message(deposit_atom::value, token, true, std::string(), std::string())
+                 : caf::make_message(deposit_atom::value, token, false, std::string(to_string(r.err().code())),
+                                     r.err().message()));
+  });
+}
+
+} // namespace
+
+void deposit_done(routing_actor_t* self, std::uint64_t token, const result<void>& r) {
+  auto& st = self->state;
+  auto it = st.deposits.find(token);
+  if (it == st.deposits.end()) return;
+  auto& job = it->second;
+  auto n = std::max<std::size_t>(st.setup.transports.size(), 1);
+  auto& address = job.addresses[(job.next - 1) / n];
+  if (r) {
+    ++st.deposited;
+    st.paths.used(job.peer, routing::path_kind::mailbox, address, routing_now_ms());
+    spdlog::debug("routing: deposited a frame for {} on the mailbox of {}", job.peer, address);
+    if (job.p.rp) job.p.rp->deliver(true);
+    st.deposits.erase(it);
+    return;
+  }
+  if (r.err().code() != errc::not_supported) job.failures += "; mailbox " + address + ": " + r.err().what();
+  try_deposit(self, token);
+}
+
+void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
+  auto& st = self->state;
+  if (auto it = st.by_peer.find(peer); it != st.by_peer.end()) {
+    auto c = st.conns.find(it->second);
+    if (c != st.conns.end() && c->second.conn->is_open()) {
+      enqueue(self, it->second, peer, std::move(p));
+      return;
+    }
+    if (c != st.conns.end()) {
+      // Closed under us: its frames (and this one) take the next path.
+      auto id = it->second;
+      c->second.pending.push_back(std::move(p));
+      fail_connection(self, id, error{errc::connection_closed, "connection to " + peer + " closed"});
+      return;
+    }
+    st.by_peer.erase(it);
+  }
+  auto addresses = addresses_of(self, peer);
+  if (addresses.empty()) {
+    if (p.rp)
+      p.rp->deliver(to_caf(error{errc::no_route, "no connection to " + peer +
+                                                     ", no route for it in components.routing.routes and no address in its contact card"}));
+    return;
+  }
+  auto now = routing_now_ms();
+  auto choice = st.paths.choose(peer, addresses, now);
+  std::string failures;
+  for (auto& address : choice.live) {
+    if (auto id = dial(self, peer, address, failures)) {
+      st.paths.used(peer, routing::kind_of(address), address, now);
+      enqueue(self, *id, peer, std::move(p));
+      return;
+    }
+  }
+  if (!choice.mailbox.empty()) {
+    auto token = st.next_deposit++;
+    st.deposits[token] = deposit_job{peer, std::move(p), choice.mailbox, 0, failures};
+    try_deposit(self, token);
+    return;
+  }
+  if (p.rp) p.rp->deliver(to_caf(error{errc::connection_refused, "cannot reach " + peer + failures + " (" + choice.why + ")"}));
+}
+
+path_diagnosis diagnose(routing_actor_t* self, const std::string& peer) {
+  auto& st = self->state;
+  path_diagnosis d;
+  if (auto id = peer_id::parse(peer)) d.peer = *id;
+  auto addresses = addresses_of(self, peer);
+  if (auto it = st.by_peer.find(peer); it != st.by_peer.end())
+    if (auto c = st.conns.find(it->second); c != st.conns.end() && c->second.conn->is_open()) {
+      d.connected = true;
+      d.connection = c->second.transport + " " + c->second.conn->remote_address();
+    }
+  auto choice = st.paths.choose(peer, addresses, routing_now_ms());
+  d.decision = d.connected ? "open connection: " + d.connection : choice.why;
+  if (auto last = st.paths.last_used(peer)) {
+    d.last_path = std::string(routing::to_string(last->first));
+    d.last_address = last->second;
+  }
+  auto wall = system_env()->now_unix_ms();
+  for (auto& r : st.paths.report(peer, addresses)) {
+    path_diagnosis::address a;
+    a.address = r.address;
+    a.kind = std::string(routing::to_string(r.kind));
+    a.failures = r.failures;
+    a.retry_in_ms = std::max<std::int64_t>(0, r.retry_at_ms - routing_now_ms());
+    a.last_error = r.last_error;
+    d.addresses.push_back(std::move(a));
+  }
+  (void) wall;
+  return d;
+}
+
+} // namespace aqua::actors

@@ -1,0 +1,82 @@
+#pragma once
+// Private: the relay side of /aqua/mailbox/1.0.0 (docs/protocol/mailbox.md)
+// as a stream_service: DEPOSIT streams answered once the envelope is
+// durable in held_mail, FETCH streams that push the remote peer's own mail
+// (authenticated by the connection's Noise identity) in windows and delete
+// what it acknowledges.
+//
+//   auto mb = mailbox_service::create(held, env, [&host](auto fn) { return host.post(std::move(fn)); });
+//   server_config.services.push_back(mb->service());
+//   every sweep_interval_ms on the loop thread: mb->sweep();
+//
+// Handlers run on the server's loop thread. `post` must run a function on
+// that thread later (from any thread): held_mail reports durability on the
+// store's committer thread, and the answer is written from the loop.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "aqua/env.hpp"
+#include "p2p/stream_service.hpp"
+#include "store/held_mail.hpp"
+
+namespace aqua::p2p {
+
+struct mailbox_service_config {
+  std::size_t window_messages = 64;       // sent on a fetch stream and not yet acknowledged
+  std::size_t window_bytes = 8u << 20;    // ... their envelope bytes (one envelope may exceed it alone)
+  std::size_t max_pending_deposits = 16;  // unanswered DEPOSITs per stream; more resets the stream
+  std::size_t max_fetch_streams = 4096;   // open fetch streams in total; more are answered REFUSED
+  std::int64_t sweep_interval_ms = 60000; // how often the owner should call sweep()
+};
+
+using post_fn = std::function<bool(std::function<void()>)>;
+
+class mailbox_stream;
+
+class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
+ public:
+  static std::shared_ptr<mailbox_service> create(std::shared_ptr<store::held_mail> mail, std::shared_ptr<env> e,
+                                                 post_fn post, mailbox_service_config config = {});
+  // {"/aqua/mailbox/1.0.0", open}: one handler per stream.
+  stream_service service();
+  // Loop thread: deletes held mail past its expiry (at most 1024 per call);
+  // returns how many.
+  std::size_t sweep();
+  std::size_t fetch_streams() const { return fetchers_.size(); }
+  const mailbox_service_config& config() const { return config_; }
+  store::held_mail& mail() { return *mail_; }
+
+ private:
+  friend class mailbox_stream;
+  mailbox_service(std::shared_ptr<store::held_mail> mail, std::shared_ptr<env> e, post_fn post,
+                  mailbox_service_config config);
+  std::unique_ptr<stream_handler> open(stream_context ctx);
+  // Loop thread: new mail for `recipient` is durable; wake its fetch streams.
+  void notify(const std::string& recipient);
+
+  // post_ as the store's committer thread sees it: usable only while the service lives
+  // (that thread must never hold the last reference to the service, nor call a dead post).
+  struct poster {
+    std::mutex mu;
+    post_fn post;  // empty once the service is gone
+  };
+
+ public:
+  ~mailbox_service();
+
+ private:
+  std::shared_ptr<store::held_mail> mail_;
+  std::shared_ptr<env> env_;
+  std::shared_ptr<poster> post_ = std::make_shared<poster>();
+  mailbox_service_config config_;
+  std::uint64_t next_stream_ = 1;
+  std::map<std::uint64_t, mailbox_stream*> streams_;      // live handlers by id
+  std::multimap<std::string, std::uint64_t> fetchers_;    // recipient -> fetch handler ids
+};
+
+} // namespace aqua::p2p

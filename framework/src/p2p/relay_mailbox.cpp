@@ -1,0 +1,303 @@
+// relay_client: the network mailbox client (docs/protocol/mailbox.md):
+// DEPOSIT to a relay's mailbox, and a FETCH stream on every reservation
+// connection whose envelopes go to on_held and are acknowledged after done(ok).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "p2p/mailbox_messages.hpp"
+#include "p2p/relay_client.hpp"
+
+namespace aqua::p2p {
+
+namespace mb = mailbox;
+
+namespace {
+
+// Calls `done` exactly once: with the result, or with not_running when
+// dropped uncalled (a command the stopped loop never ran).
+class once_done {
+ public:
+  explicit once_done(std::function<void(result<void>)> done) : done_(std::move(done)) {}
+  ~once_done() {
+    if (done_) done_(error{errc::not_running, "relay client: stopped"});
+  }
+  std::function<void(result<void>)> take() { return std::exchange(done_, {}); }
+
+ private:
+  std::function<void(result<void>)> done_;
+};
+
+} // namespace
+
+void relay_client::deposit(const std::string& addr, bytes frame, std::uint32_t ttl_s,
+                           std::function<void(result<void>)> done) {
+  if (host_->on_loop_thread()) return deposit_on_loop(addr, std::move(frame), ttl_s, std::move(done));
+  auto once = std::make_shared<once_done>(std::move(done));
+  (void) host_->post([this, addr, frame = std::move(frame), ttl_s, once]() mutable {
+    deposit_on_loop(addr, std::move(frame), ttl_s, once->take());
+  });
+}
+
+void relay_client::deposit_on_loop(const std::string& addr, bytes frame, std::uint32_t ttl_s,
+                                   std::function<void(result<void>)> done) {
+  constexpr std::string_view marker = "/p2p-circuit/p2p/";
+  const auto at = addr.find(marker);
+  if (at == std::string::npos)
+    return done(error{errc::not_supported, "relay client: no mailbox behind a non-circuit address: " + addr});
+  auto ep = parse_relay(addr.substr(0, at));
+  if (!ep) return done(ep.err());
+  auto recipient = peer_id::parse(addr.substr(at + marker.size()));
+  if (!recipient)
+    return done(error{recipient.err().code(), "relay client: " + addr + ": " + recipient.err().message()});
+  if (frame.empty() || frame.size() > mb::max_envelope_size)
+    return done(error{errc::frame_too_large, "mailbox: envelope of " + std::to_string(frame.size()) +
+                                                 " bytes (1.." + std::to_string(mb::max_envelope_size) + ")"});
+  if (deposits_.size() >= config_.max_deposits)
+    return done(error{errc::would_block, "relay client: " + std::to_string(deposits_.size()) + " deposits in flight"});
+  auto framed = mb::frame(mb::deposit(recipient->to_bytes(), std::move(frame), ttl_s));
+  if (!framed) return done(framed.err());
+  const std::uint64_t op = next_deposit_++;
+  deposit_op& d = deposits_[op];
+  d.out = std::move(*framed);
+  d.done = std::move(done);
+  d.timer = host_->add_timer(config_.deposit_timeout_ms, [this, op] {
+    if (auto it = deposits_.find(op); it != deposits_.end()) {
+      it->second.timer = 0;
+      finish_deposit(op, error{errc::timeout, "mailbox: no answer to DEPOSIT within " +
+                                                  std::to_string(config_.deposit_timeout_ms) + " ms"});
+    }
+  });
+  // A connection to that relay: ours (reservation), one dialled before, or a new one.
+  for (const auto& r : relays_) {
+    if (!(r.ep.id == ep->id) || r.conn == 0) continue;
+    if (r.connected) start_deposit(r.conn, op);
+    else deposit_waiters_[r.conn].push_back(op);
+    return;
+  }
+  for (const auto& [conn, id] : dial_relays_) {
+    if (!(id == ep->id)) continue;
+    auto* p = host_->connection(conn);
+    if (p && p->established()) start_deposit(conn, op);
+    else deposit_waiters_[conn].push_back(op);
+    return;
+  }
+  dial_options opts;
+  opts.expected = ep->id;
+  auto conn = host_->dial(ep->ip, ep->port, opts);
+  if (!conn) return finish_deposit(op, conn.err());
+  dial_relays_[*conn] = ep->id;
+  deposits_[op].conn = *conn;
+  deposit_waiters_[*conn].push_back(op);
+}
+
+void relay_client::start_deposit(conn_id relay_conn, std::uint64_t op) {
+  auto it = deposits_.find(op);
+  if (it == deposits_.end()) return;
+  it->second.conn = relay_conn;
+  auto s = host_->open_stream(relay_conn, {std::string(mb::protocol_id)});
+  if (!s) return finish_deposit(op, s.err());
+  it->second.stream = *s;
+  stream_ctx ctx;
+  ctx.r = role::mb_deposit;
+  ctx.ch = op;
+  ctx.reader = relay::delimited_reader(mb::max_message_size);
+  streams_[{relay_conn, *s}] = std::move(ctx);
+}
+
+void relay_client::flush_deposit(std::uint64_t op) {
+  auto it = deposits_.find(op);
+  if (it == deposits_.end() || it->second.stream == 0) return;
+  deposit_op& d = it->second;
+  if (d.out.empty()) return;
+  auto n = host_->write(d.conn, d.stream, d.out);
+  if (!n) return finish_deposit(op, n.err());
+  d.out.erase(d.out.begin(), d.out.begin() + static_cast<std::ptrdiff_t>(*n));
+  if (d.out.empty()) (void) host_->close_stream(d.conn, d.stream);  // one DEPOSIT per stream
+}
+
+void relay_client::finish_deposit(std::uint64_t op, result<void> r) {
+  auto it = deposits_.find(op);
+  if (it == deposits_.end()) return;
+  deposit_op d = std::move(it->second);
+  deposits_.erase(it);
+  host_->cancel_timer(d.timer);
+  if (d.stream != 0 && streams_.erase({d.conn, d.stream})) {
+    if (r) (void) host_->close_stream(d.conn, d.stream);
+    else (void) host_->reset_stream(d.conn, d.stream);
+  }
+  if (!r) spdlog::debug("relay client: deposit failed: {}", r.err().what());
+  d.done(std::move(r));
+}
+
+void relay_client::start_fetch(conn_id relay_conn) {
+  if (!config_.fetch_mail || !cb_.on_held || relay_conn == 0) return;
+  fetch_state& fs = fetches_[relay_conn];
+  if (fs.stream != 0) return;  // one per connection
+  auto s = host_->open_stream(relay_conn, {std::string(mb::protocol_id)});
+  if (!s) {
+    spdlog::warn("relay client: cannot open a mailbox fetch stream: {}", s.err().what());
+    return;
+  }
+  fs.stream = *s;
+  fs.open = false;
+  stream_ctx ctx;
+  ctx.r = role::mb_fetch;
+  ctx.reader = relay::delimited_reader(mb::max_message_size);
+  streams_[{relay_conn, *s}] = std::move(ctx);
+}
+
+void relay_client::flush_acks(conn_id relay_conn) {
+  auto it = fetches_.find(relay_conn);
+  if (it == fetches_.end() || !it->second.open || it->second.acks.empty()) return;
+  fetch_state& fs = it->second;
+  while (!fs.acks.empty()) {
+    const std::size_t n = std::min(fs.acks.size(), mb::max_ack_ids);
+    std::vector<std::uint64_t> ids(fs.acks.begin(), fs.acks.begin() + static_cast<std::ptrdiff_t>(n));
+    fs.acks.erase(fs.acks.begin(), fs.acks.begin() + static_cast<std::ptrdiff_t>(n));
+    // A short write can only cut an ACK when the stream is far behind; the relay then re-sends those envelopes.
+    (void) host_->write(relay_conn, fs.stream, mb::frame(mb::ack(std::move(ids))).value());
+  }
+}
+
+void relay_client::on_mailbox_event(skey k, stream_ctx& ctx, p2p_event& ev) {
+  const bool fetch = ctx.r == role::mb_fetch;
+  const std::uint64_t op = ctx.ch;
+  switch (ev.kind) {
+    case p2p_event_kind::stream_opened:
+      if (!fetch) return flush_deposit(op);
+      if (auto it = fetches_.find(k.first); it != fetches_.end() && it->second.stream == k.second) {
+        it->second.open = true;
+        (void) host_->write(k.first, k.second, mb::frame(mb::fetch()).value());
+        flush_acks(k.first);
+      }
+      return;
+    case p2p_event_kind::writable:
+      if (!fetch) flush_deposit(op);
+      return;
+    case p2p_event_kind::stream_data:
+      if (fetch) return on_mail(k, ev.data);
+      ctx.reader.feed(ev.data);
+      if (auto m = ctx.reader.next(); !m || *m) {
+        auto msg = m ? mb::decode(**m) : result<mb::message>(m.err());
+        if (!msg) return finish_deposit(op, error{errc::bad_frame, "mailbox: bad answer: " + msg.err().message()});
+        if (msg->type != mb::message::kind::status || !msg->status)
+          return finish_deposit(op, error{errc::bad_frame, "mailbox: answer is not a STATUS"});
+        return finish_deposit(op, mb::to_result(*msg->status, msg->text));
+      }
+      return;
+    case p2p_event_kind::stream_closed:
+    case p2p_event_kind::stream_reset: {
+      const bool refused = ev.reason.rfind("protocol negotiation failed", 0) == 0;
+      if (!fetch)
+        return finish_deposit(op, refused ? error{errc::not_supported, "mailbox: the relay has no mailbox (" +
+                                                                           ev.reason + ")"}
+                                          : error{errc::connection_closed, "mailbox: stream ended without an answer"});
+      streams_.erase(k);
+      (void) host_->reset_stream(k.first, k.second);
+      if (auto it = fetches_.find(k.first); it != fetches_.end() && it->second.stream == k.second) {
+        it->second.stream = 0;
+        it->second.open = false;
+        if (refused) spdlog::info("relay client: relay has no mailbox ({})", ev.reason);
+        else if (!it->second.retry)  // the relay ended it: fetch again later
+          it->second.retry = host_->add_timer(config_.retry_ms, [this, c = k.first] {
+            if (auto f = fetches_.find(c); f != fetches_.end()) {
+              f->second.retry = 0;
+              start_fetch(c);
+            }
+          });
+      }
+      return;
+    }
+    default: return;
+  }
+}
+
+void relay_client::on_mail(skey k, bytes_view data) {
+  auto sit = streams_.find(k);
+  auto fit = fetches_.find(k.first);
+  if (sit == streams_.end() || fit == fetches_.end()) return;
+  sit->second.reader.feed(data);
+  for (;;) {
+    auto raw = sit->second.reader.next();
+    if (raw && !*raw) return;  // need more
+    auto msg = raw ? mb::decode(**raw) : result<mb::message>(raw.err());
+    if (!msg || msg->type != mb::message::kind::mail) {
+      spdlog::warn("relay client: bad mailbox message: {}",
+                   msg ? std::string("unexpected ") + std::string(mb::to_string(msg->type)) : msg.err().what());
+      streams_.erase(sit);
+      (void) host_->reset_stream(k.first, k.second);
+      fit->second.stream = 0;
+      fit->second.open = false;
+      return;
+    }
+    for (auto& item : msg->mail) {
+      if (!fit->second.handed.insert(item.id).second) continue;  // still with on_held from an earlier stream
+      std::weak_ptr<mailbox_guard> weak = guard_;
+      const conn_id c = k.first;
+      const std::uint64_t id = item.id;
+      cb_.on_held(std::move(item.envelope), [weak, this, c, id](result<void> r) {
+        auto g = weak.lock();
+        if (!g) return;
+        std::lock_guard<std::mutex> lock(g->mu);
+        if (g->host) (void) g->host->post([this, c, id, r = std::move(r)] { held_done(c, id, r); });
+      });
+      // on_held may have run done and a callback may have changed the maps: look them up again.
+      sit = streams_.find(k);
+      fit = fetches_.find(k.first);
+      if (sit == streams_.end() || fit == fetches_.end()) return;
+    }
+  }
+}
+
+void relay_client::held_done(conn_id relay_conn, std::uint64_t id, const result<void>& r) {
+  auto it = fetches_.find(relay_conn);
+  if (it == fetches_.end()) return;  // connection gone: the relay keeps it and sends it again
+  fetch_state& fs = it->second;
+  fs.handed.erase(id);
+  if (r) {
+    if (fs.acks.size() < config_.max_pending_acks) fs.acks.push_back(id);
+    return flush_acks(relay_conn);
+  }
+  spdlog::warn("relay client: held envelope {} not taken ({}); fetching it again in {} ms", id, r.err().what(),
+               config_.retry_ms);
+  if (fs.stream != 0) {
+    streams_.erase({relay_conn, fs.stream});
+    (void) host_->reset_stream(relay_conn, fs.stream);
+    fs.stream = 0;
+    fs.open = false;
+  }
+  if (!fs.retry)
+    fs.retry = host_->add_timer(config_.retry_ms, [this, relay_conn] {
+      if (auto f = fetches_.find(relay_conn); f != fetches_.end()) {
+        f->second.retry = 0;
+        start_fetch(relay_conn);
+      }
+    });
+}
+
+void relay_client::mailbox_conn_up(conn_id c) {
+  auto it = deposit_waiters_.find(c);
+  if (it == deposit_waiters_.end()) return;
+  auto ops = std::move(it->second);
+  deposit_waiters_.erase(it);
+  for (auto op : ops) start_deposit(c, op);
+}
+
+void relay_client::mailbox_conn_gone(conn_id c, const error& e) {
+  std::vector<std::uint64_t> dead;
+  if (auto it = deposit_waiters_.find(c); it != deposit_waiters_.end()) {
+    dead = std::move(it->second);
+    deposit_waiters_.erase(it);
+  }
+  for (const auto& [op, d] : deposits_)
+    if (d.conn == c) dead.push_back(op);
+  for (auto op : dead)
+    finish_deposit(op, error{errc::connection_closed, "mailbox: connection to the relay lost: " + e.what()});
+  if (auto it = fetches_.find(c); it != fetches_.end()) {
+    host_->cancel_timer(it->second.retry);
+    fetches_.erase(it);
+  }
+}
+
+} // namespace aqua::p2p

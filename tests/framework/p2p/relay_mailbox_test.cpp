@@ -1,0 +1,189 @@
+// relay_client's network mailbox against a relay with mailbox_service over
+// real sockets on 127.0.0.1 (tests/framework/p2p/mailbox_relay.hpp).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "fake_relay.hpp"
+#include "identity/keypair.hpp"
+#include "mailbox_relay.hpp"
+#include "p2p/relay_client.hpp"
+#include "support/fake_envelope.hpp"
+#include "support/test_dirs.hpp"
+
+using namespace aqua;
+using namespace aqua::p2p;
+
+namespace {
+
+constexpr std::int64_t day_ms = 86400000;
+
+keypair key_of(std::uint8_t seed) { return keypair::from_seed(bytes(32, seed)).value(); }
+
+bool eventually(const std::function<bool()>& cond, int ms = 10000) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+bytes envelope_for(const keypair& who, std::uint8_t tag) {
+  return test::fake_envelope(who.id(), tag, system_env()->now_unix_ms() + day_ms);
+}
+
+// A relay_client used only to deposit.
+struct depositor {
+  keypair key = key_of(10);
+  relay_client rc{key, system_env(), relay_client_config{}, relay_client_callbacks{}};
+  depositor() { EXPECT_TRUE(rc.start()); }
+  result<void> deposit(const std::string& relay, const peer_id& to, const bytes& frame, std::uint32_t ttl = 0) {
+    auto p = std::make_shared<std::promise<result<void>>>();
+    auto f = p->get_future();
+    rc.deposit(relay + "/p2p-circuit/p2p/" + to.str(), frame, ttl, [p](result<void> r) { p->set_value(std::move(r)); });
+    if (f.wait_for(std::chrono::seconds(15)) != std::future_status::ready) return error{errc::timeout, "no answer"};
+    return f.get();
+  }
+};
+
+// The recipient: reserves on `relay` and takes held mail; `fail_first` refuses the first n.
+struct recipient {
+  keypair key = key_of(20);
+  std::mutex mu;
+  std::vector<bytes> got;
+  int fail_first = 0;
+  std::unique_ptr<relay_client> rc;
+  explicit recipient(const std::string& relay, int fail = 0) : fail_first(fail) {
+    relay_client_config cfg;
+    cfg.relays = {relay};
+    cfg.retry_ms = 300;
+    relay_client_callbacks cb;
+    cb.on_held = [this](bytes frame, std::function<void(result<void>)> done) {
+      bool fail = false;
+      {
+        std::lock_guard<std::mutex> g(mu);
+        fail = fail_first > 0 && fail_first--;
+        if (!fail) got.push_back(std::move(frame));
+      }
+      // From another thread, as the node does after its durable write.
+      std::thread([done, fail] {
+        done(fail ? result<void>(error{errc::io_error, "store says no"}) : ok());
+      }).detach();
+    };
+    rc = std::make_unique<relay_client>(key, system_env(), cfg, cb);
+    EXPECT_TRUE(rc->start());
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> g(mu);
+    return got.size();
+  }
+};
+
+} // namespace
+
+TEST(relay_mailbox, mail_deposited_while_the_recipient_is_offline_is_fetched_acked_and_deleted) {
+  test::temp_dir tmp("mbrelay");
+  test::mailbox_relay relay(1, tmp.path() / "s");
+  depositor alice;
+  const auto bob_key = key_of(20);
+  const auto e1 = envelope_for(bob_key, 1), e2 = envelope_for(bob_key, 2);
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), e1));
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), e2));
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), e1));  // retry of the same envelope: held once
+  EXPECT_EQ(relay.mail().stats().messages, 2u);
+
+  recipient bob(relay.addr());
+  ASSERT_TRUE(eventually([&] { return bob.count() == 2; }));
+  {
+    std::lock_guard<std::mutex> g(bob.mu);
+    EXPECT_EQ(bob.got[0], e1);
+    EXPECT_EQ(bob.got[1], e2);
+  }
+  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; })) << relay.held_keys() << " keys left under m/";
+  EXPECT_EQ(relay.mail().stats().acked, 2u);
+
+  // While bob's fetch stream is open, new mail is pushed to it.
+  const auto e3 = envelope_for(bob_key, 3);
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), e3));
+  ASSERT_TRUE(eventually([&] { return bob.count() == 3; }));
+  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }));
+}
+
+TEST(relay_mailbox, held_mail_survives_a_relay_restart_between_deposit_and_fetch) {
+  test::temp_dir tmp("mbrelay");
+  const auto bob_key = key_of(20);
+  const auto e1 = envelope_for(bob_key, 1);
+  {
+    test::mailbox_relay relay(1, tmp.path() / "s");
+    depositor alice;
+    ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), e1));
+  }  // relay stops: its store closes
+  test::mailbox_relay relay(1, tmp.path() / "s");
+  EXPECT_EQ(relay.mail().stats().messages, 1u);
+  recipient bob(relay.addr());
+  ASSERT_TRUE(eventually([&] { return bob.count() == 1; }));
+  std::lock_guard<std::mutex> g(bob.mu);
+  EXPECT_EQ(bob.got[0], e1);
+  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }));
+}
+
+TEST(relay_mailbox, quota_refusal_is_reported_to_the_depositor) {
+  test::temp_dir tmp("mbrelay");
+  store::held_mail_limits l;
+  l.max_messages_per_peer = 1;
+  test::mailbox_relay relay(1, tmp.path() / "s", l);
+  depositor alice;
+  const auto bob_key = key_of(20);
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), envelope_for(bob_key, 1)));
+  auto r = alice.deposit(relay.addr(), bob_key.id(), envelope_for(bob_key, 2));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::quota_exceeded) << r.err().what();
+  auto wrong = alice.deposit(relay.addr(), bob_key.id(), envelope_for(key_of(30), 3));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.err().code(), errc::bad_envelope);
+}
+
+TEST(relay_mailbox, mail_not_taken_by_the_node_stays_on_the_relay_and_comes_again) {
+  test::temp_dir tmp("mbrelay");
+  test::mailbox_relay relay(1, tmp.path() / "s");
+  depositor alice;
+  const auto bob_key = key_of(20);
+  const auto e1 = envelope_for(bob_key, 1);
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), e1));
+  recipient bob(relay.addr(), 1);  // the first delivery fails
+  ASSERT_TRUE(eventually([&] { return bob.count() == 1; }));
+  std::lock_guard<std::mutex> g(bob.mu);
+  EXPECT_EQ(bob.got[0], e1);
+  EXPECT_EQ(bob.fail_first, 0);  // it was offered (and refused) before
+  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }));
+}
+
+TEST(relay_mailbox, a_relay_without_a_mailbox_gives_not_supported) {
+  test::fake_relay plain(1);
+  depositor alice;
+  const auto bob_key = key_of(20);
+  auto r = alice.deposit(plain.addr(), bob_key.id(), envelope_for(bob_key, 1));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::not_supported) << r.err().what();
+}
+
+TEST(relay_mailbox, deposit_to_a_relay_that_is_down_fails_within_the_timeout) {
+  depositor alice;
+  const auto bob_key = key_of(20);
+  // A port nothing listens on (bound and closed by a relay that stopped).
+  std::string addr;
+  {
+    test::temp_dir tmp("mbrelay");
+    test::mailbox_relay gone(1, tmp.path() / "s");
+    addr = gone.addr();
+  }
+  auto r = alice.deposit(addr, bob_key.id(), envelope_for(bob_key, 1));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.err().code() == errc::connection_closed || r.err().code() == errc::connection_refused)
+      << r.err().what();
+}
