@@ -5,6 +5,7 @@ through it (every byte between them crosses the relay):
   * the relay prints its full address (/ip4/127.0.0.1/tcp/P/p2p/<id>);
   * both daemons' cards carry their circuit addresses; messages go both ways;
   * `aqua status` on the relay shows the reservations and relayed bytes;
+  * a message for a daemon that is offline waits in the relay's mailbox and arrives when it is back;
   * precise errors: a bad --listen, the port already in use.
 Usage: test_relay.py <aqua> <source dir>"""
 import json
@@ -149,6 +150,23 @@ class Relay(unittest.TestCase):
             while time.time() < deadline and json.loads(aqua(r, "status", "--json").stdout)["relay"]["reservations"] != 1:
                 time.sleep(0.2)
             self.assertEqual(json.loads(aqua(r, "status", "--json").stdout)["relay"]["reservations"], 1)
+            # b is offline: a's message goes to the relay's mailbox and reaches b when it is back.
+            with client.AquaClient.for_data_dir(a, timeout=60) as ca:
+                ca.call("send", to="bob", text="while-you-were-away")
+            deadline = time.time() + 30  # the deposit is made while b is gone
+            while time.time() < deadline and json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"] < 1:
+                time.sleep(0.2)
+            self.assertGreaterEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"], 1)
+            proc_b, _ = self.start(b, "serve")
+            deadline = time.time() + 60
+            texts = []
+            with client.AquaClient.for_data_dir(b, timeout=60) as cb:
+                while time.time() < deadline and "while-you-were-away" not in texts:
+                    texts = [m["text"] for m in cb.call("inbox.list")["messages"]]
+                    time.sleep(0.2)
+            self.assertIn("while-you-were-away", texts)
+            self.assertGreaterEqual(json.loads(aqua(r, "status", "--json").stdout)["relay"]["service_streams"], 1)
+            self.stop(proc_b)
             self.stop(proc_a)
             self.stop(proc_r)
             self.assertIn("aqua relay serve --listen", aqua(r, "relay", "serve", "--help").stdout)

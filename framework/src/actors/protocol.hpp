@@ -122,6 +122,9 @@ caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_setup setup);
 } // namespace aqua::actors
 namespace aqua {
 class node_transport_host;
+namespace p2p {
+class relay_server;
+} // namespace p2p
 } // namespace aqua
 namespace aqua::actors {
 struct relay_setup {
@@ -131,6 +134,9 @@ struct relay_setup {
   std::shared_ptr<aqua::node_transport_host> host;
   // Extra protocols the relay server offers (e.g. /aqua/mailbox/1.0.0); run on its loop thread.
   std::vector<p2p::stream_service> services;
+  // Called with the relay server before it starts, for services that need its
+  // loop (relay_server::post, every) and register with add_service.
+  std::function<void(p2p::relay_server&)> add_services;
 };
 // (init) -> vector<string>: starts the relay server when cfg.serve (its addresses; empty otherwise).
 // (status) -> relay_server_status. Also (forward, ...) / (fwd_done, ...) as before.

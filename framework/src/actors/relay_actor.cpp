@@ -36,6 +36,7 @@ struct relay_state {
   relay_config cfg;
   std::shared_ptr<node_transport_host> host;  // the identity outlives the server
   std::vector<p2p::stream_service> services;
+  std::function<void(p2p::relay_server&)> add_services;
   std::unique_ptr<p2p::relay_server> server;  // stopped (thread joined) when the state dies
   std::uint32_t in_flight = 0;
   std::uint64_t forwarded = 0;
@@ -67,6 +68,7 @@ caf::behavior relay_actor(caf::stateful_actor<relay_state>* self, relay_setup se
   self->state.cfg = setup.cfg;
   self->state.host = std::move(setup.host);
   self->state.services = std::move(setup.services);
+  self->state.add_services = std::move(setup.add_services);
   return {
     // Starts the relay server (relay.serve); its addresses, or the start error.
     [=](init_atom) -> caf::result<std::vector<std::string>> {
@@ -76,6 +78,7 @@ caf::behavior relay_actor(caf::stateful_actor<relay_state>* self, relay_setup se
       if (!st.host) return to_caf(error{errc::invalid_argument, "relay: no identity for the relay server"});
       auto rs = std::make_unique<p2p::relay_server>(st.host->identity(), system_env(),
                                                     server_config(st.cfg, std::move(st.services)));
+      if (st.add_services) st.add_services(*rs);
       if (auto r = rs->start(); !r) return to_caf(r.err());
       st.server = std::move(rs);
       return st.server->addresses();

@@ -11,6 +11,9 @@
 #include "node/node_impl.hpp"
 #include "identity/key_store.hpp"
 #include "node/transport_host.hpp"
+#include "p2p/mailbox_service.hpp"
+#include "p2p/relay_server.hpp"
+#include "store/held_mail.hpp"
 #include "store/engine_store.hpp"
 #include "plugin/plugin_loader.hpp"
 
@@ -40,6 +43,11 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto contacts = contact_store::open(shared_db, cfg.data_dir / contact_book::legacy_file_name);
   if (!contacts) return contacts.err();
   crypto.contacts = *contacts;
+  std::optional<result<std::unique_ptr<store::held_mail>>> mail;
+  if (cfg.relay.serve && cfg.relay.mailbox) {
+    mail.emplace(store::held_mail::open(shared_db, store::limits_of(cfg.relay)));
+    if (!*mail) return mail->err();
+  }
   plugin_loader loader(cfg.plugin_path);
   routing_setup setup;
   for (auto& tc : cfg.transports) {
@@ -84,8 +92,19 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   relay.self = p->self;
   relay.cfg = cfg.relay;
   relay.host = host;  // the relay server's identity (Noise, vouchers)
-  // Server-side protocols of the relay server (relay.serve) register here,
-  // e.g. /aqua/mailbox/1.0.0 when cfg.relay.mailbox; see p2p/stream_service.hpp.
+  // Server-side protocols of the relay server (relay.serve) register here:
+  // relay.services (p2p/stream_service.hpp), or relay.add_services for ones
+  // that need the server's loop (relay_server::post, every).
+  if (cfg.relay.serve && cfg.relay.mailbox) {
+    // /aqua/mailbox/1.0.0: store-and-forward for offline peers (docs/protocol/mailbox.md).
+    std::shared_ptr<store::held_mail> held = std::move(**mail);
+    relay.add_services = [held](p2p::relay_server& rs) {
+      auto mb = p2p::mailbox_service::create(held, system_env(),
+                                             [&rs](std::function<void()> fn) { return rs.post(std::move(fn)); });
+      rs.every(mb->config().sweep_interval_ms, [mb] { mb->sweep(); });
+      rs.add_service(mb->service());
+    };
+  }
   p->relay = spawn_relay(sys, std::move(relay));
   setup.self = p->self;
   setup.cfg = cfg.routing;

@@ -63,12 +63,17 @@ relay_server::relay_server(const keypair& identity, std::shared_ptr<env> e, rela
   host_ = std::make_unique<tcp_host>(identity, env_, host_config(), std::move(cb));
 }
 
-relay_server::~relay_server() { stop(); }
+relay_server::~relay_server() {
+  stop();
+  // Handlers and services go while host_ still exists: a service may hold a
+  // post() into this server (its post then fails, as the host is stopped).
+  services_.clear();
+  config_.services.clear();
+}
 
 tcp_host_config relay_server::host_config() {
   tcp_host_config hc;
-  hc.p2p.protocols = {std::string(relay::hop_protocol_id)};
-  for (const auto& s : config_.services) hc.p2p.protocols.push_back(s.protocol);
+  hc.p2p.protocols = {std::string(relay::hop_protocol_id)};  // + the services' (start())
   hc.p2p.agent_version = "aqua-relay/0.1";
   // Window credit only for bytes passed on: backpressure across a circuit.
   hc.p2p.yamux.window_update_on_delivery = false;
@@ -89,6 +94,9 @@ result<void> relay_server::start() {
   }
   for (const auto& a : config_.announce)
     if (auto p = parse_ip4_tcp(a); !p) return error{errc::bad_address, "relay: announce address: " + p.err().message()};
+  std::vector<std::string> protocols = {std::string(relay::hop_protocol_id)};
+  for (const auto& svc : config_.services) protocols.push_back(svc.protocol);
+  host_->set_protocols(std::move(protocols));
   if (auto r = host_->start(); !r) return r;
   for (std::size_t i = 0; i < binds.size(); ++i) {
     auto port = host_->call([&] { return host_->listen(binds[i].first, binds[i].second); });
@@ -105,12 +113,30 @@ result<void> relay_server::start() {
       if (auto b = multiaddr_from_text(a.substr(0, a.find("/p2p/"))); b) ident.push_back(*b);
     host_->set_listen_addrs(std::move(ident));
     sweep_timer_ = host_->add_timer(config_.expire_interval_ms, [this] { sweep(); });
+    for (auto& arm : pending_ticks_) arm();
+    pending_ticks_.clear();
   });
+  started_ = true;
   spdlog::info("relay: serving circuit relay v2 as {} on {}", self_.str(), bound_.front());
   return ok();
 }
 
 void relay_server::stop() { host_->stop(); }
+
+void relay_server::every(std::int64_t interval_ms, std::function<void()> fn) {
+  auto tick = std::make_shared<std::function<void()>>();
+  const std::int64_t ms = std::max<std::int64_t>(1, interval_ms);
+  *tick = [this, ms, fn = std::move(fn), weak = std::weak_ptr<std::function<void()>>(tick)] {
+    fn();
+    if (auto t = weak.lock()) host_->add_timer(ms, [t] { (*t)(); });
+  };
+  auto arm = [this, tick, ms] { host_->add_timer(ms, [tick] { (*tick)(); }); };
+  if (!started_) {
+    pending_ticks_.push_back(std::move(arm));  // armed by start()
+    return;
+  }
+  (void) host_->post(std::move(arm));
+}
 
 std::vector<std::string> relay_server::addresses() const { return addrs_; }
 

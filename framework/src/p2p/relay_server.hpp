@@ -76,6 +76,13 @@ class relay_server {
   // failure stops the server and is returned ("relay: listen on ...: ...").
   result<void> start();
   void stop();  // idempotent
+  // Before start(): one more protocol to serve (e.g. one that needs post()/every()).
+  void add_service(stream_service svc) { config_.services.push_back(std::move(svc)); }
+  // Any thread: runs `fn` on the server's loop thread; false when not running.
+  bool post(std::function<void()> fn) { return host_->post(std::move(fn)); }
+  // Runs `fn` on the loop thread every `interval_ms` from start() (or now) until stop().
+  // Before start() from the thread that starts the server; afterwards from any thread.
+  void every(std::int64_t interval_ms, std::function<void()> fn);
   std::vector<std::string> addresses() const;  // valid after start()
   relay_server_stats stats();
   peer_id id() const { return self_; }
@@ -156,6 +163,8 @@ class relay_server {
   std::map<skey, service_stream> services_;
   std::uint64_t next_generation_ = 1;
   timer_id sweep_timer_ = 0;
+  bool started_ = false;
+  std::vector<std::function<void()>> pending_ticks_;  // every() before start()
   relay_server_stats counters_;  // the counters; addresses, connections and hop filled by stats()
 };
 

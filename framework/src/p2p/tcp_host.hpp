@@ -129,6 +129,8 @@ class tcp_host {
   timer_id add_timer(std::int64_t delay_ms, std::function<void()> fn);
   void cancel_timer(timer_id t);
   std::vector<std::uint16_t> listen_ports() const;
+  // Application protocols accepted by connections created from now on.
+  void set_protocols(std::vector<std::string> protocols) { config_.p2p.protocols = std::move(protocols); }
   // Binary multiaddrs announced in identify by connections created from now on.
   void set_listen_addrs(std::vector<bytes> addrs) { config_.p2p.listen_addrs = std::move(addrs); }
   std::size_t connection_count() const noexcept { return conns_.size(); }

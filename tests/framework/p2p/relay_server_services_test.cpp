@@ -166,4 +166,33 @@ TEST(RelayServerServices, HandlerErrorResetsTheStreamAndConnectionLossDestroysHa
   EXPECT_TRUE(c.wait_stream(*other, [](const auto& l) { return l.reset; }));
 }
 
+TEST(RelayServerServices, ServiceAddedBeforeStartCanPostAndTickOnTheLoop) {
+  keypair key = keypair::from_seed(bytes(32, 72)).value();
+  hub h;
+  relay_server_config cfg;
+  cfg.listen = {"/ip4/127.0.0.1/tcp/0"};
+  relay_server rs(key, system_env(), cfg);
+  rs.add_service({hub_proto, [&h](stream_context ctx) { return std::make_unique<hub_handler>(h, std::move(ctx)); }});
+  ASSERT_TRUE(rs.start());
+  std::atomic<int> ticks{0};
+  rs.every(10, [&ticks] { ++ticks; });
+  EXPECT_TRUE(poll_until([&] { return ticks >= 3; }));
+  std::atomic<bool> posted{false};
+  ASSERT_TRUE(rs.post([&posted] { posted = true; }));
+  EXPECT_TRUE(poll_until([&] { return posted.load(); }));
+  const std::string addr = rs.addresses().at(0);
+  const auto at = addr.find("/tcp/") + 5;
+  test::raw_peer a(1, static_cast<std::uint16_t>(std::stoi(addr.substr(at, addr.find('/', at) - at))), key.id());
+  ASSERT_TRUE(a.wait_established());
+  auto sub = a.open(hub_proto);
+  ASSERT_TRUE(sub);
+  a.write(*sub, txt("sub"));
+  EXPECT_TRUE(a.wait_stream(*sub, [](const auto& l) { return has(l, "ok"); }));
+  rs.stop();
+  const int after = ticks;
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(ticks, after);  // stopped: no more ticks
+  EXPECT_FALSE(rs.post([] {}));
+}
+
 } // namespace
