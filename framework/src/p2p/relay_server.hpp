@@ -45,7 +45,9 @@ struct relay_server_config {
   relay::hop_config hop;
   std::size_t max_connections = 1024;
   std::size_t max_stream_buffer = 256 * 1024;  // yamux send queue per stream (beyond the peer's window)
-  std::size_t max_service_output = 4u << 20;   // a stream_service's unsent output before its stream is reset
+  // A stream_service's unsent output before its stream is reset: the mailbox's fetch window (8 MiB) plus
+  // one message (<= 4 MiB + 64 KiB) must fit (docs/protocol/mailbox.md, "Serving it").
+  std::size_t max_service_output = 16u << 20;
   std::int64_t expire_interval_ms = 10000;     // hop_policy::expire sweep
   std::int64_t request_timeout_ms = 10000;     // a HOP stream's request, and the STOP handshake
   std::int64_t ping_interval_ms = 30000;       // keepalive on every connection; 0 = off
