@@ -102,6 +102,18 @@ TEST(RelayServer, ConnectFailsWhenTheDestinationRefusesStop) {
   EXPECT_EQ(st.hop.circuits_closed, 1u);
 }
 
+TEST(RelayServer, RefusesConnectsBeyondTheRateLimit) {
+  relay_server_config cfg;
+  cfg.hop.max_connects_per_window = 1;
+  server s(cfg);
+  raw_peer a(1, s.port(), s.key.id()), b(2, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established() && b.wait_established());
+  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  EXPECT_EQ(b.hop(relay::hop_connect(a.id()))->status, relay::status::connection_failed);  // a does not speak STOP
+  EXPECT_EQ(b.hop(relay::hop_connect(a.id()))->status, relay::status::resource_limit_exceeded);
+  EXPECT_EQ(s.rs->stats().hop.connects_refused, 1u);
+}
+
 TEST(RelayServer, AnswersMalformedAndUnexpectedMessages) {
   server s;
   test::raw_peer b(2, s.port(), s.key.id());
