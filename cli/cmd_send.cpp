@@ -101,6 +101,13 @@ int run_status(const global_options& g) {
             << "queues: inbox unread " << (*st)["inbox_unread"] << ", outbox pending " << (*st)["outbox_pending"]
             << ", frames waiting for a transport " << (*st)["frames_waiting"] << " (" << (*st)["connections_blocked"]
             << " connections blocked)\n";
+  if (auto r = st->find("relay"); r != st->end() && r->value("serving", false)) {
+    for (auto& a : (*r)["addresses"]) std::cout << "relay server: " << a.get<std::string>() << "\n";
+    std::cout << "relay: " << (*r)["connections"] << " peers connected, " << (*r)["reservations"] << " reservations, "
+              << (*r)["circuits"] << " circuits open, " << (*r)["bytes_relayed"] << " bytes relayed, "
+              << (*r)["reservations_refused"] << "+" << (*r)["connects_refused"]
+              << " reservations+connects refused, " << (*r)["circuits_limited"] << " circuits reset at a limit\n";
+  }
   return exit_ok;
 }
 

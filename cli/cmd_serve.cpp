@@ -15,11 +15,19 @@
 #include "output.hpp"
 
 namespace aqua::cli {
-namespace {
 
-int run_serve(const global_options& g, const std::string& config) {
+int run_daemon(const global_options& g, const std::string& config, const daemon_overrides& o) {
   auto cfg = load_node_config(g, config);
   if (!cfg) return report(cfg.err(), g.json);
+  if (o.relay) {
+    cfg->relay.serve = true;
+    if (!o.relay_listen.empty()) cfg->relay.listen = o.relay_listen;
+    if (cfg->relay.listen.empty())
+      return report(error{errc::invalid_argument,
+                          "aqua relay serve: no listen address: pass --listen /ip4/0.0.0.0/tcp/4001 or set "
+                          "components.relay.listen in " + cfg->source.string()},
+                    g.json);
+  }
   // Block the signals before any thread starts, so sigwait() receives them.
   sigset_t set;
   sigemptyset(&set);
@@ -30,12 +38,20 @@ int run_serve(const global_options& g, const std::string& config) {
   if (!n) return report(n.err(), g.json);
   auto ctl = control::server::start(**n, cfg->data_dir);
   if (!ctl) return report(ctl.err(), g.json);
+  std::vector<std::string> relay_addrs;
+  if (cfg->relay.serve) {
+    auto st = (*n)->status();
+    if (!st) return report(st.err(), g.json);
+    relay_addrs = st->relay.addresses;
+  }
   if (g.json) {
     print_json({{"event", "serving"}, {"peer_id", (*n)->id().str()}, {"listen", (*n)->listen_addresses()},
-                {"card", (*n)->card()}, {"config", cfg->source.string()}, {"control", (*ctl)->path().string()}});
+                {"relay", relay_addrs}, {"card", (*n)->card()}, {"config", cfg->source.string()},
+                {"control", (*ctl)->path().string()}});
   } else {
     std::cout << "aqua: serving as " << (*n)->id().str() << "\n";
     for (auto& a : (*n)->listen_addresses()) std::cout << "  listening on " << a << "\n";
+    for (auto& a : relay_addrs) std::cout << "  relay: " << a << "\n";
     std::cout << "  control API: " << (*ctl)->path().string() << "\n  card: " << (*n)->card()
               << "\n  stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
   }
@@ -67,14 +83,12 @@ int run_serve(const global_options& g, const std::string& config) {
   return exit_ok;
 }
 
-} // namespace
-
 void add_serve_command(CLI::App& app, global_options& g, int& rc) {
   auto config = std::make_shared<std::string>();
   auto* serve = app.add_subcommand("serve", "Run this node (from its YAML config) until SIGINT/SIGTERM");
   serve->add_option("--config", *config, "Node config (default: <data dir>/config.yaml)");
   serve->footer("Examples:\n  aqua serve\n  aqua serve --config configs/node.example.yaml --json");
-  serve->callback([&g, &rc, config] { rc = run_serve(g, *config); });
+  serve->callback([&g, &rc, config] { rc = run_daemon(g, *config, {}); });
 }
 
 } // namespace aqua::cli

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "aqua/config.hpp"
 
@@ -29,6 +30,15 @@ void add_store_commands(CLI::App& app, global_options& g, int& rc);     // store
 void add_serve_command(CLI::App& app, global_options& g, int& rc);      // serve
 void add_inbox_commands(CLI::App& app, global_options& g, int& rc);     // inbox list, outbox list
 void add_send_commands(CLI::App& app, global_options& g, int& rc);      // send, status
+void add_relay_commands(CLI::App& app, global_options& g, int& rc);     // relay serve
+
+// What `aqua relay serve` changes in the config before running the daemon.
+struct daemon_overrides {
+  bool relay = false;                     // force components.relay.serve on
+  std::vector<std::string> relay_listen;  // replaces components.relay.listen when not empty
+};
+// Runs the daemon (aqua serve) until SIGINT/SIGTERM; the exit code.
+int run_daemon(const global_options& g, const std::string& config, const daemon_overrides& o);
 void add_doctor_commands(CLI::App& app, global_options& g, int& rc);    // doctor
 
 // "500ms", "30s", "5m", "2h", "7d" (a bare number is seconds) -> milliseconds.

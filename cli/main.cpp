@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, g, rc);
   add_inbox_commands(app, g, rc);
   add_send_commands(app, g, rc);
+  add_relay_commands(app, g, rc);
   add_doctor_commands(app, g, rc);
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(g.log_level)); });
   try {

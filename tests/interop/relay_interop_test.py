@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """aqua relay_client <-> js-libp2p 2.x over a js circuit relay v2 (127.0.0.1 only).
 
-usage: relay_interop_test.py AQUA_RELAY_PEER JS_DIR [AQUA_RELAY_PLUGIN_PEER PLUGIN_DIR]
+usage: relay_interop_test.py AQUA_RELAY_PEER JS_DIR [AQUA_RELAY_PLUGIN_PEER PLUGIN_DIR [AQUA_RELAY_SERVER_PEER]]
 Exit 0 = pass, 1 = fail, 77 = skip (node or js node_modules missing).
 Cases:
   a) aqua reserves on relay.mjs; `peer.mjs dial` reaches it through the relay (small frames + ping,
@@ -11,6 +11,10 @@ Cases:
   d) (with the plugin args) the relay_v2 transport plugin, loaded by the plugin loader with a node transport
      host: listen(<relay>/p2p-circuit) and echo to `peer.mjs dial`;
   e) the plugin dials `peer.mjs listen` through the relay.
+  f) (with the server arg) an aqua relay server: `peer.mjs listen` reserves on it and aqua dials the js peer
+     through it (issue #7 acceptance); the relay's stats show the reservation, the circuit and the bytes.
+  g) aqua reserves on the aqua relay server and `peer.mjs dial` reaches it (js as the HOP CONNECT client),
+     then 2 x 60000-byte frames against a 100000-byte data limit: the relay resets the circuit.
 Each process runs with a bounded timeout; only the PIDs started here are killed.
 """
 import json
@@ -24,6 +28,7 @@ import time
 
 AQUA, JS_DIR = sys.argv[1], sys.argv[2]
 PLUGIN_PEER, PLUGIN_DIR = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, None)
+SERVER_PEER = sys.argv[5] if len(sys.argv) > 5 else None
 procs = []
 
 
@@ -174,12 +179,73 @@ def case_e():
     print("case e: relay_v2 plugin dial -> js relay -> js listen: ok (3 frames)")
 
 
+def aqua_relay(*extra):
+    r = start([SERVER_PEER, "--timeout-ms", "60000", *extra])
+    return r, wait_event(r, "listening")["addr"]
+
+
+def relay_stats(r):
+    r.stdin.write("stats\n")
+    r.stdin.flush()
+    return wait_event(r, "stats")
+
+
+def case_f():
+    r, raddr = aqua_relay()
+    js = start(node("peer.mjs", "listen", "--relay", raddr, "--exit-after", "1"), cwd=JS_DIR)
+    rsv = wait_event(js, "reserved")
+    circuit = rsv["addr"]
+    assert circuit.startswith(raddr + "/p2p-circuit/p2p/"), rsv
+    t0 = time.time()
+    aq = start([AQUA, "dial", "--addr", circuit, "--send-hex", "616263", "--count", "5", "--timeout-ms", "20000"])
+    done = wait_event(aq, "done", timeout=20)
+    assert done["received"] == 5, done
+    assert finish(aq) == 0
+    ms = int((time.time() - t0) * 1000)
+    msgs = []
+    end = time.time() + 10
+    while time.time() < end:
+        ev = js.lines.get(timeout=10)
+        if ev is None or ev.get("event") == "stopped":
+            break
+        if ev.get("event") == "message":
+            msgs.append(ev)
+    assert len(msgs) == 5 and all(m["data_hex"] == "616263" for m in msgs), msgs
+    st = relay_stats(r)
+    assert st["reservations_granted"] >= 1 and st["connects_granted"] == 1, st
+    assert st["bytes_relayed"] > 1000 and st["hop_refused"] == 0 and st["stop_failed"] == 0, st
+    assert finish(js) == 0
+    print(f"case f: aqua dial -> aqua relay -> js listen: ok (5 frames, {ms} ms incl. start-up; "
+          f"{st['bytes_relayed']} bytes relayed)")
+
+
+def case_g():
+    r, raddr = aqua_relay("--limit-data", "100000")
+    aq = start([AQUA, "listen", "--relay", raddr, "--exit-after", "2", "--timeout-ms", "40000"])
+    rsv = wait_event(aq, "reserved")
+    circuit = rsv["addr"]
+    assert rsv["observed"].startswith("/ip4/127.0.0.1/tcp/"), rsv
+    d = start(node("peer.mjs", "dial", "--addr", circuit, "--send-hex", "68656c6c6f", "--count", "3", "--ping"),
+              cwd=JS_DIR)
+    done = wait_event(d, "done")
+    assert done["received"] == 3, done
+    assert finish(d) == 0
+    d = start(node("peer.mjs", "dial", "--addr", circuit, "--send-size", "60000", "--count", "2"), cwd=JS_DIR)
+    rc = finish(d, timeout=40)
+    assert rc != 0, "2 x 60000 B crossed a 100000-byte data limit"
+    st = relay_stats(r)
+    assert st["data_limited"] == 1 and st["circuits"] == 0 and st["connects_granted"] >= 2, st  # js may redial after the reset
+    print(f"case g: js dial -> aqua relay -> aqua listen: ok (3 frames + ping; data limit reset the circuit: {st})")
+
+
 def main():
     if shutil.which("node") is None or not os.path.isdir(os.path.join(JS_DIR, "node_modules")):
         print("SKIP: node or tests/interop/js/node_modules missing (run npm ci there)")
         return 77
     failed = 0
-    cases = (case_a, case_b, case_c) + ((case_d, case_e) if PLUGIN_PEER else ())
+    cases = (case_a, case_b, case_c) + ((case_d, case_e) if PLUGIN_PEER else ()) + ((case_f, case_g) if SERVER_PEER else ())
+    if os.environ.get("RELAY_INTEROP_CASES"):  # e.g. "f,g" while working on one side
+        cases = tuple(c for c in cases if c.__name__[-1] in os.environ["RELAY_INTEROP_CASES"].split(","))
     for case in cases:
         try:
             case()

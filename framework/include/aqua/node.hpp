@@ -41,6 +41,23 @@ struct outbound_message {
   std::int64_t delivered_unix_ms = 0;
 };
 
+// The circuit relay v2 server of a node with relay.serve (docs/relay.md).
+struct relay_server_status {
+  bool serving = false;
+  std::vector<std::string> addresses;  // /ip4/A/tcp/P/p2p/<relay>: what clients put in relay_v2 relays
+  std::size_t connections = 0;         // peers connected to the relay server
+  std::size_t reservations = 0;        // active now
+  std::size_t circuits = 0;            // open now
+  std::uint64_t reservations_granted = 0;
+  std::uint64_t reservations_refused = 0;
+  std::uint64_t connects_granted = 0;
+  std::uint64_t connects_refused = 0;
+  std::uint64_t bytes_relayed = 0;     // ciphertext spliced between peers, both directions
+  std::uint64_t hop_refused = 0;       // HOP requests answered with an error status
+  std::uint64_t circuits_limited = 0;  // reset at the data or duration limit
+  std::uint64_t service_streams = 0;   // streams of extra protocols (e.g. /aqua/mailbox/1.0.0)
+};
+
 struct node_status {
   peer_id id;
   std::vector<std::string> listen_addresses;
@@ -54,6 +71,7 @@ struct node_status {
   std::uint64_t inbox_unread = 0;    // stored messages the application has not read yet
   std::uint64_t frames_waiting = 0;       // frames routing holds until a transport takes them
   std::uint64_t connections_blocked = 0;  // connections whose transport queue is full
+  relay_server_status relay;              // serving = false unless relay.serve
   std::uint64_t frames_deposited = 0;     // envelopes left on relay mailboxes for offline peers
   // Per transport: name and what it reports about itself (relay_v2: each
   // relay, its reservation, the address the relay observes for us).

@@ -16,6 +16,7 @@
 #include "contacts/contact_store.hpp"
 #include "delivery/outbox.hpp"
 #include "e2ee/engine.hpp"
+#include "p2p/stream_service.hpp"
 #include "store/engine_store.hpp"
 
 namespace aqua::actors {
@@ -37,6 +38,7 @@ using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 // relay
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using relay_atom = caf::atom_constant<caf::atom("relay")>;
 // mailbox
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using frame_atom = caf::atom_constant<caf::atom("frame")>;
@@ -117,7 +119,28 @@ struct mailbox_setup {
   delivery::retry_policy retry;
 };
 caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_setup setup);
-caf::actor spawn_relay(caf::actor_system& sys, peer_id self, relay_config cfg);
+} // namespace aqua::actors
+namespace aqua {
+class node_transport_host;
+namespace p2p {
+class relay_server;
+} // namespace p2p
+} // namespace aqua
+namespace aqua::actors {
+struct relay_setup {
+  peer_id self;
+  relay_config cfg;
+  // The node's identity for the relay server (Noise, vouchers); kept alive by the actor.
+  std::shared_ptr<aqua::node_transport_host> host;
+  // Extra protocols the relay server offers (e.g. /aqua/mailbox/1.0.0); run on its loop thread.
+  std::vector<p2p::stream_service> services;
+  // Called with the relay server before it starts, for services that need its
+  // loop (relay_server::post, every) and register with add_service.
+  std::function<void(p2p::relay_server&)> add_services;
+};
+// (init) -> vector<string>: starts the relay server when cfg.serve (its addresses; empty otherwise).
+// (status) -> relay_server_status. Also (forward, ...) / (fwd_done, ...) as before.
+caf::actor spawn_relay(caf::actor_system& sys, relay_setup setup);
 struct routing_setup {
   peer_id self;
   routing_config cfg;
@@ -140,3 +163,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::inbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::outbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::outbox_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::store::ops)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::relay_server_status)

@@ -61,6 +61,60 @@ void parse_routes(const yaml_walker& w, const YAML::Node& list, const std::strin
   }
 }
 
+// /ip4/A/tcp/P, the only form the relay server binds and announces.
+std::string checked_ip4_tcp(const yaml_walker& w, const YAML::Node& n, const std::string& path) {
+  auto text = w.as_string(n, path);
+  auto ma = multiaddr::parse(text);
+  const std::vector<multiaddr_part> none;
+  const auto& parts = ma ? ma->parts() : none;
+  if (!ma || parts.size() != 2 || parts[0].protocol != "ip4" || parts[1].protocol != "tcp")
+    w.fail(errc::config_bad_address, n, path, "expected /ip4/A/tcp/P, got '" + text + "'");
+  return text;
+}
+
+void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& rp, relay_config& r) {
+  auto u32 = [&](const char* key, std::uint32_t& out, std::uint32_t min, std::uint32_t max) {
+    if (auto k = w.child(c, rp, key, false); k.IsDefined()) out = w.as_uint(k, rp + "." + key, min, max);
+  };
+  auto u64 = [&](const char* key, std::uint64_t& out, std::uint64_t min, std::uint64_t max) {
+    if (auto k = w.child(c, rp, key, false); k.IsDefined()) out = w.as_uint64(k, rp + "." + key, min, max);
+  };
+  auto addrs = [&](const char* key, std::vector<std::string>& out) {
+    auto k = w.child(c, rp, key, false);
+    if (!k.IsDefined()) return;
+    const std::string p = rp + "." + key;
+    if (!k.IsSequence()) w.fail(errc::config_wrong_type, k, p, std::string("expected a list, got ") + config_detail::kind_name(k));
+    out.clear();
+    for (std::size_t i = 0; i < k.size(); ++i) out.push_back(checked_ip4_tcp(w, k[i], yaml_walker::index(p, i)));
+  };
+  auto serve = w.child(c, rp, "serve", false);
+  if (serve.IsDefined()) r.serve = w.as_bool(serve, rp + ".serve");
+  u32("max_forward_frames", r.max_forward_frames, 1, 1u << 20);
+  addrs("listen", r.listen);
+  addrs("announce", r.announce);
+  u32("max_connections", r.max_connections, 1, 65536);
+  u32("max_reservations", r.max_reservations, 1, 1u << 20);
+  u32("max_reservations_per_ip", r.max_reservations_per_ip, 1, 1u << 20);
+  u32("max_circuits_per_peer", r.max_circuits_per_peer, 1, 1u << 16);
+  u32("reservation_ttl_s", r.reservation_ttl_s, 60, 7 * 86400);
+  u32("circuit_duration_s", r.circuit_duration_s, 0, 7 * 86400);
+  u64("circuit_data_bytes", r.circuit_data_bytes, 0, std::uint64_t{1} << 40);
+  u32("max_connects_per_minute", r.max_connects_per_minute, 0, 1u << 20);
+  if (auto k = w.child(c, rp, "mailbox", false); k.IsDefined()) r.mailbox = w.as_bool(k, rp + ".mailbox");
+  u32("mailbox_max_messages_per_peer", r.mailbox_max_messages_per_peer, 1, 100000000);
+  u64("mailbox_max_bytes_per_peer", r.mailbox_max_bytes_per_peer, 1024, std::uint64_t{1} << 40);
+  u64("mailbox_max_bytes_total", r.mailbox_max_bytes_total, 1024, std::uint64_t{1} << 44);
+  u32("mailbox_max_ttl_s", r.mailbox_max_ttl_s, 60, 365u * 86400);
+  if (r.serve && r.listen.empty())
+    w.fail(errc::config_missing_field, serve, rp + ".listen",
+           "relay.serve: true needs at least one listen address, e.g. listen: [/ip4/0.0.0.0/tcp/4001]");
+  if (r.mailbox_max_bytes_per_peer > r.mailbox_max_bytes_total) {
+    auto k = w.child(c, rp, "mailbox_max_bytes_per_peer", false);
+    w.fail(errc::config_bad_value, k.IsDefined() ? k : c, rp + ".mailbox_max_bytes_per_peer",
+           "exceeds mailbox_max_bytes_total (" + std::to_string(r.mailbox_max_bytes_total) + ")");
+  }
+}
+
 void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
   const std::string path = "components";
   w.check_keys(n, path, {"identity", "crypto", "routing", "relay", "mailbox"});
@@ -101,12 +155,13 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
     }
     if (auto k = w.child(c, rp, "routes", false); k.IsDefined()) parse_routes(w, k, rp + ".routes", cfg.routing);
   }
-  if (auto c = section("relay", {"serve", "max_forward_frames"}); c.IsMap()) {
-    if (auto k = w.child(c, path + ".relay", "serve", false); k.IsDefined())
-      cfg.relay.serve = w.as_bool(k, path + ".relay.serve");
-    if (auto k = w.child(c, path + ".relay", "max_forward_frames", false); k.IsDefined())
-      cfg.relay.max_forward_frames = w.as_uint(k, path + ".relay.max_forward_frames", 1, 1u << 20);
-  }
+  if (auto c = section("relay", {"serve", "max_forward_frames", "listen", "announce", "max_connections",
+                                 "max_reservations", "max_reservations_per_ip", "max_circuits_per_peer",
+                                 "reservation_ttl_s", "circuit_duration_s", "circuit_data_bytes",
+                                 "max_connects_per_minute", "mailbox", "mailbox_max_messages_per_peer",
+                                 "mailbox_max_bytes_per_peer", "mailbox_max_bytes_total", "mailbox_max_ttl_s"});
+      c.IsMap())
+    parse_relay(w, c, path + ".relay", cfg.relay);
   if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s"}); c.IsMap()) {
     const std::string mp = path + ".mailbox";
     if (auto k = w.child(c, mp, "send_window", false); k.IsDefined())
@@ -266,7 +321,8 @@ std::string default_config_yaml(const std::string& name, const std::vector<std::
   out += "  identity:\n    key_file: identity.key   # relative to data_dir, mode 0600\n";
   out += "  crypto: {}\n";
   out += "  routing:\n    routes: []               # - {peer: 12D3KooW..., address: /memory/bob}\n";
-  out += "  relay:\n    serve: false\n";
+  out += "  relay:                   # circuit relay v2 server (docs/relay.md; aqua relay serve)\n";
+  out += "    serve: false\n    listen: []               # e.g. [/ip4/0.0.0.0/tcp/4001]\n";
   out += "  mailbox: {}\n";
   out += "transports:\n";
   auto list = [](const std::vector<std::string>& v) {

@@ -76,6 +76,11 @@ bool yaml_walker::as_bool(const YAML::Node& n, const std::string& path) const {
 
 std::uint32_t yaml_walker::as_uint(const YAML::Node& n, const std::string& path, std::uint32_t min,
                                    std::uint32_t max) const {
+  return static_cast<std::uint32_t>(as_uint64(n, path, min, max));
+}
+
+std::uint64_t yaml_walker::as_uint64(const YAML::Node& n, const std::string& path, std::uint64_t min,
+                                     std::uint64_t max) const {
   if (!n.IsScalar()) fail(errc::config_wrong_type, n, path, std::string("expected an integer, got ") + kind_name(n));
   const auto& s = n.Scalar();
   std::uint64_t v = 0;
@@ -85,7 +90,7 @@ std::uint32_t yaml_walker::as_uint(const YAML::Node& n, const std::string& path,
   if (v < min || v > max)
     fail(errc::config_bad_value, n, path,
          std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
-  return static_cast<std::uint32_t>(v);
+  return v;
 }
 
 std::vector<std::string> yaml_walker::as_string_list(const YAML::Node& n, const std::string& path) const {

@@ -36,6 +36,7 @@ class yaml_walker {
   std::string as_string(const YAML::Node& n, const std::string& path) const;
   bool as_bool(const YAML::Node& n, const std::string& path) const;
   std::uint32_t as_uint(const YAML::Node& n, const std::string& path, std::uint32_t min, std::uint32_t max) const;
+  std::uint64_t as_uint64(const YAML::Node& n, const std::string& path, std::uint64_t min, std::uint64_t max) const;
   std::vector<std::string> as_string_list(const YAML::Node& n, const std::string& path) const;
   std::map<std::string, std::string> as_scalar_map(const YAML::Node& n, const std::string& path) const;
 

@@ -29,8 +29,25 @@ nlohmann::json to_json(const outbound_message& m) {
           {"delivered_ms", m.delivered_unix_ms}};
 }
 
+nlohmann::json to_json(const relay_server_status& r) {
+  return {{"serving", r.serving},
+          {"addresses", r.addresses},
+          {"connections", r.connections},
+          {"reservations", r.reservations},
+          {"circuits", r.circuits},
+          {"reservations_granted", r.reservations_granted},
+          {"reservations_refused", r.reservations_refused},
+          {"connects_granted", r.connects_granted},
+          {"connects_refused", r.connects_refused},
+          {"bytes_relayed", r.bytes_relayed},
+          {"hop_refused", r.hop_refused},
+          {"circuits_limited", r.circuits_limited},
+          {"service_streams", r.service_streams}};
+}
+
 nlohmann::json to_json(const node_status& s) {
   return {{"peer_id", s.id.str()},
+          {"relay", to_json(s.relay)},
           {"listen", s.listen_addresses},
           {"connections", s.connections},
           {"frames_sent", s.frames_sent},

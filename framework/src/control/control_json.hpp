@@ -13,6 +13,7 @@ namespace aqua::control {
 bool is_text(bytes_view b);
 nlohmann::json to_json(const inbound_message& m);
 nlohmann::json to_json(const outbound_message& m);
+nlohmann::json to_json(const relay_server_status& r);
 nlohmann::json to_json(const node_status& s);
 nlohmann::json error_json(const error& e);
 

@@ -11,6 +11,9 @@
 #include "node/node_impl.hpp"
 #include "identity/key_store.hpp"
 #include "node/transport_host.hpp"
+#include "p2p/mailbox_service.hpp"
+#include "p2p/relay_server.hpp"
+#include "store/held_mail.hpp"
 #include "store/engine_store.hpp"
 #include "plugin/plugin_loader.hpp"
 
@@ -40,6 +43,11 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto contacts = contact_store::open(shared_db, cfg.data_dir / contact_book::legacy_file_name);
   if (!contacts) return contacts.err();
   crypto.contacts = *contacts;
+  std::optional<result<std::unique_ptr<store::held_mail>>> mail;
+  if (cfg.relay.serve && cfg.relay.mailbox) {
+    mail.emplace(store::held_mail::open(shared_db, store::limits_of(cfg.relay)));
+    if (!*mail) return mail->err();
+  }
   plugin_loader loader(cfg.plugin_path);
   routing_setup setup;
   for (auto& tc : cfg.transports) {
@@ -80,7 +88,24 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->db = shared_db;
   p->contacts = *contacts;
   p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {}});
-  p->relay = spawn_relay(sys, p->self, cfg.relay);
+  relay_setup relay;
+  relay.self = p->self;
+  relay.cfg = cfg.relay;
+  relay.host = host;  // the relay server's identity (Noise, vouchers)
+  // Server-side protocols of the relay server (relay.serve) register here:
+  // relay.services (p2p/stream_service.hpp), or relay.add_services for ones
+  // that need the server's loop (relay_server::post, every).
+  if (cfg.relay.serve && cfg.relay.mailbox) {
+    // /aqua/mailbox/1.0.0: store-and-forward for offline peers (docs/protocol/mailbox.md).
+    std::shared_ptr<store::held_mail> held = std::move(**mail);
+    relay.add_services = [held](p2p::relay_server& rs) {
+      auto mb = p2p::mailbox_service::create(held, system_env(),
+                                             [&rs](std::function<void()> fn) { return rs.post(std::move(fn)); });
+      rs.every(mb->config().sweep_interval_ms, [mb] { mb->sweep(); });
+      rs.add_service(mb->service());
+    };
+  }
+  p->relay = spawn_relay(sys, std::move(relay));
   setup.self = p->self;
   setup.cfg = cfg.routing;
   setup.transport_configs = cfg.transports;
@@ -102,6 +127,10 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->routing, std::chrono::seconds(10), listen_atom::value);
   if (!addrs) return addrs.err();  // ~node stops the half-built system
   n->impl_->listen_addrs = *addrs;
+  // The relay server (relay.serve) binds its own addresses; a failure (e.g. address in use) fails the start.
+  auto relay_addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->relay, std::chrono::seconds(10), init_atom::value);
+  if (!relay_addrs) return relay_addrs.err();
+  for (const auto& a : *relay_addrs) spdlog::info("node {} relays circuits at {}", cfg.name, a);
   {
     caf::scoped_actor sa{*n->impl_->system};
     std::optional<error> failure;
@@ -207,6 +236,10 @@ result<node_status> node::status() {
   auto fwd = impl_->ask<std::uint64_t>(impl_->relay, std::chrono::seconds(10), status_atom::value);
   if (!fwd) return fwd.err();
   st.frames_forwarded = *fwd;
+  auto relay = impl_->ask<relay_server_status>(impl_->relay, std::chrono::seconds(10), status_atom::value,
+                                               relay_atom::value);
+  if (!relay) return relay.err();
+  st.relay = std::move(*relay);
   for (auto& [name, t] : impl_->transports) {
     node_status::transport_report r;
     r.name = name;

@@ -114,6 +114,12 @@ class p2p_connection {
   result<std::size_t> write(std::uint32_t stream_id, bytes_view data);
   result<void> close_stream(std::uint32_t stream_id);
   result<void> reset_stream(std::uint32_t stream_id);
+  // With config.yamux.window_update_on_delivery = false the peer's send
+  // window on our app streams is only replenished for bytes the application
+  // reports here (stream_data it has passed on): that is how a relay holds
+  // back a fast sender. Built-in and negotiation bytes are consumed
+  // internally. A no-op in the default mode.
+  void consumed(std::uint32_t stream_id, std::size_t n);
   // /ipfs/ping/1.0.0 with 32 random bytes; a pong event follows.
   result<void> ping();
   // /ipfs/id/1.0.0; an identified event follows.
@@ -168,6 +174,8 @@ class p2p_connection {
   result<std::uint32_t> open_internal(std::vector<std::string> protocols, handler wanted);
   std::vector<std::string> supported() const;
   void emit(p2p_event ev) { events_.push_back(std::move(ev)); }
+  // Window credit for bytes that never reach the application (manual mode only).
+  void auto_consume(std::uint32_t id, std::size_t n);
 
   bool dialer_;
   public_key own_key_;

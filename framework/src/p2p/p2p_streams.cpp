@@ -57,7 +57,10 @@ void p2p_connection::handle_yamux_event(yamux_event& ev) {
     return;
   }
   auto it = streams_.find(ev.stream_id);
-  if (it == streams_.end()) return;
+  if (it == streams_.end()) {
+    if (ev.kind == yamux_event_kind::data) auto_consume(ev.stream_id, ev.data.size());
+    return;
+  }
   stream& s = it->second;
   switch (ev.kind) {
     case yamux_event_kind::data: on_stream_data(ev.stream_id, s, std::move(ev.data)); break;
@@ -75,6 +78,16 @@ void p2p_connection::handle_yamux_event(yamux_event& ev) {
       break;
     default: break;
   }
+}
+
+void p2p_connection::auto_consume(std::uint32_t id, std::size_t n) {
+  if (!config_.yamux.window_update_on_delivery && yamux_ && n > 0) yamux_->consumed(id, n);
+}
+
+void p2p_connection::consumed(std::uint32_t stream_id, std::size_t n) {
+  if (config_.yamux.window_update_on_delivery || !yamux_ || error_ || n == 0) return;
+  yamux_->consumed(stream_id, n);
+  (void) flush_yamux();  // the window update goes out with the next take_output()
 }
 
 void p2p_connection::drop_stream(std::uint32_t id, std::string reason, bool tell_app) {
@@ -98,6 +111,7 @@ void p2p_connection::on_stream_data(std::uint32_t id, stream& s, bytes data) {
     return;
   }
   if (s.h != handler::negotiating) {
+    auto_consume(id, data.size());
     if (s.buf.size() + data.size() > identify_max_message + 16) {
       drop_stream(id, "too much data on a built-in protocol stream", true);
       return;
@@ -127,6 +141,7 @@ void p2p_connection::on_stream_data(std::uint32_t id, stream& s, bytes data) {
       leftover = s.ms_dialer->take_leftover();
     }
   }
+  auto_consume(id, data.size() - std::min(data.size(), leftover.size()));
   if (!r) {
     drop_stream(id, "protocol negotiation failed: " + r.err().what(), true);
     return;

@@ -41,7 +41,8 @@ using conn_id = std::uint64_t;
 using timer_id = std::uint64_t;
 
 struct tcp_host_config {
-  p2p_config p2p;                              // template for every connection
+  p2p_config p2p;                              // template for every connection (listen_addrs empty:
+                                               // 127.0.0.1 with our listen ports)
   std::size_t max_connections = 256;
   std::size_t max_output_buffer = 8u << 20;    // per connection
   std::int64_t handshake_timeout_ms = 10000;   // until established
@@ -115,6 +116,9 @@ class tcp_host {
   result<std::size_t> write(conn_id c, std::uint32_t stream, bytes_view data);
   result<void> close_stream(conn_id c, std::uint32_t stream);
   result<void> reset_stream(conn_id c, std::uint32_t stream);
+  // Window credit for stream data passed on (p2p_connection::consumed; only
+  // with p2p.yamux.window_update_on_delivery = false).
+  void consumed(conn_id c, std::uint32_t stream, std::size_t n);
   // Direct access; call flush(c) after using it.
   p2p_connection* connection(conn_id c);
   void flush(conn_id c);
@@ -125,6 +129,10 @@ class tcp_host {
   timer_id add_timer(std::int64_t delay_ms, std::function<void()> fn);
   void cancel_timer(timer_id t);
   std::vector<std::uint16_t> listen_ports() const;
+  // Application protocols accepted by connections created from now on.
+  void set_protocols(std::vector<std::string> protocols) { config_.p2p.protocols = std::move(protocols); }
+  // Binary multiaddrs announced in identify by connections created from now on.
+  void set_listen_addrs(std::vector<bytes> addrs) { config_.p2p.listen_addrs = std::move(addrs); }
   std::size_t connection_count() const noexcept { return conns_.size(); }
   env& environment() noexcept { return *env_; }
   peer_id local_peer() const { return peer_id::from_public_key(self_); }

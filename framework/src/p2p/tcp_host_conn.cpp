@@ -30,8 +30,9 @@ conn_id tcp_host::add_conn(conn c, bool as_dialer, const dial_options& opts, byt
   p2p_config pc = config_.p2p;
   pc.observed_addr = std::move(observed);
   pc.identify_on_connect = opts.identify;
-  for (auto port : listen_ports_)
-    if (auto a = multiaddr_from_text("/ip4/127.0.0.1/tcp/" + std::to_string(port)); a) pc.listen_addrs.push_back(*a);
+  if (pc.listen_addrs.empty())
+    for (auto port : listen_ports_)
+      if (auto a = multiaddr_from_text("/ip4/127.0.0.1/tcp/" + std::to_string(port)); a) pc.listen_addrs.push_back(*a);
   c.p2p.emplace(as_dialer ? p2p_connection::dialer(sessions_, self_, *env_, opts.expected, std::move(pc))
                           : p2p_connection::listener(sessions_, self_, *env_, std::move(pc)));
   const conn_id id = next_conn_++;
@@ -123,6 +124,8 @@ void tcp_host::route_to_child(conn_id child, p2p_event& ev) {
   if (it == conns_.end()) return;
   switch (ev.kind) {
     case p2p_event_kind::stream_data:
+      if (auto pit = conns_.find(it->second.parent); it->second.parent != 0 && pit != conns_.end())
+        pit->second.p2p->consumed(it->second.parent_stream, ev.data.size());  // flushed by the parent's pump
       if (auto r = it->second.p2p->on_data(ev.data); !r) {
         flush(child);
         close(child, r.err());
@@ -249,6 +252,13 @@ result<void> tcp_host::reset_stream(conn_id c, std::uint32_t stream) {
   auto r = p->reset_stream(stream);
   flush(c);
   return r;
+}
+
+void tcp_host::consumed(conn_id c, std::uint32_t stream, std::size_t n) {
+  auto* p = connection(c);
+  if (!p) return;
+  p->consumed(stream, n);
+  flush(c);
 }
 
 std::string tcp_host::remote_address(conn_id c) const {

@@ -141,3 +141,55 @@ TEST(multiaddr, rejects_malformed_addresses) {
   for (const char* bad : {"", "/", "/ip4", "/ip4/1.2.3/tcp/1", "/tcp/-1", "/tcp/abc", "/memory/", "/p2p/xyz", "//memory/a"})
     EXPECT_FALSE(multiaddr::parse(bad)) << bad;
 }
+
+TEST(config, relay_server_keys_parse) {
+  auto r = parse(
+      "components:\n  relay:\n    serve: true\n    listen: [/ip4/0.0.0.0/tcp/4001, /ip4/127.0.0.1/tcp/4002]\n"
+      "    announce: [/ip4/203.0.113.7/tcp/4001]\n    max_connections: 500\n    max_reservations: 64\n"
+      "    max_reservations_per_ip: 4\n    max_circuits_per_peer: 8\n    reservation_ttl_s: 1800\n"
+      "    circuit_duration_s: 0\n    circuit_data_bytes: 10000000000\n    max_connects_per_minute: 0\n"
+      "    mailbox: false\n    mailbox_max_messages_per_peer: 50\n    mailbox_max_bytes_per_peer: 1048576\n"
+      "    mailbox_max_bytes_total: 8589934592\n    mailbox_max_ttl_s: 86400\ntransports: []\n");
+  ASSERT_TRUE(r) << r.err().what();
+  const auto& c = r->relay;
+  EXPECT_TRUE(c.serve);
+  EXPECT_EQ(c.listen, (std::vector<std::string>{"/ip4/0.0.0.0/tcp/4001", "/ip4/127.0.0.1/tcp/4002"}));
+  EXPECT_EQ(c.announce, std::vector<std::string>{"/ip4/203.0.113.7/tcp/4001"});
+  EXPECT_EQ(c.max_connections, 500u);
+  EXPECT_EQ(c.max_reservations, 64u);
+  EXPECT_EQ(c.max_reservations_per_ip, 4u);
+  EXPECT_EQ(c.max_circuits_per_peer, 8u);
+  EXPECT_EQ(c.reservation_ttl_s, 1800u);
+  EXPECT_EQ(c.circuit_duration_s, 0u);
+  EXPECT_EQ(c.circuit_data_bytes, 10000000000ull);
+  EXPECT_EQ(c.max_connects_per_minute, 0u);
+  EXPECT_FALSE(c.mailbox);
+  EXPECT_EQ(c.mailbox_max_messages_per_peer, 50u);
+  EXPECT_EQ(c.mailbox_max_bytes_per_peer, 1048576u);
+  EXPECT_EQ(c.mailbox_max_bytes_total, 8589934592ull);
+  EXPECT_EQ(c.mailbox_max_ttl_s, 86400u);
+  auto d = parse(minimal);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->relay.listen.empty());
+  EXPECT_EQ(d->relay.circuit_data_bytes, 131072u);
+  EXPECT_EQ(d->relay.reservation_ttl_s, 3600u);
+  EXPECT_TRUE(d->relay.mailbox);
+}
+
+TEST(config, relay_server_keys_are_checked_with_their_path) {
+  expect_error("components:\n  relay:\n    serve: true\ntransports: []\n", errc::config_missing_field, "3:12:",
+               "components.relay.listen: relay.serve: true needs at least one listen address");
+  expect_error("components:\n  relay:\n    listen: [/ip4/1.2.3.4/udp/1]\ntransports: []\n", errc::config_bad_address,
+               "3:14:", "components.relay.listen[0]: expected /ip4/A/tcp/P, got '/ip4/1.2.3.4/udp/1'");
+  expect_error("components:\n  relay:\n    announce: /ip4/1.2.3.4/tcp/1\ntransports: []\n", errc::config_wrong_type,
+               "3:15:", "components.relay.announce: expected a list");
+  expect_error("components:\n  relay:\n    reservation_ttl_s: 5\ntransports: []\n", errc::config_bad_value, "3:24:",
+               "components.relay.reservation_ttl_s: 5 is out of range 60..604800");
+  expect_error("components:\n  relay:\n    circuit_data_bytes: lots\ntransports: []\n", errc::config_wrong_type,
+               "3:25:", "components.relay.circuit_data_bytes: expected an integer, got 'lots'");
+  expect_error("components:\n  relay:\n    mailbox_max_bytes_per_peer: 4096\n    mailbox_max_bytes_total: 2048\n"
+               "transports: []\n",
+               errc::config_bad_value, "3:33:", "components.relay.mailbox_max_bytes_per_peer: exceeds mailbox_max_bytes_total");
+  expect_error("components:\n  relay:\n    max_hops: 3\ntransports: []\n", errc::config_unknown_key, "3:5:",
+               "components.relay.max_hops");
+}

@@ -38,8 +38,9 @@ std::string read_file(const std::string& p) {
 }
 
 std::string yaml_for(const std::string& listen, const std::string& routes, bool serve = false) {
-  return "components:\n  routing:\n    routes: [" + routes + "]\n  relay: {serve: " + (serve ? "true" : "false") +
-         "}\ntransports:\n  - plugin: loopback\n    listen: [" + listen + "]\n";
+  // A serving node also runs the circuit relay v2 server, which needs an address (any port on loopback).
+  return "components:\n  routing:\n    routes: [" + routes + "]\n  relay: {serve: " +
+         (serve ? "true, listen: [/ip4/127.0.0.1/tcp/0]" : "false") + "}\ntransports:\n  - plugin: loopback\n    listen: [" + listen + "]\n";
 }
 
 std::string route(std::uint8_t seed, const std::string& addr) {
@@ -259,6 +260,12 @@ TEST(node, relay_component_forwards_only_when_serving) {
   EXPECT_EQ(got->sender, (*alice)->id());
   EXPECT_TRUE(eventually([&] { return (*relay)->status()->frames_forwarded == 1u; }));
   EXPECT_TRUE((*relay)->inbox()->empty());
+  auto rs = (*relay)->status()->relay;  // the relay v2 server runs beside the envelope forwarding
+  EXPECT_TRUE(rs.serving);
+  ASSERT_EQ(rs.addresses.size(), 1u);
+  EXPECT_EQ(rs.addresses[0].rfind("/ip4/127.0.0.1/tcp/", 0), 0u);
+  EXPECT_NE(rs.addresses[0].find("/p2p/" + (*relay)->id().str()), std::string::npos);
+  EXPECT_FALSE((*bob)->status()->relay.serving);
 
   auto bob2 = node::start(make_node_dir(tmp, "bob2", yaml_for("/memory/rl-bob2", ""), 1));
   auto norelay = node::start(make_node_dir(tmp, "norelay", yaml_for("/memory/rl-norelay", route(1, "/memory/rl-bob2"), false), 6));
@@ -334,6 +341,24 @@ TEST(node, bad_setup_never_starts_a_half_node) {
   EXPECT_EQ(clash.err().code(), errc::address_in_use);
   auto reuse = node::start(make_node_dir(tmp, "e", yaml_for("/memory/hb-free", ""), 2));
   EXPECT_TRUE(reuse) << reuse.err().what();
+}
+
+TEST(node, relay_server_that_cannot_listen_fails_the_start_and_frees_everything) {
+  test::temp_dir tmp("node");
+  auto first = node::start(make_node_dir(tmp, "a", yaml_for("/memory/rs-a", "", true), 0));
+  ASSERT_TRUE(first) << first.err().what();
+  const std::string taken = (*first)->status()->relay.addresses.at(0);
+  const std::string port = taken.substr(taken.find("/tcp/") + 5, taken.find("/p2p/") - taken.find("/tcp/") - 5);
+  auto cfg = "components:\n  relay: {serve: true, listen: [/ip4/127.0.0.1/tcp/" + port +
+             "]}\ntransports:\n  - plugin: loopback\n    listen: [/memory/rs-b]\n";
+  auto clash = node::start(make_node_dir(tmp, "b", cfg, 1));
+  ASSERT_FALSE(clash);
+  EXPECT_EQ(clash.err().code(), errc::address_in_use);
+  EXPECT_NE(clash.err().message().find("relay: listen on /ip4/127.0.0.1/tcp/" + port), std::string::npos)
+      << clash.err().what();
+  first->reset();  // the first node's relay server releases its port
+  auto again = node::start(make_node_dir(tmp, "c", cfg, 2));
+  EXPECT_TRUE(again) << again.err().what();
 }
 
 TEST(node, messages_to_an_offline_peer_are_retried_and_delivered_exactly_once_when_it_starts) {

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""`aqua relay serve` as a real process on 127.0.0.1, and two `aqua serve`
+daemons whose relay_v2 transport reserves on it and that exchange messages
+through it (every byte between them crosses the relay):
+  * the relay prints its full address (/ip4/127.0.0.1/tcp/P/p2p/<id>);
+  * both daemons' cards carry their circuit addresses; messages go both ways;
+  * `aqua status` on the relay shows the reservations and relayed bytes;
+  * a message for a daemon that is offline waits in the relay's mailbox and arrives when it is back;
+  * precise errors: a bad --listen, the port already in use.
+Usage: test_relay.py <aqua> <source dir>"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+AQUA = SRC = None
+N = 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def aqua(d, *args, check=0):
+    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=120)
+    assert p.returncode == check, f"{args}: rc={p.returncode} out={p.stdout} err={p.stderr}"
+    return p
+
+
+def load_client():
+    sys.path.insert(0, os.path.join(SRC, "examples", "control_client"))
+    import aqua_client  # noqa: E402
+    return aqua_client
+
+
+def use_relay(d, relay_addr):
+    """Replaces the config's transports with relay_v2 reserving on `relay_addr`."""
+    path = os.path.join(d, "config.yaml")
+    with open(path) as f:
+        cfg = f.read()
+    cfg = cfg[:cfg.index("transports:")] + (
+        "transports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n"
+        f"    settings:\n      relays: {relay_addr}\n")
+    with open(path, "w") as f:
+        f.write(cfg)
+
+
+class Relay(unittest.TestCase):
+    def setUp(self):
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:  # only the processes this test started, by PID
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+            p.stdout.close()
+            p.stderr.close()
+
+    def start(self, d, *args):
+        p = subprocess.Popen([AQUA, "--dir", d, *args, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        self.procs.append(p)
+        line = p.stdout.readline()  # bounded: the daemon exits on a start failure
+        self.assertTrue(line, f"{args} did not start: {p.stderr.read() if p.poll() is not None else ''}")
+        ev = json.loads(line)
+        self.assertEqual(ev["event"], "serving")
+        return p, ev
+
+    def stop(self, p):
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.read())
+
+    def test_two_daemons_talk_through_aqua_relay_serve(self):
+        client = load_client()
+        with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
+            r, r2, a, b = (os.path.join(tmp, x) for x in ("relay", "relay2", "a", "b"))
+            port = free_port()
+            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-test-r").stdout)["peer_id"]
+            aqua(r2, "init", "--listen", "/memory/relay-test-r2")
+            # Precise errors before anything runs.
+            bad = aqua(r, "relay", "serve", "--listen", "/ip4/127.0.0.1/udp/1", check=2)
+            self.assertIn("--listen: expected /ip4/A/tcp/P, got '/ip4/127.0.0.1/udp/1'", bad.stderr)
+            none = aqua(r, "relay", "serve", check=2)
+            self.assertIn("no listen address: pass --listen", none.stderr)
+
+            proc_r, ev_r = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+            relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
+            self.assertEqual(ev_r["relay"], [relay_addr])
+            # A second relay on the same port fails to start, naming the address.
+            busy = subprocess.run([AQUA, "--dir", r2, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}"],
+                                  capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(busy.returncode, 0)
+            self.assertIn(f"relay: listen on /ip4/127.0.0.1/tcp/{port}", busy.stderr)
+            self.assertIn("address_in_use", busy.stderr)
+
+            ids = {}
+            for d in (a, b):
+                ids[d] = json.loads(aqua(d, "init", "--json", "--listen", f"/memory/{os.path.basename(d)}-x").stdout)[
+                    "peer_id"]
+                use_relay(d, relay_addr)
+            proc_a, ev_a = self.start(a, "serve")
+            proc_b, ev_b = self.start(b, "serve")
+            for ev, d in ((ev_a, a), (ev_b, b)):
+                self.assertEqual(ev["listen"], [f"{relay_addr}/p2p-circuit/p2p/{ids[d]}"])
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            t0 = time.time()
+            with client.AquaClient.for_data_dir(a, timeout=60) as ca, client.AquaClient.for_data_dir(b, timeout=60) as cb:
+                for i in range(N):
+                    ca.call("send", to="bob", text=f"a2b-{i:02d}")
+                    cb.call("send", to="alice", text=f"b2a-{i:02d}")
+
+                def wait_inbox(c, want):
+                    deadline = time.time() + 60
+                    msgs = []
+                    while time.time() < deadline:
+                        msgs = c.call("inbox.list")["messages"]
+                        if len(msgs) >= want:
+                            break
+                        time.sleep(0.2)
+                    return msgs
+
+                got_b, got_a = wait_inbox(cb, N), wait_inbox(ca, N)
+            print(f"2 x {N} messages through the relay in {time.time() - t0:.2f} s", file=sys.stderr)
+            self.assertEqual(sorted(m["text"] for m in got_b), [f"a2b-{i:02d}" for i in range(N)])
+            self.assertEqual(sorted(m["text"] for m in got_a), [f"b2a-{i:02d}" for i in range(N)])
+            self.assertTrue(all(m["sender"] == ids[a] for m in got_b))
+            st = json.loads(aqua(r, "status", "--json").stdout)
+            rel = st["relay"]
+            self.assertTrue(rel["serving"])
+            self.assertEqual(rel["addresses"], [relay_addr])
+            self.assertEqual(rel["reservations"], 2)
+            self.assertGreaterEqual(rel["connects_granted"], 1)
+            self.assertGreater(rel["bytes_relayed"], N * 2 * 100)
+            text = aqua(r, "status").stdout
+            self.assertIn(f"relay server: {relay_addr}", text)
+            self.assertIn("2 reservations", text)
+            # A daemon leaving drops its reservation.
+            self.stop(proc_b)
+            deadline = time.time() + 30
+            while time.time() < deadline and json.loads(aqua(r, "status", "--json").stdout)["relay"]["reservations"] != 1:
+                time.sleep(0.2)
+            self.assertEqual(json.loads(aqua(r, "status", "--json").stdout)["relay"]["reservations"], 1)
+            # b is offline: a's message goes to the relay's mailbox and reaches b when it is back.
+            with client.AquaClient.for_data_dir(a, timeout=60) as ca:
+                ca.call("send", to="bob", text="while-you-were-away")
+            deadline = time.time() + 30  # the deposit is made while b is gone
+            while time.time() < deadline and json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"] < 1:
+                time.sleep(0.2)
+            self.assertGreaterEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"], 1)
+            proc_b, _ = self.start(b, "serve")
+            deadline = time.time() + 60
+            texts = []
+            with client.AquaClient.for_data_dir(b, timeout=60) as cb:
+                while time.time() < deadline and "while-you-were-away" not in texts:
+                    texts = [m["text"] for m in cb.call("inbox.list")["messages"]]
+                    time.sleep(0.2)
+            self.assertIn("while-you-were-away", texts)
+            self.assertGreaterEqual(json.loads(aqua(r, "status", "--json").stdout)["relay"]["service_streams"], 1)
+            self.stop(proc_b)
+            self.stop(proc_a)
+            self.stop(proc_r)
+            self.assertIn("aqua relay serve --listen", aqua(r, "relay", "serve", "--help").stdout)
+
+
+if __name__ == "__main__":
+    AQUA, SRC = sys.argv[1], sys.argv[2]
+    unittest.main(argv=sys.argv[:1], verbosity=2)

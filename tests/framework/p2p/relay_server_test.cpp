@@ -1,0 +1,195 @@
+// relay_server over 127.0.0.1: reservations and their limits (raw HOP
+// requests, raw_peer.hpp), refusals, addresses, start errors. Circuits:
+// relay_server_circuits_test.cpp; stream services: relay_server_services_test.cpp.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "framework/p2p/raw_peer.hpp"
+#include "framework/p2p/relay_server_fixture.hpp"
+#include "p2p/multiaddr_bytes.hpp"
+#include "p2p/signed_envelope.hpp"
+
+using namespace aqua;
+using namespace aqua::p2p;
+using namespace aqua::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+TEST(RelayServer, GrantsAReservationWithVoucherAddressesAndLimit) {
+  server s;
+  test::raw_peer a(1, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established());
+  auto m = a.hop(relay::hop_reserve());
+  ASSERT_TRUE(m) << m.err().what();
+  EXPECT_EQ(m->type, relay::hop_message::kind::status);
+  ASSERT_EQ(m->status, relay::status::ok);
+  ASSERT_TRUE(m->reservation);
+  const auto now_s = static_cast<std::uint64_t>(system_env()->now_unix_ms() / 1000);
+  EXPECT_NEAR(static_cast<double>(m->reservation->expire), static_cast<double>(now_s + 3600), 5.0);
+  ASSERT_EQ(m->reservation->addrs.size(), 1u);
+  EXPECT_EQ(multiaddr_to_text(m->reservation->addrs[0]).value(), s.addr());
+  auto v = open_voucher(m->reservation->voucher, s.key.id(), system_env()->now_unix_ms());
+  ASSERT_TRUE(v) << v.err().what();
+  EXPECT_EQ(v->peer, a.id());
+  EXPECT_EQ(v->expiration, m->reservation->expire);
+  ASSERT_TRUE(m->limit);
+  EXPECT_EQ(m->limit->duration, 120u);
+  EXPECT_EQ(m->limit->data, 131072u);
+  // Identify tells the peer where it connects from, and our announced address.
+  auto id = a.identify();
+  ASSERT_TRUE(id);
+  EXPECT_EQ(multiaddr_to_text(id->observed_addr).value().rfind("/ip4/127.0.0.1/tcp/", 0), 0u);
+  ASSERT_EQ(id->listen_addrs.size(), 1u);
+  EXPECT_EQ(multiaddr_to_text(id->listen_addrs[0]).value() + "/p2p/" + s.key.id().str(), s.addr());
+  EXPECT_EQ(s.rs->stats().hop.reservations, 1u);
+}
+
+TEST(RelayServer, RefreshKeepsOneReservationAndDisconnectDropsIt) {
+  server s;
+  auto a = std::make_unique<test::raw_peer>(1, s.port(), s.key.id());
+  ASSERT_TRUE(a->wait_established());
+  ASSERT_EQ(a->hop(relay::hop_reserve())->status, relay::status::ok);
+  ASSERT_EQ(a->hop(relay::hop_reserve())->status, relay::status::ok);
+  auto st = s.rs->stats();
+  EXPECT_EQ(st.hop.reservations, 1u);
+  EXPECT_EQ(st.hop.reservations_refreshed, 1u);
+  a->close();
+  EXPECT_TRUE(s.eventually([](const relay_server_stats& x) { return x.hop.reservations == 0; }));
+  EXPECT_EQ(s.rs->stats().hop.reservations_dropped, 1u);
+}
+
+TEST(RelayServer, ReservationExpiresAndThenConnectGetsNoReservation) {
+  relay_server_config cfg;
+  cfg.hop.reservation_ttl_ms = 300;
+  server s(cfg);
+  test::raw_peer a(1, s.port(), s.key.id());
+  test::raw_peer b(2, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established() && b.wait_established());
+  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  EXPECT_TRUE(s.eventually([](const relay_server_stats& x) { return x.hop.reservations_expired == 1; }));
+  EXPECT_EQ(s.rs->stats().hop.reservations, 0u);
+  auto m = b.hop(relay::hop_connect(a.id()));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, relay::status::no_reservation);
+}
+
+TEST(RelayServer, RefusesConnectWithoutReservation) {
+  server s;
+  test::raw_peer b(2, s.port(), s.key.id());
+  ASSERT_TRUE(b.wait_established());
+  auto m = b.hop(relay::hop_connect(keypair::from_seed(bytes(32, 9)).value().id()));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, relay::status::no_reservation);
+  EXPECT_EQ(s.rs->stats().hop_refused, 1u);
+  EXPECT_EQ(s.rs->stats().hop.connects_refused, 1u);
+}
+
+TEST(RelayServer, ConnectFailsWhenTheDestinationRefusesStop) {
+  server s;
+  test::raw_peer a(1, s.port(), s.key.id()), b(2, s.port(), s.key.id());  // raw peers do not speak STOP
+  ASSERT_TRUE(a.wait_established() && b.wait_established());
+  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  auto m = b.hop(relay::hop_connect(a.id()));
+  ASSERT_TRUE(m) << m.err().what();
+  EXPECT_EQ(m->status, relay::status::connection_failed);
+  auto st = s.rs->stats();
+  EXPECT_EQ(st.stop_failed, 1u);
+  EXPECT_EQ(st.hop.circuits, 0u);
+  EXPECT_EQ(st.hop.circuits_closed, 1u);
+}
+
+TEST(RelayServer, RefusesConnectsBeyondTheRateLimit) {
+  relay_server_config cfg;
+  cfg.hop.max_connects_per_window = 1;
+  server s(cfg);
+  raw_peer a(1, s.port(), s.key.id()), b(2, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established() && b.wait_established());
+  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  EXPECT_EQ(b.hop(relay::hop_connect(a.id()))->status, relay::status::connection_failed);  // a does not speak STOP
+  EXPECT_EQ(b.hop(relay::hop_connect(a.id()))->status, relay::status::resource_limit_exceeded);
+  EXPECT_EQ(s.rs->stats().hop.connects_refused, 1u);
+}
+
+TEST(RelayServer, AnswersMalformedAndUnexpectedMessages) {
+  server s;
+  test::raw_peer b(2, s.port(), s.key.id());
+  ASSERT_TRUE(b.wait_established());
+  EXPECT_EQ(b.hop(relay::hop_status(relay::status::ok))->status, relay::status::unexpected_message);
+  relay::hop_message no_peer;
+  no_peer.type = relay::hop_message::kind::connect;
+  EXPECT_EQ(b.hop(no_peer)->status, relay::status::malformed_message);
+  auto st = b.open(std::string(relay::hop_protocol_id));
+  ASSERT_TRUE(st);
+  b.write(*st, bytes{0x02, 0x08, 0x07});  // type 7: not a HopMessage type
+  auto log = b.wait_stream(*st, [](const test::raw_peer::stream_log& l) { return l.closed; });
+  ASSERT_TRUE(log);
+  relay::delimited_reader r;
+  r.feed(log->data);
+  EXPECT_EQ(relay::decode_hop(r.next().value().value())->status, relay::status::malformed_message);
+  EXPECT_EQ(s.rs->stats().hop_refused, 3u);
+}
+
+TEST(RelayServer, EnforcesPerIpAndTotalReservationLimits) {
+  {
+    relay_server_config cfg;
+    cfg.hop.max_reservations_per_ip = 1;
+    server s(cfg);
+    test::raw_peer a(1, s.port(), s.key.id()), b(2, s.port(), s.key.id());
+    ASSERT_TRUE(a.wait_established() && b.wait_established());
+    EXPECT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+    EXPECT_EQ(b.hop(relay::hop_reserve())->status, relay::status::reservation_refused);
+    EXPECT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);  // a refresh is not a new one
+  }
+  relay_server_config cfg;
+  cfg.hop.max_reservations = 2;
+  server s(cfg);
+  test::raw_peer a(1, s.port(), s.key.id()), b(2, s.port(), s.key.id()), c(3, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established() && b.wait_established() && c.wait_established());
+  EXPECT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  EXPECT_EQ(b.hop(relay::hop_reserve())->status, relay::status::ok);
+  EXPECT_EQ(c.hop(relay::hop_reserve())->status, relay::status::reservation_refused);
+  EXPECT_EQ(s.rs->stats().hop.reservations_refused, 1u);
+}
+
+TEST(RelayServer, AnnouncesInterfaceAddressesForAnyAndConfiguredOnesInstead) {
+  relay_server_config cfg;
+  cfg.listen = {"/ip4/0.0.0.0/tcp/0"};
+  server any(cfg);
+  const auto all = any.rs->addresses();
+  auto local = std::find_if(all.begin(), all.end(), [](const std::string& a) { return a.rfind("/ip4/127.0.0.1/", 0) == 0; });
+  ASSERT_NE(local, all.end());
+  for (const auto& a : all) EXPECT_EQ(a.find("0.0.0.0"), std::string::npos) << a;
+  const auto at = local->find("/tcp/") + 5;
+  test::raw_peer a(1, static_cast<std::uint16_t>(std::stoi(local->substr(at, local->find('/', at) - at))), any.key.id());
+  ASSERT_TRUE(a.wait_established());
+  auto m = a.hop(relay::hop_reserve());
+  ASSERT_TRUE(m && m->reservation);
+  std::vector<std::string> in_reservation;
+  for (const auto& b : m->reservation->addrs) in_reservation.push_back(multiaddr_to_text(b).value());
+  EXPECT_EQ(in_reservation, std::vector<std::string>(all.begin(), all.begin() + std::min<std::size_t>(all.size(), 8)));
+  cfg.listen = {"/ip4/127.0.0.1/tcp/0"};
+  cfg.announce = {"/ip4/203.0.113.7/tcp/4001"};
+  server s(cfg);
+  EXPECT_EQ(s.rs->addresses(), std::vector<std::string>{"/ip4/203.0.113.7/tcp/4001/p2p/" + s.key.id().str()});
+}
+
+TEST(RelayServer, StartFailsWithAddressInUseAndBadAddresses) {
+  server s;
+  relay_server_config cfg;
+  cfg.listen = {"/ip4/127.0.0.1/tcp/" + std::to_string(s.port())};
+  relay_server other(s.key, system_env(), cfg);
+  auto r = other.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::address_in_use);
+  EXPECT_NE(r.err().message().find("relay: listen on /ip4/127.0.0.1/tcp/"), std::string::npos) << r.err().what();
+  cfg.listen = {"/ip6/::1/tcp/1"};
+  EXPECT_EQ(relay_server(s.key, system_env(), cfg).start().err().code(), errc::bad_address);
+  cfg.listen = {};
+  EXPECT_EQ(relay_server(s.key, system_env(), cfg).start().err().code(), errc::invalid_argument);
+}
+
+} // namespace
