@@ -7,6 +7,8 @@
 #include <iostream>
 
 #include "agent_trace.hpp"
+#include <spdlog/spdlog.h>
+
 #include "aqua/agent.hpp"
 #include "aqua/node.hpp"
 #include "control/control_server.hpp"
@@ -19,6 +21,7 @@ namespace aqua::cli {
 int run_daemon(const global_options& g, const std::string& config, const daemon_overrides& o) {
   auto cfg = load_node_config(g, config);
   if (!cfg) return report(cfg.err(), g.json);
+  if (g.log_level.empty()) spdlog::set_level(spdlog::level::from_str(cfg->log_level));  // --log-level wins
   if (o.relay) {
     cfg->relay.serve = true;
     if (!o.relay_listen.empty()) cfg->relay.listen = o.relay_listen;

@@ -15,7 +15,7 @@ namespace aqua::cli {
 struct global_options {
   std::optional<std::string> dir;  // --dir
   bool json = false;               // --json
-  std::string log_level = "warn";  // --log-level
+  std::string log_level;           // --log-level; empty: warn (aqua serve: the config's node.log_level)
 };
 
 // The node config: `config` if given, else <data dir>/config.yaml (as `aqua init` wrote it).

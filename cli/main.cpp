@@ -1,5 +1,6 @@
 // aqua: the command-line interface. See `aqua --help`.
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/stat.h>
@@ -36,7 +37,10 @@ int main(int argc, char** argv) {
   add_send_commands(app, g, rc);
   add_relay_commands(app, g, rc);
   add_doctor_commands(app, g, rc);
-  app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(g.log_level)); });
+  // Logs go to stderr: stdout carries results (and NDJSON events with --json).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("aqua"));
+  app.parse_complete_callback(
+    [&] { spdlog::set_level(spdlog::level::from_str(g.log_level.empty() ? "warn" : g.log_level)); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

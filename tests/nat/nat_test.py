@@ -32,7 +32,7 @@ against the js-libp2p relay of tests/interop/js when node and its node_modules a
 (AQUA_NAT_REQUIRE_RELAY=1 makes that a failure instead).
 
 Environment: AQUA_NAT_PARTS (default abcd: fewer parts exit 77, never 0), AQUA_NAT_RELAY=js (the js-libp2p relay
-of tests/interop/js: no mailbox, so no (b)), AQUA_NAT_DIRECT=1 (alice and bob also listen on zmq at their private
+of tests/interop/js: no mailbox, so no (b)), AQUA_NAT_DIRECT=0 (alice and bob do not also listen on zmq at their private
 addresses, first in their cards), AQUA_NAT_LOG_LEVEL (daemons' log level, default debug), AQUA_NAT_KEEP=1 (keep
 data dirs and daemon logs of a failed run), AQUA_NAT_DEADLINE_S.
 
@@ -67,9 +67,9 @@ CUT_SECONDS = 5
 RELAY_KIND = os.environ.get("AQUA_NAT_RELAY", "auto")
 # AQUA_NAT_PARTS=acd: run only these parts of part 2 (default abcd); fewer parts exit 77 (never a pass).
 PARTS = os.environ.get("AQUA_NAT_PARTS", "abcd")
-# AQUA_NAT_DIRECT=1: alice and bob also listen on zmq at their private addresses (in their cards, unreachable
+# AQUA_NAT_DIRECT=1 (default; 0 turns it off): alice and bob also listen on zmq at their private addresses (in their cards, unreachable
 # across the NATs): routing must fall back from direct to relayed.
-WITH_DIRECT = os.environ.get("AQUA_NAT_DIRECT", "0") == "1"
+WITH_DIRECT = os.environ.get("AQUA_NAT_DIRECT", "1") == "1"
 LOG_LEVEL = os.environ.get("AQUA_NAT_LOG_LEVEL", "debug")  # the daemon logs' tails are printed on failure
 T0 = time.monotonic()
 DEADLINE = T0 + float(os.environ.get("AQUA_NAT_DEADLINE_S", "300"))

@@ -14,6 +14,10 @@ namespace aqua::actors {
 inline constexpr std::size_t max_pending_per_connection = 1024;
 inline constexpr int max_frames_per_drain = 64;
 inline constexpr std::uint32_t max_reroutes = 4;
+// A dialled connection the peer has not answered on for this long is
+// suspect: new frames also try the next path (happy eyeballs; the
+// receiver's dedup makes the copies harmless).
+inline constexpr std::int64_t suspect_after_ms = 3000;
 inline constexpr std::uint32_t mailbox_ttl_s = 7 * 86400;  // the relay also caps it by the envelope's expiry
 
 inline void post(const caf::weak_actor_ptr& target, caf::message msg) {
@@ -58,6 +62,7 @@ struct conn_entry {
   bool blocked = false;
   std::string address;    // what we dialled (empty: the peer dialled us)
   bool answered = false;  // the peer sent a frame on it: the address works
+  std::int64_t opened_ms = 0;
 };
 
 // A deposit on a relay mailbox in flight: tried transport by transport,

@@ -25,6 +25,7 @@ std::uint64_t add_connection(routing_actor_t* self, connection_ptr c, std::strin
   e.transport = std::move(transport);
   e.peer = peer;
   e.address = std::move(address);
+  e.opened_ms = routing_now_ms();
   st.conns[id] = std::move(e);
   if (!peer.empty()) st.by_peer[peer] = id;
   c->set_observer(std::make_shared<conn_observer>(caf::actor_cast<caf::weak_actor_ptr>(self), id));
@@ -36,8 +37,10 @@ void fail_connection(routing_actor_t* self, std::uint64_t id, const error& why) 
   auto it = st.conns.find(id);
   if (it == st.conns.end()) return;
   auto& e = it->second;
-  if (!e.address.empty() && !e.answered && !e.peer.empty())
-    st.paths.failed(e.peer, e.address, why.what(), routing_now_ms());
+  if (!e.address.empty() && !e.answered && !e.peer.empty()) {
+    auto now = routing_now_ms();
+    st.paths.failed(e.peer, e.address, why.what(), now, 2 * (now - e.opened_ms));
+  }
   auto pending = std::move(e.pending);
   auto peer = e.peer;
   if (!peer.empty()) {
@@ -170,12 +173,48 @@ void deposit_done(routing_actor_t* self, std::uint64_t token, const result<void>
   try_deposit(self, token);
 }
 
+namespace {
+
+std::optional<std::uint64_t> connection_to(routing_actor_t* self, const std::string& peer, const std::string& address) {
+  for (auto& [id, e] : self->state.conns)
+    if (e.peer == peer && e.address == address && e.conn->is_open()) return id;
+  return std::nullopt;
+}
+
+bool suspect(const conn_entry& e, std::int64_t now) {
+  return !e.address.empty() && !e.answered && now - e.opened_ms >= suspect_after_ms;
+}
+
+// `current` was dialled and the peer has been silent on it for a while: dial
+// the next live address that has no connection yet; it becomes the peer's
+// connection (the old one stays until it answers or fails).
+std::optional<std::uint64_t> try_alternative(routing_actor_t* self, const std::string& peer, const conn_entry& current) {
+  auto& st = self->state;
+  auto now = routing_now_ms();
+  if (!suspect(current, now)) return std::nullopt;
+  std::string failures;
+  for (auto& address : st.paths.choose(peer, addresses_of(self, peer), now).live) {
+    if (address == current.address || connection_to(self, peer, address)) continue;
+    if (auto id = dial(self, peer, address, failures)) {
+      spdlog::info("routing: no answer from {} on {} for {} ms; also trying {}", peer, current.address,
+                   now - current.opened_ms, address);
+      st.paths.used(peer, routing::kind_of(address), address, now);
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
   auto& st = self->state;
   if (auto it = st.by_peer.find(peer); it != st.by_peer.end()) {
     auto c = st.conns.find(it->second);
     if (c != st.conns.end() && c->second.conn->is_open()) {
-      enqueue(self, it->second, peer, std::move(p));
+      auto target = it->second;
+      if (auto alt = try_alternative(self, peer, c->second)) target = *alt;
+      enqueue(self, target, peer, std::move(p));
       return;
     }
     if (c != st.conns.end()) {
@@ -198,6 +237,12 @@ void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
   auto choice = st.paths.choose(peer, addresses, now);
   std::string failures;
   for (auto& address : choice.live) {
+    if (auto open = connection_to(self, peer, address)) {  // still trying: reuse it unless it is suspect
+      if (suspect(st.conns[*open], now)) continue;
+      st.by_peer[peer] = *open;
+      enqueue(self, *open, peer, std::move(p));
+      return;
+    }
     if (auto id = dial(self, peer, address, failures)) {
       st.paths.used(peer, routing::kind_of(address), address, now);
       enqueue(self, *id, peer, std::move(p));

@@ -45,14 +45,14 @@ path_choice path_table::choose(const std::string& peer, const std::vector<std::s
 }
 
 void path_table::failed(const std::string& peer, const std::string& address, const std::string& why,
-                        std::int64_t now_ms) {
+                        std::int64_t now_ms, std::int64_t min_backoff_ms) {
   auto& ps = peers_[peer];
   ps.touched_ms = now_ms;
   auto& s = ps.addrs[address];
   s.failures = std::min<std::uint32_t>(s.failures + 1, 32);
   auto delay = initial_backoff_ms;
   for (std::uint32_t i = 1; i < s.failures && delay < max_backoff_ms; ++i) delay *= 2;
-  s.retry_at_ms = now_ms + std::min(delay, max_backoff_ms);
+  s.retry_at_ms = now_ms + std::min(std::max(delay, min_backoff_ms), max_backoff_ms);
   s.last_error = why.substr(0, 300);
   trim();
 }

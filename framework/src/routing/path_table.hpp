@@ -9,8 +9,8 @@
 //
 // An address that failed (its connection closed before the peer sent a
 // single frame on it, or the dial itself failed) is skipped for a back-off
-// that doubles per failure (1 s .. 60 s) and resets when the peer answers
-// on it. The same sealed envelope (same message ID) travels every path, so
+// that doubles per failure (1 s .. 60 s, and at least twice as long as the
+// failed connection lived) and resets when the peer answers on it. The same sealed envelope (same message ID) travels every path, so
 // the receiver's dedup keeps delivery exactly-once whichever path wins.
 
 #include <cstdint>
@@ -48,7 +48,10 @@ class path_table {
 
   // `addresses`: where the peer can be reached (config route first, then its card), in preference order.
   path_choice choose(const std::string& peer, const std::vector<std::string>& addresses, std::int64_t now_ms) const;
-  void failed(const std::string& peer, const std::string& address, const std::string& why, std::int64_t now_ms);
+  // `min_backoff_ms`: at least this long (a connection that took 10 s to
+  // fail is not worth retrying after 1 s: routing passes twice its lifetime).
+  void failed(const std::string& peer, const std::string& address, const std::string& why, std::int64_t now_ms,
+              std::int64_t min_backoff_ms = 0);
   void worked(const std::string& peer, const std::string& address);
   void used(const std::string& peer, path_kind kind, const std::string& address, std::int64_t now_ms);
 
