@@ -33,6 +33,13 @@ TEST(path_table, a_failed_address_backs_off_doubling_and_resets_when_it_works) {
   EXPECT_EQ(t.report("bob", both)[1].retry_at_ms, path_table::max_backoff_ms);  // capped
 }
 
+TEST(path_table, a_slow_failure_backs_off_at_least_twice_its_lifetime) {
+  path_table t;
+  t.failed("bob", direct, "handshake timeout after 10 s", 10000, 20000);
+  EXPECT_EQ(t.choose("bob", both, 29000).live, std::vector<std::string>{circuit});
+  EXPECT_EQ(t.choose("bob", both, 30000).live.size(), 2u);
+}
+
 TEST(path_table, every_live_path_down_means_the_mailbox_and_says_why) {
   path_table t;
   t.failed("bob", direct, "timeout", 0);
