@@ -487,6 +487,17 @@ transports:
         check(transports == {"relay"}, f"(a) bob received over {transports}, expected only the relay_v2 transport")
         self.wait_outbox_drained("alice", 60, "(a) relayed")
         log(f"(a) ok: {N_DIRECT} messages alice -> relay -> bob, each exactly once, acked ({dt:.1f}s)")
+        # aqua doctor: the relay observes alice at nat_a's public address, so she is behind NAT; the path to bob
+        # is the relayed one (his direct address, when advertised, is unreachable from here).
+        doc = self.call("alice", "doctor", peer=self.ids["bob"])
+        observed = doc["nat"]["observed"]
+        check(doc["nat"]["verdict"] == "behind_nat" and any("/ip4/203.0.113.2/" in o for o in observed),
+              f"(a) alice's doctor: expected behind_nat with 203.0.113.2 observed, got {doc['nat']}")
+        check(any(r["state"] == "reserved" for r in doc["relays"]), f"(a) alice's doctor: no reserved relay in {doc['relays']}")
+        path = doc["path"]
+        check(path["last_path"] == "relayed" and "p2p-circuit" in path["last_address"],
+              f"(a) alice's doctor: the path to bob should be relayed, got {path}")
+        log(f"(a) ok: doctor: alice {doc['nat']['verdict']} (relay sees {observed[0]}), path to bob: {path['decision']}")
 
     def part_b(self):
         self.daemons["bob"].stop()
