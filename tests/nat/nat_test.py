@@ -514,6 +514,10 @@ transports:
         st = netns.wait_for(deposited, remaining(60), interval=0.3)
         check(st, f"(b) alice did not deposit {M_MAILBOX} envelopes in bob's mailbox on the relay within 60s "
                   f"(status frames_deposited: {self.call('alice', 'status').get('frames_deposited')})\n{self.tails()}")
+        # The outbox keeps retrying (0.5 s, 1 s, 2 s ...), but a relay already holds these bytes: no deposit again.
+        again = netns.wait_for(lambda: self.call("alice", "status").get("frames_deposited", 0) > M_MAILBOX, 2.5,
+                               interval=0.5)
+        check(not again, f"(b) alice deposited the same envelopes again: {self.call('alice', 'status').get('frames_deposited')}")
         states = {r["state"] for r in self.call("alice", "outbox.list")["messages"] if r["state"] != "delivered"}
         check(states == {"sent"}, f"(b) alice's undelivered messages are {states}, expected only 'sent' (deposited)")
         # Only the relay holds them now: alice goes offline before bob comes back.

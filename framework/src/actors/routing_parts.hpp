@@ -18,6 +18,8 @@ inline constexpr std::uint32_t max_reroutes = 4;
 // suspect: new frames also try the next path (happy eyeballs; the
 // receiver's dedup makes the copies harmless).
 inline constexpr std::int64_t suspect_after_ms = 3000;
+inline constexpr std::int64_t redeposit_after_ms = 10 * 60 * 1000;
+inline constexpr std::size_t max_deposited_remembered = 16384;
 inline constexpr std::uint32_t mailbox_ttl_s = 7 * 86400;  // the relay also caps it by the envelope's expiry
 
 inline void post(const caf::weak_actor_ptr& target, caf::message msg) {
@@ -85,6 +87,10 @@ struct routing_state {
   routing::path_table paths;
   std::map<std::uint64_t, deposit_job> deposits;
   std::uint64_t next_deposit = 1;
+  // Envelopes a relay mailbox confirmed recently (hash -> when): the
+  // outbox's retries of an offline peer's message do not deposit it again.
+  std::map<std::string, std::int64_t> deposited_recently;
+  std::deque<std::string> deposited_order;
   static inline const char* name = "aqua.routing";
 
   // CAF destroys the state when the actor exits: close everything we own.

@@ -4,9 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 #include "actors/routing_parts.hpp"
+#include <sodium.h>
+
 #include "e2ee/card.hpp"
 
 namespace aqua::actors {
@@ -100,6 +103,26 @@ void flush(routing_actor_t* self, std::uint64_t id) {
 
 namespace {
 
+std::string deposit_key(const std::string& peer, const bytes& frame) {
+  std::array<std::uint8_t, 16> h{};
+  crypto_generichash(h.data(), h.size(), frame.data(), frame.size(), nullptr, 0);
+  return peer + "/" + std::string(h.begin(), h.end());
+}
+
+bool deposited_recently(routing_actor_t* self, const std::string& key, std::int64_t now) {
+  auto it = self->state.deposited_recently.find(key);
+  return it != self->state.deposited_recently.end() && now - it->second < redeposit_after_ms;
+}
+
+void remember_deposit(routing_actor_t* self, std::string key, std::int64_t now) {
+  auto& st = self->state;
+  if (st.deposited_recently.insert_or_assign(key, now).second) st.deposited_order.push_back(std::move(key));
+  while (st.deposited_order.size() > max_deposited_remembered) {
+    st.deposited_recently.erase(st.deposited_order.front());
+    st.deposited_order.pop_front();
+  }
+}
+
 void enqueue(routing_actor_t* self, std::uint64_t id, const std::string& peer, pending_frame p) {
   auto& e = self->state.conns[id];
   if (e.pending.size() >= max_pending_per_connection) {
@@ -163,6 +186,7 @@ void deposit_done(routing_actor_t* self, std::uint64_t token, const result<void>
   auto& address = job.addresses[(job.next - 1) / n];
   if (r) {
     ++st.deposited;
+    remember_deposit(self, deposit_key(job.peer, job.p.frame), routing_now_ms());
     st.paths.used(job.peer, routing::path_kind::mailbox, address, routing_now_ms());
     spdlog::debug("routing: deposited a frame for {} on the mailbox of {}", job.peer, address);
     if (job.p.rp) job.p.rp->deliver(true);
@@ -250,6 +274,10 @@ void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
     }
   }
   if (!choice.mailbox.empty()) {
+    if (deposited_recently(self, deposit_key(peer, p.frame), now)) {
+      if (p.rp) p.rp->deliver(true);  // a relay already holds these very bytes for the peer
+      return;
+    }
     auto token = st.next_deposit++;
     st.deposits[token] = deposit_job{peer, std::move(p), choice.mailbox, 0, failures};
     try_deposit(self, token);
