@@ -89,6 +89,7 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       self->state.on_durable.erase(it);
       cont(ok ? result<void>() : result<void>(error{errc::io_error, why}));
     },
+    [=](ack_flush_atom, const std::string& peer) { flush_acks(self, peer); },
     [=](tick_atom) {
       self->state.timer_armed = false;
       on_tick(self);

@@ -138,11 +138,30 @@ void arm_timer(mailbox_actor_t* self) {
   self->delayed_send(self, std::chrono::milliseconds(delay), tick_atom::value);
 }
 
-namespace {
-
+// Acks are coalesced per peer: ids queued while the actor works through a
+// burst (e.g. one group commit's continuations) leave as one sealed ack
+// frame (up to max_ack_ids), flushed on the next turn of the mailbox.
 void send_ack(mailbox_actor_t* self, const std::string& peer, const std::string& id) {
+  auto& ids = self->state.acks_due[peer];
+  ids.push_back(id);
+  if (ids.size() == 1) self->send(self, ack_flush_atom::value, peer);
+}
+
+void flush_acks(mailbox_actor_t* self, const std::string& peer) {
   auto& st = self->state;
-  self->request(st.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_ack({id}), std::uint64_t{0},
+  auto it = st.acks_due.find(peer);
+  if (it == st.acks_due.end()) return;
+  std::vector<std::string> ids;
+  if (it->second.size() <= max_ack_ids) {
+    ids = std::move(it->second);
+    st.acks_due.erase(it);
+  } else {
+    ids.assign(it->second.begin(), it->second.begin() + max_ack_ids);
+    it->second.erase(it->second.begin(), it->second.begin() + max_ack_ids);
+    self->send(self, ack_flush_atom::value, peer);  // the rest on the next turn
+  }
+  auto id = ids.size() == 1 ? ids.front() : std::to_string(ids.size()) + " messages";
+  self->request(st.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_ack(ids), std::uint64_t{0},
                 std::string())
     .then(
       [=](const bytes& env, const std::string&, std::int64_t, const store::ops& changes) {
@@ -159,6 +178,8 @@ void send_ack(mailbox_actor_t* self, const std::string& peer, const std::string&
       },
       [=](const caf::error& e) { spdlog::warn("mailbox: cannot ack {} to {}: {}", id, peer, from_caf(e).what()); });
 }
+
+namespace {
 
 void serve_waiters(mailbox_actor_t* self) {
   auto& st = self->state;

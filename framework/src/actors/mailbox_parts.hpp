@@ -36,6 +36,7 @@ struct mailbox_state {
   delivery::outbox out;
   delivery::dedup_window dedup;
   std::set<std::string> in_flight;  // transmissions awaiting routing's answer
+  std::map<std::string, std::vector<std::string>> acks_due;  // peer -> message ids to ack (send_ack)
   std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;
   bool timer_armed = false;
   std::mt19937_64 rng;
@@ -69,5 +70,9 @@ result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std
 void serve_watchers(mailbox_actor_t* self);
 // Answers callers awaiting message `id`'s outcome once it is delivered or expired.
 void notify_outcome(mailbox_actor_t* self, const std::string& id);
+inline constexpr std::size_t max_ack_ids = 1024;  // delivery::frame_ack's limit
+// Queues an ack of `id` to `peer`; flush_acks (on ack_flush) seals and sends the queue as one frame.
+void send_ack(mailbox_actor_t* self, const std::string& peer, const std::string& id);
+void flush_acks(mailbox_actor_t* self, const std::string& peer);
 
 } // namespace aqua::actors
