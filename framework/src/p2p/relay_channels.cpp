@@ -167,22 +167,28 @@ result<void> relay_client::send_on_loop(channel_id ch, bytes_view frame) {
 }
 
 void relay_client::flush_channel(channel_id ch) {
-  auto it = channels_.find(ch);
-  if (it == channels_.end()) return;
-  channel& c = it->second;
-  if (!c.open || c.stream == 0) return;
-  if (!c.out.empty()) {
-    auto n = host_->write(c.conn, c.stream, c.out);
+  // The host calls below may close the connection, whose on_closed erases
+  // this channel: look it up again after each of them.
+  auto find = [&]() -> channel* {
+    auto it = channels_.find(ch);
+    return it == channels_.end() ? nullptr : &it->second;
+  };
+  channel* c = find();
+  if (!c || !c->open || c->stream == 0) return;
+  if (!c->out.empty()) {
+    auto n = host_->write(c->conn, c->stream, c->out);
+    if (!(c = find())) return;
     if (!n) return fail_channel(ch, n.err(), true);
-    c.out.erase(c.out.begin(), c.out.begin() + static_cast<std::ptrdiff_t>(*n));
+    c->out.erase(c->out.begin(), c->out.begin() + static_cast<std::ptrdiff_t>(*n));
   }
-  if (c.out.empty() && c.close_pending && !c.fin_sent) {
-    (void) host_->close_stream(c.conn, c.stream);
-    c.fin_sent = true;
-    if (c.remote_closed) return finish_channel(ch);
+  if (c->out.empty() && c->close_pending && !c->fin_sent) {
+    c->fin_sent = true;
+    (void) host_->close_stream(c->conn, c->stream);
+    if (!(c = find())) return;
+    if (c->remote_closed) return finish_channel(ch);
   }
-  if (c.want_writable && c.out.size() < config_.max_channel_buffer / 2) {
-    c.want_writable = false;
+  if (c->want_writable && c->out.size() < config_.max_channel_buffer / 2) {
+    c->want_writable = false;
     if (cb_.on_writable) cb_.on_writable(ch);
   }
 }

@@ -108,10 +108,12 @@ void relay_client::start_deposit(conn_id relay_conn, std::uint64_t op) {
 void relay_client::flush_deposit(std::uint64_t op) {
   auto it = deposits_.find(op);
   if (it == deposits_.end() || it->second.stream == 0) return;
-  deposit_op& d = it->second;
-  if (d.out.empty()) return;
-  auto n = host_->write(d.conn, d.stream, d.out);
+  if (it->second.out.empty()) return;
+  auto n = host_->write(it->second.conn, it->second.stream, it->second.out);
+  it = deposits_.find(op);  // the write may have closed the connection, and with it this deposit
+  if (it == deposits_.end()) return;
   if (!n) return finish_deposit(op, n.err());
+  deposit_op& d = it->second;
   d.out.erase(d.out.begin(), d.out.begin() + static_cast<std::ptrdiff_t>(*n));
   if (d.out.empty()) (void) host_->close_stream(d.conn, d.stream);  // one DEPOSIT per stream
 }
