@@ -174,6 +174,15 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
   (void) base;
 }
 
+// `plugin` of a transports[] or agents[] entry: a registry name, [a-z0-9_]+.
+std::string plugin_name(const yaml_walker& w, const YAML::Node& entry, const std::string& p) {
+  auto plugin = w.child(entry, p, "plugin", true);
+  auto name = w.as_string(plugin, p + ".plugin");
+  if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+    w.fail(errc::config_bad_value, plugin, p + ".plugin", "plugin names are [a-z0-9_]+, got '" + name + "'");
+  return name;
+}
+
 void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config& cfg) {
   const std::string path = "transports";
   if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
@@ -183,10 +192,7 @@ void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config&
     const YAML::Node& t = list[i];
     w.check_keys(t, p, {"plugin", "name", "listen", "settings"});
     transport_config tc;
-    auto plugin = w.child(t, p, "plugin", true);
-    tc.plugin = w.as_string(plugin, p + ".plugin");
-    if (tc.plugin.empty() || tc.plugin.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
-      w.fail(errc::config_bad_value, plugin, p + ".plugin", "plugin names are [a-z0-9_]+, got '" + tc.plugin + "'");
+    tc.plugin = plugin_name(w, t, p);
     tc.name = tc.plugin;
     if (auto c = w.child(t, p, "name", false); c.IsDefined()) tc.name = w.as_string(c, p + ".name");
     if (!names.insert(tc.name).second)
@@ -215,10 +221,7 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
     const YAML::Node& a = list[i];
     w.check_keys(a, p, {"plugin", "name", "listen", "settings"});
     agent_config ac;
-    auto plugin = w.child(a, p, "plugin", true);
-    ac.plugin = w.as_string(plugin, p + ".plugin");
-    if (ac.plugin.empty() || ac.plugin.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
-      w.fail(errc::config_bad_value, plugin, p + ".plugin", "plugin names are [a-z0-9_]+, got '" + ac.plugin + "'");
+    ac.plugin = plugin_name(w, a, p);
     ac.name = ac.plugin;
     if (auto c = w.child(a, p, "name", false); c.IsDefined()) {
       ac.name = w.as_string(c, p + ".name");

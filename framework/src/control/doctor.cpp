@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "aqua/multiaddr.hpp"
 #include "control/control_json.hpp"
 
 namespace aqua::control {
@@ -14,13 +15,9 @@ namespace {
 
 // "/ip4/A/tcp/P..." -> (A, P); nullopt for anything else.
 std::optional<std::pair<std::string, std::string>> ip4_tcp(const std::string& addr) {
-  if (addr.rfind("/ip4/", 0) != 0) return std::nullopt;
-  auto ip_end = addr.find('/', 5);
-  if (ip_end == std::string::npos) return std::nullopt;
-  auto ip = addr.substr(5, ip_end - 5);
-  std::string port;
-  if (addr.compare(ip_end, 5, "/tcp/") == 0) port = addr.substr(ip_end + 5, addr.find('/', ip_end + 5) - ip_end - 5);
-  return std::make_pair(ip, port);
+  auto m = multiaddr::parse(addr);
+  if (!m || !m->has("ip4")) return std::nullopt;
+  return std::make_pair(m->value_of("ip4"), m->value_of("tcp"));
 }
 
 } // namespace
