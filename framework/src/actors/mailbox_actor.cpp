@@ -58,6 +58,7 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
             rec.created_ms = now_ms();
             rec.next_attempt_ms = rec.created_ms;
             rec.expires_ms = expires;
+            rec.seq = self->state.out.reserve_seq();
             leveldb::WriteBatch b;
             changes.append_to(b);
             b.Put("o/" + id, as_string(rec.encode()));
@@ -68,7 +69,8 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
               }
               self->state.out.add(rec);
               rp.deliver(id);
-              for (auto& due : self->state.out.due(now_ms(), self->state.setup.cfg.send_window)) transmit(self, due);
+              // Only this message is new; anything else due is the timer's.
+              if (self->state.out.within_window(id, self->state.setup.cfg.send_window)) transmit(self, id);
               arm_timer(self);
             });
           },
@@ -90,6 +92,13 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       cont(ok ? result<void>() : result<void>(error{errc::io_error, why}));
     },
     [=](ack_flush_atom, const std::string& peer) { flush_acks(self, peer); },
+    [=](sent_flush_atom) { flush_sent(self, [](const result<void>&) {}); },  // the timer
+    // node::stop: answered once the batch is durable.
+    [=](sent_flush_atom, bool) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      flush_sent(self, [rp](const result<void>& r) mutable { rp.deliver(r.has_value()); });
+      return rp;
+    },
     [=](tick_atom) {
       self->state.timer_armed = false;
       on_tick(self);
@@ -203,7 +212,11 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     [=](outbox_atom) -> caf::result<outbox_list> {
       outbox_list out;
       auto r = self->state.setup.db->scan("o/", [&](std::string_view, std::string_view v) {
-        if (auto rec = delivery::out_record::decode(as_bytes(v))) out.push_back(to_outbound(*rec));
+        auto rec = delivery::out_record::decode(as_bytes(v));
+        if (!rec) return true;
+        // A pending message's attempt state may not be written yet (flush_sent): memory has it.
+        auto* live = self->state.out.find(rec->message_id);
+        out.push_back(to_outbound(live ? *live : *rec));
         return true;
       });
       if (!r) return to_caf(r.err());

@@ -92,15 +92,36 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     // together, so a link that comes back gets them in send order.
     auto draw = std::hash<std::string>{}(cur->recipient + "/" + std::to_string(cur->attempts)) ^ s.jitter_salt;
     double unit = static_cast<double>(draw % 1000000) / 1000000.0;
-    if (auto* r = s.out.transmitted(id, now_ms(), unit)) {
-      leveldb::WriteBatch b;
-      b.Put("o/" + id, as_string(r->encode()));
-      persist(self, std::move(b));
+    if (auto* r = s.out.transmitted(id, now_ms(), unit); r && r->state == delivery::out_state::sent) {
+      // The attempt's bookkeeping is written lazily, in one batch per
+      // sent_flush_delay: a restart retries queued and sent messages alike,
+      // so only `aqua outbox` can tell, and most messages are acked (and
+      // written as delivered) before the flush — a full record write saved.
+      s.sent_dirty.insert(id);
+      if (!s.sent_flush_armed) {
+        s.sent_flush_armed = true;
+        self->delayed_send(self, sent_flush_delay, sent_flush_atom::value);
+      }
     }
     arm_timer(self);
   };
   self->request(st.routing, caf::infinite, transmit_atom::value, rec->recipient, rec->envelope)
     .then([after](bool) { after(true, {}); }, [after](const caf::error& e) { after(false, from_caf(e).what()); });
+}
+
+void flush_sent(mailbox_actor_t* self, std::function<void(const result<void>&)> done) {
+  auto& st = self->state;
+  st.sent_flush_armed = false;
+  leveldb::WriteBatch b;
+  bool any = false;
+  for (auto& id : st.sent_dirty)
+    if (auto* r = st.out.find(id); r && r->state == delivery::out_state::sent) {
+      b.Put("o/" + id, as_string(r->encode()));
+      any = true;
+    }
+  st.sent_dirty.clear();
+  if (any) persist(self, std::move(b), std::move(done));
+  else done(ok());
 }
 
 void on_tick(mailbox_actor_t* self) {
@@ -111,7 +132,7 @@ void on_tick(mailbox_actor_t* self) {
     leveldb::WriteBatch b;
     for (auto& id : expired) {
       spdlog::warn("mailbox: message {} expired undelivered", id);
-      b.Put("o/" + id, as_string(st.out.find(id)->encode()));
+      b.Put("o/" + id, as_string(st.out.find(id)->encode(false)));
     }
     persist(self, std::move(b), [self, expired](const result<void>&) {
       for (auto& id : expired) notify_outcome(self, id);
@@ -252,7 +273,10 @@ void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& tran
         }
         if (in->type == delivery::inner_ack) {
           for (auto& acked : in->acked)
-            if (auto* r = self->state.out.acked(acked, now_ms())) b.Put("o/" + acked, as_string(r->encode()));
+            if (auto* r = self->state.out.acked(acked, now_ms())) {
+              b.Put("o/" + acked, as_string(r->encode(false)));
+              self->state.sent_dirty.erase(acked);
+            }
           persist(self, std::move(b), [self, ids = in->acked, done](const result<void>& r) {
             done(r);
             if (r)

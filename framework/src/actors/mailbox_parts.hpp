@@ -38,6 +38,8 @@ struct mailbox_state {
   std::set<std::string> in_flight;  // transmissions awaiting routing's answer
   std::map<std::string, std::vector<std::string>> acks_due;  // peer -> message ids to ack (send_ack)
   std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;
+  std::set<std::string> sent_dirty;  // attempts not yet written (flush_sent)
+  bool sent_flush_armed = false;
   bool timer_armed = false;
   std::mt19937_64 rng;
   std::uint64_t jitter_salt = 0;  // per run, so peers do not retry in lockstep
@@ -71,8 +73,12 @@ void serve_watchers(mailbox_actor_t* self);
 // Answers callers awaiting message `id`'s outcome once it is delivered or expired.
 void notify_outcome(mailbox_actor_t* self, const std::string& id);
 inline constexpr std::size_t max_ack_ids = 1024;  // delivery::frame_ack's limit
+inline constexpr std::chrono::milliseconds sent_flush_delay{250};
 // Queues an ack of `id` to `peer`; flush_acks (on ack_flush) seals and sends the queue as one frame.
 void send_ack(mailbox_actor_t* self, const std::string& peer, const std::string& id);
 void flush_acks(mailbox_actor_t* self, const std::string& peer);
+// Writes the attempt state (sent, attempts, next attempt) of the messages
+// transmitted since the last flush, in one batch; see transmit().
+void flush_sent(mailbox_actor_t* self, std::function<void(const result<void>&)> done);
 
 } // namespace aqua::actors

@@ -56,6 +56,7 @@ using await_atom = caf::atom_constant<caf::atom("await")>;
 using forward_done_atom = caf::atom_constant<caf::atom("fwd_done")>;
 using held_atom = caf::atom_constant<caf::atom("held")>;
 using ack_flush_atom = caf::atom_constant<caf::atom("ackflush")>;
+using sent_flush_atom = caf::atom_constant<caf::atom("sentflush")>;
 using deposit_atom = caf::atom_constant<caf::atom("deposit")>;
 using path_atom = caf::atom_constant<caf::atom("path")>;
 

@@ -22,7 +22,7 @@ constexpr std::uint8_t record_version = 1;
 
 } // namespace
 
-bytes out_record::encode() const {
+bytes out_record::encode(bool with_envelope) const {
   bytes out;
   out.push_back(record_version);
   codec::put_str(out, message_id);
@@ -31,8 +31,8 @@ bytes out_record::encode() const {
   codec::put_u32(out, attempts);
   for (auto v : {created_ms, next_attempt_ms, expires_ms, delivered_ms}) codec::put_u64(out, static_cast<std::uint64_t>(v));
   codec::put_u64(out, seq);
-  codec::put_u32(out, static_cast<std::uint32_t>(envelope.size()));
-  codec::put_bytes(out, envelope);
+  codec::put_u32(out, with_envelope ? static_cast<std::uint32_t>(envelope.size()) : 0u);
+  if (with_envelope) codec::put_bytes(out, envelope);
   return out;
 }
 
@@ -104,6 +104,20 @@ std::vector<std::string> outbox::due(std::int64_t now_ms, std::size_t window) co
   ids.reserve(due.size());
   for (auto& d : due) ids.push_back(std::move(d.second));
   return ids;
+}
+
+bool outbox::within_window(const std::string& id, std::size_t window) const {
+  auto it = records_.find(id);
+  if (it == records_.end() || (it->second.state != out_state::queued && it->second.state != out_state::sent)) return false;
+  if (window == 0) return true;
+  auto q = queues_.find(it->second.recipient);
+  if (q == queues_.end()) return false;
+  std::size_t ahead = 0;
+  for (auto& entry : q->second) {  // ordered by seq: compare numbers, not ids
+    if (ahead++ >= window) return false;
+    if (entry.first == it->second.seq) return true;
+  }
+  return false;
 }
 
 std::int64_t outbox::backoff_ms(std::uint32_t attempts, double unit_random) const {

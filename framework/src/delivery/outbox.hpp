@@ -41,7 +41,9 @@ struct out_record {
   std::int64_t delivered_ms = 0;
   std::uint64_t seq = 0;  // send order, assigned by outbox::add
 
-  bytes encode() const;
+  // Finished (delivered/expired) records are stored without the envelope:
+  // it is never sent again, and the store keeps the record for node::outbox().
+  bytes encode(bool with_envelope = true) const;
   static result<out_record> decode(bytes_view data);
 };
 
@@ -53,6 +55,12 @@ class outbox {
   // once). Keeps a nonzero r.seq (a reload), else assigns the next one.
   void add(out_record r);
   std::uint64_t next_seq() const { return next_seq_; }
+  // Takes the next send-order number for a record about to be written, so the
+  // first write of a message already carries its place in the send order.
+  std::uint64_t reserve_seq() { return next_seq_++; }
+  // Whether pending message `id` is among its recipient's `window` oldest
+  // pending messages (0 = unlimited), i.e. allowed in flight now.
+  bool within_window(const std::string& id, std::size_t window) const;
   // Messages due at `now`, in send order. Callers keep a recipient's retries
   // together (and so in order) by drawing the jitter per recipient and
   // attempt rather than per message.

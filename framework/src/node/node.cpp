@@ -71,9 +71,17 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->cfg = cfg;
   p->self = kp->id();
   p->sys_cfg.set("scheduler.max-threads", 2);
+  // An idle CAF worker spins briefly, then (by default) naps 50 us at a time
+  // 500 times before it blocks on its condition variable. Every actor hop
+  // that lands on a napping worker waits out the nap, and the naps are half
+  // the node's system calls when idle. Going straight to the condition
+  // variable (woken on enqueue) cut bench/transport's request/reply p50 by
+  // ~30% (tmpfs: 450 -> 310 us) and raised throughput ~10%.
+  p->sys_cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
   p->sys_cfg.set("logger.verbosity", caf::atom("quiet"));
   p->system = std::make_unique<caf::actor_system>(p->sys_cfg);
   auto& sys = *p->system;
+  p->bridge = node_detail::spawn_ask_bridge(sys);
 
   // Transports authenticate connections with Noise sessions signed by the
   // identity (the host shares the key's protected memory; plugins never see it).
@@ -256,9 +264,11 @@ result<path_diagnosis> node::diagnose_path(const peer_id& peer) {
 
 void node::stop() {
   if (!impl_ || impl_->stopped) return;
+  // Attempt bookkeeping the mailbox writes lazily goes to the store first.
+  if (impl_->mailbox) (void) impl_->ask<bool>(impl_->mailbox, std::chrono::seconds(5), sent_flush_atom::value, true);
   impl_->stopped = true;
   if (impl_->host) impl_->host->set_held_sink({});
-  for (auto* a : {&impl_->routing, &impl_->relay, &impl_->mailbox, &impl_->crypto, &impl_->identity})
+  for (auto* a : {&impl_->routing, &impl_->relay, &impl_->mailbox, &impl_->crypto, &impl_->identity, &impl_->bridge})
     if (*a) {
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
       *a = nullptr;

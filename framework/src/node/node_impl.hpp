@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "actors/protocol.hpp"
+#include "node/ask_bridge.hpp"
 #include "aqua/node.hpp"
 #include "contacts/contact_store.hpp"
 #include "node/transport_host.hpp"
@@ -27,6 +28,7 @@ struct node::impl {
   std::shared_ptr<node_transport_host> host;
   std::vector<std::pair<std::string, std::shared_ptr<transport>>> transports;  // for status (thread-safe calls)
   caf::actor identity, crypto, mailbox, relay, routing;
+  caf::actor bridge;  // node_detail::spawn_ask_bridge: answers ask() without a scoped_actor
   std::vector<std::string> listen_addrs;
   std::string card;
   bool stopped = false;
@@ -34,12 +36,12 @@ struct node::impl {
   template <class T, class... Ts>
   result<T> ask(const caf::actor& who, std::chrono::milliseconds timeout, Ts&&... xs) {
     if (stopped) return error{errc::not_running, "node " + cfg.name + " is stopped"};
-    caf::scoped_actor sa{*system};
-    std::optional<result<T>> out;
-    sa->request(who, timeout, std::forward<Ts>(xs)...)
-      .receive([&](T& v) { out.emplace(std::move(v)); },
-               [&](const caf::error& e) { out.emplace(from_caf(e)); });
-    return std::move(*out);
+    auto slot = std::make_shared<node_detail::reply_slot<T>>();
+    caf::anon_send(bridge, node_detail::ask_atom::value, who, caf::make_message(std::forward<Ts>(xs)...),
+                   node_detail::reply_to<T>(slot));
+    auto r = slot->wait_for(timeout);
+    if (!r) return error{errc::timeout, "no answer from node " + cfg.name + " within " + std::to_string(timeout.count()) + " ms"};
+    return std::move(*r);
   }
 };
 

@@ -135,3 +135,42 @@ TEST(outbox, the_timer_ignores_messages_waiting_outside_the_window) {
   EXPECT_EQ(*ob.next_wakeup(1), 500);   // a1, a2 wait for the window, not for a timer
   EXPECT_EQ(*ob.next_wakeup(), 0);      // without a window they are due now
 }
+
+TEST(outbox, within_window_admits_only_a_recipients_oldest_pending_messages) {
+  outbox ob;
+  for (auto id : {"a1", "a2", "a3"}) ob.add(rec(id, 0, 100000));
+  auto other = rec("b1", 0, 100000);
+  other.recipient = "12D3KooWOther";
+  ob.add(other);
+  EXPECT_TRUE(ob.within_window("a2", 2));
+  EXPECT_FALSE(ob.within_window("a3", 2));  // two older ones of the same recipient are pending
+  EXPECT_TRUE(ob.within_window("b1", 1));   // another recipient has its own window
+  EXPECT_TRUE(ob.within_window("a3", 0));   // 0 = unlimited
+  ob.acked("a1", 5);
+  EXPECT_TRUE(ob.within_window("a3", 2));   // the ack moved the window
+  EXPECT_FALSE(ob.within_window("a1", 2));  // delivered: not in flight any more
+  EXPECT_FALSE(ob.within_window("unknown", 2));
+}
+
+TEST(outbox, reserved_sequence_numbers_are_kept_and_never_reused) {
+  outbox ob;
+  auto r = rec("x", 0, 1000);
+  r.seq = ob.reserve_seq();
+  EXPECT_EQ(r.seq, 1u);
+  ob.add(r);
+  EXPECT_EQ(ob.find("x")->seq, 1u);
+  ob.add(rec("y", 0, 1000));  // no seq: the next free one
+  EXPECT_EQ(ob.find("y")->seq, 2u);
+  EXPECT_EQ(ob.reserve_seq(), 3u);
+}
+
+TEST(outbox, finished_records_encode_without_the_envelope) {
+  auto r = rec("00ff", 7, 9);
+  r.state = out_state::delivered;
+  auto slim = out_record::decode(r.encode(false));
+  ASSERT_TRUE(slim) << slim.err().what();
+  EXPECT_TRUE(slim->envelope.empty());
+  EXPECT_EQ(slim->state, out_state::delivered);
+  EXPECT_EQ(slim->message_id, "00ff");
+  EXPECT_EQ(r.encode(false).size() + 3, r.encode().size());
+}

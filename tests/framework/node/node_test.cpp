@@ -299,9 +299,36 @@ TEST(node, unreachable_messages_stay_queued_with_retries_until_they_expire) {
     return std::make_pair(std::string("missing"), 0u);
   };
   EXPECT_TRUE(eventually([&] { return state_of().second >= 2; }));
-  EXPECT_EQ(state_of().first, "sent");
+  EXPECT_EQ(state_of().first, "sent");  // the live state, though attempts are written lazily
   EXPECT_TRUE(eventually([&] { return state_of().first == "expired"; }));
   EXPECT_EQ((*a)->status()->outbox_pending, 0u);
+}
+
+TEST(node, attempt_state_written_lazily_reaches_the_store_on_stop) {
+  test::temp_dir tmp("node");
+  auto cfg = make_node_dir(tmp, "alice", yaml_for("/memory/lazy-alice", ""), 0);
+  outsider stranger(3);
+  std::string id;
+  {
+    auto a = node::start(cfg);
+    ASSERT_TRUE(a);
+    add_contact(**a, stranger.card);
+    auto r = (*a)->send(stranger.kp.id(), bytes{1}, 5s, 600000);  // no route: retried, never delivered
+    ASSERT_TRUE(r) << r.err().what();
+    id = *r;
+    ASSERT_TRUE(eventually([&] {
+      auto list = (*a)->outbox();
+      return list && list->size() == 1 && list->front().attempts >= 1;
+    }));
+    (*a)->stop();  // flushes the attempt bookkeeping the mailbox had not written yet
+  }
+  auto a = node::start(cfg);
+  ASSERT_TRUE(a);
+  auto list = (*a)->outbox();
+  ASSERT_TRUE(list && list->size() == 1);
+  EXPECT_EQ(list->front().message_id, id);
+  EXPECT_EQ(list->front().state, "sent");
+  EXPECT_GE(list->front().attempts, 1u);
 }
 
 TEST(node, receive_times_out_and_later_messages_are_not_lost) {
