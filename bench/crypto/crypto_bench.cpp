@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-#include "framework/e2ee/e2ee_fixture.hpp"
+#include "work_floor.hpp"
 
 namespace {
 
@@ -36,31 +36,6 @@ double raw_aead(std::size_t n, const aqua::bytes& msg) {
   return n / seconds_since(t);
 }
 
-double through_ratchet(std::size_t n, const aqua::bytes& msg, std::size_t reply_every) {
-  auto env = std::make_shared<aqua::deterministic_env>(3);
-  auto alice = aqua::test::party::make(0, env);
-  auto bob = aqua::test::party::make(1, env);
-  auto card = bob.verified_card(env->now_unix_ms());
-  auto first = alice.engine.seal(bob.id(), &card, msg, aqua::test::msg_id(0), env->now_unix_ms() + 3600000);
-  (void) bob.engine.open(*first);
-  auto t = clk::now();
-  for (std::size_t i = 1; i <= n; ++i) {
-    auto env_bytes = alice.engine.seal(bob.id(), nullptr, msg, aqua::test::msg_id(static_cast<std::uint32_t>(i)),
-                                       env->now_unix_ms() + 3600000);
-    auto opened = bob.engine.open(*env_bytes);
-    if (!opened || opened->payload.size() != msg.size()) {
-      std::fprintf(stderr, "ratchet open failed at %zu: %s\n", i, opened ? "size" : opened.err().what().c_str());
-      std::exit(1);
-    }
-    if (reply_every != 0 && i % reply_every == 0) {  // replies make both sides take DH ratchet steps
-      auto r = bob.engine.seal(alice.id(), nullptr, msg, aqua::test::msg_id(static_cast<std::uint32_t>(i) | 0x80000000u),
-                               env->now_unix_ms() + 3600000);
-      (void) alice.engine.open(*r);
-    }
-  }
-  return n / seconds_since(t);
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -70,8 +45,8 @@ int main(int argc, char** argv) {
   aqua::bytes msg(1024, 0x5a);
   raw_aead(n / 10 + 1, msg);  // warm-up
   double raw = raw_aead(n, msg);
-  double ratchet = through_ratchet(n, msg, reply_every);
-  double one_way = through_ratchet(n, msg, 0);
+  double ratchet = bench::session_seal_open_rate(n, msg, reply_every);
+  double one_way = bench::session_seal_open_rate(n, msg, 0);
   std::printf("bench/crypto: %zu x 1 KiB messages, seal+open\n", n);
   std::printf("  raw crypto_aead_chacha20poly1305_ietf : %10.0f msg/s\n", raw);
   std::printf("  aqua session, one direction           : %10.0f msg/s  ratio %.3f\n", one_way, one_way / raw);

@@ -45,7 +45,7 @@ class peer_id {
   static result<peer_id> from_bytes(bytes_view multihash);
 
   const public_key& key() const noexcept { return key_; }
-  // base58btc text form, computed on each call (not on hot paths).
+  // base58btc text form (each thread caches its last few conversions).
   std::string str() const;
   // The multihash bytes (38 bytes for Ed25519).
   bytes to_bytes() const;

@@ -1,6 +1,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 
 #include "aqua/identity.hpp"
 #include "core/sodium.hpp"
@@ -62,13 +63,45 @@ bytes peer_id::to_bytes() const {
   return out;
 }
 
-result<peer_id> peer_id::parse(std::string_view text) {
-  auto decoded = base58_decode(text);
-  if (!decoded) return error{errc::bad_base58, "peer ID '" + std::string(text) + "': " + decoded.err().message()};
-  return from_bytes(*decoded);
+namespace {
+
+// Base58 is quadratic in the length; a node converts the same few peer IDs
+// between text and binary for every message (bench/transport showed ~2.5% of
+// all CPU there), so each thread remembers its last few conversions.
+struct text_cache {
+  static constexpr std::size_t slots = 8;
+  std::array<std::pair<peer_id, std::string>, slots> entries;
+  std::size_t next = 0;
+  void put(const peer_id& id, const std::string& text) {
+    entries[next] = {id, text};
+    next = (next + 1) % slots;
+  }
+};
+text_cache& cache() {
+  thread_local text_cache c;
+  return c;
 }
 
-std::string peer_id::str() const { return set_ ? base58_encode(to_bytes()) : std::string(); }
+} // namespace
+
+result<peer_id> peer_id::parse(std::string_view text) {
+  for (auto& [id, t] : cache().entries)
+    if (!id.empty() && t == text) return id;
+  auto decoded = base58_decode(text);
+  if (!decoded) return error{errc::bad_base58, "peer ID '" + std::string(text) + "': " + decoded.err().message()};
+  auto id = from_bytes(*decoded);
+  if (id) cache().put(*id, std::string(text));
+  return id;
+}
+
+std::string peer_id::str() const {
+  if (!set_) return {};
+  for (auto& [id, t] : cache().entries)
+    if (!id.empty() && id == *this) return t;
+  auto text = base58_encode(to_bytes());
+  cache().put(*this, text);
+  return text;
+}
 
 result<peer_id> peer_id::from_bytes(bytes_view mh) {
   // Only error paths need the text form.
