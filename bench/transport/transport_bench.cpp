@@ -109,11 +109,16 @@ int run_receiver(const fs::path& dir, const params& p, int to_parent) {
     got += batch->size();
   }
   (void) !::write(to_parent, got >= p.messages ? "D" : "F", 1);
+  // Echo what arrives from now on. watch(after) skips the throughput
+  // messages, which are stored but unread: receive() would hand those out
+  // first, and echoing them would answer the sender's pings with stale bytes.
   while (clk::now() < deadline) {
-    auto m = (*n)->receive(std::chrono::milliseconds(1000));
-    if (!m) continue;
-    if (m->payload == aqua::bytes{'q', 'u', 'i', 't'}) break;
-    (void) (*n)->send(m->sender, std::move(m->payload));
+    auto batch = (*n)->watch(after, 1, std::chrono::milliseconds(1000));
+    if (!batch || batch->empty()) continue;
+    auto& m = batch->front();
+    after = m.sequence;
+    if (m.payload == aqua::bytes{'q', 'u', 'i', 't'}) break;
+    (void) (*n)->send(m.sender, std::move(m.payload));
   }
   (*n)->stop();
   return 0;
@@ -213,12 +218,16 @@ aqua_result run_aqua(const fs::path& base, const params& p) {
   out.queued_per_s = static_cast<double>(p.messages) / std::chrono::duration<double>(queued - t0).count();
   out.msgs_per_s = static_cast<double>(p.messages) / std::chrono::duration<double>(t1 - t0).count();
   std::vector<double> us;
-  aqua::bytes ping(p.size, 'p');
   for (std::size_t i = 0; i < p.round_trips + 10 && delivered; ++i) {
+    aqua::bytes ping(p.size, 'p');
+    std::snprintf(reinterpret_cast<char*>(ping.data()), ping.size(), "ping %zu", i);  // each reply must be this one's
     auto r0 = clk::now();
     if (!(*a)->send(idb, ping)) break;
     auto reply = (*a)->receive(std::chrono::seconds(10));
-    if (!reply) break;
+    if (!reply || reply->payload != ping) {
+      std::fprintf(stderr, "round trip %zu: %s\n", i, reply ? "the reply is not this ping's echo" : reply.err().what().c_str());
+      break;
+    }
     if (i >= 10) us.push_back(std::chrono::duration<double, std::micro>(clk::now() - r0).count());
   }
   (void) (*a)->send(idb, aqua::bytes{'q', 'u', 'i', 't'});

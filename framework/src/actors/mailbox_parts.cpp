@@ -44,7 +44,7 @@ void persist(mailbox_actor_t* self, leveldb::WriteBatch b, std::function<void(co
   auto token = self->state.next_token++;
   if (cont) self->state.on_durable[token] = std::move(cont);
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
-  self->state.setup.db->submit(std::move(b), [weak, token](const result<void>& r) {
+  self->state.setup.db->submit_or_write(std::move(b), [weak, token](const result<void>& r) {
     if (auto strong = weak.lock())
       caf::anon_send(caf::actor_cast<caf::actor>(strong), durable_atom::value, token, r.has_value(),
                      r ? std::string() : r.err().what());

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "store/store.hpp"
@@ -115,4 +119,64 @@ TEST(store, missing_store_is_not_created_when_asked_not_to) {
   test::temp_dir tmp("store");
   auto db = store::db::open(tmp.path() / "nope", false);
   ASSERT_FALSE(db);
+}
+
+TEST(store, an_idle_fast_store_writes_in_the_callers_thread) {
+  test::temp_dir tmp("store");
+  auto db = store::db::open(tmp.path() / "s");
+  ASSERT_TRUE(db);
+  (*db)->set_inline_sync_limit(std::chrono::hours(1));  // every sync counts as fast
+  bool done = false;
+  std::thread::id ran_on;
+  (*db)->submit_or_write(put("k/1", "v"), [&](const result<void>& r) {
+    EXPECT_TRUE(r);
+    done = true;
+    ran_on = std::this_thread::get_id();
+  });
+  EXPECT_TRUE(done);  // before the call returned
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_EQ((*db)->get("k/1")->value(), "v");
+  EXPECT_EQ((*db)->stats().batches, 1u);
+}
+
+TEST(store, slow_syncs_leave_writes_to_the_committer) {
+  test::temp_dir tmp("store");
+  auto db = store::db::open(tmp.path() / "s");
+  ASSERT_TRUE(db);
+  (*db)->set_inline_sync_limit(std::chrono::microseconds(0));  // every sync counts as slow
+  std::promise<std::thread::id> ran_on;
+  (*db)->submit_or_write(put("k/1", "v"), [&](const result<void>&) { ran_on.set_value(std::this_thread::get_id()); });
+  EXPECT_NE(ran_on.get_future().get(), std::this_thread::get_id());
+}
+
+TEST(store, inline_and_queued_writes_complete_in_submission_order) {
+  test::temp_dir tmp("store");
+  auto db = store::db::open(tmp.path() / "s");
+  ASSERT_TRUE(db);
+  (*db)->set_inline_sync_limit(std::chrono::hours(1));
+  std::mutex m;
+  std::vector<int> completed;
+  std::atomic<int> pending{0};
+  // One submitter mixing queued and inline writes while other threads keep the committer busy.
+  std::vector<std::thread> noise;
+  for (int t = 0; t < 3; ++t)
+    noise.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) (void) (*db)->write(put("n/" + std::to_string(t) + "/" + std::to_string(i), "x"));
+    });
+  for (int i = 0; i < 600; ++i) {
+    ++pending;
+    auto done = [&, i](const result<void>& r) {
+      EXPECT_TRUE(r);
+      std::lock_guard<std::mutex> g(m);
+      completed.push_back(i);
+      --pending;
+    };
+    if (i % 3 == 0) (*db)->submit(put("k/" + std::to_string(i), "v"), done);
+    else (*db)->submit_or_write(put("k/" + std::to_string(i), "v"), done);
+  }
+  for (auto& t : noise) t.join();
+  for (int spins = 0; pending > 0 && spins < 5000; ++spins) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(completed.size(), 600u);
+  EXPECT_TRUE(std::is_sorted(completed.begin(), completed.end()));
+  EXPECT_LT((*db)->stats().batches, (*db)->stats().writes);
 }
