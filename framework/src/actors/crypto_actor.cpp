@@ -18,6 +18,22 @@ struct crypto_state {
   static inline const char* name = "aqua.crypto";
 
   store::ops changes() { return store::engine_ops(setup.engine->take_changes()); }
+  opened_message open_one(const bytes& data, const std::string& likely_sender) {
+    opened_message out;
+    auto hint = likely_sender.empty() ? result<peer_id>(error{errc::not_found, ""}) : peer_id::parse(likely_sender);
+    auto m = setup.engine->open(data, [&](const peer_id& p) { return admit(p); }, hint ? &*hint : nullptr);
+    if (!m) {
+      out.failure = m.err();
+      return out;
+    }
+    auto c = setup.contacts->find(m->sender);
+    out.trust = c ? std::string(to_string(c->trust)) : "unknown";
+    out.quarantined = !c.has_value();
+    out.sender = m->sender.str();
+    out.message_id = std::move(m->message_id);
+    out.inner = std::move(m->payload);
+    return out;
+  }
   std::optional<error> admit(const peer_id& sender) {
     auto c = setup.contacts->find(sender);
     if (c && c->trust == trust_state::blocked)
@@ -86,14 +102,18 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
     // `likely_sender`: the peer the connection is bound to, or empty.
     [=](open_atom, const bytes& data, const std::string& likely_sender)
       -> caf::result<std::string, std::string, bytes, std::string, bool, store::ops> {
-      auto& st = self->state;
-      auto hint = likely_sender.empty() ? result<peer_id>(error{errc::not_found, ""}) : peer_id::parse(likely_sender);
-      auto m = st.setup.engine->open(data, [&](const peer_id& p) { return st.admit(p); }, hint ? &*hint : nullptr);
-      if (!m) return to_caf(m.err());
-      auto c = st.setup.contacts->find(m->sender);
-      std::string trust = c ? std::string(to_string(c->trust)) : "unknown";
+      auto m = self->state.open_one(data, likely_sender);
+      if (m.failure) return to_caf(*m.failure);
       return caf::result<std::string, std::string, bytes, std::string, bool, store::ops>(
-        m->sender.str(), m->message_id, std::move(m->payload), trust, !c.has_value(), st.changes());
+        m.sender, m.message_id, std::move(m.inner), m.trust, m.quarantined, self->state.changes());
+    },
+    // Several envelopes at once: one outcome each, in order, and the engine
+    // changes of all of them (to be written in one batch with their records).
+    [=](open_many_atom, const open_requests& reqs) -> caf::result<opened_messages, store::ops> {
+      opened_messages out;
+      out.reserve(reqs.size());
+      for (auto& r : reqs) out.push_back(self->state.open_one(r.frame, r.likely_sender));
+      return caf::result<opened_messages, store::ops>(std::move(out), self->state.changes());
     },
   };
 }

@@ -93,6 +93,11 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     },
     [=](ack_flush_atom, const std::string& peer) { flush_acks(self, peer); },
     [=](sent_flush_atom) { flush_sent(self, [](const result<void>&) {}); },  // the timer
+    [=](open_flush_atom) { flush_incoming(self); },
+    [=](watch_flush_atom) {
+      self->state.watch_flush_armed = false;
+      serve_watchers(self);
+    },
     // node::stop: answered once the batch is durable.
     [=](sent_flush_atom, bool) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();

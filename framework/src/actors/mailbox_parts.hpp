@@ -13,6 +13,14 @@
 
 namespace aqua::actors {
 
+// A frame waiting for the next open_many (see mailbox_incoming.cpp).
+struct queued_frame {
+  std::uint64_t conn = 0;
+  std::string transport, bound_peer;
+  bytes frame;
+  completion done;
+};
+
 struct mailbox_state {
   struct waiter {
     std::uint64_t token;
@@ -40,6 +48,8 @@ struct mailbox_state {
   std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;
   std::set<std::string> sent_dirty;  // attempts not yet written (flush_sent)
   bool sent_flush_armed = false;
+  bool watch_flush_armed = false;
+  std::vector<queued_frame> open_queue;  // frames for the next open_many (flush_incoming)  // a watch_flush to self is queued (serve_watchers once per burst)
   bool timer_armed = false;
   std::mt19937_64 rng;
   std::uint64_t jitter_salt = 0;  // per run, so peers do not retry in lockstep
@@ -61,8 +71,11 @@ result<void> load_from_store(mailbox_actor_t* self);
 void transmit(mailbox_actor_t* self, const std::string& id);
 void on_tick(mailbox_actor_t* self);
 void arm_timer(mailbox_actor_t* self);
-// `done` runs once the frame's outcome is durable (stored, acked, or
-// rejected for good) or with the store's error.
+// Queues a frame; the frames of one turn are opened together by
+// flush_incoming (on open_flush). `done` runs once the frame's outcome is
+// durable (stored, acked, or rejected for good) or with the store's error.
+inline constexpr std::size_t max_open_batch = 256;
+void flush_incoming(mailbox_actor_t* self);
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
               const bytes& frame, completion done = {});
 result<inbound_message> take_unread(mailbox_actor_t* self);

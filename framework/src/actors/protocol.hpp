@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "aqua/config.hpp"
 #include "aqua/error.hpp"
@@ -57,6 +58,7 @@ using forward_done_atom = caf::atom_constant<caf::atom("fwd_done")>;
 using held_atom = caf::atom_constant<caf::atom("held")>;
 using ack_flush_atom = caf::atom_constant<caf::atom("ackflush")>;
 using sent_flush_atom = caf::atom_constant<caf::atom("sentflush")>;
+using watch_flush_atom = caf::atom_constant<caf::atom("wflush")>;
 using deposit_atom = caf::atom_constant<caf::atom("deposit")>;
 using path_atom = caf::atom_constant<caf::atom("path")>;
 
@@ -85,6 +87,24 @@ class completion {
   };
   std::shared_ptr<state> s_;
 };
+
+// crypto (open_many): the mailbox opens the frames that arrived during one
+// of its turns in one request, and writes their records with the engine
+// changes of all of them in one batch.
+struct open_request {
+  bytes frame;
+  std::string likely_sender;  // the peer the connection is bound to, or empty
+};
+struct opened_message {
+  std::optional<error> failure;  // set: the envelope did not open (the rest is empty)
+  std::string sender, message_id, trust;
+  bytes inner;
+  bool quarantined = false;
+};
+using open_requests = std::vector<open_request>;
+using opened_messages = std::vector<opened_message>;
+using open_many_atom = caf::atom_constant<caf::atom("openmany")>;
+using open_flush_atom = caf::atom_constant<caf::atom("openflush")>;
 
 using connection_ptr = std::shared_ptr<connection>;
 using message_list = std::vector<inbound_message>;
@@ -165,4 +185,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::inbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::outbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::outbox_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::store::ops)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::open_requests)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::opened_messages)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::relay_server_status)

@@ -1,0 +1,174 @@
+// The mailbox's receiving side: frames that arrive during one turn of the
+// mailbox are opened with one crypto request (open_many), and the engine
+// changes of all of them go into ONE batch with the records they lead to
+// (inbox + dedup records, delivered outbox records). The batch is atomic, so
+// after a crash either a message is stored and its key spent, or neither —
+// exactly as with one batch per message, for a fraction of the hand-offs.
+
+#include <spdlog/spdlog.h>
+
+#include "actors/mailbox_parts.hpp"
+#include "e2ee/envelope.hpp"
+
+namespace aqua::actors {
+namespace {
+
+using after_fn = std::function<void(const result<void>&)>;
+
+void serve_waiters(mailbox_actor_t* self) {
+  auto& st = self->state;
+  while (!st.waiting.empty() && !st.unread.empty()) {
+    auto m = take_unread(self);
+    auto w = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    if (m)
+      w.rp.deliver(*m);
+    else
+      w.rp.deliver(to_caf(m.err()));
+  }
+}
+
+// A new message: its inbox and dedup records join the batch; once durable it
+// is handed out and acknowledged.
+after_fn stage_new(mailbox_actor_t* self, leveldb::WriteBatch& b, const opened_message& o, delivery::inner in,
+                   const std::string& transport, completion done) {
+  auto& st = self->state;
+  st.dedup.first_time(o.message_id, now_ms());
+  delivery::in_record rec;
+  rec.seq = st.next_seq++;
+  rec.message_id = o.message_id;
+  rec.sender = o.sender;
+  rec.received_ms = now_ms();
+  rec.trust = o.trust;
+  rec.quarantined = o.quarantined;
+  rec.transport = transport;
+  rec.payload = std::move(in.payload);
+  rec.topic = std::move(in.topic);
+  delivery::dedup_record d{rec.seq, o.sender, rec.received_ms};
+  b.Put(store::hex_key("i/", rec.seq), as_string(rec.encode()));
+  b.Put("d/" + o.message_id, as_string(d.encode()));
+  return [self, seq = rec.seq, id = o.message_id, sender = o.sender, done](const result<void>& r) {
+    done(r);
+    if (!r) {
+      // Not stored: no ack, and the sender's retry must not look like a duplicate.
+      self->state.dedup.forget(id);
+      spdlog::error("mailbox: cannot store message {}: {}", id, r.err().what());
+      return;
+    }
+    ++self->state.received;
+    self->state.unread.push_back(seq);
+    serve_waiters(self);
+    // Watchers (NDJSON streams, batch readers) get the burst as one batch:
+    // one store scan per burst of stored messages, not one per message.
+    if (!self->state.watchers.empty() && !self->state.watch_flush_armed) {
+      self->state.watch_flush_armed = true;
+      self->send(self, watch_flush_atom::value);
+    }
+    send_ack(self, sender, id);
+  };
+}
+
+// One envelope that opened: what it adds to the batch, and what runs once
+// the batch is durable. Sets `window_moved` for acks.
+after_fn stage(mailbox_actor_t* self, leveldb::WriteBatch& b, const queued_frame& q, opened_message& o,
+               bool& window_moved) {
+  auto& st = self->state;
+  if (q.conn != 0) self->send(st.routing, bind_atom::value, q.conn, o.sender);
+  auto in = delivery::parse_inner(o.inner);
+  auto done = q.done;
+  if (!in) {
+    ++st.rejected;
+    spdlog::warn("mailbox: {} from {}: {}", o.message_id, o.sender, in.err().what());
+    return [done](const result<void>& r) { done(r); };  // only its engine changes are written
+  }
+  if (in->type == delivery::inner_ack) {
+    for (auto& acked : in->acked)
+      if (auto* r = st.out.acked(acked, now_ms())) {
+        b.Put("o/" + acked, as_string(r->encode(false)));
+        st.sent_dirty.erase(acked);
+      }
+    window_moved = true;
+    return [self, ids = std::move(in->acked), done](const result<void>& r) {
+      done(r);
+      if (r)
+        for (auto& acked : ids) notify_outcome(self, acked);
+    };
+  }
+  if (st.dedup.contains(o.message_id))  // same message on another path: ack, do not deliver
+    return [self, done, sender = o.sender, id = o.message_id](const result<void>& r) {
+      done(r);
+      if (r) send_ack(self, sender, id);
+    };
+  return stage_new(self, b, o, std::move(*in), q.transport, done);
+}
+
+// An envelope that did not open. A copy of something we already accepted (a
+// retry, another path, or a replay after our restart, when the spent key is
+// no longer even recognised): the dedup index says so and names the sender,
+// so ack it again; it never reaches the application twice.
+void not_opened(mailbox_actor_t* self, const queued_frame& q, const error& err) {
+  q.done(ok());  // a duplicate or a bad envelope: either way, not to be fetched again
+  auto& st = self->state;
+  if (auto id = e2ee::peek_message_id(q.frame)) {
+    auto rec = st.setup.db->get("d/" + *id);
+    if (rec && rec->has_value()) {
+      if (auto d = delivery::dedup_record::decode(as_bytes(**rec))) send_ack(self, d->sender, *id);
+      return;
+    }
+    if (st.dedup.contains(*id)) return;  // not stored yet: the first copy's ack is on its way
+  }
+  ++st.rejected;
+  spdlog::warn("mailbox: rejected envelope on {}{}: {}", q.transport,
+               q.bound_peer.empty() ? std::string(" (connection not yet bound to a peer)") : " from " + q.bound_peer,
+               err.what());
+}
+
+} // namespace
+
+void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
+              const bytes& frame, completion done) {
+  auto& st = self->state;
+  st.open_queue.push_back({conn, transport, bound_peer, frame, std::move(done)});
+  if (st.open_queue.size() == 1) self->send(self, open_flush_atom::value);
+}
+
+void flush_incoming(mailbox_actor_t* self) {
+  auto& st = self->state;
+  if (st.open_queue.empty()) return;
+  auto frames = std::make_shared<std::vector<queued_frame>>();
+  if (st.open_queue.size() <= max_open_batch) {
+    frames->swap(st.open_queue);
+  } else {
+    auto cut = st.open_queue.begin() + static_cast<std::ptrdiff_t>(max_open_batch);
+    frames->assign(std::make_move_iterator(st.open_queue.begin()), std::make_move_iterator(cut));
+    st.open_queue.erase(st.open_queue.begin(), cut);
+    self->send(self, open_flush_atom::value);  // the rest on the next turn
+  }
+  open_requests reqs;
+  reqs.reserve(frames->size());
+  for (auto& q : *frames) reqs.push_back({q.frame, q.bound_peer});
+  self->request(st.setup.crypto, caf::infinite, open_many_atom::value, std::move(reqs))
+    .then(
+      [self, frames](opened_messages& outs, const store::ops& changes) {
+        leveldb::WriteBatch b;
+        changes.append_to(b);
+        std::vector<after_fn> after;
+        bool window_moved = false;
+        for (std::size_t i = 0; i < outs.size() && i < frames->size(); ++i) {
+          if (outs[i].failure) not_opened(self, (*frames)[i], *outs[i].failure);
+          else after.push_back(stage(self, b, (*frames)[i], outs[i], window_moved));
+        }
+        if (!after.empty() || b.ApproximateSize() > 12)  // 12: an empty batch's header
+          persist(self, std::move(b), [after = std::move(after)](const result<void>& r) {
+            for (auto& f : after) f(r);
+          });
+        // Acks moved the window: send what it now admits without waiting for the timer.
+        if (window_moved)
+          for (auto& due : self->state.out.due(now_ms(), self->state.setup.cfg.send_window)) transmit(self, due);
+      },
+      [frames](const caf::error& e) {  // the crypto actor is gone (stopping): nothing was opened
+        for (auto& q : *frames) q.done(from_caf(e));
+      });
+}
+
+} // namespace aqua::actors
