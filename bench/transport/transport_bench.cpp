@@ -9,8 +9,9 @@
 // dir (disk) and once on /dev/shm (tmpfs: the same work minus the fsync
 // cost), so the messaging overhead and the durability cost are both visible.
 // Last, the floors: the work every message needs whatever the plumbing
-// (seal + open, two synced 1 KiB records, the raw transport), each measured
-// alone in this run, give a throughput ceiling and a round-trip floor.
+// (seal + open, two synced 1 KiB records, the raw transport; for a round
+// trip also four synced writes in a row and two DH ratchet steps), each
+// measured alone in this run, give a throughput ceiling and a round-trip floor.
 //   bench_transport [messages=20000] [round trips=300] [size=1024] [sender threads=64]
 
 #include <arpa/inet.h>
@@ -281,6 +282,9 @@ int main(int argc, char** argv) {
   for (auto& [label, dir] : runs) results.push_back(run_aqua(dir, p));
   for (auto& [label, dir] : runs) floors.push_back(measure_store(dir, p));
   double seal_open = bench::session_seal_open_rate(std::max<std::size_t>(p.messages, 2000), aqua::bytes(p.size, 0x5a), 0);
+  // Request, reply, request, ...: every message turns the conversation round,
+  // so each one opens with a Double Ratchet DH step (three X25519 operations).
+  double ping_pong = bench::session_seal_open_rate(std::max<std::size_t>(p.round_trips, 200), aqua::bytes(p.size, 0x5a), 1);
   double raw = bench::raw_push_pull(std::max<std::size_t>(p.messages * 5, 10000), p.size);
   auto raw_rtt = bench::raw_req_rep(std::max<std::size_t>(p.round_trips, 100), p.size);
   double raw_p50 = bench::percentile(raw_rtt, 0.5), raw_p99 = bench::percentile(raw_rtt, 0.99);
@@ -300,16 +304,20 @@ int main(int argc, char** argv) {
   // Every delivered message is sealed and opened once, written durably at
   // least twice (the sender's outbox record, the receiver's inbox record),
   // and crosses the transport; a durable round trip waits for four synced
-  // writes in a row (request: outbox, inbox; reply: outbox, inbox).
+  // writes in a row (request: outbox, inbox; reply: outbox, inbox), two
+  // seal+open with a DH ratchet step each, and the raw round trip.
+  double crypto_rtt_us = 1e6 / ping_pong;
   std::printf("  floors (each part measured alone in this run, one thread):\n");
-  std::printf("    seal + open, session layer:         %10.0f msg/s\n", seal_open);
+  std::printf("    seal + open, session layer:         %10.0f msg/s one way; request+reply (DH ratchet steps) %6.1f us\n",
+              seal_open, crypto_rtt_us);
   for (std::size_t i = 0; i < runs.size(); ++i) {
     auto& f = floors[i];
     double per_msg_us = 1e6 / seal_open + 2e6 / f.group_per_s + 1e6 / raw;
     double ceiling = 2 * 1e6 / per_msg_us;  // both cores busy with nothing else
     std::printf("    %-5s: synced write p50 %6.1f us, group commit %8.0f records/s -> throughput ceiling on 2 cores "
                 "%8.0f msg/s (%.2f x raw), round-trip floor %7.1f us\n",
-                runs[i].first.c_str(), f.sync_p50_us, f.group_per_s, ceiling, ceiling / raw, raw_p50 + 4 * f.sync_p50_us);
+                runs[i].first.c_str(), f.sync_p50_us, f.group_per_s, ceiling, ceiling / raw,
+                raw_p50 + 4 * f.sync_p50_us + crypto_rtt_us);
   }
   return all_ok ? 0 : 1;
 }

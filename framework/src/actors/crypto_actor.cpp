@@ -18,6 +18,38 @@ struct crypto_state {
   static inline const char* name = "aqua.crypto";
 
   store::ops changes() { return store::engine_ops(setup.engine->take_changes()); }
+  sealed_message seal_one(const std::string& recipient, const bytes& payload, std::uint64_t ttl_ms,
+                          const std::string& id_hex) {
+    sealed_message out;
+    auto fail = [&](error e) {
+      out.failure = std::move(e);
+      return out;
+    };
+    auto to = peer_id::parse(recipient);
+    if (!to) return fail(to.err());
+    auto c = setup.contacts->find(*to);
+    if (c && c->trust == trust_state::blocked)
+      return fail(error{errc::sender_blocked, recipient + " is blocked in the contact book"});
+    std::optional<e2ee::contact_card> card;
+    auto now = setup.engine->environment().now_unix_ms();
+    if (c && !setup.engine->has_session(*to)) {
+      auto v = e2ee::verify_card(c->card, now);
+      if (!v) return fail(error{v.err().code(), "contact card of " + recipient + ": " + v.err().message()});
+      card = std::move(*v);
+    }
+    std::array<std::uint8_t, e2ee::message_id_size> id{};
+    if (auto raw = from_hex(id_hex); raw && raw->size() == id.size())
+      std::copy(raw->begin(), raw->end(), id.begin());
+    else
+      randombytes_buf(id.data(), id.size());
+    auto ttl = ttl_ms ? static_cast<std::int64_t>(ttl_ms) : std::int64_t{setup.cfg.default_ttl_s} * 1000;
+    auto env = setup.engine->seal(*to, card ? &*card : nullptr, payload, id, now + ttl);
+    if (!env) return fail(env.err());
+    out.envelope = std::move(*env);
+    out.message_id = to_hex(id);
+    out.expires_ms = now + ttl;
+    return out;
+  }
   opened_message open_one(const bytes& data, const std::string& likely_sender) {
     opened_message out;
     auto hint = likely_sender.empty() ? result<peer_id>(error{errc::not_found, ""}) : peer_id::parse(likely_sender);
@@ -74,29 +106,17 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
     // -> (envelope, message id hex, expires_ms, state changes)
     [=](seal_atom, const std::string& recipient, const bytes& payload, std::uint64_t ttl_ms,
         const std::string& id_hex) -> caf::result<bytes, std::string, std::int64_t, store::ops> {
-      auto& st = self->state;
-      auto to = peer_id::parse(recipient);
-      if (!to) return to_caf(to.err());
-      auto c = st.setup.contacts->find(*to);
-      if (c && c->trust == trust_state::blocked)
-        return to_caf(error{errc::sender_blocked, recipient + " is blocked in the contact book"});
-      std::optional<e2ee::contact_card> card;
-      auto now = st.setup.engine->environment().now_unix_ms();
-      if (c && !st.setup.engine->has_session(*to)) {
-        auto v = e2ee::verify_card(c->card, now);
-        if (!v) return to_caf(error{v.err().code(), "contact card of " + recipient + ": " + v.err().message()});
-        card = std::move(*v);
-      }
-      std::array<std::uint8_t, e2ee::message_id_size> id{};
-      if (auto raw = from_hex(id_hex); raw && raw->size() == id.size())
-        std::copy(raw->begin(), raw->end(), id.begin());
-      else
-        randombytes_buf(id.data(), id.size());
-      auto ttl = ttl_ms ? static_cast<std::int64_t>(ttl_ms) : std::int64_t{st.setup.cfg.default_ttl_s} * 1000;
-      auto env = st.setup.engine->seal(*to, card ? &*card : nullptr, payload, id, now + ttl);
-      if (!env) return to_caf(env.err());
-      return caf::result<bytes, std::string, std::int64_t, store::ops>(std::move(*env), to_hex(id), now + ttl,
-                                                                      st.changes());
+      auto m = self->state.seal_one(recipient, payload, ttl_ms, id_hex);
+      if (m.failure) return to_caf(*m.failure);
+      return caf::result<bytes, std::string, std::int64_t, store::ops>(std::move(m.envelope), m.message_id, m.expires_ms,
+                                                                      self->state.changes());
+    },
+    // Several at once: one outcome each, in order, and the engine changes of all.
+    [=](seal_many_atom, const seal_requests& reqs) -> caf::result<sealed_messages, store::ops> {
+      sealed_messages out;
+      out.reserve(reqs.size());
+      for (auto& r : reqs) out.push_back(self->state.seal_one(r.recipient, r.inner, r.ttl_ms, r.id_hex));
+      return caf::result<sealed_messages, store::ops>(std::move(out), self->state.changes());
     },
     // -> (sender, message id hex, inner payload, trust, quarantined, state changes)
     // `likely_sender`: the peer the connection is bound to, or empty.

@@ -46,37 +46,14 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
         if (!have) return to_caf(have.err());
         if (have->has_value()) return wanted_id;  // queued before (e.g. ahead of a crash)
       }
+      // Queued: the sends of one turn are sealed and written together (flush_sends).
       auto rp = self->make_response_promise<std::string>();
-      self->request(self->state.setup.crypto, caf::infinite, seal_atom::value, peer, delivery::frame_message(payload, topic), ttl_ms,
-                    wanted_id)
-        .then(
-          [=](const bytes& env, const std::string& id, std::int64_t expires, const store::ops& changes) mutable {
-            delivery::out_record rec;
-            rec.message_id = id;
-            rec.recipient = peer;
-            rec.envelope = env;
-            rec.created_ms = now_ms();
-            rec.next_attempt_ms = rec.created_ms;
-            rec.expires_ms = expires;
-            rec.seq = self->state.out.reserve_seq();
-            leveldb::WriteBatch b;
-            changes.append_to(b);
-            b.Put("o/" + id, as_string(rec.encode()));
-            persist(self, std::move(b), [=](const result<void>& r) mutable {
-              if (!r) {
-                rp.deliver(to_caf(r.err()));  // nothing acknowledged, nothing sent
-                return;
-              }
-              self->state.out.add(rec);
-              rp.deliver(id);
-              // Only this message is new; anything else due is the timer's.
-              if (self->state.out.within_window(id, self->state.setup.cfg.send_window)) transmit(self, id);
-              arm_timer(self);
-            });
-          },
-          [=](const caf::error& e) mutable { rp.deliver(e); });
+      auto& q = self->state.seal_queue;
+      q.push_back({seal_request{peer, delivery::frame_message(payload, topic), ttl_ms, wanted_id}, rp});
+      if (q.size() == 1) self->send(self, seal_flush_atom::value);
       return rp;
     },
+    [=](seal_flush_atom) { flush_sends(self); },
     [=](frame_atom, std::uint64_t conn, const std::string& transport, const std::string& bound_peer, const bytes& frame) {
       incoming(self, conn, transport, bound_peer, frame);
     },

@@ -109,6 +109,65 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     .then([after](bool) { after(true, {}); }, [after](const caf::error& e) { after(false, from_caf(e).what()); });
 }
 
+void flush_sends(mailbox_actor_t* self) {
+  auto& st = self->state;
+  if (st.seal_queue.empty()) return;
+  auto sends = std::make_shared<std::vector<queued_send>>();
+  if (st.seal_queue.size() <= max_seal_batch) {
+    sends->swap(st.seal_queue);
+  } else {
+    auto cut = st.seal_queue.begin() + static_cast<std::ptrdiff_t>(max_seal_batch);
+    sends->assign(std::make_move_iterator(st.seal_queue.begin()), std::make_move_iterator(cut));
+    st.seal_queue.erase(st.seal_queue.begin(), cut);
+    self->send(self, seal_flush_atom::value);  // the rest on the next turn
+  }
+  seal_requests reqs;
+  reqs.reserve(sends->size());
+  for (auto& s : *sends) reqs.push_back(s.req);
+  self->request(st.setup.crypto, caf::infinite, seal_many_atom::value, std::move(reqs))
+    .then(
+      [self, sends](sealed_messages& sealed, const store::ops& changes) {
+        leveldb::WriteBatch b;
+        changes.append_to(b);
+        auto sealed_ok = std::make_shared<std::vector<std::pair<delivery::out_record, caf::typed_response_promise<std::string>>>>();
+        for (std::size_t i = 0; i < sealed.size() && i < sends->size(); ++i) {
+          auto& s = (*sends)[i];
+          if (sealed[i].failure) {
+            s.rp.deliver(to_caf(*sealed[i].failure));  // nothing sealed, nothing to write
+            continue;
+          }
+          delivery::out_record rec;
+          rec.message_id = sealed[i].message_id;
+          rec.recipient = s.req.recipient;
+          rec.envelope = std::move(sealed[i].envelope);
+          rec.created_ms = now_ms();
+          rec.next_attempt_ms = rec.created_ms;
+          rec.expires_ms = sealed[i].expires_ms;
+          rec.seq = self->state.out.reserve_seq();
+          b.Put("o/" + rec.message_id, as_string(rec.encode()));
+          sealed_ok->emplace_back(std::move(rec), s.rp);
+        }
+        if (sealed_ok->empty() && b.ApproximateSize() <= 12) return;  // 12: an empty batch's header
+        persist(self, std::move(b), [self, sealed_ok](const result<void>& r) {
+          auto& st = self->state;
+          for (auto& [rec, rp] : *sealed_ok) {
+            if (!r) {
+              rp.deliver(to_caf(r.err()));  // nothing acknowledged, nothing sent
+              continue;
+            }
+            st.out.add(rec);
+            rp.deliver(rec.message_id);
+            // Only these messages are new; anything else due is the timer's.
+            if (st.out.within_window(rec.message_id, st.setup.cfg.send_window)) transmit(self, rec.message_id);
+          }
+          arm_timer(self);
+        });
+      },
+      [sends](const caf::error& e) {
+        for (auto& s : *sends) s.rp.deliver(e);
+      });
+}
+
 void flush_sent(mailbox_actor_t* self, std::function<void(const result<void>&)> done) {
   auto& st = self->state;
   st.sent_flush_armed = false;

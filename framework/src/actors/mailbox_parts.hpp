@@ -21,6 +21,12 @@ struct queued_frame {
   completion done;
 };
 
+// A send waiting for the next seal_many (flush_sends).
+struct queued_send {
+  seal_request req;
+  caf::typed_response_promise<std::string> rp;  // the message id once durable
+};
+
 struct mailbox_state {
   struct waiter {
     std::uint64_t token;
@@ -49,7 +55,8 @@ struct mailbox_state {
   std::set<std::string> sent_dirty;  // attempts not yet written (flush_sent)
   bool sent_flush_armed = false;
   bool watch_flush_armed = false;
-  std::vector<queued_frame> open_queue;  // frames for the next open_many (flush_incoming)  // a watch_flush to self is queued (serve_watchers once per burst)
+  std::vector<queued_frame> open_queue;
+  std::vector<queued_send> seal_queue;  // sends for the next seal_many (flush_sends)  // frames for the next open_many (flush_incoming)  // a watch_flush to self is queued (serve_watchers once per burst)
   bool timer_armed = false;
   std::mt19937_64 rng;
   std::uint64_t jitter_salt = 0;  // per run, so peers do not retry in lockstep
@@ -75,6 +82,11 @@ void arm_timer(mailbox_actor_t* self);
 // flush_incoming (on open_flush). `done` runs once the frame's outcome is
 // durable (stored, acked, or rejected for good) or with the store's error.
 inline constexpr std::size_t max_open_batch = 256;
+inline constexpr std::size_t max_seal_batch = 256;
+// Seals the queued sends with one crypto request and writes their outbox
+// records with the engine changes in one batch; each caller gets its message
+// id once that batch is durable, and the message goes out.
+void flush_sends(mailbox_actor_t* self);
 void flush_incoming(mailbox_actor_t* self);
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
               const bytes& frame, completion done = {});

@@ -106,6 +106,25 @@ using opened_messages = std::vector<opened_message>;
 using open_many_atom = caf::atom_constant<caf::atom("openmany")>;
 using open_flush_atom = caf::atom_constant<caf::atom("openflush")>;
 
+// crypto (seal_many): the sends queued during one turn of the mailbox are
+// sealed with one request and made durable in one batch.
+struct seal_request {
+  std::string recipient;
+  bytes inner;  // delivery::frame_message(...)
+  std::uint64_t ttl_ms = 0;
+  std::string id_hex;  // wanted message id, or empty for a random one
+};
+struct sealed_message {
+  std::optional<error> failure;  // set: nothing was sealed (the rest is empty)
+  bytes envelope;
+  std::string message_id;
+  std::int64_t expires_ms = 0;
+};
+using seal_requests = std::vector<seal_request>;
+using sealed_messages = std::vector<sealed_message>;
+using seal_many_atom = caf::atom_constant<caf::atom("sealmany")>;
+using seal_flush_atom = caf::atom_constant<caf::atom("sealflush")>;
+
 using connection_ptr = std::shared_ptr<connection>;
 using message_list = std::vector<inbound_message>;
 using outbox_list = std::vector<outbound_message>;
@@ -186,5 +205,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::outbound_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::outbox_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::store::ops)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::open_requests)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::seal_requests)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::sealed_messages)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::actors::opened_messages)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::relay_server_status)
