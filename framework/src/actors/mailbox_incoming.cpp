@@ -135,15 +135,8 @@ void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& tran
 void flush_incoming(mailbox_actor_t* self) {
   auto& st = self->state;
   if (st.open_queue.empty()) return;
-  auto frames = std::make_shared<std::vector<queued_frame>>();
-  if (st.open_queue.size() <= max_open_batch) {
-    frames->swap(st.open_queue);
-  } else {
-    auto cut = st.open_queue.begin() + static_cast<std::ptrdiff_t>(max_open_batch);
-    frames->assign(std::make_move_iterator(st.open_queue.begin()), std::make_move_iterator(cut));
-    st.open_queue.erase(st.open_queue.begin(), cut);
-    self->send(self, open_flush_atom::value);  // the rest on the next turn
-  }
+  // Up to a batch now; the rest on the next turn.
+  auto frames = take_batch(st.open_queue, max_open_batch, [self] { self->send(self, open_flush_atom::value); });
   open_requests reqs;
   reqs.reserve(frames->size());
   for (auto& q : *frames) reqs.push_back({q.frame, q.bound_peer});

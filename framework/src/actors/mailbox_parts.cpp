@@ -112,15 +112,8 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
 void flush_sends(mailbox_actor_t* self) {
   auto& st = self->state;
   if (st.seal_queue.empty()) return;
-  auto sends = std::make_shared<std::vector<queued_send>>();
-  if (st.seal_queue.size() <= max_seal_batch) {
-    sends->swap(st.seal_queue);
-  } else {
-    auto cut = st.seal_queue.begin() + static_cast<std::ptrdiff_t>(max_seal_batch);
-    sends->assign(std::make_move_iterator(st.seal_queue.begin()), std::make_move_iterator(cut));
-    st.seal_queue.erase(st.seal_queue.begin(), cut);
-    self->send(self, seal_flush_atom::value);  // the rest on the next turn
-  }
+  // Up to a batch now; the rest on the next turn.
+  auto sends = take_batch(st.seal_queue, max_seal_batch, [self] { self->send(self, seal_flush_atom::value); });
   seal_requests reqs;
   reqs.reserve(sends->size());
   for (auto& s : *sends) reqs.push_back(s.req);

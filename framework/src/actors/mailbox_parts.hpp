@@ -81,6 +81,21 @@ void arm_timer(mailbox_actor_t* self);
 // Queues a frame; the frames of one turn are opened together by
 // flush_incoming (on open_flush). `done` runs once the frame's outcome is
 // durable (stored, acked, or rejected for good) or with the store's error.
+// Takes up to `max` items from the front of `queue` (all of them if fewer);
+// `more` is called when some stay behind, to schedule the next batch.
+template <class T, class More>
+std::shared_ptr<std::vector<T>> take_batch(std::vector<T>& queue, std::size_t max, More more) {
+  auto batch = std::make_shared<std::vector<T>>();
+  if (queue.size() <= max) {
+    batch->swap(queue);
+    return batch;
+  }
+  auto cut = queue.begin() + static_cast<std::ptrdiff_t>(max);
+  batch->assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(cut));
+  queue.erase(queue.begin(), cut);
+  more();
+  return batch;
+}
 inline constexpr std::size_t max_open_batch = 256;
 inline constexpr std::size_t max_seal_batch = 256;
 // Seals the queued sends with one crypto request and writes their outbox
