@@ -11,6 +11,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -34,6 +35,8 @@ class reply_slot {
   }
   // The answer, or nullopt if none came within `timeout`.
   std::optional<result<T>> wait_for(std::chrono::milliseconds timeout) {
+    // Bounded so that now + timeout cannot overflow the clock (a caller's "forever").
+    timeout = std::clamp(timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(std::chrono::hours(24 * 365)));
     std::unique_lock<std::mutex> g(m_);
     if (!cv_.wait_for(g, timeout, [&] { return value_.has_value(); })) return std::nullopt;
     return std::move(value_);

@@ -84,12 +84,12 @@ void db::submit_or_write(leveldb::WriteBatch ops, done_fn done) {
   writing_ = true;  // the committer leaves the queue alone until we are done: order is kept
   lock.unlock();
   auto r = write_synced(ops, 1);
+  if (done) done(r);  // before the committer may complete writes queued meanwhile
   lock.lock();
   writing_ = false;
   bool more = !queue_.empty();
   lock.unlock();
   if (more) wake_.notify_one();
-  if (done) done(r);
 }
 
 void db::set_inline_sync_limit(std::chrono::microseconds limit) {
