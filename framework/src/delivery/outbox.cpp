@@ -77,13 +77,13 @@ void outbox::add(out_record r) {
 
 void outbox::index_add(const out_record& r) {
   if (r.state != out_state::queued && r.state != out_state::sent) return;
-  queues_[r.recipient].emplace(r.seq, r.message_id);
+  queues_[r.recipient].emplace(std::make_pair(r.seq, r.message_id), &r);
   by_expiry_.emplace(r.expires_ms, r.message_id);
 }
 
 void outbox::index_remove(const out_record& r) {
   if (auto q = queues_.find(r.recipient); q != queues_.end()) {
-    q->second.erase({r.seq, r.message_id});
+    q->second.erase(std::make_pair(r.seq, r.message_id));
     if (q->second.empty()) queues_.erase(q);
   }
   by_expiry_.erase({r.expires_ms, r.message_id});
@@ -93,10 +93,9 @@ std::vector<std::string> outbox::due(std::int64_t now_ms, std::size_t window) co
   std::vector<std::pair<std::uint64_t, std::string>> due;
   for (auto& [recipient, q] : queues_) {
     std::size_t ahead = 0;  // pending messages of this recipient before this one
-    for (auto& [seq, id] : q) {
+    for (auto& [key, r] : q) {
       if (window != 0 && ahead++ >= window) break;
-      auto& r = records_.at(id);
-      if (r.next_attempt_ms <= now_ms && now_ms < r.expires_ms) due.emplace_back(seq, id);
+      if (r->next_attempt_ms <= now_ms && now_ms < r->expires_ms) due.emplace_back(key);
     }
   }
   std::sort(due.begin(), due.end());  // send order
@@ -113,9 +112,9 @@ bool outbox::within_window(const std::string& id, std::size_t window) const {
   auto q = queues_.find(it->second.recipient);
   if (q == queues_.end()) return false;
   std::size_t ahead = 0;
-  for (auto& entry : q->second) {  // ordered by seq: compare numbers, not ids
+  for (auto& entry : q->second) {  // in send order
     if (ahead++ >= window) return false;
-    if (entry.first == it->second.seq) return true;
+    if (entry.second == &it->second) return true;
   }
   return false;
 }
@@ -168,9 +167,9 @@ std::optional<std::int64_t> outbox::next_wakeup(std::size_t window) const {
   if (!by_expiry_.empty()) best = by_expiry_.begin()->first;
   for (auto& [recipient, q] : queues_) {
     std::size_t ahead = 0;
-    for (auto& [seq, id] : q) {
+    for (auto& entry : q) {
       if (window != 0 && ahead++ >= window) break;
-      auto t = records_.at(id).next_attempt_ms;
+      auto t = entry.second->next_attempt_ms;
       if (!best || t < *best) best = t;
     }
   }

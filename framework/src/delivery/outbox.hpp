@@ -96,7 +96,8 @@ class outbox {
   std::map<std::string, out_record> records_;
   // Pending (queued or sent) messages only, so due/next_wakeup/expire cost
   // O(recipients x window), not O(everything in the outbox).
-  std::map<std::string, std::set<std::pair<std::uint64_t, std::string>>> queues_;  // recipient -> (seq, id)
+  // recipient -> (seq, id) -> the record in records_ (map nodes do not move)
+  std::map<std::string, std::map<std::pair<std::uint64_t, std::string>, const out_record*>> queues_;
   std::set<std::pair<std::int64_t, std::string>> by_expiry_;                       // (expires_ms, id)
   std::uint64_t next_seq_ = 1;
 };
