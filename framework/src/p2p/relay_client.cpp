@@ -259,8 +259,9 @@ void relay_client::on_event(conn_id c, p2p_event& ev) {
           (void) host_->reset_stream(c, ev.stream_id);
           return;
         }
-        const channel_id ch = add_channel(c, ev.stream_id, true, p2p->remote_peer());
-        if (cb_.on_channel_open) cb_.on_channel_open(ch, p2p->remote_peer(), true);
+        const peer_id remote = p2p->remote_peer();  // a copy: the callback may close the connection
+        const channel_id ch = add_channel(c, ev.stream_id, true, remote);
+        if (cb_.on_channel_open) cb_.on_channel_open(ch, remote, true);
       } else if (auto it = streams_.find(k); it != streams_.end()) {
         relay::hop_message m = relay::hop_reserve();
         if (it->second.r == role::hop_connect) {
@@ -274,10 +275,12 @@ void relay_client::on_event(conn_id c, p2p_event& ev) {
         }
         (void) host_->write(c, ev.stream_id, relay::frame(relay::encode(m)).value());
       } else if (auto ch = channel_of_.find(k); ch != channel_of_.end()) {
-        auto& chan = channels_[ch->second];
-        chan.open = true;
-        if (cb_.on_channel_open) cb_.on_channel_open(ch->second, chan.peer, false);
-        flush_channel(ch->second);
+        // Copies: the callback may send or close, and so end the channel (erasing `ch` and its entry).
+        const channel_id id = ch->second;
+        channels_[id].open = true;
+        const peer_id remote = channels_[id].peer;
+        if (cb_.on_channel_open) cb_.on_channel_open(id, remote, false);
+        flush_channel(id);
       } else {
         (void) host_->reset_stream(c, ev.stream_id);
       }
@@ -363,7 +366,7 @@ void relay_client::on_reserved(std::size_t i, const relay::hop_message& m) {
                m.limit ? " with a limit" : "");
   schedule_reserve(i, delay);
   publish_addresses();
-  start_fetch(r.conn);  // held mail (relay_mailbox.cpp)
+  start_fetch(relays_[i].conn);  // held mail (relay_mailbox.cpp); not r: on_addresses may add_relay (relays_ grows)
 }
 
 void relay_client::on_stop_data(skey k, stream_ctx& ctx, bytes_view data) {
