@@ -232,6 +232,8 @@ void relay_client::on_closed(conn_id c, const error& e) {
   }
   for (const auto& [id, ch] : channels_)
     if (ch.conn == c) dead.push_back(id);
+  for (const auto& [k, ctx] : streams_)  // dials still waiting for the relay's answer to CONNECT
+    if (k.first == c && ctx.r == role::hop_connect) dead.push_back(ctx.ch);
   for (auto ch : dead) fail_channel(ch, e, false);
   std::erase_if(streams_, [c](const auto& kv) { return kv.first.first == c; });
 }
@@ -330,6 +332,7 @@ void relay_client::on_hop_data(skey k, stream_ctx& ctx, bytes_view data) {
   auto msg = m ? relay::decode_hop(**m) : result<relay::hop_message>(m.err());
   if (done.r == role::hop_reserve) {
     (void) host_->close_stream(k.first, k.second);
+    if (relays_[done.relay].conn != k.first) return;  // closing flushed, which closed the connection: retried
     if (!msg) return relay_failed(done.relay, "bad HOP answer: " + msg.err().what());
     return on_reserved(done.relay, *msg);
   }
