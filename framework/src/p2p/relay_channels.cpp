@@ -77,6 +77,8 @@ result<channel_id> relay_client::dial_on_loop(const std::string& addr) {
 void relay_client::start_connect(conn_id relay_conn, channel_id ch) {
   auto s = host_->open_stream(relay_conn, {std::string(relay::hop_protocol_id)});
   if (!s) return fail_channel(ch, s.err(), false);
+  if (!host_->connection(relay_conn))  // opening flushed, and that closed the connection (on_closed has run)
+    return fail_channel(ch, error{errc::connection_closed, "relay client: connection to the relay lost"}, false);
   stream_ctx ctx;
   ctx.r = role::hop_connect;
   ctx.ch = ch;

@@ -22,17 +22,20 @@ void relay_server::on_connect(skey k, const peer_conn& pc, const relay::hop_mess
     policy_.circuit_closed(g->id);
     return answer_hop(k, relay::status::no_reservation, "the destination's connection is gone");
   }
-  auto s = host_->open_stream(rc->second, {std::string(relay::stop_protocol_id)});
-  if (!s) {
+  // Opening flushes, which may close the destination's connection: on_closed then erases `rc`.
+  const conn_id dst_conn = rc->second;
+  auto s = host_->open_stream(dst_conn, {std::string(relay::stop_protocol_id)});
+  if (!s || !conns_.count(dst_conn)) {
     policy_.circuit_closed(g->id);
     ++counters_.stop_failed;
-    return answer_hop(k, relay::status::connection_failed, "open STOP stream: " + s.err().what());
+    return answer_hop(k, relay::status::connection_failed,
+                      "open STOP stream: " + (s ? std::string("destination connection closed") : s.err().what()));
   }
   const std::uint64_t id = next_circuit_++;
   circuit& c = circuits_[id];
   c.policy_id = g->id;
   c.src = k;
-  c.dst = {rc->second, *s};
+  c.dst = {dst_conn, *s};
   c.src_peer = pc.peer;
   c.dst_peer = *dst;
   c.grant = *g;

@@ -232,6 +232,8 @@ void relay_client::on_closed(conn_id c, const error& e) {
   }
   for (const auto& [id, ch] : channels_)
     if (ch.conn == c) dead.push_back(id);
+  for (const auto& [k, ctx] : streams_)  // dials still waiting for the relay's answer to CONNECT
+    if (k.first == c && ctx.r == role::hop_connect) dead.push_back(ctx.ch);
   for (auto ch : dead) fail_channel(ch, e, false);
   std::erase_if(streams_, [c](const auto& kv) { return kv.first.first == c; });
 }
@@ -259,8 +261,9 @@ void relay_client::on_event(conn_id c, p2p_event& ev) {
           (void) host_->reset_stream(c, ev.stream_id);
           return;
         }
-        const channel_id ch = add_channel(c, ev.stream_id, true, p2p->remote_peer());
-        if (cb_.on_channel_open) cb_.on_channel_open(ch, p2p->remote_peer(), true);
+        const peer_id remote = p2p->remote_peer();  // a copy: the callback may close the connection
+        const channel_id ch = add_channel(c, ev.stream_id, true, remote);
+        if (cb_.on_channel_open) cb_.on_channel_open(ch, remote, true);
       } else if (auto it = streams_.find(k); it != streams_.end()) {
         relay::hop_message m = relay::hop_reserve();
         if (it->second.r == role::hop_connect) {
@@ -274,10 +277,12 @@ void relay_client::on_event(conn_id c, p2p_event& ev) {
         }
         (void) host_->write(c, ev.stream_id, relay::frame(relay::encode(m)).value());
       } else if (auto ch = channel_of_.find(k); ch != channel_of_.end()) {
-        auto& chan = channels_[ch->second];
-        chan.open = true;
-        if (cb_.on_channel_open) cb_.on_channel_open(ch->second, chan.peer, false);
-        flush_channel(ch->second);
+        // Copies: the callback may send or close, and so end the channel (erasing `ch` and its entry).
+        const channel_id id = ch->second;
+        channels_[id].open = true;
+        const peer_id remote = channels_[id].peer;
+        if (cb_.on_channel_open) cb_.on_channel_open(id, remote, false);
+        flush_channel(id);
       } else {
         (void) host_->reset_stream(c, ev.stream_id);
       }
@@ -327,6 +332,7 @@ void relay_client::on_hop_data(skey k, stream_ctx& ctx, bytes_view data) {
   auto msg = m ? relay::decode_hop(**m) : result<relay::hop_message>(m.err());
   if (done.r == role::hop_reserve) {
     (void) host_->close_stream(k.first, k.second);
+    if (relays_[done.relay].conn != k.first) return;  // closing flushed, which closed the connection: retried
     if (!msg) return relay_failed(done.relay, "bad HOP answer: " + msg.err().what());
     return on_reserved(done.relay, *msg);
   }
@@ -363,7 +369,7 @@ void relay_client::on_reserved(std::size_t i, const relay::hop_message& m) {
                m.limit ? " with a limit" : "");
   schedule_reserve(i, delay);
   publish_addresses();
-  start_fetch(r.conn);  // held mail (relay_mailbox.cpp)
+  start_fetch(relays_[i].conn);  // held mail (relay_mailbox.cpp); not r: on_addresses may add_relay (relays_ grows)
 }
 
 void relay_client::on_stop_data(skey k, stream_ctx& ctx, bytes_view data) {

@@ -97,6 +97,8 @@ void relay_client::start_deposit(conn_id relay_conn, std::uint64_t op) {
   it->second.conn = relay_conn;
   auto s = host_->open_stream(relay_conn, {std::string(mb::protocol_id)});
   if (!s) return finish_deposit(op, s.err());
+  it = deposits_.find(op);  // opening flushes, which may close the connection and with it finish this deposit
+  if (it == deposits_.end()) return;
   it->second.stream = *s;
   stream_ctx ctx;
   ctx.r = role::mb_deposit;
@@ -134,15 +136,17 @@ void relay_client::finish_deposit(std::uint64_t op, result<void> r) {
 
 void relay_client::start_fetch(conn_id relay_conn) {
   if (!config_.fetch_mail || !cb_.on_held || relay_conn == 0) return;
-  fetch_state& fs = fetches_[relay_conn];
-  if (fs.stream != 0) return;  // one per connection
+  if (fetches_[relay_conn].stream != 0) return;  // one per connection
   auto s = host_->open_stream(relay_conn, {std::string(mb::protocol_id)});
   if (!s) {
     spdlog::warn("relay client: cannot open a mailbox fetch stream: {}", s.err().what());
     return;
   }
-  fs.stream = *s;
-  fs.open = false;
+  // Opening flushes, which may close the connection: on_closed then erased its fetch_state.
+  auto it = fetches_.find(relay_conn);
+  if (it == fetches_.end()) return;
+  it->second.stream = *s;
+  it->second.open = false;
   stream_ctx ctx;
   ctx.r = role::mb_fetch;
   ctx.reader = relay::delimited_reader(mb::max_message_size);
@@ -150,10 +154,11 @@ void relay_client::start_fetch(conn_id relay_conn) {
 }
 
 void relay_client::flush_acks(conn_id relay_conn) {
-  auto it = fetches_.find(relay_conn);
-  if (it == fetches_.end() || !it->second.open || it->second.acks.empty()) return;
-  fetch_state& fs = it->second;
-  while (!fs.acks.empty()) {
+  // A write may close the connection, whose on_closed erases its fetch_state: look it up every round.
+  for (;;) {
+    auto it = fetches_.find(relay_conn);
+    if (it == fetches_.end() || !it->second.open || it->second.acks.empty()) return;
+    fetch_state& fs = it->second;
     const std::size_t n = std::min(fs.acks.size(), mb::max_ack_ids);
     std::vector<std::uint64_t> ids(fs.acks.begin(), fs.acks.begin() + static_cast<std::ptrdiff_t>(n));
     fs.acks.erase(fs.acks.begin(), fs.acks.begin() + static_cast<std::ptrdiff_t>(n));
@@ -227,10 +232,10 @@ void relay_client::on_mail(skey k, bytes_view data) {
     if (!msg || msg->type != mb::message::kind::mail) {
       spdlog::warn("relay client: bad mailbox message: {}",
                    msg ? std::string("unexpected ") + std::string(mb::to_string(msg->type)) : msg.err().what());
-      streams_.erase(sit);
-      (void) host_->reset_stream(k.first, k.second);
       fit->second.stream = 0;
       fit->second.open = false;
+      streams_.erase(sit);
+      (void) host_->reset_stream(k.first, k.second);  // last: it may close the connection (on_closed erases fit)
       return;
     }
     for (auto& item : msg->mail) {
@@ -255,22 +260,23 @@ void relay_client::on_mail(skey k, bytes_view data) {
 void relay_client::held_done(conn_id relay_conn, std::uint64_t id, const result<void>& r) {
   auto it = fetches_.find(relay_conn);
   if (it == fetches_.end()) return;  // connection gone: the relay keeps it and sends it again
-  fetch_state& fs = it->second;
-  fs.handed.erase(id);
+  it->second.handed.erase(id);
   if (r) {
-    if (fs.acks.size() < config_.max_pending_acks) fs.acks.push_back(id);
+    if (it->second.acks.size() < config_.max_pending_acks) it->second.acks.push_back(id);
     return flush_acks(relay_conn);
   }
   spdlog::warn("relay client: held envelope {} not taken ({}); fetching it again in {} ms", id, r.err().what(),
                config_.retry_ms);
-  if (fs.stream != 0) {
-    streams_.erase({relay_conn, fs.stream});
-    (void) host_->reset_stream(relay_conn, fs.stream);
-    fs.stream = 0;
-    fs.open = false;
+  if (const std::uint32_t stream = std::exchange(it->second.stream, 0); stream != 0) {
+    it->second.open = false;
+    streams_.erase({relay_conn, stream});
+    (void) host_->reset_stream(relay_conn, stream);
+    // The reset may close the connection, whose on_closed erases its fetch_state (and cancels the retry).
+    it = fetches_.find(relay_conn);
+    if (it == fetches_.end()) return;
   }
-  if (!fs.retry)
-    fs.retry = host_->add_timer(config_.retry_ms, [this, relay_conn] {
+  if (!it->second.retry)
+    it->second.retry = host_->add_timer(config_.retry_ms, [this, relay_conn] {
       if (auto f = fetches_.find(relay_conn); f != fetches_.end()) {
         f->second.retry = 0;
         start_fetch(relay_conn);

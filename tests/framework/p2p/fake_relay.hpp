@@ -91,9 +91,10 @@ class fake_relay {
     auto target = p2p::relay::peer_of(msg->peer);
     auto t = target ? reserved_.find(*target) : reserved_.end();
     if (t == reserved_.end()) return reply(k, p2p::relay::hop_status(p2p::relay::status::no_reservation));
-    auto s = host_->open_stream(t->second, {std::string(p2p::relay::stop_protocol_id)});
+    const p2p::conn_id dst = t->second;  // open_stream may close it, and on_closed erases `t`
+    auto s = host_->open_stream(dst, {std::string(p2p::relay::stop_protocol_id)});
     if (!s) return reply(k, p2p::relay::hop_status(p2p::relay::status::connection_failed));
-    pending_[{t->second, *s}] = {k, from};
+    pending_[{dst, *s}] = {k, from};
   }
   void on_stop(skey k, bytes_view data) {
     auto& r = stop_readers_[k];

@@ -113,6 +113,8 @@ class mailbox_relay {
     it->second.out.insert(it->second.out.end(), more.begin(), more.end());
     if (!it->second.out.empty()) {
       auto n = host_->write(k.first, k.second, it->second.out);
+      it = handlers_.find(k);  // the write may have closed the connection (on_closed erases its handlers)
+      if (it == handlers_.end()) return;
       if (!n) {
         handlers_.erase(it);
         return;
