@@ -176,7 +176,7 @@ TEST(outbox, finished_records_encode_without_the_envelope) {
 }
 
 TEST(outbox, the_window_tells_records_with_the_same_sequence_apart) {
-  // Stores written before 0.2 kept seq 0 until the first attempt; loading one can give a record a sequence number
+  // Stores written by earlier builds kept seq 0 until the first attempt; loading one can give a record a sequence number
   // another record already holds.
   outbox ob;
   auto a = rec("a", 0, 100000), b = rec("b", 0, 100000);
