@@ -79,7 +79,12 @@ TEST(relay_reentrancy, connect_is_refused_at_once_when_opening_stop_closes_the_d
   ASSERT_TRUE(a.rc->dial(b.addrs[0]));
   ASSERT_TRUE(a.wait([&] { return !a.closed.empty(); }, 5000ms));
   EXPECT_EQ(a.closed[0].second.code(), errc::connection_refused) << a.closed[0].second.what();
-  EXPECT_TRUE(s.eventually([](const relay_server_stats& x) { return x.stop_failed == 1 && x.hop.circuits == 0; }));
+  // Usually the STOP open is what fails (stop_failed == 1). Under a loaded ASan run (CI, once) the relay learnt of
+  // the broken socket another way first and refused or ended the circuit without counting a STOP failure; what
+  // must hold either way: the dial ended at once (above, not after request_timeout_ms) and no circuit is left.
+  EXPECT_TRUE(s.eventually([](const relay_server_stats& x) { return x.stop_failed <= 1 && x.hop.circuits == 0; }))
+    << "stop_failed " << s.rs->stats().stop_failed << ", hop_refused " << s.rs->stats().hop_refused << ", circuits "
+    << s.rs->stats().hop.circuits;
 }
 
 TEST(relay_reentrancy, a_send_from_on_channel_open_that_closes_the_connection_ends_the_channel_once) {
