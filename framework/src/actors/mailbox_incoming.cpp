@@ -151,7 +151,7 @@ void flush_incoming(mailbox_actor_t* self) {
           if (outs[i].failure) not_opened(self, (*frames)[i], *outs[i].failure);
           else after.push_back(stage(self, b, (*frames)[i], outs[i], window_moved));
         }
-        if (!after.empty() || b.ApproximateSize() > 12)  // 12: an empty batch's header
+        if (!after.empty() || has_ops(b))
           persist(self, std::move(b), [after = std::move(after)](const result<void>& r) {
             for (auto& f : after) f(r);
           });

@@ -140,7 +140,7 @@ void flush_sends(mailbox_actor_t* self) {
           b.Put("o/" + rec.message_id, as_string(rec.encode()));
           sealed_ok->emplace_back(std::move(rec), s.rp);
         }
-        if (sealed_ok->empty() && b.ApproximateSize() <= 12) return;  // 12: an empty batch's header
+        if (sealed_ok->empty() && !has_ops(b)) return;
         persist(self, std::move(b), [self, sealed_ok](const result<void>& r) {
           auto& st = self->state;
           for (auto& [rec, rp] : *sealed_ok) {

@@ -71,6 +71,8 @@ std::string as_string(const bytes& b);
 inbound_message to_inbound(const delivery::in_record& r);
 outbound_message to_outbound(const delivery::out_record& r);
 
+// Whether `b` holds any operation (an empty WriteBatch is its 12-byte header).
+inline bool has_ops(const leveldb::WriteBatch& b) { return b.ApproximateSize() > 12; }
 // Submits `b` to the group committer; `cont` runs inside the actor once the
 // batch is durable (or failed).
 void persist(mailbox_actor_t* self, leveldb::WriteBatch b, std::function<void(const result<void>&)> cont = {});

@@ -63,29 +63,40 @@ using deposit_atom = caf::atom_constant<caf::atom("deposit")>;
 using path_atom = caf::atom_constant<caf::atom("path")>;
 
 // A callback that runs exactly once: with the first result given to it, or
-// with not_running when the last copy is dropped without one (an actor
-// that exits with the message still queued).
-class completion {
+// with not_running (`dropped_why`) when the last copy is dropped without one
+// (an actor that exits with the message still queued).
+template <class T>
+class once_callback {
  public:
-  completion() = default;
-  explicit completion(std::function<void(result<void>)> fn) : s_(std::make_shared<state>(std::move(fn))) {}
-  void operator()(result<void> r) const {
+  once_callback() = default;
+  once_callback(std::function<void(result<T>)> fn, std::string dropped_why)
+      : s_(std::make_shared<state>(std::move(fn), std::move(dropped_why))) {}
+  void operator()(result<T> r) const {
     if (s_) s_->fire(std::move(r));
   }
 
  private:
   struct state {
-    explicit state(std::function<void(result<void>)> f) : fn(std::move(f)) {}
-    ~state() { fire(error{errc::not_running, "the node stopped before it took the frame"}); }
-    void fire(result<void> r) {
+    state(std::function<void(result<T>)> f, std::string why) : fn(std::move(f)), dropped_why(std::move(why)) {}
+    ~state() { fire(error{errc::not_running, dropped_why}); }
+    void fire(result<T> r) {
       std::call_once(once, [&] {
         if (fn) fn(std::move(r));
       });
     }
-    std::function<void(result<void>)> fn;
+    std::function<void(result<T>)> fn;
+    std::string dropped_why;
     std::once_flag once;
   };
   std::shared_ptr<state> s_;
+};
+
+// A frame's outcome (stored, or rejected for good), reported once.
+class completion : public once_callback<void> {
+ public:
+  completion() = default;
+  explicit completion(std::function<void(result<void>)> fn)
+      : once_callback<void>(std::move(fn), "the node stopped before it took the frame") {}
 };
 
 // crypto (open_many): the mailbox opens the frames that arrived during one

@@ -51,25 +51,11 @@ class reply_slot {
 // What travels to the bridge: fills the slot exactly once, with not_running
 // if the bridge drops it unanswered (the node stopping with the ask queued).
 template <class T>
-class reply_to {
+class reply_to : public actors::once_callback<T> {
  public:
   reply_to() = default;
-  explicit reply_to(std::shared_ptr<reply_slot<T>> s) : g_(std::make_shared<guard>(std::move(s))) {}
-  void operator()(result<T> r) const {
-    if (g_) g_->fire(std::move(r));
-  }
-
- private:
-  struct guard {
-    explicit guard(std::shared_ptr<reply_slot<T>> s) : slot(std::move(s)) {}
-    ~guard() { fire(error{errc::not_running, "the node stopped before it answered"}); }
-    void fire(result<T> r) {
-      if (slot) slot->set(std::move(r));
-      slot.reset();
-    }
-    std::shared_ptr<reply_slot<T>> slot;
-  };
-  std::shared_ptr<guard> g_;
+  explicit reply_to(std::shared_ptr<reply_slot<T>> s)
+      : actors::once_callback<T>([s](result<T> r) { s->set(std::move(r)); }, "the node stopped before it answered") {}
 };
 
 using ask_atom = caf::atom_constant<caf::atom("ask")>;
