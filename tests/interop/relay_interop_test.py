@@ -123,6 +123,19 @@ def case_a():
           f"2 x 300000 B: {big_ms} ms)")
 
 
+def js_messages(js, seconds=10):
+    """The `message` events the js listener prints until it stops (or `seconds` pass)."""
+    msgs = []
+    end = time.time() + seconds
+    while time.time() < end:
+        ev = js.lines.get(timeout=seconds)
+        if ev is None or ev.get("event") == "stopped":
+            break
+        if ev.get("event") == "message":
+            msgs.append(ev)
+    return msgs
+
+
 def case_b():
     r, raddr = relay()
     js = start(node("peer.mjs", "listen", "--relay", raddr, "--exit-after", "1"), cwd=JS_DIR)
@@ -131,14 +144,7 @@ def case_b():
     done = wait_event(aq, "done", timeout=20)
     assert done["received"] == 5, done
     assert finish(aq) == 0
-    msgs = []
-    end = time.time() + 10
-    while time.time() < end:
-        ev = js.lines.get(timeout=10)
-        if ev is None or ev.get("event") == "stopped":
-            break
-        if ev.get("event") == "message":
-            msgs.append(ev)
+    msgs = js_messages(js)
     assert len(msgs) == 5 and all(m["data_hex"] == "616263" for m in msgs), msgs
     assert finish(js) == 0
     print(f"case b: aqua dial -> js relay -> js listen: ok (5 frames, {done['ms']} ms)")
@@ -202,14 +208,7 @@ def case_f():
     assert done["received"] == 5, done
     assert finish(aq) == 0
     ms = int((time.time() - t0) * 1000)
-    msgs = []
-    end = time.time() + 10
-    while time.time() < end:
-        ev = js.lines.get(timeout=10)
-        if ev is None or ev.get("event") == "stopped":
-            break
-        if ev.get("event") == "message":
-            msgs.append(ev)
+    msgs = js_messages(js)
     assert len(msgs) == 5 and all(m["data_hex"] == "616263" for m in msgs), msgs
     st = relay_stats(r)
     assert st["reservations_granted"] >= 1 and st["connects_granted"] == 1, st

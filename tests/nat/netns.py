@@ -258,14 +258,18 @@ table ip {NFT_TABLE} {{
     def clear_loss(self, router):
         self.sh(router, ["nft", "flush", "chain", "ip", NFT_TABLE, "loss"])
 
-    def loss_counter(self, router):
-        """Packets dropped by the loss rule so far (0 without one)."""
-        out = self.sh(router, ["nft", "-j", "list", "chain", "ip", NFT_TABLE, "loss"]).stdout
+    def _first_counter(self, router, chain):
+        """Packets counted by the first counter in `chain` of our table on `router` (0 without one)."""
+        out = self.sh(router, ["nft", "-j", "list", "chain", "ip", NFT_TABLE, chain]).stdout
         for item in json.loads(out).get("nftables", []):
             for e in item.get("rule", {}).get("expr", []):
                 if "counter" in e:
                     return e["counter"]["packets"]
         return 0
+
+    def loss_counter(self, router):
+        """Packets dropped by the loss rule so far (0 without one)."""
+        return self._first_counter(router, "loss")
 
     def hold_outbound(self, router):
         """Drops everything the router's LAN host sends (a rule in the `loss` chain; clear_loss removes it)."""
@@ -273,12 +277,7 @@ table ip {NFT_TABLE} {{
 
     def rst_sent(self, router):
         """TCP RSTs the router itself has sent (e.g. for packets from `wan` that match no NAT mapping)."""
-        out = self.sh(router, ["nft", "-j", "list", "chain", "ip", NFT_TABLE, "output"]).stdout
-        for item in json.loads(out).get("nftables", []):
-            for e in item.get("rule", {}).get("expr", []):
-                if "counter" in e:
-                    return e["counter"]["packets"]
-        return 0
+        return self._first_counter(router, "output")
 
     def cut(self, router):
         self.ip(router, "link", "set", "wan", "down")

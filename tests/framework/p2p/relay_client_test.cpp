@@ -6,6 +6,7 @@
 
 #include "framework/p2p/fake_relay.hpp"
 #include "p2p/relay_client.hpp"
+#include "support/notifier.hpp"
 
 using namespace aqua;
 using namespace aqua::p2p;
@@ -13,10 +14,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct peer {
+struct peer : test::notifier {
   keypair key;
-  std::mutex mu;
-  std::condition_variable cv;
   std::vector<std::string> addrs;
   std::vector<std::pair<channel_id, bool>> opened;
   std::vector<std::pair<channel_id, bytes>> frames;
@@ -44,17 +43,6 @@ struct peer {
     cb.on_channel_closed = [this](channel_id ch, const error& e) { set([&] { closed.emplace_back(ch, e); }); };
     rc = std::make_unique<relay_client>(key, system_env(), std::move(cfg), cb);
     EXPECT_TRUE(rc->start());
-  }
-  template <class F>
-  void set(F f) {
-    std::lock_guard lk(mu);
-    f();
-    cv.notify_all();
-  }
-  template <class P>
-  bool wait(P p, std::chrono::milliseconds d = 5000ms) {
-    std::unique_lock lk(mu);
-    return cv.wait_for(lk, d, [&] { return p(); });
   }
 };
 

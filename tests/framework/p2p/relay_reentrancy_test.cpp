@@ -27,11 +27,6 @@ namespace {
 
 keypair key_of(std::uint8_t seed) { return keypair::from_seed(bytes(32, seed)).value(); }
 
-std::uint16_t port_of(const std::string& addr) {  // /ip4/A/tcp/P/...
-  const auto at = addr.find("/tcp/") + 5;
-  return static_cast<std::uint16_t>(std::stoi(addr.substr(at, addr.find('/', at) - at)));
-}
-
 template <class P>
 bool eventually(P pred, std::chrono::milliseconds d = 10000ms) {
   const auto until = std::chrono::steady_clock::now() + d;

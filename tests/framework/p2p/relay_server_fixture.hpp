@@ -10,6 +10,8 @@
 
 #include "p2p/relay_client.hpp"
 #include "p2p/relay_server.hpp"
+#include "support/port_of.hpp"
+#include "support/notifier.hpp"
 
 namespace aqua::test {
 
@@ -30,11 +32,7 @@ struct server {
     EXPECT_TRUE(rs->start());
   }
   std::string addr() { return rs->addresses().at(0); }
-  std::uint16_t port() {
-    const std::string a = addr();
-    const auto at = a.find("/tcp/") + 5;
-    return static_cast<std::uint16_t>(std::stoi(a.substr(at, a.find('/', at) - at)));
-  }
+  std::uint16_t port() { return port_of(addr()); }
   template <class P>
   bool eventually(P pred, std::chrono::milliseconds d = 5000ms) {
     const auto until = std::chrono::steady_clock::now() + d;
@@ -47,10 +45,8 @@ struct server {
 };
 
 // A relay_client recording its channels' events; echoes frames when asked.
-struct client {
+struct client : notifier {
   keypair key;
-  std::mutex mu;
-  std::condition_variable cv;
   std::vector<std::string> addrs;
   std::vector<bytes> frames;
   std::size_t frame_bytes = 0;
@@ -80,17 +76,6 @@ struct client {
     cb.on_channel_closed = [this](channel_id ch, const error& e) { set([&] { closed.emplace_back(ch, e); }); };
     rc = std::make_unique<relay_client>(key, system_env(), cfg, cb);
     EXPECT_TRUE(rc->start());
-  }
-  template <class F>
-  void set(F f) {
-    std::lock_guard lk(mu);
-    f();
-    cv.notify_all();
-  }
-  template <class P>
-  bool wait(P p, std::chrono::milliseconds d = 5000ms) {
-    std::unique_lock lk(mu);
-    return cv.wait_for(lk, d, [&] { return p(); });
   }
 };
 

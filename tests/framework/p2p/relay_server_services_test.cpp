@@ -8,6 +8,7 @@
 
 #include "framework/p2p/raw_peer.hpp"
 #include "p2p/relay_server.hpp"
+#include "support/port_of.hpp"
 
 using namespace aqua;
 using namespace aqua::p2p;
@@ -93,11 +94,7 @@ struct hub_server {
     rs = std::make_unique<relay_server>(key, system_env(), cfg);
     EXPECT_TRUE(rs->start());
   }
-  std::uint16_t port() {
-    const std::string a = rs->addresses().at(0);
-    const auto at = a.find("/tcp/") + 5;
-    return static_cast<std::uint16_t>(std::stoi(a.substr(at, a.find('/', at) - at)));
-  }
+  std::uint16_t port() { return test::port_of(rs->addresses().at(0)); }
 };
 
 // Polls a condition the peers' events do not signal (handler lifetimes on the server).
@@ -180,9 +177,7 @@ TEST(RelayServerServices, ServiceAddedBeforeStartCanPostAndTickOnTheLoop) {
   std::atomic<bool> posted{false};
   ASSERT_TRUE(rs.post([&posted] { posted = true; }));
   EXPECT_TRUE(poll_until([&] { return posted.load(); }));
-  const std::string addr = rs.addresses().at(0);
-  const auto at = addr.find("/tcp/") + 5;
-  test::raw_peer a(1, static_cast<std::uint16_t>(std::stoi(addr.substr(at, addr.find('/', at) - at))), key.id());
+  test::raw_peer a(1, test::port_of(rs.addresses().at(0)), key.id());
   ASSERT_TRUE(a.wait_established());
   auto sub = a.open(hub_proto);
   ASSERT_TRUE(sub);

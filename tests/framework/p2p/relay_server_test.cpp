@@ -163,8 +163,7 @@ TEST(RelayServer, AnnouncesInterfaceAddressesForAnyAndConfiguredOnesInstead) {
   auto local = std::find_if(all.begin(), all.end(), [](const std::string& a) { return a.rfind("/ip4/127.0.0.1/", 0) == 0; });
   ASSERT_NE(local, all.end());
   for (const auto& a : all) EXPECT_EQ(a.find("0.0.0.0"), std::string::npos) << a;
-  const auto at = local->find("/tcp/") + 5;
-  test::raw_peer a(1, static_cast<std::uint16_t>(std::stoi(local->substr(at, local->find('/', at) - at))), any.key.id());
+  test::raw_peer a(1, test::port_of(*local), any.key.id());
   ASSERT_TRUE(a.wait_established());
   auto m = a.hop(relay::hop_reserve());
   ASSERT_TRUE(m && m->reservation);
