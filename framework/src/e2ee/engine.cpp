@@ -85,6 +85,7 @@ void engine::evict_if_full() {
         victim = it;
     unindex_session(victim->second);
     dirty_sessions_.erase(victim->first);
+    pending_steps_.erase(victim->first);
     removed_sessions_.insert(victim->first);
     by_ephemeral_.erase(victim->second.ephemeral);
     auto peer = victim->second.peer();
@@ -170,15 +171,31 @@ result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, by
   e.message_id = message_id;
   e.expires_ms = expires_ms;
   if (s->send_prekey) e.prekey = s->prekey;
+  auto next = s->r.next_send_key();
+  if (!next) return next.err();
+  auto& [h, mk] = *next;
   auto seq = s->send_seq++;
   e.tag = message_tag(s->tag_send, seq);
-  auto [h, mk] = s->r.next_send_key();
   auto ad = envelope_ad(e);
   aead_seal(s->hk_send, header_nonce(seq), ad, h.encode(), e.header);
   put_bytes(ad, e.header);
   aead_seal(mk, message_nonce, ad, payload, e.ciphertext);
   wipe(mk);
   return encode_envelope(e);
+}
+
+std::size_t engine::complete_pending_steps(std::size_t max) {
+  std::size_t done = 0;
+  while (done < max && !pending_steps_.empty()) {
+    auto id = *pending_steps_.begin();
+    pending_steps_.erase(pending_steps_.begin());
+    auto it = sessions_.find(id);  // evicted meanwhile: nothing to do
+    if (it == sessions_.end() || !it->second.r.send_step_pending()) continue;
+    if (!it->second.r.complete_send_step()) continue;  // cannot fail after the receive's DH; the next seal reports it
+    dirty_sessions_.insert(id);
+    ++done;
+  }
+  return done;
 }
 
 result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, const envelope& e, bool is_new) {
@@ -199,6 +216,7 @@ result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, co
   bool good = aead_open(p->mk, message_nonce, ad, e.ciphertext, out.payload);
   if (!good) return error{errc::decrypt_failed, "envelope ciphertext does not authenticate"};
   s.r.commit(std::move(*p));
+  if (s.r.send_step_pending()) pending_steps_.insert(s.id);
   mark_received(s, seq);
   s.last_recv_ms = env_->now_unix_ms();
   if (s.initiator) s.send_prekey = false;  // the responder has the session now

@@ -62,12 +62,13 @@ ratchet ratchet::init_responder(const key32& shared, const x25519_keypair& our_r
   return r;
 }
 
-std::pair<ratchet_header, key32> ratchet::next_send_key() {
+result<std::pair<ratchet_header, key32>> ratchet::next_send_key() {
+  if (auto r = complete_send_step(); !r) return r.err();
   key32 mk{};
   kdf_ck(cks_, mk);
   ratchet_header h{dhs_.pub, pn_, ns_};
   ++ns_;
-  return {h, mk};
+  return std::pair{h, mk};
 }
 
 result<void> ratchet::skip_until(std::uint32_t until, std::int64_t now_ms) {
@@ -91,7 +92,21 @@ result<void> ratchet::skip_until(std::uint32_t until, std::int64_t now_ms) {
   return ok();
 }
 
+result<void> ratchet::complete_send_step() {
+  if (!send_step_pending_) return ok();
+  key32 dh_out{};
+  if (!dh(dhs_.sec, dhr_, dh_out)) return error{errc::crypto_failure, "peer ratchet key is a low-order point"};
+  kdf_rk(rk_, dh_out, rk_, cks_);
+  wipe(dh_out);
+  has_cks_ = true;
+  send_step_pending_ = false;
+  return ok();
+}
+
 result<void> ratchet::dh_step(const key32& their_pub, env& e) {
+  // A step still pending from the previous receive comes first, so the
+  // root chain is the spec's whatever the timing of sends.
+  if (auto r = complete_send_step(); !r) return r;
   pn_ = ns_;
   ns_ = 0;
   nr_ = 0;
@@ -102,10 +117,11 @@ result<void> ratchet::dh_step(const key32& their_pub, env& e) {
   kdf_rk(rk_, dh_out, rk_, ckr_);
   has_ckr_ = true;
   dhs_ = x25519_keypair::generate(e);
-  if (!dh(dhs_.sec, dhr_, dh_out)) return error{errc::crypto_failure, "peer ratchet key is a low-order point"};
-  kdf_rk(rk_, dh_out, rk_, cks_);
-  has_cks_ = true;
   wipe(dh_out);
+  // The sending chain: (RK, CKs) = KDF_RK(RK, DH(DHs, DHr)), in complete_send_step.
+  wipe(cks_);
+  has_cks_ = false;
+  send_step_pending_ = true;
   return ok();
 }
 
@@ -164,7 +180,8 @@ void ratchet::expire_skipped(std::int64_t now_ms) {
 
 void ratchet::encode(bytes& out) const {
   put_bytes(out, rk_);
-  out.push_back(static_cast<std::uint8_t>((has_cks_ ? 1 : 0) | (has_ckr_ ? 2 : 0) | (has_dhr_ ? 4 : 0)));
+  out.push_back(static_cast<std::uint8_t>((has_cks_ ? 1 : 0) | (has_ckr_ ? 2 : 0) | (has_dhr_ ? 4 : 0) |
+                                         (send_step_pending_ ? 8 : 0)));
   put_bytes(out, cks_);
   put_bytes(out, ckr_);
   put_bytes(out, dhs_.sec);
@@ -190,10 +207,13 @@ result<ratchet> ratchet::decode(codec::reader& r) {
   key32 dhs_sec{};
   if (!r.key(out.rk_) || !r.u8(flags) || !r.key(out.cks_) || !r.key(out.ckr_) || !r.key(dhs_sec) || !r.key(out.dhr_))
     return bad("keys");
-  if (flags & ~7u) return error{errc::bad_session_state, "ratchet state has unknown flags"};
+  if (flags & ~15u) return error{errc::bad_session_state, "ratchet state has unknown flags"};
   out.has_cks_ = flags & 1;
   out.has_ckr_ = flags & 2;
   out.has_dhr_ = flags & 4;
+  out.send_step_pending_ = flags & 8;
+  if (out.send_step_pending_ && (out.has_cks_ || !out.has_dhr_))
+    return error{errc::bad_session_state, "ratchet state has a pending sending step with a sending chain or without a peer key"};
   out.dhs_ = x25519_keypair::from_secret(dhs_sec);
   wipe(dhs_sec);
   std::uint32_t n_skipped = 0;

@@ -43,8 +43,16 @@ class ratchet {
   // Responder: its signed prekey is the first ratchet key pair.
   static ratchet init_responder(const key32& shared, const x25519_keypair& our_ratchet);
 
-  // Derives the next sending message key; returns header + key.
-  std::pair<ratchet_header, key32> next_send_key();
+  // Derives the next sending message key; returns header + key. Completes a
+  // pending sending step first (crypto_failure only if that DH fails).
+  result<std::pair<ratchet_header, key32>> next_send_key();
+  // A DH ratchet step on receive derives the receiving chain and the new key
+  // pair at once, but leaves the sending chain's DH and KDF_RK pending until
+  // the next send (or until the owner calls complete_send_step while idle):
+  // one X25519 fewer on the path of a message that turns the conversation
+  // round. The result is the same as the eager step of the Signal spec.
+  bool send_step_pending() const { return send_step_pending_; }
+  result<void> complete_send_step();
   // The message key for `h`, advancing the receiving side. Errors:
   // too_many_skipped, reused_message_key (key already consumed), crypto_failure.
   // The state only changes when `commit` is called with the returned token.
@@ -69,6 +77,7 @@ class ratchet {
  private:
   key32 rk_{}, cks_{}, ckr_{};
   bool has_cks_ = false, has_ckr_ = false;
+  bool send_step_pending_ = false;  // then CKs is absent and zero
   x25519_keypair dhs_;
   key32 dhr_{};
   bool has_dhr_ = false;

@@ -280,3 +280,65 @@ TEST_F(pair_fixture, skipped_keys_expire) {
   ASSERT_TRUE(b2.engine.open(seal(alice, b2, "fresh", false)));  // sweeps expired keys
   EXPECT_FALSE(b2.engine.open(ms[1]));
 }
+
+// A receive that turns the conversation round derives the new receiving
+// chain and key pair at once; the sending chain's DH waits for the next
+// seal, or for the owner's idle time (complete_pending_steps). Either way
+// the bytes on the wire are those of the spec's eager step.
+TEST_F(pair_fixture, sending_step_left_pending_by_a_receive_gives_the_same_envelope_either_way) {
+  auto run = [](bool complete_while_idle) {
+    auto e = std::make_shared<deterministic_env>(3);
+    auto a = party::make(0, e);
+    auto b = party::make(1, e);
+    auto card = b.verified_card(e->now_unix_ms());
+    auto first = a.engine.seal(b.id(), &card, as_bytes("hello"), msg_id(1), e->now_unix_ms() + hour);
+    EXPECT_FALSE(b.engine.has_pending_steps());
+    EXPECT_TRUE(b.engine.open(*first));
+    EXPECT_TRUE(b.engine.has_pending_steps());
+    if (complete_while_idle) {
+      EXPECT_EQ(b.engine.complete_pending_steps(8), 1u);
+      EXPECT_FALSE(b.engine.has_pending_steps());
+      EXPECT_EQ(b.engine.complete_pending_steps(8), 0u);
+    }
+    auto reply = b.engine.seal(a.id(), nullptr, as_bytes("hi"), msg_id(2), e->now_unix_ms() + hour);
+    auto o = a.engine.open(*reply);
+    EXPECT_TRUE(o);
+    EXPECT_EQ(o ? str(o->payload) : "", "hi");
+    return *reply;
+  };
+  EXPECT_EQ(run(true), run(false));
+}
+
+TEST_F(pair_fixture, pending_sending_step_survives_save_and_load) {
+  ASSERT_TRUE(bob.engine.open(seal(alice, bob, "hello")));
+  ASSERT_TRUE(bob.engine.has_pending_steps());
+  auto saved = bob.engine.save();
+  auto bob2 = engine::load(saved, env);
+  ASSERT_TRUE(bob2) << bob2.err().what();
+  EXPECT_EQ(bob2->save(), saved);
+  auto reply = bob2->seal(alice.id(), nullptr, as_bytes("after restart"), msg_id(50), env->now_unix_ms() + hour);
+  ASSERT_TRUE(reply) << reply.err().what();
+  auto o = alice.engine.open(*reply);
+  ASSERT_TRUE(o) << o.err().what();
+  EXPECT_EQ(str(o->payload), "after restart");
+}
+
+TEST(ratchet_state, pending_sending_step_with_a_sending_chain_is_refused) {
+  deterministic_env e(5);
+  key32 shared{}, their{};
+  shared.fill(1);
+  their = x25519_keypair::generate(e).pub;
+  auto r = ratchet::init_initiator(shared, their, e);  // CKs and DHr present
+  bytes state;
+  r.encode(state);
+  codec::reader ok_reader(state);
+  EXPECT_TRUE(ratchet::decode(ok_reader));
+  state[32] |= 8;  // flags: "sending step pending" while CKs is present
+  codec::reader bad_reader(state);
+  auto bad = ratchet::decode(bad_reader);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.err().code(), errc::bad_session_state);
+  state[32] = 8 | 2;  // pending without the peer's key
+  codec::reader bad_reader2(state);
+  EXPECT_FALSE(ratchet::decode(bad_reader2));
+}
