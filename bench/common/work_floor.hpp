@@ -20,9 +20,10 @@ namespace bench {
 // Messages per second sealed by one session and opened by its peer, one
 // thread, `msg` as payload; a reply every `reply_every` messages (0: none)
 // makes both sides take DH ratchet steps. `steps_when_idle`: the sending
-// half of each step is completed after the open, outside the timed part, as
-// the crypto actor does while it waits for the next request (then the figure
-// is the crypto on a round trip's critical path, not all the work).
+// half of each step is completed after the open, outside the timed part —
+// in a node the ack sealed once the message is durable takes it while the
+// application gets the message — so the figure is the crypto on a round
+// trip's critical path, not all the work.
 double session_seal_open_rate(std::size_t n, const aqua::bytes& msg, std::size_t reply_every,
                               bool steps_when_idle = false);
 

@@ -306,7 +306,7 @@ int main(int argc, char** argv) {
   double seal_open = bench::session_seal_open_rate(std::max<std::size_t>(p.messages, 2000), aqua::bytes(p.size, 0x5a), 0);
   // Request, reply, request, ...: every message turns the conversation round,
   // so each one opens with a Double Ratchet DH step (three X25519 operations,
-  // one of which the crypto actor does while it waits: not on the path).
+  // one of which the ack sealed after the durable write takes, off the path).
   double ping_pong = bench::session_seal_open_rate(std::max<std::size_t>(p.round_trips, 200), aqua::bytes(p.size, 0x5a), 1,
                                                    true);
   double raw = bench::raw_push_pull(std::max<std::size_t>(p.messages * 5, 10000), p.size);

@@ -13,14 +13,8 @@
 namespace aqua::actors {
 namespace {
 
-// To itself, after opens: finish the ratchet sending steps they left
-// pending while nothing else waits (engine::complete_pending_steps).
-using steps_atom = caf::atom_constant<caf::atom("steps")>;
-constexpr std::size_t steps_per_turn = 8;  // ~30 µs each: requests queued meanwhile wait little
-
 struct crypto_state {
   crypto_setup setup;
-  bool steps_scheduled = false;
   static inline const char* name = "aqua.crypto";
 
   store::ops changes() { return store::engine_ops(setup.engine->take_changes()); }
@@ -85,23 +79,9 @@ struct crypto_state {
 
 using crypto_actor_t = caf::stateful_actor<crypto_state>;
 
-// Queued behind whatever is in the mailbox already, so a seal that is
-// waiting completes its own step first and nothing is delayed by this.
-void schedule_steps(crypto_actor_t* self) {
-  if (self->state.setup.engine->has_pending_steps() && !self->state.steps_scheduled) {
-    self->state.steps_scheduled = true;
-    self->send(self, steps_atom::value);
-  }
-}
-
 caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
   self->state.setup = std::move(setup);
   return {
-    [=](steps_atom) {
-      self->state.steps_scheduled = false;
-      self->state.setup.engine->complete_pending_steps(steps_per_turn);
-      schedule_steps(self);
-    },
     // Sign and install our card (addresses known once routing listens).
     // -> (card text, state changes to write)
     [=](init_atom, const std::vector<std::string>& addresses) -> caf::result<std::string, store::ops> {
@@ -143,7 +123,6 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
     [=](open_atom, const bytes& data, const std::string& likely_sender)
       -> caf::result<std::string, std::string, bytes, std::string, bool, store::ops> {
       auto m = self->state.open_one(data, likely_sender);
-      schedule_steps(self);
       if (m.failure) return to_caf(*m.failure);
       return caf::result<std::string, std::string, bytes, std::string, bool, store::ops>(
         m.sender, m.message_id, std::move(m.inner), m.trust, m.quarantined, self->state.changes());
@@ -154,7 +133,6 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
       opened_messages out;
       out.reserve(reqs.size());
       for (auto& r : reqs) out.push_back(self->state.open_one(r.frame, r.likely_sender));
-      schedule_steps(self);
       return caf::result<opened_messages, store::ops>(std::move(out), self->state.changes());
     },
   };

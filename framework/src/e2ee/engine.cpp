@@ -85,7 +85,6 @@ void engine::evict_if_full() {
         victim = it;
     unindex_session(victim->second);
     dirty_sessions_.erase(victim->first);
-    pending_steps_.erase(victim->first);
     removed_sessions_.insert(victim->first);
     by_ephemeral_.erase(victim->second.ephemeral);
     auto peer = victim->second.peer();
@@ -184,18 +183,12 @@ result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, by
   return encode_envelope(e);
 }
 
-std::size_t engine::complete_pending_steps(std::size_t max) {
-  std::size_t done = 0;
-  while (done < max && !pending_steps_.empty()) {
-    auto id = *pending_steps_.begin();
-    pending_steps_.erase(pending_steps_.begin());
-    auto it = sessions_.find(id);  // evicted meanwhile: nothing to do
-    if (it == sessions_.end() || !it->second.r.send_step_pending()) continue;
-    if (!it->second.r.complete_send_step()) continue;  // cannot fail after the receive's DH; the next seal reports it
-    dirty_sessions_.insert(id);
-    ++done;
-  }
-  return done;
+result<bool> engine::complete_pending_step(const peer_id& peer) {
+  session* s = find_send_session(peer);
+  if (s == nullptr || !s->r.send_step_pending()) return false;
+  if (auto r = s->r.complete_send_step(); !r) return r.err();
+  dirty_sessions_.insert(s->id);
+  return true;
 }
 
 result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, const envelope& e, bool is_new) {
@@ -216,7 +209,6 @@ result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, co
   bool good = aead_open(p->mk, message_nonce, ad, e.ciphertext, out.payload);
   if (!good) return error{errc::decrypt_failed, "envelope ciphertext does not authenticate"};
   s.r.commit(std::move(*p));
-  if (s.r.send_step_pending()) pending_steps_.insert(s.id);
   mark_received(s, seq);
   s.last_recv_ms = env_->now_unix_ms();
   if (s.initiator) s.send_prekey = false;  // the responder has the session now

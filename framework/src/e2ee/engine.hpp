@@ -66,12 +66,13 @@ class engine {
   // gap that lost messages (e.g. acks to a crashed peer) leave behind.
   result<opened_message> open(bytes_view data, const admit_fn& admit = {}, const peer_id* likely_sender = nullptr);
 
-  // Completes up to `max` sending steps that receives left pending
-  // (ratchet::complete_send_step), for an owner that is idle: the next seal
-  // to those peers then has no DH to do. Returns how many were completed;
-  // the sessions' changes show in take_changes() like any other.
-  std::size_t complete_pending_steps(std::size_t max);
-  bool has_pending_steps() const { return !pending_steps_.empty(); }
+  // Completes the ratchet sending step a receive left pending in the
+  // session used to send to `peer` (ratchet::complete_send_step), ahead of
+  // the next seal; false if there is none. Returns errors as seal would.
+  // The node needs no call: the ack sealed right after a message is durable
+  // takes the step, off the path of the application's reply. Benchmarks use
+  // it to measure the crypto on that path.
+  result<bool> complete_pending_step(const peer_id& peer);
 
   // Moves to a fresh signed prekey; the previous one stays valid for late
   // prekey messages until the next rotation.
@@ -138,7 +139,6 @@ class engine {
   bool meta_dirty_ = true;
   std::set<std::uint64_t> dirty_sessions_;
   std::set<std::uint64_t> removed_sessions_;
-  std::set<std::uint64_t> pending_steps_;  // sessions whose ratchet has a sending step pending
   std::deque<tag_bytes> consumed_order_;
   std::unordered_set<tag_bytes, tag_hash> consumed_;
   std::uint32_t opens_since_expiry_ = 0;
