@@ -49,17 +49,27 @@ result<channel_id> relay_client::dial_on_loop(const std::string& addr) {
   const channel_id ch = next_channel_++;
   channel& c = channels_[ch];
   c.peer = *target;
+  // Opening the HOP stream at once may fail, or break the connection (on_closed runs inside it): then the
+  // dial fails, and the channel the caller never saw is dropped without on_channel_closed.
+  auto connect_now = [&](conn_id relay_conn) -> result<channel_id> {
+    if (auto r = open_connect(relay_conn, ch); !r) {
+      channels_.erase(ch);
+      return error{r.err().code(), "relay client: dial " + addr + ": " + r.err().message()};
+    }
+    return ch;
+  };
   // An existing connection to that relay: ours (reservation) or one dialled before.
   for (const auto& r : relays_) {
     if (!(r.ep.id == ep->id) || r.conn == 0) continue;
-    if (r.connected) start_connect(r.conn, ch);
-    else conn_waiters_[r.conn].push_back(ch);
+    if (r.connected) return connect_now(r.conn);
+    conn_waiters_[r.conn].push_back(ch);
     return ch;
   }
   for (const auto& [conn, id] : dial_relays_) {
     if (!(id == ep->id)) continue;
-    if (conn_waiters_.count(conn)) conn_waiters_[conn].push_back(ch);
-    else start_connect(conn, ch);
+    auto* p = host_->connection(conn);
+    if (p && p->established()) return connect_now(conn);
+    conn_waiters_[conn].push_back(ch);
     return ch;
   }
   dial_options opts;
@@ -74,15 +84,21 @@ result<channel_id> relay_client::dial_on_loop(const std::string& addr) {
   return ch;
 }
 
-void relay_client::start_connect(conn_id relay_conn, channel_id ch) {
+result<void> relay_client::open_connect(conn_id relay_conn, channel_id ch) {
   auto s = host_->open_stream(relay_conn, {std::string(relay::hop_protocol_id)});
-  if (!s) return fail_channel(ch, s.err(), false);
+  if (!s) return s.err();
   if (!host_->connection(relay_conn))  // opening flushed, and that closed the connection (on_closed has run)
-    return fail_channel(ch, error{errc::connection_closed, "relay client: connection to the relay lost"}, false);
+    return error{errc::connection_closed, "connection to the relay lost"};
   stream_ctx ctx;
   ctx.r = role::hop_connect;
   ctx.ch = ch;
   streams_[{relay_conn, *s}] = std::move(ctx);
+  return ok();
+}
+
+void relay_client::start_connect(conn_id relay_conn, channel_id ch) {
+  if (auto r = open_connect(relay_conn, ch); !r)
+    fail_channel(ch, error{r.err().code(), "relay client: " + r.err().message()}, false);
 }
 
 void relay_client::on_hop_connect_reply(skey k, channel_id ch, const relay::hop_message& m, bytes rest) {

@@ -96,6 +96,8 @@ class relay_client {
   std::vector<std::string> addresses();
   std::vector<relay_status> status();
   // Dials `/ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/PEER`; the channel opens later (or closes with the reason).
+  // A failure inside the call (e.g. the connection to the relay breaks as the HOP stream opens) is returned
+  // here: on_channel_closed only ever reports channels that dial() returned.
   result<channel_id> dial(const std::string& circuit_addr);
   // One frame (at most max_frame). would_block above max_channel_buffer (on_writable follows).
   result<void> send(channel_id ch, bytes_view frame);
@@ -183,6 +185,7 @@ class relay_client {
   std::vector<std::string> addresses_locked() const;
   // Channels (relay_channels.cpp).
   result<channel_id> dial_on_loop(const std::string& circuit_addr);
+  result<void> open_connect(conn_id relay_conn, channel_id ch);
   void start_connect(conn_id relay_conn, channel_id ch);
   void on_hop_connect_reply(skey k, channel_id ch, const relay::hop_message& m, bytes rest);
   channel_id add_channel(conn_id c, std::uint32_t stream, bool inbound, const peer_id& peer);

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "framework/p2p/loop_blocker.hpp"
 #include "framework/p2p/mailbox_relay.hpp"
 #include "framework/p2p/relay_server_fixture.hpp"
 #include "framework/p2p/socket_breaker.hpp"
@@ -36,28 +37,6 @@ bool eventually(P pred, std::chrono::milliseconds d = 10000ms) {
   }
   return pred();
 }
-
-// Keeps a host's loop thread busy until release() (or 10 s): meanwhile it reads nothing (e.g. no FIN), and
-// what is posted runs as one batch of commands afterwards, before the loop looks at its sockets again.
-struct loop_blocker {
-  std::promise<void> wake;
-  explicit loop_blocker(tcp_host& h) {
-    auto woken = wake.get_future().share();
-    auto started = std::make_shared<std::promise<void>>();
-    auto busy = started->get_future();
-    EXPECT_TRUE(h.post([woken, started] {
-      started->set_value();
-      (void) woken.wait_for(10s);
-    }));
-    busy.wait();
-  }
-  void release() {
-    if (!released) wake.set_value();
-    released = true;
-  }
-  ~loop_blocker() { release(); }
-  bool released = false;
-};
 
 } // namespace
 
