@@ -119,6 +119,10 @@ std::vector<relay_status> relay_client::status() {
   });
 }
 
+std::size_t relay_client::tracked_streams() {
+  return on_loop([this] { return streams_.size(); });
+}
+
 std::vector<std::string> relay_client::addresses_locked() const {
   std::vector<std::string> out;
   const std::string self = self_.str();
@@ -155,15 +159,18 @@ void relay_client::schedule_reserve(std::size_t i, std::int64_t delay_ms) {
       if (relays_[i].conn == 0) connect_relay(i);
       return;
     }
-    auto s = host_->open_stream(relays_[i].conn, {std::string(relay::hop_protocol_id)});
+    const conn_id c = relays_[i].conn;
+    auto s = host_->open_stream(c, {std::string(relay::hop_protocol_id)});
     if (!s) {
       relay_failed(i, "open HOP stream: " + s.err().what());
       return;
     }
+    // Opening flushed; if that closed the connection, on_closed dropped its streams and scheduled the retry.
+    if (!host_->connection(c)) return;
     stream_ctx ctx;
     ctx.r = role::hop_reserve;
     ctx.relay = i;
-    streams_[{relays_[i].conn, *s}] = std::move(ctx);
+    streams_[{c, *s}] = std::move(ctx);
   });
 }
 

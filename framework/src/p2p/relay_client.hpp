@@ -110,6 +110,8 @@ class relay_client {
   void deposit(const std::string& circuit_addr, bytes frame, std::uint32_t ttl_s,
                std::function<void(result<void>)> done);
   tcp_host& host() { return *host_; }
+  // For tests: streams the client tracks (HOP, STOP, mailbox); each ends with its answer or its connection.
+  std::size_t tracked_streams();
 
  private:
   struct relay_ep {
