@@ -46,41 +46,20 @@ result<channel_id> relay_client::dial_on_loop(const std::string& addr) {
   if (!target) return error{target.err().code(), "relay client: " + addr + ": " + target.err().message()};
   if (channels_.size() >= config_.max_channels)
     return error{errc::would_block, "relay client: " + std::to_string(channels_.size()) + " channels"};
+  auto link = link_to(*ep);  // the relay's connection (reservation, earlier dial or deposit) or a new one
+  if (!link) return link.err();
   const channel_id ch = next_channel_++;
-  channel& c = channels_[ch];
-  c.peer = *target;
-  // Opening the HOP stream at once may fail, or break the connection (on_closed runs inside it): then the
-  // dial fails, and the channel the caller never saw is dropped without on_channel_closed.
-  auto connect_now = [&](conn_id relay_conn) -> result<channel_id> {
-    if (auto r = open_connect(relay_conn, ch); !r) {
-      channels_.erase(ch);
-      return error{r.err().code(), "relay client: dial " + addr + ": " + r.err().message()};
-    }
-    return ch;
-  };
-  // An existing connection to that relay: ours (reservation) or one dialled before.
-  for (const auto& r : relays_) {
-    if (!(r.ep.id == ep->id) || r.conn == 0) continue;
-    if (r.connected) return connect_now(r.conn);
-    conn_waiters_[r.conn].push_back(ch);
+  channels_[ch].peer = *target;
+  if (!link->established) {
+    conn_waiters_[link->conn].push_back(ch);
     return ch;
   }
-  for (const auto& [conn, id] : dial_relays_) {
-    if (!(id == ep->id)) continue;
-    auto* p = host_->connection(conn);
-    if (p && p->established()) return connect_now(conn);
-    conn_waiters_[conn].push_back(ch);
-    return ch;
-  }
-  dial_options opts;
-  opts.expected = ep->id;
-  auto conn = host_->dial(ep->ip, ep->port, opts);
-  if (!conn) {
+  // Opening the HOP stream may fail, or break the connection (on_closed runs inside it): then the dial
+  // fails, and the channel the caller never saw is dropped without on_channel_closed.
+  if (auto r = open_connect(link->conn, ch); !r) {
     channels_.erase(ch);
-    return conn.err();
+    return error{r.err().code(), "relay client: dial " + addr + ": " + r.err().message()};
   }
-  dial_relays_[*conn] = ep->id;
-  conn_waiters_[*conn].push_back(ch);
   return ch;
 }
 

@@ -138,7 +138,40 @@ void relay_client::publish_addresses() {
   if (cb_.on_addresses) cb_.on_addresses(now);
 }
 
+result<relay_client::relay_link> relay_client::link_to(const relay_ep& ep) {
+  auto up = [this](conn_id c) {
+    auto* p = host_->connection(c);
+    return p != nullptr && p->established();
+  };
+  for (const auto& r : relays_)  // a reservation connection, up or being set up
+    if (r.ep.id == ep.id && r.conn != 0) return relay_link{r.conn, up(r.conn)};
+  for (const auto& [conn, id] : dial_relays_)
+    if (id == ep.id) return relay_link{conn, up(conn)};
+  dial_options opts;
+  opts.expected = ep.id;
+  opts.identify = true;  // connect_relay may adopt it, and a reservation connection reports observed_addr
+  auto conn = host_->dial(ep.ip, ep.port, opts);
+  if (!conn) return conn.err();
+  dial_relays_[*conn] = ep.id;
+  return relay_link{*conn, false};
+}
+
 void relay_client::connect_relay(std::size_t i) {
+  // A connection a dial or a deposit opened to this relay meanwhile (e.g. while we waited to reconnect)
+  // becomes the reservation connection, instead of a second one.
+  for (auto it = dial_relays_.begin(); it != dial_relays_.end(); ++it) {
+    auto* p = host_->connection(it->first);
+    if (!(it->second == relays_[i].ep.id) || !p) continue;
+    const conn_id c = it->first;
+    dial_relays_.erase(it);
+    relays_[i].conn = c;
+    relay_conns_[c] = i;
+    if (p->established()) {  // else on_established reserves
+      relays_[i].connected = true;
+      schedule_reserve(i, 0);
+    }
+    return;
+  }
   dial_options opts;
   opts.expected = relays_[i].ep.id;
   opts.identify = true;
@@ -250,13 +283,18 @@ void relay_client::on_event(conn_id c, p2p_event& ev) {
   if (auto it = streams_.find(k); it != streams_.end() && it->second.r >= role::mb_deposit)
     return on_mailbox_event(k, it->second, ev);  // relay_mailbox.cpp
   switch (ev.kind) {
-    case p2p_event_kind::identified:
-      if (auto it = relay_conns_.find(c); it != relay_conns_.end() && ev.identify) {
-        auto t = multiaddr_to_text(ev.identify->observed_addr);
-        relays_[it->second].observed = t ? *t : std::string();
-        spdlog::info("relay client: {} sees us at {}", relays_[it->second].ep.text, relays_[it->second].observed);
+    case p2p_event_kind::identified: {
+      // Our address as the relay sees it, from any of our connections to it (connect_relay may adopt one).
+      auto* p = host_->connection(c);
+      if (!ev.identify || !p || (!relay_conns_.count(c) && !dial_relays_.count(c))) return;
+      auto t = multiaddr_to_text(ev.identify->observed_addr);
+      for (auto& r : relays_) {
+        if (!(r.ep.id == p->remote_peer())) continue;
+        r.observed = t ? *t : std::string();
+        spdlog::info("relay client: {} sees us at {}", r.ep.text, r.observed);
       }
       return;
+    }
     case p2p_event_kind::stream_opened: {
       if (ev.inbound && ev.protocol == relay::stop_protocol_id) {
         stream_ctx ctx;

@@ -163,6 +163,10 @@ class relay_client {
     bytes out;   // encoded frames not yet taken by the stream
   };
   using skey = std::pair<conn_id, std::uint32_t>;
+  struct relay_link {
+    conn_id conn = 0;
+    bool established = false;  // else its waiters start in on_established
+  };
 
   // Runs fn on the loop thread (directly when already there).
   template <class F>
@@ -173,7 +177,9 @@ class relay_client {
   tcp_host_config host_config();
   tcp_host_callbacks host_callbacks();
   static result<relay_ep> parse_relay(const std::string& text);
-  // Relay side (relay_client.cpp).
+  // Relay side (relay_client.cpp). At most one connection per relay: reservations, dials and deposits share
+  // it (link_to), and a reconnect adopts one a dial or a deposit opened meanwhile (connect_relay).
+  result<relay_link> link_to(const relay_ep& ep);
   void connect_relay(std::size_t i);
   void on_established(conn_id c, const peer_id& peer, bool inbound);
   void on_event(conn_id c, p2p_event& ev);
@@ -219,7 +225,7 @@ class relay_client {
   std::map<conn_id, std::size_t> relay_conns_;                 // our reservation connections
   std::map<conn_id, std::vector<channel_id>> conn_waiters_;    // relay conn not yet established -> CONNECTs
   std::map<conn_id, channel_id> nested_waiters_;               // relayed conn not yet established -> channel
-  std::map<conn_id, peer_id> dial_relays_;                     // extra connections to relays for dialing
+  std::map<conn_id, peer_id> dial_relays_;                     // relay connections dials or deposits opened
   std::map<conn_id, peer_id> stop_sources_;                    // relayed inbound conn -> the peer STOP named
   std::map<skey, stream_ctx> streams_;
   std::map<channel_id, channel> channels_;
