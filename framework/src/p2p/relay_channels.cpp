@@ -1,4 +1,5 @@
-// relay_client: /aqua/msg/1.0.0 channels and HOP CONNECT (dialing through a relay).
+// relay_client: /aqua/msg/1.0.0 channels and the circuits under them: HOP
+// CONNECT (dialing through a relay) and STOP (a relayed connection to us).
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -215,6 +216,37 @@ void relay_client::fail_channel(channel_id ch, const error& e, bool reset) {
   }
   spdlog::debug("relay client: channel {} closed: {}", ch, e.what());
   if (cb_.on_channel_closed) cb_.on_channel_closed(ch, e);
+}
+
+void relay_client::on_stop_data(skey k, stream_ctx& ctx, bytes_view data) {
+  ctx.reader.feed(data);
+  auto m = ctx.reader.next();
+  if (m && !*m) return;
+  stream_ctx done = std::move(ctx);
+  streams_.erase(k);
+  auto msg = m ? relay::decode_stop(**m) : result<relay::stop_message>(m.err());
+  auto answer = [&](relay::status st) {
+    (void) host_->write(k.first, k.second, relay::frame(relay::encode(relay::stop_status(st))).value());
+  };
+  if (!msg || msg->type != relay::stop_message::kind::connect) {
+    answer(msg ? relay::status::unexpected_message : relay::status::malformed_message);
+    (void) host_->close_stream(k.first, k.second);
+    return;
+  }
+  auto source = relay::peer_of(msg->peer);
+  if (!source) {
+    answer(relay::status::malformed_message);
+    (void) host_->close_stream(k.first, k.second);
+    return;
+  }
+  answer(relay::status::ok);
+  auto child = host_->adopt_stream(k.first, k.second, false, {}, done.reader.take_rest());
+  if (!child) {
+    spdlog::warn("relay client: relayed connection from {} failed: {}", source->str(), child.err().what());
+    return;
+  }
+  stop_sources_[*child] = *source;
+  spdlog::debug("relay client: relayed connection {} from {}", *child, source->str());
 }
 
 } // namespace aqua::p2p

@@ -177,22 +177,23 @@ class relay_client {
   tcp_host_config host_config();
   tcp_host_callbacks host_callbacks();
   static result<relay_ep> parse_relay(const std::string& text);
-  // Relay side (relay_client.cpp). At most one connection per relay: reservations, dials and deposits share
-  // it (link_to), and a reconnect adopts one a dial or a deposit opened meanwhile (connect_relay).
-  result<relay_link> link_to(const relay_ep& ep);
-  void connect_relay(std::size_t i);
+  // Connection events and stream dispatch (relay_client.cpp).
   void on_established(conn_id c, const peer_id& peer, bool inbound);
   void on_event(conn_id c, p2p_event& ev);
   void on_closed(conn_id c, const error& e);
   void on_hop_data(skey k, stream_ctx& ctx, bytes_view data);
+  // Relays and reservations (relay_reservations.cpp). At most one connection per relay: reservations, dials
+  // and deposits share it (link_to), and a reconnect adopts one a dial or a deposit opened meanwhile.
+  result<relay_link> link_to(const relay_ep& ep);
+  void connect_relay(std::size_t i);
   void on_reserved(std::size_t i, const relay::hop_message& m);
-  void on_stop_data(skey k, stream_ctx& ctx, bytes_view data);
   void relay_failed(std::size_t i, const std::string& why);
   void schedule_reserve(std::size_t i, std::int64_t delay_ms);
   void publish_addresses();
   std::vector<std::string> addresses_locked() const;
-  // Channels (relay_channels.cpp).
+  // Channels, HOP CONNECT and STOP (relay_channels.cpp).
   result<channel_id> dial_on_loop(const std::string& circuit_addr);
+  void on_stop_data(skey k, stream_ctx& ctx, bytes_view data);
   result<void> open_connect(conn_id relay_conn, channel_id ch);
   void start_connect(conn_id relay_conn, channel_id ch);
   void on_hop_connect_reply(skey k, channel_id ch, const relay::hop_message& m, bytes rest);
