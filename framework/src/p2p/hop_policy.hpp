@@ -7,7 +7,11 @@
 // 8 per IP, 16 circuits per peer, 1 h reservation TTL, circuits limited to
 // 2 min and 128 KiB per direction. One reservation per peer: reserving again
 // refreshes it (go-libp2p and js-libp2p do the same). Additionally a source
-// peer may start at most `max_connects_per_window` CONNECTs per window.
+// peer may start at most `max_connects_per_window` CONNECTs per window. Every
+// CONNECT that reaches the policy counts, refused ones too (NO_RESERVATION,
+// circuit limits): the budget is on requests, so a source cannot probe
+// without bound which peers hold reservations. rust-libp2p's circuit rate
+// limiters count the same way; go-libp2p has none (the spec names no limit).
 //
 // Every refusal carries the relay v2 status code to answer with:
 //   reserve: PERMISSION_DENIED (over a relayed connection),
@@ -36,7 +40,7 @@ struct hop_config {
   bool limited = true;                   // false: no Limit is sent, circuits are unlimited
   std::uint32_t limit_duration_s = 120;  // sent as Limit.duration (seconds, per spec)
   std::uint64_t limit_data = 128 * 1024; // sent as Limit.data (bytes per direction)
-  std::size_t max_connects_per_window = 32;  // per source peer; 0 = no rate limit
+  std::size_t max_connects_per_window = 32;  // per source peer, refused CONNECTs included; 0 = no rate limit
   std::int64_t connect_window_ms = 60 * 1000;
 };
 

@@ -1,4 +1,5 @@
-// relay_client: /aqua/msg/1.0.0 channels and HOP CONNECT (dialing through a relay).
+// relay_client: /aqua/msg/1.0.0 channels and the circuits under them: HOP
+// CONNECT (dialing through a relay) and STOP (a relayed connection to us).
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -46,43 +47,38 @@ result<channel_id> relay_client::dial_on_loop(const std::string& addr) {
   if (!target) return error{target.err().code(), "relay client: " + addr + ": " + target.err().message()};
   if (channels_.size() >= config_.max_channels)
     return error{errc::would_block, "relay client: " + std::to_string(channels_.size()) + " channels"};
+  auto link = link_to(*ep);  // the relay's connection (reservation, earlier dial or deposit) or a new one
+  if (!link) return link.err();
   const channel_id ch = next_channel_++;
-  channel& c = channels_[ch];
-  c.peer = *target;
-  // An existing connection to that relay: ours (reservation) or one dialled before.
-  for (const auto& r : relays_) {
-    if (!(r.ep.id == ep->id) || r.conn == 0) continue;
-    if (r.connected) start_connect(r.conn, ch);
-    else conn_waiters_[r.conn].push_back(ch);
+  channels_[ch].peer = *target;
+  if (!link->established) {
+    conn_waiters_[link->conn].push_back(ch);
     return ch;
   }
-  for (const auto& [conn, id] : dial_relays_) {
-    if (!(id == ep->id)) continue;
-    if (conn_waiters_.count(conn)) conn_waiters_[conn].push_back(ch);
-    else start_connect(conn, ch);
-    return ch;
-  }
-  dial_options opts;
-  opts.expected = ep->id;
-  auto conn = host_->dial(ep->ip, ep->port, opts);
-  if (!conn) {
+  // Opening the HOP stream may fail, or break the connection (on_closed runs inside it): then the dial
+  // fails, and the channel the caller never saw is dropped without on_channel_closed.
+  if (auto r = open_connect(link->conn, ch); !r) {
     channels_.erase(ch);
-    return conn.err();
+    return error{r.err().code(), "relay client: dial " + addr + ": " + r.err().message()};
   }
-  dial_relays_[*conn] = ep->id;
-  conn_waiters_[*conn].push_back(ch);
   return ch;
 }
 
-void relay_client::start_connect(conn_id relay_conn, channel_id ch) {
+result<void> relay_client::open_connect(conn_id relay_conn, channel_id ch) {
   auto s = host_->open_stream(relay_conn, {std::string(relay::hop_protocol_id)});
-  if (!s) return fail_channel(ch, s.err(), false);
+  if (!s) return s.err();
   if (!host_->connection(relay_conn))  // opening flushed, and that closed the connection (on_closed has run)
-    return fail_channel(ch, error{errc::connection_closed, "relay client: connection to the relay lost"}, false);
+    return error{errc::connection_closed, "connection to the relay lost"};
   stream_ctx ctx;
   ctx.r = role::hop_connect;
   ctx.ch = ch;
   streams_[{relay_conn, *s}] = std::move(ctx);
+  return ok();
+}
+
+void relay_client::start_connect(conn_id relay_conn, channel_id ch) {
+  if (auto r = open_connect(relay_conn, ch); !r)
+    fail_channel(ch, error{r.err().code(), "relay client: " + r.err().message()}, false);
 }
 
 void relay_client::on_hop_connect_reply(skey k, channel_id ch, const relay::hop_message& m, bytes rest) {
@@ -220,6 +216,37 @@ void relay_client::fail_channel(channel_id ch, const error& e, bool reset) {
   }
   spdlog::debug("relay client: channel {} closed: {}", ch, e.what());
   if (cb_.on_channel_closed) cb_.on_channel_closed(ch, e);
+}
+
+void relay_client::on_stop_data(skey k, stream_ctx& ctx, bytes_view data) {
+  ctx.reader.feed(data);
+  auto m = ctx.reader.next();
+  if (m && !*m) return;
+  stream_ctx done = std::move(ctx);
+  streams_.erase(k);
+  auto msg = m ? relay::decode_stop(**m) : result<relay::stop_message>(m.err());
+  auto answer = [&](relay::status st) {
+    (void) host_->write(k.first, k.second, relay::frame(relay::encode(relay::stop_status(st))).value());
+  };
+  if (!msg || msg->type != relay::stop_message::kind::connect) {
+    answer(msg ? relay::status::unexpected_message : relay::status::malformed_message);
+    (void) host_->close_stream(k.first, k.second);
+    return;
+  }
+  auto source = relay::peer_of(msg->peer);
+  if (!source) {
+    answer(relay::status::malformed_message);
+    (void) host_->close_stream(k.first, k.second);
+    return;
+  }
+  answer(relay::status::ok);
+  auto child = host_->adopt_stream(k.first, k.second, false, {}, done.reader.take_rest());
+  if (!child) {
+    spdlog::warn("relay client: relayed connection from {} failed: {}", source->str(), child.err().what());
+    return;
+  }
+  stop_sources_[*child] = *source;
+  spdlog::debug("relay client: relayed connection {} from {}", *child, source->str());
 }
 
 } // namespace aqua::p2p

@@ -1,11 +1,11 @@
-// relay_client: relay connections, HOP RESERVE and its refresh, STOP.
-// Channels and HOP CONNECT are in relay_channels.cpp.
+// relay_client: set-up and public API, connection events, and the dispatch of
+// stream events to the parts: reservations (relay_reservations.cpp), channels,
+// CONNECT and STOP (relay_channels.cpp), the mailbox (relay_mailbox.cpp).
 #include "p2p/relay_client.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include "p2p/multiaddr_bytes.hpp"
-#include "p2p/signed_envelope.hpp"
 
 namespace aqua::p2p {
 
@@ -119,60 +119,8 @@ std::vector<relay_status> relay_client::status() {
   });
 }
 
-std::vector<std::string> relay_client::addresses_locked() const {
-  std::vector<std::string> out;
-  const std::string self = self_.str();
-  for (const auto& r : relays_)
-    if (r.reserved) out.push_back(r.ep.text + "/p2p-circuit/p2p/" + self);
-  return out;
-}
-
-void relay_client::publish_addresses() {
-  auto now = addresses_locked();
-  if (now == last_published_) return;
-  last_published_ = now;
-  if (cb_.on_addresses) cb_.on_addresses(now);
-}
-
-void relay_client::connect_relay(std::size_t i) {
-  dial_options opts;
-  opts.expected = relays_[i].ep.id;
-  opts.identify = true;
-  auto c = host_->dial(relays_[i].ep.ip, relays_[i].ep.port, opts);
-  if (!c) {
-    relay_failed(i, "dial: " + c.err().what());
-    return;
-  }
-  relays_[i].conn = *c;
-  relay_conns_[*c] = i;
-}
-
-void relay_client::schedule_reserve(std::size_t i, std::int64_t delay_ms) {
-  host_->cancel_timer(relays_[i].timer);
-  relays_[i].timer = host_->add_timer(delay_ms, [this, i] {
-    relays_[i].timer = 0;
-    if (!relays_[i].connected) {
-      if (relays_[i].conn == 0) connect_relay(i);
-      return;
-    }
-    auto s = host_->open_stream(relays_[i].conn, {std::string(relay::hop_protocol_id)});
-    if (!s) {
-      relay_failed(i, "open HOP stream: " + s.err().what());
-      return;
-    }
-    stream_ctx ctx;
-    ctx.r = role::hop_reserve;
-    ctx.relay = i;
-    streams_[{relays_[i].conn, *s}] = std::move(ctx);
-  });
-}
-
-void relay_client::relay_failed(std::size_t i, const std::string& why) {
-  spdlog::warn("relay client: {}: {}", relays_[i].ep.text, why);
-  relays_[i].reserved = false;
-  relays_[i].last_error = why;
-  publish_addresses();
-  schedule_reserve(i, config_.retry_ms);
+std::size_t relay_client::tracked_streams() {
+  return on_loop([this] { return streams_.size(); });
 }
 
 void relay_client::on_established(conn_id c, const peer_id& peer, bool inbound) {
@@ -243,13 +191,18 @@ void relay_client::on_event(conn_id c, p2p_event& ev) {
   if (auto it = streams_.find(k); it != streams_.end() && it->second.r >= role::mb_deposit)
     return on_mailbox_event(k, it->second, ev);  // relay_mailbox.cpp
   switch (ev.kind) {
-    case p2p_event_kind::identified:
-      if (auto it = relay_conns_.find(c); it != relay_conns_.end() && ev.identify) {
-        auto t = multiaddr_to_text(ev.identify->observed_addr);
-        relays_[it->second].observed = t ? *t : std::string();
-        spdlog::info("relay client: {} sees us at {}", relays_[it->second].ep.text, relays_[it->second].observed);
+    case p2p_event_kind::identified: {
+      // Our address as the relay sees it, from any of our connections to it (connect_relay may adopt one).
+      auto* p = host_->connection(c);
+      if (!ev.identify || !p || (!relay_conns_.count(c) && !dial_relays_.count(c))) return;
+      auto t = multiaddr_to_text(ev.identify->observed_addr);
+      for (auto& r : relays_) {
+        if (!(r.ep.id == p->remote_peer())) continue;
+        r.observed = t ? *t : std::string();
+        spdlog::info("relay client: {} sees us at {}", r.ep.text, r.observed);
       }
       return;
+    }
     case p2p_event_kind::stream_opened: {
       if (ev.inbound && ev.protocol == relay::stop_protocol_id) {
         stream_ctx ctx;
@@ -342,65 +295,6 @@ void relay_client::on_hop_data(skey k, stream_ctx& ctx, bytes_view data) {
   }
   bytes rest = done.reader.take_rest();
   on_hop_connect_reply(k, done.ch, *msg, std::move(rest));
-}
-
-void relay_client::on_reserved(std::size_t i, const relay::hop_message& m) {
-  auto& r = relays_[i];
-  if (m.type != relay::hop_message::kind::status || m.status != relay::status::ok || !m.reservation)
-    return relay_failed(i, "reservation refused: " + relay::to_string(m.status.value_or(relay::status::unused)));
-  const auto now_ms = env_->now_unix_ms();
-  if (!m.reservation->voucher.empty()) {
-    auto v = open_voucher(m.reservation->voucher, r.ep.id, now_ms);
-    if (!v || !(v->peer == self_)) {
-      const std::string why = v ? "voucher names another peer" : v.err().what();
-      if (config_.require_voucher) return relay_failed(i, "bad voucher: " + why);
-      spdlog::warn("relay client: {}: ignoring bad voucher: {}", r.ep.text, why);
-    }
-  } else if (config_.require_voucher) {
-    return relay_failed(i, "reservation without a voucher");
-  }
-  r.reserved = true;
-  r.expire = m.reservation->expire;
-  r.last_error.clear();
-  const std::int64_t ttl_ms = static_cast<std::int64_t>(r.expire) * 1000 - now_ms;
-  std::int64_t delay = ttl_ms - config_.refresh_margin_ms;
-  if (delay < config_.min_refresh_ms) delay = std::max<std::int64_t>(std::min(config_.min_refresh_ms, ttl_ms / 2), 1000);
-  spdlog::info("relay client: reserved on {} until {} (refresh in {} ms){}", r.ep.text, r.expire, delay,
-               m.limit ? " with a limit" : "");
-  schedule_reserve(i, delay);
-  publish_addresses();
-  start_fetch(relays_[i].conn);  // held mail (relay_mailbox.cpp); not r: on_addresses may add_relay (relays_ grows)
-}
-
-void relay_client::on_stop_data(skey k, stream_ctx& ctx, bytes_view data) {
-  ctx.reader.feed(data);
-  auto m = ctx.reader.next();
-  if (m && !*m) return;
-  stream_ctx done = std::move(ctx);
-  streams_.erase(k);
-  auto msg = m ? relay::decode_stop(**m) : result<relay::stop_message>(m.err());
-  auto answer = [&](relay::status st) {
-    (void) host_->write(k.first, k.second, relay::frame(relay::encode(relay::stop_status(st))).value());
-  };
-  if (!msg || msg->type != relay::stop_message::kind::connect) {
-    answer(msg ? relay::status::unexpected_message : relay::status::malformed_message);
-    (void) host_->close_stream(k.first, k.second);
-    return;
-  }
-  auto source = relay::peer_of(msg->peer);
-  if (!source) {
-    answer(relay::status::malformed_message);
-    (void) host_->close_stream(k.first, k.second);
-    return;
-  }
-  answer(relay::status::ok);
-  auto child = host_->adopt_stream(k.first, k.second, false, {}, done.reader.take_rest());
-  if (!child) {
-    spdlog::warn("relay client: relayed connection from {} failed: {}", source->str(), child.err().what());
-    return;
-  }
-  stop_sources_[*child] = *source;
-  spdlog::debug("relay client: relayed connection {} from {}", *child, source->str());
 }
 
 } // namespace aqua::p2p

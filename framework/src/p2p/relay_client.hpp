@@ -96,6 +96,8 @@ class relay_client {
   std::vector<std::string> addresses();
   std::vector<relay_status> status();
   // Dials `/ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/PEER`; the channel opens later (or closes with the reason).
+  // A failure inside the call (e.g. the connection to the relay breaks as the HOP stream opens) is returned
+  // here: on_channel_closed only ever reports channels that dial() returned.
   result<channel_id> dial(const std::string& circuit_addr);
   // One frame (at most max_frame). would_block above max_channel_buffer (on_writable follows).
   result<void> send(channel_id ch, bytes_view frame);
@@ -108,6 +110,8 @@ class relay_client {
   void deposit(const std::string& circuit_addr, bytes frame, std::uint32_t ttl_s,
                std::function<void(result<void>)> done);
   tcp_host& host() { return *host_; }
+  // For tests: streams the client tracks (HOP, STOP, mailbox); each ends with its answer or its connection.
+  std::size_t tracked_streams();
 
  private:
   struct relay_ep {
@@ -159,6 +163,10 @@ class relay_client {
     bytes out;   // encoded frames not yet taken by the stream
   };
   using skey = std::pair<conn_id, std::uint32_t>;
+  struct relay_link {
+    conn_id conn = 0;
+    bool established = false;  // else its waiters start in on_established
+  };
 
   // Runs fn on the loop thread (directly when already there).
   template <class F>
@@ -169,20 +177,24 @@ class relay_client {
   tcp_host_config host_config();
   tcp_host_callbacks host_callbacks();
   static result<relay_ep> parse_relay(const std::string& text);
-  // Relay side (relay_client.cpp).
-  void connect_relay(std::size_t i);
+  // Connection events and stream dispatch (relay_client.cpp).
   void on_established(conn_id c, const peer_id& peer, bool inbound);
   void on_event(conn_id c, p2p_event& ev);
   void on_closed(conn_id c, const error& e);
   void on_hop_data(skey k, stream_ctx& ctx, bytes_view data);
+  // Relays and reservations (relay_reservations.cpp). At most one connection per relay: reservations, dials
+  // and deposits share it (link_to), and a reconnect adopts one a dial or a deposit opened meanwhile.
+  result<relay_link> link_to(const relay_ep& ep);
+  void connect_relay(std::size_t i);
   void on_reserved(std::size_t i, const relay::hop_message& m);
-  void on_stop_data(skey k, stream_ctx& ctx, bytes_view data);
   void relay_failed(std::size_t i, const std::string& why);
   void schedule_reserve(std::size_t i, std::int64_t delay_ms);
   void publish_addresses();
   std::vector<std::string> addresses_locked() const;
-  // Channels (relay_channels.cpp).
+  // Channels, HOP CONNECT and STOP (relay_channels.cpp).
   result<channel_id> dial_on_loop(const std::string& circuit_addr);
+  void on_stop_data(skey k, stream_ctx& ctx, bytes_view data);
+  result<void> open_connect(conn_id relay_conn, channel_id ch);
   void start_connect(conn_id relay_conn, channel_id ch);
   void on_hop_connect_reply(skey k, channel_id ch, const relay::hop_message& m, bytes rest);
   channel_id add_channel(conn_id c, std::uint32_t stream, bool inbound, const peer_id& peer);
@@ -214,7 +226,7 @@ class relay_client {
   std::map<conn_id, std::size_t> relay_conns_;                 // our reservation connections
   std::map<conn_id, std::vector<channel_id>> conn_waiters_;    // relay conn not yet established -> CONNECTs
   std::map<conn_id, channel_id> nested_waiters_;               // relayed conn not yet established -> channel
-  std::map<conn_id, peer_id> dial_relays_;                     // extra connections to relays for dialing
+  std::map<conn_id, peer_id> dial_relays_;                     // relay connections dials or deposits opened
   std::map<conn_id, peer_id> stop_sources_;                    // relayed inbound conn -> the peer STOP named
   std::map<skey, stream_ctx> streams_;
   std::map<channel_id, channel> channels_;

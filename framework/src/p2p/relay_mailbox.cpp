@@ -68,27 +68,12 @@ void relay_client::deposit_on_loop(const std::string& addr, bytes frame, std::ui
                                                   std::to_string(config_.deposit_timeout_ms) + " ms"});
     }
   });
-  // A connection to that relay: ours (reservation), one dialled before, or a new one.
-  for (const auto& r : relays_) {
-    if (!(r.ep.id == ep->id) || r.conn == 0) continue;
-    if (r.connected) start_deposit(r.conn, op);
-    else deposit_waiters_[r.conn].push_back(op);
-    return;
-  }
-  for (const auto& [conn, id] : dial_relays_) {
-    if (!(id == ep->id)) continue;
-    auto* p = host_->connection(conn);
-    if (p && p->established()) start_deposit(conn, op);
-    else deposit_waiters_[conn].push_back(op);
-    return;
-  }
-  dial_options opts;
-  opts.expected = ep->id;
-  auto conn = host_->dial(ep->ip, ep->port, opts);
-  if (!conn) return finish_deposit(op, conn.err());
-  dial_relays_[*conn] = ep->id;
-  deposits_[op].conn = *conn;
-  deposit_waiters_[*conn].push_back(op);
+  // The relay's connection (reservation, earlier dial or deposit) or a new one.
+  auto link = link_to(*ep);
+  if (!link) return finish_deposit(op, link.err());
+  if (link->established) return start_deposit(link->conn, op);
+  deposits_[op].conn = link->conn;
+  deposit_waiters_[link->conn].push_back(op);
 }
 
 void relay_client::start_deposit(conn_id relay_conn, std::uint64_t op) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "framework/p2p/loop_blocker.hpp"
 #include "framework/p2p/mailbox_relay.hpp"
 #include "framework/p2p/relay_server_fixture.hpp"
 #include "framework/p2p/socket_breaker.hpp"
@@ -36,28 +37,6 @@ bool eventually(P pred, std::chrono::milliseconds d = 10000ms) {
   }
   return pred();
 }
-
-// Keeps a host's loop thread busy until release() (or 10 s): meanwhile it reads nothing (e.g. no FIN), and
-// what is posted runs as one batch of commands afterwards, before the loop looks at its sockets again.
-struct loop_blocker {
-  std::promise<void> wake;
-  explicit loop_blocker(tcp_host& h) {
-    auto woken = wake.get_future().share();
-    auto started = std::make_shared<std::promise<void>>();
-    auto busy = started->get_future();
-    EXPECT_TRUE(h.post([woken, started] {
-      started->set_value();
-      (void) woken.wait_for(10s);
-    }));
-    busy.wait();
-  }
-  void release() {
-    if (!released) wake.set_value();
-    released = true;
-  }
-  ~loop_blocker() { release(); }
-  bool released = false;
-};
 
 } // namespace
 
@@ -233,4 +212,27 @@ TEST(relay_reentrancy, a_deposit_whose_stream_open_closes_the_connection_fails_o
   ASSERT_EQ(results.size(), 1u);
   ASSERT_FALSE(results[0]);
   EXPECT_EQ(results[0].err().code(), errc::connection_closed) << results[0].err().what();
+}
+
+TEST(relay_reentrancy, a_refresh_whose_stream_open_closes_the_connection_leaves_no_stream_behind) {
+  server s;
+  relay_client_config cfg;
+  cfg.relays = {s.addr()};
+  cfg.fetch_mail = false;
+  cfg.min_refresh_ms = 1000;            // the reservation (an hour) is shorter than the margin:
+  cfg.refresh_margin_ms = 7200 * 1000;  // refreshed 1 s after each grant
+  cfg.retry_ms = 200;
+  const keypair key = key_of(2);
+  relay_client rc(key, system_env(), cfg, relay_client_callbacks{});
+  ASSERT_TRUE(rc.start());
+  ASSERT_TRUE(eventually([&] { return rc.status().at(0).reserved; }));
+  {
+    // The relay reads nothing meanwhile: the refresh's open_stream is the send that fails and closes the connection.
+    loop_blocker blocked(*s.rs);
+    ASSERT_EQ(shut_write_sockets(s.port(), port_side::peer), 1);
+    ASSERT_TRUE(eventually([&] { return !rc.status().at(0).connected; }, 5000ms));
+  }
+  ASSERT_TRUE(eventually([&] { return rc.status().at(0).reserved; }));  // reconnected and reserved again
+  // Between refreshes no stream is left: the HOP stream of the failed refresh must not linger.
+  EXPECT_TRUE(eventually([&] { return rc.tracked_streams() == 0; }, 3000ms)) << rc.tracked_streams();
 }

@@ -55,8 +55,8 @@ struct client : notifier {
   bool echo = false;
   std::unique_ptr<relay_client> rc;
 
-  client(std::uint8_t seed, std::vector<std::string> relays) : key(keypair::from_seed(bytes(32, seed)).value()) {
-    relay_client_config cfg;
+  client(std::uint8_t seed, std::vector<std::string> relays, relay_client_config cfg = {})
+      : key(keypair::from_seed(bytes(32, seed)).value()) {
     cfg.relays = std::move(relays);
     cfg.require_voucher = true;
     relay_client_callbacks cb;

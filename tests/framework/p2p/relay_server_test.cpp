@@ -114,6 +114,27 @@ TEST(RelayServer, RefusesConnectsBeyondTheRateLimit) {
   EXPECT_EQ(s.rs->stats().hop.connects_refused, 1u);
 }
 
+// Refused CONNECTs count toward the rate limit (docs/protocol/relay-v2.md, "Relay server policy"): a source
+// probing peers without reservations is throttled like any other, and then cannot reach a reserved one either.
+TEST(RelayServer, CountsConnectsRefusedWithNoReservationTowardTheRateLimit) {
+  relay_server_config cfg;
+  cfg.hop.max_connects_per_window = 2;
+  server s(cfg);
+  raw_peer a(1, s.port(), s.key.id()), b(2, s.port(), s.key.id()), c(3, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established() && b.wait_established() && c.wait_established());
+  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  const peer_id nobody = keypair::from_seed(bytes(32, 9)).value().id();
+  EXPECT_EQ(b.hop(relay::hop_connect(nobody))->status, relay::status::no_reservation);
+  EXPECT_EQ(b.hop(relay::hop_connect(nobody))->status, relay::status::no_reservation);
+  EXPECT_EQ(b.hop(relay::hop_connect(a.id()))->status, relay::status::resource_limit_exceeded);
+  EXPECT_EQ(b.hop(relay::hop_connect(nobody))->status, relay::status::resource_limit_exceeded);
+  EXPECT_EQ(c.hop(relay::hop_connect(nobody))->status, relay::status::no_reservation);  // per source
+  auto st = s.rs->stats();
+  EXPECT_EQ(st.hop.connects_refused, 5u);
+  EXPECT_EQ(st.hop.connects_granted, 0u);
+  EXPECT_EQ(st.hop_refused, 5u);
+}
+
 TEST(RelayServer, AnswersMalformedAndUnexpectedMessages) {
   server s;
   test::raw_peer b(2, s.port(), s.key.id());
