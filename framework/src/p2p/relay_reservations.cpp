@@ -90,6 +90,16 @@ void relay_client::schedule_reserve(std::size_t i, std::int64_t delay_ms) {
     ctx.r = role::hop_reserve;
     ctx.relay = i;
     streams_[{c, *s}] = std::move(ctx);
+    // A relay that never answers must not leave the reservation pending for good. Every outcome (the
+    // answer, a failure, the connection's loss) reschedules through schedule_reserve, which cancels this.
+    relays_[i].timer = host_->add_timer(config_.reserve_timeout_ms, [this, i, k = skey{c, *s}] {
+      relays_[i].timer = 0;
+      auto it = streams_.find(k);
+      if (it == streams_.end() || it->second.r != role::hop_reserve) return;
+      streams_.erase(it);
+      (void) host_->reset_stream(k.first, k.second);  // may close the connection: on_closed also retries
+      relay_failed(i, "no answer to RESERVE within " + std::to_string(config_.reserve_timeout_ms) + " ms");
+    });
   });
 }
 

@@ -35,6 +35,11 @@ class fake_relay {
     std::lock_guard lk(mu_);
     return reserves_;
   }
+  // Leave the next `n` RESERVE requests unanswered (their streams stay open).
+  void ignore_reserves(int n) {
+    std::lock_guard lk(mu_);
+    ignore_reserves_ = n;
+  }
   // Sign vouchers for this peer instead of the reserving one (a bad voucher).
   void voucher_peer(peer_id p) { voucher_peer_ = p; }
 
@@ -80,6 +85,14 @@ class fake_relay {
     const peer_id from = host_->connection(k.first)->remote_peer();
     if (!msg) return reply(k, p2p::relay::hop_status(p2p::relay::status::malformed_message));
     if (msg->type == p2p::relay::hop_message::kind::reserve) {
+      {
+        std::lock_guard lk(mu_);
+        if (ignore_reserves_ > 0) {
+          --ignore_reserves_;
+          ++reserves_;
+          return;
+        }
+      }
       const auto expire = static_cast<std::uint64_t>(host_->environment().now_unix_ms() / 1000 + ttl_s_);
       p2p::relay::reservation rsv{expire, {}, p2p::make_voucher(key_, voucher_peer_ ? *voucher_peer_ : from, expire)};
       reply(k, p2p::relay::hop_status(p2p::relay::status::ok, std::nullopt, rsv));
@@ -119,6 +132,7 @@ class fake_relay {
   std::uint16_t port_ = 0;
   std::mutex mu_;
   int reserves_ = 0;
+  int ignore_reserves_ = 0;
   std::optional<peer_id> voucher_peer_;
   std::map<skey, p2p::relay::delimited_reader> hop_, stop_readers_;
   std::map<skey, std::pair<skey, peer_id>> pending_;  // STOP stream -> (HOP stream, source)

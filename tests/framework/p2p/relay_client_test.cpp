@@ -112,6 +112,20 @@ TEST(RelayClient, RefreshesBeforeExpiry) {
   EXPECT_FALSE(a.rc->addresses().empty());
 }
 
+TEST(RelayClient, RetriesAReservationTheRelayNeverAnswers) {
+  test::fake_relay relay(50);
+  relay.ignore_reserves(1);  // the first RESERVE gets no answer, its stream stays open
+  auto cfg = on(relay.addr());
+  cfg.reserve_timeout_ms = 300;
+  cfg.retry_ms = 200;
+  peer a(1, cfg);
+  ASSERT_TRUE(a.wait([&] { return !a.addrs.empty(); }, 5000ms));  // reserved by the second RESERVE
+  EXPECT_EQ(relay.reserves(), 2);
+  auto st = a.rc->status();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_TRUE(st[0].reserved);
+}
+
 TEST(RelayClient, RefusesAVoucherForAnotherPeer) {
   test::fake_relay relay(50);
   relay.voucher_peer(keypair::from_seed(bytes(32, 9)).value().id());
