@@ -272,6 +272,7 @@ void relay_client::on_event(conn_id c, p2p_event& ev) {
     case p2p_event_kind::writable:
       if (auto ch = channel_of_.find(k); ch != channel_of_.end()) flush_channel(ch->second);
       return;
+    case p2p_event_kind::go_away: return on_go_away(c);  // relay_reservations.cpp
     default: return;
   }
 }

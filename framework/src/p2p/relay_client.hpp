@@ -187,6 +187,7 @@ class relay_client {
   // and deposits share it (link_to), and a reconnect adopts one a dial or a deposit opened meanwhile.
   result<relay_link> link_to(const relay_ep& ep);
   void connect_relay(std::size_t i);
+  void on_go_away(conn_id c);
   void on_reserved(std::size_t i, const relay::hop_message& m);
   void relay_failed(std::size_t i, const std::string& why);
   void schedule_reserve(std::size_t i, std::int64_t delay_ms);

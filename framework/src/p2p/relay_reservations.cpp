@@ -70,6 +70,24 @@ void relay_client::connect_relay(std::size_t i) {
   relay_conns_[*c] = i;
 }
 
+// yamux GoAway: the relay opens no more streams on `c` and accepts none, so
+// reservations, dials and deposits need another connection from now on. What
+// already runs on `c` (circuits, a fetch, deposits) goes on until it closes.
+void relay_client::on_go_away(conn_id c) {
+  dial_relays_.erase(c);
+  // A RESERVE in flight on `c` answers for a connection no longer used; its
+  // end must not fail the reservation made on the next one.
+  std::erase_if(streams_, [c](const auto& kv) { return kv.first.first == c && kv.second.r == role::hop_reserve; });
+  auto it = relay_conns_.find(c);
+  if (it == relay_conns_.end()) return;
+  const std::size_t i = it->second;
+  relay_conns_.erase(it);
+  relays_[i].connected = false;
+  relays_[i].conn = 0;
+  relay_failed(i, "the relay sent GoAway");
+  schedule_reserve(i, 0);  // reconnect now: a relay that only sheds this connection takes a new one
+}
+
 void relay_client::schedule_reserve(std::size_t i, std::int64_t delay_ms) {
   host_->cancel_timer(relays_[i].timer);
   relays_[i].timer = host_->add_timer(delay_ms, [this, i] {

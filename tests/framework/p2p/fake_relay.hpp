@@ -35,6 +35,17 @@ class fake_relay {
     std::lock_guard lk(mu_);
     return reserves_;
   }
+  // yamux GoAway on every connection holding a reservation (the TCP connections stay).
+  void go_away() {
+    host_->call([this] {
+      for (const auto& [peer, c] : reserved_)
+        if (auto* p = host_->connection(c)) {
+          (void) p->close();
+          host_->flush(c);
+        }
+      return 0;
+    });
+  }
   // Leave the next `n` RESERVE requests unanswered (their streams stay open).
   void ignore_reserves(int n) {
     std::lock_guard lk(mu_);

@@ -126,6 +126,23 @@ TEST(RelayClient, RetriesAReservationTheRelayNeverAnswers) {
   EXPECT_TRUE(st[0].reserved);
 }
 
+TEST(RelayClient, ReservesOnANewConnectionWhenTheRelaySendsGoAway) {
+  test::fake_relay relay(50);
+  auto cfg = on(relay.addr());
+  cfg.retry_ms = 100000;  // the new reservation must not wait for a retry
+  peer a(1, cfg);
+  ASSERT_TRUE(a.wait([&] { return !a.addrs.empty(); }));
+  ASSERT_EQ(relay.reserves(), 1);
+  relay.go_away();  // no new streams on that connection: no refresh, dial or deposit could use it
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (relay.reserves() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(relay.reserves(), 2);
+  ASSERT_TRUE(a.wait([&] { return !a.rc->addresses().empty(); }));
+  auto st = a.rc->status();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_TRUE(st[0].connected && st[0].reserved) << st[0].last_error;
+}
+
 TEST(RelayClient, RefusesAVoucherForAnotherPeer) {
   test::fake_relay relay(50);
   relay.voucher_peer(keypair::from_seed(bytes(32, 9)).value().id());
