@@ -9,6 +9,10 @@
 
 namespace aqua {
 
+// The name of a libp2p KeyType value (0 RSA, 1 Ed25519, 2 Secp256k1, 3 ECDSA),
+// for errors about keys aqua does not support.
+std::string libp2p_key_type_name(std::uint64_t type);
+
 class keypair {
  public:
   static constexpr std::size_t seed_size = 32;

@@ -5,6 +5,7 @@
 
 #include "aqua/identity.hpp"
 #include "core/sodium.hpp"
+#include "identity/keypair.hpp"
 
 namespace aqua {
 namespace {
@@ -14,17 +15,17 @@ constexpr std::uint8_t multihash_identity = 0x00;
 constexpr std::uint8_t multihash_sha256 = 0x12;
 constexpr std::size_t protobuf_key_size = 4 + public_key::size;
 
-std::string key_type_name(std::uint64_t t) {
-  switch (t) {
+} // namespace
+
+std::string libp2p_key_type_name(std::uint64_t type) {
+  switch (type) {
     case 0: return "RSA";
     case 1: return "Ed25519";
     case 2: return "Secp256k1";
     case 3: return "ECDSA";
-    default: return "unknown type " + std::to_string(t);
+    default: return "unknown key type " + std::to_string(type);
   }
 }
-
-} // namespace
 
 result<public_key> public_key::from_bytes(bytes_view raw) {
   if (raw.size() != size)
@@ -128,7 +129,7 @@ result<peer_id> peer_id::from_bytes(bytes_view mh) {
   if (pb[1] & 0x80)
     return error{errc::wrong_key_type, "peer ID '" + std::string(text) + "': key type varint out of range"};
   if (pb[1] != 0x01)
-    return error{errc::wrong_key_type, "peer ID '" + std::string(text) + "': key type is " + key_type_name(pb[1]) +
+    return error{errc::wrong_key_type, "peer ID '" + std::string(text) + "': key type is " + libp2p_key_type_name(pb[1]) +
                                            ", only Ed25519 is supported"};
   if (pb[2] != 0x12 || (pb[3] & 0x80))
     return error{errc::bad_public_key_encoding, "peer ID '" + std::string(text) + "': public key protobuf has no Data field"};

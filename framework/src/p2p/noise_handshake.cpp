@@ -10,16 +10,6 @@ namespace aqua::p2p {
 namespace {
 
 constexpr std::string_view static_key_prefix = "noise-libp2p-static-key:";
-constexpr std::uint64_t key_type_ed25519 = 1;
-
-std::string key_type_name(std::uint64_t t) {
-  switch (t) {
-    case 0: return "RSA";
-    case 2: return "Secp256k1";
-    case 3: return "ECDSA";
-    default: return "unknown key type " + std::to_string(t);
-  }
-}
 
 error malformed(std::string what) { return error{errc::bad_frame, "noise handshake payload: " + std::move(what)}; }
 
@@ -57,39 +47,6 @@ bytes noise_static_key_signing_input(bytes_view static_public_key) {
   std::copy(static_key_prefix.begin(), static_key_prefix.end(), m.begin());
   std::copy(static_public_key.begin(), static_public_key.end(), m.begin() + static_cast<std::ptrdiff_t>(static_key_prefix.size()));
   return m;
-}
-
-bytes encode_libp2p_public_key(const public_key& key) {
-  bytes out;
-  pb::put_varint_field(out, 1, key_type_ed25519);
-  pb::put_bytes_field(out, 2, key.raw());
-  return out;
-}
-
-result<public_key> decode_libp2p_public_key(bytes_view pb_bytes) {
-  std::optional<std::uint64_t> type;
-  std::optional<bytes_view> data;
-  pb::reader r(pb_bytes);
-  pb::field f;
-  while (r.next(f)) {
-    if (f.number == 1) {
-      if (f.type != pb::wire::varint || type)
-        return error{errc::bad_public_key_encoding, "identity_key: PublicKey.Type is not a single varint"};
-      type = f.value;
-    } else if (f.number == 2) {
-      if (f.type != pb::wire::len || data)
-        return error{errc::bad_public_key_encoding, "identity_key: PublicKey.Data is not a single byte string"};
-      data = f.data;
-    }
-  }
-  if (r.failed()) return error{errc::bad_public_key_encoding, "identity_key is not a valid PublicKey protobuf"};
-  if (!type) return error{errc::bad_public_key_encoding, "identity_key: PublicKey has no Type"};
-  if (*type != key_type_ed25519)
-    return error{errc::wrong_key_type, "identity_key is a " + key_type_name(*type) + " key, only Ed25519 is supported"};
-  if (!data) return error{errc::bad_public_key_encoding, "identity_key: PublicKey has no Data"};
-  if (data->size() != public_key::size)
-    return error{errc::wrong_key_length, "identity_key: Ed25519 key must be 32 bytes, got " + std::to_string(data->size())};
-  return public_key::from_bytes(*data);
 }
 
 bytes encode_noise_payload(const noise_payload& p) {
@@ -137,7 +94,7 @@ result<noise_payload> decode_noise_payload(bytes_view pb_bytes) {
 result<peer_id> verify_noise_payload(const noise_payload& p, bytes_view remote_static) {
   if (p.identity_key.empty()) return error{errc::bad_public_key_encoding, "noise handshake payload has no identity_key"};
   auto key = decode_libp2p_public_key(p.identity_key);
-  if (!key) return error{key.err().code(), "noise handshake payload: " + key.err().message()};
+  if (!key) return error{key.err().code(), "noise handshake payload: identity_key: " + key.err().message()};
   const auto id = peer_id::from_public_key(*key);
   if (p.identity_sig.empty())
     return error{errc::bad_signature, "noise handshake payload of " + id.str() + " has no identity_sig"};

@@ -23,6 +23,7 @@
 #include "aqua/error.hpp"
 #include "aqua/identity.hpp"
 #include "identity/keypair.hpp"
+#include "p2p/libp2p_key.hpp"
 #include "p2p/noise_core.hpp"
 #include "p2p/noise_transport.hpp"
 
@@ -48,10 +49,6 @@ struct noise_payload {
 
 // "noise-libp2p-static-key:" || the 32-byte X25519 static public key.
 bytes noise_static_key_signing_input(bytes_view static_public_key);
-// The protobuf PublicKey { Type = Ed25519, Data = key } (36 bytes).
-bytes encode_libp2p_public_key(const public_key& key);
-// wrong_key_type for RSA/Secp256k1/ECDSA, wrong_key_length, bad_public_key_encoding.
-result<public_key> decode_libp2p_public_key(bytes_view pb);
 
 bytes encode_noise_payload(const noise_payload& p);
 // bad_frame when the protobuf is malformed (wrong wire type, truncated,

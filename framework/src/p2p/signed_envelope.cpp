@@ -2,53 +2,13 @@
 
 #include <optional>
 
+#include "p2p/libp2p_key.hpp"
 #include "p2p/protobuf.hpp"
 
 namespace aqua::p2p {
 namespace {
 
-constexpr std::uint64_t key_type_ed25519 = 1;
-
 error malformed(const std::string& why) { return error{errc::bad_frame, "signed envelope: " + why}; }
-
-std::string key_type_name(std::uint64_t t) {
-  switch (t) {
-    case 0: return "RSA";
-    case 1: return "Ed25519";
-    case 2: return "Secp256k1";
-    case 3: return "ECDSA";
-    default: return "unknown key type " + std::to_string(t);
-  }
-}
-
-bytes encode_public_key(const public_key& k) {
-  bytes out;
-  pb::put_varint_field(out, 1, key_type_ed25519);
-  pb::put_bytes_field(out, 2, k.raw());
-  return out;
-}
-
-result<public_key> decode_public_key(bytes_view in) {
-  std::optional<std::uint64_t> type;
-  std::optional<bytes_view> data;
-  pb::reader r(in);
-  pb::field f;
-  while (r.next(f)) {
-    if (f.number == 1 && f.type == pb::wire::varint)
-      type = f.value;
-    else if (f.number == 2 && f.type == pb::wire::len)
-      data = f.data;
-    else if (f.number == 1 || f.number == 2)
-      return malformed("PublicKey field " + std::to_string(f.number) + " has the wrong wire type");
-  }
-  if (r.failed()) return malformed("PublicKey is truncated or invalid");
-  if (!type || !data) return malformed("PublicKey needs Type (1) and Data (2)");
-  if (*type != key_type_ed25519)
-    return error{errc::wrong_key_type, "signed envelope: key type is " + key_type_name(*type) + ", only Ed25519 is supported"};
-  auto key = public_key::from_bytes(*data);
-  if (!key) return error{key.err().code(), "signed envelope: " + key.err().message()};
-  return key;
-}
 
 } // namespace
 
@@ -64,7 +24,7 @@ bytes envelope_signing_input(std::string_view domain, bytes_view payload_type, b
 
 bytes encode_envelope(const signed_envelope& e) {
   bytes out;
-  pb::put_bytes_field(out, 1, encode_public_key(e.key));
+  pb::put_bytes_field(out, 1, encode_libp2p_public_key(e.key));
   pb::put_bytes_field(out, 2, e.payload_type);
   pb::put_bytes_field(out, 3, e.payload);
   pb::put_bytes_field(out, 5, e.signature);
@@ -94,8 +54,8 @@ result<signed_envelope> decode_envelope(bytes_view in) {
   if (r.failed()) return malformed("truncated or invalid field");
   if (!key) return malformed("missing public_key (1)");
   if (!signature) return malformed("missing signature (5)");
-  auto pk = decode_public_key(*key);
-  if (!pk) return pk.err();
+  auto pk = decode_libp2p_public_key(*key);
+  if (!pk) return error{pk.err().code(), "signed envelope: public_key: " + pk.err().message()};
   signed_envelope e;
   e.key = *pk;
   if (type) e.payload_type.assign(type->begin(), type->end());
