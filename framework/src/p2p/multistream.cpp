@@ -86,10 +86,55 @@ bytes multistream_reader::take_rest() {
 
 } // namespace detail
 
+// ---- both sides ----
+
+namespace detail {
+
+result<void> multistream_side::fail(error e) {
+  failure_ = std::move(e);
+  state_ = state::failed;
+  return failure_;
+}
+
+void multistream_side::select(const std::string& protocol) {
+  selected_ = protocol;
+  state_ = state::done;
+}
+
+result<void> multistream_side::on_data(bytes_view in) {
+  if (state_ == state::failed) return failure_;
+  if (state_ == state::done) {
+    append(leftover_, in);
+    return ok();
+  }
+  reader_.append(in);
+  while (state_ != state::done) {
+    auto msg = reader_.next();
+    if (!msg) return fail(std::move(msg).err());
+    if (!*msg) return ok();
+    const std::string& text = **msg;
+    if (state_ == state::await_header) {
+      if (text != multistream_protocol_id)
+        return fail(error(errc::bad_frame, who_ + ": expected header \"" + std::string(multistream_protocol_id) +
+                                               "\", got " + quoted(text)));
+      state_ = state::negotiating;
+      continue;
+    }
+    if (auto r = on_message(text); !r) return fail(r.err());
+  }
+  append(leftover_, reader_.take_rest());
+  return ok();
+}
+
+bytes multistream_side::take_output() { return std::exchange(output_, {}); }
+bytes multistream_side::take_leftover() { return std::exchange(leftover_, {}); }
+
+} // namespace detail
+
 // ---- dialer ----
 
 multistream_dialer::multistream_dialer(std::vector<std::string> protocols_to_try)
-    : protocols_(std::move(protocols_to_try)) {
+    : multistream_side("multistream dialer"), protocols_(std::move(protocols_to_try)) {
   if (protocols_.empty()) {
     (void) fail(error(errc::invalid_argument, "multistream dialer: no protocol to propose"));
     return;
@@ -110,52 +155,25 @@ multistream_dialer::multistream_dialer(std::vector<std::string> protocols_to_try
   append(output_, multistream_encode(protocols_[0]));
 }
 
-result<void> multistream_dialer::fail(error e) {
-  failure_ = std::move(e);
-  state_ = state::failed;
-  return failure_;
-}
-
-result<void> multistream_dialer::on_data(bytes_view in) {
-  if (state_ == state::failed) return failure_;
-  if (state_ == state::done) {
-    append(leftover_, in);
+result<void> multistream_dialer::on_message(const std::string& text) {
+  if (text == protocols_[current_]) {
+    select(text);
     return ok();
   }
-  reader_.append(in);
-  while (state_ != state::done) {
-    auto msg = reader_.next();
-    if (!msg) return fail(std::move(msg).err());
-    if (!*msg) return ok();
-    const std::string& text = **msg;
-    if (state_ == state::await_header) {
-      if (text != multistream_protocol_id)
-        return fail(error(errc::bad_frame, "multistream dialer: expected header \"" +
-                                               std::string(multistream_protocol_id) + "\", got " + quoted(text)));
-      state_ = state::await_answer;
-    } else if (text == protocols_[current_]) {
-      selected_ = text;
-      state_ = state::done;
-    } else if (text == na_message) {
-      if (++current_ == protocols_.size())
-        return fail(error(errc::not_found, "multistream dialer: the listener supports none of the " +
-                                               std::to_string(protocols_.size()) + " proposed protocols"));
-      append(output_, multistream_encode(protocols_[current_]));
-    } else {
-      return fail(error(errc::bad_frame, "multistream dialer: proposed \"" + protocols_[current_] +
-                                             "\", listener answered " + quoted(text)));
-    }
-  }
-  append(leftover_, reader_.take_rest());
+  if (text != na_message)
+    return error(errc::bad_frame, "multistream dialer: proposed \"" + protocols_[current_] + "\", listener answered " +
+                                      quoted(text));
+  if (++current_ == protocols_.size())
+    return error(errc::not_found, "multistream dialer: the listener supports none of the " +
+                                      std::to_string(protocols_.size()) + " proposed protocols");
+  append(output_, multistream_encode(protocols_[current_]));
   return ok();
 }
 
-bytes multistream_dialer::take_output() { return std::exchange(output_, {}); }
-bytes multistream_dialer::take_leftover() { return std::exchange(leftover_, {}); }
-
 // ---- listener ----
 
-multistream_listener::multistream_listener(std::vector<std::string> supported) : supported_(std::move(supported)) {
+multistream_listener::multistream_listener(std::vector<std::string> supported)
+    : multistream_side("multistream listener"), supported_(std::move(supported)) {
   for (const auto& p : supported_) {
     if (auto why = bad_protocol_name(p); !why.empty()) {
       (void) fail(error(errc::invalid_argument, "multistream listener: " + why));
@@ -165,57 +183,27 @@ multistream_listener::multistream_listener(std::vector<std::string> supported) :
   append(output_, multistream_encode(multistream_protocol_id));
 }
 
-result<void> multistream_listener::fail(error e) {
-  failure_ = std::move(e);
-  state_ = state::failed;
-  return failure_;
-}
-
-result<void> multistream_listener::on_data(bytes_view in) {
-  if (state_ == state::failed) return failure_;
-  if (state_ == state::done) {
-    append(leftover_, in);
+result<void> multistream_listener::on_message(const std::string& text) {
+  if (std::find(supported_.begin(), supported_.end(), text) != supported_.end()) {
+    append(output_, multistream_encode(text));
+    select(text);
     return ok();
   }
-  reader_.append(in);
-  while (state_ != state::done) {
-    auto msg = reader_.next();
-    if (!msg) return fail(std::move(msg).err());
-    if (!*msg) return ok();
-    const std::string& text = **msg;
-    if (state_ == state::await_header) {
-      if (text != multistream_protocol_id)
-        return fail(error(errc::bad_frame, "multistream listener: expected header \"" +
-                                               std::string(multistream_protocol_id) + "\", got " + quoted(text)));
-      state_ = state::await_proposal;
-      continue;
-    }
-    if (std::find(supported_.begin(), supported_.end(), text) != supported_.end()) {
-      append(output_, multistream_encode(text));
-      selected_ = text;
-      state_ = state::done;
-      break;
-    }
-    if (++rejected_ > multistream_max_proposals)
-      return fail(error(errc::bad_frame, "multistream listener: more than " +
-                                             std::to_string(multistream_max_proposals) + " rejected proposals"));
-    if (text == ls_message) {
-      // js-libp2p's format: one message whose payload is every protocol as
-      // its own length-prefixed "name\n", then a final "\n".
-      bytes list;
-      for (const auto& p : supported_) append(list, multistream_encode(p));
-      list.push_back('\n');
-      pb::put_varint(output_, list.size());
-      append(output_, list);
-    } else {
-      append(output_, multistream_encode(na_message));
-    }
+  if (++rejected_ > multistream_max_proposals)
+    return error(errc::bad_frame, "multistream listener: more than " + std::to_string(multistream_max_proposals) +
+                                      " rejected proposals");
+  if (text == ls_message) {
+    // js-libp2p's format: one message whose payload is every protocol as
+    // its own length-prefixed "name\n", then a final "\n".
+    bytes list;
+    for (const auto& p : supported_) append(list, multistream_encode(p));
+    list.push_back('\n');
+    pb::put_varint(output_, list.size());
+    append(output_, list);
+  } else {
+    append(output_, multistream_encode(na_message));
   }
-  append(leftover_, reader_.take_rest());
   return ok();
 }
-
-bytes multistream_listener::take_output() { return std::exchange(output_, {}); }
-bytes multistream_listener::take_leftover() { return std::exchange(leftover_, {}); }
 
 } // namespace aqua::p2p

@@ -55,17 +55,11 @@ class multistream_reader {
   bytes buf_;
   std::size_t pos_ = 0;
 };
-} // namespace detail
 
-class multistream_dialer {
+// What the dialer and the listener share: the peer's header, the done and
+// failed states (errors are sticky), output and leftover bytes.
+class multistream_side {
  public:
-  // Tries the protocols in order, the next one after each "na". The header
-  // and the first proposal are in take_output() at once. An empty list, more
-  // than multistream_max_proposals entries, or a protocol that is empty,
-  // contains '\n' or does not fit a message make the dialer failed() at once
-  // (invalid_argument).
-  explicit multistream_dialer(std::vector<std::string> protocols_to_try);
-
   result<void> on_data(bytes_view in);
   bytes take_output();
   bytes take_leftover();
@@ -74,26 +68,53 @@ class multistream_dialer {
   bool failed() const noexcept { return state_ == state::failed; }
   // The accepted protocol; empty until done().
   const std::string& selected() const noexcept { return selected_; }
-  // Why negotiation failed; meaningful only when failed(). not_found: the
-  // listener said "na" to every protocol; bad_frame / frame_too_large: the
-  // listener broke the protocol.
+  // Why negotiation failed; meaningful only when failed().
   const error& failure() const noexcept { return failure_; }
 
- private:
-  enum class state { await_header, await_answer, done, failed };
+ protected:
+  explicit multistream_side(std::string who) : who_(std::move(who)) {}
+  ~multistream_side() = default;
+  multistream_side(const multistream_side&) = default;
+  multistream_side& operator=(const multistream_side&) = default;
+  multistream_side(multistream_side&&) = default;
+  multistream_side& operator=(multistream_side&&) = default;
+  // Each message after the peer's header, until select() or an error.
+  virtual result<void> on_message(const std::string& text) = 0;
   result<void> fail(error e);
+  void select(const std::string& protocol);
 
-  std::vector<std::string> protocols_;
-  std::size_t current_ = 0;
+  std::string who_;  // "multistream dialer" / "multistream listener", for errors
+  bytes output_;
+
+ private:
+  enum class state { await_header, negotiating, done, failed };
   state state_ = state::await_header;
   std::string selected_;
   error failure_{errc::invalid_argument, {}};
-  detail::multistream_reader reader_;
-  bytes output_;
+  multistream_reader reader_;
   bytes leftover_;
 };
+} // namespace detail
 
-class multistream_listener {
+class multistream_dialer : public detail::multistream_side {
+ public:
+  // Tries the protocols in order, the next one after each "na". The header
+  // and the first proposal are in take_output() at once. An empty list, more
+  // than multistream_max_proposals entries, or a protocol that is empty,
+  // contains '\n' or does not fit a message make the dialer failed() at once
+  // (invalid_argument). failure() after negotiation: not_found when the
+  // listener said "na" to every protocol; bad_frame / frame_too_large when
+  // the listener broke the protocol.
+  explicit multistream_dialer(std::vector<std::string> protocols_to_try);
+
+ private:
+  result<void> on_message(const std::string& text) override;
+
+  std::vector<std::string> protocols_;
+  std::size_t current_ = 0;
+};
+
+class multistream_listener : public detail::multistream_side {
  public:
   // Accepts any of `supported` (exact byte match); answers "na" to anything
   // else and to a repeated header, and answers "ls" with the list. The
@@ -102,29 +123,14 @@ class multistream_listener {
   // contains '\n', too long) makes the listener failed() at once.
   explicit multistream_listener(std::vector<std::string> supported);
 
-  result<void> on_data(bytes_view in);
-  bytes take_output();
-  bytes take_leftover();
-
-  bool done() const noexcept { return state_ == state::done; }
-  bool failed() const noexcept { return state_ == state::failed; }
-  const std::string& selected() const noexcept { return selected_; }
-  const error& failure() const noexcept { return failure_; }
   // Proposals answered with "na" (or "ls") so far.
   std::size_t rejected() const noexcept { return rejected_; }
 
  private:
-  enum class state { await_header, await_proposal, done, failed };
-  result<void> fail(error e);
+  result<void> on_message(const std::string& text) override;
 
   std::vector<std::string> supported_;
   std::size_t rejected_ = 0;
-  state state_ = state::await_header;
-  std::string selected_;
-  error failure_{errc::invalid_argument, {}};
-  detail::multistream_reader reader_;
-  bytes output_;
-  bytes leftover_;
 };
 
 } // namespace aqua::p2p
