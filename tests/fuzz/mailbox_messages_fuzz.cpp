@@ -5,6 +5,7 @@
 // same messages and error whether the input arrives whole or in pieces.
 #include <string>
 
+#include "delimited_drain.hpp"
 #include "fuzz_target.hpp"
 #include "identity/keypair.hpp"
 #include "p2p/mailbox_messages.hpp"
@@ -14,34 +15,6 @@ namespace {
 
 using namespace aqua;
 using namespace aqua::p2p::mailbox;
-
-struct drained {
-  std::vector<bytes> messages;
-  bool failed = false;
-};
-
-drained drain(const std::uint8_t* data, std::size_t size, bool whole) {
-  drained out;
-  aqua::p2p::relay::delimited_reader r(max_message_size);
-  std::size_t pos = 0;
-  while (pos < size) {
-    std::size_t n = whole ? size : 1 + data[pos] % 7;
-    if (n > size - pos) n = size - pos;
-    r.feed(bytes_view(data + pos, n));
-    pos += n;
-    for (;;) {
-      auto m = r.next();
-      if (!m) {
-        out.failed = true;
-        return out;
-      }
-      if (!*m) break;
-      AQUA_FUZZ_CHECK((*m)->size() <= max_message_size);
-      out.messages.push_back(std::move(**m));
-    }
-  }
-  return out;
-}
 
 void check_message(bytes_view in) {
   auto m = decode(in);
@@ -79,10 +52,11 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   check_message(bytes_view(data, size));
-  auto whole = drain(data, size, true);
-  auto pieces = drain(data, size, false);
+  auto whole = fuzz::drain_delimited(data, size, true, max_message_size);
+  auto pieces = fuzz::drain_delimited(data, size, false, max_message_size);
   AQUA_FUZZ_CHECK(whole.failed == pieces.failed);
   AQUA_FUZZ_CHECK(whole.messages == pieces.messages);
+  AQUA_FUZZ_CHECK(whole.rest == pieces.rest);
   for (auto& m : whole.messages) check_message(m);
   return 0;
 }

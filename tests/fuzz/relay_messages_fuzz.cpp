@@ -5,6 +5,7 @@
 // the same messages and error whether the input arrives whole or in pieces.
 #include <string>
 
+#include "delimited_drain.hpp"
 #include "fuzz_target.hpp"
 #include "identity/keypair.hpp"
 #include "p2p/multiaddr_bytes.hpp"
@@ -33,36 +34,6 @@ void check_round_trip(bytes_view in, D decode) {
     (void) peer_of(m->peer);
     for (auto& a : m->peer->addrs) (void) aqua::p2p::multiaddr_to_text(a);
   }
-}
-
-struct drained {
-  std::vector<bytes> messages;
-  bool failed = false;
-  bytes rest;
-};
-
-drained drain(const std::uint8_t* data, std::size_t size, bool whole) {
-  drained out;
-  delimited_reader r;
-  std::size_t pos = 0;
-  while (pos < size) {
-    std::size_t n = whole ? size : 1 + data[pos] % 7;
-    if (n > size - pos) n = size - pos;
-    r.feed(bytes_view(data + pos, n));
-    pos += n;
-    for (;;) {
-      auto m = r.next();
-      if (!m) {
-        out.failed = true;
-        return out;
-      }
-      if (!*m) break;
-      AQUA_FUZZ_CHECK((*m)->size() <= max_message_size);
-      out.messages.push_back(std::move(**m));
-    }
-  }
-  out.rest = r.take_rest();
-  return out;
 }
 
 } // namespace
@@ -97,8 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void) aqua::p2p::open_voucher(m->reservation->voucher, relay, 1700000000000);
   }
 
-  auto whole = drain(data, size, true);
-  auto pieces = drain(data, size, false);
+  auto whole = fuzz::drain_delimited(data, size, true, max_message_size);
+  auto pieces = fuzz::drain_delimited(data, size, false, max_message_size);
   AQUA_FUZZ_CHECK(whole.failed == pieces.failed);
   AQUA_FUZZ_CHECK(whole.messages == pieces.messages);
   AQUA_FUZZ_CHECK(whole.rest == pieces.rest);
