@@ -106,10 +106,12 @@ class fake_relay {
       }
       const auto expire = static_cast<std::uint64_t>(host_->environment().now_unix_ms() / 1000 + ttl_s_);
       p2p::relay::reservation rsv{expire, {}, p2p::make_voucher(key_, voucher_peer_ ? *voucher_peer_ : from, expire)};
-      reply(k, p2p::relay::hop_status(p2p::relay::status::ok, std::nullopt, rsv));
       reserved_[from] = k.first;
-      std::lock_guard lk(mu_);
-      ++reserves_;
+      {
+        std::lock_guard lk(mu_);  // counted before the reply: a client that sees it finds the count updated
+        ++reserves_;
+      }
+      reply(k, p2p::relay::hop_status(p2p::relay::status::ok, std::nullopt, rsv));
       return;
     }
     auto target = p2p::relay::peer_of(msg->peer);
