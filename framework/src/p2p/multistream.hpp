@@ -96,7 +96,7 @@ class multistream_side {
 };
 } // namespace detail
 
-class multistream_dialer : public detail::multistream_side {
+class multistream_dialer final : public detail::multistream_side {
  public:
   // Tries the protocols in order, the next one after each "na". The header
   // and the first proposal are in take_output() at once. An empty list, more
@@ -114,7 +114,7 @@ class multistream_dialer : public detail::multistream_side {
   std::size_t current_ = 0;
 };
 
-class multistream_listener : public detail::multistream_side {
+class multistream_listener final : public detail::multistream_side {
  public:
   // Accepts any of `supported` (exact byte match); answers "na" to anything
   // else and to a repeated header, and answers "ls" with the list. The
