@@ -10,6 +10,7 @@
 #include "aqua/agent.hpp"
 #include "aqua/node.hpp"
 #include "identity/key_store.hpp"
+#include "support/eventually.hpp"
 #include "support/test_dirs.hpp"
 
 using namespace aqua;
@@ -52,15 +53,7 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
   for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) s.replace(pos, from.size(), to);
 }
 
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = 30s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
+using test::eventually;
 
 node_config two_agents(const test::temp_dir& tmp) {
   auto cfg = parse_config("node: {name: host}\ncomponents: {}\ntransports: []\n"
@@ -230,7 +223,7 @@ TEST(AgentDemo, WorkflowInOneHostWritesTheExpectedReport) {
   auto host = agent_host::start(cfg, o);
   ASSERT_TRUE(host) << host.err().what();
   auto report = tmp.path() / "report.md";
-  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(report); }));
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(report); }, 30s));
   EXPECT_EQ(slurp(report), expected_report());
   // And once more on request, from the daemon's identity.
   auto again = (*host)->request_as("you", "orchestrator", agent_payload::text("workflow.run", "electric vehicle prices"), 30s);
@@ -268,14 +261,14 @@ TEST(AgentDemo, SplitAcrossTwoHostsOverZmqWritesTheSameReport) {
   auto host_a = agent_host::start(cfg_a, o);
   ASSERT_TRUE(host_a) << host_a.err().what();
   auto report = tmp.path() / "report.md";
-  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(report); }));
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(report); }, 30s));
   EXPECT_EQ(slurp(report), expected_report());
   auto has = [&](const std::string& s) { return std::find(transports.begin(), transports.end(), s) != transports.end(); };
   // The writer writes the report before its reply reaches the orchestrator: wait for that event too.
   (void) eventually([&] {
     std::lock_guard lock(mu);
     return has("orchestrator<-writer:loopback");
-  });
+  }, 30s);
   std::lock_guard lock(mu);
   EXPECT_TRUE(has("research<-news:zmq"));
   EXPECT_TRUE(has("research<-data:zmq"));

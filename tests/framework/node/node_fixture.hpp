@@ -13,6 +13,7 @@
 #include "identity/key_store.hpp"
 #include "plugin/plugin_loader.hpp"
 #include "store/engine_store.hpp"
+#include "support/eventually.hpp"
 #include "support/test_dirs.hpp"
 
 namespace aqua::test::node_fixture {
@@ -49,17 +50,9 @@ inline std::string route(std::uint8_t seed, const std::string& addr) {
 
 inline std::string text(const bytes& b) { return {b.begin(), b.end()}; }
 
-// Polls `cond` (bounded): counters updated by another actor settle a moment
-// after the message they count has been delivered.
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = 5s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+// Counters updated by another actor settle a moment after the message they
+// count has been delivered: poll them (bounded).
+using test::eventually;
 
 // Adds `card_text` to `n`'s contacts with a trust state (as `aqua contacts add` would).
 inline void add_contact(node& n, const std::string& card_text, trust_state trust = trust_state::unverified) {

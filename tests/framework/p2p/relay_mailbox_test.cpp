@@ -12,6 +12,7 @@
 #include "identity/keypair.hpp"
 #include "mailbox_relay.hpp"
 #include "p2p/relay_client.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_envelope.hpp"
 #include "support/test_dirs.hpp"
 
@@ -24,14 +25,8 @@ constexpr std::int64_t day_ms = 86400000;
 
 keypair key_of(std::uint8_t seed) { return keypair::from_seed(bytes(32, seed)).value(); }
 
-bool eventually(const std::function<bool()>& cond, int ms = 10000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return cond();
-}
+using test::eventually;
+constexpr std::chrono::seconds mail_wait{10};
 
 bytes envelope_for(const keypair& who, std::uint8_t tag) {
   return test::fake_envelope(who.id(), tag, system_env()->now_unix_ms() + day_ms);
@@ -98,20 +93,20 @@ TEST(relay_mailbox, mail_deposited_while_the_recipient_is_offline_is_fetched_ack
   EXPECT_EQ(relay.mail().stats().messages, 2u);
 
   recipient bob(relay.addr());
-  ASSERT_TRUE(eventually([&] { return bob.count() == 2; }));
+  ASSERT_TRUE(eventually([&] { return bob.count() == 2; }, mail_wait));
   {
     std::lock_guard<std::mutex> g(bob.mu);
     EXPECT_EQ(bob.got[0], e1);
     EXPECT_EQ(bob.got[1], e2);
   }
-  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; })) << relay.held_keys() << " keys left under m/";
+  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }, mail_wait)) << relay.held_keys() << " keys left under m/";
   EXPECT_EQ(relay.mail().stats().acked, 2u);
 
   // While bob's fetch stream is open, new mail is pushed to it.
   const auto e3 = envelope_for(bob_key, 3);
   ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), e3));
-  ASSERT_TRUE(eventually([&] { return bob.count() == 3; }));
-  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }));
+  ASSERT_TRUE(eventually([&] { return bob.count() == 3; }, mail_wait));
+  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }, mail_wait));
 }
 
 TEST(relay_mailbox, held_mail_survives_a_relay_restart_between_deposit_and_fetch) {
@@ -126,10 +121,10 @@ TEST(relay_mailbox, held_mail_survives_a_relay_restart_between_deposit_and_fetch
   test::mailbox_relay relay(1, tmp.path() / "s");
   EXPECT_EQ(relay.mail().stats().messages, 1u);
   recipient bob(relay.addr());
-  ASSERT_TRUE(eventually([&] { return bob.count() == 1; }));
+  ASSERT_TRUE(eventually([&] { return bob.count() == 1; }, mail_wait));
   std::lock_guard<std::mutex> g(bob.mu);
   EXPECT_EQ(bob.got[0], e1);
-  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }));
+  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }, mail_wait));
 }
 
 TEST(relay_mailbox, quota_refusal_is_reported_to_the_depositor) {
@@ -156,11 +151,11 @@ TEST(relay_mailbox, mail_not_taken_by_the_node_stays_on_the_relay_and_comes_agai
   const auto e1 = envelope_for(bob_key, 1);
   ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), e1));
   recipient bob(relay.addr(), 1);  // the first delivery fails
-  ASSERT_TRUE(eventually([&] { return bob.count() == 1; }));
+  ASSERT_TRUE(eventually([&] { return bob.count() == 1; }, mail_wait));
   std::lock_guard<std::mutex> g(bob.mu);
   EXPECT_EQ(bob.got[0], e1);
   EXPECT_EQ(bob.fail_first, 0);  // it was offered (and refused) before
-  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }));
+  ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }, mail_wait));
 }
 
 TEST(relay_mailbox, a_relay_without_a_mailbox_gives_not_supported) {

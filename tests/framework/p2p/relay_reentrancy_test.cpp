@@ -16,6 +16,7 @@
 #include "framework/p2p/mailbox_relay.hpp"
 #include "framework/p2p/relay_server_fixture.hpp"
 #include "framework/p2p/socket_breaker.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_envelope.hpp"
 #include "support/test_dirs.hpp"
 
@@ -28,15 +29,6 @@ namespace {
 
 keypair key_of(std::uint8_t seed) { return keypair::from_seed(bytes(32, seed)).value(); }
 
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds d = 10000ms) {
-  const auto until = std::chrono::steady_clock::now() + d;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
 
 } // namespace
 
@@ -91,7 +83,7 @@ TEST(relay_reentrancy, a_send_from_on_channel_open_that_closes_the_connection_en
   ASSERT_TRUE(eventually([&] {
     std::lock_guard lk(mu);
     return !closed.empty();
-  }));
+  }, 10s));
   std::this_thread::sleep_for(100ms);
   std::lock_guard lk(mu);
   EXPECT_EQ(opened, std::vector<channel_id>{*ch});
@@ -159,7 +151,7 @@ TEST(relay_reentrancy, held_mail_answered_while_the_relay_connection_breaks_come
       return eventually([&] {
         std::lock_guard lk(mu);
         return dones.size() >= n;
-      });
+      }, 10s);
     };
     ASSERT_TRUE(offered(1));
     std::function<void(result<void>)> first;
@@ -180,7 +172,7 @@ TEST(relay_reentrancy, held_mail_answered_while_the_relay_connection_breaks_come
       std::lock_guard lk(mu);
       dones[1](ok());
     }
-    EXPECT_TRUE(eventually([&] { return relay.held_keys() == 0; }));
+    EXPECT_TRUE(eventually([&] { return relay.held_keys() == 0; }, 10s));
   }
 }
 
@@ -192,7 +184,7 @@ TEST(relay_reentrancy, a_deposit_whose_stream_open_closes_the_connection_fails_o
   const keypair key = key_of(20);
   relay_client rc(key, system_env(), cfg, relay_client_callbacks{});
   ASSERT_TRUE(rc.start());
-  ASSERT_TRUE(eventually([&] { return rc.status().at(0).reserved; }));
+  ASSERT_TRUE(eventually([&] { return rc.status().at(0).reserved; }, 10s));
   std::mutex mu;
   std::vector<result<void>> results;
   const auto to = key_of(30).id();
@@ -206,7 +198,7 @@ TEST(relay_reentrancy, a_deposit_whose_stream_open_closes_the_connection_fails_o
   ASSERT_TRUE(eventually([&] {
     std::lock_guard lk(mu);
     return !results.empty();
-  }));
+  }, 10s));
   std::this_thread::sleep_for(200ms);
   std::lock_guard lk(mu);
   ASSERT_EQ(results.size(), 1u);
@@ -225,14 +217,14 @@ TEST(relay_reentrancy, a_refresh_whose_stream_open_closes_the_connection_leaves_
   const keypair key = key_of(2);
   relay_client rc(key, system_env(), cfg, relay_client_callbacks{});
   ASSERT_TRUE(rc.start());
-  ASSERT_TRUE(eventually([&] { return rc.status().at(0).reserved; }));
+  ASSERT_TRUE(eventually([&] { return rc.status().at(0).reserved; }, 10s));
   {
     // The relay reads nothing meanwhile: the refresh's open_stream is the send that fails and closes the connection.
     loop_blocker blocked(*s.rs);
     ASSERT_EQ(shut_write_sockets(s.port(), port_side::peer), 1);
     ASSERT_TRUE(eventually([&] { return !rc.status().at(0).connected; }, 5000ms));
   }
-  ASSERT_TRUE(eventually([&] { return rc.status().at(0).reserved; }));  // reconnected and reserved again
+  ASSERT_TRUE(eventually([&] { return rc.status().at(0).reserved; }, 10s));  // reconnected and reserved again
   // Between refreshes no stream is left: the HOP stream of the failed refresh must not linger.
   EXPECT_TRUE(eventually([&] { return rc.tracked_streams() == 0; }, 3000ms)) << rc.tracked_streams();
 }

@@ -11,6 +11,7 @@
 #include "p2p/relay_client.hpp"
 #include "p2p/relay_server.hpp"
 #include "support/port_of.hpp"
+#include "support/eventually.hpp"
 #include "support/notifier.hpp"
 
 namespace aqua::test {
@@ -35,12 +36,7 @@ struct server {
   std::uint16_t port() { return port_of(addr()); }
   template <class P>
   bool eventually(P pred, std::chrono::milliseconds d = 5000ms) {
-    const auto until = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < until) {
-      if (pred(rs->stats())) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return pred(rs->stats());
+    return test::eventually([&] { return pred(rs->stats()); }, d, 10ms);
   }
 };
 

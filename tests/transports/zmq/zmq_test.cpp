@@ -11,6 +11,7 @@
 #include "identity/keypair.hpp"
 #include "node/transport_host.hpp"
 #include "plugin/plugin_loader.hpp"
+#include "support/eventually.hpp"
 #include "support/test_dirs.hpp"
 
 using namespace aqua;
@@ -58,15 +59,7 @@ std::shared_ptr<transport> load() {
   return t ? *t : nullptr;
 }
 
-template <class F>
-bool eventually(F&& f, std::chrono::milliseconds limit = 5s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return f();
-}
+using aqua::test::eventually;
 
 std::optional<bytes> receive(connection& c, std::chrono::milliseconds limit = 5s) {
   std::optional<bytes> out;
