@@ -189,7 +189,8 @@ class relay_client {
   void connect_relay(std::size_t i);
   void on_go_away(conn_id c);
   void on_reserved(std::size_t i, const relay::hop_message& m);
-  void relay_failed(std::size_t i, const std::string& why);
+  // Drops the reservation, publishes the addresses, retries after `retry_in_ms` (-1: config_.retry_ms).
+  void relay_failed(std::size_t i, const std::string& why, std::int64_t retry_in_ms = -1);
   void schedule_reserve(std::size_t i, std::int64_t delay_ms);
   void publish_addresses();
   std::vector<std::string> addresses_locked() const;

@@ -84,8 +84,7 @@ void relay_client::on_go_away(conn_id c) {
   relay_conns_.erase(it);
   relays_[i].connected = false;
   relays_[i].conn = 0;
-  relay_failed(i, "the relay sent GoAway");
-  schedule_reserve(i, 0);  // reconnect now: a relay that only sheds this connection takes a new one
+  relay_failed(i, "the relay sent GoAway", 0);  // reconnect now: a relay that only sheds this connection takes a new one
 }
 
 void relay_client::schedule_reserve(std::size_t i, std::int64_t delay_ms) {
@@ -121,12 +120,12 @@ void relay_client::schedule_reserve(std::size_t i, std::int64_t delay_ms) {
   });
 }
 
-void relay_client::relay_failed(std::size_t i, const std::string& why) {
+void relay_client::relay_failed(std::size_t i, const std::string& why, std::int64_t retry_in_ms) {
   spdlog::warn("relay client: {}: {}", relays_[i].ep.text, why);
   relays_[i].reserved = false;
   relays_[i].last_error = why;
   publish_addresses();
-  schedule_reserve(i, config_.retry_ms);
+  schedule_reserve(i, retry_in_ms < 0 ? config_.retry_ms : retry_in_ms);
 }
 
 void relay_client::on_reserved(std::size_t i, const relay::hop_message& m) {
