@@ -39,7 +39,7 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
   auto bob = keypair::from_seed(bytes(32, 2)).value().id();
   std::vector<message> msgs = {deposit(bob.to_bytes(), bytes(200, 1), 3600), status_message(status::ok),
                                status_message(status::quota_exceeded, "17 messages held"), fetch(),
-                               mail({{1, bytes(50, 2)}, {2, bytes(3, 3)}}), ack({1, 2, 300})};
+                               mail({{1, bytes(50, 2), bytes(38, 7)}, {2, bytes(3, 3), {}}}), ack({1, 2, 300})};
   bytes stream;
   for (auto& m : msgs) {
     out.push_back(encode(m));

@@ -280,10 +280,10 @@ class relay_v2_transport : public transport {
       if (auto c = find(ch)) c->writable();
     };
     // Mail a relay held for us goes to the node; the relay deletes it once the node says done(ok).
-    cb.on_held = [this](bytes frame, std::function<void(result<void>)> done) {
+    cb.on_held = [this](bytes frame, const peer_id& depositor, std::function<void(result<void>)> done) {
       auto h = host_;
       if (!h) return done(error{errc::not_running, "relay_v2: no transport host"});
-      h->deliver_held(std::move(frame), std::move(done));
+      h->deliver_held(std::move(frame), depositor, std::move(done));
     };
     return cb;
   }

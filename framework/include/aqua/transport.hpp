@@ -35,8 +35,9 @@
 
 namespace aqua {
 
-// 2: transport_host, secure_session, remote_peer(); 3: store-and-forward (deposit, deliver_held)
-inline constexpr std::uint32_t transport_abi_version = 3;
+// 2: transport_host, secure_session, remote_peer(); 3: store-and-forward (deposit, deliver_held);
+// 4: deliver_held takes the depositor the mailbox reports
+inline constexpr std::uint32_t transport_abi_version = 4;
 
 // One Noise XX session (Noise_XX_25519_ChaChaPoly_SHA256 with the libp2p
 // handshake payload, docs/protocol/noise.md) bound to the node's identity.
@@ -74,12 +75,16 @@ class transport_host {
   virtual std::unique_ptr<secure_session> new_session(bool initiator, std::optional<peer_id> expected) = 0;
   // A frame a mailbox held for us while we were unreachable (store-and-
   // forward, docs/protocol/mailbox.md). The node processes it like a frame
-  // from a connection; `done` runs exactly once, on any thread, with ok once
+  // from a connection; `depositor` (empty when the mailbox did not say) is
+  // the peer the mailbox says deposited it: like a connection's peer, only
+  // a hint for finding the envelope's session (a frame far ahead of the
+  // session's window), never trusted. `done` runs exactly once, on any thread, with ok once
   // the node has stored it durably (or already had it, or rejected it for
   // good: it must not be fetched again), or with an error when the node
   // could not take it now (the transport leaves it on the mailbox).
-  virtual void deliver_held(bytes frame, std::function<void(result<void>)> done) {
+  virtual void deliver_held(bytes frame, const peer_id& depositor, std::function<void(result<void>)> done) {
     (void) frame;
+    (void) depositor;
     done(error{errc::not_running, "this transport host takes no held frames"});
   }
 };

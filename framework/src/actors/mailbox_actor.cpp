@@ -58,8 +58,11 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       incoming(self, conn, transport, bound_peer, frame);
     },
     // A frame a relay's mailbox held for us (transport_host::deliver_held).
-    [=](held_atom, const bytes& frame, const completion& done) {
-      incoming(self, 0, "mailbox", "", frame, done);
+    // `depositor` (the mailbox's word, peer ID text or empty) is only the
+    // likely sender: a frame beyond its session's tag window is searched for
+    // in that peer's sessions, as for a frame from a connection bound to it.
+    [=](held_atom, const bytes& frame, const std::string& depositor, const completion& done) {
+      incoming(self, 0, "mailbox", depositor, frame, done);
     },
     [=](durable_atom, std::uint64_t token, bool ok, const std::string& why) {
       auto it = self->state.on_durable.find(token);

@@ -118,8 +118,10 @@ void not_opened(mailbox_actor_t* self, const queued_frame& q, const error& err) 
     if (st.dedup.contains(*id)) return;  // not stored yet: the first copy's ack is on its way
   }
   ++st.rejected;
+  const bool held = q.conn == 0;  // from a relay's mailbox, bound_peer = the depositor it reported
   spdlog::warn("mailbox: rejected envelope on {}{}: {}", q.transport,
-               q.bound_peer.empty() ? std::string(" (connection not yet bound to a peer)") : " from " + q.bound_peer,
+               q.bound_peer.empty() ? std::string(held ? " (depositor not reported)" : " (connection not yet bound to a peer)")
+                                    : (held ? " deposited by " : " from ") + q.bound_peer,
                err.what());
 }
 

@@ -110,8 +110,9 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       }
     },
     // A frame a relay's mailbox held for us: ours only (a relay checked the
-    // recipient, but we do not rely on it); nothing to forward.
-    [=](held_atom, bytes& frame, const completion& done) {
+    // recipient, but we do not rely on it); nothing to forward. `depositor`:
+    // who the mailbox says deposited it (peer ID text or empty), a hint.
+    [=](held_atom, bytes& frame, const std::string& depositor, const completion& done) {
       auto to = e2ee::peek_recipient(frame);
       if (!to || !(*to == self->state.setup.self)) {
         ++self->state.rejected;
@@ -120,7 +121,7 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
         return;
       }
       ++self->state.received;
-      self->send(self->state.setup.mailbox, held_atom::value, std::move(frame), done);
+      self->send(self->state.setup.mailbox, held_atom::value, std::move(frame), depositor, done);
     },
     [=](deposit_atom, std::uint64_t token, bool ok, const std::string& code, const std::string& msg) {
       if (ok) deposit_done(self, token, aqua::ok());

@@ -123,10 +123,11 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->routing = spawn_routing(sys, std::move(setup));
   p->host = host;
   host->set_held_sink([routing = caf::actor_cast<caf::weak_actor_ptr>(p->routing)](
-                        bytes frame, std::function<void(result<void>)> done) {
+                        bytes frame, const peer_id& depositor, std::function<void(result<void>)> done) {
     completion c(std::move(done));
     if (auto strong = routing.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong), held_atom::value, std::move(frame), c);
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), held_atom::value, std::move(frame),
+                     depositor.empty() ? std::string() : depositor.str(), c);
   });  // a dropped message (routing gone) completes with not_running
 
   std::unique_ptr<node> n(new node(std::move(p)));

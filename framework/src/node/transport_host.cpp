@@ -12,7 +12,7 @@ std::unique_ptr<secure_session> node_transport_host::new_session(bool initiator,
   return p2p::keypair_sessions(key_, *env_)(initiator, std::move(expected));
 }
 
-void node_transport_host::deliver_held(bytes frame, std::function<void(result<void>)> done) {
+void node_transport_host::deliver_held(bytes frame, const peer_id& depositor, std::function<void(result<void>)> done) {
   held_sink sink;
   {
     std::lock_guard lock(sink_mutex_);
@@ -22,7 +22,7 @@ void node_transport_host::deliver_held(bytes frame, std::function<void(result<vo
     done(error{errc::not_running, "the node is not running yet"});
     return;
   }
-  sink(std::move(frame), std::move(done));
+  sink(std::move(frame), depositor, std::move(done));
 }
 
 void node_transport_host::set_held_sink(held_sink sink) {

@@ -22,8 +22,8 @@ class node_transport_host : public transport_host {
   std::unique_ptr<secure_session> new_session(bool initiator, std::optional<peer_id> expected) override;
   // Held frames go to `sink` once the node's actors run (set_held_sink);
   // before that, and after clear, deliver_held answers not_running.
-  using held_sink = std::function<void(bytes frame, std::function<void(result<void>)> done)>;
-  void deliver_held(bytes frame, std::function<void(result<void>)> done) override;
+  using held_sink = std::function<void(bytes frame, const peer_id& depositor, std::function<void(result<void>)> done)>;
+  void deliver_held(bytes frame, const peer_id& depositor, std::function<void(result<void>)> done) override;
   void set_held_sink(held_sink sink);
   // For in-tree libp2p transports that need the key pair itself (noise_stream).
   const keypair& identity() const { return key_; }

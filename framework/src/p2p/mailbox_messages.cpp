@@ -17,7 +17,7 @@ std::string wrong_wire(const pb::field& f) {
 
 result<mail_item> decode_mail(bytes_view in) {
   mail_item m;
-  bool have_id = false, have_env = false;
+  bool have_id = false, have_env = false, have_depositor = false;
   pb::reader r(in);
   pb::field f;
   while (r.next(f)) {
@@ -31,6 +31,14 @@ result<mail_item> decode_mail(bytes_view in) {
       if (have_env) return malformed("Mail.envelope occurs twice");
       have_env = true;
       m.envelope.assign(f.data.begin(), f.data.end());
+    } else if (f.number == 3) {
+      if (f.type != pb::wire::len) return malformed("Mail " + wrong_wire(f));
+      if (have_depositor) return malformed("Mail.depositor occurs twice");
+      have_depositor = true;
+      if (f.data.size() > max_depositor)
+        return malformed("Mail.depositor of " + std::to_string(f.data.size()) + " bytes (at most " +
+                         std::to_string(max_depositor) + ")");
+      m.depositor.assign(f.data.begin(), f.data.end());
     }
   }
   if (r.failed()) return malformed("Mail: truncated or invalid field");
@@ -144,6 +152,7 @@ bytes encode(const message& m) {
     bytes inner;
     pb::put_varint_field(inner, 1, item.id);
     if (!item.envelope.empty()) pb::put_bytes_field(inner, 2, item.envelope);
+    if (!item.depositor.empty()) pb::put_bytes_field(inner, 3, item.depositor);
     pb::put_bytes_field(out, 7, inner);
   }
   if (!m.ids.empty()) {
@@ -265,14 +274,15 @@ result<bytes> frame(const message& m) {
   return out;
 }
 
-std::size_t mail_item_overhead(std::size_t n) {
+std::size_t mail_item_overhead(std::size_t n, std::size_t depositor) {
   // field 7 tag + len varint + (field 1 tag + id varint <= 10) + (field 2 tag + len varint)
+  // + (field 3 tag + len varint + depositor, when there is one)
   auto varint_len = [](std::uint64_t v) {
     std::size_t k = 1;
     while (v >= 0x80) v >>= 7, ++k;
     return k;
   };
-  const std::size_t inner = 1 + 10 + 1 + varint_len(n) + n;
+  const std::size_t inner = 1 + 10 + 1 + varint_len(n) + n + (depositor ? 1 + varint_len(depositor) + depositor : 0);
   return 1 + varint_len(inner) + inner - n;
 }
 

@@ -6,14 +6,14 @@
 //                    bytes recipient=2; bytes envelope=3; uint32 ttl_s=4;
 //                    uint32 status=5; string text=6; repeated Mail mail=7;
 //                    repeated uint64 ids=8 (packed) }
-//   Mail           { uint64 id=1; bytes envelope=2 }
+//   Mail           { uint64 id=1; bytes envelope=2; bytes depositor=3 }
 //
 // On a stream each message is uvarint(length) || protobuf, at most
 // max_message_size bytes; relay::delimited_reader reassembles them. Decoding
 // is strict: `type` required, unknown type values, wrong wire types, a
 // singular field that occurs twice, truncation, and the per-type rules
 // (DEPOSIT needs recipient + envelope, MAIL 1..max_mail_per_message items
-// with id > 0 and an envelope, ACK 1..max_ack_ids ids > 0, STATUS a status)
+// with id > 0, an envelope and a depositor of at most max_depositor bytes, ACK 1..max_ack_ids ids > 0, STATUS a status)
 // fail with errc::bad_frame; unknown fields are skipped. Input above
 // max_message_size gives errc::frame_too_large.
 
@@ -36,6 +36,7 @@ inline constexpr std::size_t max_message_size = max_envelope_size + (64u << 10);
 inline constexpr std::size_t max_mail_per_message = 64;
 inline constexpr std::size_t max_ack_ids = 1024;
 inline constexpr std::size_t max_status_text = 256;
+inline constexpr std::size_t max_depositor = 64;  // Mail.depositor: a peer ID multihash (38 bytes for Ed25519)
 
 enum class status : std::uint32_t {
   unused = 0,
@@ -57,6 +58,10 @@ result<void> to_result(status s, std::string_view text);
 struct mail_item {
   std::uint64_t id = 0;  // chosen by the relay, > 0
   bytes envelope;
+  // The peer that deposited it, as the relay authenticated it (peer ID
+  // multihash; empty = not known, e.g. a relay older than this field). A
+  // hint for finding the envelope's session, never trusted beyond that.
+  bytes depositor;
   bool operator==(const mail_item&) const = default;
 };
 
@@ -88,7 +93,8 @@ message ack(std::vector<std::uint64_t> ids);
 
 // uvarint(length) || encode(m); frame_too_large above max_message_size.
 result<bytes> frame(const message& m);
-// Encoded size of one MAIL item with an envelope of `n` bytes (for batching).
-std::size_t mail_item_overhead(std::size_t n);
+// Encoded size of one MAIL item with an envelope of `n` bytes and a
+// depositor of `depositor` bytes, minus `n` (for batching).
+std::size_t mail_item_overhead(std::size_t n, std::size_t depositor = 0);
 
 } // namespace aqua::p2p::mailbox

@@ -113,7 +113,7 @@ class mailbox_stream final : public stream_handler {
     std::weak_ptr<mailbox_service> weak = svc_;
     const std::uint64_t id = id_;
     const std::string to = recipient->str();
-    svc_->mail_->put(*recipient, m.envelope, m.ttl_s.value_or(0), svc_->env_->now_unix_ms(),
+    svc_->mail_->put(*recipient, m.envelope, m.ttl_s.value_or(0), svc_->env_->now_unix_ms(), ctx_.remote,
                      [weak, poster = svc_->post_, id, slot, to](result<store::put_outcome> r) {
                        // Any thread (the committer's): only post; the service is looked up on the loop.
                        std::lock_guard<std::mutex> g(poster->mu);
@@ -184,7 +184,9 @@ class mailbox_stream final : public stream_handler {
     std::vector<mb::mail_item> batch;
     std::size_t batch_size = 0;
     for (auto& h : *items) {
-      const std::size_t add = mb::mail_item_overhead(h.envelope.size()) + h.envelope.size();
+      bytes depositor;  // empty for mail held before depositors were recorded
+      if (auto who = peer_id::parse(h.depositor)) depositor = who->to_bytes();
+      const std::size_t add = mb::mail_item_overhead(h.envelope.size(), depositor.size()) + h.envelope.size();
       if (!batch.empty() && (batch.size() >= mb::max_mail_per_message || batch_size + add + 8 > mb::max_message_size)) {
         append(mb::mail(std::move(batch)));
         batch.clear();
@@ -194,7 +196,7 @@ class mailbox_stream final : public stream_handler {
       inflight_[h.id] = h.envelope.size();
       inflight_bytes_ += h.envelope.size();
       batch_size += add;
-      batch.push_back({h.id, std::move(h.envelope)});
+      batch.push_back({h.id, std::move(h.envelope), std::move(depositor)});
     }
     if (!batch.empty()) append(mb::mail(std::move(batch)));
   }

@@ -10,7 +10,7 @@
 //   rc.send(*ch, frame);                          // queued until the channel opens
 //   callbacks: on_channel_open / on_frame / on_remote_closed / on_channel_closed / on_writable
 //   rc.deposit(circuit_addr, frame, ttl_s, done);  // network mailbox (docs/protocol/mailbox.md)
-//   callbacks.on_held(frame, done): mail the relays held for us; acked to the relay after done(ok)
+//   callbacks.on_held(frame, depositor, done): mail the relays held for us; acked to the relay after done(ok)
 //
 // A channel is one /aqua/msg/1.0.0 stream on a relayed connection: the
 // dialer opens it; the listener accepts any number. Callbacks run on the
@@ -65,8 +65,9 @@ struct relay_client_callbacks {
   std::function<void(channel_id)> on_writable;
   // An envelope a relay's mailbox held for us. Call `done` exactly once, from any thread: ok once it is
   // stored durably (or rejected for good), then the relay deletes it; an error leaves it on the relay,
-  // and it is fetched again after retry_ms.
-  std::function<void(bytes frame, std::function<void(result<void>)> done)> on_held;
+  // and it is fetched again after retry_ms. `depositor`: the peer the relay says deposited it (a hint for
+  // finding its session, docs/protocol/mailbox.md), empty when the relay did not say.
+  std::function<void(bytes frame, const peer_id& depositor, std::function<void(result<void>)> done)> on_held;
 };
 
 struct relay_status {

@@ -228,7 +228,9 @@ void relay_client::on_mail(skey k, bytes_view data) {
       std::weak_ptr<mailbox_guard> weak = guard_;
       const conn_id c = k.first;
       const std::uint64_t id = item.id;
-      cb_.on_held(std::move(item.envelope), [weak, this, c, id](result<void> r) {
+      peer_id depositor;  // a hint only: anything that is not a peer ID is no hint
+      if (auto who = peer_id::from_bytes(item.depositor); who && !item.depositor.empty()) depositor = *who;
+      cb_.on_held(std::move(item.envelope), depositor, [weak, this, c, id](result<void> r) {
         auto g = weak.lock();
         if (!g) return;
         std::lock_guard<std::mutex> lock(g->mu);

@@ -85,7 +85,7 @@ result<std::unique_ptr<held_mail>> held_mail::open(std::shared_ptr<db> store, he
 }
 
 void held_mail::put(const peer_id& recipient, bytes_view envelope, std::uint32_t ttl_s, std::int64_t now_ms,
-                    put_done done) {
+                    const peer_id& depositor, put_done done) {
   auto refuse = [&](error e) {
     {
       std::lock_guard<std::mutex> g(state_->mu);
@@ -146,7 +146,7 @@ void held_mail::put(const peer_id& recipient, bytes_view envelope, std::uint32_t
 
   const auto size = static_cast<std::uint32_t>(envelope.size());
   leveldb::WriteBatch b;
-  b.Put(mail_key(peer, id), slice(encode_mail({hash, now_ms, expires, bytes(envelope.begin(), envelope.end())})));
+  b.Put(mail_key(peer, id), slice(encode_mail({hash, now_ms, expires, bytes(envelope.begin(), envelope.end()), depositor.str()})));
   b.Put(hash_key(hash_hex), slice(encode_hash({id, expires, size, peer})));
   b.Put(expiry_key(expires, id), slice(encode_expiry({hash, size, peer})));
   bytes seq;
@@ -197,7 +197,7 @@ result<std::vector<held_envelope>> held_mail::list(const peer_id& recipient, std
         if (!m) return true;  // undecodable: skipped, like the node's own records
         if (!out.empty() && total + m->envelope.size() > max_bytes) return false;
         total += m->envelope.size();
-        out.push_back({id, std::move(m->envelope), m->expires_ms});
+        out.push_back({id, std::move(m->envelope), m->expires_ms, std::move(m->depositor)});
         return true;
       },
       after_id == 0 ? std::string() : mail_key(peer, after_id));

@@ -4,7 +4,7 @@
 // docs/storage.md, "Held mail").
 //
 //   auto hm = held_mail::open(db, limits_of(cfg.relay)).value();
-//   hm->put(recipient, envelope, ttl_s, now_ms, [](result<put_outcome> r) { ... });  // durable (or refused)
+//   hm->put(recipient, envelope, ttl_s, now_ms, depositor, [](result<put_outcome> r) { ... });  // durable (or refused)
 //   hm->list(recipient, after_id, 64, 8 << 20);     // oldest first
 //   hm->ack(recipient, {ids});                       // deletes (only that recipient's)
 //   hm->expire(now_ms);                              // drops mail past its expiry
@@ -47,6 +47,7 @@ struct held_envelope {
   std::uint64_t id = 0;
   bytes envelope;
   std::int64_t expires_ms = 0;
+  std::string depositor;  // peer ID text of the peer that deposited it; empty for mail held before it was recorded
 };
 
 enum class put_outcome : std::uint8_t { stored, duplicate };
@@ -71,11 +72,13 @@ class held_mail {
   held_mail& operator=(const held_mail&) = delete;
 
   using put_done = std::function<void(result<put_outcome>)>;
-  // Holds `envelope` (an aqua envelope addressed to `recipient`) for at most
-  // ttl_s (0 = max_ttl_s) seconds. done: stored / duplicate once durable, or
+  // Holds `envelope` (an aqua envelope addressed to `recipient`, deposited
+  // by `depositor`) for at most ttl_s (0 = max_ttl_s) seconds. A duplicate
+  // keeps the first deposit's depositor. done: stored / duplicate once durable, or
   // frame_too_large, quota_exceeded, message_expired, bad_envelope (not an
   // envelope for `recipient`), or the store's error.
-  void put(const peer_id& recipient, bytes_view envelope, std::uint32_t ttl_s, std::int64_t now_ms, put_done done);
+  void put(const peer_id& recipient, bytes_view envelope, std::uint32_t ttl_s, std::int64_t now_ms,
+           const peer_id& depositor, put_done done);
   // The recipient's mail with id > after_id, oldest first: at most
   // max_count items and max_bytes of envelopes (the first item always fits).
   // Mail being deleted is left out.

@@ -13,6 +13,7 @@ namespace aqua::store::held_records {
 
 namespace {
 constexpr std::uint8_t record_version = 1;
+constexpr std::uint8_t mail_record_version = 2;  // m/e/ records
 constexpr std::size_t max_peer_text = 128;
 bytes_view as_bytes(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 } // namespace
@@ -33,13 +34,16 @@ std::string expiry_key(std::int64_t expires_ms, std::uint64_t id) {
 
 
 
+// Version 2 appends the depositor (string); version 1 (written before it was
+// recorded) is still read, with no depositor.
 bytes encode_mail(const mail_record& r) {
-  bytes out{record_version};
+  bytes out{mail_record_version};
   codec::put_bytes(out, r.hash);
   codec::put_u64(out, static_cast<std::uint64_t>(r.deposited_ms));
   codec::put_u64(out, static_cast<std::uint64_t>(r.expires_ms));
   codec::put_u32(out, static_cast<std::uint32_t>(r.envelope.size()));
   codec::put_bytes(out, r.envelope);
+  codec::put_str(out, r.depositor);
   return out;
 }
 
@@ -50,8 +54,11 @@ std::optional<mail_record> decode_mail(std::string_view v) {
   std::uint64_t dep = 0, exp = 0;
   std::uint32_t len = 0;
   bytes_view h, e;
-  if (!r.u8(ver) || ver != record_version || !r.take(32, h) || !r.u64(dep) || !r.u64(exp) || !r.u32(len) || !r.take(len, e) || r.left() != 0)
+  if (!r.u8(ver) || (ver != record_version && ver != mail_record_version) || !r.take(32, h) || !r.u64(dep) ||
+      !r.u64(exp) || !r.u32(len) || !r.take(len, e))
     return std::nullopt;
+  if (ver == mail_record_version && !r.str(m.depositor, max_peer_text)) return std::nullopt;
+  if (r.left() != 0) return std::nullopt;
   m.hash.assign(h.begin(), h.end());
   m.deposited_ms = static_cast<std::int64_t>(dep);
   m.expires_ms = static_cast<std::int64_t>(exp);

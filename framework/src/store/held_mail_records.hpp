@@ -23,6 +23,7 @@ struct mail_record {  // m/e/<recipient>/<id>
   bytes hash;
   std::int64_t deposited_ms = 0, expires_ms = 0;
   bytes envelope;
+  std::string depositor;  // peer ID text; version 1 records have none (empty)
 };
 struct hash_record {  // m/h/<sha-256 hex>
   std::uint64_t id = 0;

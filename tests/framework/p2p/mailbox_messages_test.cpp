@@ -20,7 +20,9 @@ TEST(mailbox_messages, encodes_the_spec_examples_byte_for_byte) {
   EXPECT_EQ(to_hex(encode(status_message(status::ok))), "08012864");
   EXPECT_EQ(to_hex(encode(status_message(status::quota_exceeded, "full"))), "080128c9013204" "66756c6c");
   EXPECT_EQ(to_hex(encode(ack({1, 2, 300}))), "0804420401" "02ac02");
-  EXPECT_EQ(to_hex(encode(mail({{7, hex("0102")}}))), "08033a06" "0807" "12020102");
+  EXPECT_EQ(to_hex(encode(mail({{7, hex("0102"), {}}}))), "08033a06" "0807" "12020102");
+  EXPECT_EQ(to_hex(frame(mail({{7, hex("0102"), id_of(2).to_bytes()}})).value()),
+            "32" "0803" "3a2e" "0807" "12020102" "1a26" + to_hex(id_of(2).to_bytes()));
   auto d = encode(deposit(id_of(2).to_bytes(), hex("aabb"), 3600));
   EXPECT_EQ(to_hex(d), "0800" "1226" + to_hex(id_of(2).to_bytes()) + "1a02aabb" "20901c");
   EXPECT_EQ(to_hex(frame(fetch()).value()), "020802");
@@ -34,7 +36,8 @@ TEST(mailbox_messages, every_message_type_round_trips) {
                               status_message(status::too_large, "envelope of 5000000 bytes"),
                               status_message(static_cast<status>(777)),
                               fetch(),
-                              mail({{1, bytes(10, 1)}, {1ull << 40, bytes(300, 2)}}),
+                              mail({{1, bytes(10, 1), {}}, {1ull << 40, bytes(300, 2), {}}}),
+                              mail({{3, bytes(5, 1), id_of(3).to_bytes()}, {4, bytes(7, 2), {}}}),
                               ack({1, 1ull << 63, 5})};
   for (const auto& m : all) {
     auto enc = encode(m);
@@ -53,8 +56,28 @@ TEST(mailbox_messages, accepts_unpacked_ack_ids_and_skips_unknown_fields) {
   EXPECT_EQ(m->ids, (std::vector<std::uint64_t>{5, 6}));
 }
 
+TEST(mailbox_messages, mail_item_overhead_is_the_encoded_size_of_an_item) {
+  for (std::size_t n : {1u, 127u, 128u, 70000u})
+    for (bytes dep : {bytes{}, id_of(4).to_bytes()}) {
+      const std::uint64_t id = 1ull << 63;  // a 10-byte varint: the longest id, which the overhead allows for
+      auto m = encode(mail({{id, bytes(n, 9), dep}}));
+      EXPECT_EQ(m.size(), 2 + mail_item_overhead(n, dep.size()) + n) << n << " " << dep.size();
+    }
+}
+
+TEST(mailbox_messages, rejects_a_depositor_twice_too_long_or_of_the_wrong_wire_type) {
+  EXPECT_FALSE(decode(hex("08033a0a" "0807" "12020102" "1a0101" "1a0102")));  // twice
+  EXPECT_FALSE(decode(hex("08033a08" "0807" "12020102" "1801")));             // varint, not bytes
+  mail_item big{7, bytes{1}, bytes(max_depositor + 1, 5)};
+  auto too_long = decode(encode(mail({big})));
+  ASSERT_FALSE(too_long);
+  EXPECT_NE(too_long.err().message().find("depositor"), std::string::npos) << too_long.err().what();
+  big.depositor.resize(max_depositor);
+  EXPECT_TRUE(decode(encode(mail({big}))));
+}
+
 TEST(mailbox_messages, rejects_truncated_input_at_every_length) {
-  auto full = encode(mail({{9, bytes(40, 3)}}));  // one field: no prefix ends on a field boundary
+  auto full = encode(mail({{9, bytes(40, 3), {}}}));  // one field: no prefix ends on a field boundary
   for (std::size_t n = 1; n < full.size(); ++n) {
     auto m = decode(bytes_view(full).first(n));
     EXPECT_FALSE(m) << "prefix of " << n << " bytes decoded";
@@ -96,7 +119,7 @@ TEST(mailbox_messages, enforces_the_per_type_rules) {
   EXPECT_FALSE(decode(hex("08033a04" "12020102")));                   // Mail without id
   EXPECT_FALSE(decode(hex("0804")));                                  // ACK without ids
   EXPECT_FALSE(decode(hex("0804420100")));                            // ACK of id 0
-  std::vector<mail_item> many(max_mail_per_message + 1, mail_item{1, bytes{1}});
+  std::vector<mail_item> many(max_mail_per_message + 1, mail_item{1, bytes{1}, {}});
   EXPECT_FALSE(decode(encode(mail(many))));
   std::vector<std::uint64_t> ids(max_ack_ids + 1, 1);
   EXPECT_FALSE(decode(encode(ack(ids))));

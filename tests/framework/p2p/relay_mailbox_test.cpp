@@ -51,6 +51,7 @@ struct recipient {
   keypair key = key_of(20);
   std::mutex mu;
   std::vector<bytes> got;
+  std::vector<peer_id> depositors;  // as the relay reported them, one per frame in `got`
   int fail_first = 0;
   std::unique_ptr<relay_client> rc;
   explicit recipient(const std::string& relay, int fail = 0) : fail_first(fail) {
@@ -58,12 +59,15 @@ struct recipient {
     cfg.relays = {relay};
     cfg.retry_ms = 300;
     relay_client_callbacks cb;
-    cb.on_held = [this](bytes frame, std::function<void(result<void>)> done) {
+    cb.on_held = [this](bytes frame, const peer_id& depositor, std::function<void(result<void>)> done) {
       bool fail = false;
       {
         std::lock_guard<std::mutex> g(mu);
         fail = fail_first > 0 && fail_first--;
-        if (!fail) got.push_back(std::move(frame));
+        if (!fail) {
+          got.push_back(std::move(frame));
+          depositors.push_back(depositor);
+        }
       }
       // From another thread, as the node does after its durable write.
       std::thread([done, fail] {
@@ -98,6 +102,9 @@ TEST(relay_mailbox, mail_deposited_while_the_recipient_is_offline_is_fetched_ack
     std::lock_guard<std::mutex> g(bob.mu);
     EXPECT_EQ(bob.got[0], e1);
     EXPECT_EQ(bob.got[1], e2);
+    // The relay reports who deposited each (the Noise-authenticated peer of the deposit stream).
+    EXPECT_EQ(bob.depositors[0], alice.key.id());
+    EXPECT_EQ(bob.depositors[1], alice.key.id());
   }
   ASSERT_TRUE(eventually([&] { return relay.held_keys() == 0; }, mail_wait)) << relay.held_keys() << " keys left under m/";
   EXPECT_EQ(relay.mail().stats().acked, 2u);

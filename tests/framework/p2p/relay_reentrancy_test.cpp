@@ -141,7 +141,7 @@ TEST(relay_reentrancy, held_mail_answered_while_the_relay_connection_breaks_come
     cfg.relays = {relay.addr()};
     cfg.retry_ms = 200;
     relay_client_callbacks cb;
-    cb.on_held = [&](bytes, std::function<void(result<void>)> done) {
+    cb.on_held = [&](bytes, const peer_id&, std::function<void(result<void>)> done) {
       std::lock_guard lk(mu);
       dones.push_back(std::move(done));
     };

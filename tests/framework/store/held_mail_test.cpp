@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <leveldb/write_batch.h>
+
+#include <cstdio>
 #include <future>
 
 #include "identity/keypair.hpp"
@@ -32,10 +35,11 @@ struct fixture {
     mail = std::move(*m);
   }
   // put and wait for `done` (bounded).
-  result<put_outcome> put(const peer_id& to, const bytes& env, std::uint32_t ttl_s = 0, std::int64_t now = t0) {
+  result<put_outcome> put(const peer_id& to, const bytes& env, std::uint32_t ttl_s = 0, std::int64_t now = t0,
+                          const peer_id& from = id_of(1)) {
     auto p = std::make_shared<std::promise<result<put_outcome>>>();
     auto f = p->get_future();
-    mail->put(to, env, ttl_s, now, [p](result<put_outcome> r) { p->set_value(std::move(r)); });
+    mail->put(to, env, ttl_s, now, from, [p](result<put_outcome> r) { p->set_value(std::move(r)); });
     if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
       return error{errc::timeout, "put did not complete"};
     return f.get();
@@ -92,6 +96,43 @@ TEST(held_mail, held_mail_survives_reopen_in_deposit_order) {
   EXPECT_GT(fx.list(bob).at(0).id, held[1].id);
 }
 
+TEST(held_mail, records_who_deposited_each_envelope_and_reads_records_from_before_that) {
+  fixture fx;
+  const auto bob = id_of(2), carol = id_of(3), dave = id_of(4);
+  const auto e1 = test::fake_envelope(bob, 1, t0 + day_ms), e2 = test::fake_envelope(bob, 2, t0 + day_ms);
+  ASSERT_EQ(fx.put(bob, e1, 0, t0, carol).value(), put_outcome::stored);
+  ASSERT_EQ(fx.put(bob, e1, 0, t0, dave).value(), put_outcome::duplicate);  // the first deposit's depositor stays
+  ASSERT_EQ(fx.put(bob, e2, 0, t0, dave).value(), put_outcome::stored);
+  fx.reopen();
+  auto held = fx.list(bob);
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].depositor, carol.str());
+  EXPECT_EQ(held[1].depositor, dave.str());
+
+  // A version 1 record (written before depositors were recorded): the same
+  // fields without the trailing depositor string.
+  char id_hex[17];
+  std::snprintf(id_hex, sizeof id_hex, "%016llx", static_cast<unsigned long long>(held[0].id));
+  const std::string key = "m/e/" + bob.str() + "/" + id_hex;
+  auto v2 = fx.store->get(key).value().value();
+  ASSERT_EQ(v2[0], '\x02');
+  std::string v1 = v2.substr(0, v2.size() - 2 - carol.str().size());
+  v1[0] = '\x01';
+  leveldb::WriteBatch b;
+  b.Put(key, v1);
+  ASSERT_TRUE(fx.store->write(std::move(b)));
+  held = fx.list(bob);
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].envelope, e1);
+  EXPECT_EQ(held[0].depositor, "");
+  // A record of a version this code does not know is skipped, not misread.
+  v1[0] = '\x03';
+  leveldb::WriteBatch b3;
+  b3.Put(key, v1);
+  ASSERT_TRUE(fx.store->write(std::move(b3)));
+  EXPECT_EQ(fx.list(bob).size(), 1u);
+}
+
 TEST(held_mail, the_same_envelope_deposited_twice_is_held_once) {
   fixture fx;
   const auto bob = id_of(2);
@@ -100,8 +141,8 @@ TEST(held_mail, the_same_envelope_deposited_twice_is_held_once) {
   auto p1 = std::make_shared<std::promise<result<put_outcome>>>();
   auto p2 = std::make_shared<std::promise<result<put_outcome>>>();
   auto f1 = p1->get_future(), f2 = p2->get_future();
-  fx.mail->put(bob, e, 0, t0, [p1](result<put_outcome> r) { p1->set_value(std::move(r)); });
-  fx.mail->put(bob, e, 0, t0, [p2](result<put_outcome> r) { p2->set_value(std::move(r)); });
+  fx.mail->put(bob, e, 0, t0, id_of(1), [p1](result<put_outcome> r) { p1->set_value(std::move(r)); });
+  fx.mail->put(bob, e, 0, t0, id_of(1), [p2](result<put_outcome> r) { p2->set_value(std::move(r)); });
   ASSERT_EQ(f1.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   ASSERT_EQ(f2.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(f1.get().value(), put_outcome::stored);
