@@ -28,7 +28,7 @@ result<void> zconn::send(bytes_view frame) {
     out_.emplace_back(frame.begin(), frame.end());
     out_bytes_ += frame.size();
   }
-  wake_();
+  flush_();
   return ok();
 }
 
@@ -97,12 +97,16 @@ bool zconn::inbound_full() const {
 }
 
 void zconn::push_inbound(bytes frame) {
+  std::lock_guard<std::mutex> g(m_);
+  in_bytes_ += frame.size();
+  in_.push_back(std::move(frame));
+  if (in_.size() >= lim_.queue_frames || in_bytes_ >= lim_.queue_bytes) reader_paused_ = true;
+}
+
+void zconn::notify_readable() {
   std::shared_ptr<connection_observer> obs;
   {
     std::lock_guard<std::mutex> g(m_);
-    in_bytes_ += frame.size();
-    in_.push_back(std::move(frame));
-    if (in_.size() >= lim_.queue_frames || in_bytes_ >= lim_.queue_bytes) reader_paused_ = true;
     obs = obs_;
   }
   if (obs) obs->on_readable();

@@ -25,8 +25,12 @@ struct limits {
 
 class zconn : public connection {
  public:
-  zconn(limits lim, std::string local, std::string remote, std::function<void()> wake)
-      : lim_(lim), local_(std::move(local)), remote_(std::move(remote)), wake_(std::move(wake)) {}
+  // `wake` gets the I/O thread to look at this connection; `flush` tries to
+  // send the queued frames at once from the calling thread (falling back to
+  // `wake` when the socket is busy).
+  zconn(limits lim, std::string local, std::string remote, std::function<void()> wake, std::function<void()> flush)
+      : lim_(lim), local_(std::move(local)), remote_(std::move(remote)), wake_(std::move(wake)),
+        flush_(std::move(flush)) {}
 
   std::string local_address() const override { return local_; }
   std::string remote_address() const override { return remote_; }
@@ -42,7 +46,11 @@ class zconn : public connection {
   bool has_outbound() const;
   void pop_outbound();                      // it went out
   bool inbound_full() const;
+  // Queues a frame from the peer; the caller then runs notify_readable(),
+  // after letting go of the socket's mutex (so the reader's answer finds
+  // the socket free).
   void push_inbound(bytes frame);
+  void notify_readable();
   void mark_closed(const error& why);       // peer gone (e.g. unroutable)
   bool close_requested() const;
   void set_remote_peer(const peer_id& p);
@@ -50,7 +58,7 @@ class zconn : public connection {
  private:
   limits lim_;
   std::string local_, remote_;
-  std::function<void()> wake_;
+  std::function<void()> wake_, flush_;
   mutable std::mutex m_;
   std::deque<bytes> in_, out_;
   std::size_t in_bytes_ = 0, out_bytes_ = 0;

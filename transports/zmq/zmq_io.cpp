@@ -95,7 +95,9 @@ void zmq_transport::flush(zmq::socket_t& s, link& l, const std::string* rid) {
   }
 }
 
-void zmq_transport::on_router_message(listener& li, const std::string& rid, std::vector<zmq::message_t>& msg) {
+void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const std::string& rid,
+                                      std::vector<zmq::message_t>& msg) {
+  auto& li = *lp;
   if (msg.empty() || msg[0].size() != 1) return;
   auto k = static_cast<kind>(*msg[0].data<std::uint8_t>());
   auto it = li.peers.find(rid);
@@ -110,7 +112,9 @@ void zmq_transport::on_router_message(listener& li, const std::string& rid, std:
         spdlog::warn("zmq: {} has {} connections (max_peers); refusing another", li.address, li.peers.size());
         return;
       }
-      auto c = std::make_shared<zconn>(lim_, li.address, "zmq-peer", [this] { wake(); });
+      std::weak_ptr<listener> weak = lp;
+      auto c = std::make_shared<zconn>(lim_, li.address, "zmq-peer", [this] { wake(); },
+                                       [this, weak, rid] { flush_now(weak, rid); });
       it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), false, std::nullopt, {}, 0}).first;
     }
     auto& l = it->second;
@@ -147,6 +151,7 @@ void zmq_transport::on_router_message(listener& li, const std::string& rid, std:
       return;
     }
     it->second.conn->push_inbound(std::move(*frame));
+    readable_.push_back(it->second.conn);
   }
 }
 
@@ -173,7 +178,10 @@ void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& ms
     for (std::size_t i = 1; i < msg.size(); ++i) chunks.push_back(view(msg[i]));
     auto frame = l.open(chunks, lim_.max_frame_bytes);
     if (!frame) fail_link(l, frame.err());
-    else l.conn->push_inbound(std::move(*frame));
+    else {
+      l.conn->push_inbound(std::move(*frame));
+      readable_.push_back(l.conn);
+    }
     return;
   }
   fail_link(l, error{errc::bad_frame, "unexpected zmq message kind " + std::to_string(static_cast<int>(k))});
@@ -183,15 +191,91 @@ void zmq_transport::housekeeping() {
   auto now = steady_ms();
   auto expired = [&](const link& l) { return !l.established() && now - l.started_ms > lim_.handshake_timeout_ms; };
   for (auto it = dealers_.begin(); it != dealers_.end();) {
-    if (expired(it->l))
-      fail_link(it->l, error{errc::timeout, "no Noise handshake with " + it->l.conn->remote_address() + " within " +
-                                              std::to_string(lim_.handshake_timeout_ms) + " ms"});
-    // Connections the node closed go away here, in the socket-owning thread.
-    it = it->l.conn->close_requested() ? dealers_.erase(it) : std::next(it);
+    auto& d = **it;
+    std::unique_lock<std::mutex> g(d.m);
+    if (expired(d.l))
+      fail_link(d.l, error{errc::timeout, "no Noise handshake with " + d.l.conn->remote_address() + " within " +
+                                            std::to_string(lim_.handshake_timeout_ms) + " ms"});
+    // Connections the node closed go away here, in the I/O thread.
+    if (!d.l.conn->close_requested()) {
+      ++it;
+      continue;
+    }
+    d.sock.reset();  // a sender still holding the dealer finds no socket
+    g.unlock();
+    it = dealers_.erase(it);
   }
-  for (auto& li : listeners_)
-    for (auto it = li.peers.begin(); it != li.peers.end();)
-      it = (it->second.conn->close_requested() || expired(it->second)) ? li.peers.erase(it) : std::next(it);
+  for (auto& li : listeners_) {
+    std::lock_guard<std::mutex> g(li->m);
+    for (auto it = li->peers.begin(); it != li->peers.end();)
+      it = (it->second.conn->close_requested() || expired(it->second)) ? li->peers.erase(it) : std::next(it);
+  }
+}
+
+bool zmq_transport::drain_router(const std::shared_ptr<listener>& lp, std::size_t max_parts) {
+  auto& s = *lp->sock;
+  for (int n = 0; n < 256; ++n) {
+    zmq::message_t rid, first;
+    if (!s.recv(rid, zmq::recv_flags::dontwait)) return false;
+    if (!rid.more() || !s.recv(first, zmq::recv_flags::dontwait)) continue;
+    std::vector<zmq::message_t> msg;
+    if (!read_rest(s, first, msg, max_parts)) continue;  // oversized: dropped
+    on_router_message(lp, rid.to_string(), msg);
+  }
+  return true;
+}
+
+bool zmq_transport::drain(dealer& d, std::size_t max_parts) {
+  for (int n = 0; n < 256; ++n) {
+    if (d.l.conn->inbound_full()) return false;  // resumed by a wake-up once the node read some
+    zmq::message_t first;
+    if (!d.sock->recv(first, zmq::recv_flags::dontwait)) return false;
+    std::vector<zmq::message_t> msg;
+    if (!read_rest(*d.sock, first, msg, max_parts)) {
+      fail_link(d.l, error{errc::frame_too_large, "peer sent a frame larger than max_frame_bytes"});
+      return false;
+    }
+    on_dealer_message(d, msg);
+  }
+  return true;
+}
+
+void zmq_transport::notify_readable() {
+  std::vector<std::shared_ptr<zconn>> ready;
+  ready.swap(readable_);
+  for (std::size_t i = 0; i < ready.size(); ++i)
+    if (i == 0 || ready[i] != ready[i - 1]) ready[i]->notify_readable();
+}
+
+void zmq_transport::after_use(zmq::socket_t& s, const link& l) {
+  bool input = false;
+  try {
+    input = (s.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+  } catch (const zmq::error_t&) {
+    input = true;  // let the I/O thread find out
+  }
+  if (input || l.waiting()) wake();
+}
+
+void zmq_transport::flush_now(const std::weak_ptr<dealer>& weak) {
+  auto d = weak.lock();
+  if (!d) return;
+  std::unique_lock<std::mutex> g(d->m, std::try_to_lock);
+  if (!g) return wake();  // the I/O thread (or another sender) has the socket: it flushes on its next turn
+  if (!d->sock) return;
+  flush(*d->sock, d->l, nullptr);
+  after_use(*d->sock, d->l);
+}
+
+void zmq_transport::flush_now(const std::weak_ptr<listener>& weak, const std::string& rid) {
+  auto li = weak.lock();
+  if (!li) return;
+  std::unique_lock<std::mutex> g(li->m, std::try_to_lock);
+  if (!g) return wake();
+  auto it = li->peers.find(rid);
+  if (!li->sock || it == li->peers.end()) return;
+  flush(*li->sock, it->second, &rid);
+  after_use(*li->sock, it->second);
 }
 
 void zmq_transport::loop() {
@@ -206,9 +290,14 @@ void zmq_transport::loop() {
                      what, l.established(), l.control_out.size(), l.sealed_pending.has_value(),
                      l.conn->has_outbound(), l.conn->inbound_full());
       };
-      for (auto& d : dealers_) show("dealer", d.l);
-      for (auto& li : listeners_)
-        for (auto& [rid, l] : li.peers) show("router-peer", l);
+      for (auto& d : dealers_) {
+        std::lock_guard<std::mutex> g(d->m);
+        show("dealer", d->l);
+      }
+      for (auto& li : listeners_) {
+        std::lock_guard<std::mutex> g(li->m);
+        for (auto& [rid, l] : li->peers) show("router-peer", l);
+      }
     }
     std::vector<std::function<void()>> cmds;
     {
@@ -217,54 +306,44 @@ void zmq_transport::loop() {
     }
     for (auto& c : cmds) c();
     housekeeping();
-    for (auto& d : dealers_) flush(*d.sock, d.l, nullptr);
-    for (auto& li : listeners_)
-      for (auto& [rid, l] : li.peers) flush(*li.sock, l, &rid);
-    bool backlog = false;  // a sealed frame waits at the high-water mark: poll briefly, then retry
-    auto waiting = [](const link& l) {
-      return !l.control_out.empty() || l.sealed_pending || (l.established() && l.conn->has_outbound());
-    };
-    for (auto& d : dealers_) backlog = backlog || waiting(d.l);
-    for (auto& li : listeners_)
-      for (auto& [rid, l] : li.peers) backlog = backlog || waiting(l);
-
+    // One turn per socket under its mutex: read what arrived, then send what
+    // is queued (handshake answers included). ZMQ_FD only signals new input
+    // after a read ran dry, so a socket not read dry (turn limit) means
+    // polling without waiting; a frame ZeroMQ did not take (high-water mark)
+    // means retrying soon.
+    bool again = false, backlog = false;
     std::vector<zmq::pollitem_t> items{{wake_pull_.handle(), 0, ZMQ_POLLIN, 0}};
-    for (auto& li : listeners_) {
-      bool full = false;
-      for (auto& [rid, l] : li.peers) full = full || l.conn->inbound_full();
-      items.push_back({li.sock->handle(), 0, static_cast<short>(full ? 0 : ZMQ_POLLIN), 0});
+    for (auto& lp : listeners_) {
+      {
+        std::lock_guard<std::mutex> g(lp->m);
+        auto full = [&] {
+          for (auto& [rid, l] : lp->peers)
+            if (l.conn->inbound_full()) return true;
+          return false;
+        };
+        if (!full()) again = drain_router(lp, max_parts) || again;
+        for (auto& [rid, l] : lp->peers) {
+          flush(*lp->sock, l, &rid);
+          backlog = backlog || l.waiting();
+        }
+        items.push_back({nullptr, lp->fd, static_cast<short>(full() ? 0 : ZMQ_POLLIN), 0});
+      }
+      notify_readable();
     }
-    for (auto& d : dealers_)
-      items.push_back({d.sock->handle(), 0, static_cast<short>(d.l.conn->inbound_full() ? 0 : ZMQ_POLLIN), 0});
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(backlog ? 1 : 100));
+    for (auto& dp : dealers_) {
+      {
+        std::lock_guard<std::mutex> g(dp->m);
+        again = drain(*dp, max_parts) || again;
+        flush(*dp->sock, dp->l, nullptr);
+        backlog = backlog || dp->l.waiting();
+        items.push_back({nullptr, dp->fd, static_cast<short>(dp->l.conn->inbound_full() ? 0 : ZMQ_POLLIN), 0});
+      }
+      notify_readable();
+    }
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(again ? 0 : backlog ? 1 : 100));
     if (items[0].revents & ZMQ_POLLIN) {
       zmq::message_t m;
       while (wake_pull_.recv(m, zmq::recv_flags::dontwait)) {
-      }
-    }
-    std::size_t i = 1;
-    for (auto& li : listeners_) {
-      if (!(items[i++].revents & ZMQ_POLLIN)) continue;
-      for (int n = 0; n < 256; ++n) {
-        zmq::message_t rid, first;
-        if (!li.sock->recv(rid, zmq::recv_flags::dontwait)) break;
-        if (!rid.more() || !li.sock->recv(first, zmq::recv_flags::dontwait)) continue;
-        std::vector<zmq::message_t> msg;
-        if (!read_rest(*li.sock, first, msg, max_parts)) continue;  // oversized: dropped
-        on_router_message(li, rid.to_string(), msg);
-      }
-    }
-    for (auto& d : dealers_) {
-      if (!(items[i++].revents & ZMQ_POLLIN)) continue;
-      for (int n = 0; n < 256 && !d.l.conn->inbound_full(); ++n) {
-        zmq::message_t first;
-        if (!d.sock->recv(first, zmq::recv_flags::dontwait)) break;
-        std::vector<zmq::message_t> msg;
-        if (!read_rest(*d.sock, first, msg, max_parts)) {
-          fail_link(d.l, error{errc::frame_too_large, "peer sent a frame larger than max_frame_bytes"});
-          break;
-        }
-        on_dealer_message(d, msg);
       }
     }
   }

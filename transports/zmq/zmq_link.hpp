@@ -43,6 +43,10 @@ struct link {
   std::int64_t unreachable_since = 0;
 
   bool established() const { return session && session->established(); }
+  // Something is queued for this link that ZeroMQ has not taken yet.
+  bool waiting() const {
+    return !control_out.empty() || sealed_pending || (established() && conn->has_outbound());
+  }
   // Our next handshake message, if it is our turn: [0x01][msg].
   result<std::optional<parts>> handshake_out();
   // A handshake message from the peer. On success with a newly established

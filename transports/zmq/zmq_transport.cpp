@@ -107,7 +107,11 @@ result<std::string> zmq_transport::listen(const std::string& address) {
                    "cannot listen on " + address + ": " + e.what()};
     }
     auto bound = to_multiaddr(s->get(zmq::sockopt::last_endpoint), ep.second);
-    listeners_.push_back({std::move(s), bound, {}});
+    auto li = std::make_shared<listener>();
+    li->fd = s->get(zmq::sockopt::fd);
+    li->sock = std::move(s);
+    li->address = bound;
+    listeners_.push_back(std::move(li));
     std::lock_guard<std::mutex> g(obs_mutex_);
     addresses_.push_back(bound);
     return bound;
@@ -129,11 +133,15 @@ result<std::shared_ptr<connection>> zmq_transport::dial(const std::string& addre
       } catch (const zmq::error_t& e) {
         return error{errc::bad_address, "cannot dial " + address + ": " + e.what()};
       }
-      auto c = std::make_shared<zconn>(lim_, "dialer", address, [this] { wake(); });
-      dealer d{std::move(s), link{c, host_->new_session(true, expected), steady_ms(), true, std::nullopt, {}, 0}};
-      auto first = d.l.handshake_out();  // Noise message 1; ZeroMQ queues it until connected
+      auto d = std::make_shared<dealer>();
+      std::weak_ptr<dealer> weak = d;
+      auto c = std::make_shared<zconn>(lim_, "dialer", address, [this] { wake(); }, [this, weak] { flush_now(weak); });
+      d->fd = s->get(zmq::sockopt::fd);
+      d->sock = std::move(s);
+      d->l = link{c, host_->new_session(true, expected), steady_ms(), true, std::nullopt, {}, 0};
+      auto first = d->l.handshake_out();  // Noise message 1; ZeroMQ queues it until connected
       if (!first || !*first) return error{errc::crypto_failure, "cannot start the Noise handshake"};
-      d.l.control_out.push_back(std::move(**first));
+      d->l.control_out.push_back(std::move(**first));
       dealers_.push_back(std::move(d));
       return std::shared_ptr<connection>(c);
     });
@@ -147,9 +155,17 @@ std::vector<std::string> zmq_transport::listen_addresses() const {
 void zmq_transport::stop() {
   if (!running_) return;
   run_in_io<bool>([this]() -> result<bool> {
-    for (auto& d : dealers_) d.l.conn->mark_closed(error{errc::connection_closed, "transport stopped"});
-    for (auto& l : listeners_)
-      for (auto& [rid, lk] : l.peers) lk.conn->mark_closed(error{errc::connection_closed, "transport stopped"});
+    for (auto& d : dealers_) {
+      std::lock_guard<std::mutex> g(d->m);
+      d->l.conn->mark_closed(error{errc::connection_closed, "transport stopped"});
+      d->sock.reset();
+    }
+    for (auto& li : listeners_) {
+      std::lock_guard<std::mutex> g(li->m);
+      for (auto& [rid, lk] : li->peers) lk.conn->mark_closed(error{errc::connection_closed, "transport stopped"});
+      li->peers.clear();
+      li->sock.reset();
+    }
     dealers_.clear();
     listeners_.clear();
     return true;

@@ -1,8 +1,15 @@
 #pragma once
 // The "zmq" transport plugin (private to the plugin): direct connections
 // over tcp multiaddrs (/ip4/A/tcp/P, /ip6/A/tcp/P, /dns4|dns6|dns/H/tcp/P,
-// with an optional /p2p/ID naming the peer to authenticate). One I/O thread
-// owns every ZeroMQ socket: a ROUTER per listen address, a DEALER per dial.
+// with an optional /p2p/ID naming the peer to authenticate). A ROUTER per
+// listen address, a DEALER per dial. Each socket has a mutex; whoever holds
+// it may use the socket (ZeroMQ allows a socket to move between threads
+// behind a full memory barrier). A sender seals and sends its frame in its
+// own thread when the socket is free, so a frame leaves without waking
+// another thread; the I/O thread reads every socket, runs the handshakes and
+// sends what senders left queued. It polls each socket's ZMQ_FD (never the
+// socket itself, which another thread may be using) and re-checks
+// ZMQ_EVENTS under the mutex after every use, as ZMQ_FD is edge-triggered.
 // Other threads talk to it through bounded per-connection queues and an
 // inproc wake-up socket. Every connection is a Noise XX secure link
 // (zmq_link.hpp) bound to the node's identity.
@@ -34,13 +41,19 @@ class zmq_transport : public transport {
   void stop() override;
 
  private:
+  // The mutex guards the socket and the links on it; the I/O thread resets
+  // `sock` (under the mutex) when it drops the socket.
   struct listener {
+    std::mutex m;
     std::unique_ptr<zmq::socket_t> sock;
+    zmq::fd_t fd{};
     std::string address;
     std::map<std::string, link> peers;  // routing id -> link
   };
   struct dealer {
+    std::mutex m;
     std::unique_ptr<zmq::socket_t> sock;
+    zmq::fd_t fd{};
     link l;
   };
 
@@ -66,8 +79,22 @@ class zmq_transport : public transport {
   // Sends a multipart message (after `rid` for ROUTERs) without blocking.
   sent send_parts(zmq::socket_t& s, const std::string* rid, const parts& p);
   void flush(zmq::socket_t& s, link& l, const std::string* rid);
-  void on_router_message(listener& l, const std::string& rid, std::vector<zmq::message_t>& msg);
+  void on_router_message(const std::shared_ptr<listener>& l, const std::string& rid, std::vector<zmq::message_t>& msg);
   void on_dealer_message(dealer& d, std::vector<zmq::message_t>& msg);
+  // I/O thread, with the socket's mutex held: reads what the socket has.
+  // True when it stopped before the socket ran dry (come back at once).
+  bool drain_router(const std::shared_ptr<listener>& li, std::size_t max_parts);
+  bool drain(dealer& d, std::size_t max_parts);
+  // A sender's thread, after queueing a frame: send now if the socket is free.
+  void flush_now(const std::weak_ptr<dealer>& d);
+  void flush_now(const std::weak_ptr<listener>& li, const std::string& rid);
+  // After using a socket from a sender's thread: wake the I/O thread if the
+  // socket has input (that use may have consumed the ZMQ_FD edge) or a frame
+  // is still queued.
+  void after_use(zmq::socket_t& s, const link& l);
+  // I/O thread, without any socket mutex: tells the readers of the
+  // connections that got frames this turn.
+  void notify_readable();
   void fail_link(link& l, const error& why);
   std::shared_ptr<transport_observer> observer() const;
 
@@ -82,8 +109,9 @@ class zmq_transport : public transport {
   std::shared_ptr<transport_observer> observer_;
   std::shared_ptr<transport_host> host_;
   std::vector<std::string> addresses_;
-  std::vector<listener> listeners_;  // I/O thread only
-  std::vector<dealer> dealers_;      // I/O thread only
+  std::vector<std::shared_ptr<listener>> listeners_;  // the vectors: I/O thread only
+  std::vector<std::shared_ptr<dealer>> dealers_;
+  std::vector<std::shared_ptr<zconn>> readable_;  // I/O thread only
   std::atomic<bool> running_{true};
   std::thread io_;
 };

@@ -15,7 +15,8 @@
 //   * close() is seen by the other side as on_closed(); frames sent before
 //     the close remain readable via try_receive().
 // Observer callbacks may run on any thread (including inside send()/close()
-// of the other side) and must not block or call back into the transport.
+// of the same connection or of the other side) and must not block or call
+// back into the transport.
 //
 // Bump transport_abi_version whenever anything in this header changes
 // layout or meaning; the loader refuses plugins built against another one.

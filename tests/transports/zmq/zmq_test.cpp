@@ -183,3 +183,69 @@ TEST(zmq, a_restarted_listener_makes_the_dialler_close_so_routing_redials) {
   EXPECT_EQ(got, (bytes{3}));
   t->stop();
 }
+
+// Senders seal and send in their own threads when the socket is free, and
+// leave frames to the I/O thread when it is not: frames from many threads at
+// once, both ways, must all arrive whole and, per sending thread, in order.
+TEST(zmq, frames_sent_from_many_threads_at_once_arrive_whole_and_in_order) {
+  node_side server, client(false);
+  auto c = client.t->dial(server.addr + "/p2p/" + server.key.id().str());
+  ASSERT_TRUE(c) << c.err().what();
+  ASSERT_TRUE((*c)->send(bytes{0xff}));  // makes the listener accept
+  ASSERT_TRUE(eventually([&] { return server.acc->count() == 1; }));
+  auto accepted = server.acc->first();
+  ASSERT_EQ(receive(*accepted), (bytes{0xff}));
+
+  constexpr int threads = 6, per_thread = 1500;
+  auto frame = [](int t, int i) {
+    bytes f(600 + (i % 7) * 100, static_cast<std::uint8_t>(t));
+    f[1] = static_cast<std::uint8_t>(i >> 8);
+    f[2] = static_cast<std::uint8_t>(i);
+    return f;
+  };
+  auto send_all = [&](connection& conn, int first_thread) {
+    std::vector<std::thread> ts;
+    for (int t = first_thread; t < first_thread + threads / 2; ++t)
+      ts.emplace_back([&, t] {
+        for (int i = 0; i < per_thread; ++i) {
+          auto f = frame(t, i);
+          for (int tries = 0; tries < 100000; ++tries) {  // bounded: would_block until the I/O thread drains
+            auto r = conn.send(f);
+            if (r) break;
+            ASSERT_EQ(r.err().code(), errc::would_block) << r.err().what();
+            std::this_thread::sleep_for(50us);
+          }
+        }
+      });
+    return ts;
+  };
+  // Each side reads what the other sends: per sending thread, frame i must follow frame i-1.
+  auto read_all = [&](connection& conn, int first_thread, std::atomic<int>& bad) {
+    return std::thread([&, first_thread] {
+      std::vector<int> next(threads, 0);
+      int got = 0;
+      auto deadline = std::chrono::steady_clock::now() + 60s;
+      while (got < threads / 2 * per_thread && std::chrono::steady_clock::now() < deadline) {
+        auto f = conn.try_receive();
+        if (!f) {
+          std::this_thread::sleep_for(100us);
+          continue;
+        }
+        int t = (*f)[0], i = (*f)[1] << 8 | (*f)[2];
+        if (t < first_thread || t >= first_thread + threads / 2 || i != next[t] || *f != frame(t, i)) ++bad;
+        else ++next[t];
+        ++got;
+      }
+      if (got != threads / 2 * per_thread) bad += 1000000;
+    });
+  };
+  std::atomic<int> bad_at_server{0}, bad_at_client{0};
+  auto r1 = read_all(*accepted, 0, bad_at_server), r2 = read_all(**c, threads / 2, bad_at_client);
+  auto s1 = send_all(**c, 0), s2 = send_all(*accepted, threads / 2);
+  for (auto* v : {&s1, &s2})
+    for (auto& t : *v) t.join();
+  r1.join();
+  r2.join();
+  EXPECT_EQ(bad_at_server.load(), 0);
+  EXPECT_EQ(bad_at_client.load(), 0);
+}
