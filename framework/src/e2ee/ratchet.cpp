@@ -94,6 +94,8 @@ result<void> ratchet::skip_until(std::uint32_t until, std::int64_t now_ms) {
 
 result<void> ratchet::complete_send_step() {
   if (!send_step_pending_) return ok();
+  // The new ratchet key pair's public half: only the next header needs it.
+  dhs_ = x25519_keypair::from_secret(dhs_.sec);
   key32 dh_out{};
   if (!dh(dhs_.sec, dhr_, dh_out)) return error{errc::crypto_failure, "peer ratchet key is a low-order point"};
   kdf_rk(rk_, dh_out, rk_, cks_);
@@ -116,7 +118,11 @@ result<void> ratchet::dh_step(const key32& their_pub, env& e) {
   if (!dh(dhs_.sec, dhr_, dh_out)) return error{errc::crypto_failure, "peer ratchet key is a low-order point"};
   kdf_rk(rk_, dh_out, rk_, ckr_);
   has_ckr_ = true;
-  dhs_ = x25519_keypair::generate(e);
+  // The new ratchet key pair: its secret now (the same random call, in the
+  // same place, as x25519_keypair::generate), its public key with the rest
+  // of the sending step, off the path of the message that caused this step.
+  e.random_bytes(dhs_.sec);
+  wipe(dhs_.pub);
   wipe(dh_out);
   // The sending chain: (RK, CKs) = KDF_RK(RK, DH(DHs, DHr)), in complete_send_step.
   wipe(cks_);

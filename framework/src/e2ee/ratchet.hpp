@@ -77,7 +77,7 @@ class ratchet {
  private:
   key32 rk_{}, cks_{}, ckr_{};
   bool has_cks_ = false, has_ckr_ = false;
-  bool send_step_pending_ = false;  // then CKs is absent and zero
+  bool send_step_pending_ = false;  // then CKs is absent and zero, and DHs has only its secret half
   x25519_keypair dhs_;
   key32 dhr_{};
   bool has_dhr_ = false;
