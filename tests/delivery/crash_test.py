@@ -37,12 +37,17 @@ def aqua(d, *args, check=True):
     return p.stdout
 
 
+# components.mailbox.send_window for both nodes (unset: the default).
+SEND_WINDOW = os.environ.get("AQUA_CRASH_SEND_WINDOW")
+
+
 def write_config(d, name, port, peer_id, peer_port):
+    window = f"\n  mailbox: {{send_window: {int(SEND_WINDOW)}}}" if SEND_WINDOW else ""
     with open(os.path.join(d, "config.yaml"), "w") as f:
         f.write(f"""node: {{name: {name}, log_level: error}}
 components:
   routing:
-    routes: [{{peer: {peer_id}, address: /ip4/127.0.0.1/tcp/{peer_port}}}]
+    routes: [{{peer: {peer_id}, address: /ip4/127.0.0.1/tcp/{peer_port}}}]{window}
 transports:
   - plugin: zmq
     listen: [/ip4/127.0.0.1/tcp/{port}]

@@ -70,7 +70,7 @@ struct relay_config {
 };
 
 struct mailbox_config {
-  std::uint32_t send_window = 64;           // unacknowledged messages in flight per recipient
+  std::uint32_t send_window = 256;          // unacknowledged messages in flight per recipient
   std::uint32_t dedup_max_ids = 1000000;    // message ids remembered for duplicate detection
   std::uint32_t dedup_max_age_s = 604800;   // ... and for how long (7 days)
 };
