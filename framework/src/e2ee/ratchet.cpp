@@ -220,7 +220,9 @@ result<ratchet> ratchet::decode(codec::reader& r) {
   out.send_step_pending_ = flags & 8;
   if (out.send_step_pending_ && (out.has_cks_ || !out.has_dhr_))
     return error{errc::bad_session_state, "ratchet state has a pending sending step with a sending chain or without a peer key"};
-  out.dhs_ = x25519_keypair::from_secret(dhs_sec);
+  // A pending sending step derives the public key itself (complete_send_step).
+  if (out.send_step_pending_) out.dhs_.sec = dhs_sec;
+  else out.dhs_ = x25519_keypair::from_secret(dhs_sec);
   wipe(dhs_sec);
   std::uint32_t n_skipped = 0;
   if (!r.u32(out.ns_) || !r.u32(out.nr_) || !r.u32(out.pn_) || !r.u32(n_skipped)) return bad("counters");
