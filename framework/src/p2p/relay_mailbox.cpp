@@ -229,7 +229,7 @@ void relay_client::on_mail(skey k, bytes_view data) {
       const conn_id c = k.first;
       const std::uint64_t id = item.id;
       peer_id depositor;  // a hint only: anything that is not a peer ID is no hint
-      if (auto who = peer_id::from_bytes(item.depositor); who && !item.depositor.empty()) depositor = *who;
+      if (auto who = peer_id::from_bytes(item.depositor)) depositor = *who;  // empty: an error, so no hint
       cb_.on_held(std::move(item.envelope), depositor, [weak, this, c, id](result<void> r) {
         auto g = weak.lock();
         if (!g) return;
