@@ -1,33 +1,13 @@
 // A node taking held mail from a relay's mailbox through the real relay_v2
 // plugin (reservation, fetch stream, deliver_held, the node's actors and
 // LevelDB store), against an in-process mailbox relay on 127.0.0.1.
-#include <future>
-
 #include "framework/p2p/mailbox_relay.hpp"
 #include "node_fixture.hpp"
-#include "p2p/relay_client.hpp"
 
 using namespace aqua;
 using namespace aqua::test::node_fixture;
 
 namespace {
-
-// A relay_client that only deposits, with the identity of `who`.
-struct depositor {
-  keypair key;  // relay_client keeps a reference
-  p2p::relay_client rc;
-  explicit depositor(keypair who)
-      : key(std::move(who)), rc(key, system_env(), p2p::relay_client_config{}, p2p::relay_client_callbacks{}) {
-    EXPECT_TRUE(rc.start());
-  }
-  result<void> deposit(const std::string& relay, const peer_id& to, const bytes& frame) {
-    auto p = std::make_shared<std::promise<result<void>>>();
-    auto f = p->get_future();
-    rc.deposit(relay + "/p2p-circuit/p2p/" + to.str(), frame, 0, [p](result<void> r) { p->set_value(std::move(r)); });
-    if (f.wait_for(15s) != std::future_status::ready) return error{errc::timeout, "no answer to the deposit"};
-    return f.get();
-  }
-};
 
 std::string relay_only_yaml(const std::string& relay) {
   return "components: {}\ntransports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n    settings:\n      relays: " + relay + "\n";
@@ -51,7 +31,7 @@ TEST(node_held_mail, places_an_envelope_beyond_the_tag_window_by_the_depositor_t
                                   {relay.addr() + "/p2p-circuit/p2p/" + alice.kp.id().str()}, {}, 3600 * 1000);
   ASSERT_TRUE(card) << card.err().what();
   add_contact(**bob, e2ee::card_to_text(*card));
-  depositor by_alice(alice.kp), by_carol(seed_key(4));
+  test::mailbox_depositor by_alice(alice.kp), by_carol(seed_key(4));
 
   ASSERT_TRUE(by_alice.deposit(relay.addr(), (*bob)->id(), alice.seal_for(**bob, "first", 1)));
   auto first = (*bob)->receive(10s);

@@ -3,11 +3,17 @@
 // serves /aqua/mailbox/1.0.0 through mailbox_service over a real LevelDB
 // store in `dir`, driving the stream_handlers the way a stream_service
 // server does. Enough to test relay_client's mailbox side without the node.
+// mailbox_depositor: a relay_client that only deposits, with a given identity.
 
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
 #include <map>
 
 #include "p2p/mailbox_messages.hpp"
 #include "p2p/mailbox_service.hpp"
+#include "p2p/relay_client.hpp"
 #include "p2p/relay_messages.hpp"
 #include "p2p/signed_envelope.hpp"
 #include "p2p/tcp_host.hpp"
@@ -136,6 +142,25 @@ class mailbox_relay {
   std::uint16_t port_ = 0;
   std::map<skey, p2p::relay::delimited_reader> hop_;
   std::map<skey, handler> handlers_;
+};
+
+// A relay_client used only to deposit, with the identity `key`: the peer a
+// mailbox relay records as the depositor.
+struct mailbox_depositor {
+  keypair key;  // relay_client keeps a reference
+  p2p::relay_client rc;
+  explicit mailbox_depositor(keypair k)
+      : key(std::move(k)), rc(key, system_env(), p2p::relay_client_config{}, p2p::relay_client_callbacks{}) {
+    EXPECT_TRUE(rc.start());
+  }
+  // Deposits `frame` for `to` on `relay` and waits (at most 15 s) for the relay's answer.
+  result<void> deposit(const std::string& relay, const peer_id& to, const bytes& frame, std::uint32_t ttl = 0) {
+    auto p = std::make_shared<std::promise<result<void>>>();
+    auto f = p->get_future();
+    rc.deposit(relay + "/p2p-circuit/p2p/" + to.str(), frame, ttl, [p](result<void> r) { p->set_value(std::move(r)); });
+    if (f.wait_for(std::chrono::seconds(15)) != std::future_status::ready) return error{errc::timeout, "no answer"};
+    return f.get();
+  }
 };
 
 } // namespace aqua::test

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <future>
 #include <mutex>
 #include <thread>
 
@@ -32,18 +31,9 @@ bytes envelope_for(const keypair& who, std::uint8_t tag) {
   return test::fake_envelope(who.id(), tag, system_env()->now_unix_ms() + day_ms);
 }
 
-// A relay_client used only to deposit.
-struct depositor {
-  keypair key = key_of(10);
-  relay_client rc{key, system_env(), relay_client_config{}, relay_client_callbacks{}};
-  depositor() { EXPECT_TRUE(rc.start()); }
-  result<void> deposit(const std::string& relay, const peer_id& to, const bytes& frame, std::uint32_t ttl = 0) {
-    auto p = std::make_shared<std::promise<result<void>>>();
-    auto f = p->get_future();
-    rc.deposit(relay + "/p2p-circuit/p2p/" + to.str(), frame, ttl, [p](result<void> r) { p->set_value(std::move(r)); });
-    if (f.wait_for(std::chrono::seconds(15)) != std::future_status::ready) return error{errc::timeout, "no answer"};
-    return f.get();
-  }
+// alice: deposits only.
+struct depositor : test::mailbox_depositor {
+  depositor() : mailbox_depositor(key_of(10)) {}
 };
 
 // The recipient: reserves on `relay` and takes held mail; `fail_first` refuses the first n.

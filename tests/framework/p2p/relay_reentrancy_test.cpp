@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <future>
 #include <mutex>
 #include <thread>
 
@@ -112,14 +111,7 @@ TEST(relay_reentrancy, a_dial_waiting_for_the_relays_answer_ends_when_the_relay_
 namespace {
 
 result<void> deposit_once(const std::string& relay, const peer_id& to, const bytes& frame) {
-  const keypair key = key_of(10);
-  relay_client rc(key, system_env(), relay_client_config{}, relay_client_callbacks{});
-  EXPECT_TRUE(rc.start());
-  std::promise<result<void>> p;
-  auto f = p.get_future();
-  rc.deposit(relay + "/p2p-circuit/p2p/" + to.str(), frame, 0, [&p](result<void> r) { p.set_value(std::move(r)); });
-  if (f.wait_for(15s) != std::future_status::ready) return error{errc::timeout, "no answer"};
-  return f.get();
+  return test::mailbox_depositor(key_of(10)).deposit(relay, to, frame);
 }
 
 bytes envelope_for(const peer_id& who) {
