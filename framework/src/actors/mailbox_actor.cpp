@@ -31,27 +31,27 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       arm_timer(self);
       return true;
     },
+    // The node API's calls on the path of every message answer through an
+    // `answer` the caller sent along (protocol.hpp), not a response.
     // `wanted_id` (32 hex digits, or empty for a random one) makes sends
     // idempotent: a message id already in the outbox is not sent again.
-    [=](send_atom, const std::string& peer, const bytes& payload, std::uint64_t ttl_ms,
-        const std::string& wanted_id, const std::string& topic) -> caf::result<std::string> {
+    [=](send_atom, const std::string& peer, const bytes& payload, std::uint64_t ttl_ms, const std::string& wanted_id,
+        const std::string& topic, const answer<std::string>& reply) {
       if (topic.size() > delivery::max_topic)
-        return to_caf(error{errc::invalid_argument, "topic is " + std::to_string(topic.size()) + " bytes; at most " +
-                                                      std::to_string(delivery::max_topic) + " allowed"});
+        return reply(error{errc::invalid_argument, "topic is " + std::to_string(topic.size()) + " bytes; at most " +
+                                                     std::to_string(delivery::max_topic) + " allowed"});
       if (!wanted_id.empty()) {
         auto raw = from_hex(wanted_id);
         if (!raw || raw->size() != e2ee::message_id_size)
-          return to_caf(error{errc::invalid_argument, "message id must be 32 hex digits, got '" + wanted_id + "'"});
+          return reply(error{errc::invalid_argument, "message id must be 32 hex digits, got '" + wanted_id + "'"});
         auto have = self->state.setup.db->get("o/" + wanted_id);
-        if (!have) return to_caf(have.err());
-        if (have->has_value()) return wanted_id;  // queued before (e.g. ahead of a crash)
+        if (!have) return reply(have.err());
+        if (have->has_value()) return reply(wanted_id);  // queued before (e.g. ahead of a crash)
       }
       // Queued: the sends of one turn are sealed and written together (flush_sends).
-      auto rp = self->make_response_promise<std::string>();
       auto& q = self->state.seal_queue;
-      q.push_back({seal_request{peer, delivery::frame_message(payload, topic), ttl_ms, wanted_id}, rp});
+      q.push_back({seal_request{peer, delivery::frame_message(payload, topic), ttl_ms, wanted_id}, reply});
       if (q.size() == 1) self->send(self, seal_flush_atom::value);
-      return rp;
     },
     [=](seal_flush_atom) { flush_sends(self); },
     [=](frame_atom, std::uint64_t conn, const std::string& transport, const std::string& bound_peer, const bytes& frame) {
@@ -90,61 +90,53 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       arm_timer(self);
     },
     // Next unread message, waiting up to timeout_ms; errc::timeout after.
-    [=](next_atom, std::uint64_t timeout_ms) -> caf::result<inbound_message> {
+    [=](next_atom, std::uint64_t timeout_ms, const answer<inbound_message>& reply) {
       auto& st = self->state;
-      if (!st.unread.empty()) {
-        auto m = take_unread(self);
-        if (!m) return to_caf(m.err());
-        return std::move(*m);
-      }
+      if (!st.unread.empty()) return reply(take_unread(self));
       auto token = st.next_token++;
-      st.waiting.push_back({token, self->make_response_promise()});
+      st.waiting.push_back({token, reply});
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
-      return caf::delegated<inbound_message>();
     },
     // Messages with sequence > after (at most max, 0 = all), waiting up to
     // timeout_ms for the first; not marked read. For watchers (NDJSON streams).
-    [=](watch_atom, std::uint64_t after, std::uint64_t max, std::uint64_t timeout_ms) -> caf::result<message_list> {
+    [=](watch_atom, std::uint64_t after, std::uint64_t max, std::uint64_t timeout_ms,
+        const answer<message_list>& reply) {
       auto list = inbox_after(self, after, max);
-      if (!list) return to_caf(list.err());
-      if (!list->empty() || timeout_ms == 0) return std::move(*list);
+      if (!list || !list->empty() || timeout_ms == 0) return reply(std::move(list));
       auto token = self->state.next_token++;
-      self->state.watchers.push_back({token, after, max, self->make_response_promise()});
+      self->state.watchers.push_back({token, after, max, reply});
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
-      return caf::delegated<message_list>();
     },
     // The outcome of message `id` (delivered or expired), waiting up to timeout_ms.
-    [=](await_atom, const std::string& id, std::uint64_t timeout_ms) -> caf::result<outbound_message> {
+    [=](await_atom, const std::string& id, std::uint64_t timeout_ms, const answer<outbound_message>& reply) {
       auto raw = self->state.setup.db->get("o/" + id);
-      if (!raw) return to_caf(raw.err());
-      if (!raw->has_value()) return to_caf(error{errc::not_found, "no sent message with id " + id});
+      if (!raw) return reply(raw.err());
+      if (!raw->has_value()) return reply(error{errc::not_found, "no sent message with id " + id});
       auto rec = delivery::out_record::decode(as_bytes(**raw));
-      if (!rec) return to_caf(rec.err());
+      if (!rec) return reply(rec.err());
       if (rec->state == delivery::out_state::delivered || rec->state == delivery::out_state::expired)
-        return to_outbound(*rec);
+        return reply(to_outbound(*rec));
       auto token = self->state.next_token++;
-      self->state.awaiting.emplace(id, std::make_pair(token, self->make_response_promise()));
+      self->state.awaiting.emplace(id, std::make_pair(token, reply));
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
-      return caf::delegated<outbound_message>();
     },
     [=](expire_atom, std::uint64_t token) {
       auto& st = self->state;
       for (auto it = st.waiting.begin(); it != st.waiting.end(); ++it)
         if (it->token == token) {
-          it->rp.deliver(to_caf(error{errc::timeout, "no message arrived in time"}));
+          it->reply(error{errc::timeout, "no message arrived in time"});
           st.waiting.erase(it);
           return;
         }
       for (auto it = st.watchers.begin(); it != st.watchers.end(); ++it)
         if (it->token == token) {
-          it->rp.deliver(message_list{});  // a watcher's timeout is an empty batch, not an error
+          it->reply(message_list{});  // a watcher's timeout is an empty batch, not an error
           st.watchers.erase(it);
           return;
         }
       for (auto it = st.awaiting.begin(); it != st.awaiting.end(); ++it)
         if (it->second.first == token) {
-          it->second.second.deliver(
-            to_caf(error{errc::timeout, "message " + it->first + " not acknowledged by its recipient yet"}));
+          it->second.second(error{errc::timeout, "message " + it->first + " not acknowledged by its recipient yet"});
           st.awaiting.erase(it);
           return;
         }

@@ -18,13 +18,9 @@ using after_fn = std::function<void(const result<void>&)>;
 void serve_waiters(mailbox_actor_t* self) {
   auto& st = self->state;
   while (!st.waiting.empty() && !st.unread.empty()) {
-    auto m = take_unread(self);
     auto w = std::move(st.waiting.front());
     st.waiting.pop_front();
-    if (m)
-      w.rp.deliver(*m);
-    else
-      w.rp.deliver(to_caf(m.err()));
+    w.reply(take_unread(self));
   }
 }
 

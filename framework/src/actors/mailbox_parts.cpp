@@ -122,11 +122,11 @@ void flush_sends(mailbox_actor_t* self) {
       [self, sends](sealed_messages& sealed, const store::ops& changes) {
         leveldb::WriteBatch b;
         changes.append_to(b);
-        auto sealed_ok = std::make_shared<std::vector<std::pair<delivery::out_record, caf::typed_response_promise<std::string>>>>();
+        auto sealed_ok = std::make_shared<std::vector<std::pair<delivery::out_record, answer<std::string>>>>();
         for (std::size_t i = 0; i < sealed.size() && i < sends->size(); ++i) {
           auto& s = (*sends)[i];
           if (sealed[i].failure) {
-            s.rp.deliver(to_caf(*sealed[i].failure));  // nothing sealed, nothing to write
+            s.reply(*sealed[i].failure);  // nothing sealed, nothing to write
             continue;
           }
           delivery::out_record rec;
@@ -138,18 +138,18 @@ void flush_sends(mailbox_actor_t* self) {
           rec.expires_ms = sealed[i].expires_ms;
           rec.seq = self->state.out.reserve_seq();
           b.Put("o/" + rec.message_id, as_string(rec.encode()));
-          sealed_ok->emplace_back(std::move(rec), s.rp);
+          sealed_ok->emplace_back(std::move(rec), s.reply);
         }
         if (sealed_ok->empty() && !has_ops(b)) return;
         persist(self, std::move(b), [self, sealed_ok](const result<void>& r) {
           auto& st = self->state;
-          for (auto& [rec, rp] : *sealed_ok) {
+          for (auto& [rec, reply] : *sealed_ok) {
             if (!r) {
-              rp.deliver(to_caf(r.err()));  // nothing acknowledged, nothing sent
+              reply(r.err());  // nothing acknowledged, nothing sent
               continue;
             }
             st.out.add(rec);
-            rp.deliver(rec.message_id);
+            reply(rec.message_id);
             // Only these messages are new; anything else due is the timer's.
             if (st.out.within_window(rec.message_id, st.setup.cfg.send_window)) transmit(self, rec.message_id);
           }
@@ -157,7 +157,7 @@ void flush_sends(mailbox_actor_t* self) {
         });
       },
       [sends](const caf::error& e) {
-        for (auto& s : *sends) s.rp.deliver(e);
+        for (auto& s : *sends) s.reply(from_caf(e));
       });
 }
 
@@ -291,8 +291,7 @@ void serve_watchers(mailbox_actor_t* self) {
       ++it;
       continue;
     }
-    if (list) it->rp.deliver(std::move(*list));
-    else it->rp.deliver(to_caf(list.err()));
+    it->reply(std::move(list));
     it = ws.erase(it);
   }
 }
@@ -306,7 +305,7 @@ void notify_outcome(mailbox_actor_t* self, const std::string& id) {
   if (raw && raw->has_value())
     if (auto r = delivery::out_record::decode(as_bytes(**raw))) rec = std::move(*r);
   if (!rec || (rec->state != delivery::out_state::delivered && rec->state != delivery::out_state::expired)) return;
-  for (auto it = range.first; it != range.second; ++it) it->second.second.deliver(to_outbound(*rec));
+  for (auto it = range.first; it != range.second; ++it) it->second.second(to_outbound(*rec));
   st.awaiting.erase(range.first, range.second);
 }
 

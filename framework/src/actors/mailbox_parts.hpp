@@ -24,13 +24,13 @@ struct queued_frame {
 // A send waiting for the next seal_many (flush_sends).
 struct queued_send {
   seal_request req;
-  caf::typed_response_promise<std::string> rp;  // the message id once durable
+  answer<std::string> reply;  // the message id once durable
 };
 
 struct mailbox_state {
   struct waiter {
     std::uint64_t token;
-    caf::response_promise rp;
+    answer<inbound_message> reply;
   };
   mailbox_setup setup;
   caf::actor routing;
@@ -41,11 +41,11 @@ struct mailbox_state {
     std::uint64_t token;
     std::uint64_t after;  // wants messages with a larger sequence number
     std::size_t max;
-    caf::response_promise rp;
+    answer<message_list> reply;
   };
   std::vector<watcher> watchers;
-  // message id -> (token, promise) of callers waiting for delivered/expired
-  std::multimap<std::string, std::pair<std::uint64_t, caf::response_promise>> awaiting;
+  // message id -> (token, answer) of callers waiting for delivered/expired
+  std::multimap<std::string, std::pair<std::uint64_t, answer<outbound_message>>> awaiting;
   std::uint64_t next_token = 1;
   delivery::outbox out;
   delivery::dedup_window dedup;
@@ -54,9 +54,9 @@ struct mailbox_state {
   std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;
   std::set<std::string> sent_dirty;  // attempts not yet written (flush_sent)
   bool sent_flush_armed = false;
-  bool watch_flush_armed = false;
-  std::vector<queued_frame> open_queue;
-  std::vector<queued_send> seal_queue;  // sends for the next seal_many (flush_sends)  // frames for the next open_many (flush_incoming)  // a watch_flush to self is queued (serve_watchers once per burst)
+  bool watch_flush_armed = false;  // a watch_flush to self is queued (serve_watchers once per burst)
+  std::vector<queued_frame> open_queue;  // frames for the next open_many (flush_incoming)
+  std::vector<queued_send> seal_queue;   // sends for the next seal_many (flush_sends)
   bool timer_armed = false;
   std::mt19937_64 rng;
   std::uint64_t jitter_salt = 0;  // per run, so peers do not retry in lockstep

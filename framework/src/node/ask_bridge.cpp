@@ -19,11 +19,9 @@ auto forward_for(caf::event_based_actor* self) {
 caf::behavior bridge(caf::event_based_actor* self, int) {
   return {
     forward_for<bool>(self),
-    forward_for<std::string>(self),
     forward_for<std::uint64_t>(self),
     forward_for<std::vector<std::string>>(self),
     forward_for<inbound_message>(self),
-    forward_for<outbound_message>(self),
     forward_for<actors::message_list>(self),
     forward_for<actors::outbox_list>(self),
     forward_for<path_diagnosis>(self),

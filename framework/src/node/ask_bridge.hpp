@@ -60,17 +60,16 @@ class reply_to : public actors::once_callback<T> {
 
 using ask_atom = caf::atom_constant<caf::atom("ask")>;
 
-// The answer types the node API asks for (one bridge handler each).
+// The answer types the node API asks for (one bridge handler each; the
+// mailbox's hot calls skip the bridge: node::impl::call).
 caf::actor spawn_ask_bridge(caf::actor_system& sys);
 
 } // namespace aqua::node_detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<bool>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<std::string>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<std::uint64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<std::vector<std::string>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<aqua::inbound_message>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<aqua::outbound_message>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<aqua::actors::message_list>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<aqua::actors::outbox_list>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<aqua::path_diagnosis>)

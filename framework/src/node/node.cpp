@@ -170,19 +170,19 @@ result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::mi
 }
 
 result<std::string> node::send(const peer_id& to, bytes payload, const send_options& o) {
-  return impl_->ask<std::string>(impl_->mailbox, o.timeout, send_atom::value, to.str(), std::move(payload), o.ttl_ms,
+  return impl_->call<std::string>(impl_->mailbox, o.timeout, send_atom::value, to.str(), std::move(payload), o.ttl_ms,
                                  o.message_id, o.topic);
 }
 
 result<outbound_message> node::await_outcome(const std::string& message_id, std::chrono::milliseconds timeout) {
   auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
-  return impl_->ask<outbound_message>(impl_->mailbox, timeout + std::chrono::seconds(5), await_atom::value, message_id,
+  return impl_->call<outbound_message>(impl_->mailbox, timeout + std::chrono::seconds(5), await_atom::value, message_id,
                                       ms);
 }
 
 result<std::vector<inbound_message>> node::watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout) {
   auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
-  return impl_->ask<message_list>(impl_->mailbox, timeout + std::chrono::seconds(5), watch_atom::value, after,
+  return impl_->call<message_list>(impl_->mailbox, timeout + std::chrono::seconds(5), watch_atom::value, after,
                                   std::uint64_t{max}, ms);
 }
 
@@ -204,7 +204,7 @@ result<inbound_message> node::receive(std::chrono::milliseconds timeout) {
   // The mailbox enforces the deadline itself, so a message is never handed
   // to a caller that already gave up; we wait a little longer than it does.
   auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
-  return impl_->ask<inbound_message>(impl_->mailbox, timeout + std::chrono::seconds(5), next_atom::value, ms);
+  return impl_->call<inbound_message>(impl_->mailbox, timeout + std::chrono::seconds(5), next_atom::value, ms);
 }
 
 result<std::vector<inbound_message>> node::inbox() {

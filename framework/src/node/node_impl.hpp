@@ -39,7 +39,24 @@ struct node::impl {
     auto slot = std::make_shared<node_detail::reply_slot<T>>();
     caf::anon_send(bridge, node_detail::ask_atom::value, who, caf::make_message(std::forward<Ts>(xs)...),
                    node_detail::reply_to<T>(slot));
-    auto r = slot->wait_for(timeout);
+    return wait(*slot, timeout);
+  }
+
+  // The mailbox's calls on the path of every message (send, next, watch,
+  // await): the answer travels in the request and the mailbox fills it in
+  // its own turn, without the bridge's hop (actors::answer).
+  template <class T, class... Ts>
+  result<T> call(const caf::actor& who, std::chrono::milliseconds timeout, Ts&&... xs) {
+    if (stopped) return error{errc::not_running, "node " + cfg.name + " is stopped"};
+    auto slot = std::make_shared<node_detail::reply_slot<T>>();
+    caf::anon_send(who, std::forward<Ts>(xs)..., actors::answer<T>(node_detail::reply_to<T>(slot)));
+    return wait(*slot, timeout);
+  }
+
+ private:
+  template <class T>
+  result<T> wait(node_detail::reply_slot<T>& slot, std::chrono::milliseconds timeout) {
+    auto r = slot.wait_for(timeout);
     if (!r) return error{errc::timeout, "no answer from node " + cfg.name + " within " + std::to_string(timeout.count()) + " ms"};
     return std::move(*r);
   }
