@@ -96,6 +96,8 @@ struct node_config {
   std::string name;
   std::filesystem::path data_dir;
   std::string log_level = "info";
+  // CAF scheduler threads running the node's actors; 0 = auto (node_worker_threads).
+  std::uint32_t worker_threads = 0;
   std::vector<std::filesystem::path> plugin_path;
   identity_config identity;
   crypto_config crypto;
@@ -108,6 +110,11 @@ struct node_config {
 };
 
 result<node_config> load_config(const std::filesystem::path& file);
+
+// The worker threads a node with `configured` (node.worker_threads) runs on a
+// machine with `cores` hardware threads: `configured`, or for 0 half the
+// cores, between 1 and 4 (the node's transports, store and callers need the rest).
+std::uint32_t node_worker_threads(std::uint32_t configured, unsigned cores);
 
 // `base_dir` resolves relative paths (data_dir, plugin_path, key_file);
 // `source_name` is used in error messages.

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -33,7 +34,7 @@ std::string checked_address(const yaml_walker& w, const YAML::Node& n, const std
 
 void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
   const std::string path = "node";
-  w.check_keys(n, path, {"name", "data_dir", "log_level", "plugin_path"});
+  w.check_keys(n, path, {"name", "data_dir", "log_level", "worker_threads", "plugin_path"});
   if (auto c = w.child(n, path, "name", false); c.IsDefined()) cfg.name = w.as_string(c, path + ".name");
   if (auto c = w.child(n, path, "data_dir", false); c.IsDefined())
     cfg.data_dir = resolve(base, w.as_string(c, path + ".data_dir"));
@@ -44,6 +45,8 @@ void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::pat
       w.fail(errc::config_bad_value, c, path + ".log_level",
              "'" + cfg.log_level + "' is not one of trace, debug, info, warn, error, off");
   }
+  if (auto c = w.child(n, path, "worker_threads", false); c.IsDefined())
+    cfg.worker_threads = w.as_uint(c, path + ".worker_threads", 0, 64);
   if (auto c = w.child(n, path, "plugin_path", false); c.IsDefined())
     for (auto& p : w.as_string_list(c, path + ".plugin_path")) cfg.plugin_path.push_back(resolve(base, p));
 }
@@ -308,6 +311,11 @@ result<node_config> load_config(const fs::path& file) {
     return error{errc::config_syntax, file.string() + ": config larger than 1 MiB"};
   auto base = fs::absolute(file).parent_path();
   return parse_config(text, file.string(), base);
+}
+
+std::uint32_t node_worker_threads(std::uint32_t configured, unsigned cores) {
+  if (configured != 0) return configured;
+  return std::clamp<std::uint32_t>(cores / 2, 1, 4);
 }
 
 std::string default_config_yaml(const std::string& name, const std::vector<std::string>& listen) {

@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "actors/identity_actor.hpp"
 #include "actors/protocol.hpp"
 #include "node/node_impl.hpp"
@@ -70,7 +72,12 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto p = std::make_unique<impl>();
   p->cfg = cfg;
   p->self = kp->id();
-  p->sys_cfg.set("scheduler.max-threads", 2);
+  // Worker threads: on 2 cores one worker beat two (bench/transport,
+  // docs/performance.md): request/reply p50 -50..-85 us on tmpfs and
+  // -170..-360 us on disk, throughput +15..30%; the second worker mostly
+  // added wake-ups and work stealing beside the transport and store threads.
+  p->sys_cfg.set("scheduler.max-threads",
+                 std::size_t{node_worker_threads(cfg.worker_threads, std::thread::hardware_concurrency())});
   // An idle CAF worker spins briefly, then (by default) naps 50 us at a time
   // 500 times before it blocks on its condition variable. Every actor hop
   // that lands on a napping worker waits out the nap, and the naps are half

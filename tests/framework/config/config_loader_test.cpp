@@ -90,6 +90,25 @@ TEST(config, rejects_bad_values) {
                "4:5:", "transport name 'loopback' is used twice");
 }
 
+TEST(config, worker_threads_default_to_half_the_cores_between_one_and_four) {
+  auto r = parse(minimal);
+  ASSERT_TRUE(r) << r.err().what();
+  EXPECT_EQ(r->worker_threads, 0u);  // auto
+  EXPECT_EQ(node_worker_threads(0, 0), 1u);  // hardware_concurrency() may not know
+  EXPECT_EQ(node_worker_threads(0, 1), 1u);
+  EXPECT_EQ(node_worker_threads(0, 2), 1u);
+  EXPECT_EQ(node_worker_threads(0, 4), 2u);
+  EXPECT_EQ(node_worker_threads(0, 64), 4u);
+  EXPECT_EQ(node_worker_threads(3, 2), 3u);  // a configured number is kept
+  auto set = parse("node:\n  worker_threads: 3\ncomponents: {}\ntransports: []\n");
+  ASSERT_TRUE(set) << set.err().what();
+  EXPECT_EQ(set->worker_threads, 3u);
+  expect_error("node:\n  worker_threads: 65\ncomponents: {}\ntransports: []\n", errc::config_bad_value, "2:19:",
+               "node.worker_threads: 65 is out of range 0..64");
+  expect_error("node:\n  worker_threads: many\ncomponents: {}\ntransports: []\n", errc::config_wrong_type, "2:19:",
+               "node.worker_threads");
+}
+
 TEST(config, rejects_bad_addresses) {
   expect_error("components: {}\ntransports:\n  - plugin: loopback\n    listen: [/ip4/300.1.1.1/tcp/1]\n",
                errc::config_bad_address, "4:14:", "transports[0].listen[0]: address '/ip4/300.1.1.1/tcp/1': /ip4/300.1.1.1: not an IPv4 address");
