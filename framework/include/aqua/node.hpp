@@ -121,6 +121,23 @@ struct send_options {
   std::string topic;          // up to 255 bytes, travels encrypted with the payload
 };
 
+// A send in flight (node::send_async); copies share its outcome.
+class send_ticket {
+ public:
+  send_ticket() = default;  // empty: wait() says invalid_argument
+  // The message id once the message is durably queued, or why it was not;
+  // errc::timeout if neither happened within `timeout` (the send may still
+  // complete: wait again, or retry with the same message_id). Callable again.
+  result<std::string> wait(std::chrono::milliseconds timeout) const;
+  bool ready() const;  // wait() would return at once
+
+ private:
+  friend class node;
+  struct state;
+  explicit send_ticket(std::shared_ptr<state> s) : s_(std::move(s)) {}
+  std::shared_ptr<state> s_;
+};
+
 class node {
  public:
   // Validates the identity and every plugin before spawning anything: a bad
@@ -150,6 +167,10 @@ class node {
                            std::chrono::milliseconds timeout = std::chrono::seconds(5), std::uint64_t ttl_ms = 0,
                            const std::string& message_id = {});
   result<std::string> send(const peer_id& to, bytes payload, const send_options& options);
+  // send() without waiting: one thread can keep many messages in flight and
+  // collect each outcome later (`options.timeout` is not used: pass it to
+  // wait). Sends to one peer keep their order, as from one thread with send().
+  send_ticket send_async(const peer_id& to, bytes payload, const send_options& options = {});
   // Waits up to `timeout` until message `message_id` is delivered (the
   // recipient's authenticated ack arrived) or expired, and returns its
   // record; errc::timeout while it is still in flight, not_found if unknown.

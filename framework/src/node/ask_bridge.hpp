@@ -35,14 +35,23 @@ class reply_slot {
   }
   // The answer, or nullopt if none came within `timeout`.
   std::optional<result<T>> wait_for(std::chrono::milliseconds timeout) {
-    // Bounded so that now + timeout cannot overflow the clock (a caller's "forever").
-    timeout = std::clamp(timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(std::chrono::hours(24 * 365)));
     std::unique_lock<std::mutex> g(m_);
-    if (!cv_.wait_for(g, timeout, [&] { return value_.has_value(); })) return std::nullopt;
+    if (!wait_locked(g, timeout)) return std::nullopt;
     return std::move(value_);
+  }
+  // Like wait_for, but the answer stays for the next call (send_ticket).
+  std::optional<result<T>> peek_for(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> g(m_);
+    if (!wait_locked(g, timeout)) return std::nullopt;
+    return value_;
   }
 
  private:
+  bool wait_locked(std::unique_lock<std::mutex>& g, std::chrono::milliseconds timeout) {
+    // Bounded so that now + timeout cannot overflow the clock (a caller's "forever").
+    timeout = std::clamp(timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(std::chrono::hours(24 * 365)));
+    return cv_.wait_for(g, timeout, [&] { return value_.has_value(); });
+  }
   std::mutex m_;
   std::condition_variable cv_;
   std::optional<result<T>> value_;

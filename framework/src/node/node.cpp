@@ -177,9 +177,32 @@ result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::mi
 }
 
 result<std::string> node::send(const peer_id& to, bytes payload, const send_options& o) {
-  return impl_->call<std::string>(impl_->mailbox, o.timeout, send_atom::value, to.str(), std::move(payload), o.ttl_ms,
-                                 o.message_id, o.topic);
+  return send_async(to, std::move(payload), o).wait(o.timeout);
 }
+
+send_ticket node::send_async(const peer_id& to, bytes payload, const send_options& o) {
+  auto s = std::make_shared<send_ticket::state>();
+  s->node_name = impl_->cfg.name;
+  if (impl_->stopped) {
+    s->slot.set(error{errc::not_running, "node " + impl_->cfg.name + " is stopped"});
+    return send_ticket(s);
+  }
+  // The mailbox fills the ticket itself (actors::answer), as for node::impl::call.
+  caf::anon_send(impl_->mailbox, send_atom::value, to.str(), std::move(payload), o.ttl_ms, o.message_id, o.topic,
+                 actors::answer<std::string>([s](result<std::string> r) { s->slot.set(std::move(r)); },
+                                             "the node stopped before it answered"));
+  return send_ticket(s);
+}
+
+result<std::string> send_ticket::wait(std::chrono::milliseconds timeout) const {
+  if (!s_) return error{errc::invalid_argument, "an empty send_ticket (not from node::send_async)"};
+  auto r = s_->slot.peek_for(timeout);
+  if (!r)
+    return error{errc::timeout, "no answer from node " + s_->node_name + " within " + std::to_string(timeout.count()) + " ms"};
+  return std::move(*r);
+}
+
+bool send_ticket::ready() const { return s_ && s_->slot.peek_for(std::chrono::milliseconds(0)).has_value(); }
 
 result<outbound_message> node::await_outcome(const std::string& message_id, std::chrono::milliseconds timeout) {
   auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));

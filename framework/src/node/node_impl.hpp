@@ -18,6 +18,12 @@ namespace aqua {
 
 using actors::from_caf;
 
+// The outcome of a send_async: filled once by the mailbox's answer.
+struct send_ticket::state {
+  std::string node_name;  // for the timeout message
+  node_detail::reply_slot<std::string> slot;
+};
+
 struct node::impl {
   node_config cfg;
   peer_id self;

@@ -140,6 +140,45 @@ TEST(node, many_messages_arrive_in_order_under_backpressure) {
   }
 }
 
+TEST(node, send_async_keeps_many_messages_in_flight_from_one_thread_in_order) {
+  test::temp_dir tmp("node");
+  auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/async-bob", ""), 1));
+  auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/async-alice", route(1, "/memory/async-bob")), 0));
+  ASSERT_TRUE(bob && alice);
+  introduce(**alice, **bob);
+  constexpr int n = 500;
+  std::vector<send_ticket> tickets;
+  for (int i = 0; i < n; ++i) {
+    auto s = std::to_string(i);
+    tickets.push_back((*alice)->send_async((*bob)->id(), bytes(s.begin(), s.end())));
+  }
+  std::vector<std::string> ids;
+  for (auto& t : tickets) {
+    auto id = t.wait(10s);
+    ASSERT_TRUE(id) << id.err().what();
+    EXPECT_TRUE(t.ready());
+    EXPECT_EQ(*t.wait(0ms), *id);  // the outcome stays for the next wait
+    ids.push_back(*id);
+  }
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), std::size_t{n});
+  for (int i = 0; i < n; ++i) {
+    auto got = (*bob)->receive(5s);
+    ASSERT_TRUE(got) << i << ": " << got.err().what();
+    ASSERT_EQ(text(got->payload), std::to_string(i));
+    EXPECT_EQ(got->message_id, ids[static_cast<std::size_t>(i)]);
+  }
+  // A failure arrives through the ticket too, and an empty or stopped one says why.
+  auto bad = (*alice)->send_async((*bob)->id(), bytes{'x'}, send_options{5s, 0, "not-hex", {}});
+  auto r = bad.wait(5s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::invalid_argument);
+  EXPECT_EQ(send_ticket().wait(0ms).err().code(), errc::invalid_argument);
+  (*alice)->stop();
+  auto late = (*alice)->send_async((*bob)->id(), bytes{'y'});
+  EXPECT_TRUE(late.ready());
+  EXPECT_EQ(late.wait(0ms).err().code(), errc::not_running);
+}
+
 TEST(node, relay_component_forwards_only_when_serving) {
   test::temp_dir tmp("node");
   // alice -> relay (seed 5) -> bob; alice's only route to bob is the relay's address.
