@@ -12,10 +12,10 @@ using namespace aqua::test::node_fixture;
 
 TEST(node_batching, a_failing_send_in_a_batch_fails_alone_and_the_rest_arrive_once_in_order) {
   test::temp_dir tmp("node");
-  auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/batch-bob", ""), 1));
-  auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/batch-alice", route(1, "/memory/batch-bob")), 0));
-  ASSERT_TRUE(bob && alice);
-  introduce(**alice, **bob);
+  auto pair = start_introduced_pair(tmp, "batch");
+  auto& alice = pair.alice;
+  auto& bob = pair.bob;
+  ASSERT_TRUE(alice && bob);
   auto stranger = seed_key(9).id();  // no card: nothing to encrypt to
   constexpr int threads = 8, per_thread = 40;
   std::atomic<int> failed_right{0}, failed_wrong{0};
@@ -24,11 +24,11 @@ TEST(node_batching, a_failing_send_in_a_batch_fails_alone_and_the_rest_arrive_on
     senders.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
         if (i % 5 == 0) {  // interleaved with good sends, so batches mix both
-          auto r = (*alice)->send(stranger, bytes{1});
+          auto r = alice->send(stranger, bytes{1});
           (!r && r.err().code() == errc::unknown_session ? failed_right : failed_wrong)++;
         }
         std::string body = std::to_string(t) + ":" + std::to_string(i);
-        if (!(*alice)->send((*bob)->id(), bytes(body.begin(), body.end()))) failed_wrong++;
+        if (!alice->send(bob->id(), bytes(body.begin(), body.end()))) failed_wrong++;
       }
     });
   for (auto& s : senders) s.join();
@@ -37,7 +37,7 @@ TEST(node_batching, a_failing_send_in_a_batch_fails_alone_and_the_rest_arrive_on
   std::map<int, int> next;  // per sending thread: the index expected next (each thread's sends are in order)
   int got = 0;
   while (got < threads * per_thread) {
-    auto m = (*bob)->receive(5s);
+    auto m = bob->receive(5s);
     ASSERT_TRUE(m) << "after " << got << ": " << m.err().what();
     auto body = text(m->payload);
     auto colon = body.find(':');
@@ -46,5 +46,5 @@ TEST(node_batching, a_failing_send_in_a_batch_fails_alone_and_the_rest_arrive_on
     next[t] = i + 1;
     ++got;
   }
-  EXPECT_FALSE((*bob)->receive(300ms));  // nothing twice
+  EXPECT_FALSE(bob->receive(300ms));  // nothing twice
 }

@@ -67,6 +67,26 @@ inline void introduce(node& a, node& b) {
   add_contact(b, a.card());
 }
 
+// bob (seed 1) listening on /memory/<tag>-bob and alice (seed 0) on
+// /memory/<tag>-alice with a route to him, started and introduced. Either is
+// null if it did not start (the failure is recorded): ASSERT on both.
+struct node_pair {
+  std::unique_ptr<node> alice, bob;
+};
+inline node_pair start_introduced_pair(const test::temp_dir& tmp, const std::string& tag) {
+  node_pair p;
+  auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/" + tag + "-bob", ""), 1));
+  auto alice = node::start(
+    make_node_dir(tmp, "alice", yaml_for("/memory/" + tag + "-alice", route(1, "/memory/" + tag + "-bob")), 0));
+  EXPECT_TRUE(bob) << bob.err().what();
+  EXPECT_TRUE(alice) << alice.err().what();
+  if (!bob || !alice) return p;
+  p.bob = std::move(*bob);
+  p.alice = std::move(*alice);
+  introduce(*p.alice, *p.bob);
+  return p;
+}
+
 // A party outside any node: its own engine and signed card.
 struct outsider {
   keypair kp;

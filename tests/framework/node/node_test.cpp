@@ -142,15 +142,15 @@ TEST(node, many_messages_arrive_in_order_under_backpressure) {
 
 TEST(node, send_async_keeps_many_messages_in_flight_from_one_thread_in_order) {
   test::temp_dir tmp("node");
-  auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/async-bob", ""), 1));
-  auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/async-alice", route(1, "/memory/async-bob")), 0));
-  ASSERT_TRUE(bob && alice);
-  introduce(**alice, **bob);
+  auto pair = start_introduced_pair(tmp, "async");
+  auto& alice = pair.alice;
+  auto& bob = pair.bob;
+  ASSERT_TRUE(alice && bob);
   constexpr int n = 500;
   std::vector<send_ticket> tickets;
   for (int i = 0; i < n; ++i) {
     auto s = std::to_string(i);
-    tickets.push_back((*alice)->send_async((*bob)->id(), bytes(s.begin(), s.end())));
+    tickets.push_back(alice->send_async(bob->id(), bytes(s.begin(), s.end())));
   }
   std::vector<std::string> ids;
   for (auto& t : tickets) {
@@ -162,19 +162,19 @@ TEST(node, send_async_keeps_many_messages_in_flight_from_one_thread_in_order) {
   }
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), std::size_t{n});
   for (int i = 0; i < n; ++i) {
-    auto got = (*bob)->receive(5s);
+    auto got = bob->receive(5s);
     ASSERT_TRUE(got) << i << ": " << got.err().what();
     ASSERT_EQ(text(got->payload), std::to_string(i));
     EXPECT_EQ(got->message_id, ids[static_cast<std::size_t>(i)]);
   }
   // A failure arrives through the ticket too, and an empty or stopped one says why.
-  auto bad = (*alice)->send_async((*bob)->id(), bytes{'x'}, send_options{5s, 0, "not-hex", {}});
+  auto bad = alice->send_async(bob->id(), bytes{'x'}, send_options{5s, 0, "not-hex", {}});
   auto r = bad.wait(5s);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code(), errc::invalid_argument);
   EXPECT_EQ(send_ticket().wait(0ms).err().code(), errc::invalid_argument);
-  (*alice)->stop();
-  auto late = (*alice)->send_async((*bob)->id(), bytes{'y'});
+  alice->stop();
+  auto late = alice->send_async(bob->id(), bytes{'y'});
   EXPECT_TRUE(late.ready());
   EXPECT_EQ(late.wait(0ms).err().code(), errc::not_running);
 }
@@ -266,15 +266,15 @@ TEST(node, attempt_state_written_lazily_reaches_the_store_on_stop) {
 
 TEST(node, receive_times_out_and_later_messages_are_not_lost) {
   test::temp_dir tmp("node");
-  auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/to-bob", ""), 1));
-  auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/to-alice", route(1, "/memory/to-bob")), 0));
-  ASSERT_TRUE(bob && alice);
-  introduce(**alice, **bob);
-  auto r = (*bob)->receive(50ms);
+  auto pair = start_introduced_pair(tmp, "to");
+  auto& alice = pair.alice;
+  auto& bob = pair.bob;
+  ASSERT_TRUE(alice && bob);
+  auto r = bob->receive(50ms);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code(), errc::timeout);
-  ASSERT_TRUE((*alice)->send((*bob)->id(), bytes{'l', 'a', 't', 'e'}));
-  auto got = (*bob)->receive(5s);
+  ASSERT_TRUE(alice->send(bob->id(), bytes{'l', 'a', 't', 'e'}));
+  auto got = bob->receive(5s);
   ASSERT_TRUE(got) << got.err().what();
   EXPECT_EQ(text(got->payload), "late");
 }
