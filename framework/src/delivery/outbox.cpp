@@ -111,6 +111,8 @@ bool outbox::within_window(const std::string& id, std::size_t window) const {
   if (window == 0) return true;
   auto q = queues_.find(it->second.recipient);
   if (q == queues_.end()) return false;
+  if (q->second.size() <= window) return true;
+  if (q->second.rbegin()->second == &it->second) return false;  // the newest (a new send) behind a full window
   std::size_t ahead = 0;
   for (auto& entry : q->second) {  // in send order
     if (ahead++ >= window) return false;
@@ -145,6 +147,7 @@ const out_record* outbox::acked(const std::string& id, std::int64_t now_ms) {
     index_remove(r);
     r.state = out_state::delivered;
     r.delivered_ms = now_ms;
+    finished_.push_back(id);
   }
   return &r;
 }
@@ -156,6 +159,7 @@ std::vector<std::string> outbox::expire(std::int64_t now_ms) {
     auto& r = records_.at(id);
     index_remove(r);
     r.state = out_state::expired;
+    finished_.push_back(id);
     out.push_back(std::move(id));
   }
   std::sort(out.begin(), out.end());
@@ -182,9 +186,11 @@ const out_record* outbox::find(const std::string& id) const {
 }
 
 void outbox::forget_finished() {
-  for (auto it = records_.begin(); it != records_.end();)
-    it = (it->second.state == out_state::delivered || it->second.state == out_state::expired) ? records_.erase(it)
-                                                                                                : std::next(it);
+  for (auto& id : finished_)
+    if (auto it = records_.find(id);
+        it != records_.end() && (it->second.state == out_state::delivered || it->second.state == out_state::expired))
+      records_.erase(it);  // (one added again since then is pending: kept)
+  finished_.clear();
 }
 
 std::size_t outbox::pending() const { return by_expiry_.size(); }

@@ -82,7 +82,8 @@ class outbox {
 
   const out_record* find(const std::string& id) const;
   const std::map<std::string, out_record>& all() const { return records_; }
-  // Drops delivered/expired records from memory (they stay in the store for `aqua outbox`).
+  // Drops delivered/expired records from memory (they stay in the store for
+  // `aqua outbox`); costs O(records finished since the last call).
   void forget_finished();
   std::size_t pending() const;
 
@@ -99,6 +100,7 @@ class outbox {
   // recipient -> (seq, id) -> the record in records_ (map nodes do not move)
   std::map<std::string, std::map<std::pair<std::uint64_t, std::string>, const out_record*>> queues_;
   std::set<std::pair<std::int64_t, std::string>> by_expiry_;                       // (expires_ms, id)
+  std::vector<std::string> finished_;  // delivered or expired since the last forget_finished
   std::uint64_t next_seq_ = 1;
 };
 

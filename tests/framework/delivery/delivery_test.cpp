@@ -86,6 +86,23 @@ TEST(outbox, unacked_messages_expire_at_their_ttl) {
   EXPECT_EQ(ob.find("a"), nullptr);
 }
 
+TEST(outbox, forgets_delivered_and_expired_records_but_keeps_pending_ones) {
+  outbox ob;
+  for (auto id : {"a", "b", "c", "d"}) ob.add(rec(id, 0, 1000));
+  ob.acked("a", 5);
+  ob.acked("a", 6);  // a repeated ack changes nothing
+  EXPECT_EQ(ob.expire(1000).size(), 3u);  // b, c, d
+  ob.add(rec("c", 0, 9000));             // c queued again (e.g. re-read from the store)
+  ob.forget_finished();
+  EXPECT_EQ(ob.find("a"), nullptr);
+  EXPECT_EQ(ob.find("b"), nullptr);
+  ASSERT_NE(ob.find("c"), nullptr);
+  EXPECT_EQ(ob.find("c")->state, out_state::queued);
+  EXPECT_EQ(ob.pending(), 1u);
+  ob.forget_finished();  // nothing finished since: nothing changes
+  EXPECT_NE(ob.find("c"), nullptr);
+}
+
 TEST(outbox, records_round_trip_and_bad_bytes_are_errors) {
   auto r = rec("00ff", 7, 9);
   r.attempts = 3;
