@@ -162,7 +162,7 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       rec->state = delivery::in_state::read;
       std::erase(st.unread, seq);
       leveldb::WriteBatch b;
-      b.Put(key, as_string(rec->encode()));
+      b.Put(key, as_slice(rec->encode()));
       auto rp = self->make_response_promise<inbound_message>();
       persist(self, std::move(b), [=](const result<void>& r) mutable {
         if (r) rp.deliver(to_inbound(*rec));

@@ -41,8 +41,8 @@ after_fn stage_new(mailbox_actor_t* self, leveldb::WriteBatch& b, const opened_m
   rec.payload = std::move(in.payload);
   rec.topic = std::move(in.topic);
   delivery::dedup_record d{rec.seq, o.sender, rec.received_ms};
-  b.Put(store::hex_key("i/", rec.seq), as_string(rec.encode()));
-  b.Put("d/" + o.message_id, as_string(d.encode()));
+  b.Put(store::hex_key("i/", rec.seq), as_slice(rec.encode()));
+  b.Put("d/" + o.message_id, as_slice(d.encode()));
   return [self, seq = rec.seq, id = o.message_id, sender = o.sender, done](const result<void>& r) {
     done(r);
     if (!r) {
@@ -80,7 +80,7 @@ after_fn stage(mailbox_actor_t* self, leveldb::WriteBatch& b, const queued_frame
   if (in->type == delivery::inner_ack) {
     for (auto& acked : in->acked)
       if (auto* r = st.out.acked(acked, now_ms())) {
-        b.Put("o/" + acked, as_string(r->encode(false)));
+        b.Put("o/" + acked, as_slice(r->encode(false)));
         st.sent_dirty.erase(acked);
       }
     window_moved = true;

@@ -11,7 +11,6 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string as_string(const bytes& b) { return {b.begin(), b.end()}; }
 
 inbound_message to_inbound(const delivery::in_record& r) {
   inbound_message m;
@@ -137,7 +136,7 @@ void flush_sends(mailbox_actor_t* self) {
           rec.next_attempt_ms = rec.created_ms;
           rec.expires_ms = sealed[i].expires_ms;
           rec.seq = self->state.out.reserve_seq();
-          b.Put("o/" + rec.message_id, as_string(rec.encode()));
+          b.Put("o/" + rec.message_id, as_slice(rec.encode()));
           sealed_ok->emplace_back(std::move(rec), s.reply);
         }
         if (sealed_ok->empty() && !has_ops(b)) return;
@@ -168,7 +167,7 @@ void flush_sent(mailbox_actor_t* self, std::function<void(const result<void>&)> 
   bool any = false;
   for (auto& id : st.sent_dirty)
     if (auto* r = st.out.find(id); r && r->state == delivery::out_state::sent) {
-      b.Put("o/" + id, as_string(r->encode()));
+      b.Put("o/" + id, as_slice(r->encode()));
       any = true;
     }
   st.sent_dirty.clear();
@@ -184,7 +183,7 @@ void on_tick(mailbox_actor_t* self) {
     leveldb::WriteBatch b;
     for (auto& id : expired) {
       spdlog::warn("mailbox: message {} expired undelivered", id);
-      b.Put("o/" + id, as_string(st.out.find(id)->encode(false)));
+      b.Put("o/" + id, as_slice(st.out.find(id)->encode(false)));
     }
     persist(self, std::move(b), [self, expired](const result<void>&) {
       for (auto& id : expired) notify_outcome(self, id);
@@ -265,7 +264,7 @@ result<inbound_message> take_unread(mailbox_actor_t* self) {
   if (!rec) return rec.err();
   rec->state = delivery::in_state::read;
   leveldb::WriteBatch b;
-  b.Put(key, as_string(rec->encode()));
+  b.Put(key, as_slice(rec->encode()));
   persist(self, std::move(b));
   return to_inbound(*rec);
 }
