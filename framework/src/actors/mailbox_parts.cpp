@@ -11,7 +11,6 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-
 inbound_message to_inbound(const delivery::in_record& r) {
   inbound_message m;
   m.sequence = r.seq;

@@ -74,8 +74,8 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->self = kp->id();
   // Worker threads: on 2 cores one worker beat two (bench/transport,
   // docs/performance.md): request/reply p50 -50..-85 us on tmpfs and
-  // -170..-360 us on disk, throughput +15..30%; the second worker mostly
-  // added wake-ups and work stealing beside the transport and store threads.
+  // -170..-360 us on disk; the second worker mostly added wake-ups and work
+  // stealing beside the transport's, ZeroMQ's and the store's threads.
   p->sys_cfg.set("scheduler.max-threads",
                  std::size_t{node_worker_threads(cfg.worker_threads, std::thread::hardware_concurrency())});
   // An idle CAF worker spins briefly, then (by default) naps 50 us at a time
@@ -207,13 +207,13 @@ bool send_ticket::ready() const { return s_ && s_->slot.peek_for(std::chrono::mi
 result<outbound_message> node::await_outcome(const std::string& message_id, std::chrono::milliseconds timeout) {
   auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
   return impl_->call<outbound_message>(impl_->mailbox, timeout + std::chrono::seconds(5), await_atom::value, message_id,
-                                      ms);
+                                       ms);
 }
 
 result<std::vector<inbound_message>> node::watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout) {
   auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
   return impl_->call<message_list>(impl_->mailbox, timeout + std::chrono::seconds(5), watch_atom::value, after,
-                                  std::uint64_t{max}, ms);
+                                   std::uint64_t{max}, ms);
 }
 
 result<inbound_message> node::read(std::uint64_t sequence) {
