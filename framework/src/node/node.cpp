@@ -187,10 +187,11 @@ send_ticket node::send_async(const peer_id& to, bytes payload, const send_option
     s->slot.set(error{errc::not_running, "node " + impl_->cfg.name + " is stopped"});
     return send_ticket(s);
   }
-  // The mailbox fills the ticket itself (actors::answer), as for node::impl::call.
+  // The mailbox fills the ticket itself (actors::answer), as for node::impl::call;
+  // the answer's reply_to keeps the ticket's state alive (aliasing pointer).
+  std::shared_ptr<node_detail::reply_slot<std::string>> slot(s, &s->slot);
   caf::anon_send(impl_->mailbox, send_atom::value, to.str(), std::move(payload), o.ttl_ms, o.message_id, o.topic,
-                 actors::answer<std::string>([s](result<std::string> r) { s->slot.set(std::move(r)); },
-                                             "the node stopped before it answered"));
+                 actors::answer<std::string>(node_detail::reply_to<std::string>(std::move(slot))));
   return send_ticket(s);
 }
 
