@@ -10,6 +10,7 @@
 #include "actors/protocol.hpp"
 #include "delivery/dedup.hpp"
 #include "delivery/records.hpp"
+#include "store/store.hpp"
 
 namespace aqua::actors {
 
@@ -67,8 +68,7 @@ struct mailbox_state {
 using mailbox_actor_t = caf::stateful_actor<mailbox_state>;
 
 std::int64_t now_ms();
-// An encoded record as LevelDB takes it (WriteBatch::Put copies it): no string in between.
-inline leveldb::Slice as_slice(const bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+using store::as_slice;
 inbound_message to_inbound(const delivery::in_record& r);
 outbound_message to_outbound(const delivery::out_record& r);
 

@@ -90,7 +90,7 @@ result<std::shared_ptr<contact_store>> contact_store::open(std::shared_ptr<store
     for (auto& c : old->all()) {
       if (book.find(c.id)) continue;  // the store's record is newer
       auto rec = encode_contact_record(c);
-      b.Put(key_of(c.id), leveldb::Slice(reinterpret_cast<const char*>(rec.data()), rec.size()));
+      b.Put(key_of(c.id), store::as_slice(rec));
       book.put(c);
     }
     if (auto r = db->write(std::move(b)); !r) return r.err();
@@ -106,7 +106,7 @@ result<std::shared_ptr<contact_store>> contact_store::open(std::shared_ptr<store
 result<void> contact_store::persist(const contact& c) {
   leveldb::WriteBatch b;
   auto rec = encode_contact_record(c);
-  b.Put(key_of(c.id), leveldb::Slice(reinterpret_cast<const char*>(rec.data()), rec.size()));
+  b.Put(key_of(c.id), store::as_slice(rec));
   return db_->write(std::move(b));
 }
 

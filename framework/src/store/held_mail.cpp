@@ -11,11 +11,6 @@ namespace aqua::store {
 
 using namespace held_records;
 
-namespace {
-bytes_view as_bytes(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
-leveldb::Slice slice(const bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
-} // namespace
-
 struct held_mail::state {
   struct usage {
     std::uint64_t messages = 0, bytes = 0;
@@ -146,12 +141,12 @@ void held_mail::put(const peer_id& recipient, bytes_view envelope, std::uint32_t
 
   const auto size = static_cast<std::uint32_t>(envelope.size());
   leveldb::WriteBatch b;
-  b.Put(mail_key(peer, id), slice(encode_mail({hash, now_ms, expires, bytes(envelope.begin(), envelope.end()), depositor.str()})));
-  b.Put(hash_key(hash_hex), slice(encode_hash({id, expires, size, peer})));
-  b.Put(expiry_key(expires, id), slice(encode_expiry({hash, size, peer})));
+  b.Put(mail_key(peer, id), as_slice(encode_mail({hash, now_ms, expires, bytes(envelope.begin(), envelope.end()), depositor.str()})));
+  b.Put(hash_key(hash_hex), as_slice(encode_hash({id, expires, size, peer})));
+  b.Put(expiry_key(expires, id), as_slice(encode_expiry({hash, size, peer})));
   bytes seq;
   codec::put_u64(seq, id);
-  b.Put(seq_key, slice(seq));
+  b.Put(seq_key, as_slice(seq));
   store_->submit(std::move(b), [st = state_, hash_hex, peer, size](const result<void>& r) {
     std::vector<state::waiter> waiters;
     {

@@ -15,7 +15,6 @@ namespace {
 constexpr std::uint8_t record_version = 1;
 constexpr std::uint8_t mail_record_version = 2;  // m/e/ records
 constexpr std::size_t max_peer_text = 128;
-bytes_view as_bytes(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 } // namespace
 const std::string seq_key = "m/seq";
 

@@ -20,11 +20,15 @@
 #include <thread>
 #include <vector>
 
+#include "aqua/bytes.hpp"
 #include "aqua/error.hpp"
 
 namespace aqua::store {
 
 inline constexpr const char* dir_name = "store";
+
+// An encoded record as a WriteBatch takes it (Put copies it): no string in between.
+inline leveldb::Slice as_slice(bytes_view b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 inline constexpr std::uint32_t layout_version = 1;
 
 struct commit_stats {
