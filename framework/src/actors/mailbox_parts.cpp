@@ -38,7 +38,7 @@ outbound_message to_outbound(const delivery::out_record& r) {
   return m;
 }
 
-void persist(mailbox_actor_t* self, leveldb::WriteBatch b, std::function<void(const result<void>&)> cont) {
+void persist(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::function<void(const result<void>&)> cont) {
   auto token = self->state.next_token++;
   if (cont) self->state.on_durable[token] = std::move(cont);
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
@@ -78,8 +78,7 @@ result<void> load_from_store(mailbox_actor_t* self) {
 void transmit(mailbox_actor_t* self, const std::string& id) {
   auto& st = self->state;
   auto* rec = st.out.find(id);
-  if (!rec || st.in_flight.count(id)) return;
-  st.in_flight.insert(id);
+  if (!rec || !st.in_flight.insert(id).second) return;
   auto after = [self, id](bool sent, const std::string& why) {
     auto& s = self->state;
     s.in_flight.erase(id);
@@ -88,7 +87,7 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     if (!cur) return;
     // One jitter draw per (recipient, attempt): a recipient's messages stay
     // together, so a link that comes back gets them in send order.
-    auto draw = std::hash<std::string>{}(cur->recipient + "/" + std::to_string(cur->attempts)) ^ s.jitter_salt;
+    auto draw = std::hash<std::string>{}(cur->recipient) ^ (cur->attempts * 0x9e3779b97f4a7c15ull) ^ s.jitter_salt;
     double unit = static_cast<double>(draw % 1000000) / 1000000.0;
     if (auto* r = s.out.transmitted(id, now_ms(), unit); r && r->state == delivery::out_state::sent) {
       // The attempt's bookkeeping is written lazily, in one batch per

@@ -5,7 +5,7 @@
 #include <functional>
 #include <map>
 #include <random>
-#include <set>
+#include <unordered_set>
 
 #include "actors/protocol.hpp"
 #include "delivery/dedup.hpp"
@@ -50,10 +50,10 @@ struct mailbox_state {
   std::uint64_t next_token = 1;
   delivery::outbox out;
   delivery::dedup_window dedup;
-  std::set<std::string> in_flight;  // transmissions awaiting routing's answer
+  std::unordered_set<std::string> in_flight;  // transmissions awaiting routing's answer
   std::map<std::string, std::vector<std::string>> acks_due;  // peer -> message ids to ack (send_ack)
   std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;
-  std::set<std::string> sent_dirty;  // attempts not yet written (flush_sent)
+  std::unordered_set<std::string> sent_dirty;  // attempts not yet written (flush_sent)
   bool sent_flush_armed = false;
   bool watch_flush_armed = false;  // a watch_flush to self is queued (serve_watchers once per burst)
   std::vector<queued_frame> open_queue;  // frames for the next open_many (flush_incoming)
@@ -76,7 +76,7 @@ outbound_message to_outbound(const delivery::out_record& r);
 inline bool has_ops(const leveldb::WriteBatch& b) { return b.ApproximateSize() > 12; }
 // Submits `b` to the group committer; `cont` runs inside the actor once the
 // batch is durable (or failed).
-void persist(mailbox_actor_t* self, leveldb::WriteBatch b, std::function<void(const result<void>&)> cont = {});
+void persist(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::function<void(const result<void>&)> cont = {});
 result<void> load_from_store(mailbox_actor_t* self);
 void transmit(mailbox_actor_t* self, const std::string& id);
 void on_tick(mailbox_actor_t* self);

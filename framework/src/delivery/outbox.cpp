@@ -77,31 +77,31 @@ void outbox::add(out_record r) {
 
 void outbox::index_add(const out_record& r) {
   if (r.state != out_state::queued && r.state != out_state::sent) return;
-  queues_[r.recipient].emplace(std::make_pair(r.seq, r.message_id), &r);
-  by_expiry_.emplace(r.expires_ms, r.message_id);
+  queues_[r.recipient].emplace(r.seq, &r);
+  by_expiry_.emplace(r.expires_ms, &r);
 }
 
 void outbox::index_remove(const out_record& r) {
   if (auto q = queues_.find(r.recipient); q != queues_.end()) {
-    q->second.erase(std::make_pair(r.seq, r.message_id));
+    q->second.erase({r.seq, &r});
     if (q->second.empty()) queues_.erase(q);
   }
-  by_expiry_.erase({r.expires_ms, r.message_id});
+  by_expiry_.erase({r.expires_ms, &r});
 }
 
 std::vector<std::string> outbox::due(std::int64_t now_ms, std::size_t window) const {
-  std::vector<std::pair<std::uint64_t, std::string>> due;
+  std::vector<by_seq> due;
   for (auto& [recipient, q] : queues_) {
     std::size_t ahead = 0;  // pending messages of this recipient before this one
-    for (auto& [key, r] : q) {
+    for (auto& entry : q) {
       if (window != 0 && ahead++ >= window) break;
-      if (r->next_attempt_ms <= now_ms && now_ms < r->expires_ms) due.emplace_back(key);
+      if (entry.second->next_attempt_ms <= now_ms && now_ms < entry.second->expires_ms) due.push_back(entry);
     }
   }
   std::sort(due.begin(), due.end());  // send order
   std::vector<std::string> ids;
   ids.reserve(due.size());
-  for (auto& d : due) ids.push_back(std::move(d.second));
+  for (auto& d : due) ids.push_back(d.second->message_id);
   return ids;
 }
 
@@ -155,12 +155,11 @@ const out_record* outbox::acked(const std::string& id, std::int64_t now_ms) {
 std::vector<std::string> outbox::expire(std::int64_t now_ms) {
   std::vector<std::string> out;
   while (!by_expiry_.empty() && by_expiry_.begin()->first <= now_ms) {
-    auto id = by_expiry_.begin()->second;
-    auto& r = records_.at(id);
+    auto& r = records_.find(by_expiry_.begin()->second->message_id)->second;
     index_remove(r);
     r.state = out_state::expired;
-    finished_.push_back(id);
-    out.push_back(std::move(id));
+    finished_.push_back(r.message_id);
+    out.push_back(r.message_id);
   }
   std::sort(out.begin(), out.end());
   return out;

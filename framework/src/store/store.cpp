@@ -65,18 +65,24 @@ db::~db() {
   if (committer_.joinable()) committer_.join();
 }
 
-void db::submit(leveldb::WriteBatch ops, done_fn done) {
+void db::enqueue(leveldb::WriteBatch& ops, done_fn done) {
+  auto& p = queue_.emplace_back();  // deque: queued batches never move
+  p.ops.Append(ops);                // the one copy (WriteBatch cannot move)
+  p.done = std::move(done);
+}
+
+void db::submit(leveldb::WriteBatch&& ops, done_fn done) {
   {
     std::lock_guard<std::mutex> g(mutex_);
-    queue_.push_back({std::move(ops), std::move(done)});
+    enqueue(ops, std::move(done));
   }
   wake_.notify_one();
 }
 
-void db::submit_or_write(leveldb::WriteBatch ops, done_fn done) {
+void db::submit_or_write(leveldb::WriteBatch&& ops, done_fn done) {
   std::unique_lock<std::mutex> lock(mutex_);
   if (writing_ || !queue_.empty() || stopping_ || sync_ewma_ >= inline_sync_limit_) {
-    queue_.push_back({std::move(ops), std::move(done)});
+    enqueue(ops, std::move(done));
     lock.unlock();
     wake_.notify_one();
     return;
@@ -124,9 +130,10 @@ void db::committer_loop() {
     group.swap(queue_);
     writing_ = true;
     lock.unlock();
-    leveldb::WriteBatch batch;
-    for (auto& p : group) batch.Append(p.ops);
-    auto r = write_synced(batch, group.size());
+    leveldb::WriteBatch joined;
+    if (group.size() > 1)
+      for (auto& p : group) joined.Append(p.ops);
+    auto r = write_synced(group.size() > 1 ? joined : group.front().ops, group.size());
     for (auto& p : group)  // before an inline writer may go: completions stay in write order
       if (p.done) p.done(r);
     lock.lock();
@@ -134,7 +141,7 @@ void db::committer_loop() {
   }
 }
 
-result<void> db::write(leveldb::WriteBatch ops) {
+result<void> db::write(leveldb::WriteBatch&& ops) {
   auto promise = std::make_shared<std::promise<result<void>>>();
   auto fut = promise->get_future();
   submit(std::move(ops), [promise](const result<void>& r) { promise->set_value(r); });

@@ -46,10 +46,14 @@ class db {
   ~db();
 
   using done_fn = std::function<void(const result<void>&)>;
+  // Batches go in by rvalue reference: leveldb::WriteBatch has no move
+  // constructor, so every by-value hand-over copied its whole encoding (a
+  // burst of sealed envelopes). A batch is copied once at most, when queued.
+  //
   // Asynchronous durable write: `done` runs on the committer thread once
   // the batch holding `ops` is synced (or failed: then nothing of it is
   // acknowledged).
-  void submit(leveldb::WriteBatch ops, done_fn done);
+  void submit(leveldb::WriteBatch&& ops, done_fn done);
   // Like submit, but when nothing is queued or being written and synced
   // writes have recently been fast (under inline_sync_limit, e.g. tmpfs or a
   // drive with a write cache that honours flushes), the caller becomes the
@@ -57,11 +61,11 @@ class db {
   // runs before this returns. Saves two thread hand-offs per write when the
   // node is lightly loaded; under load (or on slow syncs) it is submit().
   // Writes stay in submission order either way.
-  void submit_or_write(leveldb::WriteBatch ops, done_fn done);
+  void submit_or_write(leveldb::WriteBatch&& ops, done_fn done);
   static constexpr std::chrono::microseconds default_inline_sync_limit{50};
   void set_inline_sync_limit(std::chrono::microseconds limit);  // tests: 0 = never inline
   // Synchronous convenience: submit and wait.
-  result<void> write(leveldb::WriteBatch ops);
+  result<void> write(leveldb::WriteBatch&& ops);
   // One sync write, bypassing group commit (the baseline in bench/durable).
   result<void> write_unbatched(leveldb::WriteBatch& ops);
 
@@ -86,6 +90,7 @@ class db {
     done_fn done;
   };
   std::deque<pending> queue_;
+  void enqueue(leveldb::WriteBatch& ops, done_fn done);  // with mutex_ held
   bool stopping_ = false;
   bool writing_ = false;                        // a batch is being written (committer or inline)
   std::chrono::nanoseconds inline_sync_limit_{default_inline_sync_limit};  // guarded by mutex_
