@@ -8,6 +8,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/keyed_hash.hpp"
+
 namespace aqua::delivery {
 
 struct dedup_limits {
@@ -29,7 +31,7 @@ class dedup_window {
 
  private:
   dedup_limits limits_;
-  std::unordered_map<std::string, std::int64_t> seen_;
+  std::unordered_map<std::string, std::int64_t, detail::keyed_hasher> seen_;  // IDs are the senders' choice
   std::deque<std::pair<std::int64_t, std::string>> order_;
 };
 

@@ -2,27 +2,12 @@
 
 #include <cstring>
 
-#include <sodium.h>
-
 namespace aqua::e2ee {
 
 std::size_t engine::tag_hash::operator()(const tag_bytes& t) const noexcept {
   std::size_t h = 0;
   std::memcpy(&h, t.data(), sizeof h);
   return h;
-}
-
-std::size_t engine::id_hash::operator()(const std::array<std::uint8_t, message_id_size>& id) const noexcept {
-  static const auto key = [] {  // per process; only bucket placement depends on it
-    std::array<unsigned char, crypto_shorthash_KEYBYTES> k{};
-    randombytes_buf(k.data(), k.size());
-    return k;
-  }();
-  unsigned char h[crypto_shorthash_BYTES];
-  crypto_shorthash(h, id.data(), id.size(), key.data());
-  std::size_t out = 0;
-  std::memcpy(&out, h, sizeof out);
-  return out;
 }
 
 engine engine::create(const public_key& self, std::shared_ptr<env> e, engine_limits limits) {

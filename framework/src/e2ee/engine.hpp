@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/keyed_hash.hpp"
 #include "e2ee/x3dh.hpp"
 
 namespace aqua::e2ee {
@@ -110,11 +111,6 @@ class engine {
   struct tag_hash {
     std::size_t operator()(const tag_bytes& t) const noexcept;
   };
-  // Message IDs are the sender's choice: hashed with a secret key (SipHash),
-  // so no peer can pick IDs that pile up in one bucket.
-  struct id_hash {
-    std::size_t operator()(const std::array<std::uint8_t, message_id_size>& id) const noexcept;
-  };
 
   engine() = default;
   session* find_send_session(const peer_id& peer);
@@ -140,7 +136,8 @@ class engine {
   std::map<key32, std::uint64_t> by_ephemeral_;       // X3DH ephemeral -> session
   std::unordered_map<tag_bytes, tag_slot, tag_hash> tags_;
   std::deque<std::array<std::uint8_t, message_id_size>> seen_order_;
-  std::unordered_map<std::array<std::uint8_t, message_id_size>, peer_id, id_hash> seen_;
+  // Message IDs are the sender's choice: a keyed hash (core/keyed_hash.hpp).
+  std::unordered_map<std::array<std::uint8_t, message_id_size>, peer_id, detail::keyed_hasher> seen_;
   bool meta_dirty_ = true;
   std::set<std::uint64_t> dirty_sessions_;
   std::set<std::uint64_t> removed_sessions_;
