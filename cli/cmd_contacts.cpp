@@ -1,12 +1,11 @@
 // aqua card export / aqua contacts add|list|show|verify|block|remove
 
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
 #include "aqua/config.hpp"
 #include "commands.hpp"
 #include "contacts/contact_store.hpp"
+#include "core/bounded_read.hpp"
 #include "control/control_handler.hpp"
 #include "daemon_client.hpp"
 #include "e2ee/own_card.hpp"
@@ -122,10 +121,16 @@ result<nlohmann::json> contacts_request(const global_options& g, const nlohmann:
 }
 
 int run_add(const global_options& g, const contact_options& o) {
+  // A card's text itself, '-' for stdin, or a file holding it.
+  constexpr std::size_t max_card = 1u << 20;
   std::string text = o.card;
-  if (std::ifstream in(o.card); in && o.card.rfind(e2ee::card_text_prefix, 0) != 0)
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  if (o.card == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  std::error_code ec;
+  if (o.card == "-" || (o.card.rfind(e2ee::card_text_prefix, 0) != 0 && std::filesystem::exists(o.card, ec))) {
+    auto read = o.card == "-" ? detail::read_bounded(std::cin, max_card, "the card on stdin", errc::bad_card)
+                              : detail::read_file_bounded(o.card, max_card, "card file '" + o.card + "'", errc::bad_card);
+    if (!read) return report(read.err(), g.json);
+    text = std::move(*read);
+  }
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   auto added = contacts_request(g, {{"cmd", "contacts.add"}, {"card", text}, {"alias", o.alias}});
   if (!added) return report(added.err(), g.json);

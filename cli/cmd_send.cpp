@@ -1,11 +1,11 @@
 // aqua send | aqua status: through the daemon's control API.
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
 #include "commands.hpp"
+#include "control/control_server.hpp"
+#include "core/bounded_read.hpp"
 #include "daemon_client.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
@@ -30,12 +30,13 @@ int run_send(const global_options& g, const send_options& o) {
   if (o.text.empty() && o.file.empty())
     return report(error{errc::invalid_argument, "nothing to send: give text, --file F, or - to read stdin"}, g.json);
   std::string body = o.text;
-  if (o.text == "-") {
-    body.assign(std::istreambuf_iterator<char>(std::cin), {});
-  } else if (!o.file.empty()) {
-    std::ifstream in(o.file, std::ios::binary);
-    if (!in) return report(error{errc::io_error, "cannot read --file '" + o.file + "'"}, g.json);
-    body.assign(std::istreambuf_iterator<char>(in), {});
+  // The control API carries the payload as hex on one line of at most max_line_bytes.
+  constexpr std::size_t max_body = control::max_line_bytes / 2 - 4096;
+  if (o.text == "-" || !o.file.empty()) {
+    auto read = o.text == "-" ? detail::read_bounded(std::cin, max_body, "the message on stdin", errc::frame_too_large)
+                              : detail::read_file_bounded(o.file, max_body, "--file '" + o.file + "'", errc::frame_too_large);
+    if (!read) return report(read.err(), g.json);
+    body = std::move(*read);
   }
   nlohmann::json req{{"cmd", "send"}, {"to", o.to}, {"payload_hex", to_hex(as_bytes(body))}};
   if (!o.ttl.empty()) {
@@ -140,7 +141,7 @@ void add_send_commands(CLI::App& app, global_options& g, int& rc) {
   auto* send = app.add_subcommand("send", "Send an end-to-end encrypted message (through the running daemon)");
   send->add_option("to", o->to, "Recipient: peer ID (12D3KooW...) or contact alias")->required();
   send->add_option("text", o->text, "Message text, or - to read it from stdin");
-  send->add_option("--file", o->file, "Send the contents of file F");
+  send->add_option("--file", o->file, "Send the contents of file F (up to 2 MiB, the control API's limit)");
   send->add_option("--ttl", o->ttl, "Give up delivering after this long (e.g. 30s, 5m, 2d; default: the config's)");
   send->add_flag("--wait", o->wait, "Wait for the recipient's authenticated delivery ack");
   send->add_option("--timeout", o->timeout, "With --wait: how long to wait (default 30s; exit 6 after)");

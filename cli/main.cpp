@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <iostream>
+#include <string_view>
 
 #include "commands.hpp"
 #include "output.hpp"
@@ -50,6 +51,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // --json promises JSON errors too; the flag may sit after the bad part, unparsed.
+    bool json = g.json;
+    for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) json = json || std::string_view(argv[i]) == "--json";
+    if (json) return report(aqua::error{aqua::errc::invalid_argument, std::string(e.what()) + " (see 'aqua --help')"}, true);
     std::cerr << "aqua: error: " << e.what() << "\nRun 'aqua --help' for usage.\n";
     return exit_usage;
   } catch (const std::exception& e) {

@@ -55,6 +55,10 @@ result<node_config> load_node_config(const global_options& g, const std::string&
   return load_config(*dir / config_file_name);
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+// Strings from the command line or the store may hold invalid UTF-8: replaced
+// (U+FFFD) rather than letting dump() throw.
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
 
 } // namespace aqua::cli

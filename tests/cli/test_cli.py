@@ -184,6 +184,73 @@ class Usage(unittest.TestCase):
         run("--log-level", "loud", "id", check=2)
         run(check=2)
 
+    def test_usage_errors_are_json_with_json_flag(self):
+        for args in (("--json", "relay"), ("status", "stray", "--json"), ("send", "--json")):
+            p = run(*args, check=2)
+            err = json.loads(p.stdout.strip().splitlines()[-1])["error"]
+            self.assertEqual(err["code"], "invalid_argument")
+            self.assertIn("aqua --help", err["message"])
+
+    def test_every_command_answers_garbage_with_a_precise_error_never_a_crash(self):
+        # Walks the command tree from --help and feeds every command bad
+        # arguments; long-running commands (a daemon, a watch) are left out.
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            env = {"AQUA_DIR": os.path.join(tmp, "agent")}
+            run("init", env=env, check=0)
+
+            def subcommands(path):
+                out = run(*path, "--help", env=env, check=0).stdout
+                names = []
+                for line in out.split("Subcommands:")[1].splitlines()[1:] if "Subcommands:" in out else []:
+                    if not line.strip():
+                        break
+                    if line.startswith("  ") and not line.startswith("    "):
+                        names.append(line.split()[0])
+                return names
+
+            paths, todo = [], [[]]
+            while todo:
+                p = todo.pop()
+                paths.append(p)
+                todo.extend(p + [s] for s in subcommands(p) if len(p) < 3)
+            self.assertGreater(len(paths), 25)
+            garbage = ["x", "-1", "99999999999999999999", "12D3KooWnotapeer", "\udcff\udcfe", "--ttl=-5",
+                       "--file=/nonexistent", "a" * 3000]
+            long_running = ({"serve"}, {"relay", "serve"}, {"inbox", "watch"}, {"demo"})
+            for path in paths:
+                if set(path) in long_running or not path:
+                    continue
+                for bad in garbage:
+                    for json_flag in ([], ["--json"]):
+                        args = [*json_flag, *path, bad]
+                        p = subprocess.run([AQUA, *args], capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                                           env={**os.environ, **env})
+                        out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+                        self.assertTrue(0 <= p.returncode <= 6, f"{args}: rc={p.returncode} {err[-300:]}")
+                        self.assertNotIn("terminate called", err, args)
+                        if p.returncode == 0:
+                            continue
+                        if json_flag:
+                            self.assertIn("error", json.loads(out.strip().splitlines()[-1]), args)
+                        else:
+                            self.assertTrue(err.startswith("aqua: error: "), f"{args}: {err[:300]}")
+
+    def test_endless_or_wrong_kind_of_input_files_are_refused_precisely(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            env = {"AQUA_DIR": os.path.join(tmp, "agent")}
+            run("init", env=env, check=0)
+            p = run("config", "check", "/dev/zero", env=env, check=3)
+            self.assertIn("larger than 1048576 bytes", p.stderr)
+            p = run("contacts", "add", "/dev/zero", env=env, check=4)
+            self.assertIn("card file '/dev/zero' is larger than", p.stderr)
+            p = run("contacts", "add", tmp, "--json", env=env, check=2)
+            self.assertIn("is a directory", json.loads(p.stdout)["error"]["message"])
+            big = os.path.join(tmp, "big.bin")
+            with open(big, "wb") as f:
+                f.truncate(3 << 20)
+            p = run("send", "12D3KooWAnyone", "--file", big, "--json", env=env, check=1)
+            self.assertEqual(json.loads(p.stdout)["error"]["code"], "frame_too_large")
+
     def test_demo_runs_the_agent_workflow(self):
         p = run("demo", "--json", check=0)
         out = json.loads(p.stdout.strip().splitlines()[-1])

@@ -59,7 +59,7 @@ bytes encode(const frame& f) {
     j["code"] = f.error_code;
     j["message"] = f.error_message;
   }
-  auto s = j.dump();
+  auto s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // labels may not be UTF-8
   return bytes(s.begin(), s.end());
 }
 

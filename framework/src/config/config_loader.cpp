@@ -1,11 +1,10 @@
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "aqua/config.hpp"
 #include "aqua/multiaddr.hpp"
 #include "config/yaml_walker.hpp"
+#include "core/bounded_read.hpp"
 
 namespace aqua {
 namespace {
@@ -302,15 +301,10 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
 }
 
 result<node_config> load_config(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return error{errc::not_found, "cannot open config '" + file.string() + "'"};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto text = ss.str();
-  if (text.size() > max_config_bytes)
-    return error{errc::config_syntax, file.string() + ": config larger than 1 MiB"};
+  auto text = detail::read_file_bounded(file, max_config_bytes, "config '" + file.string() + "'", errc::config_syntax);
+  if (!text) return text.err();
   auto base = fs::absolute(file).parent_path();
-  return parse_config(text, file.string(), base);
+  return parse_config(*text, file.string(), base);
 }
 
 std::uint32_t node_worker_threads(std::uint32_t configured, unsigned cores) {
