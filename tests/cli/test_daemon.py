@@ -243,6 +243,51 @@ class Daemon(unittest.TestCase):
             self.assertIn("--ttl 'soon'", out.stderr)
             self.stop(proc)
 
+    def test_control_api_answers_every_malformed_request_and_the_daemon_lives_on(self):
+        # Every command with every argument set to every JSON type, plus lines
+        # that are not requests at all: each gets one JSON answer on the same
+        # connection (a {"cmd": 1} used to kill the daemon in the watch check).
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a = os.path.join(tmp, "a")
+            aqua(a, "init")
+            proc, _ = self.start(a)
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(os.path.join(a, "control.sock"))
+            sock.settimeout(30)
+            reader = sock.makefile("rb")
+
+            def ask(line):
+                sock.sendall(line + b"\n")
+                answer = reader.readline()
+                self.assertTrue(answer.endswith(b"\n"), f"no answer to {line[:80]!r}; daemon rc={proc.poll()}")
+                return json.loads(answer)
+
+            for line in (b"{", b"[]", b"1", b'"x"', b"null", b'{"cmd":1}', b'{"cmd":null}', b'{"cmd":["watch"]}',
+                         b'\xff\xfe{"cmd":"hello"}', b'{"cmd":"' + b"a" * 100000 + b'"}', b"[" * 100000 + b"]" * 100000):
+                self.assertFalse(ask(line)["ok"], line[:40])
+            commands = ["hello", "status", "doctor", "card", "send", "receive", "inbox.list", "inbox.read", "inbox.ack",
+                        "inbox.delete", "outbox.list", "contacts.list", "contacts.add", "contacts.show",
+                        "contacts.verify", "contacts.block", "contacts.remove", "nope"]
+            fields = ["to", "text", "payload_hex", "topic", "ttl_s", "message_id", "wait", "timeout_ms", "unread",
+                      "limit", "since", "seq", "peer", "card", "alias", "who"]
+            values = [None, True, -1, 2 ** 64, 1.5, "x", "", [], {}, "12D3KooW" + "1" * 44, 1e308]
+            n = 0
+            for cmd in commands:
+                for field in fields:
+                    for value in values:
+                        if (cmd, field) == ("receive", "timeout_ms") or (cmd, field, value) == ("send", "wait", True):
+                            continue  # would wait, not fail
+                        n += 1
+                        resp = ask(json.dumps({"id": n, "cmd": cmd, field: value}).encode())
+                        self.assertEqual(resp["id"], n)
+                        if not resp["ok"]:
+                            self.assertTrue(resp["error"]["code"] and resp["error"]["message"], resp)
+            self.assertEqual(ask(b'{"id":"last","cmd":"hello"}')["result"]["protocol"], 1)
+            reader.close()
+            sock.close()
+            self.assertIsNone(proc.poll())
+            self.stop(proc)
+
 
 if __name__ == "__main__":
     AQUA, SRC = sys.argv[1], sys.argv[2]

@@ -189,7 +189,8 @@ void server::serve_client(int fd) {
           return;
         continue;
       }
-      if (req.is_object() && req.value("cmd", "") == "watch") {
+      auto cmd = req.is_object() ? req.find("cmd") : req.end();
+      if (cmd != req.end() && cmd->is_string() && *cmd == "watch") {
         auto after = handler_.watch_start(req);
         nlohmann::json id = req.contains("id") ? req["id"] : nlohmann::json();
         if (!after) {
@@ -199,7 +200,15 @@ void server::serve_client(int fd) {
         stream_watch(fd, *after, id);
         return;  // a watch owns the connection until the client goes away
       }
-      if (!write_line(fd, handler_.handle(req))) return;
+      nlohmann::json resp;
+      try {
+        resp = handler_.handle(req);
+      } catch (const std::exception& e) {  // a JSON access the handler did not guard: a bug, not a reason to die
+        spdlog::error("control: request failed unexpectedly: {}", e.what());
+        nlohmann::json id = req.is_object() && req.contains("id") ? req["id"] : nlohmann::json();
+        resp = {{"id", id}, {"ok", false}, {"error", error_json(error{errc::invalid_argument, std::string("request not handled: ") + e.what()})}};
+      }
+      if (!write_line(fd, resp)) return;
     }
   }
 }
