@@ -86,8 +86,9 @@ result<frame> decode(bytes_view payload) {
   if (!ok) return bad("unknown kind '" + kind.substr(0, max_text) + "'");
   if (!str("type", false, f.type) || f.type.size() > max_text) return bad("'type' must be a string of at most 255 bytes");
   if (!str("from", false, f.from) || f.from.size() > max_text) return bad("'from' must be a string of at most 255 bytes");
-  if (!str("corr", f.kind != frame_kind::tell, f.correlation) || f.correlation.size() > 64)
-    return bad("'corr' missing or not a string of at most 64 bytes");
+  if (!str("corr", f.kind != frame_kind::tell, f.correlation) || f.correlation.size() > 64 ||
+      (f.kind != frame_kind::tell && f.correlation.empty()))  // a reply could not name its request
+    return bad("'corr' missing or not a string of 1 to 64 bytes");
   if (auto it = j.find("deadline_ms"); it != j.end() && !it->is_null()) {
     if (!it->is_number_integer()) return bad("'deadline_ms' must be an integer");
     f.deadline_unix_ms = it->get<std::int64_t>();
