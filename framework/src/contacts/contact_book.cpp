@@ -2,9 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
-
+#include "core/bounded_read.hpp"
 
 namespace aqua {
 
@@ -37,20 +35,21 @@ bool valid_alias(const std::string& a) {
 
 result<contact_book> contact_book::load_json(const std::filesystem::path& file) {
   contact_book book;
-  std::ifstream in(file);
-  if (!in) return book;
-  std::stringstream ss;
-  ss << in.rdbuf();
   auto where = "contact book '" + file.string() + "'";
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  auto text = detail::read_file_bounded(file, 64u << 20, where, errc::io_error);
+  if (!text) return text.err().code() == errc::not_found ? result<contact_book>(std::move(book)) : text.err();
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return error{errc::io_error, where + " is not valid JSON"};
-  if (j.value("version", 0) != 1) return error{errc::unknown_version, where + ": unknown version"};
+  if (auto v = j.find("version"); v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != 1)
+    return error{errc::unknown_version, where + ": unknown version"};
   if (!j.contains("contacts") || !j["contacts"].is_array()) return error{errc::io_error, where + ": no contacts list"};
   std::size_t i = 0;
   for (auto& c : j["contacts"]) {
     auto at = where + " entry " + std::to_string(i++);
     if (!c.is_object() || !c.contains("card") || !c["card"].is_string() || !c.contains("trust") || !c["trust"].is_string())
       return error{errc::io_error, at + ": missing card or trust"};
+    if ((c.contains("alias") && !c["alias"].is_string()) || (c.contains("added_ms") && !c["added_ms"].is_number_integer()))
+      return error{errc::io_error, at + ": 'alias' must be a string and 'added_ms' an integer"};
     auto raw = e2ee::card_from_text(c["card"].get<std::string>());
     if (!raw) return error{raw.err().code(), at + ": " + raw.err().message()};
     auto card = e2ee::decode_card(*raw);

@@ -74,6 +74,27 @@ TEST(contact_store, a_taken_alias_or_bad_card_is_refused_without_a_write) {
   EXPECT_EQ((*cs)->all().size(), 1u);
 }
 
+TEST(contact_store, legacy_contacts_json_with_wrong_types_is_a_precise_error_not_an_exception) {
+  test::temp_dir tmp("contacts");
+  fixture f;
+  auto legacy = tmp.path() / "contacts.json";
+  auto entry = [&](const std::string& extra) {
+    return R"({"trust": "verified", "card": ")" + f.text(f.alice) + "\"" + extra + "}";
+  };
+  for (auto& [json, expected] : std::vector<std::pair<std::string, std::string>>{
+         {R"({"version": "1", "contacts": []})", "unknown version"},
+         {R"({"version": 1, "contacts": [)" + entry(R"(, "alias": 7)") + "]}", "'alias' must be a string"},
+         {R"({"version": 1, "contacts": [)" + entry(R"(, "added_ms": "soon")") + "]}", "'added_ms' an integer"}}) {
+    {
+      std::ofstream out(legacy);
+      out << json;
+    }
+    auto cs = contact_store::open(open_db(tmp.path() / "store"), legacy);
+    ASSERT_FALSE(cs) << json;
+    EXPECT_NE(cs.err().message().find(expected), std::string::npos) << cs.err().what();
+  }
+}
+
 TEST(contact_store, legacy_contacts_json_is_imported_once_and_renamed) {
   test::temp_dir tmp("contacts");
   fixture f;
