@@ -32,9 +32,15 @@ struct list_options {
 result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list);
 int print_outbox(const global_options& g, const nlohmann::json& list);
 
+// A node that never ran has no store yet (`aqua serve` creates it): nullptr,
+// which reads as "no messages".
 result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
+  std::error_code ec;
+  if (!std::filesystem::exists(*dir, ec))
+    return error{errc::not_found, "no aqua data dir at '" + dir->string() + "'; run 'aqua init' first"};
+  if (!std::filesystem::exists(*dir / store::dir_name / "CURRENT", ec)) return std::unique_ptr<store::db>();
   auto db = store::db::open(*dir / store::dir_name, false);
   if (!db && db.err().code() == errc::store_locked)
     return error{errc::store_locked, db.err().message() + "; stop 'aqua serve' to read the store directly"};
@@ -83,6 +89,8 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
   }
   auto db = open_store(g);
   if (!db) return report(db.err(), g.json);
+  if (!*db) return report(error{errc::not_found, "no message with sequence " + std::to_string(seq) +
+                                                     " (this node has not run yet: its store is empty)"}, g.json);
   auto key = store::hex_key("i/", seq);
   auto raw = (*db)->get(key);
   if (!raw) return report(raw.err(), g.json);
@@ -162,6 +170,7 @@ int run_inbox(const global_options& g, const list_options& o) {
 result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list) {
   auto db = open_store(g);
   if (!db) return db.err();
+  if (!*db) return ok();  // never ran: nothing received
   std::size_t n = 0;
   auto r = (*db)->scan("i/", [&](std::string_view, std::string_view v) {
     auto rec = delivery::in_record::decode(as_bytes(v));
@@ -197,6 +206,7 @@ int run_outbox(const global_options& g) {
   }
   auto db = open_store(g);
   if (!db) return report(db.err(), g.json);
+  if (!*db) return print_outbox(g, list);  // never ran: nothing sent
   auto r = (*db)->scan("o/", [&](std::string_view, std::string_view v) {
     if (auto rec = delivery::out_record::decode(as_bytes(v)))
       list.push_back({{"message_id", rec->message_id}, {"recipient", rec->recipient},

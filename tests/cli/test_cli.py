@@ -67,6 +67,15 @@ class InitAndId(unittest.TestCase):
         second = json.loads(run("--dir", self.dir, "init", "--force", "--json", check=0).stdout)
         self.assertNotEqual(second["peer_id"], first["peer_id"])
 
+    def test_inbox_and_outbox_of_a_node_that_never_ran_are_empty(self):
+        p = run("--dir", self.dir, "inbox", "list", check=1)
+        self.assertIn("run 'aqua init' first", p.stderr)
+        run("--dir", self.dir, "init", check=0)
+        self.assertEqual(json.loads(run("--dir", self.dir, "inbox", "list", "--json", check=0).stdout), {"messages": []})
+        self.assertEqual(json.loads(run("--dir", self.dir, "outbox", "list", "--json", check=0).stdout), {"messages": []})
+        p = run("--dir", self.dir, "inbox", "read", "1", check=1)
+        self.assertIn("has not run yet", p.stderr)
+
     def test_id_refuses_a_group_readable_key_like_ssh(self):
         run("--dir", self.dir, "init", check=0)
         key = os.path.join(self.dir, "identity.key")
