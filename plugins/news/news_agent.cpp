@@ -57,7 +57,9 @@ class news final : public aqua::agent {
         }
     }
     std::sort(hits.begin(), hits.end(), std::greater<>());  // ISO dates first: newest first
-    std::size_t max = std::stoul(ctx.setting("max", "6"));
+    auto setting = aqua::int_setting(ctx, "max", 6, 1, 1000);
+    if (!setting) return setting.err();
+    auto max = static_cast<std::size_t>(*setting);
     if (hits.size() > max) hits.resize(max);
     std::string out;
     for (auto& h : hits) out += h + "\n";

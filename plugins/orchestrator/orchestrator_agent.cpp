@@ -29,7 +29,9 @@ class orchestrator final : public aqua::agent {
 
  private:
   aqua::result<aqua::agent_payload> run(aqua::agent_context& ctx, const std::string& topic) {
-    std::chrono::milliseconds deadline(std::stoll(ctx.setting("deadline_ms", "20000")));
+    auto ms = aqua::int_setting(ctx, "deadline_ms", 20000, 1);
+    if (!ms) return ms.err();
+    std::chrono::milliseconds deadline(*ms);
     ctx.note("plan for '" + topic + "': research (news + data in parallel), then write the report");
     auto brief = ctx.request(ctx.setting("research", "research"), aqua::agent_payload::text("research.brief", topic), deadline);
     if (!brief) return brief.err();

@@ -15,7 +15,9 @@ class research final : public aqua::agent {
   aqua::result<aqua::agent_payload> on_request(aqua::agent_context& ctx, const aqua::agent_message& m) override {
     if (m.payload.type != "research.brief")
       return aqua::error{aqua::errc::invalid_argument, "research does not handle '" + m.payload.type + "'"};
-    std::chrono::milliseconds deadline(std::stoll(ctx.setting("deadline_ms", "10000")));
+    auto ms = aqua::int_setting(ctx, "deadline_ms", 10000, 1);
+    if (!ms) return ms.err();
+    std::chrono::milliseconds deadline(*ms);
     auto keywords = ctx.setting("keywords", "ev,electric,price,battery,charging");
     ctx.note("asking news and data in parallel for '" + m.payload.text() + "'");
     auto answers = ctx.request_all({{ctx.setting("news", "news"), aqua::agent_payload::text("news.search", keywords)},

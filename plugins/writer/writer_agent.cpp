@@ -80,7 +80,9 @@ class writer final : public aqua::agent {
     if (out.empty()) out = ctx.data_dir() / "report.md";
     nlohmann::json result{{"path", out.string()}, {"bytes", md.size()}};
     if (auto reviewer = ctx.setting("reviewer"); !reviewer.empty()) {
-      std::chrono::milliseconds deadline(std::stoll(ctx.setting("review_deadline_ms", "10000")));
+      auto ms = aqua::int_setting(ctx, "review_deadline_ms", 10000, 1);
+      if (!ms) return ms.err();
+      std::chrono::milliseconds deadline(*ms);
       auto review = ctx.request(reviewer, aqua::agent_payload::text("report.review", md), deadline);
       if (!review) return review.err();
       auto verdict = review->payload.text();

@@ -25,7 +25,9 @@
 // aqua_agent_plugin_name (must equal the plugin name) and aqua_agent_factory.
 // No CAF type appears here.
 
+#include <charconv>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -126,6 +128,21 @@ class agent_context {
   // A free-form line in the host's trace (the demo prints it).
   virtual void note(const std::string& text) = 0;
 };
+
+// An integer setting in [min, max] (or `fallback` when absent), with an
+// error that names the agent and the key: settings come from the operator's
+// YAML. Header-only: not part of the plugin ABI.
+inline result<std::int64_t> int_setting(const agent_context& ctx, const std::string& key, std::int64_t fallback,
+                                        std::int64_t min = 0, std::int64_t max = INT64_MAX) {
+  auto text = ctx.setting(key);
+  if (text.empty()) return fallback;
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max)
+    return error{errc::config_bad_value, "agent " + ctx.name() + ": setting '" + key + "' must be an integer from " +
+                                             std::to_string(min) + " to " + std::to_string(max) + ", got '" + text + "'"};
+  return v;
+}
 
 class agent {
  public:

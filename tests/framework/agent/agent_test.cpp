@@ -3,6 +3,7 @@
 // one host and split across two hosts over zmq.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -165,6 +166,38 @@ TEST(AgentHost, TypedAskAndRestartKeepsIdentity) {
     if (round == 0) first = (*host)->agents()[0].id;
     else EXPECT_EQ((*host)->agents()[0].id, first);
   }
+}
+
+TEST(AgentSettings, IntegerSettingsAreCheckedAndNameTheAgentAndKey) {
+  test::temp_dir tmp("agent");
+  auto cfg = parse_config("node: {name: host}\ncomponents: {}\ntransports: []\n"
+                          "agents: [{plugin: test, name: alpha, settings: {good: 42, word: soon, big: 99999999999999999999, "
+                          "neg: -3}}]\n",
+                          "<test>", tmp.path());
+  ASSERT_TRUE(cfg) << cfg.err().what();
+  struct reader final : agent {
+    result<void> start(agent_context& ctx) override {
+      for (auto key : {"good", "missing", "word", "big", "neg"}) {
+        auto v = int_setting(ctx, key, 7, 0, 1000);
+        got.push_back(v ? std::to_string(*v) : v.err().what());
+      }
+      done = true;
+      return ok();
+    }
+    result<agent_payload> on_request(agent_context&, const agent_message&) override { return error{errc::not_found, "-"}; }
+    std::vector<std::string> got;
+    std::atomic<bool> done{false};
+  };
+  auto a = std::make_shared<reader>();
+  auto host = agent_host::start_with(*cfg, {a}, {});
+  ASSERT_TRUE(host) << host.err().what();
+  ASSERT_TRUE(eventually([&] { return a->done.load(); }, 10s));
+  ASSERT_EQ(a->got.size(), 5u);
+  EXPECT_EQ(a->got[0], "42");
+  EXPECT_EQ(a->got[1], "7");
+  EXPECT_EQ(a->got[2], "config_bad_value: agent alpha: setting 'word' must be an integer from 0 to 1000, got 'soon'");
+  EXPECT_NE(a->got[3].find("setting 'big'"), std::string::npos) << a->got[3];
+  EXPECT_NE(a->got[4].find("got '-3'"), std::string::npos) << a->got[4];
 }
 
 TEST(AgentPlugins, MissingAndWrongAbiAreRefused) {
