@@ -2,11 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "aqua/env.hpp"
 #include "contacts/contact_book.hpp"
+#include "core/bounded_read.hpp"
 #include "identity/key_store.hpp"
 
 namespace aqua::agents {
@@ -28,9 +26,17 @@ std::vector<directory_entry> scan_directory(const fs::path& dir) {
   for (; !ec && it != end && seen < 4096; it.increment(ec), ++seen) {
     auto p = it->path();
     if (p.extension() != ".card") continue;
-    std::ifstream in(p);
-    std::string text;
-    std::getline(in, text);
+    std::error_code kind_ec;
+    if (!fs::is_regular_file(p, kind_ec)) {  // a FIFO would block the scan
+      spdlog::warn("agent_directory: skipping {}: not a regular file", p.string());
+      continue;
+    }
+    auto file = detail::read_file_bounded(p, 1u << 20, "card file", errc::bad_card);
+    if (!file) {
+      spdlog::warn("agent_directory: skipping {}: {}", p.string(), file.err().what());
+      continue;
+    }
+    auto text = file->substr(0, file->find('\n'));
     auto raw = e2ee::card_from_text(text);
     if (!raw) {
       spdlog::warn("agent_directory: skipping {}: {}", p.string(), raw.err().what());

@@ -3,10 +3,13 @@
 // one host and split across two hosts over zmq.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <fstream>
 #include <thread>
 
+#include "agent/agent_directory.hpp"
 #include "agent/agent_frame.hpp"
 #include "aqua/agent.hpp"
 #include "aqua/node.hpp"
@@ -198,6 +201,29 @@ TEST(AgentSettings, IntegerSettingsAreCheckedAndNameTheAgentAndKey) {
   EXPECT_EQ(a->got[2], "config_bad_value: agent alpha: setting 'word' must be an integer from 0 to 1000, got 'soon'");
   EXPECT_NE(a->got[3].find("setting 'big'"), std::string::npos) << a->got[3];
   EXPECT_NE(a->got[4].find("got '-3'"), std::string::npos) << a->got[4];
+}
+
+TEST(AgentDirectory, ScanSkipsFifosGiantsAndGarbageAndKeepsValidCards) {
+  test::temp_dir tmp("agent-dir");
+  auto cfg = parse_config("node: {name: dirnode}\ncomponents: {}\ntransports: []\n", "<test>", tmp.path() / "n");
+  ASSERT_TRUE(cfg) << cfg.err().what();
+  std::filesystem::create_directories(cfg->data_dir);
+  ASSERT_TRUE(write_key_file(cfg->data_dir / "identity.key", keypair::generate(), true));
+  auto n = node::start(*cfg);
+  ASSERT_TRUE(n) << n.err().what();
+  auto dir = tmp.path() / "directory";
+  ASSERT_TRUE(agents::publish_card(dir, "good", (*n)->card()));
+  ASSERT_EQ(::mkfifo((dir / "fifo.card").c_str(), 0600), 0);  // opening it would block the scan
+  {
+    std::ofstream giant(dir / "giant.card");
+    giant << (*n)->card() << std::string(2u << 20, 'x');
+    std::ofstream garbage(dir / "garbage.card");
+    garbage << "aqua-card-v1:not-a-card\n";
+  }
+  auto found = agents::scan_directory(dir);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].name, "good");
+  EXPECT_EQ(found[0].verified.id(), (*n)->id());
 }
 
 TEST(AgentPlugins, MissingAndWrongAbiAreRefused) {
