@@ -1,5 +1,7 @@
 #include "control/control_handler.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "control/control_json.hpp"
 #include "control/doctor.hpp"
 #include "e2ee/card.hpp"
@@ -32,13 +34,19 @@ result<bool> arg_bool(const nlohmann::json& req, const char* cmd, const char* ke
 }
 
 nlohmann::json handler::handle(const nlohmann::json& request) {
-  nlohmann::json id = request.is_object() && request.contains("id") ? request["id"] : nlohmann::json();
-  auto fail = [&](const error& e) { return nlohmann::json{{"id", id}, {"ok", false}, {"error", error_json(e)}}; };
-  if (!request.is_object()) return fail(error{errc::invalid_argument, "a request must be a JSON object"});
+  auto id = request_id(request);
+  if (!request.is_object()) return error_response(id, error{errc::invalid_argument, "a request must be a JSON object"});
   auto cmd = arg_string(request, "request", "cmd", true);
-  if (!cmd) return fail(cmd.err());
-  auto r = dispatch(*cmd, request);
-  if (!r) return fail(r.err());
+  if (!cmd) return error_response(id, cmd.err());
+  auto r = [&]() -> result<nlohmann::json> {
+    try {
+      return dispatch(*cmd, request);
+    } catch (const std::exception& e) {  // a JSON access a command did not guard: a bug, not a reason to die
+      spdlog::error("control: request failed unexpectedly: {}", e.what());
+      return error{errc::invalid_argument, std::string("request not handled: ") + e.what()};
+    }
+  }();
+  if (!r) return error_response(id, r.err());
   return {{"id", id}, {"ok", true}, {"result", std::move(*r)}};
 }
 

@@ -75,4 +75,12 @@ nlohmann::json error_json(const error& e) {
   return {{"code", std::string(to_string(e.code()))}, {"message", e.message()}};
 }
 
+nlohmann::json request_id(const nlohmann::json& request) {
+  return request.is_object() && request.contains("id") ? request["id"] : nlohmann::json();
+}
+
+nlohmann::json error_response(const nlohmann::json& id, const error& e) {
+  return {{"id", id}, {"ok", false}, {"error", error_json(e)}};
+}
+
 } // namespace aqua::control

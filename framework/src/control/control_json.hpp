@@ -16,5 +16,9 @@ nlohmann::json to_json(const outbound_message& m);
 nlohmann::json to_json(const relay_server_status& r);
 nlohmann::json to_json(const node_status& s);
 nlohmann::json error_json(const error& e);
+// A request's "id" (null when it has none or is not an object), and the
+// failure response that echoes it: {"id", "ok": false, "error": {...}}.
+nlohmann::json request_id(const nlohmann::json& request);
+nlohmann::json error_response(const nlohmann::json& id, const error& e);
 
 } // namespace aqua::control

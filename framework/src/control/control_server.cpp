@@ -133,8 +133,8 @@ void server::accept_loop() {
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::geteuid()) {
-      write_line(fd, {{"id", nullptr}, {"ok", false},
-                      {"error", error_json(error{errc::invalid_argument, "control socket: only the daemon's user may connect"})}});
+      write_line(fd,
+                 error_response(nullptr, error{errc::invalid_argument, "control socket: only the daemon's user may connect"}));
       ::close(fd);
       continue;
     }
@@ -148,9 +148,8 @@ void server::accept_loop() {
       }
     }
     if (clients_.size() >= opts_.max_clients) {
-      write_line(fd, {{"id", nullptr}, {"ok", false},
-                      {"error", error_json(error{errc::would_block, "control socket: too many clients (" +
-                                                                       std::to_string(opts_.max_clients) + ")"})}});
+      write_line(fd, error_response(nullptr, error{errc::would_block, "control socket: too many clients (" +
+                                                                          std::to_string(opts_.max_clients) + ")"}));
       ::close(fd);
       continue;
     }
@@ -175,40 +174,30 @@ void server::serve_client(int fd) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     if (!lines.feed(buf, static_cast<std::size_t>(n))) {
-      write_line(fd, {{"id", nullptr}, {"ok", false},
-                      {"error", error_json(error{errc::frame_too_large, "request line longer than " +
-                                                                           std::to_string(max_line_bytes) + " bytes"})}});
+      write_line(fd, error_response(nullptr, error{errc::frame_too_large, "request line longer than " +
+                                                                           std::to_string(max_line_bytes) + " bytes"}));
       return;
     }
     while (lines.next(line)) {
       if (line.empty()) continue;
       auto req = nlohmann::json::parse(line, nullptr, false);
       if (req.is_discarded()) {
-        if (!write_line(fd, {{"id", nullptr}, {"ok", false},
-                             {"error", error_json(error{errc::invalid_argument, "request is not valid JSON"})}}))
+        if (!write_line(fd, error_response(nullptr, error{errc::invalid_argument, "request is not valid JSON"})))
           return;
         continue;
       }
       auto cmd = req.is_object() ? req.find("cmd") : req.end();
       if (cmd != req.end() && cmd->is_string() && *cmd == "watch") {
         auto after = handler_.watch_start(req);
-        nlohmann::json id = req.contains("id") ? req["id"] : nlohmann::json();
+        auto id = request_id(req);
         if (!after) {
-          write_line(fd, {{"id", id}, {"ok", false}, {"error", error_json(after.err())}});
+          write_line(fd, error_response(id, after.err()));
           continue;
         }
         stream_watch(fd, *after, id);
         return;  // a watch owns the connection until the client goes away
       }
-      nlohmann::json resp;
-      try {
-        resp = handler_.handle(req);
-      } catch (const std::exception& e) {  // a JSON access the handler did not guard: a bug, not a reason to die
-        spdlog::error("control: request failed unexpectedly: {}", e.what());
-        nlohmann::json id = req.is_object() && req.contains("id") ? req["id"] : nlohmann::json();
-        resp = {{"id", id}, {"ok", false}, {"error", error_json(error{errc::invalid_argument, std::string("request not handled: ") + e.what()})}};
-      }
-      if (!write_line(fd, resp)) return;
+      if (!write_line(fd, handler_.handle(req))) return;
     }
   }
 }
@@ -218,7 +207,7 @@ void server::stream_watch(int fd, std::uint64_t after, const nlohmann::json& id)
   while (!stopping_) {
     auto batch = handler_.target().watch(after, 256, std::chrono::milliseconds(500));
     if (!batch) {
-      write_line(fd, {{"id", id}, {"ok", false}, {"error", error_json(batch.err())}});
+      write_line(fd, error_response(id, batch.err()));
       return;
     }
     for (auto& m : *batch) {
