@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "control/control_server.hpp"
+#include "core/json_text.hpp"
 #include "identity/key_store.hpp"
 
 namespace aqua::cli {
@@ -59,7 +60,7 @@ result<nlohmann::json> daemon_client::read_line() {
 namespace {
 
 result<void> write_request(int fd, const nlohmann::json& req) {
-  auto s = req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";  // argv may not be UTF-8
+  auto s = detail::json_text(req) + "\n";
   std::size_t off = 0;
   while (off < s.size()) {
     auto n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);

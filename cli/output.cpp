@@ -1,6 +1,7 @@
 #include "output.hpp"
 
 #include "commands.hpp"
+#include "core/json_text.hpp"
 #include "identity/key_store.hpp"
 
 #include <iostream>
@@ -55,10 +56,6 @@ result<node_config> load_node_config(const global_options& g, const std::string&
   return load_config(*dir / config_file_name);
 }
 
-// Strings from the command line or the store may hold invalid UTF-8: replaced
-// (U+FFFD) rather than letting dump() throw.
-void print_json(const nlohmann::json& j) {
-  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
-}
+void print_json(const nlohmann::json& j) { std::cout << detail::json_text(j) << std::endl; }
 
 } // namespace aqua::cli

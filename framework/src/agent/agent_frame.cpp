@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aqua/env.hpp"
+#include "core/json_text.hpp"
 
 namespace aqua::agents {
 namespace {
@@ -59,7 +60,7 @@ bytes encode(const frame& f) {
     j["code"] = f.error_code;
     j["message"] = f.error_message;
   }
-  auto s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // labels may not be UTF-8
+  auto s = detail::json_text(j);
   return bytes(s.begin(), s.end());
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "control/control_json.hpp"
+#include "core/json_text.hpp"
 
 namespace aqua::control {
 namespace {
@@ -29,7 +30,7 @@ bool write_all(int fd, const std::string& s) {
 }
 
 bool write_line(int fd, const nlohmann::json& j) {
-  return write_all(fd, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  return write_all(fd, detail::json_text(j) + "\n");
 }
 
 result<sockaddr_un> socket_address(const std::filesystem::path& p) {
