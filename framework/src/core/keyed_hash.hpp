@@ -7,7 +7,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <string_view>
 
 namespace aqua::detail {
@@ -16,7 +15,6 @@ std::size_t keyed_hash(const void* data, std::size_t size) noexcept;
 
 struct keyed_hasher {
   std::size_t operator()(std::string_view s) const noexcept { return keyed_hash(s.data(), s.size()); }
-  std::size_t operator()(const std::string& s) const noexcept { return keyed_hash(s.data(), s.size()); }
   template <std::size_t N>
   std::size_t operator()(const std::array<std::uint8_t, N>& a) const noexcept {
     return keyed_hash(a.data(), a.size());

@@ -198,8 +198,7 @@ send_ticket node::send_async(const peer_id& to, bytes payload, const send_option
 result<std::string> send_ticket::wait(std::chrono::milliseconds timeout) const {
   if (!s_) return error{errc::invalid_argument, "an empty send_ticket (not from node::send_async)"};
   auto r = s_->slot.peek_for(timeout);
-  if (!r)
-    return error{errc::timeout, "no answer from node " + s_->node_name + " within " + std::to_string(timeout.count()) + " ms"};
+  if (!r) return no_answer(s_->node_name, timeout);
   return std::move(*r);
 }
 

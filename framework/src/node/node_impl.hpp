@@ -18,6 +18,11 @@ namespace aqua {
 
 using actors::from_caf;
 
+// No answer from the node's actors within `timeout` (ask, call, send_ticket::wait).
+inline error no_answer(const std::string& node_name, std::chrono::milliseconds timeout) {
+  return error{errc::timeout, "no answer from node " + node_name + " within " + std::to_string(timeout.count()) + " ms"};
+}
+
 // The outcome of a send_async: filled once by the mailbox's answer.
 struct send_ticket::state {
   std::string node_name;  // for the timeout message
@@ -63,7 +68,7 @@ struct node::impl {
   template <class T>
   result<T> wait(node_detail::reply_slot<T>& slot, std::chrono::milliseconds timeout) {
     auto r = slot.wait_for(timeout);
-    if (!r) return error{errc::timeout, "no answer from node " + cfg.name + " within " + std::to_string(timeout.count()) + " ms"};
+    if (!r) return no_answer(cfg.name, timeout);
     return std::move(*r);
   }
 };
