@@ -13,7 +13,7 @@ using namespace aqua::test::node_fixture;
 TEST(node_batching, a_failing_send_in_a_batch_fails_alone_and_the_rest_arrive_once_in_order) {
   test::temp_dir tmp("node");
   auto pair = start_introduced_pair(tmp, "batch");
-  auto& alice = pair.alice;
+  auto& alice = pair.alice;  // references, not a structured binding: the sender lambdas capture them (clang)
   auto& bob = pair.bob;
   ASSERT_TRUE(alice && bob);
   auto stranger = seed_key(9).id();  // no card: nothing to encrypt to

@@ -142,9 +142,7 @@ TEST(node, many_messages_arrive_in_order_under_backpressure) {
 
 TEST(node, send_async_keeps_many_messages_in_flight_from_one_thread_in_order) {
   test::temp_dir tmp("node");
-  auto pair = start_introduced_pair(tmp, "async");
-  auto& alice = pair.alice;
-  auto& bob = pair.bob;
+  auto [alice, bob] = start_introduced_pair(tmp, "async");
   ASSERT_TRUE(alice && bob);
   constexpr int n = 500;
   std::vector<send_ticket> tickets;
@@ -266,9 +264,7 @@ TEST(node, attempt_state_written_lazily_reaches_the_store_on_stop) {
 
 TEST(node, receive_times_out_and_later_messages_are_not_lost) {
   test::temp_dir tmp("node");
-  auto pair = start_introduced_pair(tmp, "to");
-  auto& alice = pair.alice;
-  auto& bob = pair.bob;
+  auto [alice, bob] = start_introduced_pair(tmp, "to");
   ASSERT_TRUE(alice && bob);
   auto r = bob->receive(50ms);
   ASSERT_FALSE(r);
