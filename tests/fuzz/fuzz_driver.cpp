@@ -7,6 +7,9 @@
 //   <target> [iterations=200000] [seconds=20] [rng seed=1]
 //   <target> FILE...        replay inputs (e.g. a crash found by libFuzzer)
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <chrono>
 #include <fstream>
@@ -77,12 +80,20 @@ void mutate(std::vector<std::uint8_t>& d, xorshift& r, const std::vector<std::ve
 // (failed property) or a sanitizer/segfault kills it.
 std::vector<std::uint8_t> current;
 
+// Only async-signal-safe calls: the signal may come from inside malloc
+// (heap corruption), where stdio would deadlock on the allocator's lock.
 extern "C" void save_crash(int sig) {
-  if (FILE* f = std::fopen("fuzz-crash.bin", "wb")) {
-    std::fwrite(current.data(), 1, current.size(), f);
-    std::fclose(f);
-    std::fprintf(stderr, "fuzz: input that failed (%zu bytes) saved to fuzz-crash.bin; replay with: <target> fuzz-crash.bin\n",
-                 current.size());
+  static const char saved[] =
+    "fuzz: the input that failed is saved to fuzz-crash.bin; replay with: <target> fuzz-crash.bin\n";
+  int fd = ::open("fuzz-crash.bin", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    for (std::size_t off = 0; off < current.size();) {
+      auto n = ::write(fd, current.data() + off, current.size() - off);
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    (void) !::write(2, saved, sizeof saved - 1);
   }
   std::signal(sig, SIG_DFL);
   std::raise(sig);
@@ -102,6 +113,7 @@ int main(int argc, char** argv) {
       std::vector<std::uint8_t> d((std::istreambuf_iterator<char>(in)), {});
       LLVMFuzzerTestOneInput(d.data(), d.size());
     }
+    if (aqua_fuzz_teardown) aqua_fuzz_teardown();
     std::printf("replayed %d input(s)\n", argc - 1);
     return 0;
   }
@@ -121,6 +133,7 @@ int main(int argc, char** argv) {
     mutate(d, rng, seeds);
     run_one(d);
   }
+  if (aqua_fuzz_teardown) aqua_fuzz_teardown();
   std::printf("fuzz: %zu iterations from %zu seeds, no crash, all properties held\n", i, seeds.size());
   return 0;
 }

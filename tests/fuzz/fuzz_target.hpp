@@ -13,6 +13,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds();
+// Optional: a target with state that must not outlive main (a running node)
+// defines it; the deterministic driver calls it after the last input.
+extern "C" __attribute__((weak)) void aqua_fuzz_teardown();
 
 // A property violation: print and abort so both drivers report it.
 #define AQUA_FUZZ_CHECK(cond)                                                    \

@@ -143,6 +143,9 @@ class node {
   // Validates the identity and every plugin before spawning anything: a bad
   // config or missing plugin never leaves a half-started node behind.
   static result<std::unique_ptr<node>> start(const node_config& cfg);
+  // Stop or destroy every node before main() returns: the actor framework
+  // under it keeps static state that is gone during static destruction (a
+  // node held in a static object and destroyed at exit crashes there).
   ~node();
   node(const node&) = delete;
   node& operator=(const node&) = delete;
