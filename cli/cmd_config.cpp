@@ -29,6 +29,7 @@ int run_check(const global_options& g, const std::string& file) {
 void add_config_commands(CLI::App& app, global_options& g, int& rc) {
   auto* config = app.add_subcommand("config", "Validate node configuration files");
   config->require_subcommand(1);
+  config->footer("Examples:\n  aqua config check ~/.aqua/config.yaml\n  aqua config check --json configs/node.example.yaml");
   auto file = std::make_shared<std::string>();
   auto* check = config->add_subcommand("check", "Validate a YAML node config without starting anything");
   check->add_option("file", *file, "Config file")->required();

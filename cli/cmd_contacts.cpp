@@ -196,6 +196,7 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   auto co = std::make_shared<card_options>();
   auto* card = app.add_subcommand("card", "Our signed contact card");
   card->require_subcommand(1);
+  card->footer("Examples:\n  aqua card export > me.card\n  aqua card export --json --capability research");
   auto* exp = card->add_subcommand("export", "Print our signed contact card (creates E2EE keys on first use)");
   exp->add_option("--address", co->addresses, "Address to advertise (repeatable; default: the config's listen addresses)");
   exp->add_option("--capability", co->capabilities, "Capability to advertise, [a-z0-9._/-] (repeatable)");
@@ -206,18 +207,30 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   auto o = std::make_shared<contact_options>();
   auto* contacts = app.add_subcommand("contacts", "Manage contacts: other agents' verified cards and trust");
   contacts->require_subcommand(1);
+  contacts->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua contacts list --json\n"
+                   "  aqua contacts verify bob   # after comparing the safety code with bob\n  aqua contacts block 12D3KooW...");
   auto* add = contacts->add_subcommand("add", "Add (or refresh) a contact from a card file, card text, or - for stdin");
   add->add_option("card", o->card, "Card file, 'aqua-card-v1:...' text, or -")->required();
   add->add_option("--alias", o->alias, "Short name to use instead of the peer ID");
   add->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua card export | ssh host aqua contacts add -");
   add->callback([&g, &rc, o] { rc = run_add(g, *o); });
   auto* list = contacts->add_subcommand("list", "List contacts with their trust state");
+  list->footer("Examples:\n  aqua contacts list\n  aqua contacts list --json");
   list->callback([&g, &rc] { rc = run_list(g); });
-  for (auto [name, help] : {std::pair{"show", "Show a contact and the safety code"},
-                            std::pair{"verify", "Print the safety code and mark the contact verified"},
-                            std::pair{"block", "Block a contact: its messages are rejected"},
-                            std::pair{"remove", "Remove a contact"}}) {
+  struct one {
+    const char* name;
+    const char* help;
+    const char* examples;
+  };
+  for (auto [name, help, examples] :
+       {one{"show", "Show a contact and the safety code", "Examples:\n  aqua contacts show bob\n  aqua contacts show 12D3KooW... --json"},
+        one{"verify", "Print the safety code and mark the contact verified",
+            "Compare the safety code with the contact over a channel you trust first.\n"
+            "Examples:\n  aqua contacts verify bob\n  aqua contacts verify 12D3KooW... --json"},
+        one{"block", "Block a contact: its messages are rejected", "Examples:\n  aqua contacts block bob\n  aqua contacts block 12D3KooW... --json"},
+        one{"remove", "Remove a contact", "Examples:\n  aqua contacts remove bob\n  aqua contacts remove 12D3KooW... --json"}}) {
     auto* sub = contacts->add_subcommand(name, help);
+    sub->footer(examples);
     sub->add_option("who", o->who, "Peer ID or alias")->required();
     std::string action = name;
     sub->callback([&g, &rc, o, action] { rc = run_one(g, *o, action); });

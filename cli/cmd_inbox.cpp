@@ -236,16 +236,26 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
   auto o = std::make_shared<list_options>();
   auto* inbox = app.add_subcommand("inbox", "Messages received by this node");
   inbox->require_subcommand(1);
+  inbox->footer("Examples:\n  aqua inbox list --unread\n  aqua inbox read 42\n  aqua inbox watch --json");
   auto* list = inbox->add_subcommand("list", "List received messages");
   list->add_flag("--unread", o->unread, "Only unread messages");
   list->add_option("--limit", o->limit, "At most N messages");
   list->add_option("--since", o->since, "Only messages after sequence number SEQ");
   list->footer("Examples:\n  aqua inbox list --unread\n  aqua inbox list --json --since 100 --limit 10");
   list->callback([&g, &rc, o] { rc = run_inbox(g, *o); });
-  for (auto [name, help] : {std::pair{"read", "Print message SEQ and mark it read"},
-                            std::pair{"ack", "Mark message SEQ read"},
-                            std::pair{"delete", "Delete message SEQ from the inbox"}}) {
+  struct one {
+    const char* name;
+    const char* help;
+    const char* examples;
+  };
+  for (auto [name, help, examples] :
+       {one{"read", "Print message SEQ and mark it read", "Examples:\n  aqua inbox read 42\n  aqua inbox read 42 --json"},
+        one{"ack", "Mark message SEQ read", "Examples:\n  aqua inbox ack 42\n  aqua inbox ack 42 --json"},
+        one{"delete", "Delete message SEQ from the inbox",
+            "Its message ID stays in the dedup index: a retransmission is not delivered again.\n"
+            "Examples:\n  aqua inbox delete 42\n  aqua inbox delete 42 --json"}}) {
     auto* sub = inbox->add_subcommand(name, help);
+    sub->footer(examples);
     sub->add_option("seq", o->seq, "Sequence number (see 'aqua inbox list')")->required();
     std::string action = name;
     sub->callback([&g, &rc, o, action] { rc = run_one(g, o->seq, action); });
@@ -258,9 +268,10 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
   watch->callback([&g, &rc, o] { rc = run_watch(g, o->config, o->since); });
   auto* outbox = app.add_subcommand("outbox", "Messages this node sent, with their delivery state");
   outbox->require_subcommand(1);
-  outbox->add_subcommand("list", "List sent messages: queued, sent, delivered or expired")->callback([&g, &rc] {
-    rc = run_outbox(g);
-  });
+  outbox->footer("Examples:\n  aqua outbox list\n  aqua outbox list --json");
+  auto* olist = outbox->add_subcommand("list", "List sent messages: queued, sent, delivered or expired");
+  olist->footer("Examples:\n  aqua outbox list\n  aqua outbox list --json");
+  olist->callback([&g, &rc] { rc = run_outbox(g); });
 }
 
 } // namespace aqua::cli

@@ -96,6 +96,7 @@ void add_plugin_commands(CLI::App& app, global_options& g, int& rc) {
   auto opts = std::make_shared<check_options>();
   auto* plugin = app.add_subcommand("plugin", "Inspect transport plugins");
   plugin->require_subcommand(1);
+  plugin->footer("Examples:\n  aqua plugin check zmq\n  aqua plugin check loopback --listen /memory/check --json");
   auto* check = plugin->add_subcommand("check", "Find and load a transport plugin, check its ABI, optionally self-test it");
   check->add_option("name", opts->name, "Plugin name (file libaqua_transport_<name>.so)")->required();
   check->add_option("--plugin-path", opts->plugin_path, "Dir searched first (repeatable); then $AQUA_PLUGIN_PATH, install dir");

@@ -24,6 +24,7 @@ result<void> check_listen(const std::vector<std::string>& addrs) {
 void add_relay_commands(CLI::App& app, global_options& g, int& rc) {
   auto* relay = app.add_subcommand("relay", "Circuit relay v2 (libp2p) for peers that cannot be reached directly");
   relay->require_subcommand(1);
+  relay->footer("Examples:\n  aqua relay serve --listen /ip4/0.0.0.0/tcp/4001\n  aqua relay serve --help   # limits, addresses to hand out");
   struct opts {
     std::string config;
     std::vector<std::string> listen;

@@ -35,10 +35,20 @@ int run_store(const global_options& g, const std::string& action) {
 void add_store_commands(CLI::App& app, global_options& g, int& rc) {
   auto* st = app.add_subcommand("store", "Check or repair the node's LevelDB store (stop the node first)");
   st->require_subcommand(1);
-  for (auto [name, help] : {std::pair{"check", "Open the store and read every key"},
-                            std::pair{"repair", "Run LevelDB's repair on a corrupted store, then check it"}}) {
+  st->footer("Examples:\n  aqua store check\n  aqua --dir /srv/agent store repair --json");
+  struct sub {
+    const char* name;
+    const char* help;
+    const char* examples;
+  };
+  for (auto [name, help, examples] :
+       {sub{"check", "Open the store and read every key", "Examples:\n  aqua store check\n  aqua --dir /srv/agent store check --json"},
+        sub{"repair", "Run LevelDB's repair on a corrupted store, then check it",
+            "Stop the node first (aqua serve holds the store's lock).\nExamples:\n  aqua store repair\n  aqua --dir /srv/agent store repair --json"}}) {
     std::string action = name;
-    st->add_subcommand(name, help)->callback([&g, &rc, action] { rc = run_store(g, action); });
+    auto* cmd = st->add_subcommand(name, help);
+    cmd->footer(examples);
+    cmd->callback([&g, &rc, action] { rc = run_store(g, action); });
   }
 }
 

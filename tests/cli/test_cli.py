@@ -26,6 +26,26 @@ def run(*args, env=None, check=None):
     return p
 
 
+def command_paths():
+    """Every command path of the CLI ([] is aqua itself), walked from --help."""
+    def subcommands(path):
+        out = run(*path, "--help", check=0).stdout
+        names = []
+        for line in out.split("Subcommands:")[1].splitlines()[1:] if "Subcommands:" in out else []:
+            if not line.strip():
+                break
+            if line.startswith("  ") and not line.startswith("    "):
+                names.append(line.split()[0])
+        return names
+
+    paths, todo = [], [[]]
+    while todo:
+        p = todo.pop()
+        paths.append(p)
+        todo.extend(p + [s] for s in subcommands(p) if len(p) < 3)
+    return paths
+
+
 class InitAndId(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="aqua-cli-")
@@ -200,28 +220,25 @@ class Usage(unittest.TestCase):
             self.assertEqual(err["code"], "invalid_argument")
             self.assertIn("aqua --help", err["message"])
 
+    def test_every_command_help_shows_examples_of_that_command(self):
+        # CLI11 hands a parent's footer down: a group or a command without its
+        # own footer used to show aqua's top-level examples (init, id, serve...).
+        for path in command_paths():
+            if not path:
+                continue
+            out = run(*path, "--help", check=0).stdout
+            self.assertIn("Example", out, path)
+            examples = out[out.index("Example"):]
+            self.assertRegex(examples, r"\n  aqua (--dir \S+ )?" + " ".join(path) + r"\b", f"{path}:\n{examples}")
+            self.assertNotIn("aqua config check configs/node.example.yaml\n  aqua demo", out, path)
+
     def test_every_command_answers_garbage_with_a_precise_error_never_a_crash(self):
         # Walks the command tree from --help and feeds every command bad
         # arguments; long-running commands (a daemon, a watch) are left out.
         with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
             env = {"AQUA_DIR": os.path.join(tmp, "agent")}
             run("init", env=env, check=0)
-
-            def subcommands(path):
-                out = run(*path, "--help", env=env, check=0).stdout
-                names = []
-                for line in out.split("Subcommands:")[1].splitlines()[1:] if "Subcommands:" in out else []:
-                    if not line.strip():
-                        break
-                    if line.startswith("  ") and not line.startswith("    "):
-                        names.append(line.split()[0])
-                return names
-
-            paths, todo = [], [[]]
-            while todo:
-                p = todo.pop()
-                paths.append(p)
-                todo.extend(p + [s] for s in subcommands(p) if len(p) < 3)
+            paths = command_paths()
             self.assertGreater(len(paths), 25)
             garbage = ["x", "-1", "99999999999999999999", "12D3KooWnotapeer", "\udcff\udcfe", "--ttl=-5",
                        "--file=/nonexistent", "a" * 3000]
