@@ -64,12 +64,13 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     [=](held_atom, const bytes& frame, const std::string& depositor, const completion& done) {
       incoming(self, 0, "mailbox", depositor, frame, done);
     },
-    [=](durable_atom, std::uint64_t token, bool ok, const std::string& why) {
+    // code 0: durable; else the store's error (code and message, as it reported them).
+    [=](durable_atom, std::uint64_t token, std::uint16_t code, const std::string& why) {
       auto it = self->state.on_durable.find(token);
       if (it == self->state.on_durable.end()) return;
       auto cont = std::move(it->second);
       self->state.on_durable.erase(it);
-      cont(ok ? result<void>() : result<void>(error{errc::io_error, why}));
+      cont(code == 0 ? result<void>() : result<void>(error{static_cast<errc>(code), why}));
     },
     [=](ack_flush_atom, const std::string& peer) { flush_acks(self, peer); },
     [=](sent_flush_atom) { flush_sent(self, [](const result<void>&) {}); },  // the timer

@@ -44,8 +44,9 @@ void persist(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::function<void(
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
   self->state.setup.db->submit_or_write(std::move(b), [weak, token](const result<void>& r) {
     if (auto strong = weak.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong), durable_atom::value, token, r.has_value(),
-                     r ? std::string() : r.err().what());
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), durable_atom::value, token,
+                     r ? std::uint16_t{0} : static_cast<std::uint16_t>(r.err().code()),
+                     r ? std::string() : r.err().message());
   });
 }
 
