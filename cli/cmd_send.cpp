@@ -102,6 +102,8 @@ int run_status(const global_options& g) {
             << "queues: inbox unread " << (*st)["inbox_unread"] << ", outbox pending " << (*st)["outbox_pending"]
             << ", frames waiting for a transport " << (*st)["frames_waiting"] << " (" << (*st)["connections_blocked"]
             << " connections blocked)\n";
+  if (auto f = st->find("store_failure"); f != st->end() && f->is_string())
+    std::cout << "store: FAILED, the node takes no more writes until it is restarted: " << f->get<std::string>() << "\n";
   if (auto r = st->find("relay"); r != st->end() && r->value("serving", false)) {
     for (auto& a : (*r)["addresses"]) std::cout << "relay server: " << a.get<std::string>() << "\n";
     std::cout << "relay: " << (*r)["connections"] << " peers connected, " << (*r)["reservations"] << " reservations, "

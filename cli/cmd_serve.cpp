@@ -74,11 +74,23 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
     }
     agents = std::move(*host);
   }
+  // Until a signal, or until the store fails (fail-stop, node::store_failure):
+  // a node that cannot write can neither send nor receive, and a restart
+  // resumes from its durable state, so the daemon exits for its supervisor.
   int sig = 0;
-  sigwait(&set, &sig);
+  std::optional<error> failed;
+  const timespec tick{1, 0};
+  while (sig <= 0 && !failed) {
+    sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig <= 0) failed = (*n)->store_failure();
+  }
   if (agents) agents->stop();
   (*ctl)->stop();  // no new requests; in-flight ones finish against the running node
   (*n)->stop();
+  if (failed)
+    return report(error{failed->code(), "the node's store failed, so aqua serve stopped: " + failed->message() +
+                                          " (nothing durable is lost: restart once the cause is fixed)"},
+                  g.json);
   if (g.json)
     print_json({{"event", "stopped"}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   else

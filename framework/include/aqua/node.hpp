@@ -81,6 +81,7 @@ struct node_status {
     std::vector<std::pair<std::string, std::string>> details;
   };
   std::vector<transport_report> transports;
+  std::string store_failure;  // the first failed store write (node::store_failure); empty while healthy
 };
 
 // How routing reaches a peer (`aqua doctor PEER`, docs/routing.md).
@@ -193,6 +194,12 @@ class node {
   // message (unlike receive(), which hands each message out once).
   result<std::vector<inbound_message>> watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout);
   result<node_status> status();
+  // The first failed store write (disk full, I/O error), if any. The node is
+  // then fail-stop: its store refuses every further write, so sends fail and
+  // nothing more is stored or acknowledged, until it is restarted, and resumes
+  // from its durable state without losing anything durable (docs/storage.md,
+  // "When a write fails"). `aqua serve` exits when it sees one.
+  std::optional<error> store_failure() const;
   // The path routing takes to `peer` and why (its addresses and their state).
   result<path_diagnosis> diagnose_path(const peer_id& peer);
 

@@ -60,6 +60,7 @@ nlohmann::json to_json(const node_status& s) {
           {"frames_waiting", s.frames_waiting},
           {"connections_blocked", s.connections_blocked},
           {"frames_deposited", s.frames_deposited},
+          {"store_failure", s.store_failure.empty() ? nlohmann::json() : nlohmann::json(s.store_failure)},
           {"transports", [&] {
              auto list = nlohmann::json::array();
              for (auto& t : s.transports) {

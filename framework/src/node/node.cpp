@@ -286,8 +286,11 @@ result<node_status> node::status() {
     r.details = t->diagnostics();
     st.transports.push_back(std::move(r));
   }
+  if (auto f = store_failure()) st.store_failure = f->what();
   return st;
 }
+
+std::optional<error> node::store_failure() const { return impl_->db ? impl_->db->failure() : std::nullopt; }
 
 result<path_diagnosis> node::diagnose_path(const peer_id& peer) {
   return impl_->ask<path_diagnosis>(impl_->routing, std::chrono::seconds(10), path_atom::value, peer.str());

@@ -103,11 +103,32 @@ void db::set_inline_sync_limit(std::chrono::microseconds limit) {
   inline_sync_limit_ = limit;
 }
 
-result<void> db::write_synced(leveldb::WriteBatch& batch, std::size_t groups) {
+std::optional<error> db::failure() const {
+  std::lock_guard<std::mutex> g(mutex_);
+  return failed_;
+}
+
+// One synced LevelDB write, unless an earlier one failed (fail-stop, see failure()).
+result<void> db::write_or_refuse(leveldb::WriteBatch& batch) {
+  {
+    std::lock_guard<std::mutex> g(mutex_);
+    if (failed_)
+      return error{failed_->code(), "store '" + dir_.string() + "' takes no more writes after a failed one (" +
+                                      failed_->message() + "); fix the cause and restart the node"};
+  }
   leveldb::WriteOptions wo;
   wo.sync = true;
-  auto t0 = std::chrono::steady_clock::now();
   auto s = db_->Write(wo, &batch);
+  if (s.ok()) return ok();
+  auto e = from_status(s, "durable write to '" + dir_.string() + "' failed");
+  std::lock_guard<std::mutex> g(mutex_);
+  if (!failed_) failed_ = e;
+  return e;
+}
+
+result<void> db::write_synced(leveldb::WriteBatch& batch, std::size_t groups) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = write_or_refuse(batch);
   auto took = std::chrono::steady_clock::now() - t0;
   {
     std::lock_guard<std::mutex> g(mutex_);
@@ -118,7 +139,7 @@ result<void> db::write_synced(leveldb::WriteBatch& batch, std::size_t groups) {
     ++stats_.batches;
     stats_.writes += groups;
   }
-  return s.ok() ? ok() : result<void>(from_status(s, "durable write to '" + dir_.string() + "' failed"));
+  return r;
 }
 
 void db::committer_loop() {
@@ -148,13 +169,7 @@ result<void> db::write(leveldb::WriteBatch&& ops) {
   return fut.get();
 }
 
-result<void> db::write_unbatched(leveldb::WriteBatch& ops) {
-  leveldb::WriteOptions wo;
-  wo.sync = true;
-  auto s = db_->Write(wo, &ops);
-  if (!s.ok()) return from_status(s, "durable write to '" + dir_.string() + "' failed");
-  return ok();
-}
+result<void> db::write_unbatched(leveldb::WriteBatch& ops) { return write_or_refuse(ops); }
 
 result<std::optional<std::string>> db::get(const std::string& key) const {
   std::string v;

@@ -64,6 +64,15 @@ class db {
   void submit_or_write(leveldb::WriteBatch&& ops, done_fn done);
   static constexpr std::chrono::microseconds default_inline_sync_limit{50};
   void set_inline_sync_limit(std::chrono::microseconds limit);  // tests: 0 = never inline
+  // Fail-stop: once a write fails (disk full, I/O error), every later write
+  // fails too, naming the first failure, until the store is reopened. The
+  // node's components have moved on in memory past what is durable (a
+  // ratchet key spent on a message whose inbox record failed): a later write
+  // that succeeded would make that state durable without the records it
+  // belongs with, and the message would be lost. A restart resumes from the
+  // durable state instead (docs/storage.md, "When a write fails").
+  // The first failure, if any.
+  std::optional<error> failure() const;
   // Synchronous convenience: submit and wait.
   result<void> write(leveldb::WriteBatch&& ops);
   // One sync write, bypassing group commit (the baseline in bench/durable).
@@ -95,6 +104,8 @@ class db {
   bool writing_ = false;                        // a batch is being written (committer or inline)
   std::chrono::nanoseconds inline_sync_limit_{default_inline_sync_limit};  // guarded by mutex_
   std::chrono::nanoseconds sync_ewma_{default_inline_sync_limit};        // recent synced-write time (mutex_)
+  std::optional<error> failed_;                                            // the first failed write (mutex_)
+  result<void> write_or_refuse(leveldb::WriteBatch& batch);
   result<void> write_synced(leveldb::WriteBatch& batch, std::size_t groups);
   mutable std::mutex stats_mutex_;
   commit_stats stats_;

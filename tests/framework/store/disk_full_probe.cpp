@@ -1,8 +1,9 @@
 // Fills a store on a tiny filesystem (store_disk_full_test.sh mounts a 4 MiB
 // tmpfs in a private mount namespace) until a durable write fails, then
 // checks: the failure is an error value naming the store, the failed write
-// was never acknowledged, and every acknowledged write is still there after
-// reopening. Exit 0 = all held.
+// was never acknowledged, the store then refuses every write (fail-stop) even
+// with room again, and after reopening every acknowledged write is still
+// there and writes work again. Exit 0 = all held.
 //   disk_full_probe <dir on the small filesystem>
 
 #include <cstdio>
@@ -35,13 +36,24 @@ int main(int argc, char** argv) {
       }
       ++acked;
     }
+    if (acked == 0 || acked >= 100000) {
+      std::fprintf(stderr, "the filesystem never filled up (%zu writes)\n", acked);
+      return 1;
+    }
+    // Room again (as an operator would make it), but this store stays
+    // fail-stop: it refuses writes until it is reopened.
+    std::remove((std::string(argv[1]) + "/ballast").c_str());
+    leveldb::WriteBatch b;
+    b.Put("x/after", "small");
+    auto again = (*db)->write(std::move(b));
+    if (again || again.err().message().find("takes no more writes after a failed one") == std::string::npos ||
+        !(*db)->failure()) {
+      std::fprintf(stderr, "a write after a failed one was not refused: %s\n", again ? "ok" : again.err().what().c_str());
+      return 1;
+    }
+    std::printf("after the failure, with room again: %s\n", again.err().what().c_str());
   }
-  if (acked == 0 || acked >= 100000) {
-    std::fprintf(stderr, "the filesystem never filled up (%zu writes)\n", acked);
-    return 1;
-  }
-  // Make room (as an operator would), reopen, and count what survived.
-  std::remove((std::string(argv[1]) + "/ballast").c_str());
+  // Reopen, and count what survived.
   auto db = aqua::store::db::open(dir);
   if (!db) {
     std::fprintf(stderr, "reopen: %s\n", db.err().what().c_str());
@@ -57,5 +69,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("%zu writes acknowledged before the disk filled; %zu found after reopening\n", acked, found);
+  leveldb::WriteBatch b;
+  b.Put("x/reopened", "small");
+  if (auto w = (*db)->write(std::move(b)); !w) {
+    std::fprintf(stderr, "a write after reopening failed: %s\n", w.err().what().c_str());
+    return 1;
+  }
   return found >= acked ? 0 : 1;
 }

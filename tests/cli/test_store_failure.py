@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""A receiving daemon whose disk fills up (docs/storage.md, "When a write fails"):
+  * bob's data dir is on a small tmpfs, mounted in a private mount namespace
+    (nothing outside this test sees it), nearly filled by a ballast file;
+  * alice sends messages bob cannot store: bob acknowledges none of them, and
+    `aqua serve` exits 1 with the store error instead of running on;
+  * the operator makes room and restarts bob: every message alice sent is
+    delivered exactly once and alice sees every one acknowledged.
+Needs root and unshare (re-runs itself in a new mount namespace); else exit 77.
+Usage: test_store_failure.py <aqua>"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+AQUA = sys.argv[1] if len(sys.argv) > 1 else None
+N = 40
+SIZE = 30 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def aqua(d, *args, check=0, stdin=None):
+    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=120, input=stdin)
+    assert p.returncode == check, f"{args}: rc={p.returncode} out={p.stdout} err={p.stderr}"
+    return p.stdout
+
+
+def serve(d):
+    p = subprocess.Popen([AQUA, "--dir", d, "serve", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    ev = json.loads(p.stdout.readline() or "{}")
+    assert ev.get("event") == "serving", f"serve did not start: {p.stderr.read() if p.poll() is not None else ''}"
+    return p
+
+
+def wait_for(cond, what, limit=90):
+    end = time.time() + limit
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def outbox_states(a):
+    return [m["state"] for m in json.loads(aqua(a, "outbox", "list", "--json"))["messages"]]
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="aqua-storefail-")
+    procs = []
+    try:
+        a, fs = os.path.join(tmp, "alice"), os.path.join(tmp, "bobfs")
+        b = os.path.join(fs, "bob")
+        os.mkdir(fs)
+        subprocess.run(["mount", "--make-rprivate", "/"], check=False)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", fs], check=True)
+        pa, pb = free_port(), free_port()
+        aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{pa}")
+        aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{pb}")
+        procs += [serve(a), serve(b)]
+        aqua(b, "contacts", "add", "-", "--alias", "alice", stdin=aqua(a, "card", "export"))
+        aqua(a, "contacts", "add", "-", "--alias", "bob", stdin=aqua(b, "card", "export"))
+        aqua(a, "send", "bob", "before the disk fills", "--wait")
+
+        # Leave bob about 400 KiB: less than the N x 30 KiB coming.
+        st = os.statvfs(fs)
+        free = st.f_bavail * st.f_frsize
+        with open(os.path.join(fs, "ballast"), "wb") as f:
+            f.write(b"\0" * max(0, free - 400 * 1024))
+        bodies = [(f"message {i:03d} " + "x" * SIZE) for i in range(N)]
+        for body in bodies:
+            aqua(a, "send", "bob", "-", stdin=body)  # alice's own disk is fine: each is queued durably
+
+        bob = procs[1]
+        try:
+            bob.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("bob's daemon kept running with a store that cannot write")
+        out, err = bob.stdout.read(), bob.stderr.read()
+        assert bob.returncode == 1, f"bob exited {bob.returncode}: {err[-2000:]}"
+        last = json.loads(out.strip().splitlines()[-1])  # serve --json reports its error on stdout
+        assert last["error"]["code"] == "io_error", last
+        assert "store failed" in last["error"]["message"] and "No space left on device" in last["error"]["message"], last
+        assert "cannot store message" in err, err[-2000:]  # and the messages it could not store were never acked
+        print("bob stopped:", last["error"]["message"][:300])
+        states = outbox_states(a)
+        assert "delivered" in states and states.count("delivered") < N + 1, states  # not everything got through
+
+        os.remove(os.path.join(fs, "ballast"))  # the operator makes room and restarts bob
+        procs[1] = serve(b)
+        wait_for(lambda: outbox_states(a).count("delivered") == N + 1, "alice to see all messages acknowledged")
+        msgs = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
+        texts = [m.get("text", "") for m in msgs]
+        assert len(texts) == N + 1, f"{len(texts)} messages in bob's inbox, {N + 1} sent"
+        assert sorted(texts) == sorted(["before the disk fills", *bodies]), "a message is missing or duplicated"
+        print(f"all {N + 1} messages delivered exactly once after the restart")
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=60)
+            assert p.returncode == 0, p.stderr.read()
+    finally:
+        for p in procs:  # only the daemons this test started, by PID
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+        subprocess.run(["umount", os.path.join(tmp, "bobfs")], check=False, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if os.environ.get("AQUA_TEST_IN_NS") != "1":
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            print("skipped: needs root and unshare")
+            sys.exit(77)
+        os.execvp("unshare", ["unshare", "-m", "env", "AQUA_TEST_IN_NS=1", sys.executable, *sys.argv])
+    main()
+    print("ok")
