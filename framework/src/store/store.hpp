@@ -65,12 +65,12 @@ class db {
   static constexpr std::chrono::microseconds default_inline_sync_limit{50};
   void set_inline_sync_limit(std::chrono::microseconds limit);  // tests: 0 = never inline
   // Fail-stop: once a write fails (disk full, I/O error), every later write
-  // fails too, naming the first failure, until the store is reopened. The
-  // node's components have moved on in memory past what is durable (a
-  // ratchet key spent on a message whose inbox record failed): a later write
-  // that succeeded would make that state durable without the records it
-  // belongs with, and the message would be lost. A restart resumes from the
-  // durable state instead (docs/storage.md, "When a write fails").
+  // fails too, naming the first failure, until the store is reopened. Each
+  // batch carries the engine changes taken since the previous one; those of
+  // a failed batch are lost to the store but live on in memory, so a later
+  // write that succeeded would leave an engine state on disk that no step
+  // sequence produced (measured: a broken session). A restart resumes from
+  // the last consistent state instead (docs/storage.md, "When a write fails").
   // The first failure, if any.
   std::optional<error> failure() const;
   // Synchronous convenience: submit and wait.
