@@ -217,18 +217,13 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   auto* list = contacts->add_subcommand("list", "List contacts with their trust state");
   list->footer("Examples:\n  aqua contacts list\n  aqua contacts list --json");
   list->callback([&g, &rc] { rc = run_list(g); });
-  struct one {
-    const char* name;
-    const char* help;
-    const char* examples;
-  };
   for (auto [name, help, examples] :
-       {one{"show", "Show a contact and the safety code", "Examples:\n  aqua contacts show bob\n  aqua contacts show 12D3KooW... --json"},
-        one{"verify", "Print the safety code and mark the contact verified",
+       {command_doc{"show", "Show a contact and the safety code", "Examples:\n  aqua contacts show bob\n  aqua contacts show 12D3KooW... --json"},
+        command_doc{"verify", "Print the safety code and mark the contact verified",
             "Compare the safety code with the contact over a channel you trust first.\n"
             "Examples:\n  aqua contacts verify bob\n  aqua contacts verify 12D3KooW... --json"},
-        one{"block", "Block a contact: its messages are rejected", "Examples:\n  aqua contacts block bob\n  aqua contacts block 12D3KooW... --json"},
-        one{"remove", "Remove a contact", "Examples:\n  aqua contacts remove bob\n  aqua contacts remove 12D3KooW... --json"}}) {
+        command_doc{"block", "Block a contact: its messages are rejected", "Examples:\n  aqua contacts block bob\n  aqua contacts block 12D3KooW... --json"},
+        command_doc{"remove", "Remove a contact", "Examples:\n  aqua contacts remove bob\n  aqua contacts remove 12D3KooW... --json"}}) {
     auto* sub = contacts->add_subcommand(name, help);
     sub->footer(examples);
     sub->add_option("who", o->who, "Peer ID or alias")->required();

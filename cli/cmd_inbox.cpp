@@ -243,15 +243,10 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
   list->add_option("--since", o->since, "Only messages after sequence number SEQ");
   list->footer("Examples:\n  aqua inbox list --unread\n  aqua inbox list --json --since 100 --limit 10");
   list->callback([&g, &rc, o] { rc = run_inbox(g, *o); });
-  struct one {
-    const char* name;
-    const char* help;
-    const char* examples;
-  };
   for (auto [name, help, examples] :
-       {one{"read", "Print message SEQ and mark it read", "Examples:\n  aqua inbox read 42\n  aqua inbox read 42 --json"},
-        one{"ack", "Mark message SEQ read", "Examples:\n  aqua inbox ack 42\n  aqua inbox ack 42 --json"},
-        one{"delete", "Delete message SEQ from the inbox",
+       {command_doc{"read", "Print message SEQ and mark it read", "Examples:\n  aqua inbox read 42\n  aqua inbox read 42 --json"},
+        command_doc{"ack", "Mark message SEQ read", "Examples:\n  aqua inbox ack 42\n  aqua inbox ack 42 --json"},
+        command_doc{"delete", "Delete message SEQ from the inbox",
             "Its message ID stays in the dedup index: a retransmission is not delivered again.\n"
             "Examples:\n  aqua inbox delete 42\n  aqua inbox delete 42 --json"}}) {
     auto* sub = inbox->add_subcommand(name, help);

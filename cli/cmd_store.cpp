@@ -36,14 +36,9 @@ void add_store_commands(CLI::App& app, global_options& g, int& rc) {
   auto* st = app.add_subcommand("store", "Check or repair the node's LevelDB store (stop the node first)");
   st->require_subcommand(1);
   st->footer("Examples:\n  aqua store check\n  aqua --dir /srv/agent store repair --json");
-  struct sub {
-    const char* name;
-    const char* help;
-    const char* examples;
-  };
   for (auto [name, help, examples] :
-       {sub{"check", "Open the store and read every key", "Examples:\n  aqua store check\n  aqua --dir /srv/agent store check --json"},
-        sub{"repair", "Run LevelDB's repair on a corrupted store, then check it",
+       {command_doc{"check", "Open the store and read every key", "Examples:\n  aqua store check\n  aqua --dir /srv/agent store check --json"},
+        command_doc{"repair", "Run LevelDB's repair on a corrupted store, then check it",
             "Stop the node first (aqua serve holds the store's lock).\nExamples:\n  aqua store repair\n  aqua --dir /srv/agent store repair --json"}}) {
     std::string action = name;
     auto* cmd = st->add_subcommand(name, help);

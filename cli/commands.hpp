@@ -21,6 +21,14 @@ struct global_options {
 // The node config: `config` if given, else <data dir>/config.yaml (as `aqua init` wrote it).
 result<node_config> load_node_config(const global_options& g, const std::string& config);
 
+// One subcommand of a family that shares options and a handler: its name,
+// one-line help and --help footer (examples of that very command).
+struct command_doc {
+  const char* name;
+  const char* help;
+  const char* footer;
+};
+
 void add_identity_commands(CLI::App& app, global_options& g, int& rc);  // init, id
 void add_config_commands(CLI::App& app, global_options& g, int& rc);    // config check|path
 void add_demo_command(CLI::App& app, global_options& g, int& rc);       // demo

@@ -19,20 +19,11 @@ import threading
 import time
 import unittest
 
+import daemons
+from daemons import aqua, free_port
+
 AQUA = SRC = None
 N = 1000
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def aqua(d, *args, check=0, stdin=None):
-    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=120, input=stdin)
-    assert p.returncode == check, f"{args}: rc={p.returncode} out={p.stdout} err={p.stderr}"
-    return p.stdout
 
 
 class Tap:
@@ -94,12 +85,7 @@ def load_client():
 
 class Daemon(unittest.TestCase):
     def start(self, d):
-        p = subprocess.Popen([AQUA, "--dir", d, "serve", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-        line = p.stdout.readline()
-        self.assertTrue(line, f"serve did not start: {p.stderr.read() if p.poll() is not None else ''}")
-        ev = json.loads(line)
-        self.assertEqual(ev["event"], "serving")
+        p, ev = daemons.serve(d)
         self.procs.append(p)
         return p, ev
 
@@ -291,4 +277,5 @@ class Daemon(unittest.TestCase):
 
 if __name__ == "__main__":
     AQUA, SRC = sys.argv[1], sys.argv[2]
+    daemons.AQUA = AQUA
     unittest.main(argv=sys.argv[:1], verbosity=2)

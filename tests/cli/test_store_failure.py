@@ -12,35 +12,21 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-AQUA = sys.argv[1] if len(sys.argv) > 1 else None
+import daemons
+from daemons import aqua, free_port
+
 N = 40
 SIZE = 30 * 1024
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def aqua(d, *args, check=0, stdin=None):
-    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=120, input=stdin)
-    assert p.returncode == check, f"{args}: rc={p.returncode} out={p.stdout} err={p.stderr}"
-    return p.stdout
-
-
-def serve(d):
-    p = subprocess.Popen([AQUA, "--dir", d, "serve", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    ev = json.loads(p.stdout.readline() or "{}")
-    assert ev.get("event") == "serving", f"serve did not start: {p.stderr.read() if p.poll() is not None else ''}"
-    return p
+def serve(d, log):
+    """A daemon logging to the file `log` (a pipe nobody reads could fill up and stall it)."""
+    return daemons.serve(d, stderr=open(log, "a"))[0]
 
 
 def wait_for(cond, what, limit=90):
@@ -68,7 +54,8 @@ def main():
         pa, pb = free_port(), free_port()
         aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{pa}")
         aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{pb}")
-        procs += [serve(a), serve(b)]
+        alice_log, bob_log = os.path.join(tmp, "alice.log"), os.path.join(tmp, "bob.log")  # not on bob's tmpfs
+        procs += [serve(a, alice_log), serve(b, bob_log)]
         aqua(b, "contacts", "add", "-", "--alias", "alice", stdin=aqua(a, "card", "export"))
         aqua(a, "contacts", "add", "-", "--alias", "bob", stdin=aqua(b, "card", "export"))
         aqua(a, "send", "bob", "before the disk fills", "--wait")
@@ -87,7 +74,7 @@ def main():
             bob.wait(timeout=90)
         except subprocess.TimeoutExpired:
             raise AssertionError("bob's daemon kept running with a store that cannot write")
-        out, err = bob.stdout.read(), bob.stderr.read()
+        out, err = bob.stdout.read(), open(bob_log).read()
         assert bob.returncode == 1, f"bob exited {bob.returncode}: {err[-2000:]}"
         last = json.loads(out.strip().splitlines()[-1])  # serve --json reports its error on stdout
         assert last["error"]["code"] == "io_error", last
@@ -98,7 +85,7 @@ def main():
         assert "delivered" in states and states.count("delivered") < N + 1, states  # not everything got through
 
         os.remove(os.path.join(fs, "ballast"))  # the operator makes room and restarts bob
-        procs[1] = serve(b)
+        procs[1] = serve(b, bob_log)
         wait_for(lambda: outbox_states(a).count("delivered") == N + 1, "alice to see all messages acknowledged")
         msgs = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
         texts = [m.get("text", "") for m in msgs]
@@ -108,7 +95,7 @@ def main():
         for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=60)
-            assert p.returncode == 0, p.stderr.read()
+            assert p.returncode == 0, f"exit code {p.returncode}"
     finally:
         for p in procs:  # only the daemons this test started, by PID
             if p.poll() is None:
@@ -124,5 +111,6 @@ if __name__ == "__main__":
             print("skipped: needs root and unshare")
             sys.exit(77)
         os.execvp("unshare", ["unshare", "-m", "env", "AQUA_TEST_IN_NS=1", sys.executable, *sys.argv])
+    daemons.AQUA = sys.argv[1]
     main()
     print("ok")
