@@ -102,7 +102,9 @@ void add_serve_command(CLI::App& app, global_options& g, int& rc) {
   auto config = std::make_shared<std::string>();
   auto* serve = app.add_subcommand("serve", "Run this node (from its YAML config) until SIGINT/SIGTERM");
   serve->add_option("--config", *config, "Node config (default: <data dir>/config.yaml)");
-  serve->footer("Examples:\n  aqua serve\n  aqua serve --config configs/node.example.yaml --json");
+  serve->footer("Stops cleanly on SIGINT/SIGTERM (exit 0). Exits 1 if a store write fails (disk full, I/O error):\n"
+                "the node stops taking writes then, and a restart resumes from its durable state (docs/storage.md).\n"
+                "Examples:\n  aqua serve\n  aqua serve --config configs/node.example.yaml --json");
   serve->callback([&g, &rc, config] { rc = run_daemon(g, *config, {}); });
 }
 
