@@ -10,6 +10,7 @@
 #include "store/engine_store.hpp"
 
 #include "commands.hpp"
+#include "contacts/contact_store.hpp"
 #include "control/control_json.hpp"
 #include "daemon_client.hpp"
 #include "delivery/outbox.hpp"
@@ -47,10 +48,25 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   return db;
 }
 
-nlohmann::json message_json(const delivery::in_record& rec);
+nlohmann::json message_json(const delivery::in_record& rec, const control::alias_map& aliases);
+
+// The contacts' aliases as stored (records that do not decode are left out).
+control::alias_map stored_aliases(store::db& db) {
+  control::alias_map out;
+  (void) db.scan(contact_prefix, [&](std::string_view k, std::string_view v) {
+    if (auto c = decode_contact_record(k, as_bytes(v)); c && !c->alias.empty()) out.emplace(c->id.str(), c->alias);
+    return true;
+  });
+  return out;
+}
+
+// The sender's alias when it has one, else its peer ID.
+std::string sender_label(const nlohmann::json& m) {
+  return m.value("sender_alias", m["sender"].get<std::string>());
+}
 
 void print_message_line(const nlohmann::json& m) {
-  std::cout << m["seq"] << "  " << m["state"].get<std::string>() << "  " << m["sender"].get<std::string>() << "  "
+  std::cout << m["seq"] << "  " << m["state"].get<std::string>() << "  " << sender_label(m) << "  "
             << (m.value("topic", "").empty() ? "" : "[" + m["topic"].get<std::string>() + "] ")
             << (m.contains("text") ? m["text"].get<std::string>()
                                    : "<" + std::to_string(m["payload_hex"].get<std::string>().size() / 2) + " bytes>")
@@ -62,7 +78,8 @@ void print_message(const global_options& g, const nlohmann::json& m) {
     print_json(m);
     return;
   }
-  std::cout << "from " << m["sender"].get<std::string>() << " (" << m["trust"].get<std::string>()
+  std::cout << "from " << sender_label(m) << (m.contains("sender_alias") ? " " + m["sender"].get<std::string>() : "")
+            << " (" << m["trust"].get<std::string>()
             << (m.value("quarantined", false) ? ", quarantined" : "") << ")"
             << (m.value("topic", "").empty() ? "" : " topic " + m["topic"].get<std::string>()) << "\n";
   if (m.contains("text")) std::cout << m["text"].get<std::string>() << "\n";
@@ -107,7 +124,7 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
   }
   if (auto r = (*db)->write(std::move(b)); !r) return report(r.err(), g.json);
   if (action == "read") {
-    print_message(g, message_json(*rec));
+    print_message(g, message_json(*rec, stored_aliases(**db)));
   } else if (g.json) {
     print_json({{"seq", seq}, {action == "delete" ? "deleted" : "acked", true}});
   }
@@ -144,7 +161,8 @@ int run_watch(const global_options& g, const std::string& config, std::uint64_t 
       return report(m.err(), g.json);
     }
     if (m->sequence <= since) continue;
-    print_json(control::to_json(*m));  // NDJSON: one object per line, flushed
+    auto contacts = (*n)->contacts();
+    print_json(control::to_json(*m, contacts ? control::aliases_of(*contacts) : control::alias_map{}));  // NDJSON
   }
   (*n)->stop();
   return exit_ok;
@@ -172,17 +190,18 @@ result<void> list_from_store(const global_options& g, const list_options& o, nlo
   if (!db) return db.err();
   if (!*db) return ok();  // never ran: nothing received
   std::size_t n = 0;
+  const auto aliases = stored_aliases(**db);
   auto r = (*db)->scan("i/", [&](std::string_view, std::string_view v) {
     auto rec = delivery::in_record::decode(as_bytes(v));
     if (!rec || rec->seq <= o.since || (o.unread && rec->state != delivery::in_state::unread)) return true;
-    list.push_back(message_json(*rec));
+    list.push_back(message_json(*rec, aliases));
     return o.limit == 0 || ++n < o.limit;
   });
   if (!r) return r.err();
   return ok();
 }
 
-nlohmann::json message_json(const delivery::in_record& rec) {
+nlohmann::json message_json(const delivery::in_record& rec, const control::alias_map& aliases) {
   inbound_message m;
   m.sequence = rec.seq;
   m.message_id = rec.message_id;
@@ -194,7 +213,7 @@ nlohmann::json message_json(const delivery::in_record& rec) {
   m.transport = rec.transport;
   m.topic = rec.topic;
   m.payload = rec.payload;
-  return control::to_json(m);
+  return control::to_json(m, aliases);
 }
 
 int run_outbox(const global_options& g) {

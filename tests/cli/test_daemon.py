@@ -164,10 +164,11 @@ class Daemon(unittest.TestCase):
             got_a = wait_inbox(a, N)
             elapsed = time.time() - t0
             print(f"2 x {N} messages delivered in {elapsed:.2f} s", file=sys.stderr)
-            for got, sender, tag in ((got_b, ida, "a2b"), (got_a, idb, "b2a")):
+            for got, sender, alias, tag in ((got_b, ida, "alice", "a2b"), (got_a, idb, "bob", "b2a")):
                 texts = sorted(m["text"] for m in got)
                 self.assertEqual(texts, [f"secret-{tag}-{i:04d}" for i in range(N)])  # each exactly once
                 self.assertTrue(all(m["sender"] == sender and m["topic"] == f"topic-{tag}" for m in got))
+                self.assertTrue(all(m["sender_alias"] == alias for m in got))
             # Both outboxes drain: every message acknowledged.
             deadline = time.time() + 60
             while time.time() < deadline:
@@ -181,7 +182,7 @@ class Daemon(unittest.TestCase):
             # The watch stream of the control API sees the same messages.
             with client.AquaClient.for_data_dir(b, timeout=30) as c:
                 first = next(c.watch(since=0))
-                self.assertEqual(first["seq"], 1)
+                self.assertEqual((first["seq"], first["sender_alias"]), (1, "alice"))
             # Clean shutdown on SIGTERM, nothing lost: after a restart the inbox is intact.
             self.stop(proc_b)
             self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), N)

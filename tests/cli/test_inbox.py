@@ -55,8 +55,11 @@ class Inbox(unittest.TestCase):
             self.assertEqual(watch.returncode, 0)
             self.assertEqual(sorted(m["text"] for m in lines), [f"message {k}" for k in range(5)])
             self.assertTrue(all(m["sender"] == ida and m["trust"] == "unverified" for m in lines))
+            self.assertTrue(all(m["sender_alias"] == "alice" for m in lines), lines)
             listed = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
             self.assertEqual(len(listed), 5)
+            self.assertTrue(all(m["sender_alias"] == "alice" for m in listed), listed)
+            self.assertIn("  alice  message ", aqua(b, "inbox", "list"))  # the text view names the contact
             self.assertEqual(json.loads(aqua(b, "inbox", "list", "--unread", "--json"))["messages"], [])
             seq = listed[0]["seq"]
             self.assertEqual(json.loads(aqua(b, "inbox", "read", str(seq), "--json"))["seq"], seq)

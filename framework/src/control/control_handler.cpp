@@ -113,12 +113,18 @@ result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
   auto all = node_.watch(*since, *unread ? 0 : *limit, std::chrono::milliseconds(0));
   if (!all) return all.err();
   nlohmann::json list = nlohmann::json::array();
+  const auto names = aliases();
   for (auto& m : *all) {
     if (*unread && m.read) continue;
-    list.push_back(to_json(m));
+    list.push_back(to_json(m, names));
     if (*limit && list.size() >= *limit) break;
   }
   return nlohmann::json{{"messages", list}};
+}
+
+alias_map handler::aliases() {
+  auto all = node_.contacts();
+  return all ? aliases_of(*all) : alias_map{};
 }
 
 result<std::uint64_t> handler::watch_start(const nlohmann::json& req) { return arg_uint(req, "watch", "since", 0); }
@@ -163,14 +169,14 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     auto m = node_.read(*seq);
     if (!m) return m.err();
     if (cmd == "inbox.ack") return nlohmann::json{{"seq", *seq}, {"acked", true}};
-    return to_json(*m);
+    return to_json(*m, aliases());
   }
   if (cmd == "receive") {
     auto timeout = arg_uint(req, "receive", "timeout_ms", 0);
     if (!timeout) return timeout.err();
     auto m = node_.receive(std::chrono::milliseconds(*timeout));
     if (!m) return m.err();
-    return to_json(*m);
+    return to_json(*m, aliases());
   }
   if (cmd == "outbox.list") {
     auto list = node_.outbox();

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "aqua/node.hpp"
+#include "control/control_json.hpp"
 
 namespace aqua::control {
 
@@ -27,6 +28,8 @@ class handler {
   result<std::uint64_t> watch_start(const nlohmann::json& request);
 
   node& target() { return node_; }
+  // The contacts' aliases now (empty if they cannot be read), for "sender_alias".
+  alias_map aliases();
 
  private:
   result<nlohmann::json> dispatch(const std::string& cmd, const nlohmann::json& req);

@@ -23,6 +23,25 @@ nlohmann::json to_json(const inbound_message& m) {
   return j;
 }
 
+alias_map aliases_of(const std::vector<contact_info>& contacts) {
+  alias_map out;
+  for (auto& c : contacts)
+    if (!c.alias.empty()) out.emplace(c.id.str(), c.alias);
+  return out;
+}
+
+void add_sender_alias(nlohmann::json& message, const alias_map& aliases) {
+  auto sender = message.find("sender");
+  if (sender == message.end() || !sender->is_string()) return;
+  if (auto it = aliases.find(sender->get<std::string>()); it != aliases.end()) message["sender_alias"] = it->second;
+}
+
+nlohmann::json to_json(const inbound_message& m, const alias_map& aliases) {
+  auto j = to_json(m);
+  add_sender_alias(j, aliases);
+  return j;
+}
+
 nlohmann::json to_json(const outbound_message& m) {
   return {{"message_id", m.message_id},   {"recipient", m.recipient.str()}, {"state", m.state},
           {"attempts", m.attempts},       {"created_ms", m.created_unix_ms}, {"expires_ms", m.expires_unix_ms},

@@ -211,9 +211,10 @@ void server::stream_watch(int fd, std::uint64_t after, const nlohmann::json& id)
       write_line(fd, error_response(id, batch.err()));
       return;
     }
+    const auto names = batch->empty() ? alias_map{} : handler_.aliases();
     for (auto& m : *batch) {
       after = m.sequence;
-      if (!write_line(fd, {{"event", "message"}, {"message", to_json(m)}})) return;
+      if (!write_line(fd, {{"event", "message"}, {"message", to_json(m, names)}})) return;
     }
     // Client gone? (readable with EOF, or hung up)
     pollfd p{fd, POLLIN, 0};
