@@ -157,6 +157,7 @@ int run_watch(const global_options& g, const std::string& config, std::uint64_t 
   while (!stop) {
     auto m = (*n)->receive(std::chrono::milliseconds(200));
     if (!m) {
+      if (auto f = (*n)->store_failure()) return report(stopped_by_store_failure("the watch", *f), g.json);
       if (m.err().code() == errc::timeout) continue;
       return report(m.err(), g.json);
     }
@@ -168,11 +169,27 @@ int run_watch(const global_options& g, const std::string& config, std::uint64_t 
   return exit_ok;
 }
 
+// inbox.list through the daemon, page after page ("more"/"next_since"); nullopt without a daemon.
+std::optional<result<void>> list_via_daemon(const global_options& g, const list_options& o, nlohmann::json& list) {
+  std::uint64_t since = o.since;
+  for (bool first = true;; first = false) {
+    const std::size_t left = o.limit ? o.limit - list.size() : 0;
+    auto r = via_daemon(g, {{"cmd", "inbox.list"}, {"unread", o.unread}, {"limit", left}, {"since", since}});
+    if (!r && first) return std::nullopt;
+    if (!r) return result<void>(error{errc::not_running, "the daemon stopped while the inbox was being listed"});
+    if (!*r) return result<void>(r->err());
+    for (auto& m : (**r)["messages"]) list.push_back(std::move(m));
+    if (!(**r).value("more", false) || (o.limit && list.size() >= o.limit)) return result<void>(ok());
+    const auto next = (**r).value("next_since", std::uint64_t{0});
+    if (next <= since) return result<void>(error{errc::bad_frame, "the daemon's inbox.list page did not advance"});
+    since = next;
+  }
+}
+
 int run_inbox(const global_options& g, const list_options& o) {
   nlohmann::json list = nlohmann::json::array();
-  if (auto r = via_daemon(g, {{"cmd", "inbox.list"}, {"unread", o.unread}, {"limit", o.limit}, {"since", o.since}})) {
+  if (auto r = list_via_daemon(g, o, list)) {
     if (!*r) return report(r->err(), g.json);
-    list = (**r)["messages"];
   } else if (auto e = list_from_store(g, o, list); !e) {
     return report(e.err(), g.json);
   }

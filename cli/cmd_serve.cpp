@@ -88,9 +88,7 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
   (*ctl)->stop();  // no new requests; in-flight ones finish against the running node
   (*n)->stop();
   if (failed)
-    return report(error{failed->code(), "the node's store failed, so aqua serve stopped: " + failed->message() +
-                                          " (nothing durable is lost: restart once the cause is fixed)"},
-                  g.json);
+    return report(stopped_by_store_failure("aqua serve", *failed), g.json);
   if (g.json)
     print_json({{"event", "stopped"}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   else

@@ -58,4 +58,9 @@ result<node_config> load_node_config(const global_options& g, const std::string&
 
 void print_json(const nlohmann::json& j) { std::cout << detail::json_text(j) << std::endl; }
 
+error stopped_by_store_failure(const std::string& what, const error& failure) {
+  return error{failure.code(), "the node's store failed, so " + what + " stopped: " + failure.message() +
+                                 " (nothing durable is lost: restart once the cause is fixed)"};
+}
+
 } // namespace aqua::cli

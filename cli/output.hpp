@@ -25,6 +25,9 @@ int exit_code_for(const error& e);
 // Prints "aqua: error: <code>: <message>" to stderr, or a JSON object
 // {"error": {"code": ..., "message": ...}} to stdout with --json.
 int report(const error& e, bool json);
+// A node's store failure (node::store_failure) as the error a command that
+// ran the node ends with: "<what> stopped" and that a restart loses nothing.
+error stopped_by_store_failure(const std::string& what, const error& failure);
 
 void print_json(const nlohmann::json& j);
 

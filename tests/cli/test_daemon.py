@@ -183,9 +183,21 @@ class Daemon(unittest.TestCase):
             with client.AquaClient.for_data_dir(b, timeout=30) as c:
                 first = next(c.watch(since=0))
                 self.assertEqual((first["seq"], first["sender_alias"]), (1, "alice"))
+            # inbox.list pages: three ~900 KB messages make ~2.7 MB message objects each, more than a
+            # page (2 MiB); the CLI follows "more"/"next_since" and lists everything.
+            for i in range(3):
+                aqua(a, "send", "bob", "-", "--wait", stdin=f"big-{i} " + "z" * 900_000)
+            with client.AquaClient.for_data_dir(b, timeout=30) as c:
+                page = c.call("inbox.list", since=N)
+                self.assertEqual((len(page["messages"]), page["more"], page["next_since"]), (1, True, N + 1))
+                self.assertFalse(c.call("inbox.list", since=N + 2)["more"])
+            listed = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
+            self.assertEqual([m["seq"] for m in listed], list(range(1, N + 4)))
+            self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json", "--since", "1", "--limit", "1001"))
+                                 ["messages"]), N + 1)
             # Clean shutdown on SIGTERM, nothing lost: after a restart the inbox is intact.
             self.stop(proc_b)
-            self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), N)
+            self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), N + 3)
             self.stop(proc_a)
             tap_to_a.close()
             tap_to_b.close()

@@ -5,7 +5,8 @@
   * alice sends messages bob cannot store: bob acknowledges none of them, and
     `aqua serve` exits 1 with the store error instead of running on;
   * the operator makes room and restarts bob: every message alice sent is
-    delivered exactly once and alice sees every one acknowledged.
+    delivered exactly once and alice sees every one acknowledged;
+  * the same with `aqua inbox watch` running bob's node without a daemon.
 Needs root and unshare (re-runs itself in a new mount namespace); else exit 77.
 Usage: test_store_failure.py <aqua>"""
 import json
@@ -27,6 +28,14 @@ SIZE = 30 * 1024
 def serve(d, log):
     """A daemon logging to the file `log` (a pipe nobody reads could fill up and stall it)."""
     return daemons.serve(d, stderr=open(log, "a"))[0]
+
+
+def fill(fs):
+    """Leaves about 400 KiB free on the tmpfs `fs`: less than the N x 30 KiB coming."""
+    st = os.statvfs(fs)
+    free = st.f_bavail * st.f_frsize
+    with open(os.path.join(fs, "ballast"), "wb") as f:
+        f.write(b"\0" * max(0, free - 400 * 1024))
 
 
 def wait_for(cond, what, limit=90):
@@ -60,11 +69,7 @@ def main():
         aqua(a, "contacts", "add", "-", "--alias", "bob", stdin=aqua(b, "card", "export"))
         aqua(a, "send", "bob", "before the disk fills", "--wait")
 
-        # Leave bob about 400 KiB: less than the N x 30 KiB coming.
-        st = os.statvfs(fs)
-        free = st.f_bavail * st.f_frsize
-        with open(os.path.join(fs, "ballast"), "wb") as f:
-            f.write(b"\0" * max(0, free - 400 * 1024))
+        fill(fs)
         bodies = [(f"message {i:03d} " + "x" * SIZE) for i in range(N)]
         for body in bodies:
             aqua(a, "send", "bob", "-", stdin=body)  # alice's own disk is fine: each is queued durably
@@ -92,6 +97,33 @@ def main():
         assert len(texts) == N + 1, f"{len(texts)} messages in bob's inbox, {N + 1} sent"
         assert sorted(texts) == sorted(["before the disk fills", *bodies]), "a message is missing or duplicated"
         print(f"all {N + 1} messages delivered exactly once after the restart")
+
+        # The same without a daemon: `aqua inbox watch` runs bob's node itself and stops the same way.
+        procs[1].send_signal(signal.SIGTERM)
+        assert procs[1].wait(timeout=60) == 0
+        fill(fs)
+        watch_out = os.path.join(tmp, "watch.ndjson")  # a file: 30 KiB lines would fill a pipe nobody reads yet
+        watch = subprocess.Popen([daemons.AQUA, "--dir", b, "inbox", "watch", "--json"], stdout=open(watch_out, "w"),
+                                 stderr=open(bob_log, "a"), text=True)
+        procs[1] = watch
+        more = [(f"later {i:03d} " + "y" * SIZE) for i in range(N)]
+        for body in more:
+            aqua(a, "send", "bob", "-", stdin=body)
+        try:
+            watch.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the watch kept its node running with a store that cannot write")
+        lines = open(watch_out).read().strip().splitlines()
+        assert watch.returncode == 1, f"watch exited {watch.returncode}"
+        last = json.loads(lines[-1])
+        assert "the watch stopped" in last["error"]["message"] and "No space left" in last["error"]["message"], last
+        os.remove(os.path.join(fs, "ballast"))
+        procs[1] = serve(b, bob_log)
+        total = 2 * N + 1
+        wait_for(lambda: outbox_states(a).count("delivered") == total, "alice to see the later messages acknowledged")
+        texts = [m.get("text", "") for m in json.loads(aqua(b, "inbox", "list", "--json"))["messages"]]
+        assert sorted(texts) == sorted(["before the disk fills", *bodies, *more]), "a later message is missing or twice"
+        print(f"the watch stopped on the full disk; all {total} messages delivered exactly once")
         for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=60)

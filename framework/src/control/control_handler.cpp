@@ -4,6 +4,7 @@
 
 #include "control/control_json.hpp"
 #include "control/doctor.hpp"
+#include "core/json_text.hpp"
 #include "e2ee/card.hpp"
 
 namespace aqua::control {
@@ -109,17 +110,38 @@ result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
   if (!unread) return unread.err();
   if (!limit) return limit.err();
   if (!since) return since.err();
+  // One page: at most list_page_messages read from the store, and a response line well under what
+  // clients read (max_line_bytes). A page cut short says "more": true and where the next one starts.
   // Without --unread the store can stop at the limit; with it, read ones are skipped first.
-  auto all = node_.watch(*since, *unread ? 0 : *limit, std::chrono::milliseconds(0));
+  const std::size_t fetch = *limit && !*unread ? std::min<std::uint64_t>(*limit, list_page_messages) : list_page_messages;
+  auto all = node_.watch(*since, fetch, std::chrono::milliseconds(0));
   if (!all) return all.err();
   nlohmann::json list = nlohmann::json::array();
   const auto names = aliases();
+  std::size_t bytes = 0;
+  std::uint64_t next = *since;  // the last message this page dealt with (listed or skipped as read)
+  bool more = all->size() == fetch;
   for (auto& m : *all) {
-    if (*unread && m.read) continue;
-    list.push_back(to_json(m, names));
-    if (*limit && list.size() >= *limit) break;
+    if (*limit && list.size() >= *limit) {
+      more = false;
+      break;
+    }
+    if (!(*unread && m.read)) {
+      auto j = to_json(m, names);
+      const auto size = detail::json_text(j).size();
+      if (!list.empty() && bytes + size > list_page_bytes) {
+        more = true;
+        break;
+      }
+      bytes += size;
+      list.push_back(std::move(j));
+    }
+    next = m.sequence;
   }
-  return nlohmann::json{{"messages", list}};
+  if (*limit && list.size() >= *limit) more = false;
+  nlohmann::json out{{"messages", std::move(list)}, {"more", more}};
+  if (more) out["next_since"] = next;
+  return out;
 }
 
 alias_map handler::aliases() {

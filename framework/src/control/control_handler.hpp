@@ -15,6 +15,11 @@
 namespace aqua::control {
 
 inline constexpr int protocol_version = 1;
+// inbox.list pages: messages read from the store per request, and the bytes
+// of message objects per response (well under max_line_bytes, which clients
+// may use as their bound for a line).
+inline constexpr std::size_t list_page_messages = 1000;
+inline constexpr std::size_t list_page_bytes = 2u << 20;
 
 class handler {
  public:

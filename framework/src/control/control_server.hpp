@@ -18,6 +18,7 @@ namespace aqua::control {
 
 inline constexpr const char* socket_name = "control.sock";
 inline constexpr std::size_t max_line_bytes = 4u << 20;  // a 1 MiB payload as hex, with room to spare
+static_assert(list_page_bytes <= max_line_bytes / 2, "an inbox.list page must fit a line with room to spare");
 
 struct server_options {
   std::size_t max_clients = 64;
