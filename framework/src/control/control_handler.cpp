@@ -122,10 +122,7 @@ result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
   std::uint64_t next = *since;  // the last message this page dealt with (listed or skipped as read)
   bool more = all->size() == fetch;
   for (auto& m : *all) {
-    if (*limit && list.size() >= *limit) {
-      more = false;
-      break;
-    }
+    if (*limit && list.size() >= *limit) break;
     if (!(*unread && m.read)) {
       auto j = to_json(m, names);
       const auto size = detail::json_text(j).size();

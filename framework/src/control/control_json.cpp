@@ -30,15 +30,9 @@ alias_map aliases_of(const std::vector<contact_info>& contacts) {
   return out;
 }
 
-void add_sender_alias(nlohmann::json& message, const alias_map& aliases) {
-  auto sender = message.find("sender");
-  if (sender == message.end() || !sender->is_string()) return;
-  if (auto it = aliases.find(sender->get<std::string>()); it != aliases.end()) message["sender_alias"] = it->second;
-}
-
 nlohmann::json to_json(const inbound_message& m, const alias_map& aliases) {
   auto j = to_json(m);
-  add_sender_alias(j, aliases);
+  if (auto it = aliases.find(j["sender"].get_ref<const std::string&>()); it != aliases.end()) j["sender_alias"] = it->second;
   return j;
 }
 

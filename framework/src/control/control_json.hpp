@@ -20,11 +20,10 @@ nlohmann::json to_json(const outbound_message& m);
 nlohmann::json to_json(const relay_server_status& r);
 nlohmann::json to_json(const node_status& s);
 nlohmann::json error_json(const error& e);
-// Peer ID text -> contact alias (contacts without one are left out), and
-// "sender_alias" added to a message object whose sender has one.
+// Peer ID text -> contact alias (contacts without one are left out), and a
+// message object with "sender_alias" when its sender has one.
 using alias_map = std::unordered_map<std::string, std::string>;
 alias_map aliases_of(const std::vector<contact_info>& contacts);
-void add_sender_alias(nlohmann::json& message, const alias_map& aliases);
 nlohmann::json to_json(const inbound_message& m, const alias_map& aliases);
 // A request's "id" (null when it has none or is not an object), and the
 // failure response that echoes it: {"id", "ok": false, "error": {...}}.
