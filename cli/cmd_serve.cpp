@@ -74,15 +74,18 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
     }
     agents = std::move(*host);
   }
-  // Until a signal, or until the store fails (fail-stop, node::store_failure):
-  // a node that cannot write can neither send nor receive, and a restart
-  // resumes from its durable state, so the daemon exits for its supervisor.
+  // Until a signal, or until a store fails (fail-stop, node::store_failure) —
+  // the daemon's or an agent's: a node that cannot write can neither send nor
+  // receive, and a restart resumes from its durable state, so the daemon
+  // exits for its supervisor.
   int sig = 0;
   std::optional<error> failed;
   const timespec tick{1, 0};
   while (sig <= 0 && !failed) {
     sig = sigtimedwait(&set, nullptr, &tick);
-    if (sig <= 0) failed = (*n)->store_failure();
+    if (sig > 0) break;
+    failed = (*n)->store_failure();
+    if (!failed && agents) failed = agents->store_failure();
   }
   if (agents) agents->stop();
   (*ctl)->stop();  // no new requests; in-flight ones finish against the running node
@@ -100,8 +103,9 @@ void add_serve_command(CLI::App& app, global_options& g, int& rc) {
   auto config = std::make_shared<std::string>();
   auto* serve = app.add_subcommand("serve", "Run this node (from its YAML config) until SIGINT/SIGTERM");
   serve->add_option("--config", *config, "Node config (default: <data dir>/config.yaml)");
-  serve->footer("Stops cleanly on SIGINT/SIGTERM (exit 0). Exits 1 if a store write fails (disk full, I/O error):\n"
-                "the node stops taking writes then, and a restart resumes from its durable state (docs/storage.md).\n"
+  serve->footer("Stops cleanly on SIGINT/SIGTERM (exit 0). Exits 1 if a store write fails (disk full, I/O error;\n"
+                "the daemon's store or an agent's): that node takes no more writes then, and a restart resumes\n"
+                "from its durable state (docs/storage.md).\n"
                 "Examples:\n  aqua serve\n  aqua serve --config configs/node.example.yaml --json");
   serve->callback([&g, &rc, config] { rc = run_daemon(g, *config, {}); });
 }

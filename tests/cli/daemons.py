@@ -21,9 +21,11 @@ def aqua(d, *args, check=0, stdin=None):
     return p.stdout
 
 
-def serve(d, stderr=subprocess.PIPE):
-    """`aqua --dir d serve --json`, once it reports serving: (process, its "serving" event)."""
-    p = subprocess.Popen([AQUA, "--dir", d, "serve", "--json"], stdout=subprocess.PIPE, stderr=stderr, text=True)
+def serve(d, stderr=subprocess.PIPE, config=None):
+    """`aqua --dir d serve --json [--config config]`, once it reports serving: (process, its "serving" event)."""
+    extra = ["--config", config] if config else []
+    p = subprocess.Popen([AQUA, "--dir", d, "serve", "--json", *extra], stdout=subprocess.PIPE, stderr=stderr,
+                         text=True)
     line = p.stdout.readline()
     ev = json.loads(line) if line else {}
     if ev.get("event") != "serving":

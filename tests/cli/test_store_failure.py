@@ -6,7 +6,10 @@
     `aqua serve` exits 1 with the store error instead of running on;
   * the operator makes room and restarts bob: every message alice sent is
     delivered exactly once and alice sees every one acknowledged;
-  * the same with `aqua inbox watch` running bob's node without a daemon.
+  * the same with `aqua inbox watch` running bob's node without a daemon;
+  * the same for an agent's store: a daemon (carol) hosting an agent whose
+    store fills up exits 1 naming the agent, and after a restart the agent
+    has every message alice sent it.
 Needs root and unshare (re-runs itself in a new mount namespace); else exit 77.
 Usage: test_store_failure.py <aqua>"""
 import json
@@ -25,9 +28,9 @@ N = 40
 SIZE = 30 * 1024
 
 
-def serve(d, log):
+def serve(d, log, config=None):
     """A daemon logging to the file `log` (a pipe nobody reads could fill up and stall it)."""
-    return daemons.serve(d, stderr=open(log, "a"))[0]
+    return daemons.serve(d, stderr=open(log, "a"), config=config)[0]
 
 
 def fill(fs):
@@ -49,6 +52,56 @@ def wait_for(cond, what, limit=90):
 
 def outbox_states(a):
     return [m["state"] for m in json.loads(aqua(a, "outbox", "list", "--json"))["messages"]]
+
+
+def agent_phase(tmp, a, sent_before, procs):
+    """carol hosts the demo's `data` agent, whose own store is on a small tmpfs;
+    alice sends the agent messages it cannot store. carol's daemons go into `procs`."""
+    c = os.path.join(tmp, "carol")
+    directory = os.path.join(tmp, "directory")
+    aqua(c, "init")
+    fs = os.path.join(c, "agents")  # every agent's data dir (docs/agents.md)
+    os.mkdir(fs, 0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", fs], check=True)
+    csv = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "plugins", "demo_data", "ev_prices.csv")
+    config = os.path.join(tmp, "carol.yaml")
+    with open(config, "w") as f:
+        f.write(f"""node: {{name: carol, data_dir: {c}, log_level: warn}}
+components: {{}}
+transports:
+  - plugin: loopback
+    listen: [/memory/carol-store-failure]
+agent_directory: {{path: {directory}}}
+agents:
+  - plugin: data
+    name: data
+    listen: [/ip4/127.0.0.1/tcp/{free_port()}]
+    settings: {{csv: {os.path.abspath(csv)}}}
+""")
+    log = os.path.join(tmp, "carol.log")
+    carol = serve(c, log, config)
+    procs.append(carol)
+    card = os.path.join(directory, "data.card")
+    wait_for(lambda: os.path.exists(card), "the data agent's card in the directory", 30)
+    aqua(a, "contacts", "add", card, "--alias", "data")
+    aqua(a, "send", "data", "before the agent's disk fills", "--wait")
+    fill(fs)
+    for i in range(N):
+        aqua(a, "send", "data", "-", stdin=f"for the agent {i:03d} " + "z" * SIZE)
+    try:
+        carol.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("carol's daemon kept running with an agent whose store cannot write")
+    last = json.loads(carol.stdout.read().strip().splitlines()[-1])
+    assert carol.returncode == 1, f"carol exited {carol.returncode}: {open(log).read()[-2000:]}"
+    msg = last["error"]["message"]
+    assert "agent 'data'" in msg and "No space left on device" in msg, last
+    print("carol stopped:", msg[:300])
+    os.remove(os.path.join(fs, "ballast"))
+    procs[-1] = serve(c, log, config)
+    total = sent_before + N + 1
+    wait_for(lambda: outbox_states(a).count("delivered") == total, "alice to see the agent's messages acknowledged")
+    print(f"carol's agent stopped her daemon on its full disk; after the restart all {N + 1} messages are acked")
 
 
 def main():
@@ -124,6 +177,7 @@ def main():
         texts = [m.get("text", "") for m in json.loads(aqua(b, "inbox", "list", "--json"))["messages"]]
         assert sorted(texts) == sorted(["before the disk fills", *bodies, *more]), "a later message is missing or twice"
         print(f"the watch stopped on the full disk; all {total} messages delivered exactly once")
+        agent_phase(tmp, a, total, procs)
         for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=60)
@@ -133,7 +187,8 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=30)
-        subprocess.run(["umount", os.path.join(tmp, "bobfs")], check=False, capture_output=True)
+        for fs in (os.path.join(tmp, "bobfs"), os.path.join(tmp, "carol", "agents")):
+            subprocess.run(["umount", fs], check=False, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

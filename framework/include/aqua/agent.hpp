@@ -33,6 +33,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -216,6 +217,11 @@ class agent_host {
   // A request from agent `from` (hosted here), as if its code had made it.
   result<agent_reply> request_as(const std::string& from, const std::string& to, agent_payload payload,
                                  std::chrono::milliseconds deadline);
+  // The first failed store write of any agent's node (node::store_failure),
+  // its message naming the agent; nullopt while every store is healthy.
+  // Such a node takes no more writes, so its agent can neither ask nor
+  // answer: `aqua serve` checks this beside its own node's and exits.
+  std::optional<error> store_failure() const;
   void stop();  // idempotent; also run by the destructor
 
  private:

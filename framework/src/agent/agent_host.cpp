@@ -286,6 +286,14 @@ result<agent_reply> agent_host::request_as(const std::string& from, const std::s
   return error{errc::not_found, "no agent named '" + from + "' in this host"};
 }
 
+std::optional<error> agent_host::store_failure() const {
+  if (!impl_ || impl_->stopped) return std::nullopt;
+  for (auto& r : impl_->runtimes)
+    if (auto f = r->get_node().store_failure())
+      return error{f->code(), "agent '" + r->name() + "': " + f->message()};
+  return std::nullopt;
+}
+
 void agent_host::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
