@@ -1,14 +1,16 @@
 #include "daemon_client.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "commands.hpp"
 #include "control/control_server.hpp"
+#include "control/unix_address.hpp"
 #include "core/json_text.hpp"
 #include "identity/key_store.hpp"
 
@@ -18,15 +20,15 @@ result<std::unique_ptr<daemon_client>> daemon_client::connect(const std::filesys
   auto path = data_dir / control::socket_name;
   auto hint = "no daemon is running for " + data_dir.string() + "; start one with 'aqua serve" +
               (data_dir.empty() ? "" : " --dir " + data_dir.string()) + "' (it keeps running until Ctrl-C)";
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.string().size() >= sizeof(addr.sun_path))
-    return error{errc::invalid_argument, "control socket path '" + path.string() + "' is too long for a unix socket"};
-  std::memcpy(addr.sun_path, path.c_str(), path.string().size() + 1);
+  auto addr = control::unix_address::of(path);
+  if (!addr) {
+    if (addr.err().code() == errc::io_error && !std::filesystem::exists(data_dir)) return error{errc::not_running, hint};
+    return addr.err();
+  }
   std::unique_ptr<daemon_client> c(new daemon_client());
   c->fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (c->fd_ < 0) return error{errc::io_error, std::string("socket: ") + std::strerror(errno)};
-  if (::connect(c->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(c->fd_, addr->get(), addr->size()) != 0) {
     if (errno == ENOENT || errno == ECONNREFUSED) return error{errc::not_running, hint};
     return error{errc::io_error, "cannot connect to " + path.string() + ": " + std::strerror(errno)};
   }
@@ -37,7 +39,7 @@ daemon_client::~daemon_client() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-result<nlohmann::json> daemon_client::read_line() {
+result<nlohmann::json> daemon_client::read_line(std::optional<std::chrono::steady_clock::time_point> deadline) {
   for (;;) {
     auto nl = buf_.find('\n');
     if (nl != std::string::npos) {
@@ -49,6 +51,17 @@ result<nlohmann::json> daemon_client::read_line() {
       return j;
     }
     if (buf_.size() > control::max_line_bytes) return error{errc::frame_too_large, "daemon response line too long"};
+    if (deadline) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      const int rc = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX))) : 0;
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc == 0)
+        return error{errc::timeout, "the daemon did not answer within " +
+                                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                           *deadline - asked_).count()) +
+                                        " s (is it stopped or overloaded?)"};
+    }
     char tmp[65536];
     auto n = ::recv(fd_, tmp, sizeof tmp, 0);
     if (n < 0 && errno == EINTR) continue;
@@ -82,8 +95,19 @@ error daemon_error(const nlohmann::json& resp) {
 result<nlohmann::json> daemon_client::call(nlohmann::json request) {
   auto id = next_id_++;
   request["id"] = id;
-  if (auto r = write_request(fd_, request); !r) return r.err();
-  auto resp = read_line();
+  // The daemon answers within the request's own wait (timeout_ms) and a margin.
+  std::chrono::milliseconds wait = answer_margin;
+  if (auto t = request.find("timeout_ms"); t != request.end() && t->is_number_unsigned())
+    wait += std::chrono::milliseconds(t->get<std::uint64_t>());
+  asked_ = std::chrono::steady_clock::now();
+  const auto deadline = asked_ + wait;
+  if (auto r = write_request(fd_, request); !r) {
+    // A daemon that refuses us (too many clients) answers and closes, maybe before our request went out.
+    auto why = read_line(deadline);
+    if (why && !why->value("ok", true)) return daemon_error(*why);
+    return r.err();
+  }
+  auto resp = read_line(deadline);
   if (!resp) return resp.err();
   if (!resp->value("ok", false)) return daemon_error(*resp);
   return resp->value("result", nlohmann::json::object());

@@ -4,9 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "aqua/error.hpp"
 
@@ -20,15 +22,19 @@ class daemon_client {
   static result<std::unique_ptr<daemon_client>> connect(const std::filesystem::path& data_dir);
   ~daemon_client();
 
-  // One request -> its "result" object, or the daemon's error as an aqua::error.
+  // One request -> its "result" object, or the daemon's error as an aqua::error;
+  // errc::timeout when no answer comes within answer_margin (plus the
+  // request's own "timeout_ms"): a stopped (SIGSTOP) or wedged daemon.
   result<nlohmann::json> call(nlohmann::json request);
   // A streaming request (watch): `on_event` gets every event line until it
   // returns false or the daemon closes the stream.
   result<void> stream(nlohmann::json request, const std::function<bool(const nlohmann::json&)>& on_event);
 
  private:
-  result<nlohmann::json> read_line();
+  static constexpr std::chrono::seconds answer_margin{30};
+  result<nlohmann::json> read_line(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
   int fd_ = -1;
+  std::chrono::steady_clock::time_point asked_;
   std::string buf_;
   std::uint64_t next_id_ = 1;
 };

@@ -222,7 +222,10 @@ class Daemon(unittest.TestCase):
                                   ({"text": "x"}, "invalid_argument"),
                                   ({"to": "a", "text": "x", "payload_hex": "00"}, "invalid_argument"),
                                   ({"to": "a", "payload_hex": "zz"}, "invalid_argument"),
-                                  ({"to": "a", "text": "x", "ttl_s": -1}, "invalid_argument")):
+                                  ({"to": "a", "text": "x", "ttl_s": -1}, "invalid_argument"),
+                                  ({"to": "a", "text": None}, "invalid_argument"),  # null is "not given"
+                                  ({"to": "a", "text": "x", "wait": True, "timeout_ms": 2 ** 63 - 1},
+                                   "invalid_argument")):
                     with self.assertRaises(client.AquaError) as err:
                         c.call("send", **req)
                     self.assertEqual(err.exception.code, code, req)
@@ -285,6 +288,59 @@ class Daemon(unittest.TestCase):
             reader.close()
             sock.close()
             self.assertIsNone(proc.poll())
+            self.stop(proc)
+
+    def test_a_daemon_stops_at_once_with_clients_waiting_and_guards_its_socket(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            # A data dir deeper than a unix socket path may be (107 bytes): reached through its directory.
+            a = os.path.join(tmp, "d" * 60, "e" * 60)
+            aqua(a, "init")
+            proc, ev = self.start(a)
+            self.assertGreater(len(ev["control"]), 107)
+            self.assertEqual(json.loads(aqua(a, "status", "--json"))["peer_id"], ev["peer_id"])
+            # 64 clients at once are served; the 65th is told why it is not.
+            held = []
+            for _ in range(64):
+                c = socket.socket(socket.AF_UNIX)
+                c.connect(f"/proc/self/fd/{os.open(a, os.O_PATH)}/control.sock")
+                c.settimeout(30)
+                c.sendall(b'{"id":1,"cmd":"hello"}\n')
+                self.assertIn(b'"ok":true', c.recv(4096))
+                held.append(c)
+            full = subprocess.run([AQUA, "--dir", a, "status"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(full.returncode, 1, full.stderr)
+            self.assertIn("too many clients (64)", full.stderr)
+            # Clients waiting for messages (up to a day) do not hold up SIGTERM.
+            for c in held[:3]:
+                c.sendall(b'{"id":2,"cmd":"receive","timeout_ms":86400000}\n')
+            for c in held[3:]:
+                c.close()
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=60), 0)
+            self.assertLess(time.monotonic() - t0, 5, "the daemon waited for its clients' receive timeouts")
+            for c in held[:3]:
+                c.close()
+            # A file that is not a socket where control.sock goes is left alone.
+            sock_path = os.path.join(a, "control.sock")
+            with open(sock_path, "w") as f:
+                f.write("not a socket")
+            out = subprocess.run([AQUA, "--dir", a, "serve"], capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn("exists and is not a socket", out.stderr)
+            with open(sock_path) as f:
+                self.assertEqual(f.read(), "not a socket")
+            # A daemon that does not answer (stopped): the CLI gives up with a timeout (exit 6), not hangs.
+            os.remove(sock_path)
+            proc, _ = self.start(a)
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                out = subprocess.run([AQUA, "--dir", a, "status"], capture_output=True, text=True, timeout=90)
+                self.assertEqual(out.returncode, 6, out.stderr)
+                self.assertIn("did not answer within 30 s", out.stderr)
+            finally:
+                proc.send_signal(signal.SIGCONT)
             self.stop(proc)
 
 

@@ -27,6 +27,24 @@ result<std::uint64_t> arg_uint(const nlohmann::json& req, const char* cmd, const
   return it->get<std::uint64_t>();
 }
 
+namespace {
+
+bool given(const nlohmann::json& req, const char* key) {  // null is the same as leaving it out
+  auto it = req.find(key);
+  return it != req.end() && !it->is_null();
+}
+
+// A wait of the caller's choosing: at most a year (a bigger one would overflow the node's deadlines).
+result<std::chrono::milliseconds> arg_wait(const nlohmann::json& req, const char* cmd, std::uint64_t fallback) {
+  auto ms = arg_uint(req, cmd, "timeout_ms", fallback);
+  if (!ms) return ms.err();
+  if (*ms > 366ull * 24 * 3600 * 1000)
+    return error{errc::invalid_argument, std::string(cmd) + ": 'timeout_ms' is more than a year"};
+  return std::chrono::milliseconds(*ms);
+}
+
+} // namespace
+
 result<bool> arg_bool(const nlohmann::json& req, const char* cmd, const char* key, bool fallback) {
   auto it = req.find(key);
   if (it == req.end() || it->is_null()) return fallback;
@@ -65,10 +83,10 @@ result<nlohmann::json> handler::send(const nlohmann::json& req) {
   auto hex = arg_string(req, "send", "payload_hex", false);
   if (!text) return text.err();
   if (!hex) return hex.err();
-  if (req.contains("text") == req.contains("payload_hex"))
+  if (given(req, "text") == given(req, "payload_hex"))
     return error{errc::invalid_argument, "send: give exactly one of 'text' and 'payload_hex'"};
   bytes payload;
-  if (req.contains("text")) {
+  if (given(req, "text")) {
     payload.assign(text->begin(), text->end());
   } else {
     auto raw = from_hex(*hex);
@@ -80,7 +98,7 @@ result<nlohmann::json> handler::send(const nlohmann::json& req) {
   auto mid = arg_string(req, "send", "message_id", false);
   auto topic = arg_string(req, "send", "topic", false);
   auto wait = arg_bool(req, "send", "wait", false);
-  auto timeout = arg_uint(req, "send", "timeout_ms", 30000);
+  auto timeout = arg_wait(req, "send", 30000);
   if (!ttl) return ttl.err();
   if (!mid) return mid.err();
   if (!topic) return topic.err();
@@ -96,7 +114,7 @@ result<nlohmann::json> handler::send(const nlohmann::json& req) {
   if (!id) return id.err();
   nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
   if (!*wait) return out;
-  auto outcome = node_.await_outcome(*id, std::chrono::milliseconds(*timeout));
+  auto outcome = interruptible(*timeout, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
   if (!outcome) return error{outcome.err().code(), outcome.err().message() + " (message " + *id + " stays queued)"};
   if (outcome->state == "expired")
     return error{errc::message_expired, "message " + *id + " expired before " + peer->str() + " acknowledged it"};
@@ -177,8 +195,7 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
   if (cmd == "send") return send(req);
   if (cmd == "inbox.list") return inbox_list(req);
   if (cmd == "inbox.read" || cmd == "inbox.ack" || cmd == "inbox.delete") {
-    auto it = req.find("seq");
-    if (it == req.end()) return error{errc::invalid_argument, cmd + ": missing 'seq'"};
+    if (!given(req, "seq")) return error{errc::invalid_argument, cmd + ": missing 'seq'"};
     auto seq = arg_uint(req, cmd.c_str(), "seq", 0);
     if (!seq) return seq.err();
     if (cmd == "inbox.delete") {
@@ -191,9 +208,9 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     return to_json(*m, aliases());
   }
   if (cmd == "receive") {
-    auto timeout = arg_uint(req, "receive", "timeout_ms", 0);
+    auto timeout = arg_wait(req, "receive", 0);
     if (!timeout) return timeout.err();
-    auto m = node_.receive(std::chrono::milliseconds(*timeout));
+    auto m = interruptible(*timeout, [&](std::chrono::milliseconds slice) { return node_.receive(slice); });
     if (!m) return m.err();
     return to_json(*m, aliases());
   }

@@ -7,6 +7,9 @@
 
 #include <filesystem>
 #include <functional>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <mutex>
 
 #include "aqua/node.hpp"
@@ -23,7 +26,11 @@ inline constexpr std::size_t list_page_bytes = 2u << 20;
 
 class handler {
  public:
-  handler(node& n, std::filesystem::path data_dir) : node_(n), data_dir_(std::move(data_dir)) {}
+  // `stopping` (may be null) ends the waits of receive and send+wait early,
+  // with not_running, once it turns true: a daemon stops without waiting out
+  // a client's timeout.
+  handler(node& n, std::filesystem::path data_dir, const std::atomic<bool>* stopping = nullptr)
+      : node_(n), data_dir_(std::move(data_dir)), stopping_(stopping) {}
 
   // {"id":..,"cmd":"..",...} -> {"id":..,"ok":true,"result":{..}} or
   // {"id":..,"ok":false,"error":{"code":..,"message":..}}. Never throws.
@@ -41,10 +48,28 @@ class handler {
   result<nlohmann::json> send(const nlohmann::json& req);
   result<nlohmann::json> inbox_list(const nlohmann::json& req);
   result<peer_id> resolve_peer(const std::string& who);
+  // `wait(slice)` in slices of at most wait_slice until it gives something
+  // other than a timeout, `total` has passed, or the daemon is stopping.
+  template <class Wait>
+  auto interruptible(std::chrono::milliseconds total, Wait wait) -> decltype(wait(total));
 
   node& node_;
   std::filesystem::path data_dir_;
+  const std::atomic<bool>* stopping_;
 };
+
+inline constexpr std::chrono::milliseconds wait_slice{200};
+
+template <class Wait>
+auto handler::interruptible(std::chrono::milliseconds total, Wait wait) -> decltype(wait(total)) {
+  const auto deadline = std::chrono::steady_clock::now() + total;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto r = wait(std::clamp(left, std::chrono::milliseconds(0), wait_slice));
+    if (r || r.err().code() != errc::timeout || left <= wait_slice) return r;
+    if (stopping_ && *stopping_) return error{errc::not_running, "the daemon is stopping"};
+  }
+}
 
 // Typed argument access with precise errors ("send: 'ttl_s' must be a number").
 result<std::string> arg_string(const nlohmann::json& req, const char* cmd, const char* key, bool required);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "control/control_json.hpp"
+#include "control/unix_address.hpp"
 #include "core/json_text.hpp"
 
 namespace aqua::control {
@@ -33,16 +34,19 @@ bool write_line(int fd, const nlohmann::json& j) {
   return write_all(fd, detail::json_text(j) + "\n");
 }
 
-result<sockaddr_un> socket_address(const std::filesystem::path& p) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  auto s = p.string();
-  if (s.size() >= sizeof(addr.sun_path))
-    return error{errc::invalid_argument, "control socket path '" + s + "' is " + std::to_string(s.size()) +
-                                           " bytes; unix sockets allow at most " +
-                                           std::to_string(sizeof(addr.sun_path) - 1) + ": use a shorter data dir"};
-  std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
-  return addr;
+// Answers a client we will not serve, then closes: after reading what it
+// sent (briefly), since closing a unix socket with unread data resets the
+// connection and the client would lose the answer.
+void refuse(int fd, const error& e) {
+  write_line(fd, error_response(nullptr, e));
+  ::shutdown(fd, SHUT_WR);
+  char buf[4096];
+  for (int i = 0; i < 20; ++i) {  // at most ~100 ms
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5) <= 0) continue;
+    if (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) break;
+  }
+  ::close(fd);
 }
 
 } // namespace
@@ -73,25 +77,32 @@ bool line_splitter::next(std::string& line) {
 result<std::unique_ptr<server>> server::start(node& n, const std::filesystem::path& data_dir, server_options o) {
   std::unique_ptr<server> s(new server(n, data_dir));
   s->opts_ = o;
-  s->path_ = data_dir / socket_name;
-  auto addr = socket_address(s->path_);
+  // s->path_ (which stop() removes) is set only once the socket there is ours.
+  const auto path = data_dir / socket_name;
+  auto addr = unix_address::of(path);
   if (!addr) return addr.err();
-  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe >= 0) {
-    bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) == 0;
-    ::close(probe);
-    if (live)
-      return error{errc::address_in_use, "another daemon already serves " + s->path_.string()};
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return error{errc::address_in_use, path.string() + " exists and is not a socket; aqua serve replaces only "
+                                         "a stale socket there: move that file away"};
+    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0) {
+      bool live = ::connect(probe, addr->get(), addr->size()) == 0;
+      ::close(probe);
+      if (live) return error{errc::address_in_use, "another daemon already serves " + path.string()};
+    }
+    std::error_code ec;
+    std::filesystem::remove(path, ec);  // stale socket of a daemon that died
   }
-  std::error_code ec;
-  std::filesystem::remove(s->path_, ec);  // stale socket of a daemon that died
   s->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s->listen_fd_ < 0) return error{errc::io_error, std::string("control socket: ") + std::strerror(errno)};
   auto old = ::umask(077);
-  int rc = ::bind(s->listen_fd_, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr));
+  int rc = ::bind(s->listen_fd_, addr->get(), addr->size());
   ::umask(old);
-  if (rc != 0 || ::chmod(s->path_.c_str(), 0600) != 0 || ::listen(s->listen_fd_, 64) != 0)
-    return error{errc::io_error, "control socket " + s->path_.string() + ": " + std::strerror(errno)};
+  if (rc == 0) s->path_ = path;
+  if (rc != 0 || ::chmod(path.c_str(), 0600) != 0 || ::listen(s->listen_fd_, 64) != 0)
+    return error{errc::io_error, "control socket " + path.string() + ": " + std::strerror(errno)};
   if (::pipe2(s->wake_pipe_, O_CLOEXEC) != 0) return error{errc::io_error, std::string("pipe: ") + std::strerror(errno)};
   s->acceptor_ = std::thread([p = s.get()] { p->accept_loop(); });
   return s;
@@ -134,9 +145,7 @@ void server::accept_loop() {
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::geteuid()) {
-      write_line(fd,
-                 error_response(nullptr, error{errc::invalid_argument, "control socket: only the daemon's user may connect"}));
-      ::close(fd);
+      refuse(fd, error{errc::invalid_argument, "control socket: only the daemon's user may connect"});
       continue;
     }
     std::lock_guard lock(clients_mutex_);
@@ -149,9 +158,8 @@ void server::accept_loop() {
       }
     }
     if (clients_.size() >= opts_.max_clients) {
-      write_line(fd, error_response(nullptr, error{errc::would_block, "control socket: too many clients (" +
-                                                                          std::to_string(opts_.max_clients) + ")"}));
-      ::close(fd);
+      refuse(fd, error{errc::would_block, "control socket: too many clients (" + std::to_string(opts_.max_clients) +
+                                              "); try again when others have finished"});
       continue;
     }
     auto& c = clients_.emplace_back();

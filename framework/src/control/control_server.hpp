@@ -27,7 +27,8 @@ struct server_options {
 class server {
  public:
   // Binds <data_dir>/control.sock. A live socket there means another daemon
-  // (errc::address_in_use); a stale one (nobody listening) is replaced.
+  // (errc::address_in_use); a stale one (nobody listening) is replaced; any
+  // other file there is left alone (errc::address_in_use).
   static result<std::unique_ptr<server>> start(node& n, const std::filesystem::path& data_dir, server_options o = {});
   ~server();
   // Stops accepting, disconnects clients, joins every thread, removes the socket.
@@ -35,7 +36,7 @@ class server {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  server(node& n, std::filesystem::path data_dir) : handler_(n, data_dir) {}
+  server(node& n, std::filesystem::path data_dir) : handler_(n, data_dir, &stopping_) {}
   void accept_loop();
   void serve_client(int fd);
   void stream_watch(int fd, std::uint64_t after, const nlohmann::json& id);
