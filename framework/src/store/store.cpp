@@ -7,6 +7,17 @@
 #include <future>
 
 namespace aqua::store {
+namespace {
+
+// Every read checks the CRC of each block it loads from a table file, so a
+// flipped bit on disk is reported (store_corrupt) instead of handed out.
+leveldb::ReadOptions verified_reads() {
+  leveldb::ReadOptions o;
+  o.verify_checksums = true;
+  return o;
+}
+
+} // namespace
 
 error from_status(const leveldb::Status& s, const std::string& what) {
   auto msg = what + ": " + s.ToString();
@@ -33,7 +44,7 @@ result<std::unique_ptr<db>> db::open(const std::filesystem::path& dir, bool crea
   out->db_.reset(raw);
   // A store written by a future layout is refused rather than misread.
   std::string v;
-  s = out->db_->Get(leveldb::ReadOptions(), "meta/layout", &v);
+  s = out->db_->Get(verified_reads(), "meta/layout", &v);
   if (s.IsNotFound()) {
     leveldb::WriteOptions wo;
     wo.sync = true;
@@ -173,7 +184,7 @@ result<void> db::write_unbatched(leveldb::WriteBatch& ops) { return write_or_ref
 
 result<std::optional<std::string>> db::get(const std::string& key) const {
   std::string v;
-  auto s = db_->Get(leveldb::ReadOptions(), key, &v);
+  auto s = db_->Get(verified_reads(), key, &v);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return from_status(s, "read of '" + dir_.string() + "' failed");
   return std::optional<std::string>(std::move(v));
@@ -181,7 +192,7 @@ result<std::optional<std::string>> db::get(const std::string& key) const {
 
 result<void> db::scan(const std::string& prefix, const std::function<bool(std::string_view, std::string_view)>& fn,
                       const std::string& start_after) const {
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(verified_reads()));
   if (start_after.empty()) {
     it->Seek(prefix);
   } else {
