@@ -1,12 +1,18 @@
 // aqua init / aqua id
 
+#include <sys/stat.h>
+
+#include <chrono>
+#include <ctime>
 #include <iostream>
+#include <optional>
 
 #include "aqua/config.hpp"
 #include "aqua/multiaddr.hpp"
 #include "commands.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
+#include "store/store.hpp"
 
 namespace aqua::cli {
 namespace {
@@ -17,17 +23,57 @@ struct init_options {
   std::vector<std::string> listen;
 };
 
+// `init --force` on a data dir with an identity: the old key and its store
+// (E2EE sessions, inbox, outbox, contacts: all bound to that identity) go to
+// <dir>/replaced-<UTC time>/ with a copy of the config (init writes a new
+// one), never deleted, and never while a node runs.
+result<fs::path> move_old_identity(const fs::path& dir, const fs::path& key_file) {
+  const auto store_dir = dir / store::dir_name;
+  std::error_code ec;
+  const bool has_store = fs::exists(store_dir, ec);
+  if (has_store) {
+    auto db = store::db::open(store_dir, false);  // the lock tells whether a node has it open
+    if (!db && db.err().code() == errc::store_locked)
+      return error{errc::store_locked, "a node is running on '" + dir.string() +
+                                           "' (its store is locked): stop it before replacing its identity"};
+  }
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "replaced-%Y%m%dT%H%M%SZ", &utc);
+  auto old = dir / stamp;
+  for (int i = 2; fs::exists(old, ec); ++i) old = dir / (std::string(stamp) + "-" + std::to_string(i));
+  if (!fs::create_directory(old, ec) || ::chmod(old.c_str(), 0700) != 0)
+    return error{errc::io_error, "cannot create '" + old.string() + "' for the old identity: " + ec.message()};
+  fs::rename(key_file, old / key_file_name, ec);
+  if (!ec && has_store) fs::rename(store_dir, old / store::dir_name, ec);
+  if (!ec && fs::exists(dir / config_file_name)) fs::copy_file(dir / config_file_name, old / config_file_name, ec);
+  if (ec) return error{errc::io_error, "cannot move the old identity to '" + old.string() + "': " + ec.message()};
+  return old;
+}
+
 int run_init(const global_options& g, const init_options& o) {
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return report(dir.err(), g.json);
   auto key_file = *dir / key_file_name;
   auto config_file = *dir / config_file_name;
+  for (auto& a : o.listen)  // before anything is written
+    if (auto m = multiaddr::parse(a); !m)
+      return report(error{errc::invalid_argument, "--listen '" + a + "': " + m.err().message()}, g.json);
   std::error_code ec;
-  if (!o.force && fs::exists(key_file, ec))
+  const bool exists = fs::exists(key_file, ec);
+  if (!o.force && exists)
     return report(error{errc::already_exists, "'" + dir->string() + "' already holds an identity (" +
                                                   key_file.string() + "); use --force to replace it"},
                   g.json);
   if (auto r = ensure_private_dir(*dir); !r) return report(r.err(), g.json);
+  std::optional<fs::path> moved;
+  if (exists) {
+    auto m = move_old_identity(*dir, key_file);
+    if (!m) return report(m.err(), g.json);
+    moved = *m;
+  }
   auto kp = keypair::generate();
   if (auto r = write_key_file(key_file, kp, true); !r) return report(r.err(), g.json);
   auto id = kp.id();
@@ -35,18 +81,19 @@ int run_init(const global_options& g, const init_options& o) {
   if (name.empty() || name == ".aqua") name = "aqua";
   auto listen = o.listen;
   if (listen.empty()) listen.push_back("/memory/" + id.str().substr(id.str().size() - 12));
-  for (auto& a : listen)
-    if (auto m = multiaddr::parse(a); !m) return report(error{errc::invalid_argument, "--listen: " + m.err().message()}, g.json);
   if (auto r = write_file_atomic(config_file, default_config_yaml(name, listen), 0600); !r)
     return report(r.err(), g.json);
   if (g.json) {
-    print_json({{"peer_id", id.str()}, {"public_key", id.key().hex()}, {"dir", dir->string()},
-                {"key_file", key_file.string()}, {"config", config_file.string()}});
+    nlohmann::json j{{"peer_id", id.str()}, {"public_key", id.key().hex()}, {"dir", dir->string()},
+                     {"key_file", key_file.string()}, {"config", config_file.string()}};
+    if (moved) j["replaced"] = moved->string();
+    print_json(j);
   } else {
     std::cout << "Initialised aqua identity in " << dir->string() << "\n"
               << "  peer ID:  " << id.str() << "\n"
               << "  key file: " << key_file.string() << " (mode 0600)\n"
               << "  config:   " << config_file.string() << "\n";
+    if (moved) std::cout << "  the old identity and its store were moved to " << moved->string() << "\n";
   }
   return exit_ok;
 }
@@ -69,7 +116,9 @@ int run_id(const global_options& g) {
 void add_identity_commands(CLI::App& app, global_options& g, int& rc) {
   auto opts = std::make_shared<init_options>();
   auto* init = app.add_subcommand("init", "Create an identity (Ed25519 key pair) and a default config in the data dir");
-  init->add_flag("--force", opts->force, "Replace an existing identity (the old one is lost)");
+  init->add_flag("--force", opts->force,
+                 "Replace an existing identity: the old key and its store (sessions, inbox, outbox, contacts) are "
+                 "moved to <data dir>/replaced-<UTC time>/; refused while a node runs on the data dir");
   init->add_option("--name", opts->name, "Node name written into the config (default: data dir name)");
   init->add_option("--listen", opts->listen,
                    "Address to listen on (repeatable): /ip4/IP/tcp/PORT for direct connections (zmq), "

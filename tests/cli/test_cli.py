@@ -84,8 +84,21 @@ class InitAndId(unittest.TestCase):
         self.assertIn("already holds an identity", p.stderr)
         self.assertIn("--force", p.stderr)
         self.assertEqual(json.loads(run("--dir", self.dir, "id", "--json", check=0).stdout)["peer_id"], first["peer_id"])
+        os.mkdir(os.path.join(self.dir, "store"))  # as `aqua serve` leaves it (the old identity's sessions, inbox...)
         second = json.loads(run("--dir", self.dir, "init", "--force", "--json", check=0).stdout)
         self.assertNotEqual(second["peer_id"], first["peer_id"])
+        # The old identity and its store are kept aside, not deleted, and not mixed with the new identity.
+        old = second["replaced"]
+        self.assertEqual(json.loads(run("--dir", old, "id", "--json", check=0).stdout)["peer_id"], first["peer_id"])
+        self.assertTrue(os.path.isdir(os.path.join(old, "store")))
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "store")))
+        self.assertEqual(stat.S_IMODE(os.stat(old).st_mode), 0o700)
+
+    def test_init_with_a_bad_listen_address_writes_nothing(self):
+        p = run("--dir", self.dir, "init", "--listen", "notanaddr", check=2)
+        self.assertIn("--listen 'notanaddr'", p.stderr)
+        self.assertFalse(os.path.exists(self.dir))
+        run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/tcp/4001", check=0)
 
     def test_inbox_and_outbox_of_a_node_that_never_ran_are_empty(self):
         p = run("--dir", self.dir, "inbox", "list", check=1)

@@ -216,6 +216,10 @@ class Daemon(unittest.TestCase):
             second = subprocess.run([AQUA, "--dir", a, "serve"], capture_output=True, text=True, timeout=60)
             self.assertNotEqual(second.returncode, 0)
             self.assertIn("store_locked", second.stderr)
+            forced = subprocess.run([AQUA, "--dir", a, "init", "--force"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(forced.returncode, 1, forced.stderr)
+            self.assertIn("stop it before replacing its identity", forced.stderr)
+            self.assertEqual(aqua(a, "id").strip(), json.loads(aqua(a, "status", "--json"))["peer_id"])
             with client.AquaClient.for_data_dir(a, timeout=30) as c:
                 for req, code in (({"to": "nobody", "text": "x"}, "not_found"),
                                   ({"to": "12D3KooWxyz", "text": "x"}, "not_found"),
