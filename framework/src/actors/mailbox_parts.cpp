@@ -79,7 +79,15 @@ result<void> load_from_store(mailbox_actor_t* self) {
 void transmit(mailbox_actor_t* self, const std::string& id) {
   auto& st = self->state;
   auto* rec = st.out.find(id);
-  if (!rec || !st.in_flight.insert(id).second) return;
+  if (!rec) return;
+  if (!rec->sealed()) {  // entered its window: sealed (and written) first, then sent
+    if (st.sealing.insert(id).second) {
+      st.seal_later.push_back(id);
+      if (st.seal_later.size() == 1) self->send(self, seal_flush_atom::value);
+    }
+    return;
+  }
+  if (!st.in_flight.insert(id).second) return;
   auto after = [self, id](bool sent, const std::string& why) {
     auto& s = self->state;
     s.in_flight.erase(id);
@@ -105,58 +113,6 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
   };
   self->request(st.routing, caf::infinite, transmit_atom::value, rec->recipient, rec->envelope)
     .then([after](bool) { after(true, {}); }, [after](const caf::error& e) { after(false, from_caf(e).what()); });
-}
-
-void flush_sends(mailbox_actor_t* self) {
-  auto& st = self->state;
-  if (st.seal_queue.empty()) return;
-  // Up to a batch now; the rest on the next turn.
-  auto sends = take_batch(st.seal_queue, max_seal_batch, [self] { self->send(self, seal_flush_atom::value); });
-  seal_requests reqs;
-  reqs.reserve(sends->size());
-  for (auto& s : *sends) reqs.push_back(s.req);
-  self->request(st.setup.crypto, caf::infinite, seal_many_atom::value, std::move(reqs))
-    .then(
-      [self, sends](sealed_messages& sealed, const store::ops& changes) {
-        leveldb::WriteBatch b;
-        changes.append_to(b);
-        auto sealed_ok = std::make_shared<std::vector<std::pair<delivery::out_record, answer<std::string>>>>();
-        for (std::size_t i = 0; i < sealed.size() && i < sends->size(); ++i) {
-          auto& s = (*sends)[i];
-          if (sealed[i].failure) {
-            s.reply(*sealed[i].failure);  // nothing sealed, nothing to write
-            continue;
-          }
-          delivery::out_record rec;
-          rec.message_id = sealed[i].message_id;
-          rec.recipient = s.req.recipient;
-          rec.envelope = std::move(sealed[i].envelope);
-          rec.created_ms = now_ms();
-          rec.next_attempt_ms = rec.created_ms;
-          rec.expires_ms = sealed[i].expires_ms;
-          rec.seq = self->state.out.reserve_seq();
-          b.Put("o/" + rec.message_id, as_slice(rec.encode()));
-          sealed_ok->emplace_back(std::move(rec), s.reply);
-        }
-        if (sealed_ok->empty() && !has_ops(b)) return;
-        persist(self, std::move(b), [self, sealed_ok](const result<void>& r) {
-          auto& st = self->state;
-          for (auto& [rec, reply] : *sealed_ok) {
-            if (!r) {
-              reply(r.err());  // nothing acknowledged, nothing sent
-              continue;
-            }
-            st.out.add(rec);
-            reply(rec.message_id);
-            // Only these messages are new; anything else due is the timer's.
-            if (st.out.within_window(rec.message_id, st.setup.cfg.send_window)) transmit(self, rec.message_id);
-          }
-          arm_timer(self);
-        });
-      },
-      [sends](const caf::error& e) {
-        for (auto& s : *sends) s.reply(from_caf(e));
-      });
 }
 
 void flush_sent(mailbox_actor_t* self, std::function<void(const result<void>&)> done) {

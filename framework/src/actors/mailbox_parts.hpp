@@ -58,6 +58,8 @@ struct mailbox_state {
   bool watch_flush_armed = false;  // a watch_flush to self is queued (serve_watchers once per burst)
   std::vector<queued_frame> open_queue;  // frames for the next open_many (flush_incoming)
   std::vector<queued_send> seal_queue;   // sends for the next seal_many (flush_sends)
+  std::vector<std::string> seal_later;   // deferred messages that entered their window (seal_deferred)
+  std::unordered_set<std::string> sealing;  // deferred messages being sealed and written
   bool timer_armed = false;
   std::mt19937_64 rng;
   std::uint64_t jitter_salt = 0;  // per run, so peers do not retry in lockstep
@@ -103,8 +105,12 @@ inline constexpr std::size_t max_open_batch = 256;
 inline constexpr std::size_t max_seal_batch = 256;
 // Seals the queued sends with one crypto request and writes their outbox
 // records with the engine changes in one batch; each caller gets its message
-// id once that batch is durable, and the message goes out.
+// id once that batch is durable, and the message goes out. A send behind its
+// recipient's full send window is written unsealed instead (out_record::inner)
+// and sealed when it enters the window: transmit() queues it for
+// seal_deferred, which flush_sends runs first.
 void flush_sends(mailbox_actor_t* self);
+void seal_deferred(mailbox_actor_t* self);
 void flush_incoming(mailbox_actor_t* self);
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
               const bytes& frame, completion done = {});

@@ -178,6 +178,7 @@ struct mailbox_setup {
   std::shared_ptr<store::db> db;
   caf::actor crypto;
   delivery::retry_policy retry;
+  std::uint64_t default_ttl_ms = 86400000;  // crypto.default_ttl_s: the expiry of a message sealed later
 };
 caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_setup setup);
 } // namespace aqua::actors

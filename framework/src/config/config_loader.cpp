@@ -167,7 +167,7 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
   if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s"}); c.IsMap()) {
     const std::string mp = path + ".mailbox";
     if (auto k = w.child(c, mp, "send_window", false); k.IsDefined())
-      cfg.mailbox.send_window = w.as_uint(k, mp + ".send_window", 1, 4096);
+      cfg.mailbox.send_window = w.as_uint(k, mp + ".send_window", 1, 1000);
     if (auto k = w.child(c, mp, "dedup_max_ids", false); k.IsDefined())
       cfg.mailbox.dedup_max_ids = w.as_uint(k, mp + ".dedup_max_ids", 1000, 100000000);
     if (auto k = w.child(c, mp, "dedup_max_age_s", false); k.IsDefined())

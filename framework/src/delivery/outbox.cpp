@@ -18,13 +18,15 @@ std::string_view to_string(out_state s) {
 }
 
 namespace {
-constexpr std::uint8_t record_version = 1;
+constexpr std::uint8_t record_version = 1;           // sealed (or finished): the envelope
+constexpr std::uint8_t unsealed_record_version = 2;  // waiting for the window: the inner frame
 
 } // namespace
 
 bytes out_record::encode(bool with_envelope) const {
   bytes out;
-  out.push_back(record_version);
+  const bool unsealed = with_envelope && !inner.empty();
+  out.push_back(unsealed ? unsealed_record_version : record_version);
   codec::put_str(out, message_id);
   codec::put_str(out, recipient);
   out.push_back(static_cast<std::uint8_t>(state));
@@ -33,6 +35,10 @@ bytes out_record::encode(bool with_envelope) const {
   codec::put_u64(out, seq);
   codec::put_u32(out, with_envelope ? static_cast<std::uint32_t>(envelope.size()) : 0u);
   if (with_envelope) codec::put_bytes(out, envelope);
+  if (unsealed) {
+    codec::put_u32(out, static_cast<std::uint32_t>(inner.size()));
+    codec::put_bytes(out, inner);
+  }
   return out;
 }
 
@@ -44,7 +50,8 @@ result<out_record> out_record::decode(bytes_view data) {
     return error{errc::bad_session_state, std::string("outbox record: ") + what + " at byte " + std::to_string(r.pos())};
   };
   if (!r.u8(version)) return bad("empty");
-  if (version != record_version) return error{errc::unknown_version, "outbox record version " + std::to_string(version)};
+  if (version != record_version && version != unsealed_record_version)
+    return error{errc::unknown_version, "outbox record version " + std::to_string(version)};
   if (!r.str(rec.message_id, 64) || !r.str(rec.recipient, 128) || !r.u8(state) || !r.u32(rec.attempts))
     return bad("truncated");
   if (state < 1 || state > 4) return bad("unknown state");
@@ -61,6 +68,11 @@ result<out_record> out_record::decode(bytes_view data) {
   bytes_view v;
   if (!r.u32(n) || n > (64u << 20) || !r.take(n, v)) return bad("bad envelope length");
   rec.envelope.assign(v.begin(), v.end());
+  if (version == unsealed_record_version) {
+    if (!rec.envelope.empty()) return bad("unsealed record with an envelope");
+    if (!r.u32(n) || n == 0 || n > (64u << 20) || !r.take(n, v)) return bad("bad inner frame length");
+    rec.inner.assign(v.begin(), v.end());
+  }
   if (r.left() != 0) return bad("trailing bytes");
   return rec;
 }
@@ -193,5 +205,17 @@ void outbox::forget_finished() {
 }
 
 std::size_t outbox::pending() const { return by_expiry_.size(); }
+
+std::size_t outbox::pending_for(const std::string& recipient) const {
+  auto q = queues_.find(recipient);
+  return q == queues_.end() ? 0 : q->second.size();
+}
+
+void outbox::set_sealed(const std::string& id, bytes envelope) {
+  auto it = records_.find(id);
+  if (it == records_.end()) return;
+  it->second.envelope = std::move(envelope);
+  it->second.inner.clear();
+}
 
 } // namespace aqua::delivery

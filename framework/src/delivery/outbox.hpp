@@ -34,6 +34,13 @@ struct out_record {
   std::string message_id;  // hex
   std::string recipient;   // peer ID
   bytes envelope;          // sealed once; retries resend the same bytes
+  // A message queued behind a full send window is stored unsealed: its inner
+  // frame (delivery::frame_message) waits here, and it is sealed when it
+  // enters the window (envelope set, inner cleared). So at most send_window
+  // sealed messages per recipient are ever unacknowledged, and an ack sealed
+  // after them cannot put more than that between the receiver's last message
+  // and the next (sessions.md: max_missing, max_skip).
+  bytes inner;
   out_state state = out_state::queued;
   std::uint32_t attempts = 0;
   std::int64_t created_ms = 0;
@@ -42,8 +49,9 @@ struct out_record {
   std::int64_t delivered_ms = 0;
   std::uint64_t seq = 0;  // send order, assigned by outbox::add
 
-  // Finished (delivered/expired) records are stored without the envelope:
-  // it is never sent again, and the store keeps the record for node::outbox().
+  bool sealed() const { return inner.empty(); }
+  // Finished (delivered/expired) records are stored without the envelope or
+  // inner frame: never sent again; the store keeps the record for node::outbox().
   bytes encode(bool with_envelope = true) const;
   static result<out_record> decode(bytes_view data);
 };
@@ -86,6 +94,9 @@ class outbox {
   // `aqua outbox`); costs O(records finished since the last call).
   void forget_finished();
   std::size_t pending() const;
+  std::size_t pending_for(const std::string& recipient) const;
+  // A deferred message was sealed: it carries `envelope` from now on.
+  void set_sealed(const std::string& id, bytes envelope);
 
   std::int64_t backoff_ms(std::uint32_t attempts, double unit_random) const;
 

@@ -102,7 +102,7 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->crypto = spawn_crypto(sys, std::move(crypto));
   p->db = shared_db;
   p->contacts = *contacts;
-  p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {}});
+  p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {}, std::uint64_t{cfg.crypto.default_ttl_s} * 1000});
   relay_setup relay;
   relay.self = p->self;
   relay.cfg = cfg.relay;

@@ -114,8 +114,30 @@ TEST(outbox, records_round_trip_and_bad_bytes_are_errors) {
   EXPECT_EQ(back->attempts, 3u);
   for (std::size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(out_record::decode(bytes_view(enc.data(), n))) << n;
   auto v = enc;
-  v[0] = 2;
+  v[0] = 3;
   EXPECT_EQ(out_record::decode(v).err().code(), errc::unknown_version);
+}
+
+TEST(outbox, unsealed_records_keep_their_inner_frame_until_sealed) {
+  auto r = rec("00ff", 7, 9);
+  r.envelope.clear();
+  r.inner = bytes{1, 2, 3};
+  auto enc = r.encode();
+  EXPECT_EQ(enc[0], 2);  // the unsealed layout
+  auto back = out_record::decode(enc);
+  ASSERT_TRUE(back) << back.err().what();
+  EXPECT_FALSE(back->sealed());
+  EXPECT_EQ(back->inner, (bytes{1, 2, 3}));
+  EXPECT_EQ(back->encode(), enc);
+  for (std::size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(out_record::decode(bytes_view(enc.data(), n))) << n;
+  EXPECT_EQ(r.encode(false)[0], 1);  // a finished record keeps neither
+  outbox ob;
+  ob.add(r);
+  EXPECT_EQ(ob.pending_for(r.recipient), 1u);
+  ob.set_sealed("00ff", bytes{9, 9});
+  EXPECT_TRUE(ob.find("00ff")->sealed());
+  EXPECT_EQ(ob.find("00ff")->encode()[0], 1);
+  EXPECT_EQ(ob.find("00ff")->envelope, (bytes{9, 9}));
 }
 
 TEST(dedup, duplicates_are_detected_within_the_window) {

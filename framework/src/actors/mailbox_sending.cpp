@@ -1,0 +1,177 @@
+// The mailbox's sending side: new messages sealed and queued (flush_sends),
+// and messages that waited behind a full send window sealed when they enter
+// it (seal_deferred). docs/protocol/delivery.md, "Sending".
+#include <spdlog/spdlog.h>
+#include <sodium.h>
+
+#include <array>
+
+#include "actors/mailbox_parts.hpp"
+#include "e2ee/envelope.hpp"
+
+namespace aqua::actors {
+
+namespace {
+
+// The message id a send asked for, or a fresh random one.
+std::string message_id_for(const seal_request& req) {
+  if (auto raw = from_hex(req.id_hex); raw && raw->size() == e2ee::message_id_size) return req.id_hex;
+  std::array<std::uint8_t, e2ee::message_id_size> id{};
+  randombytes_buf(id.data(), id.size());
+  return to_hex(id);
+}
+
+using written_sends = std::vector<std::pair<delivery::out_record, answer<std::string>>>;
+
+// Once the batch holding `sends`' records is durable: the callers get their
+// ids, and those within their window go out.
+void after_sends_written(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::shared_ptr<written_sends> sends) {
+  persist(self, std::move(b), [self, sends](const result<void>& r) {
+    auto& st = self->state;
+    for (auto& [rec, reply] : *sends) {
+      if (!r) {
+        reply(r.err());  // nothing acknowledged, nothing sent
+        continue;
+      }
+      auto id = rec.message_id;
+      st.out.add(std::move(rec));
+      reply(id);
+      // Only these messages are new; anything else due is the timer's.
+      if (st.out.within_window(id, st.setup.cfg.send_window)) transmit(self, id);
+    }
+    arm_timer(self);
+  });
+}
+
+} // namespace
+
+void flush_sends(mailbox_actor_t* self) {
+  auto& st = self->state;
+  if (!st.seal_later.empty()) seal_deferred(self);
+  if (st.seal_queue.empty()) return;
+  // Up to a batch now; the rest on the next turn.
+  auto sends = take_batch(st.seal_queue, max_seal_batch, [self] { self->send(self, seal_flush_atom::value); });
+  // Each send's place in the send order is taken now, in call order. Those
+  // that find their recipient's window full are written unsealed (deferred).
+  const auto window = st.setup.cfg.send_window;
+  const auto now = now_ms();
+  std::map<std::string, std::size_t> ahead;  // recipient -> pending messages before the next send
+  seal_requests reqs;
+  auto to_seal = std::make_shared<std::vector<std::pair<std::size_t, std::uint64_t>>>();  // (send index, seq)
+  leveldb::WriteBatch deferred_batch;
+  auto deferred = std::make_shared<written_sends>();
+  for (std::size_t i = 0; i < sends->size(); ++i) {
+    auto& s = (*sends)[i];
+    auto [it, fresh] = ahead.try_emplace(s.req.recipient, 0);
+    if (fresh) it->second = st.out.pending_for(s.req.recipient);
+    const bool in_window = window == 0 || it->second < window;
+    ++it->second;
+    if (in_window) {
+      to_seal->emplace_back(i, st.out.reserve_seq());
+      reqs.push_back(s.req);
+      continue;
+    }
+    delivery::out_record rec;
+    rec.message_id = message_id_for(s.req);
+    rec.recipient = s.req.recipient;
+    rec.inner = s.req.inner;
+    rec.created_ms = now;
+    rec.next_attempt_ms = now;
+    rec.expires_ms = now + static_cast<std::int64_t>(s.req.ttl_ms ? s.req.ttl_ms : st.setup.default_ttl_ms);
+    rec.seq = st.out.reserve_seq();
+    deferred_batch.Put("o/" + rec.message_id, as_slice(rec.encode()));
+    deferred->emplace_back(std::move(rec), s.reply);
+  }
+  if (!deferred->empty()) after_sends_written(self, std::move(deferred_batch), deferred);
+  if (reqs.empty()) return;
+  self->request(st.setup.crypto, caf::infinite, seal_many_atom::value, std::move(reqs))
+    .then(
+      [self, sends, to_seal](sealed_messages& sealed, const store::ops& changes) {
+        leveldb::WriteBatch b;
+        changes.append_to(b);
+        auto sealed_ok = std::make_shared<written_sends>();
+        for (std::size_t k = 0; k < sealed.size() && k < to_seal->size(); ++k) {
+          auto& [i, seq] = (*to_seal)[k];
+          auto& s = (*sends)[i];
+          if (sealed[k].failure) {
+            s.reply(*sealed[k].failure);  // nothing sealed, nothing to write
+            continue;
+          }
+          delivery::out_record rec;
+          rec.message_id = sealed[k].message_id;
+          rec.recipient = s.req.recipient;
+          rec.envelope = std::move(sealed[k].envelope);
+          rec.created_ms = now_ms();
+          rec.next_attempt_ms = rec.created_ms;
+          rec.expires_ms = sealed[k].expires_ms;
+          rec.seq = seq;
+          b.Put("o/" + rec.message_id, as_slice(rec.encode()));
+          sealed_ok->emplace_back(std::move(rec), s.reply);
+        }
+        if (sealed_ok->empty() && !has_ops(b)) return;
+        after_sends_written(self, std::move(b), sealed_ok);
+      },
+      [sends, to_seal](const caf::error& e) {
+        for (auto& [i, seq] : *to_seal) (*sends)[i].reply(from_caf(e));
+      });
+}
+
+void seal_deferred(mailbox_actor_t* self) {
+  auto& st = self->state;
+  auto ids = take_batch(st.seal_later, max_seal_batch, [self] { self->send(self, seal_flush_atom::value); });
+  const auto now = now_ms();
+  seal_requests reqs;
+  auto asked = std::make_shared<std::vector<std::string>>();
+  for (auto& id : *ids) {
+    auto* rec = st.out.find(id);
+    if (!rec || rec->sealed() || rec->expires_ms <= now ||
+        (rec->state != delivery::out_state::queued && rec->state != delivery::out_state::sent)) {
+      st.sealing.erase(id);
+      continue;
+    }
+    reqs.push_back(seal_request{rec->recipient, rec->inner, static_cast<std::uint64_t>(rec->expires_ms - now), id});
+    asked->push_back(id);
+  }
+  if (reqs.empty()) return;
+  self->request(st.setup.crypto, caf::infinite, seal_many_atom::value, std::move(reqs))
+    .then(
+      [self, asked](sealed_messages& sealed, const store::ops& changes) {
+        auto& st = self->state;
+        leveldb::WriteBatch b;
+        changes.append_to(b);
+        auto done = std::make_shared<std::vector<std::string>>();
+        for (std::size_t k = 0; k < asked->size(); ++k) {
+          auto& id = (*asked)[k];
+          auto* rec = st.out.find(id);
+          if (k >= sealed.size() || sealed[k].failure || !rec) {
+            // Not sealed (e.g. the contact was blocked meanwhile): retried after a backoff, until it expires.
+            if (k < sealed.size() && sealed[k].failure)
+              spdlog::warn("mailbox: message {} to {} could not be sealed: {}", id, rec ? rec->recipient : "?",
+                           sealed[k].failure->what());
+            st.sealing.erase(id);
+            if (rec) st.out.transmitted(id, now_ms(), 0.5);
+            continue;
+          }
+          st.out.set_sealed(id, std::move(sealed[k].envelope));
+          b.Put("o/" + id, as_slice(rec->encode()));
+          done->push_back(id);
+        }
+        if (!has_ops(b)) return arm_timer(self);
+        // The envelopes leave only once their seal's ratchet step is durable.
+        persist(self, std::move(b), [self, done](const result<void>& r) {
+          auto& st = self->state;
+          for (auto& id : *done) {
+            st.sealing.erase(id);
+            if (r) transmit(self, id);
+          }
+          arm_timer(self);
+        });
+      },
+      [self, asked](const caf::error& e) {
+        spdlog::warn("mailbox: sealing deferred messages failed: {}", from_caf(e).what());
+        for (auto& id : *asked) self->state.sealing.erase(id);
+        arm_timer(self);
+      });
+}
+
+} // namespace aqua::actors
