@@ -14,6 +14,9 @@ namespace aqua::zmqt {
 struct limits {
   std::int64_t handshake_timeout_ms = 10000;
   std::size_t max_peers = 4096;  // connections per listener, handshaking or established
+  // A full listener drops its longest-idle established peer (nothing received
+  // for at least this long) to take a new one; 0 = 3 x handshake_timeout_ms.
+  std::int64_t evict_idle_ms = 0;
   std::int64_t unreachable_grace_ms = 5000;  // how long a peer may stay unroutable before its link fails
   std::size_t queue_frames = 1024;
   std::size_t queue_bytes = 8u << 20;

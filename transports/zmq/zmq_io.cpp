@@ -108,16 +108,18 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
       it = li.peers.end();
     }
     if (it == li.peers.end()) {
-      if (li.peers.size() >= lim_.max_peers) {
-        spdlog::warn("zmq: {} has {} connections (max_peers); refusing another", li.address, li.peers.size());
+      if (li.peers.size() >= lim_.max_peers && !evict_idle_peer(li)) {
+        spdlog::warn("zmq: {} has {} connections (max_peers), none idle; refusing another", li.address,
+                     li.peers.size());
         return;
       }
       std::weak_ptr<listener> weak = lp;
       auto c = std::make_shared<zconn>(lim_, li.address, "zmq-peer", [this] { wake(); },
                                        [this, weak, rid] { flush_now(weak, rid); });
-      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), false, std::nullopt, {}, 0}).first;
+      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), 0, false, std::nullopt, {}, 0}).first;
     }
     auto& l = it->second;
+    l.last_rx_ms = steady_ms();
     auto r = l.handshake_in(view(msg[1]));
     if (r) {
       auto out = l.handshake_out();
@@ -142,6 +144,7 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
       send_parts(*li.sock, &rid, reset_message());
       return;
     }
+    it->second.last_rx_ms = steady_ms();
     std::vector<bytes_view> chunks;
     for (std::size_t i = 1; i < msg.size(); ++i) chunks.push_back(view(msg[i]));
     auto frame = it->second.open(chunks, lim_.max_frame_bytes);
@@ -153,6 +156,26 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
     it->second.conn->push_inbound(std::move(*frame));
     readable_.push_back(it->second.conn);
   }
+}
+
+bool zmq_transport::evict_idle_peer(listener& li) {
+  // A ROUTER is not told when a peer's TCP connection closes: without this, peers that completed a handshake
+  // and went away (or a flood of throwaway identities) would hold every slot for good. An evicted peer that is
+  // still there gets a reset with its next frame and redoes the handshake (the dialler's side).
+  const auto idle_ms = lim_.evict_idle_ms > 0 ? lim_.evict_idle_ms : 3 * lim_.handshake_timeout_ms;
+  const auto now = steady_ms();
+  auto oldest = li.peers.end();
+  for (auto it = li.peers.begin(); it != li.peers.end(); ++it)
+    if (it->second.established() && !it->second.waiting() &&
+        (oldest == li.peers.end() || it->second.last_rx_ms < oldest->second.last_rx_ms))
+      oldest = it;
+  if (oldest == li.peers.end() || now - oldest->second.last_rx_ms < idle_ms) return false;
+  spdlog::info("zmq: {} is full (max_peers {}); dropping {}, idle for {} ms", li.address, lim_.max_peers,
+               oldest->second.conn->remote_peer().str(),
+               now - oldest->second.last_rx_ms);
+  oldest->second.conn->mark_closed(error{errc::connection_closed, "dropped: idle while the listener was full"});
+  li.peers.erase(oldest);
+  return true;
 }
 
 void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& msg) {

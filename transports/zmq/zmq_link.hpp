@@ -29,6 +29,10 @@ struct link {
   std::shared_ptr<zconn> conn;
   std::unique_ptr<secure_session> session;
   std::int64_t started_ms = 0;
+  // Listener side: when the peer's last message arrived (steady ms). A ROUTER
+  // never learns that a peer's TCP connection closed, so when the listener is
+  // full the longest-idle peer makes room (zmq_transport::on_router_message).
+  std::int64_t last_rx_ms = 0;
   bool announced = false;  // listener side: handed to the node once authenticated
   // A sealed frame ZeroMQ could not take yet (its pipe to the peer is at the
   // high-water mark): sent before anything else, never re-sealed (the Noise

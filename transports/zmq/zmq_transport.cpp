@@ -138,7 +138,7 @@ result<std::shared_ptr<connection>> zmq_transport::dial(const std::string& addre
       auto c = std::make_shared<zconn>(lim_, "dialer", address, [this] { wake(); }, [this, weak] { flush_now(weak); });
       d->fd = s->get(zmq::sockopt::fd);
       d->sock = std::move(s);
-      d->l = link{c, host_->new_session(true, expected), steady_ms(), true, std::nullopt, {}, 0};
+      d->l = link{c, host_->new_session(true, expected), steady_ms(), 0, true, std::nullopt, {}, 0};
       auto first = d->l.handshake_out();  // Noise message 1; ZeroMQ queues it until connected
       if (!first || !*first) return error{errc::crypto_failure, "cannot start the Noise handshake"};
       d->l.control_out.push_back(std::move(**first));
@@ -205,10 +205,19 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
       if (!r) return r.err();
       (key == "hwm" ? lim.hwm : key == "reconnect_ivl_ms" ? lim.reconnect_ivl_ms : lim.reconnect_ivl_max_ms) =
         static_cast<int>(*r);
+    } else if (key == "max_peers") {
+      auto r = parse_setting(key, value, 1, 1000000);
+      if (!r) return r.err();
+      lim.max_peers = *r;
+    } else if (key == "handshake_timeout_ms" || key == "evict_idle_ms") {
+      auto r = parse_setting(key, value, 1, 3600000);
+      if (!r) return r.err();
+      (key == "handshake_timeout_ms" ? lim.handshake_timeout_ms : lim.evict_idle_ms) = static_cast<std::int64_t>(*r);
     } else {
       return error{errc::config_unknown_key, "unknown setting '" + key +
                                                  "' (zmq knows queue_frames, queue_bytes, max_frame_bytes, hwm, "
-                                                 "reconnect_ivl_ms, reconnect_ivl_max_ms)"};
+                                                 "reconnect_ivl_ms, reconnect_ivl_max_ms, max_peers, "
+                                                 "handshake_timeout_ms, evict_idle_ms)"};
     }
   }
   if (lim.max_frame_bytes > lim.queue_bytes)

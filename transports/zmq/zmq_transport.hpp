@@ -80,6 +80,8 @@ class zmq_transport : public transport {
   sent send_parts(zmq::socket_t& s, const std::string* rid, const parts& p);
   void flush(zmq::socket_t& s, link& l, const std::string* rid);
   void on_router_message(const std::shared_ptr<listener>& l, const std::string& rid, std::vector<zmq::message_t>& msg);
+  // A full listener's longest-idle established peer, dropped to make room; false if none idles long enough.
+  bool evict_idle_peer(listener& li);
   void on_dealer_message(dealer& d, std::vector<zmq::message_t>& msg);
   // I/O thread, with the socket's mutex held: reads what the socket has.
   // True when it stopped before the socket ran dry (come back at once).

@@ -72,7 +72,13 @@ struct node_side {
   std::shared_ptr<transport> t = load();
   std::shared_ptr<accept_all> acc = std::make_shared<accept_all>();
   std::string addr;
-  explicit node_side(bool listen = true) {
+  explicit node_side(bool listen = true, transport_config cfg = {}) {
+    if (!cfg.settings.empty()) {
+      cfg.plugin = cfg.name = "zmq";
+      auto loaded = plugin_loader({test::plugin_build_dir()}).load_transport(cfg);
+      EXPECT_TRUE(loaded) << (loaded ? "" : loaded.err().what());
+      if (loaded) t = *loaded;
+    }
     t->start(acc, std::make_shared<node_transport_host>(key, system_env()));
     if (listen) addr = *t->listen("/ip4/127.0.0.1/tcp/0");
   }
@@ -93,6 +99,31 @@ TEST(zmq, authenticates_both_ends_and_carries_frames_both_ways) {
   EXPECT_EQ(receive(*accepted), (bytes{1, 2, 3}));
   ASSERT_TRUE(accepted->send(bytes{4, 5}));
   EXPECT_EQ(receive(**c), (bytes{4, 5}));
+}
+
+TEST(zmq, a_full_listener_drops_its_longest_idle_peer_for_a_new_one) {
+  // A ROUTER never learns that a peer's TCP connection closed: peers that completed the handshake and left held
+  // every slot (max_peers) for good, so anyone could lock new peers out with throwaway identities.
+  transport_config cfg;
+  cfg.settings = {{"max_peers", "2"}, {"evict_idle_ms", "300"}};
+  node_side server(true, cfg);
+  auto target = server.addr + "/p2p/" + server.key.id().str();
+  for (int i = 0; i < 2; ++i) {
+    node_side gone(false);
+    auto c = gone.t->dial(target);
+    ASSERT_TRUE(c) << c.err().what();
+    ASSERT_TRUE((*c)->send(bytes{1}));
+    ASSERT_TRUE(eventually([&] { return server.acc->count() == static_cast<std::size_t>(i + 1); }));
+  }  // both dialers gone; the listener still counts them
+  std::this_thread::sleep_for(400ms);  // idle longer than evict_idle_ms (without eviction: refused for good)
+  node_side late(false);
+  auto c = late.t->dial(target);
+  ASSERT_TRUE(c) << c.err().what();
+  ASSERT_TRUE(eventually([&] { return server.acc->count() == 3; }, 10s));
+  auto accepted = server.acc->conns.back();
+  EXPECT_EQ(accepted->remote_peer(), late.key.id());
+  ASSERT_TRUE((*c)->send(bytes{7}));
+  EXPECT_EQ(receive(*accepted), (bytes{7}));
 }
 
 TEST(zmq, refuses_a_peer_presenting_another_identity_than_the_dialled_one) {
