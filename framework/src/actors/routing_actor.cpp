@@ -43,6 +43,7 @@ void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
   }
   ++self->state.received;
   auto& e = self->state.conns[id];
+  e.unanswered_since_ms = 0;
   if (!e.answered) {
     e.answered = true;  // the peer speaks on it: the address works
     if (!e.address.empty() && !e.peer.empty()) self->state.paths.worked(e.peer, e.address);

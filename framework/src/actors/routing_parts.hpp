@@ -65,6 +65,11 @@ struct conn_entry {
   std::string address;    // what we dialled (empty: the peer dialled us)
   bool answered = false;  // the peer sent a frame on it: the address works
   std::int64_t opened_ms = 0;
+  // When we first sent on it after the peer's last frame on it (0: the peer has
+  // answered everything so far). A dialled connection silent that long is
+  // suspect (suspect_after_ms), even if it once worked: ZeroMQ keeps
+  // reconnecting a dialled socket to an address the peer left for good.
+  std::int64_t unanswered_since_ms = 0;
 };
 
 // A deposit on a relay mailbox in flight: tried transport by transport,

@@ -131,6 +131,7 @@ void enqueue(routing_actor_t* self, std::uint64_t id, const std::string& peer, p
     return;
   }
   e.pending.push_back(std::move(p));
+  if (e.unanswered_since_ms == 0) e.unanswered_since_ms = routing_now_ms();
   flush(self, id);
 }
 
@@ -206,7 +207,9 @@ std::optional<std::uint64_t> connection_to(routing_actor_t* self, const std::str
 }
 
 bool suspect(const conn_entry& e, std::int64_t now) {
-  return !e.address.empty() && !e.answered && now - e.opened_ms >= suspect_after_ms;
+  if (e.address.empty()) return false;
+  if (!e.answered) return now - e.opened_ms >= suspect_after_ms;
+  return e.unanswered_since_ms != 0 && now - e.unanswered_since_ms >= suspect_after_ms;
 }
 
 // `current` was dialled and the peer has been silent on it for a while: dial
@@ -221,7 +224,7 @@ std::optional<std::uint64_t> try_alternative(routing_actor_t* self, const std::s
     if (address == current.address || connection_to(self, peer, address)) continue;
     if (auto id = dial(self, peer, address, failures)) {
       spdlog::info("routing: no answer from {} on {} for {} ms; also trying {}", peer, current.address,
-                   now - current.opened_ms, address);
+                   now - (current.answered ? current.unanswered_since_ms : current.opened_ms), address);
       st.paths.used(peer, routing::kind_of(address), address, now);
       return id;
     }
