@@ -65,10 +65,11 @@ std::string sender_label(const nlohmann::json& m) {
   return m.value("sender_alias", m["sender"].get<std::string>());
 }
 
+// Topic and text are the sender's choice: shown through terminal_text, one line per message here.
 void print_message_line(const nlohmann::json& m) {
   std::cout << m["seq"] << "  " << m["state"].get<std::string>() << "  " << sender_label(m) << "  "
-            << (m.value("topic", "").empty() ? "" : "[" + m["topic"].get<std::string>() + "] ")
-            << (m.contains("text") ? m["text"].get<std::string>()
+            << (m.value("topic", "").empty() ? "" : "[" + terminal_text(m["topic"].get<std::string>(), false) + "] ")
+            << (m.contains("text") ? terminal_text(m["text"].get<std::string>(), false)
                                    : "<" + std::to_string(m["payload_hex"].get<std::string>().size() / 2) + " bytes>")
             << "\n";
 }
@@ -81,8 +82,9 @@ void print_message(const global_options& g, const nlohmann::json& m) {
   std::cout << "from " << sender_label(m) << (m.contains("sender_alias") ? " " + m["sender"].get<std::string>() : "")
             << " (" << m["trust"].get<std::string>()
             << (m.value("quarantined", false) ? ", quarantined" : "") << ")"
-            << (m.value("topic", "").empty() ? "" : " topic " + m["topic"].get<std::string>()) << "\n";
-  if (m.contains("text")) std::cout << m["text"].get<std::string>() << "\n";
+            << (m.value("topic", "").empty() ? "" : " topic " + terminal_text(m["topic"].get<std::string>(), false))
+            << "\n";
+  if (m.contains("text")) std::cout << terminal_text(m["text"].get<std::string>(), true) << "\n";
   else std::cout << "<" << m["payload_hex"].get<std::string>().size() / 2 << " bytes, see --json payload_hex>\n";
 }
 

@@ -30,5 +30,11 @@ int report(const error& e, bool json);
 error stopped_by_store_failure(const std::string& what, const error& failure);
 
 void print_json(const nlohmann::json& j);
+// What a peer chose (message text, topic) made safe for a terminal: control
+// characters (ESC, CR, BEL..., C1), DEL and bytes that are not UTF-8 become
+// visible escapes (\x1b, \r); newlines stay only if `multiline`, else "\n".
+// Without this, a message could clear the screen, retitle the terminal or
+// print a line that looks like another inbox entry.
+std::string terminal_text(std::string_view s, bool multiline);
 
 } // namespace aqua::cli

@@ -347,6 +347,33 @@ class Daemon(unittest.TestCase):
                 proc.send_signal(signal.SIGCONT)
             self.stop(proc)
 
+    def test_a_hostile_sender_cannot_drive_the_terminal_and_utf8_text_stays_text(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            self.start(a)
+            self.start(b)
+            aqua(b, "contacts", "add", "-", "--alias", "alice", stdin=aqua(a, "card", "export"))
+            aqua(a, "contacts", "add", "-", "--alias", "bob", stdin=aqua(b, "card", "export"))
+            texts = ["ok\n99  unread  bob  FORGED: wire the money", "\x1b]0;pwned\x07bell", "a\rb", "h\u00e9llo \u2713 \U0001f600"]
+            for t in texts:
+                aqua(a, "send", "bob", "-", "--wait", stdin=t)
+            aqua(a, "send", "bob", "x", "--topic", "\x1b[2J\x1b[31mEVIL\nfake line", "--wait")
+            listed = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
+            # JSON keeps text exactly (UTF-8 too); a payload with other control characters is not text (hex only).
+            self.assertEqual([m.get("text") for m in listed], [texts[0], None, texts[2], texts[3], "x"])
+            view = aqua(b, "inbox", "list")
+            for bad in ("\x1b", "\x07", "\r"):
+                self.assertNotIn(bad, view)
+            self.assertEqual(len(view.splitlines()), len(texts) + 1, view)  # one line per message, none forged
+            self.assertIn("ok\\n99  unread  bob  FORGED", view)
+            self.assertIn("a\\x0db", view)
+            self.assertIn("h\u00e9llo \u2713 \U0001f600", view)
+            read = aqua(b, "inbox", "read", str(listed[-1]["seq"]))
+            self.assertNotIn("\x1b", read)
+            self.assertIn("topic \\x1b[2J\\x1b[31mEVIL\\nfake line", read)
+
 
 if __name__ == "__main__":
     AQUA, SRC = sys.argv[1], sys.argv[2]

@@ -13,7 +13,8 @@
 
 namespace aqua::control {
 
-// Printable ASCII, tabs and newlines only: such payloads also get "text".
+// Whether a payload shows as JSON "text": valid UTF-8 without control
+// characters other than tab, newline and carriage return.
 bool is_text(bytes_view b);
 nlohmann::json to_json(const inbound_message& m);
 nlohmann::json to_json(const outbound_message& m);
