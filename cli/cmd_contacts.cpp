@@ -130,6 +130,10 @@ int run_add(const global_options& g, const contact_options& o) {
                               : detail::read_file_bounded(o.card, max_card, "card file '" + o.card + "'", errc::bad_card);
     if (!read) return report(read.err(), g.json);
     text = std::move(*read);
+  } else if (o.card.rfind(e2ee::card_text_prefix, 0) != 0) {
+    return report(error{errc::bad_card, "'" + o.card + "' is neither a card file (no such file) nor card text (" +
+                                             std::string(e2ee::card_text_prefix) + "...), nor - for stdin"},
+                  g.json);
   }
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   auto added = contacts_request(g, {{"cmd", "contacts.add"}, {"card", text}, {"alias", o.alias}});

@@ -237,10 +237,17 @@ nlohmann::json message_json(const delivery::in_record& rec, const control::alias
 
 int run_outbox(const global_options& g) {
   nlohmann::json list = nlohmann::json::array();
-  if (auto d = via_daemon(g, {{"cmd", "outbox.list"}})) {
+  std::string after;
+  for (bool first = true;; first = false) {  // the daemon answers in pages
+    auto d = via_daemon(g, {{"cmd", "outbox.list"}, {"after", after}});
+    if (!d && first) break;  // no daemon: the store
+    if (!d) return report(error{errc::not_running, "the daemon stopped while the outbox was being listed"}, g.json);
     if (!*d) return report(d->err(), g.json);
-    list = (**d)["messages"];
-    return print_outbox(g, list);
+    for (auto& m : (**d)["messages"]) list.push_back(std::move(m));
+    if (!(**d).value("more", false)) return print_outbox(g, list);
+    auto next = (**d).value("next_after", std::string());
+    if (next <= after) return report(error{errc::bad_frame, "the daemon's outbox.list page did not advance"}, g.json);
+    after = next;
   }
   auto db = open_store(g);
   if (!db) return report(db.err(), g.json);
@@ -277,8 +284,8 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
   inbox->footer("Examples:\n  aqua inbox list --unread\n  aqua inbox read 42\n  aqua inbox watch --json");
   auto* list = inbox->add_subcommand("list", "List received messages");
   list->add_flag("--unread", o->unread, "Only unread messages");
-  list->add_option("--limit", o->limit, "At most N messages");
-  list->add_option("--since", o->since, "Only messages after sequence number SEQ");
+  list->add_option("--limit", o->limit, "At most N messages (0: no limit)")->check(whole_number());
+  list->add_option("--since", o->since, "Only messages after sequence number SEQ")->check(whole_number());
   list->footer("Examples:\n  aqua inbox list --unread\n  aqua inbox list --json --since 100 --limit 10");
   list->callback([&g, &rc, o] { rc = run_inbox(g, *o); });
   for (auto [name, help, examples] :
@@ -289,13 +296,14 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
             "Examples:\n  aqua inbox delete 42\n  aqua inbox delete 42 --json"}}) {
     auto* sub = inbox->add_subcommand(name, help);
     sub->footer(examples);
-    sub->add_option("seq", o->seq, "Sequence number (see 'aqua inbox list')")->required();
+    sub->add_option("seq", o->seq, "Sequence number (see 'aqua inbox list')")->required()->check(whole_number());
     std::string action = name;
     sub->callback([&g, &rc, o, action] { rc = run_one(g, o->seq, action); });
   }
   auto* watch = inbox->add_subcommand("watch", "Print new messages as they arrive (NDJSON with --json) until Ctrl-C");
   watch->add_option("--config", o->config, "Node config when no daemon runs (default: <data dir>/config.yaml)");
-  watch->add_option("--since", o->since, "Start after sequence number SEQ (default 0: every stored message first)");
+  watch->add_option("--since", o->since, "Start after sequence number SEQ (default 0: every stored message first)")
+    ->check(whole_number());
   watch->footer("Through the running daemon; without one, runs the node itself until Ctrl-C.\n"
                 "Example:\n  aqua inbox watch --json | while read -r m; do echo \"$m\" | jq .text; done");
   watch->callback([&g, &rc, o] { rc = run_watch(g, o->config, o->since); });

@@ -29,6 +29,20 @@ struct command_doc {
   const char* footer;
 };
 
+// A whole number option (sequence numbers, counts): digits only, within
+// 64 bits. CLI11 alone took "-1" as 18446744073709551615 and saturated
+// 18446744073709551616; these are usage errors (exit 2).
+inline const CLI::Validator& whole_number() {
+  static const CLI::Validator v(
+    [](std::string& s) -> std::string {
+      const bool digits = !s.empty() && s.size() <= 20 && s.find_first_not_of("0123456789") == std::string::npos;
+      if (digits && (s.size() < 20 || s <= "18446744073709551615")) return {};
+      return "'" + s + "' is not a whole number from 0 to 18446744073709551615";
+    },
+    "UINT");
+  return v;
+}
+
 void add_identity_commands(CLI::App& app, global_options& g, int& rc);  // init, id
 void add_config_commands(CLI::App& app, global_options& g, int& rc);    // config check|path
 void add_demo_command(CLI::App& app, global_options& g, int& rc);       // demo

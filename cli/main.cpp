@@ -6,10 +6,36 @@
 #include <sys/stat.h>
 
 #include <iostream>
+#include <optional>
 #include <string_view>
 
 #include "commands.hpp"
 #include "output.hpp"
+
+namespace {
+
+// "aqua bogus" / "aqua inbox bogus": CLI11 says only "A subcommand is
+// required"; name the word it did not know and the commands it knows there.
+std::optional<std::string> unknown_command(CLI::App& app) {
+  CLI::App* at = &app;
+  std::string path = "aqua";
+  for (bool deeper = true; deeper;) {
+    deeper = false;
+    for (auto* sub : at->get_subcommands()) {
+      at = sub;
+      path += " " + sub->get_name();
+      deeper = true;
+      break;
+    }
+  }
+  auto rest = app.remaining(true);  // what no (sub)command took, wherever it sat
+  if (rest.empty() || rest.front().empty() || rest.front()[0] == '-' || at->get_subcommands({}).empty()) return std::nullopt;
+  std::string known;
+  for (auto* sub : at->get_subcommands({})) known += (known.empty() ? "" : ", ") + sub->get_name();
+  return "unknown command '" + rest.front() + "' for '" + path + "' (it knows: " + known + ")";
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   using namespace aqua::cli;
@@ -54,8 +80,9 @@ int main(int argc, char** argv) {
     // --json promises JSON errors too; the flag may sit after the bad part, unparsed.
     bool json = g.json;
     for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) json = json || std::string_view(argv[i]) == "--json";
-    if (json) return report(aqua::error{aqua::errc::invalid_argument, std::string(e.what()) + " (see 'aqua --help')"}, true);
-    std::cerr << "aqua: error: " << e.what() << "\nRun 'aqua --help' for usage.\n";
+    const auto what = unknown_command(app).value_or(e.what());
+    if (json) return report(aqua::error{aqua::errc::invalid_argument, what + " (see 'aqua --help')"}, true);
+    std::cerr << "aqua: error: " << what << "\nRun 'aqua --help' for usage.\n";
     return exit_usage;
   } catch (const std::exception& e) {
     std::cerr << "aqua: error: " << e.what() << "\n";

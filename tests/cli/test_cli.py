@@ -184,7 +184,8 @@ class CardsAndContacts(unittest.TestCase):
         self.assertIn(json.loads(p.stdout)["error"]["code"], ("bad_card_signature", "bad_card"))
         p = run("--dir", self.b, "contacts", "add", "aqua-card-v1:" + body[:40], check=4)
         self.assertIn("bad_card", p.stderr)
-        run("--dir", self.b, "contacts", "add", "hello", check=4)
+        p = run("--dir", self.b, "contacts", "add", "hello", check=4)
+        self.assertIn("neither a card file (no such file) nor card text", p.stderr)
 
     def test_alias_conflicts_are_refused(self):
         run("--dir", self.b, "contacts", "add", run("--dir", self.a, "card", "export", check=0).stdout.strip(), "--alias", "x", check=0)
@@ -223,6 +224,12 @@ class Usage(unittest.TestCase):
     def test_unknown_command_and_bad_flags_exit_2_without_trace(self):
         p = run("frobnicate", check=2)
         self.assertIn("aqua --help", p.stderr)
+        self.assertIn("unknown command 'frobnicate' for 'aqua'", p.stderr)
+        self.assertIn("unknown command 'bogus' for 'aqua inbox' (it knows: list, read", run("inbox", "bogus", check=2).stderr)
+        # Numbers: no wrap-around of negative values, no saturation of huge ones.
+        for args in (("inbox", "read", "-1"), ("inbox", "delete", "-5"), ("inbox", "list", "--limit", "-1"),
+                     ("inbox", "list", "--since", "18446744073709551616"), ("inbox", "watch", "--since", "x")):
+            self.assertIn("is not a whole number", run(*args, check=2).stderr, args)
         run("--log-level", "loud", "id", check=2)
         run(check=2)
 

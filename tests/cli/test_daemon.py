@@ -177,6 +177,15 @@ class Daemon(unittest.TestCase):
                     break
                 time.sleep(0.2)
             self.assertEqual(pend, [0, 0])
+            # outbox.list pages (1,000 records each): alice's 1,000 fill one page exactly, so "more" and an
+            # empty second page; the CLI follows the pages.
+            with client.AquaClient.for_data_dir(a, timeout=30) as c:
+                page = c.call("outbox.list")
+                self.assertEqual((len(page["messages"]), page["more"]), (N, True))
+                rest = c.call("outbox.list", after=page["next_after"])
+                self.assertEqual((rest["messages"], rest["more"]), ([], False))
+            states = [m["state"] for m in json.loads(aqua(a, "outbox", "list", "--json"))["messages"]]
+            self.assertEqual(states, ["delivered"] * N)
             st_b = json.loads(aqua(b, "status", "--json"))
             self.assertEqual((st_b["inbox_unread"], st_b["messages_received"]), (N, N))  # listed, not read
             # The watch stream of the control API sees the same messages.
@@ -233,6 +242,9 @@ class Daemon(unittest.TestCase):
                     with self.assertRaises(client.AquaError) as err:
                         c.call("send", **req)
                     self.assertEqual(err.exception.code, code, req)
+                with self.assertRaises(client.AquaError) as err:  # no session with ourselves: refused, not retried
+                    c.call("send", to=aqua(a, "id").strip(), text="to myself")
+                self.assertIn("own peer ID", err.exception.message)
                 with self.assertRaises(client.AquaError) as err:
                     c.call("frobnicate")
                 self.assertEqual(err.exception.code, "invalid_argument")

@@ -180,6 +180,9 @@ class node {
   // record; errc::timeout while it is still in flight, not_found if unknown.
   result<outbound_message> await_outcome(const std::string& message_id, std::chrono::milliseconds timeout);
   result<std::vector<outbound_message>> outbox();
+  // One page of outbox(): at most `max` records with a message ID above
+  // `after` ("" = from the start), in message ID order.
+  result<std::vector<outbound_message>> outbox(const std::string& after, std::size_t max);
   // Next unread message (marked read as it is returned), waiting up to `timeout`.
   result<inbound_message> receive(std::chrono::milliseconds timeout);
   // Message `sequence`, marked read (the application's ack); not_found if absent.

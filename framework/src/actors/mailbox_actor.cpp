@@ -18,6 +18,24 @@ namespace {
 
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
+// Outbox records with an ID above `after`, at most `max` (0: all), in ID order.
+caf::result<outbox_list> outbox_page(mailbox_actor_t* self, const std::string& after, std::uint64_t max) {
+  outbox_list out;
+  auto r = self->state.setup.db->scan(
+    "o/",
+    [&](std::string_view, std::string_view v) {
+      auto rec = delivery::out_record::decode(as_bytes(v));
+      if (!rec) return true;
+      // A pending message's attempt state may not be written yet (flush_sent): memory has it.
+      auto* live = self->state.out.find(rec->message_id);
+      out.push_back(to_outbound(live ? *live : *rec));
+      return max == 0 || out.size() < max;
+    },
+    after.empty() ? std::string() : "o/" + after);
+  if (!r) return to_caf(r.err());
+  return out;
+}
+
 caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
   self->state.setup = std::move(setup);
   self->state.rng.seed(std::random_device{}());
@@ -187,18 +205,9 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       });
       return rp;
     },
-    [=](outbox_atom) -> caf::result<outbox_list> {
-      outbox_list out;
-      auto r = self->state.setup.db->scan("o/", [&](std::string_view, std::string_view v) {
-        auto rec = delivery::out_record::decode(as_bytes(v));
-        if (!rec) return true;
-        // A pending message's attempt state may not be written yet (flush_sent): memory has it.
-        auto* live = self->state.out.find(rec->message_id);
-        out.push_back(to_outbound(live ? *live : *rec));
-        return true;
-      });
-      if (!r) return to_caf(r.err());
-      return out;
+    [=](outbox_atom) -> caf::result<outbox_list> { return outbox_page(self, {}, 0); },
+    [=](outbox_atom, const std::string& after, std::uint64_t max) -> caf::result<outbox_list> {
+      return outbox_page(self, after, max);
     },
     [=](status_atom) {
       auto& st = self->state;

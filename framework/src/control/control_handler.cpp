@@ -215,11 +215,17 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     return to_json(*m, aliases());
   }
   if (cmd == "outbox.list") {
-    auto list = node_.outbox();
+    // Pages of list_page_messages records in message ID order (a large outbox made one line too long).
+    auto after = arg_string(req, "outbox.list", "after", false);
+    if (!after) return after.err();
+    auto list = node_.outbox(*after, list_page_messages);
     if (!list) return list.err();
     nlohmann::json out = nlohmann::json::array();
     for (auto& m : *list) out.push_back(to_json(m));
-    return nlohmann::json{{"messages", out}};
+    const bool more = list->size() == list_page_messages;
+    nlohmann::json page{{"messages", std::move(out)}, {"more", more}};
+    if (more) page["next_after"] = list->back().message_id;
+    return page;
   }
   if (cmd.rfind("contacts.", 0) == 0) return contacts_command(node_contact_ops(node_), cmd, req);
   return error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};

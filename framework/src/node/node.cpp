@@ -187,6 +187,10 @@ send_ticket node::send_async(const peer_id& to, bytes payload, const send_option
     s->slot.set(error{errc::not_running, "node " + impl_->cfg.name + " is stopped"});
     return send_ticket(s);
   }
+  if (to == impl_->self) {  // no session with ourselves: it would be retried until it expires
+    s->slot.set(error{errc::invalid_argument, "cannot send to this node's own peer ID (" + to.str() + ")"});
+    return send_ticket(s);
+  }
   // The mailbox fills the ticket itself (actors::answer), as for node::impl::call;
   // the answer's reply_to keeps the ticket's state alive (aliasing pointer).
   std::shared_ptr<node_detail::reply_slot<std::string>> slot(s, &s->slot);
@@ -228,6 +232,11 @@ result<void> node::remove(std::uint64_t sequence) {
 
 result<std::vector<outbound_message>> node::outbox() {
   return impl_->ask<outbox_list>(impl_->mailbox, std::chrono::seconds(10), outbox_atom::value);
+}
+
+result<std::vector<outbound_message>> node::outbox(const std::string& after, std::size_t max) {
+  return impl_->ask<outbox_list>(impl_->mailbox, std::chrono::seconds(10), outbox_atom::value, after,
+                                 std::uint64_t{max});
 }
 
 result<inbound_message> node::receive(std::chrono::milliseconds timeout) {
