@@ -66,9 +66,19 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
         if (!have) return reply(have.err());
         if (have->has_value()) return reply(wanted_id);  // queued before (e.g. ahead of a crash)
       }
+      // Too large to seal: said now, not when a deferred message's turn comes (flush_sends).
+      auto inner = delivery::frame_message(payload, topic);
+      if (inner.size() > self->state.setup.max_inner)
+        return reply(error{errc::frame_too_large,
+                           "message of " + std::to_string(payload.size()) + " bytes" +
+                             (topic.empty() ? "" : " with a topic of " + std::to_string(topic.size()) + " bytes") +
+                             " is " + std::to_string(inner.size() - self->state.setup.max_inner) +
+                             " bytes too large: payload and topic together may take " +
+                             std::to_string(self->state.setup.max_inner - (inner.size() - payload.size() - topic.size())) +
+                             " bytes (crypto.max_frame_bytes)"});
       // Queued: the sends of one turn are sealed and written together (flush_sends).
       auto& q = self->state.seal_queue;
-      q.push_back({seal_request{peer, delivery::frame_message(payload, topic), ttl_ms, wanted_id}, reply});
+      q.push_back({seal_request{peer, std::move(inner), ttl_ms, wanted_id}, reply});
       if (q.size() == 1) self->send(self, seal_flush_atom::value);
     },
     [=](seal_flush_atom) { flush_sends(self); },

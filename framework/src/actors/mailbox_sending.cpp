@@ -140,16 +140,20 @@ void seal_deferred(mailbox_actor_t* self) {
         leveldb::WriteBatch b;
         changes.append_to(b);
         auto done = std::make_shared<std::vector<std::string>>();
+        auto given_up = std::make_shared<std::vector<std::string>>();
         for (std::size_t k = 0; k < asked->size(); ++k) {
           auto& id = (*asked)[k];
           auto* rec = st.out.find(id);
           if (k >= sealed.size() || sealed[k].failure || !rec) {
-            // Not sealed (e.g. the contact was blocked meanwhile): retried after a backoff, until it expires.
-            if (k < sealed.size() && sealed[k].failure)
-              spdlog::warn("mailbox: message {} to {} could not be sealed: {}", id, rec ? rec->recipient : "?",
-                           sealed[k].failure->what());
+            // Not sealed, e.g. the contact was blocked meanwhile: it never can be, so it ends now, as
+            // expired (a waiting `send --wait` hears message_expired), and its window place frees up.
             st.sealing.erase(id);
-            if (rec) st.out.transmitted(id, now_ms(), 0.5);
+            if (rec && k < sealed.size() && sealed[k].failure && st.out.give_up(id)) {
+              spdlog::warn("mailbox: message {} to {} given up: it could not be sealed: {}", id, rec->recipient,
+                           sealed[k].failure->what());
+              b.Put("o/" + id, as_slice(rec->encode(false)));
+              given_up->push_back(id);
+            }
             continue;
           }
           st.out.set_sealed(id, std::move(sealed[k].envelope));
@@ -158,12 +162,13 @@ void seal_deferred(mailbox_actor_t* self) {
         }
         if (!has_ops(b)) return arm_timer(self);
         // The envelopes leave only once their seal's ratchet step is durable.
-        persist(self, std::move(b), [self, done](const result<void>& r) {
+        persist(self, std::move(b), [self, done, given_up](const result<void>& r) {
           auto& st = self->state;
           for (auto& id : *done) {
             st.sealing.erase(id);
             if (r) transmit(self, id);
           }
+          for (auto& id : *given_up) notify_outcome(self, id);
           arm_timer(self);
         });
       },

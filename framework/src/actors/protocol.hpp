@@ -179,6 +179,7 @@ struct mailbox_setup {
   caf::actor crypto;
   delivery::retry_policy retry;
   std::uint64_t default_ttl_ms = 86400000;  // crypto.default_ttl_s: the expiry of a message sealed later
+  std::size_t max_inner = (1u << 20) + 1;   // the engine's max_payload: checked before a send is accepted
 };
 caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_setup setup);
 } // namespace aqua::actors

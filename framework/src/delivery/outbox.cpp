@@ -177,6 +177,15 @@ std::vector<std::string> outbox::expire(std::int64_t now_ms) {
   return out;
 }
 
+bool outbox::give_up(const std::string& id) {
+  auto it = records_.find(id);
+  if (it == records_.end() || (it->second.state != out_state::queued && it->second.state != out_state::sent)) return false;
+  index_remove(it->second);
+  it->second.state = out_state::expired;
+  finished_.push_back(id);
+  return true;
+}
+
 std::optional<std::int64_t> outbox::next_wakeup(std::size_t window) const {
   std::optional<std::int64_t> best;
   if (!by_expiry_.empty()) best = by_expiry_.begin()->first;

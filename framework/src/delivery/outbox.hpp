@@ -84,6 +84,9 @@ class outbox {
   const out_record* acked(const std::string& id, std::int64_t now_ms);
   // Marks every unacked message past its TTL expired; returns their ids.
   std::vector<std::string> expire(std::int64_t now_ms);
+  // Gives pending message `id` up now (expired): it can never be sent, e.g. a
+  // deferred message whose seal failed for good. False if it is not pending.
+  bool give_up(const std::string& id);
   // Earliest next attempt or expiry among pending messages inside their
   // recipient's window (to arm a timer); messages waiting outside the window
   // move when an ack opens it, not on a timer.

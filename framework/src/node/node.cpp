@@ -102,7 +102,8 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->crypto = spawn_crypto(sys, std::move(crypto));
   p->db = shared_db;
   p->contacts = *contacts;
-  p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {}, std::uint64_t{cfg.crypto.default_ttl_s} * 1000});
+  p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {},
+                                                std::uint64_t{cfg.crypto.default_ttl_s} * 1000, limits.max_payload});
   relay_setup relay;
   relay.self = p->self;
   relay.cfg = cfg.relay;

@@ -45,3 +45,42 @@ TEST(node, a_backlog_longer_than_the_receivers_gap_memory_arrives_when_the_peer_
   EXPECT_FALSE((*bob)->receive(300ms));
   EXPECT_TRUE(eventually([&] { return (*alice)->status()->outbox_pending == 0u; }));
 }
+
+TEST(node, a_deferred_message_that_can_no_longer_be_sealed_ends_as_expired_at_once) {
+  test::temp_dir tmp("node");
+  auto yaml = yaml_for("/memory/giveup-alice", route(1, "/memory/giveup-bob"));
+  yaml.insert(yaml.find("components:\n") + 12, "  mailbox: {send_window: 1}\n");
+  auto alice = node::start(make_node_dir(tmp, "alice", yaml, 0));
+  ASSERT_TRUE(alice) << alice.err().what();
+  std::string bob_card;
+  {
+    auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/giveup-bob", ""), 1));
+    ASSERT_TRUE(bob) << bob.err().what();
+    bob_card = (*bob)->card();
+  }  // bob is offline from here on
+  add_contact(**alice, bob_card);
+  send_options short_lived;
+  short_lived.ttl_ms = 800;
+  ASSERT_TRUE((*alice)->send(seed_key(1).id(), bytes{'1'}, short_lived));  // sealed: it fills the window
+  auto deferred = (*alice)->send(seed_key(1).id(), bytes{'2'});             // waits unsealed behind it
+  ASSERT_TRUE(deferred) << deferred.err().what();
+  ASSERT_TRUE((*alice)->set_contact_trust(seed_key(1).id().str(), "blocked"));
+  // The first expires, the second enters the window, its seal fails (blocked): given up at once, not after a day.
+  auto outcome = (*alice)->await_outcome(*deferred, 10s);
+  ASSERT_TRUE(outcome) << outcome.err().what();
+  EXPECT_EQ(outcome->state, "expired");
+  EXPECT_EQ((*alice)->status()->outbox_pending, 0u);
+}
+
+TEST(node, a_message_too_large_to_seal_is_refused_when_sent) {
+  test::temp_dir tmp("node");
+  auto p = start_introduced_pair(tmp, "toolarge");
+  ASSERT_TRUE(p.alice && p.bob);
+  send_options o;
+  o.topic = "t";
+  auto r = p.alice->send(seed_key(1).id(), bytes((1u << 20) - 1, 'x'), o);  // 1 MiB - 1 + a 1-byte topic + framing
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::frame_too_large);
+  EXPECT_NE(r.err().message().find("crypto.max_frame_bytes"), std::string::npos) << r.err().message();
+  EXPECT_TRUE(p.alice->send(seed_key(1).id(), bytes(1000, 'x'), o));
+}
