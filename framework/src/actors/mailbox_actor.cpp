@@ -64,7 +64,13 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
           return reply(error{errc::invalid_argument, "message id must be 32 hex digits, got '" + wanted_id + "'"});
         auto have = self->state.setup.db->get("o/" + wanted_id);
         if (!have) return reply(have.err());
-        if (have->has_value()) return reply(wanted_id);  // queued before (e.g. ahead of a crash)
+        if (have->has_value()) {  // queued before (e.g. ahead of a crash): not again
+          auto rec = delivery::out_record::decode(as_bytes(**have));
+          if (rec && rec->recipient != peer)
+            return reply(error{errc::invalid_argument, "message id " + wanted_id + " was already used for a message to " +
+                                                           rec->recipient + "; a retry must name the same recipient"});
+          return reply(wanted_id);
+        }
       }
       // Too large to seal: said now, not when a deferred message's turn comes (flush_sends).
       auto inner = delivery::frame_message(payload, topic);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "actors/protocol.hpp"
@@ -60,6 +61,8 @@ struct mailbox_state {
   std::vector<queued_send> seal_queue;   // sends for the next seal_many (flush_sends)
   std::vector<std::string> seal_later;   // deferred messages that entered their window (seal_deferred)
   std::unordered_set<std::string> sealing;  // deferred messages being sealed and written
+  // recipient -> sends taken by flush_sends whose records are not in `out` yet (they count towards the window)
+  std::unordered_map<std::string, std::size_t> sends_unsettled;
   bool timer_armed = false;
   std::mt19937_64 rng;
   std::uint64_t jitter_salt = 0;  // per run, so peers do not retry in lockstep

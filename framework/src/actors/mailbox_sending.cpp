@@ -29,6 +29,8 @@ void after_sends_written(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::sh
   persist(self, std::move(b), [self, sends](const result<void>& r) {
     auto& st = self->state;
     for (auto& [rec, reply] : *sends) {
+      if (auto it = st.sends_unsettled.find(rec.recipient); it != st.sends_unsettled.end() && --it->second == 0)
+        st.sends_unsettled.erase(it);
       if (!r) {
         reply(r.err());  // nothing acknowledged, nothing sent
         continue;
@@ -52,68 +54,79 @@ void flush_sends(mailbox_actor_t* self) {
   // Up to a batch now; the rest on the next turn.
   auto sends = take_batch(st.seal_queue, max_seal_batch, [self] { self->send(self, seal_flush_atom::value); });
   // Each send's place in the send order is taken now, in call order. Those
-  // that find their recipient's window full are written unsealed (deferred).
+  // that find their recipient's window full (its pending messages and the
+  // sends of earlier batches not written yet) are written unsealed (deferred).
   const auto window = st.setup.cfg.send_window;
   const auto now = now_ms();
-  std::map<std::string, std::size_t> ahead;  // recipient -> pending messages before the next send
   seal_requests reqs;
-  auto to_seal = std::make_shared<std::vector<std::pair<std::size_t, std::uint64_t>>>();  // (send index, seq)
-  leveldb::WriteBatch deferred_batch;
-  auto deferred = std::make_shared<written_sends>();
+  auto plan = std::make_shared<std::vector<delivery::out_record>>();  // per send: its record (sealed ones to fill in)
+  auto sealed_at = std::make_shared<std::vector<std::size_t>>();      // per seal request: its send's index
   for (std::size_t i = 0; i < sends->size(); ++i) {
     auto& s = (*sends)[i];
-    auto [it, fresh] = ahead.try_emplace(s.req.recipient, 0);
-    if (fresh) it->second = st.out.pending_for(s.req.recipient);
-    const bool in_window = window == 0 || it->second < window;
-    ++it->second;
-    if (in_window) {
-      to_seal->emplace_back(i, st.out.reserve_seq());
-      reqs.push_back(s.req);
-      continue;
-    }
+    auto& unsettled = st.sends_unsettled[s.req.recipient];
+    const bool in_window = window == 0 || st.out.pending_for(s.req.recipient) + unsettled < window;
+    ++unsettled;
     delivery::out_record rec;
-    rec.message_id = message_id_for(s.req);
     rec.recipient = s.req.recipient;
-    rec.inner = s.req.inner;
     rec.created_ms = now;
     rec.next_attempt_ms = now;
-    rec.expires_ms = now + static_cast<std::int64_t>(s.req.ttl_ms ? s.req.ttl_ms : st.setup.default_ttl_ms);
     rec.seq = st.out.reserve_seq();
-    deferred_batch.Put("o/" + rec.message_id, as_slice(rec.encode()));
-    deferred->emplace_back(std::move(rec), s.reply);
+    if (in_window) {
+      sealed_at->push_back(i);
+      reqs.push_back(s.req);
+    } else {
+      rec.message_id = message_id_for(s.req);
+      rec.inner = s.req.inner;
+      rec.expires_ms = now + static_cast<std::int64_t>(s.req.ttl_ms ? s.req.ttl_ms : st.setup.default_ttl_ms);
+    }
+    plan->push_back(std::move(rec));
   }
-  if (!deferred->empty()) after_sends_written(self, std::move(deferred_batch), deferred);
-  if (reqs.empty()) return;
+  // Always through the crypto actor, even with nothing to seal: its answers come back in request order, so
+  // every batch's records are written, and enter the outbox, in send order.
+  auto settle = [self, sends](const error& e) {
+    auto& st = self->state;
+    for (auto& s : *sends) {
+      if (auto it = st.sends_unsettled.find(s.req.recipient); it != st.sends_unsettled.end() && --it->second == 0)
+        st.sends_unsettled.erase(it);
+      s.reply(e);
+    }
+  };
   self->request(st.setup.crypto, caf::infinite, seal_many_atom::value, std::move(reqs))
     .then(
-      [self, sends, to_seal](sealed_messages& sealed, const store::ops& changes) {
+      [self, sends, plan, sealed_at, settle](sealed_messages& sealed, const store::ops& changes) {
+        if (sealed.size() != sealed_at->size())
+          return settle(error{errc::io_error, "crypto answered " + std::to_string(sealed.size()) + " of " +
+                                                std::to_string(sealed_at->size()) + " seals"});
         leveldb::WriteBatch b;
         changes.append_to(b);
-        auto sealed_ok = std::make_shared<written_sends>();
-        for (std::size_t k = 0; k < sealed.size() && k < to_seal->size(); ++k) {
-          auto& [i, seq] = (*to_seal)[k];
-          auto& s = (*sends)[i];
+        std::vector<std::optional<error>> failed(sends->size());
+        for (std::size_t k = 0; k < sealed.size(); ++k) {
+          auto& rec = (*plan)[(*sealed_at)[k]];
           if (sealed[k].failure) {
-            s.reply(*sealed[k].failure);  // nothing sealed, nothing to write
+            failed[(*sealed_at)[k]] = std::move(sealed[k].failure);
             continue;
           }
-          delivery::out_record rec;
           rec.message_id = sealed[k].message_id;
-          rec.recipient = s.req.recipient;
           rec.envelope = std::move(sealed[k].envelope);
-          rec.created_ms = now_ms();
-          rec.next_attempt_ms = rec.created_ms;
           rec.expires_ms = sealed[k].expires_ms;
-          rec.seq = seq;
-          b.Put("o/" + rec.message_id, as_slice(rec.encode()));
-          sealed_ok->emplace_back(std::move(rec), s.reply);
         }
-        if (sealed_ok->empty() && !has_ops(b)) return;
-        after_sends_written(self, std::move(b), sealed_ok);
+        auto written = std::make_shared<written_sends>();
+        auto& st = self->state;
+        for (std::size_t i = 0; i < sends->size(); ++i) {
+          auto& s = (*sends)[i];
+          if (failed[i]) {
+            if (auto it = st.sends_unsettled.find(s.req.recipient); it != st.sends_unsettled.end() && --it->second == 0)
+              st.sends_unsettled.erase(it);
+            s.reply(*failed[i]);  // nothing sealed, nothing to write
+            continue;
+          }
+          b.Put("o/" + (*plan)[i].message_id, as_slice((*plan)[i].encode()));
+          written->emplace_back(std::move((*plan)[i]), s.reply);
+        }
+        if (written->empty() && !has_ops(b)) return;
+        after_sends_written(self, std::move(b), written);
       },
-      [sends, to_seal](const caf::error& e) {
-        for (auto& [i, seq] : *to_seal) (*sends)[i].reply(from_caf(e));
-      });
+      [settle](const caf::error& e) { settle(from_caf(e)); });
 }
 
 void seal_deferred(mailbox_actor_t* self) {

@@ -113,7 +113,12 @@ result<nlohmann::json> handler::send(const nlohmann::json& req) {
   auto id = node_.send(*peer, std::move(payload), o);
   if (!id) return id.err();
   nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
-  if (!*wait) return out;
+  if (!*wait) {
+    // A retry with a known message_id: the message may be further along than queued.
+    if (!mid->empty())
+      if (auto known = node_.await_outcome(*id, std::chrono::milliseconds(0))) return to_json(*known);
+    return out;
+  }
   auto outcome = interruptible(*timeout, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
   if (!outcome) return error{outcome.err().code(), outcome.err().message() + " (message " + *id + " stays queued)"};
   if (outcome->state == "expired")
