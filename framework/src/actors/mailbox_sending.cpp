@@ -21,6 +21,12 @@ std::string message_id_for(const seal_request& req) {
   return to_hex(id);
 }
 
+// A send taken by flush_sends is in `out` now, or never will be.
+void settled(mailbox_state& st, const std::string& recipient) {
+  if (auto it = st.sends_unsettled.find(recipient); it != st.sends_unsettled.end() && --it->second == 0)
+    st.sends_unsettled.erase(it);
+}
+
 using written_sends = std::vector<std::pair<delivery::out_record, answer<std::string>>>;
 
 // Once the batch holding `sends`' records is durable: the callers get their
@@ -29,8 +35,7 @@ void after_sends_written(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::sh
   persist(self, std::move(b), [self, sends](const result<void>& r) {
     auto& st = self->state;
     for (auto& [rec, reply] : *sends) {
-      if (auto it = st.sends_unsettled.find(rec.recipient); it != st.sends_unsettled.end() && --it->second == 0)
-        st.sends_unsettled.erase(it);
+      settled(st, rec.recipient);
       if (!r) {
         reply(r.err());  // nothing acknowledged, nothing sent
         continue;
@@ -86,19 +91,20 @@ void flush_sends(mailbox_actor_t* self) {
   auto settle = [self, sends](const error& e) {
     auto& st = self->state;
     for (auto& s : *sends) {
-      if (auto it = st.sends_unsettled.find(s.req.recipient); it != st.sends_unsettled.end() && --it->second == 0)
-        st.sends_unsettled.erase(it);
+      settled(st, s.req.recipient);
       s.reply(e);
     }
   };
   self->request(st.setup.crypto, caf::infinite, seal_many_atom::value, std::move(reqs))
     .then(
       [self, sends, plan, sealed_at, settle](sealed_messages& sealed, const store::ops& changes) {
-        if (sealed.size() != sealed_at->size())
+        leveldb::WriteBatch b;
+        changes.append_to(b);  // written whatever happens: the engine has taken them
+        if (sealed.size() != sealed_at->size()) {
+          if (has_ops(b)) persist(self, std::move(b));
           return settle(error{errc::io_error, "crypto answered " + std::to_string(sealed.size()) + " of " +
                                                 std::to_string(sealed_at->size()) + " seals"});
-        leveldb::WriteBatch b;
-        changes.append_to(b);
+        }
         std::vector<std::optional<error>> failed(sends->size());
         for (std::size_t k = 0; k < sealed.size(); ++k) {
           auto& rec = (*plan)[(*sealed_at)[k]];
@@ -115,8 +121,7 @@ void flush_sends(mailbox_actor_t* self) {
         for (std::size_t i = 0; i < sends->size(); ++i) {
           auto& s = (*sends)[i];
           if (failed[i]) {
-            if (auto it = st.sends_unsettled.find(s.req.recipient); it != st.sends_unsettled.end() && --it->second == 0)
-              st.sends_unsettled.erase(it);
+            settled(st, s.req.recipient);
             s.reply(*failed[i]);  // nothing sealed, nothing to write
             continue;
           }
