@@ -39,7 +39,8 @@ daemon_client::~daemon_client() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-result<nlohmann::json> daemon_client::read_line(std::optional<std::chrono::steady_clock::time_point> deadline) {
+result<nlohmann::json> daemon_client::read_line(std::optional<std::chrono::milliseconds> wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait.value_or(std::chrono::milliseconds(0));
   for (;;) {
     auto nl = buf_.find('\n');
     if (nl != std::string::npos) {
@@ -51,15 +52,14 @@ result<nlohmann::json> daemon_client::read_line(std::optional<std::chrono::stead
       return j;
     }
     if (buf_.size() > control::max_line_bytes) return error{errc::frame_too_large, "daemon response line too long"};
-    if (deadline) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+    if (wait) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       pollfd p{fd_, POLLIN, 0};
       const int rc = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX))) : 0;
       if (rc < 0 && errno == EINTR) continue;
       if (rc == 0)
         return error{errc::timeout, "the daemon did not answer within " +
-                                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                           *deadline - asked_).count()) +
+                                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*wait).count()) +
                                         " s (is it stopped or overloaded?)"};
     }
     char tmp[65536];
@@ -99,15 +99,13 @@ result<nlohmann::json> daemon_client::call(nlohmann::json request) {
   std::chrono::milliseconds wait = answer_margin;
   if (auto t = request.find("timeout_ms"); t != request.end() && t->is_number_unsigned())
     wait += std::chrono::milliseconds(t->get<std::uint64_t>());
-  asked_ = std::chrono::steady_clock::now();
-  const auto deadline = asked_ + wait;
   if (auto r = write_request(fd_, request); !r) {
     // A daemon that refuses us (too many clients) answers and closes, maybe before our request went out.
-    auto why = read_line(deadline);
+    auto why = read_line(wait);
     if (why && !why->value("ok", true)) return daemon_error(*why);
     return r.err();
   }
-  auto resp = read_line(deadline);
+  auto resp = read_line(wait);
   if (!resp) return resp.err();
   if (!resp->value("ok", false)) return daemon_error(*resp);
   return resp->value("result", nlohmann::json::object());

@@ -32,9 +32,9 @@ class daemon_client {
 
  private:
   static constexpr std::chrono::seconds answer_margin{30};
-  result<nlohmann::json> read_line(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+  // The next line; with `wait`, errc::timeout if none has come when it has passed.
+  result<nlohmann::json> read_line(std::optional<std::chrono::milliseconds> wait = std::nullopt);
   int fd_ = -1;
-  std::chrono::steady_clock::time_point asked_;
   std::string buf_;
   std::uint64_t next_id_ = 1;
 };

@@ -17,16 +17,11 @@ namespace {
 // "aqua bogus" / "aqua inbox bogus": CLI11 says only "A subcommand is
 // required"; name the word it did not know and the commands it knows there.
 std::optional<std::string> unknown_command(CLI::App& app) {
-  CLI::App* at = &app;
+  CLI::App* at = &app;  // the deepest (sub)command given
   std::string path = "aqua";
-  for (bool deeper = true; deeper;) {
-    deeper = false;
-    for (auto* sub : at->get_subcommands()) {
-      at = sub;
-      path += " " + sub->get_name();
-      deeper = true;
-      break;
-    }
+  while (!at->get_subcommands().empty()) {
+    at = at->get_subcommands().front();
+    path += " " + at->get_name();
   }
   auto rest = app.remaining(true);  // what no (sub)command took, wherever it sat
   if (rest.empty() || rest.front().empty() || rest.front()[0] == '-' || at->get_subcommands({}).empty()) return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "core/json_text.hpp"
+#include "core/utf8.hpp"
 #include "identity/key_store.hpp"
 
 #include <iostream>
@@ -79,11 +80,8 @@ std::string terminal_text(std::string_view s, bool multiline) {
       out += static_cast<char>(c);
     } else {
       // One UTF-8 sequence, copied if well formed and not a C1 control (U+0080..U+009F), else its bytes escaped.
-      const std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? (c < 0xf0 ? 3 : 0) : c >= 0xc2 ? 2 : 0;
-      bool ok = n > 0 && i + n <= s.size();
-      for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<std::uint8_t>(s[i + k]) & 0xc0) == 0x80;
-      if (ok && n == 2 && c == 0xc2 && static_cast<std::uint8_t>(s[i + 1]) < 0xa0) ok = false;
-      if (!ok) {
+      const auto n = detail::utf8_sequence(reinterpret_cast<const std::uint8_t*>(s.data()) + i, s.size() - i);
+      if (n == 0) {
         escape(c);
         ++i;
         continue;

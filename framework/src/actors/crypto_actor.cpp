@@ -37,11 +37,7 @@ struct crypto_state {
       if (!v) return fail(error{v.err().code(), "contact card of " + recipient + ": " + v.err().message()});
       card = std::move(*v);
     }
-    std::array<std::uint8_t, e2ee::message_id_size> id{};
-    if (auto raw = from_hex(id_hex); raw && raw->size() == id.size())
-      std::copy(raw->begin(), raw->end(), id.begin());
-    else
-      randombytes_buf(id.data(), id.size());
+    const auto id = e2ee::message_id_or_random(id_hex);
     auto ttl = ttl_ms ? static_cast<std::int64_t>(ttl_ms) : std::int64_t{setup.cfg.default_ttl_s} * 1000;
     auto env = setup.engine->seal(*to, card ? &*card : nullptr, payload, id, now + ttl);
     if (!env) return fail(env.err());

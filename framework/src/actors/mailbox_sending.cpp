@@ -2,9 +2,6 @@
 // and messages that waited behind a full send window sealed when they enter
 // it (seal_deferred). docs/protocol/delivery.md, "Sending".
 #include <spdlog/spdlog.h>
-#include <sodium.h>
-
-#include <array>
 
 #include "actors/mailbox_parts.hpp"
 #include "e2ee/envelope.hpp"
@@ -12,14 +9,6 @@
 namespace aqua::actors {
 
 namespace {
-
-// The message id a send asked for, or a fresh random one.
-std::string message_id_for(const seal_request& req) {
-  if (auto raw = from_hex(req.id_hex); raw && raw->size() == e2ee::message_id_size) return req.id_hex;
-  std::array<std::uint8_t, e2ee::message_id_size> id{};
-  randombytes_buf(id.data(), id.size());
-  return to_hex(id);
-}
 
 // A send taken by flush_sends is in `out` now, or never will be.
 void settled(mailbox_state& st, const std::string& recipient) {
@@ -80,7 +69,7 @@ void flush_sends(mailbox_actor_t* self) {
       sealed_at->push_back(i);
       reqs.push_back(s.req);
     } else {
-      rec.message_id = message_id_for(s.req);
+      rec.message_id = to_hex(e2ee::message_id_or_random(s.req.id_hex));  // as a seal would choose it
       rec.inner = s.req.inner;
       rec.expires_ms = now + static_cast<std::int64_t>(s.req.ttl_ms ? s.req.ttl_ms : st.setup.default_ttl_ms);
     }

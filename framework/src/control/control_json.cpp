@@ -1,28 +1,20 @@
 #include "control/control_json.hpp"
 
+#include "core/utf8.hpp"
+
 namespace aqua::control {
 
 bool is_text(bytes_view b) {
-  std::size_t i = 0;
-  while (i < b.size()) {
+  for (std::size_t i = 0; i < b.size();) {
     const std::uint8_t c = b[i];
-    if (c < 0x80) {  // ASCII: printable, tab, newline, carriage return
-      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
-      ++i;
+    if (c >= 0x80) {
+      const auto n = detail::utf8_sequence(b.data() + i, b.size() - i);
+      if (n == 0) return false;
+      i += n;
       continue;
     }
-    // UTF-8: the shortest form of a scalar value (no surrogates, at most U+10FFFF), not a C1 control.
-    std::size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-    if (n == 0 || c > 0xf4 || i + n > b.size()) return false;
-    std::uint32_t cp = c & (0x7f >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-      if ((b[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (b[i + k] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff) ||
-        (cp >= 0x80 && cp <= 0x9f))
-      return false;
-    i += n;
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;  // ASCII: printable, tab, LF, CR
+    ++i;
   }
   return true;
 }

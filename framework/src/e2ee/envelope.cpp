@@ -1,8 +1,19 @@
 #include "e2ee/envelope.hpp"
 
+#include <sodium.h>
+
 #include "e2ee/ratchet.hpp"
 
 namespace aqua::e2ee {
+
+std::array<std::uint8_t, message_id_size> message_id_or_random(const std::string& hex) {
+  std::array<std::uint8_t, message_id_size> id{};
+  if (auto raw = from_hex(hex); raw && raw->size() == id.size())
+    std::copy(raw->begin(), raw->end(), id.begin());
+  else
+    randombytes_buf(id.data(), id.size());
+  return id;
+}
 namespace {
 
 constexpr std::string_view ad_context = "aqua-envelope-v1";

@@ -37,6 +37,9 @@ struct envelope {
   bytes ciphertext;  // AEAD(payload)
 };
 
+// The message id `hex` names (32 hex digits), else 16 random bytes.
+std::array<std::uint8_t, message_id_size> message_id_or_random(const std::string& hex);
+
 bytes encode_envelope(const envelope& e);
 // The associated data every AEAD in the envelope binds: all outer fields,
 // the prekey block and the tag (so nothing visible can be altered).
