@@ -3,6 +3,9 @@
 // While it runs, <data dir>/control.sock serves the control API
 // (docs/api/control.md) that `aqua send`, `aqua status`, `aqua inbox` use.
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
@@ -17,11 +20,28 @@
 #include "output.hpp"
 
 namespace aqua::cli {
+namespace {
+
+// A daemon holds a descriptor per TCP connection besides its store's files: it takes its whole open-file
+// allowance, as servers do (the soft limit is often 1024 under a hard limit of a million). The zmq transport
+// then lets each listener hold at most half of it (docs/transports.md, "Connection limits").
+void raise_open_file_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = std::min<rlim_t>(rl.rlim_max, rlim_t{1} << 20);
+  if (want <= rl.rlim_cur) return;
+  const auto was = rl.rlim_cur;
+  rl.rlim_cur = want;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) == 0) spdlog::debug("open-file limit raised from {} to {}", was, want);
+}
+
+} // namespace
 
 int run_daemon(const global_options& g, const std::string& config, const daemon_overrides& o) {
   auto cfg = load_node_config(g, config);
   if (!cfg) return report(cfg.err(), g.json);
   if (g.log_level.empty()) spdlog::set_level(spdlog::level::from_str(cfg->log_level));  // --log-level wins
+  raise_open_file_limit();
   if (o.relay) {
     cfg->relay.serve = true;
     if (!o.relay_listen.empty()) cfg->relay.listen = o.relay_listen;

@@ -14,6 +14,10 @@ namespace aqua::zmqt {
 struct limits {
   std::int64_t handshake_timeout_ms = 10000;
   std::size_t max_peers = 4096;  // connections per listener, handshaking or established
+  // TCP connections per listener, in all and from one IP address (zmq_guard.hpp); max_connections is
+  // lowered to half the process's open-file limit if that is less.
+  std::size_t max_connections = 8192;
+  std::size_t max_connections_per_ip = 256;
   // A full listener drops its longest-idle established peer (nothing received
   // for at least this long) to take a new one; 0 = 3 x handshake_timeout_ms.
   std::int64_t evict_idle_ms = 0;

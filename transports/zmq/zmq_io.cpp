@@ -104,7 +104,7 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
   if (k == kind::handshake && msg.size() == 2) {
     if (it != li.peers.end() && it->second.established()) {  // a new session on the same pipe replaces the old
       it->second.conn->mark_closed(error{errc::connection_closed, "peer started a new session"});
-      li.peers.erase(it);
+      it = erase_peer(li, it);
       it = li.peers.end();
     }
     if (it == li.peers.end()) {
@@ -116,7 +116,11 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
       std::weak_ptr<listener> weak = lp;
       auto c = std::make_shared<zconn>(lim_, li.address, "zmq-peer", [this] { wake(); },
                                        [this, weak, rid] { flush_now(weak, rid); });
-      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), 0, false, std::nullopt, {}, 0}).first;
+      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), 0, false, -1, std::nullopt, {}, 0, {}}).first;
+      try {
+        it->second.fd = msg[0].get(ZMQ_SRCFD);  // which TCP connection: its guard learns when a link is up
+      } catch (const zmq::error_t&) {
+      }
     }
     auto& l = it->second;
     l.last_rx_ms = steady_ms();
@@ -128,11 +132,16 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
     }
     if (!r) {
       spdlog::warn("zmq: handshake on {} failed: {}", li.address, r.err().what());
-      li.peers.erase(it);
+      erase_peer(li, it);
       return;
     }
     if (l.established() && !l.announced) {
       l.announced = true;
+      if (!li.endpoints.count(l.fd)) read_monitor(li);  // its accept event may still be queued
+      if (auto e = li.endpoints.find(l.fd); li.guard && e != li.endpoints.end()) {
+        li.guard->authenticated(l.fd);
+        l.tcp_peer = e->second;
+      }
       if (auto obs = observer()) obs->on_incoming(l.conn);
     }
     return;
@@ -150,7 +159,7 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
     auto frame = it->second.open(chunks, lim_.max_frame_bytes);
     if (!frame) {
       fail_link(it->second, frame.err());
-      li.peers.erase(it);
+      erase_peer(li, it);
       return;
     }
     it->second.conn->push_inbound(std::move(*frame));
@@ -174,8 +183,15 @@ bool zmq_transport::evict_idle_peer(listener& li) {
                oldest->second.conn->remote_peer().str(),
                now - oldest->second.last_rx_ms);
   oldest->second.conn->mark_closed(error{errc::connection_closed, "dropped: idle while the listener was full"});
-  li.peers.erase(oldest);
+  erase_peer(li, oldest);
   return true;
+}
+
+std::map<std::string, link>::iterator zmq_transport::erase_peer(listener& li, std::map<std::string, link>::iterator it) {
+  // Only if the fd still is the link's connection (the number may have been reused since).
+  if (auto e = li.endpoints.find(it->second.fd); li.guard && e != li.endpoints.end() && e->second == it->second.tcp_peer)
+    li.guard->unauthenticated(it->second.fd, steady_ms());
+  return li.peers.erase(it);
 }
 
 void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& msg) {
@@ -231,7 +247,9 @@ void zmq_transport::housekeeping() {
   for (auto& li : listeners_) {
     std::lock_guard<std::mutex> g(li->m);
     for (auto it = li->peers.begin(); it != li->peers.end();)
-      it = (it->second.conn->close_requested() || expired(it->second)) ? li->peers.erase(it) : std::next(it);
+      it = (it->second.conn->close_requested() || expired(it->second)) ? erase_peer(*li, it) : std::next(it);
+    read_monitor(*li);  // every event so far, so that close_overdue acts on an up-to-date view
+    close_overdue(*li);
   }
 }
 
@@ -350,6 +368,7 @@ void zmq_transport::loop() {
           backlog = backlog || l.waiting();
         }
         items.push_back({nullptr, lp->fd, static_cast<short>(full() ? 0 : ZMQ_POLLIN), 0});
+        if (lp->monitor) items.push_back({lp->monitor->handle(), 0, ZMQ_POLLIN, 0});
       }
       notify_readable();
     }

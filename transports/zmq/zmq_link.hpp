@@ -34,6 +34,7 @@ struct link {
   // full the longest-idle peer makes room (zmq_transport::on_router_message).
   std::int64_t last_rx_ms = 0;
   bool announced = false;  // listener side: handed to the node once authenticated
+  int fd = -1;             // listener side: the TCP connection's fd (libzmq's ZMQ_SRCFD), -1 if unknown
   // A sealed frame ZeroMQ could not take yet (its pipe to the peer is at the
   // high-water mark): sent before anything else, never re-sealed (the Noise
   // nonce already advanced).
@@ -45,6 +46,8 @@ struct link {
   // after reaching its high-water mark as EHOSTUNREACH, so only a refusal
   // that lasts is a vanished peer.
   std::int64_t unreachable_since = 0;
+  // Listener side, once established: the TCP connection's peer "ip port" (the fd number may be reused).
+  std::string tcp_peer;
 
   bool established() const { return session && session->established(); }
   // Something is queued for this link that ZeroMQ has not taken yet.

@@ -111,6 +111,7 @@ result<std::string> zmq_transport::listen(const std::string& address) {
     li->fd = s->get(zmq::sockopt::fd);
     li->sock = std::move(s);
     li->address = bound;
+    if (auto r = open_monitor(*li); !r) return r.err();
     listeners_.push_back(std::move(li));
     std::lock_guard<std::mutex> g(obs_mutex_);
     addresses_.push_back(bound);
@@ -138,7 +139,7 @@ result<std::shared_ptr<connection>> zmq_transport::dial(const std::string& addre
       auto c = std::make_shared<zconn>(lim_, "dialer", address, [this] { wake(); }, [this, weak] { flush_now(weak); });
       d->fd = s->get(zmq::sockopt::fd);
       d->sock = std::move(s);
-      d->l = link{c, host_->new_session(true, expected), steady_ms(), 0, true, std::nullopt, {}, 0};
+      d->l = link{c, host_->new_session(true, expected), steady_ms(), 0, true, -1, std::nullopt, {}, 0, {}};
       auto first = d->l.handshake_out();  // Noise message 1; ZeroMQ queues it until connected
       if (!first || !*first) return error{errc::crypto_failure, "cannot start the Noise handshake"};
       d->l.control_out.push_back(std::move(**first));
@@ -164,6 +165,10 @@ void zmq_transport::stop() {
       std::lock_guard<std::mutex> g(li->m);
       for (auto& [rid, lk] : li->peers) lk.conn->mark_closed(error{errc::connection_closed, "transport stopped"});
       li->peers.clear();
+      if (li->monitor) {
+        zmq_socket_monitor(li->sock->handle(), nullptr, 0);
+        li->monitor.reset();
+      }
       li->sock.reset();
     }
     dealers_.clear();
@@ -205,10 +210,10 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
       if (!r) return r.err();
       (key == "hwm" ? lim.hwm : key == "reconnect_ivl_ms" ? lim.reconnect_ivl_ms : lim.reconnect_ivl_max_ms) =
         static_cast<int>(*r);
-    } else if (key == "max_peers") {
+    } else if (key == "max_peers" || key == "max_connections" || key == "max_connections_per_ip") {
       auto r = parse_setting(key, value, 1, 1000000);
       if (!r) return r.err();
-      lim.max_peers = *r;
+      (key == "max_peers" ? lim.max_peers : key == "max_connections" ? lim.max_connections : lim.max_connections_per_ip) = *r;
     } else if (key == "handshake_timeout_ms" || key == "evict_idle_ms") {
       auto r = parse_setting(key, value, 1, 3600000);
       if (!r) return r.err();
@@ -216,8 +221,8 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
     } else {
       return error{errc::config_unknown_key, "unknown setting '" + key +
                                                  "' (zmq knows queue_frames, queue_bytes, max_frame_bytes, hwm, "
-                                                 "reconnect_ivl_ms, reconnect_ivl_max_ms, max_peers, "
-                                                 "handshake_timeout_ms, evict_idle_ms)"};
+                                                 "reconnect_ivl_ms, reconnect_ivl_max_ms, max_peers, max_connections, "
+                                                 "max_connections_per_ip, handshake_timeout_ms, evict_idle_ms)"};
     }
   }
   if (lim.max_frame_bytes > lim.queue_bytes)

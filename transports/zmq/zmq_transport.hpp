@@ -23,7 +23,9 @@
 #include <future>
 #include <map>
 #include <thread>
+#include <unordered_map>
 
+#include "zmq_guard.hpp"
 #include "zmq_link.hpp"
 
 namespace aqua::zmqt {
@@ -49,6 +51,15 @@ class zmq_transport : public transport {
     zmq::fd_t fd{};
     std::string address;
     std::map<std::string, link> peers;  // routing id -> link
+    // I/O thread only: libzmq's monitor of the ROUTER's TCP connections, the
+    // guard that limits them (zmq_guard.hpp), and each kept connection's peer
+    // "ip port", to check an fd still is that connection before shutting it down.
+    std::unique_ptr<zmq::socket_t> monitor;
+    std::unique_ptr<conn_guard> guard;
+    std::uint16_t port = 0;
+    std::unordered_map<int, std::string> endpoints;
+    std::size_t refused = 0;  // since the last warning (one per second at most)
+    std::int64_t refused_logged_ms = 0;
   };
   struct dealer {
     std::mutex m;
@@ -83,6 +94,12 @@ class zmq_transport : public transport {
   // A full listener's longest-idle established peer, dropped to make room; false if none idles long enough.
   bool evict_idle_peer(listener& li);
   void on_dealer_message(dealer& d, std::vector<zmq::message_t>& msg);
+  // Erases a listener's peer; its TCP connection must start a new handshake in time (conn_guard).
+  std::map<std::string, link>::iterator erase_peer(listener& li, std::map<std::string, link>::iterator it);
+  // zmq_monitor.cpp: the listener's connection guard, in the I/O thread.
+  result<void> open_monitor(listener& li);
+  void read_monitor(listener& li);
+  void close_overdue(listener& li);
   // I/O thread, with the socket's mutex held: reads what the socket has.
   // True when it stopped before the socket ran dry (come back at once).
   bool drain_router(const std::shared_ptr<listener>& li, std::size_t max_parts);

@@ -2,6 +2,11 @@
 // connection is a Noise XX link bound to the node identities.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <zmq.hpp>
 
 #include <atomic>
@@ -84,6 +89,35 @@ struct node_side {
   }
   ~node_side() { t->stop(); }
 };
+
+// A raw TCP connection from `source` (an address of 127.0.0.0/8) to `port` on 127.0.0.1 that never says anything.
+struct silent_tcp {
+  int fd = -1;
+  silent_tcp(const char* source, std::uint16_t port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in from{}, to{};
+    from.sin_family = to.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &from.sin_addr);
+    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    to.sin_port = htons(port);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  }
+  ~silent_tcp() { ::close(fd); }
+  // The listener ended the connection (EOF or reset); what libzmq sends first (its greeting) is skipped.
+  bool ended() const {
+    char buf[256];
+    for (;;) {
+      auto n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+      if (n < 0) return false;
+    }
+  }
+};
+
+std::uint16_t port_of(const std::string& multiaddr) {
+  return static_cast<std::uint16_t>(std::stoul(multiaddr.substr(multiaddr.rfind('/') + 1)));
+}
 
 } // namespace
 
@@ -279,4 +313,35 @@ TEST(zmq, frames_sent_from_many_threads_at_once_arrive_whole_and_in_order) {
   r2.join();
   EXPECT_EQ(bad_at_server.load(), 0);
   EXPECT_EQ(bad_at_client.load(), 0);
+}
+
+// libzmq accepts every TCP connection and keeps it while the peer does: a flood of connections used to take
+// every file descriptor of the process (then libzmq spun on EMFILE and the store could not open a file).
+TEST(zmq, a_connection_flood_is_cut_to_the_limits_and_a_real_peer_still_gets_in) {
+  transport_config cfg;
+  cfg.settings = {{"max_connections", "24"}, {"max_connections_per_ip", "10"}, {"handshake_timeout_ms", "4000"}};
+  node_side server(true, cfg);
+  const auto port = port_of(server.addr);
+  std::vector<std::unique_ptr<silent_tcp>> flood;
+  for (int i = 0; i < 30; ++i) flood.push_back(std::make_unique<silent_tcp>("127.0.0.2", port));
+  auto ended = [&] { return std::count_if(flood.begin(), flood.end(), [](auto& s) { return s->ended(); }); };
+  // Beyond 10 from one address: ended at once (well before the handshake timeout).
+  ASSERT_TRUE(eventually([&] { return ended() == 20; }, 1500ms)) << ended();
+  // One address's flood does not keep a peer at another address out.
+  node_side client(false);
+  auto c = client.t->dial(server.addr + "/p2p/" + server.key.id().str());
+  ASSERT_TRUE(c) << c.err().what();
+  ASSERT_TRUE((*c)->send(bytes{42}));
+  ASSERT_TRUE(eventually([&] { return server.acc->count() == 1; }, 1500ms));
+  EXPECT_EQ(receive(*server.acc->first()), (bytes{42}));
+  // 10 + 1 + 10 + 3 = 24 in all: seven of the second wave find the listener full.
+  for (int i = 0; i < 20; ++i) flood.push_back(std::make_unique<silent_tcp>(i < 10 ? "127.0.0.3" : "127.0.0.4", port));
+  ASSERT_TRUE(eventually([&] { return ended() == 27; }, 800ms)) << ended();
+  // Silent connections are closed once the handshake timeout passes; the authenticated one is not.
+  ASSERT_TRUE(eventually([&] { return ended() == 50; }, 10s)) << ended();
+  ASSERT_TRUE((*c)->send(bytes{43}));
+  EXPECT_EQ(receive(*server.acc->first()), (bytes{43}));
+  ASSERT_TRUE(server.acc->first()->send(bytes{44}));
+  EXPECT_EQ(receive(**c), (bytes{44}));
+  EXPECT_EQ(server.acc->count(), 1u);
 }

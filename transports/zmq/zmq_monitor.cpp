@@ -1,0 +1,144 @@
+// The zmq listener's connection guard, its I/O side: libzmq's socket monitor
+// tells the I/O thread about each accepted and each ended TCP connection of
+// a ROUTER; conn_guard (zmq_guard.hpp) decides which to refuse or close, and
+// this file closes them with shutdown(2). libzmq owns the fds: shutdown ends
+// the connection without closing the descriptor, so libzmq sees the end,
+// reports it and closes the fd itself. Before shutting an fd down the I/O
+// thread checks that it still is that connection (local port and peer
+// address:port), as libzmq may have closed it and the number been reused
+// between the event and now.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "zmq_transport.hpp"
+
+namespace aqua::zmqt {
+namespace {
+
+// The IP address and the port of a socket address (IPv4 or IPv6).
+bool split(const sockaddr_storage& sa, std::string& ip, std::uint16_t& port) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (sa.ss_family == AF_INET) {
+    auto& a = reinterpret_cast<const sockaddr_in&>(sa);
+    if (!inet_ntop(AF_INET, &a.sin_addr, buf, sizeof buf)) return false;
+    port = ntohs(a.sin_port);
+  } else if (sa.ss_family == AF_INET6) {
+    auto& a = reinterpret_cast<const sockaddr_in6&>(sa);
+    if (!inet_ntop(AF_INET6, &a.sin6_addr, buf, sizeof buf)) return false;
+    port = ntohs(a.sin6_port);
+  } else {
+    return false;
+  }
+  ip = buf;
+  return true;
+}
+
+// `fd`'s local port and its peer's "ip port"; false if it is not a connected socket.
+bool describe(int fd, std::uint16_t& local_port, std::string& peer_ip, std::string& peer_endpoint) {
+  sockaddr_storage local{}, peer{};
+  socklen_t ll = sizeof local, pl = sizeof peer;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0) return false;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) return false;
+  std::string local_ip;
+  std::uint16_t peer_port = 0;
+  if (!split(local, local_ip, local_port) || !split(peer, peer_ip, peer_port)) return false;
+  peer_endpoint = peer_ip + " " + std::to_string(peer_port);
+  return true;
+}
+
+std::size_t open_file_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  return static_cast<std::size_t>(rl.rlim_cur);
+}
+
+} // namespace
+
+result<void> zmq_transport::open_monitor(listener& li) {
+  conn_guard::limits gl;
+  gl.max_connections = lim_.max_connections;
+  gl.max_per_address = lim_.max_connections_per_ip;
+  gl.handshake_timeout_ms = lim_.handshake_timeout_ms;
+  // The node needs descriptors besides this listener's (its store, the control API, dialled peers): a listener
+  // may hold at most half of them.
+  const auto files = open_file_limit();
+  if (files != SIZE_MAX && gl.max_connections > std::max<std::size_t>(files / 2, 16)) {
+    gl.max_connections = std::max<std::size_t>(files / 2, 16);
+    spdlog::info("zmq: {} takes at most {} connections (max_connections {}; half the open-file limit {})",
+                 li.address, gl.max_connections, lim_.max_connections, files);
+  }
+  li.guard = std::make_unique<conn_guard>(gl);
+  auto last = li.sock->get(zmq::sockopt::last_endpoint);
+  li.port = static_cast<std::uint16_t>(std::stoul(last.substr(last.rfind(':') + 1)));
+  const auto ep = "inproc://aqua-zmq-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(&li));
+  if (zmq_socket_monitor(li.sock->handle(), ep.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+    return error{errc::io_error, "zmq: cannot monitor " + li.address + ": " + zmq_strerror(zmq_errno())};
+  li.monitor = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+  li.monitor->set(zmq::sockopt::linger, 0);
+  li.monitor->connect(ep);
+  return ok();
+}
+
+void zmq_transport::read_monitor(listener& li) {
+  if (!li.monitor) return;
+  const auto now = steady_ms();
+  for (int n = 0; n < 4096; ++n) {
+    zmq::message_t ev, addr;
+    if (!li.monitor->recv(ev, zmq::recv_flags::dontwait)) break;
+    if (ev.more()) (void)li.monitor->recv(addr, zmq::recv_flags::dontwait);  // the endpoint: monitor messages arrive whole
+    if (ev.size() < 6) continue;
+    std::uint16_t id = 0;
+    std::uint32_t value = 0;
+    std::memcpy(&id, ev.data(), 2);
+    std::memcpy(&value, ev.data<char>() + 2, 4);
+    const int fd = static_cast<int>(value);
+    if (id == ZMQ_EVENT_DISCONNECTED) {
+      li.guard->closed(fd);
+      li.endpoints.erase(fd);
+      continue;
+    }
+    if (id != ZMQ_EVENT_ACCEPTED) continue;
+    std::uint16_t port = 0;
+    std::string ip, endpoint;
+    // Already gone (its disconnect follows), or the number reused by something else: nothing to track.
+    if (!describe(fd, port, ip, endpoint) || port != li.port) continue;
+    const auto v = li.guard->accepted(fd, ip, now);
+    if (v == conn_guard::verdict::keep) {
+      li.endpoints[fd] = endpoint;
+      continue;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    ++li.refused;
+    if (now - li.refused_logged_ms >= 1000) {
+      spdlog::warn("zmq: {} refused {} connection(s) (last from {}): {} open, {} from that address "
+                   "(max_connections {}, max_connections_per_ip {})",
+                   li.address, li.refused, ip, li.guard->open(), li.guard->open_from(ip),
+                   li.guard->settings().max_connections, li.guard->settings().max_per_address);
+      li.refused = 0;
+      li.refused_logged_ms = now;
+    }
+  }
+}
+
+void zmq_transport::close_overdue(listener& li) {
+  if (!li.guard) return;
+  for (int fd : li.guard->overdue(steady_ms())) {
+    std::uint16_t port = 0;
+    std::string ip, endpoint;
+    auto known = li.endpoints.find(fd);
+    if (known == li.endpoints.end() || !describe(fd, port, ip, endpoint) || port != li.port || endpoint != known->second)
+      continue;  // not that connection any more: its disconnect is on the way
+    spdlog::debug("zmq: {}: closing the connection from {}: no Noise handshake within {} ms", li.address,
+                  known->second, lim_.handshake_timeout_ms);
+    ::shutdown(fd, SHUT_RDWR);
+  }
+}
+
+} // namespace aqua::zmqt
