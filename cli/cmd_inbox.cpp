@@ -40,7 +40,7 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   if (!dir) return dir.err();
   std::error_code ec;
   if (!std::filesystem::exists(*dir, ec))
-    return error{errc::not_found, "no aqua data dir at '" + dir->string() + "'; run 'aqua init' first"};
+    return error{errc::no_identity, "no aqua data dir at '" + dir->string() + "'; run 'aqua init' first"};
   if (!std::filesystem::exists(*dir / store::dir_name / "CURRENT", ec)) return std::unique_ptr<store::db>();
   auto db = store::db::open(*dir / store::dir_name, false);
   if (!db && db.err().code() == errc::store_locked)

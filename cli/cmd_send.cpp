@@ -22,12 +22,13 @@ struct send_options {
   std::string message_id;
   std::string timeout = "30s";
   bool wait = false;
+  bool text_given = false;  // "" given on the command line, not left out
 };
 
 int run_send(const global_options& g, const send_options& o) {
   if (!o.text.empty() && !o.file.empty())
     return report(error{errc::invalid_argument, "give the message as text or --file, not both"}, g.json);
-  if (o.text.empty() && o.file.empty())
+  if (o.text.empty() && o.file.empty() && !o.text_given)
     return report(error{errc::invalid_argument, "nothing to send: give text, --file F, or - to read stdin"}, g.json);
   std::string body = o.text;
   // The control API carries the payload as hex on one line of at most max_line_bytes.
@@ -38,11 +39,20 @@ int run_send(const global_options& g, const send_options& o) {
     if (!read) return report(read.err(), g.json);
     body = std::move(*read);
   }
+  // An empty message is mostly a mistake (an unset shell variable, a command that printed nothing); with a
+  // topic it is a signal, and the API carries it.
+  if (body.empty() && o.topic.empty()) {
+    const std::string from = o.text == "-" ? "stdin is" : !o.file.empty() ? "--file '" + o.file + "' is" : "the text is";
+    return report(error{errc::invalid_argument, "nothing to send: " + from + " empty (give --topic to send an empty message)"},
+                  g.json);
+  }
   nlohmann::json req{{"cmd", "send"}, {"to", o.to}, {"payload_hex", to_hex(as_bytes(body))}};
   if (!o.ttl.empty()) {
     auto ttl = parse_duration_ms(o.ttl, "--ttl");
     if (!ttl) return report(ttl.err(), g.json);
-    req["ttl_s"] = std::max<std::uint64_t>(1, *ttl / 1000);
+    // The control API counts whole seconds and reads 0 as "the config's default": refuse what would round to it.
+    if (*ttl < 1000) return report(error{errc::invalid_argument, "--ttl '" + o.ttl + "' is less than 1s"}, g.json);
+    req["ttl_s"] = (*ttl + 999) / 1000;
   }
   auto timeout = parse_duration_ms(o.timeout, "--timeout");
   if (!timeout) return report(timeout.err(), g.json);
@@ -153,7 +163,10 @@ void add_send_commands(CLI::App& app, global_options& g, int& rc) {
     "Examples:\n  aqua send 12D3KooWAbc... \"hello\"\n  aqua send bob --topic research --wait \"here are the findings\"\n"
     "  aqua send bob --file report.pdf --ttl 2d\n  echo '{\"q\":1}' | aqua send bob - --json\n"
     "Needs a running daemon ('aqua serve'); without one it exits with code 5 and says how to start it.");
-  send->callback([&g, &rc, o] { rc = run_send(g, *o); });
+  send->callback([&g, &rc, o, send] {
+    o->text_given = send->get_option("text")->count() > 0;
+    rc = run_send(g, *o);
+  });
   auto* status = app.add_subcommand("status", "The daemon's identity, listen addresses, connections and queues");
   status->footer("Examples:\n  aqua status\n  aqua status --json | jq .connections\nExit code 5 when no daemon runs.");
   status->callback([&g, &rc] { rc = run_status(g); });

@@ -36,9 +36,11 @@ int main(int argc, char** argv) {
   using namespace aqua::cli;
   ::umask(077);  // everything aqua writes (keys, store, contacts) is private to its user
   CLI::App app{"aqua - TCP/IP for AI agents: identities, verified handshakes and end-to-end encrypted messages.\n"
-               "\nExit codes: 0 ok, 1 operation failed, 2 bad usage, 3 invalid config, 4 identity/key problem,\n"
+               "\nExit codes: 0 ok, 1 operation failed, 2 bad usage, 3 invalid or unreadable config,\n"
+               "4 identity/key problem (or none yet: run 'aqua init'),\n"
                "5 no daemon running (start one with 'aqua serve'), 6 timed out waiting."};
-  app.set_version_flag("--version", std::string("aqua 0.1.0"));
+  constexpr const char* version = "0.1.0";
+  app.set_version_flag("--version", std::string("aqua ") + version);
   app.require_subcommand(1);
   app.fallthrough(true);  // global flags may follow the subcommand: aqua id --json
   global_options g;
@@ -70,6 +72,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
+    for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i)
+      if (std::string_view(argv[i]) == "--json") {
+        print_json({{"name", "aqua"}, {"version", version}});
+        return exit_ok;
+      }
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // --json promises JSON errors too; the flag may sit after the bad part, unparsed.

@@ -17,6 +17,7 @@ int exit_code_for(const error& e) {
     case errc::config_missing_field:
     case errc::config_bad_value:
     case errc::config_bad_address:
+    case errc::config_unreadable:
       return exit_config;
     case errc::insecure_permissions:
     case errc::bad_key_file:
@@ -29,6 +30,7 @@ int exit_code_for(const error& e) {
     case errc::bad_card:
     case errc::bad_card_signature:
     case errc::card_expired:
+    case errc::no_identity:
       return exit_identity;
     case errc::invalid_argument:
       return exit_usage;
@@ -54,6 +56,9 @@ result<node_config> load_node_config(const global_options& g, const std::string&
   if (!config.empty()) return load_config(config);
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
+  std::error_code ec;
+  if (!std::filesystem::exists(*dir / config_file_name, ec) && !std::filesystem::exists(*dir / key_file_name, ec))
+    return error{errc::no_identity, "no identity in '" + dir->string() + "'; run 'aqua init' first"};
   return load_config(*dir / config_file_name);
 }
 

@@ -101,8 +101,10 @@ class InitAndId(unittest.TestCase):
         run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/tcp/4001", check=0)
 
     def test_inbox_and_outbox_of_a_node_that_never_ran_are_empty(self):
-        p = run("--dir", self.dir, "inbox", "list", check=1)
+        p = run("--dir", self.dir, "inbox", "list", check=4)
         self.assertIn("run 'aqua init' first", p.stderr)
+        p = run("--dir", self.dir, "id", check=4)
+        self.assertIn("no_identity", p.stderr)
         run("--dir", self.dir, "init", check=0)
         self.assertEqual(json.loads(run("--dir", self.dir, "inbox", "list", "--json", check=0).stdout), {"messages": []})
         self.assertEqual(json.loads(run("--dir", self.dir, "outbox", "list", "--json", check=0).stdout), {"messages": []})
@@ -120,7 +122,7 @@ class InitAndId(unittest.TestCase):
         self.assertEqual(j["error"]["code"], "insecure_permissions")
 
     def test_id_without_init_says_what_to_do(self):
-        p = run("--dir", self.dir, "id", check=1)
+        p = run("--dir", self.dir, "id", check=4)
         self.assertIn("aqua init", p.stderr)
 
     def test_corrupt_key_file_is_a_precise_error(self):
@@ -144,6 +146,8 @@ class CardsAndContacts(unittest.TestCase):
         self.tmp.cleanup()
 
     def test_card_export_json_describes_a_signed_card(self):
+        p = run("--dir", self.a, "card", "export", "--capability", "x" * 65, check=2)
+        self.assertIn("is not 1 to 64 characters of a-z 0-9 . _ / -", p.stderr)
         out = json.loads(run("--dir", self.a, "card", "export", "--json", "--capability", "research", check=0).stdout)
         self.assertTrue(out["card"].startswith("aqua-card-v1:"))
         self.assertEqual(out["peer_id"], json.loads(run("--dir", self.a, "id", "--json", check=0).stdout)["peer_id"])
@@ -210,8 +214,19 @@ class ConfigCheck(unittest.TestCase):
             os.unlink(f.name)
 
     def test_missing_file(self):
-        p = run("config", "check", "/nonexistent/aqua.yaml", check=1)
-        self.assertIn("cannot open config", p.stderr)
+        p = run("config", "check", "/nonexistent/aqua.yaml", check=3)
+        self.assertIn("cannot open config '/nonexistent/aqua.yaml': No such file or directory", p.stderr)
+        self.assertIn("config_unreadable", p.stderr)
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            p = run("config", "check", tmp, check=3)
+            self.assertIn("is a directory", p.stderr)
+            p = run("--dir", tmp, "serve", check=4)  # nothing there yet
+            self.assertIn("run 'aqua init' first", p.stderr)
+            agent = os.path.join(tmp, "agent")
+            run("--dir", agent, "init", check=0)
+            os.unlink(os.path.join(agent, "config.yaml"))
+            p = run("--dir", agent, "serve", check=3)  # an identity without its config: the config is the problem
+            self.assertIn("config_unreadable", p.stderr)
 
 
 class Usage(unittest.TestCase):
@@ -232,6 +247,23 @@ class Usage(unittest.TestCase):
             self.assertIn("is not a whole number", run(*args, check=2).stderr, args)
         run("--log-level", "loud", "id", check=2)
         run(check=2)
+        self.assertRegex(run("--version", check=0).stdout, r"^aqua \d+\.\d+\.\d+\n$")
+        self.assertEqual(json.loads(run("--version", "--json", check=0).stdout)["name"], "aqua")
+
+    def test_an_empty_message_is_refused_unless_it_has_a_topic(self):
+        peer = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            empty = os.path.join(tmp, "empty")
+            open(empty, "w").close()
+            env = {"AQUA_DIR": os.path.join(tmp, "never-initialised")}
+            self.assertIn("nothing to send: the text is empty", run("send", peer, "", env=env, check=2).stderr)
+            self.assertIn("--file '" + empty + "' is empty", run("send", peer, "--file", empty, env=env, check=2).stderr)
+            p = subprocess.run([AQUA, "send", peer, "-"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               env={**os.environ, **env}, timeout=60)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("stdin is empty (give --topic", p.stderr)
+            # With a topic the empty message is a signal: it gets as far as looking for the daemon.
+            self.assertEqual(run("send", peer, "", "--topic", "ping", env=env).returncode, 5)
 
     def test_usage_errors_are_json_with_json_flag(self):
         for args in (("--json", "relay"), ("status", "stray", "--json"), ("send", "--json")):
@@ -289,6 +321,23 @@ class Usage(unittest.TestCase):
             self.assertIn("larger than 1048576 bytes", p.stderr)
             p = run("contacts", "add", "/dev/zero", env=env, check=4)
             self.assertIn("card file '/dev/zero' is larger than", p.stderr)
+            fifo = os.path.join(tmp, "fifo")
+            os.mkfifo(fifo)  # no writer: used to block in open(2) for good
+            p = run("config", "check", fifo, env=env, check=3)
+            self.assertIn(fifo, p.stderr)
+            run("contacts", "add", fifo, env=env, check=4)
+            # A pipe with a writer (what --file <(command) gives) is read to its end.
+            other = {"AQUA_DIR": os.path.join(tmp, "other")}
+            run("init", env=other, check=0)
+            card = run("card", "export", env=other, check=0).stdout
+            r, w = os.pipe()
+            os.write(w, card.encode())
+            os.close(w)
+            p = subprocess.run([AQUA, "contacts", "add", f"/dev/fd/{r}", "--alias", "other"], pass_fds=(r,), text=True,
+                               capture_output=True, env={**os.environ, **env}, timeout=60)
+            os.close(r)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("other", run("contacts", "list", env=env, check=0).stdout)
             p = run("contacts", "add", tmp, "--json", env=env, check=2)
             self.assertIn("is a directory", json.loads(p.stdout)["error"]["message"])
             big = os.path.join(tmp, "big.bin")

@@ -259,6 +259,10 @@ class Daemon(unittest.TestCase):
                                  text=True)
             self.assertEqual(out.returncode, 2)
             self.assertIn("--ttl 'soon'", out.stderr)
+            out = subprocess.run([AQUA, "--dir", a, "send", "nobody", "x", "--ttl", "500ms"], capture_output=True,
+                                 text=True)
+            self.assertEqual(out.returncode, 2)  # would round to 0, which the API reads as "the default TTL"
+            self.assertIn("--ttl '500ms' is less than 1s", out.stderr)
             self.stop(proc)
 
     def test_control_api_answers_every_malformed_request_and_the_daemon_lives_on(self):

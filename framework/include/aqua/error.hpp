@@ -70,6 +70,8 @@ enum class errc : std::uint16_t {
   not_supported,   // the transport/peer has no such capability (e.g. no mailbox)
   quota_exceeded,  // a mailbox or relay limit for this peer is reached
   peer_offline,    // the peer is not reachable live now (e.g. no relay reservation)
+  no_identity,     // the data dir holds no identity key yet ('aqua init' makes one)
+  config_unreadable,  // the config file is missing, unreadable or not a file
 };
 
 std::string_view to_string(errc code) noexcept;

@@ -302,7 +302,11 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
 
 result<node_config> load_config(const fs::path& file) {
   auto text = detail::read_file_bounded(file, max_config_bytes, "config '" + file.string() + "'", errc::config_syntax);
-  if (!text) return text.err();
+  if (!text) {
+    // Too large is a config error already; a file that is missing, unreadable or a directory cannot be used either.
+    if (text.err().code() == errc::config_syntax) return text.err();
+    return error{errc::config_unreadable, text.err().message()};
+  }
   auto base = fs::absolute(file).parent_path();
   return parse_config(*text, file.string(), base);
 }

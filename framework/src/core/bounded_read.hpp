@@ -16,8 +16,10 @@ namespace aqua::detail {
 // Reads `in` to its end; more than `max_bytes` is an error with code
 // `too_large` that names `what` (e.g. "config 'x.yaml'").
 result<std::string> read_bounded(std::istream& in, std::size_t max_bytes, const std::string& what, errc too_large);
-// The same for a file: not_found when it cannot be opened, invalid_argument
-// for a directory, io_error when reading fails.
+// The same for a file: not_found when it does not exist, io_error when it
+// cannot be opened or read, invalid_argument for a directory. A FIFO without
+// a writer reads as empty (never blocks); a pipe with one (--file <(cmd))
+// reads to its end.
 result<std::string> read_file_bounded(const std::filesystem::path& file, std::size_t max_bytes, const std::string& what,
                                       errc too_large);
 

@@ -59,6 +59,8 @@ std::string_view to_string(errc code) noexcept {
     case errc::not_supported: return "not_supported";
     case errc::quota_exceeded: return "quota_exceeded";
     case errc::peer_offline: return "peer_offline";
+    case errc::no_identity: return "no_identity";
+    case errc::config_unreadable: return "config_unreadable";
   }
   return "unknown_error";
 }

@@ -97,7 +97,7 @@ result<keypair> read_key_file(const fs::path& file) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
     if (errno == ENOENT)
-      return error{errc::not_found, "no secret key at '" + file.string() + "'; run 'aqua init' first"};
+      return error{errc::no_identity, "no secret key at '" + file.string() + "'; run 'aqua init' first"};
     return io_error("cannot stat secret key", file);
   }
   if (!S_ISREG(st.st_mode)) return error{errc::bad_key_file, "'" + file.string() + "' is not a regular file"};

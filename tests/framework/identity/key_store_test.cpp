@@ -96,7 +96,7 @@ TEST(key_store, missing_key_says_to_run_init) {
   test::temp_dir tmp("ks");
   auto r = read_key_file(tmp.path() / "nope.key");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.err().code(), errc::not_found);
+  EXPECT_EQ(r.err().code(), errc::no_identity);
   EXPECT_NE(r.err().message().find("aqua init"), std::string::npos);
 }
 
