@@ -24,6 +24,25 @@ bool valid_capability(std::string_view s) {
 
 } // namespace
 
+result<void> check_card_fields(const std::vector<std::string>& addresses, const std::vector<std::string>& capabilities) {
+  auto bad_arg = [](std::string m) { return error{errc::invalid_argument, std::move(m)}; };
+  if (addresses.size() > max_card_addresses)
+    return bad_arg("a card holds at most " + std::to_string(max_card_addresses) + " addresses, not " + std::to_string(addresses.size()));
+  for (auto& a : addresses) {
+    if (a.size() > max_card_address_length)
+      return bad_arg("address '" + a.substr(0, 40) + "...' is longer than " + std::to_string(max_card_address_length) + " bytes");
+    if (auto ma = multiaddr::parse(a); !ma) return bad_arg("card address: " + ma.err().message());
+  }
+  if (capabilities.size() > max_card_capabilities)
+    return bad_arg("a card holds at most " + std::to_string(max_card_capabilities) + " capabilities, not " +
+                   std::to_string(capabilities.size()));
+  for (auto& cap : capabilities)
+    if (!valid_capability(cap))
+      return bad_arg("capability '" + (cap.size() > 80 ? cap.substr(0, 80) + "..." : cap) + "' is not 1 to " +
+                     std::to_string(max_card_capability_length) + " characters of a-z 0-9 . _ / -");
+  return ok();
+}
+
 bytes card_body(const contact_card& c) {
   bytes out;
   out.push_back(card_version);

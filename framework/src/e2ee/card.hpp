@@ -44,6 +44,12 @@ struct contact_card {
   peer_id id() const { return peer_id::from_public_key(identity); }
 };
 
+// What a card of ours may advertise, checked before it is signed: at most 16
+// multiaddrs of up to 256 bytes, at most 32 capabilities of [a-z0-9._/-]{1,64}.
+// invalid_argument naming the offending value (decode_card's bad_card would
+// only name a byte offset in the encoding).
+result<void> check_card_fields(const std::vector<std::string>& addresses, const std::vector<std::string>& capabilities);
+
 // The canonical body the signature covers (without the context string).
 bytes card_body(const contact_card& c);
 bytes card_signing_input(const contact_card& c);

@@ -92,3 +92,21 @@ TEST(card, safety_code_is_symmetric_and_distinguishes_pairs) {
   EXPECT_NE(safety_code(a, b), safety_code(a, c));
   EXPECT_EQ(safety_code(a, b).size(), 12u * 5 + 9 + 2 * 3);
 }
+
+TEST(card, own_card_fields_out_of_bounds_are_named_before_signing) {
+  EXPECT_TRUE(check_card_fields({"/ip4/127.0.0.1/tcp/4001"}, {"research", "a.b/c-d_e"}));
+  auto expect_refused = [](std::vector<std::string> addrs, std::vector<std::string> caps, const std::string& says) {
+    auto r = check_card_fields(addrs, caps);
+    ASSERT_FALSE(r) << says;
+    EXPECT_EQ(r.err().code(), errc::invalid_argument);
+    EXPECT_NE(r.err().message().find(says), std::string::npos) << r.err().message();
+    EXPECT_EQ(r.err().message().find("at byte"), std::string::npos) << r.err().message();
+  };
+  expect_refused({}, {std::string(65, 'a')}, "is not 1 to 64 characters");
+  expect_refused({}, {"Research"}, "capability 'Research'");
+  expect_refused({}, {""}, "capability ''");
+  expect_refused({}, std::vector<std::string>(33, "x"), "at most 32 capabilities, not 33");
+  expect_refused({"not-an-address"}, {}, "card address:");
+  expect_refused(std::vector<std::string>(17, "/ip4/127.0.0.1/tcp/1"), {}, "at most 16 addresses, not 17");
+  expect_refused({"/dns/" + std::string(300, 'a') + "/tcp/1"}, {}, "longer than 256 bytes");
+}
