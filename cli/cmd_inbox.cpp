@@ -41,8 +41,11 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   std::error_code ec;
   if (!std::filesystem::exists(*dir, ec))
     return error{errc::no_identity, "no aqua data dir at '" + dir->string() + "'; run 'aqua init' first"};
-  if (!std::filesystem::exists(*dir / store::dir_name / "CURRENT", ec)) return std::unique_ptr<store::db>();
-  auto db = store::db::open(*dir / store::dir_name, false);
+  // Anything else there (a store without its CURRENT file, a plain file) is for db::open to name.
+  const auto sdir = *dir / store::dir_name;
+  if (!std::filesystem::exists(sdir, ec) || (std::filesystem::is_directory(sdir, ec) && std::filesystem::is_empty(sdir, ec)))
+    return std::unique_ptr<store::db>();
+  auto db = store::db::open(sdir, false);
   if (!db && db.err().code() == errc::store_locked)
     return error{errc::store_locked, db.err().message() + "; stop 'aqua serve' to read the store directly"};
   return db;

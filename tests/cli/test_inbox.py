@@ -72,6 +72,14 @@ class Inbox(unittest.TestCase):
             self.assertEqual([m["seq"] for m in since], [listed[4]["seq"]])
             out = json.loads(aqua(a, "outbox", "list", "--json"))["messages"]
             self.assertEqual(sorted(m["state"] for m in out), ["delivered"] * 5)
+            # A store that lost its CURRENT file is reported, never read as empty nor started afresh.
+            os.remove(os.path.join(b, "store", "CURRENT"))
+            for args in (("inbox", "list"), ("store", "check"), ("contacts", "list")):
+                p = subprocess.run([AQUA, "--dir", b, *args], capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 1, (args, p.stdout, p.stderr))
+                self.assertIn("no CURRENT file; run 'aqua store repair'", p.stderr)
+            aqua(b, "store", "repair")
+            self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), 4)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #include "store/store.hpp"
 
+#include <leveldb/env.h>
 #include <leveldb/iterator.h>
 
 #include <sys/stat.h>
@@ -17,6 +18,22 @@ leveldb::ReadOptions verified_reads() {
   return o;
 }
 
+// A store dir holding LevelDB's files but no CURRENT (the name of the live
+// MANIFEST): opening it with create_if_missing would start an empty store
+// beside the old tables, and LevelDB then deletes them as obsolete.
+bool tables_without_current(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "CURRENT", ec)) return false;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.rfind("MANIFEST-", 0) == 0 || it->path().extension() == ".ldb" || it->path().extension() == ".sst" ||
+        it->path().extension() == ".log")
+      return true;
+  }
+  return false;
+}
+
 } // namespace
 
 error from_status(const leveldb::Status& s, const std::string& what) {
@@ -32,6 +49,9 @@ result<std::unique_ptr<db>> db::open(const std::filesystem::path& dir, bool crea
   out->dir_ = dir;
   // The store holds ratchet and prekey secrets: a private dir, always.
   std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && tables_without_current(dir))
+    return error{errc::store_corrupt, "store '" + dir.string() + "' holds data files but no CURRENT file; run 'aqua store "
+                                      "repair' to rebuild it from them (nothing was changed)"};
   if (create) std::filesystem::create_directories(dir, ec);
   if (std::filesystem::exists(dir, ec) && ::chmod(dir.c_str(), 0700) != 0)
     return error{errc::io_error, "cannot chmod 0700 store dir '" + dir.string() + "'"};
@@ -61,8 +81,15 @@ result<std::unique_ptr<db>> db::open(const std::filesystem::path& dir, bool crea
 }
 
 result<void> db::repair(const std::filesystem::path& dir) {
+  // LevelDB's repair takes no lock: run on a store a node has open, it rewrites the files under it (and the node's
+  // later writes are lost). It runs holding the store's lock, as a node does.
+  auto* env = leveldb::Env::Default();
+  leveldb::FileLock* lock = nullptr;
+  auto s = env->LockFile((dir / "LOCK").string(), &lock);
+  if (!s.ok()) return from_status(s, "cannot repair store '" + dir.string() + "'");
   leveldb::Options opts;
-  auto s = leveldb::RepairDB(dir.string(), opts);
+  s = leveldb::RepairDB(dir.string(), opts);
+  env->UnlockFile(lock);
   if (!s.ok()) return from_status(s, "repair of '" + dir.string() + "' failed");
   return ok();
 }

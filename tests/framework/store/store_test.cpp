@@ -77,6 +77,56 @@ TEST(store, second_opener_gets_store_locked) {
   EXPECT_EQ(b.err().code(), errc::store_locked);
 }
 
+TEST(store, repair_refuses_a_store_that_a_node_has_open_and_changes_nothing) {
+  // LevelDB's RepairDB takes no lock: run under a live node it moved the node's log and MANIFEST aside, and every
+  // write the node made afterwards (messages it had acknowledged, ratchet steps) was gone after a restart.
+  test::temp_dir tmp("store");
+  auto dir = tmp.path() / "s";
+  auto db = store::db::open(dir);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->write(put("i/1", "before")));
+  auto files = [&] {
+    std::vector<std::string> names;
+    for (auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto before = files();
+  auto r = store::db::repair(dir);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::store_locked) << r.err().what();
+  EXPECT_EQ(files(), before);
+  ASSERT_TRUE((*db)->write(put("i/2", "after")));
+  db = store::db::open(tmp.path() / "other");  // closes the first
+  auto again = store::db::open(dir);
+  ASSERT_TRUE(again) << again.err().what();
+  EXPECT_EQ((*again)->get("i/2").value(), std::optional<std::string>("after"));
+}
+
+TEST(store, a_store_without_its_current_file_is_refused_not_started_afresh) {
+  // create_if_missing on such a dir began an empty store and LevelDB deleted the old tables as obsolete.
+  test::temp_dir tmp("store");
+  auto dir = tmp.path() / "s";
+  {
+    auto db = store::db::open(dir);
+    ASSERT_TRUE(db);
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE((*db)->write(put("i/" + std::to_string(100 + i), "message")));
+  }
+  std::filesystem::remove(dir / "CURRENT");
+  for (bool create : {true, false}) {
+    auto db = store::db::open(dir, create);
+    ASSERT_FALSE(db);
+    EXPECT_EQ(db.err().code(), errc::store_corrupt);
+    EXPECT_NE(db.err().message().find("no CURRENT file; run 'aqua store repair'"), std::string::npos) << db.err().what();
+  }
+  ASSERT_TRUE(store::db::repair(dir));
+  auto db = store::db::open(dir, false);
+  ASSERT_TRUE(db) << db.err().what();
+  std::size_t n = 0;
+  ASSERT_TRUE((*db)->scan("i/", [&](std::string_view, std::string_view) { return ++n, true; }));
+  EXPECT_EQ(n, 50u);
+}
+
 TEST(store, corruption_is_reported_and_repair_recovers_the_data) {
   test::temp_dir tmp("store");
   auto dir = tmp.path() / "s";
