@@ -46,7 +46,7 @@ result<fs::path> move_old_identity(const fs::path& dir, const fs::path& key_file
   for (int i = 2; fs::exists(old, ec); ++i) old = dir / (std::string(stamp) + "-" + std::to_string(i));
   if (!fs::create_directory(old, ec) || ::chmod(old.c_str(), 0700) != 0)
     return error{errc::io_error, "cannot create '" + old.string() + "' for the old identity: " + ec.message()};
-  fs::rename(key_file, old / key_file_name, ec);
+  if (fs::exists(key_file, ec)) fs::rename(key_file, old / key_file_name, ec);
   if (!ec && has_store) fs::rename(store_dir, old / store::dir_name, ec);
   if (!ec && fs::exists(dir / config_file_name)) fs::copy_file(dir / config_file_name, old / config_file_name, ec);
   if (ec) return error{errc::io_error, "cannot move the old identity to '" + old.string() + "': " + ec.message()};
@@ -58,6 +58,8 @@ int run_init(const global_options& g, const init_options& o) {
   if (!dir) return report(dir.err(), g.json);
   auto key_file = *dir / key_file_name;
   auto config_file = *dir / config_file_name;
+  if (auto why = node_name_problem(o.name); !o.name.empty() && !why.empty())
+    return report(error{errc::invalid_argument, "--name: " + why}, g.json);
   for (auto& a : o.listen)  // before anything is written
     if (auto m = multiaddr::parse(a); !m)
       return report(error{errc::invalid_argument, "--listen '" + a + "': " + m.err().message()}, g.json);
@@ -67,9 +69,17 @@ int run_init(const global_options& g, const init_options& o) {
     return report(error{errc::already_exists, "'" + dir->string() + "' already holds an identity (" +
                                                   key_file.string() + "); use --force to replace it"},
                   g.json);
+  // A config or store without the key: the key was lost or moved. A new key beside that store could not start
+  // (the store belongs to the old identity), and the config may be the user's own work.
+  const bool leftovers = fs::exists(config_file, ec) || fs::exists(*dir / store::dir_name, ec);
+  if (!o.force && leftovers)
+    return report(error{errc::already_exists, "'" + dir->string() + "' holds a config or a store but no identity key (" +
+                                                  key_file.string() + "): restore the key, or use --force to start a "
+                                                  "new identity (the old files are moved aside)"},
+                  g.json);
   if (auto r = ensure_private_dir(*dir); !r) return report(r.err(), g.json);
   std::optional<fs::path> moved;
-  if (exists) {
+  if (exists || leftovers) {
     auto m = move_old_identity(*dir, key_file);
     if (!m) return report(m.err(), g.json);
     moved = *m;
@@ -78,7 +88,7 @@ int run_init(const global_options& g, const init_options& o) {
   if (auto r = write_key_file(key_file, kp, true); !r) return report(r.err(), g.json);
   auto id = kp.id();
   auto name = o.name.empty() ? dir->filename().string() : o.name;
-  if (name.empty() || name == ".aqua") name = "aqua";
+  if (name == ".aqua" || !node_name_problem(name).empty()) name = "aqua";
   auto listen = o.listen;
   if (listen.empty()) listen.push_back("/memory/" + id.str().substr(id.str().size() - 12));
   if (auto r = write_file_atomic(config_file, default_config_yaml(name, listen), 0600); !r)

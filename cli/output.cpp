@@ -47,7 +47,8 @@ int report(const error& e, bool json) {
   if (json) {
     print_json({{"error", {{"code", std::string(to_string(e.code()))}, {"message", e.message()}}}});
   } else {
-    std::cerr << "aqua: error: " << e.what() << "\n";
+    // Messages quote what they refuse (a card's capability, a peer's text): never raw escape sequences on a terminal.
+    std::cerr << "aqua: error: " << terminal_text(e.what(), true) << "\n";
   }
   return exit_code_for(e);
 }

@@ -94,6 +94,47 @@ class InitAndId(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.dir, "store")))
         self.assertEqual(stat.S_IMODE(os.stat(old).st_mode), 0o700)
 
+    def test_init_never_takes_over_a_shared_dir_or_a_lost_identitys_files(self):
+        # A directory open to others and holding other files (/tmp, a home): refused, its mode left alone.
+        shared = os.path.join(self.tmp.name, "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+        open(os.path.join(shared, "someone-elses"), "w").close()
+        p = run("--dir", shared, "init", check=4)
+        self.assertIn("is open to others (mode 1777)", p.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(shared).st_mode), 0o1777)
+        # An empty one is ours to tighten.
+        empty = os.path.join(self.tmp.name, "empty")
+        os.mkdir(empty)
+        os.chmod(empty, 0o755)
+        run("--dir", empty, "init", check=0)
+        self.assertEqual(stat.S_IMODE(os.stat(empty).st_mode), 0o700)
+        # A config (and store) whose key went missing: not overwritten without --force, moved aside with it.
+        run("--dir", self.dir, "init", check=0)
+        cfg = os.path.join(self.dir, "config.yaml")
+        with open(cfg, "a") as f:
+            f.write("# my own changes\n")
+        os.remove(os.path.join(self.dir, "identity.key"))
+        p = run("--dir", self.dir, "init", check=4)
+        self.assertIn("holds a config or a store but no identity key", p.stderr)
+        self.assertIn("# my own changes", open(cfg).read())
+        out = json.loads(run("--dir", self.dir, "init", "--force", "--json", check=0).stdout)
+        self.assertIn("# my own changes", open(os.path.join(out["replaced"], "config.yaml")).read())
+
+    def test_init_writes_any_node_name_as_one_string_and_refuses_names_that_are_paths(self):
+        for name in ("x: y", "#x", "a\"b"):
+            d = os.path.join(self.tmp.name, "n" + str(len(name)) + name[0].replace("#", "h").replace('"', "q"))
+            run("--dir", d, "init", "--name", name, check=0)
+            run("config", "check", os.path.join(d, "config.yaml"), check=0)
+        self.assertIn("--name: a node name must not", run("--dir", self.dir, "init", "--name", "../x", check=2).stderr)
+        self.assertIn("control characters", run("--dir", self.dir, "init", "--name", "x\n  log_level: off", check=2).stderr)
+        self.assertFalse(os.path.exists(self.dir))
+        # Error messages quote what they refuse: escaped, never raw escape sequences for the terminal.
+        run("--dir", self.dir, "init", check=0)
+        p = run("--dir", self.dir, "contacts", "show", "\x1b]0;owned\x07\x1b[2J", check=1)
+        self.assertIn("no contact '\\x1b]0;owned\\x07\\x1b[2J'", p.stderr)
+        self.assertNotIn("\x1b", p.stderr)
+
     def test_init_with_a_bad_listen_address_writes_nothing(self):
         p = run("--dir", self.dir, "init", "--listen", "notanaddr", check=2)
         self.assertIn("--listen 'notanaddr'", p.stderr)

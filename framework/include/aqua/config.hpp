@@ -125,4 +125,9 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
 // /memory/... addresses go to a loopback transport, the others (tcp) to zmq.
 std::string default_config_yaml(const std::string& name, const std::vector<std::string>& listen);
 
+// What is wrong with `name` as a node name, or "" if nothing: 1 to 64 bytes of
+// UTF-8 without control characters, no '/' and not "." or ".." (an agent's
+// name names its card file in agent_directory.path, docs/agents.md).
+std::string node_name_problem(std::string_view name);
+
 } // namespace aqua

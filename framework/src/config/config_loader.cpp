@@ -5,6 +5,7 @@
 #include "aqua/multiaddr.hpp"
 #include "config/yaml_walker.hpp"
 #include "core/bounded_read.hpp"
+#include "core/utf8.hpp"
 
 namespace aqua {
 namespace {
@@ -34,7 +35,10 @@ std::string checked_address(const yaml_walker& w, const YAML::Node& n, const std
 void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
   const std::string path = "node";
   w.check_keys(n, path, {"name", "data_dir", "log_level", "worker_threads", "plugin_path"});
-  if (auto c = w.child(n, path, "name", false); c.IsDefined()) cfg.name = w.as_string(c, path + ".name");
+  if (auto c = w.child(n, path, "name", false); c.IsDefined()) {
+    cfg.name = w.as_string(c, path + ".name");
+    if (auto why = node_name_problem(cfg.name); !why.empty()) w.fail(errc::config_bad_value, c, path + ".name", why);
+  }
   if (auto c = w.child(n, path, "data_dir", false); c.IsDefined())
     cfg.data_dir = resolve(base, w.as_string(c, path + ".data_dir"));
   if (auto c = w.child(n, path, "log_level", false); c.IsDefined()) {
@@ -271,7 +275,13 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
   try {
     YAML::Node root;
     try {
-      root = YAML::Load(std::string(yaml));
+      // Every document, not just the first: a '---' or '...' line used to end the config there, silently ignoring
+      // the rest (even broken YAML).
+      auto docs = YAML::LoadAll(std::string(yaml));
+      if (docs.size() > 1)
+        return error{errc::config_syntax, source_name + ": holds " + std::to_string(docs.size()) +
+                                              " YAML documents (a '---' or '...' line); a config is one document"};
+      if (!docs.empty()) root = docs.front();
     } catch (const YAML::ParserException& e) {
       w.fail_at(errc::config_syntax, e.mark, "", e.msg);
     }
@@ -292,6 +302,7 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
     if (auto d = w.child(root, "", "agent_directory", false); d.IsDefined() && !d.IsNull())
       parse_agent_directory(w, d, base_dir, cfg);
     if (cfg.name.empty()) cfg.name = cfg.data_dir.filename().string();
+    if (!node_name_problem(cfg.name).empty()) cfg.name = "aqua";  // a data dir named so that it cannot name files
     return cfg;
   } catch (const config_failure& f) {
     return f.err;
@@ -316,6 +327,36 @@ std::uint32_t node_worker_threads(std::uint32_t configured, unsigned cores) {
   return std::clamp<std::uint32_t>(cores / 2, 1, 4);
 }
 
+std::string node_name_problem(std::string_view name) {
+  if (name.empty() || name.size() > 64) return "a node name is 1 to 64 bytes, got " + std::to_string(name.size());
+  if (name == "." || name == ".." || name.find('/') != std::string_view::npos)
+    return "a node name must not be '.', '..' or contain '/' (it names the agent's card file)";
+  const auto* p = reinterpret_cast<const std::uint8_t*>(name.data());
+  for (std::size_t i = 0; i < name.size();) {
+    if (p[i] < 0x20 || p[i] == 0x7f) return "a node name must not contain control characters";
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const auto n = detail::utf8_sequence(p + i, name.size() - i);
+    if (n == 0) return "a node name must be UTF-8 text";
+    i += n;
+  }
+  return {};
+}
+
+namespace {
+// A YAML double-quoted scalar: whatever the name holds (':', '#', quotes), it stays one string.
+std::string yaml_quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+} // namespace
+
 std::string default_config_yaml(const std::string& name, const std::vector<std::string>& listen) {
   std::vector<std::string> memory, tcp;
   for (auto& a : listen) (a.rfind("/memory/", 0) == 0 ? memory : tcp).push_back(a);
@@ -323,7 +364,7 @@ std::string default_config_yaml(const std::string& name, const std::vector<std::
   out += "# aqua node configuration (written by 'aqua init').\n";
   out += "# Every key is documented in configs/node.example.yaml.\n";
   out += "node:\n";
-  out += "  name: " + name + "\n";
+  out += "  name: " + yaml_quoted(name) + "\n";
   out += "  # data_dir defaults to the directory holding this file\n";
   out += "  log_level: info\n";
   out += "components:\n";

@@ -39,10 +39,28 @@ result<fs::path> resolve_data_dir(const std::optional<std::string>& flag) {
 
 result<void> ensure_private_dir(const fs::path& dir) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return error{errc::io_error, "cannot create data dir '" + dir.string() + "': " + ec.message()};
-  if (::chmod(dir.c_str(), 0700) != 0) return io_error("cannot chmod 0700 data dir", dir);
-  return ok();
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return io_error("cannot stat data dir", dir);
+    fs::create_directories(dir, ec);
+    if (ec) return error{errc::io_error, "cannot create data dir '" + dir.string() + "': " + ec.message()};
+    if (::chmod(dir.c_str(), 0700) != 0) return io_error("cannot chmod 0700 data dir", dir);
+    return ok();
+  }
+  if (!S_ISDIR(st.st_mode)) return error{errc::invalid_argument, "data dir '" + dir.string() + "' is not a directory"};
+  if ((st.st_mode & 07077) == 0) return ok();
+  // Open to others. Tightened only if it is ours to tighten: our user's, no sticky bit, and empty or already an aqua
+  // data dir. Any other directory (/tmp, a home, a shared folder) is refused: changing its mode would break it.
+  const bool aqua_dir = fs::exists(dir / key_file_name, ec) || fs::exists(dir / config_file_name, ec);
+  if (st.st_uid == ::geteuid() && (st.st_mode & S_ISVTX) == 0 && (aqua_dir || fs::is_empty(dir, ec))) {
+    if (::chmod(dir.c_str(), 0700) != 0) return io_error("cannot chmod 0700 data dir", dir);
+    return ok();
+  }
+  return error{errc::insecure_permissions,
+               "data dir '" + dir.string() + "' is open to others (mode " + mode_string(st.st_mode) +
+                 (st.st_uid != ::geteuid() ? ", another user's" : "") +
+                 ") and holds other files; aqua keeps its secret key and store there: use a directory of its own, or "
+                 "'chmod 700 " + dir.string() + "' if that is what you want"};
 }
 
 result<void> write_file_atomic(const fs::path& file, const std::string& content, unsigned mode) {

@@ -21,7 +21,10 @@ inline constexpr const char* config_file_name = "config.yaml";
 // Resolves the data dir from an explicit flag, AQUA_DIR, then HOME.
 result<fs::path> resolve_data_dir(const std::optional<std::string>& flag);
 
-// Creates `dir` (and parents) with mode 0700, or tightens an existing one.
+// Creates `dir` (and parents) with mode 0700. An existing dir open to others
+// is tightened to 0700 only if it is our user's, has no sticky bit and is
+// empty or already an aqua data dir (key or config in it); any other is
+// refused (insecure_permissions): `aqua --dir /tmp init` must not chmod /tmp.
 result<void> ensure_private_dir(const fs::path& dir);
 
 // Writes the seed as "aqua-ed25519-seed-v1 <hex>" with mode 0600.

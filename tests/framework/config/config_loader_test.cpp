@@ -212,3 +212,30 @@ TEST(config, relay_server_keys_are_checked_with_their_path) {
   expect_error("components:\n  relay:\n    max_hops: 3\ntransports: []\n", errc::config_unknown_key, "3:5:",
                "components.relay.max_hops");
 }
+
+TEST(config, a_second_yaml_document_is_refused_not_ignored) {
+  // yaml-cpp's Load reads the first document only: everything after '---' or '...' was silently dropped.
+  for (const char* sep : {"---\n", "...\n"}) {
+    auto r = parse(std::string(minimal) + sep + "junk: [[[\n");
+    ASSERT_FALSE(r) << sep;
+    EXPECT_EQ(r.err().code(), errc::config_syntax) << r.err().what();
+  }
+  auto r = parse(std::string(minimal) + "---\ncomponents: {crypto: {unknown_senders: reject}}\ntransports: []\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.err().message().find("holds 2 YAML documents"), std::string::npos) << r.err().what();
+  EXPECT_TRUE(parse(std::string("---\n") + minimal));  // a leading document marker is one document
+}
+
+TEST(config, a_node_name_cannot_name_a_file_elsewhere_and_init_quotes_it) {
+  expect_error(std::string("node: {name: ../escaped}\n") + minimal, errc::config_bad_value, "1:", "node.name");
+  expect_error(std::string("node: {name: a/b}\n") + minimal, errc::config_bad_value, "1:", "contain '/'");
+  expect_error(std::string("node: {name: \"a\\x1b[2J\"}\n") + minimal, errc::config_bad_value, "1:", "control characters");
+  // What init writes: a name with YAML syntax in it stays one string, and nothing can be injected after it.
+  for (const std::string name : {"x: y", "#x", "null", "~", "a \"quoted\" \\ name", "héllo wörld"}) {
+    auto r = parse_config(default_config_yaml(name, {"/memory/a"}), "init.yaml", "/base");
+    ASSERT_TRUE(r) << name << ": " << r.err().what();
+    EXPECT_EQ(r->name, name);
+  }
+  EXPECT_EQ(node_name_problem("x\n  log_level: off"), "a node name must not contain control characters");
+  EXPECT_EQ(node_name_problem("alice"), "");
+}
