@@ -9,6 +9,9 @@
 #include <map>
 #include <mutex>
 
+#include "core/bounded_read.hpp"
+#include "plugin/elf_check.hpp"
+
 #ifndef AQUA_INSTALL_PLUGIN_DIR_ABS
 #define AQUA_INSTALL_PLUGIN_DIR_ABS "/usr/local/lib/aqua/plugins"
 #endif
@@ -30,6 +33,11 @@ result<std::shared_ptr<dll::shared_library>> open_plugin_library(const fs::path&
   auto key = fs::weakly_canonical(file).string();
   if (auto it = registry.find(key); it != registry.end())
     if (auto lib = it->second.lock()) return lib;
+  // Checked first: the dynamic loader trusts the file, and a truncated one kills the process (SIGBUS).
+  auto image = detail::read_file_bounded(file, std::size_t{1} << 30, "plugin '" + file.string() + "'", errc::plugin_load_failed);
+  if (!image) return error{errc::plugin_load_failed, image.err().message()};
+  if (auto why = detail::elf_image_problem(reinterpret_cast<const std::uint8_t*>(image->data()), image->size()); !why.empty())
+    return error{errc::plugin_load_failed, "cannot load plugin '" + file.string() + "': " + why};
   std::error_code ec;
   auto lib = std::make_shared<dll::shared_library>();
   lib->load(file, ec, dll::load_mode::rtld_now | dll::load_mode::rtld_local);
