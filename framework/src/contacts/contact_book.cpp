@@ -61,6 +61,13 @@ result<contact_book> contact_book::load_json(const std::filesystem::path& file) 
     contact ct;
     ct.id = card->id();
     ct.alias = c.value("alias", "");
+    // The same rules as 'contacts add': an alias the store's records refuse would make every later start fail,
+    // and a duplicate or a peer-ID-like alias would make 'contacts block X' pick the wrong contact.
+    if (!ct.alias.empty() && !valid_alias(ct.alias))
+      return error{errc::invalid_argument, at + ": alias '" + ct.alias + "' must be 1-64 of [A-Za-z0-9._-] and not look like a peer ID"};
+    for (auto& other : book.contacts_)
+      if (!ct.alias.empty() && other.alias == ct.alias)
+        return error{errc::invalid_argument, at + ": alias '" + ct.alias + "' already names " + other.id.str()};
     ct.trust = *trust;
     ct.card = *raw;
     ct.added_ms = c.value("added_ms", std::int64_t{0});
