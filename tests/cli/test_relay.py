@@ -92,6 +92,14 @@ class Relay(unittest.TestCase):
             none = aqua(r, "relay", "serve", check=2)
             self.assertIn("no listen address: pass --listen", none.stderr)
 
+            # A node whose relay is down fails to start with the relay's error, not a generic timeout.
+            lonely = os.path.join(tmp, "lonely")
+            aqua(lonely, "init", "--listen", "/memory/relay-test-lonely")
+            use_relay(lonely, f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}")
+            down = aqua(lonely, "serve", check=6)  # timed out waiting for a reservation
+            self.assertIn("no reservation for /p2p-circuit after 10000 ms", down.stderr)
+            self.assertIn("Connection refused", down.stderr)
+
             proc_r, ev_r = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
             relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
             self.assertEqual(ev_r["relay"], [relay_addr])

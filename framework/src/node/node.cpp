@@ -141,7 +141,9 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   std::unique_ptr<node> n(new node(std::move(p)));
   auto loaded = n->impl_->ask<bool>(n->impl_->mailbox, std::chrono::seconds(30), init_atom::value, n->impl_->routing);
   if (!loaded) return loaded.err();
-  auto addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->routing, std::chrono::seconds(10), listen_atom::value);
+  // Longer than any transport's own wait (relay_v2's listen_timeout_ms, default 10 s): a transport that cannot listen
+  // fails with its own reason (e.g. the relay refused the reservation), not with this timeout.
+  auto addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->routing, std::chrono::seconds(120), listen_atom::value);
   if (!addrs) return addrs.err();  // ~node stops the half-built system
   n->impl_->listen_addrs = *addrs;
   // The relay server (relay.serve) binds its own addresses; a failure (e.g. address in use) fails the start.
