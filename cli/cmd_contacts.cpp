@@ -96,6 +96,7 @@ result<nlohmann::json> contacts_request(const global_options& g, const nlohmann:
   if (!db) return db.err();
   auto cs = contact_store::open(std::shared_ptr<store::db>(std::move(*db)), *dir / contact_book::legacy_file_name);
   if (!cs) return cs.err();
+  if (auto kp = read_key_file(*dir / key_file_name)) (*cs)->set_owner(kp->id());
   auto store = *cs;
   auto info = [](result<contact> c) -> result<contact_info> {
     if (!c) return c.err();

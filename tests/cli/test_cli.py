@@ -205,6 +205,7 @@ class CardsAndContacts(unittest.TestCase):
         card_file = os.path.join(self.tmp.name, "a.card")
         with open(card_file, "w") as f:
             f.write(card + "\n")
+        self.assertIn("own card", run("--dir", self.a, "contacts", "add", card_file, check=2).stderr)
         added = json.loads(run("--dir", self.b, "contacts", "add", card_file, "--alias", "alice", "--json", check=0).stdout)
         self.assertEqual(added["trust"], "unverified")
         listed = json.loads(run("--dir", self.b, "contacts", "list", "--json", check=0).stdout)["contacts"]

@@ -110,12 +110,16 @@ result<void> contact_store::persist(const contact& c) {
   return db_->write(std::move(b));
 }
 
+void contact_store::set_owner(const peer_id& self) { owner_ = self; }
+
 result<contact> contact_store::add(const std::string& card_text, const std::string& alias, std::int64_t now_ms,
                                    trust_state trust_new) {
   auto raw = e2ee::card_from_text(card_text);
   if (!raw) return raw.err();
   auto card = e2ee::verify_card(*raw, now_ms);
   if (!card) return card.err();
+  if (!owner_.empty() && card->id() == owner_)
+    return error{errc::invalid_argument, "this is this node's own card (" + owner_.str() + "): a node is not its own contact"};
   std::lock_guard lock(mutex_);
   const bool known = book_.find(card->id()) != nullptr;
   auto before = book_;  // undo on a failed write: memory never runs ahead of the disk

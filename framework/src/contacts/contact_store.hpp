@@ -30,6 +30,9 @@ class contact_store {
   static result<std::shared_ptr<contact_store>> open(std::shared_ptr<store::db> db,
                                                      const std::filesystem::path& legacy_json = {});
 
+  // The node's own peer ID: its own card is refused as a contact (a node
+  // never messages itself; send refuses that too).
+  void set_owner(const peer_id& self);
   // Adds or refreshes a contact from card text (see contact_book::add).
   // `trust_new`: the trust state of a peer not known yet.
   result<contact> add(const std::string& card_text, const std::string& alias, std::int64_t now_ms,
@@ -47,6 +50,7 @@ class contact_store {
   result<void> persist(const contact& c);
 
   std::shared_ptr<store::db> db_;
+  peer_id owner_;  // set once, before the store is shared
   mutable std::mutex mutex_;
   mutable contact_book book_;  // find(who) hands out pointers, hence mutable
 };

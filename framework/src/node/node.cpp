@@ -44,6 +44,7 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   crypto.engine = std::make_shared<e2ee::engine>(std::move(*engine));
   auto contacts = contact_store::open(shared_db, cfg.data_dir / contact_book::legacy_file_name);
   if (!contacts) return contacts.err();
+  (*contacts)->set_owner(kp->id());
   crypto.contacts = *contacts;
   std::optional<result<std::unique_ptr<store::held_mail>>> mail;
   if (cfg.relay.serve && cfg.relay.mailbox) {

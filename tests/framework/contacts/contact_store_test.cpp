@@ -162,3 +162,17 @@ TEST(contact_record, decoding_rejects_every_truncation) {
     EXPECT_FALSE(decode_contact_record(key, bytes_view(rec.data(), n))) << n;
   EXPECT_FALSE(decode_contact_record(std::string(contact_prefix) + f.bob.identity.id().str(), rec));  // card of another peer
 }
+
+TEST(contact_store, the_nodes_own_card_is_not_a_contact) {
+  test::temp_dir tmp("contacts");
+  fixture f;
+  auto cs = contact_store::open(open_db(tmp.path() / "store"));
+  ASSERT_TRUE(cs);
+  (*cs)->set_owner(f.alice.identity.id());
+  auto own = (*cs)->add(f.text(f.alice), "me", f.env->now_unix_ms());
+  ASSERT_FALSE(own);
+  EXPECT_EQ(own.err().code(), errc::invalid_argument);
+  EXPECT_NE(own.err().message().find("own card"), std::string::npos) << own.err().what();
+  EXPECT_TRUE((*cs)->add(f.text(f.bob), "bob", f.env->now_unix_ms()));
+  EXPECT_EQ((*cs)->all().size(), 1u);
+}
