@@ -41,6 +41,10 @@ error from_status(const leveldb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return error{errc::store_corrupt, msg + " (run 'aqua store repair' to recover what can be recovered)"};
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
     return error{errc::store_locked, msg + " (another aqua process has this store open)"};
+  // A table file cut short or emptied reads as an I/O error ("Invalid argument"), not as corruption.
+  const auto text = s.ToString();
+  if (s.IsIOError() && (text.find(".ldb") != std::string::npos || text.find(".sst") != std::string::npos))
+    return error{errc::io_error, msg + " (if that file is damaged, 'aqua store repair' recovers what the others hold)"};
   return error{errc::io_error, msg};
 }
 

@@ -286,7 +286,7 @@ TEST(node, bad_setup_never_starts_a_half_node) {
   std::filesystem::remove(no_key.identity.key_file);
   auto r2 = node::start(no_key);
   ASSERT_FALSE(r2);
-  EXPECT_EQ(r2.err().code(), errc::not_found);
+  EXPECT_EQ(r2.err().code(), errc::no_identity);
 
   // Listen failure happens after spawning: the node must shut itself down
   // and release the first listener so the address can be reused.

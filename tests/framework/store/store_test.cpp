@@ -263,3 +263,22 @@ TEST(store, inline_and_queued_writes_complete_in_submission_order) {
   EXPECT_TRUE(std::is_sorted(completed.begin(), completed.end()));
   EXPECT_LT((*db)->stats().batches, (*db)->stats().writes);
 }
+
+TEST(store, an_emptied_table_file_is_an_error_that_points_at_repair) {
+  test::temp_dir tmp("store");
+  auto dir = tmp.path() / "s";
+  {
+    auto db = store::db::open(dir);
+    ASSERT_TRUE(db);
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE((*db)->write(put("i/" + std::to_string(i), "x")));
+  }
+  ASSERT_TRUE(store::db::open(dir));  // reopening turns the log into a table file
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".ldb") std::filesystem::resize_file(e.path(), 0);
+  auto db = store::db::open(dir);
+  result<void> read = ok();
+  if (db) read = (*db)->scan("i/", [](std::string_view, std::string_view) { return true; });
+  const error e = db ? read.err() : db.err();
+  ASSERT_FALSE(db && read);
+  EXPECT_NE(e.message().find("'aqua store repair'"), std::string::npos) << e.what();
+}
