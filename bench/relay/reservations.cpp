@@ -156,6 +156,7 @@ int relay_server_main(std::size_t n) {
   cfg.hop.max_reservations = n + 16;
   cfg.hop.max_reservations_per_ip = n + 16;  // every client comes from 127.0.0.1
   cfg.max_connections = n + 64;
+  cfg.max_connections_per_ip = n + 64;
   cfg.ping_interval_ms = 0;  // idle means idle: no keepalive traffic during the measurement
   p2p::relay_server rs(key, system_env(), cfg);
   if (auto r = rs.start(); !r) {

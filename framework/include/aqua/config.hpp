@@ -54,6 +54,7 @@ struct relay_config {
   std::vector<std::string> announce;        // public addresses to put in vouchers/reservations (default: listen)
   // HOP limits (defaults: go-libp2p relay.DefaultResources, p2p/hop_policy.hpp)
   std::uint32_t max_connections = 1024;       // TCP + relayed connections the server keeps
+  std::uint32_t max_connections_per_ip = 32;  // TCP connections from one remote IP address
   std::uint32_t max_reservations = 128;
   std::uint32_t max_reservations_per_ip = 8;
   std::uint32_t max_circuits_per_peer = 16;

@@ -18,6 +18,7 @@ p2p::relay_server_config server_config(const relay_config& c, std::vector<p2p::s
   s.listen = c.listen;
   s.announce = c.announce;
   s.max_connections = c.max_connections;
+  s.max_connections_per_ip = c.max_connections_per_ip;
   s.hop.max_reservations = c.max_reservations;
   s.hop.max_reservations_per_ip = c.max_reservations_per_ip;
   s.hop.max_circuits = c.max_circuits_per_peer;

@@ -99,6 +99,7 @@ void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& r
   addrs("listen", r.listen);
   addrs("announce", r.announce);
   u32("max_connections", r.max_connections, 1, 65536);
+  u32("max_connections_per_ip", r.max_connections_per_ip, 1, 65536);
   u32("max_reservations", r.max_reservations, 1, 1u << 20);
   u32("max_reservations_per_ip", r.max_reservations_per_ip, 1, 1u << 20);
   u32("max_circuits_per_peer", r.max_circuits_per_peer, 1, 1u << 16);
@@ -162,8 +163,8 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
     if (auto k = w.child(c, rp, "routes", false); k.IsDefined()) parse_routes(w, k, rp + ".routes", cfg.routing);
   }
   if (auto c = section("relay", {"serve", "max_forward_frames", "listen", "announce", "max_connections",
-                                 "max_reservations", "max_reservations_per_ip", "max_circuits_per_peer",
-                                 "reservation_ttl_s", "circuit_duration_s", "circuit_data_bytes",
+                                 "max_connections_per_ip", "max_reservations", "max_reservations_per_ip",
+                                 "max_circuits_per_peer", "reservation_ttl_s", "circuit_duration_s", "circuit_data_bytes",
                                  "max_connects_per_minute", "mailbox", "mailbox_max_messages_per_peer",
                                  "mailbox_max_bytes_per_peer", "mailbox_max_bytes_total", "mailbox_max_ttl_s"});
       c.IsMap())

@@ -79,6 +79,7 @@ tcp_host_config relay_server::host_config() {
   hc.p2p.yamux.window_update_on_delivery = false;
   hc.p2p.yamux.max_buffered_per_stream = config_.max_stream_buffer;
   hc.max_connections = config_.max_connections;
+  hc.max_connections_per_ip = config_.max_connections_per_ip;
   hc.ping_interval_ms = config_.ping_interval_ms;
   return hc;
 }

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,6 +73,17 @@ result<void> tcp_host::start() {
   ev.events = EPOLLIN;
   ev.data.u64 = 0;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev);
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // Each TCP connection takes a descriptor, and the process needs others (store, control API, plugins):
+  // connections alone must not use up the limit.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    const std::size_t most = std::max<std::size_t>(static_cast<std::size_t>(rl.rlim_cur) / 2, 16);
+    if (config_.max_connections > most) {
+      spdlog::info("tcp host: takes at most {} connections (max_connections {}; half the open-file limit {})", most,
+                   config_.max_connections, rl.rlim_cur);
+      config_.max_connections = most;
+    }
+  }
   {
     std::lock_guard lk(mu_);
     accepting_ = true;
@@ -92,7 +104,8 @@ void tcp_host::stop() {
   thread_.join();
   ::close(evfd_);
   ::close(epfd_);
-  evfd_ = epfd_ = -1;
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+  evfd_ = epfd_ = spare_fd_ = -1;
 }
 
 bool tcp_host::post(std::function<void()> fn) {
@@ -154,7 +167,7 @@ void tcp_host::run() {
         }
         for (auto& c : cmds) c();
       } else if (key & listener_tag) {
-        accept_all(listen_fds_[key & ~listener_tag]);
+        accept_all(key & ~listener_tag);
       } else {
         if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_writable(key);
         if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(key);
@@ -202,14 +215,36 @@ result<std::uint16_t> tcp_host::listen(const std::string& ip, std::uint16_t port
 
 std::vector<std::uint16_t> tcp_host::listen_ports() const { return listen_ports_; }
 
-void tcp_host::accept_all(int listen_fd) {
+bool tcp_host::log_due(std::int64_t& last_ms) {
+  const std::int64_t now = mono_ms();
+  if (last_ms != 0 && now - last_ms < 1000) return false;
+  last_ms = now;
+  return true;
+}
+
+void tcp_host::accept_all(std::size_t listener) {
+  const int listen_fd = listen_fds_[listener];
   for (int i = 0; i < 64; ++i) {
     sockaddr_in peer{};
     socklen_t len = sizeof peer;
     int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    if (conns_.size() >= config_.max_connections) {
-      spdlog::warn("tcp host: refusing {}: {} connections", addr_text(peer), conns_.size());
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if ((errno == EMFILE || errno == ENFILE) && shed_connection(listener)) continue;
+      return;  // EAGAIN: the queue is empty
+    }
+    const std::uint32_t ip = peer.sin_addr.s_addr;
+    const std::size_t from_ip = per_ip_.count(ip) ? per_ip_[ip] : 0;
+    const bool over_ip = config_.max_connections_per_ip != 0 && from_ip >= config_.max_connections_per_ip;
+    if (over_ip || conns_.size() >= config_.max_connections) {
+      ++refused_;
+      if (log_due(refusal_logged_ms_))
+        spdlog::warn("tcp host: refusing {}: {} ({} refused in all)", addr_text(peer),
+                     over_ip ? std::to_string(from_ip) + " connections from its address (max_connections_per_ip " +
+                                   std::to_string(config_.max_connections_per_ip) + ")"
+                             : std::to_string(conns_.size()) + " connections (max_connections " +
+                                   std::to_string(config_.max_connections) + ")",
+                     refused_);
       ::close(fd);
       continue;
     }
@@ -218,10 +253,43 @@ void tcp_host::accept_all(int listen_fd) {
     conn c;
     c.fd = fd;
     c.inbound = true;
+    c.ip = ip;
+    ++per_ip_[ip];
     c.remote = addr_text(peer);
     auto observed = multiaddr_from_text(c.remote);
     add_conn(std::move(c), false, {}, observed ? *observed : bytes{});
   }
+}
+
+bool tcp_host::shed_connection(std::size_t listener) {
+  const int err = errno;
+  ++refused_;
+  if (log_due(shed_logged_ms_))
+    spdlog::warn("tcp host: out of file descriptors ({}) with {} connections: closing new ones at once "
+                 "({} refused in all)",
+                 std::strerror(err), conns_.size(), refused_);
+  const int listen_fd = listen_fds_[listener];
+  if (spare_fd_ >= 0) {
+    ::close(spare_fd_);
+    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    const int accept_err = errno;
+    if (fd >= 0) ::close(fd);
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 || accept_err == EAGAIN || accept_err == EWOULDBLOCK) return fd >= 0;
+  }
+  // No spare (another thread took it): stop polling the listener for a moment rather than spin.
+  epoll_event ev{};
+  ev.data.u64 = listener_tag | listener;
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, listen_fd, &ev);
+  add_timer(100, [this, listener] {
+    if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (listener >= listen_fds_.size()) return;
+    epoll_event again{};
+    again.events = EPOLLIN;
+    again.data.u64 = listener_tag | listener;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, listen_fds_[listener], &again);
+  });
+  return false;
 }
 
 result<conn_id> tcp_host::dial(const std::string& ip, std::uint16_t port, dial_options opts) {

@@ -17,7 +17,10 @@
 // (adopt_stream): a relayed circuit, upgraded again (Noise + yamux) inside
 // the stream. Its events come through the same callbacks with its own ID.
 //
-// Bounds: max_connections; per connection, output not yet taken by the
+// Bounds: max_connections (at most half the open-file limit) and
+// max_connections_per_ip, refused at accept; out of descriptors, a pending
+// connection is accepted on a spare descriptor and closed at once (else the
+// readable listener would spin the loop); per connection, output not yet taken by the
 // socket (or the carrier stream) above max_output_buffer stops reading from
 // that connection (TCP) or closes it (carried); reads of 64 KiB, at most
 // 16 per wake-up per connection; max_commands queued; handshake timeout.
@@ -43,7 +46,8 @@ using timer_id = std::uint64_t;
 struct tcp_host_config {
   p2p_config p2p;                              // template for every connection (listen_addrs empty:
                                                // 127.0.0.1 with our listen ports)
-  std::size_t max_connections = 256;
+  std::size_t max_connections = 256;          // start() lowers it to half the open-file limit (RLIMIT_NOFILE)
+  std::size_t max_connections_per_ip = 0;      // accepted TCP connections from one IPv4 address; 0 = no limit
   std::size_t max_output_buffer = 8u << 20;    // per connection
   std::int64_t handshake_timeout_ms = 10000;   // until established
   std::int64_t ping_interval_ms = 0;           // keepalive ping per established connection; 0 = off
@@ -145,6 +149,7 @@ class tcp_host {
     bool reading_paused = false;
     bool inbound = false;
     bool established = false;
+    std::optional<std::uint32_t> ip;  // accepted TCP: the peer's IPv4 address, counted in per_ip_
     conn_id parent = 0;          // carried: the carrier connection and stream
     std::uint32_t parent_stream = 0;
     std::map<std::uint32_t, conn_id> carried;  // our streams that carry nested connections
@@ -159,7 +164,12 @@ class tcp_host {
   void run();
   void on_readable(conn_id id);
   void on_writable(conn_id id);
-  void accept_all(int listen_fd);
+  void accept_all(std::size_t listener);
+  // accept4 failed with EMFILE/ENFILE: takes one pending connection off the listener's queue and closes it.
+  // false: it could not (the listener is paused for a moment instead).
+  bool shed_connection(std::size_t listener);
+  // Rate limit for logs an attacker can trigger at will: true at most once per second per `last`.
+  bool log_due(std::int64_t& last_ms);
   conn_id add_conn(conn c, bool as_dialer, const dial_options& opts, bytes observed);
   void pump(conn_id id);
   void route_to_child(conn_id child, p2p_event& ev);
@@ -176,6 +186,10 @@ class tcp_host {
   int epfd_ = -1;
   int evfd_ = -1;
   std::vector<int> listen_fds_;
+  int spare_fd_ = -1;                          // /dev/null, given up to shed a connection out of descriptors
+  std::map<std::uint32_t, std::size_t> per_ip_;  // accepted TCP connections by IPv4 address
+  std::uint64_t refused_ = 0;                  // connections refused at accept (limits, no descriptors)
+  std::int64_t refusal_logged_ms_ = 0, shed_logged_ms_ = 0;
   std::vector<std::uint16_t> listen_ports_;
   std::map<conn_id, conn> conns_;
   conn_id next_conn_ = 1;

@@ -195,6 +195,8 @@ void tcp_host::close(conn_id id, const error& reason) {
   cancel_timer(c.handshake_timer);
   cancel_timer(c.ping_timer);
   if (c.p2p) append(c.out, c.p2p->take_output());
+  if (c.ip)
+    if (auto ip = per_ip_.find(*c.ip); ip != per_ip_.end() && --ip->second == 0) per_ip_.erase(ip);
   if (c.fd >= 0) {
     if (!c.connecting && c.out_pos < c.out.size())  // best effort: last bytes (e.g. a GoAway)
       (void) !::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -168,7 +168,8 @@ TEST(config, relay_server_keys_parse) {
       "    max_reservations_per_ip: 4\n    max_circuits_per_peer: 8\n    reservation_ttl_s: 1800\n"
       "    circuit_duration_s: 0\n    circuit_data_bytes: 10000000000\n    max_connects_per_minute: 0\n"
       "    mailbox: false\n    mailbox_max_messages_per_peer: 50\n    mailbox_max_bytes_per_peer: 1048576\n"
-      "    mailbox_max_bytes_total: 8589934592\n    mailbox_max_ttl_s: 86400\ntransports: []\n");
+      "    mailbox_max_bytes_total: 8589934592\n    mailbox_max_ttl_s: 86400\n    max_connections_per_ip: 5\n"
+      "transports: []\n");
   ASSERT_TRUE(r) << r.err().what();
   const auto& c = r->relay;
   EXPECT_TRUE(c.serve);
@@ -187,12 +188,14 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(c.mailbox_max_bytes_per_peer, 1048576u);
   EXPECT_EQ(c.mailbox_max_bytes_total, 8589934592ull);
   EXPECT_EQ(c.mailbox_max_ttl_s, 86400u);
+  EXPECT_EQ(c.max_connections_per_ip, 5u);
   auto d = parse(minimal);
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->relay.listen.empty());
   EXPECT_EQ(d->relay.circuit_data_bytes, 131072u);
   EXPECT_EQ(d->relay.reservation_ttl_s, 3600u);
   EXPECT_TRUE(d->relay.mailbox);
+  EXPECT_EQ(d->relay.max_connections_per_ip, 32u);
 }
 
 TEST(config, relay_server_keys_are_checked_with_their_path) {
@@ -209,6 +212,8 @@ TEST(config, relay_server_keys_are_checked_with_their_path) {
   expect_error("components:\n  relay:\n    mailbox_max_bytes_per_peer: 4096\n    mailbox_max_bytes_total: 2048\n"
                "transports: []\n",
                errc::config_bad_value, "3:33:", "components.relay.mailbox_max_bytes_per_peer: exceeds mailbox_max_bytes_total");
+  expect_error("components:\n  relay:\n    max_connections_per_ip: 0\ntransports: []\n", errc::config_bad_value,
+               "3:29:", "components.relay.max_connections_per_ip: 0 is out of range 1..65536");
   expect_error("components:\n  relay:\n    max_hops: 3\ntransports: []\n", errc::config_unknown_key, "3:5:",
                "components.relay.max_hops");
 }

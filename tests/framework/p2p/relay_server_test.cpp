@@ -1,10 +1,16 @@
 // relay_server over 127.0.0.1: reservations and their limits (raw HOP
 // requests, raw_peer.hpp), refusals, addresses, start errors. Circuits:
 // relay_server_circuits_test.cpp; stream services: relay_server_services_test.cpp.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "framework/p2p/raw_peer.hpp"
@@ -174,6 +180,77 @@ TEST(RelayServer, EnforcesPerIpAndTotalReservationLimits) {
   EXPECT_EQ(b.hop(relay::hop_reserve())->status, relay::status::ok);
   EXPECT_EQ(c.hop(relay::hop_reserve())->status, relay::status::reservation_refused);
   EXPECT_EQ(s.rs->stats().hop.reservations_refused, 1u);
+}
+
+// A plain TCP connection from `ip` (any 127/8 address: Linux routes them all to lo) to 127.0.0.1:port.
+int connect_from(const char* ip, std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in local{}, to{};
+  local.sin_family = to.sin_family = AF_INET;
+  inet_pton(AF_INET, ip, &local.sin_addr);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  to.sin_port = htons(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The relay ended the connection (EOF or reset); bytes it sent (multistream) are read and dropped.
+bool ended_by_relay(int fd) {
+  char buf[512];
+  for (int i = 0; i < 64; ++i) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
+  return false;
+}
+
+// One address cannot take every connection slot, however many connections it opens: the relay keeps
+// max_connections_per_ip from it and refuses the rest at accept, so peers elsewhere still get in.
+TEST(RelayServer, LimitsTheConnectionsFromOneAddress) {
+  relay_server_config cfg;
+  cfg.max_connections = 24;
+  cfg.max_connections_per_ip = 8;
+  server s(cfg);
+  std::vector<int> flood;
+  for (int i = 0; i < 24; ++i) {
+    const int fd = connect_from("127.0.0.2", s.port());
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    flood.push_back(fd);
+  }
+  std::vector<bool> ended(flood.size(), false);
+  const auto count_ended = [&] {
+    for (std::size_t i = 0; i < flood.size(); ++i) ended[i] = ended[i] || ended_by_relay(flood[i]);
+    return std::count(ended.begin(), ended.end(), true);
+  };
+  EXPECT_TRUE(test::eventually([&] { return count_ended() == 16; }, 5s)) << count_ended();
+  // Another address still connects, and a peer reserves.
+  const int other = connect_from("127.0.0.3", s.port());
+  ASSERT_GE(other, 0);
+  test::raw_peer a(1, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established());
+  EXPECT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  EXPECT_FALSE(ended_by_relay(other));
+  EXPECT_EQ(count_ended(), 16);
+  // Slots free again as connections from the address close.
+  for (std::size_t i = 0; i < flood.size(); ++i) {
+    if (ended[i]) continue;
+    ::close(flood[i]);
+    flood[i] = -1;
+  }
+  std::this_thread::sleep_for(300ms);  // the relay reads their EOFs
+  const int again = connect_from("127.0.0.2", s.port());
+  ASSERT_GE(again, 0);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(ended_by_relay(again));
+  for (int fd : flood)
+    if (fd >= 0) ::close(fd);
+  ::close(other);
+  ::close(again);
 }
 
 TEST(RelayServer, AnnouncesInterfaceAddressesForAnyAndConfiguredOnesInstead) {
