@@ -144,6 +144,8 @@ class mailbox_stream final : public stream_handler {
   void start_fetch() {
     if (svc_->fetchers_.size() >= svc_->config_.max_fetch_streams)
       return fail(mb::status::refused, "too many fetch streams");
+    if (svc_->fetchers_.count(peer_) >= svc_->config_.max_fetch_streams_per_peer)
+      return fail(mb::status::refused, "too many fetch streams from this peer");
     mode_ = mode::fetch;
     svc_->fetchers_.emplace(peer_, id_);
     registered_ = true;

@@ -31,6 +31,8 @@ struct mailbox_service_config {
   std::size_t window_bytes = 8u << 20;    // ... their envelope bytes (one envelope may exceed it alone)
   std::size_t max_pending_deposits = 16;  // unanswered DEPOSITs per stream; more resets the stream
   std::size_t max_fetch_streams = 4096;   // open fetch streams in total; more are answered REFUSED
+  // ... and per remote peer: one peer cannot take the slots of every other (a client keeps one per connection).
+  std::size_t max_fetch_streams_per_peer = 4;
   std::int64_t sweep_interval_ms = 60000; // how often the owner should call sweep()
 };
 

@@ -214,6 +214,8 @@ class relay_client {
   void finish_deposit(std::uint64_t op, result<void> r);
   void flush_deposit(std::uint64_t op);
   void start_fetch(conn_id relay_conn);
+  // Opens a new fetch stream on `relay_conn` after retry_ms (once, however often it is asked).
+  void retry_fetch(conn_id relay_conn);
   void flush_acks(conn_id relay_conn);
   void on_mailbox_event(skey k, stream_ctx& ctx, p2p_event& ev);
   void on_mail(skey k, bytes_view data);

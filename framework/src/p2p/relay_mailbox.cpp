@@ -191,13 +191,7 @@ void relay_client::on_mailbox_event(skey k, stream_ctx& ctx, p2p_event& ev) {
         it->second.stream = 0;
         it->second.open = false;
         if (refused) spdlog::info("relay client: relay has no mailbox ({})", ev.reason);
-        else if (!it->second.retry)  // the relay ended it: fetch again later
-          it->second.retry = host_->add_timer(config_.retry_ms, [this, c = k.first] {
-            if (auto f = fetches_.find(c); f != fetches_.end()) {
-              f->second.retry = 0;
-              start_fetch(c);
-            }
-          });
+        else retry_fetch(k.first);  // the relay ended it: fetch again later
       }
       return;
     }
@@ -215,13 +209,18 @@ void relay_client::on_mail(skey k, bytes_view data) {
     if (raw && !*raw) return;  // need more
     auto msg = raw ? mb::decode(**raw) : result<mb::message>(raw.err());
     if (!msg || msg->type != mb::message::kind::mail) {
-      spdlog::warn("relay client: bad mailbox message: {}",
-                   msg ? std::string("unexpected ") + std::string(mb::to_string(msg->type)) : msg.err().what());
+      // Typically STATUS REFUSED (the relay's fetch streams are all taken): the held mail stays there, so
+      // fetch again later, as when the relay ends the stream; say what the relay said.
+      std::string what = !msg ? msg.err().what() : std::string(mb::to_string(msg->type));
+      if (msg && msg->status)
+        what += " " + mb::to_string(*msg->status) + (msg->text.empty() ? "" : " (" + msg->text + ")");
+      spdlog::warn("relay client: mailbox fetch answered {}; fetching again in {} ms", what, config_.retry_ms);
       fit->second.stream = 0;
       fit->second.open = false;
       streams_.erase(sit);
-      (void) host_->reset_stream(k.first, k.second);  // last: it may close the connection (on_closed erases fit)
-      return;
+      const conn_id c = k.first;
+      (void) host_->reset_stream(c, k.second);  // may close the connection (on_closed erases its fetch_state)
+      return retry_fetch(c);
     }
     for (auto& item : msg->mail) {
       if (!fit->second.handed.insert(item.id).second) continue;  // still with on_held from an earlier stream
@@ -262,13 +261,18 @@ void relay_client::held_done(conn_id relay_conn, std::uint64_t id, const result<
     it = fetches_.find(relay_conn);
     if (it == fetches_.end()) return;
   }
-  if (!it->second.retry)
-    it->second.retry = host_->add_timer(config_.retry_ms, [this, relay_conn] {
-      if (auto f = fetches_.find(relay_conn); f != fetches_.end()) {
-        f->second.retry = 0;
-        start_fetch(relay_conn);
-      }
-    });
+  retry_fetch(relay_conn);
+}
+
+void relay_client::retry_fetch(conn_id relay_conn) {
+  auto it = fetches_.find(relay_conn);
+  if (it == fetches_.end() || it->second.retry) return;
+  it->second.retry = host_->add_timer(config_.retry_ms, [this, relay_conn] {
+    if (auto f = fetches_.find(relay_conn); f != fetches_.end()) {
+      f->second.retry = 0;
+      start_fetch(relay_conn);
+    }
+  });
 }
 
 void relay_client::mailbox_conn_up(conn_id c) {

@@ -1,0 +1,183 @@
+// The mailbox's resource limits on a real relay_server (sockets on
+// 127.0.0.1, mailbox_service over LevelDB): fetch streams per peer, and a
+// client that fetches again after a refusal.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "framework/p2p/mailbox_relay.hpp"
+#include "framework/p2p/raw_peer.hpp"
+#include "identity/keypair.hpp"
+#include "p2p/mailbox_messages.hpp"
+#include "p2p/mailbox_service.hpp"
+#include "p2p/relay_client.hpp"
+#include "p2p/relay_server.hpp"
+#include "support/eventually.hpp"
+#include "support/fake_envelope.hpp"
+#include "support/port_of.hpp"
+#include "support/test_dirs.hpp"
+
+using namespace aqua;
+using namespace aqua::p2p;
+using namespace std::chrono_literals;
+namespace mb = aqua::p2p::mailbox;
+
+namespace {
+
+keypair key_of(std::uint8_t seed) { return keypair::from_seed(bytes(32, seed)).value(); }
+
+bytes envelope_for(const peer_id& who, std::uint8_t tag) {
+  return test::fake_envelope(who, tag, system_env()->now_unix_ms() + 86400000);
+}
+
+// A relay as `aqua relay serve` builds it: relay_server + mailbox_service.
+struct mailbox_server {
+  test::temp_dir tmp{"mblimits"};
+  keypair key = key_of(70);
+  std::shared_ptr<store::db> db;
+  std::shared_ptr<store::held_mail> mail;
+  std::unique_ptr<relay_server> rs;
+  std::shared_ptr<mailbox_service> svc;
+
+  explicit mailbox_server(mailbox_service_config mc = {}) {
+    db = std::shared_ptr<store::db>(store::db::open(tmp.path() / "s").value().release());
+    mail = std::shared_ptr<store::held_mail>(store::held_mail::open(db, {}).value().release());
+    relay_server_config cfg;
+    cfg.listen = {"/ip4/127.0.0.1/tcp/0"};
+    rs = std::make_unique<relay_server>(key, system_env(), cfg);
+    svc = mailbox_service::create(
+        mail, system_env(), [r = rs.get()](std::function<void()> fn) { return r->post(std::move(fn)); }, mc);
+    rs->add_service(svc->service());
+    EXPECT_TRUE(rs->start());
+  }
+  ~mailbox_server() {
+    rs->stop();
+    svc.reset();
+    rs.reset();  // its handlers held the last references to the service
+    mail.reset();
+    db.reset();
+  }
+  std::string addr() { return rs->addresses().at(0); }
+  std::uint16_t port() { return test::port_of(addr()); }
+  // Runs `fn` on the server's loop and returns its result.
+  template <class F>
+  auto on_loop(F fn) -> decltype(fn()) {
+    auto p = std::make_shared<std::promise<decltype(fn())>>();
+    auto f = p->get_future();
+    EXPECT_TRUE(rs->post([p, fn] { p->set_value(fn()); }));
+    return f.get();
+  }
+};
+
+// The messages a stream received so far.
+std::vector<mb::message> messages_of(const test::raw_peer::stream_log& log) {
+  relay::delimited_reader r(mb::max_message_size);
+  r.feed(log.data);
+  std::vector<mb::message> out;
+  for (auto m = r.next(); m && *m; m = r.next())
+    if (auto d = mb::decode(**m)) out.push_back(std::move(*d));
+  return out;
+}
+
+// Opens a mailbox stream and sends FETCH; the stream's first answer (nullopt: none within 5 s, or reset).
+std::optional<mb::message> fetch(test::raw_peer& p) {
+  auto s = p.open(std::string(mb::protocol_id));
+  if (!s) return std::nullopt;
+  p.write(*s, mb::frame(mb::fetch()).value());
+  auto log = p.wait_stream(*s, [](const auto& l) { return l.reset || !messages_of(l).empty(); });
+  if (!log || log->reset) return std::nullopt;
+  return messages_of(*log).front();
+}
+
+} // namespace
+
+TEST(relay_mailbox_limits, one_peer_cannot_take_every_fetch_stream) {
+  mailbox_service_config mc;
+  mc.max_fetch_streams = 6;  // a relay's worth of slots, scaled down
+  mailbox_server relay(mc);
+  const auto bob = key_of(21);
+  test::mailbox_depositor alice(key_of(10));
+  const bytes held = envelope_for(bob.id(), 1);
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob.id(), held));
+
+  // mallory opens as many fetch streams as the relay has: only max_fetch_streams_per_peer are served.
+  test::raw_peer mallory(30, relay.port(), relay.key.id());
+  ASSERT_TRUE(mallory.wait_established());
+  int refused = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto opened = mallory.open(std::string(mb::protocol_id));
+    ASSERT_TRUE(opened);
+    const std::uint32_t s = *opened;
+    mallory.write(s, mb::frame(mb::fetch()).value());
+    auto log = mallory.wait_stream(s, [](const auto& l) { return !messages_of(l).empty(); }, 500ms);
+    if (log && messages_of(*log).front().type == mb::message::kind::status) {
+      EXPECT_EQ(messages_of(*log).front().status, mb::status::refused);
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 6 - static_cast<int>(mc.max_fetch_streams_per_peer));
+  EXPECT_EQ(relay.on_loop([s = relay.svc.get()] { return s->fetch_streams(); }), mc.max_fetch_streams_per_peer);
+
+  // bob still gets a fetch stream, and his mail.
+  test::raw_peer bob_peer(21, relay.port(), relay.key.id());
+  ASSERT_TRUE(bob_peer.wait_established());
+  auto got = fetch(bob_peer);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->type, mb::message::kind::mail) << "status " << (got->status ? mb::to_string(*got->status) : "")
+                                                << " " << got->text;
+  EXPECT_EQ(got->mail.at(0).envelope, held);
+}
+
+TEST(relay_mailbox_limits, a_refused_fetch_is_tried_again_after_retry_ms) {
+  mailbox_service_config mc;
+  mc.max_fetch_streams = 1;
+  mailbox_server relay(mc);
+  const auto bob = key_of(21);
+  // mallory holds the relay's only fetch stream.
+  auto mallory = std::make_unique<test::raw_peer>(30, relay.port(), relay.key.id());
+  ASSERT_TRUE(mallory->wait_established());
+  auto held = mallory->open(std::string(mb::protocol_id));
+  ASSERT_TRUE(held);
+  mallory->write(*held, mb::frame(mb::fetch()).value());  // no mail for mallory: the stream just stays open
+  const auto fetchers = [&] { return relay.on_loop([s = relay.svc.get()] { return s->fetch_streams(); }); };
+  ASSERT_TRUE(test::eventually([&] { return fetchers() == 1; }));
+  test::mailbox_depositor alice(key_of(10));
+  const bytes mail = envelope_for(bob.id(), 1);
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob.id(), mail));
+
+  // bob reserves; his fetch is refused while mallory holds the slot.
+  std::mutex mu;
+  std::vector<bytes> got;
+  relay_client_config cfg;
+  cfg.relays = {relay.addr()};
+  cfg.retry_ms = 300;
+  relay_client_callbacks cb;
+  cb.on_held = [&](bytes frame, const peer_id&, std::function<void(result<void>)> done) {
+    {
+      std::lock_guard<std::mutex> g(mu);
+      got.push_back(std::move(frame));
+    }
+    done(ok());
+  };
+  relay_client rc(bob, system_env(), cfg, cb);
+  ASSERT_TRUE(rc.start());
+  ASSERT_TRUE(test::eventually([&] { return !rc.addresses().empty(); }, 5s));
+  std::this_thread::sleep_for(1s);  // its first FETCH has been answered REFUSED by now
+  {
+    std::lock_guard<std::mutex> g(mu);
+    ASSERT_TRUE(got.empty());
+  }
+  // mallory leaves: bob's client fetches again on the same connection and gets the held mail.
+  mallory.reset();
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        std::lock_guard<std::mutex> g(mu);
+        return !got.empty();
+      },
+      5s));
+  std::lock_guard<std::mutex> g(mu);
+  EXPECT_EQ(got.at(0), mail);
+}
