@@ -68,6 +68,11 @@ struct relay_config {
   std::uint64_t mailbox_max_bytes_per_peer = 64ull << 20;
   std::uint64_t mailbox_max_bytes_total = 1ull << 30;
   std::uint32_t mailbox_max_ttl_s = 7 * 86400;         // deposits asking longer are capped
+  // bytes of started, not yet whole mailbox messages the relay buffers (per remote peer, in all), and how
+  // long a started message may take (p2p/mailbox_service.hpp)
+  std::uint64_t mailbox_max_incomplete_bytes_per_peer = 16ull << 20;
+  std::uint64_t mailbox_max_incomplete_bytes_total = 128ull << 20;
+  std::uint32_t mailbox_incomplete_timeout_s = 30;
 };
 
 struct mailbox_config {

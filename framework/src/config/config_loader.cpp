@@ -112,9 +112,22 @@ void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& r
   u64("mailbox_max_bytes_per_peer", r.mailbox_max_bytes_per_peer, 1024, std::uint64_t{1} << 40);
   u64("mailbox_max_bytes_total", r.mailbox_max_bytes_total, 1024, std::uint64_t{1} << 44);
   u32("mailbox_max_ttl_s", r.mailbox_max_ttl_s, 60, 365u * 86400);
+  // At least one whole message (mailbox::max_message_size, 4 MiB + 64 KiB), or the largest deposits could
+  // never arrive.
+  constexpr std::uint64_t one_message = (4u << 20) + (64u << 10);
+  u64("mailbox_max_incomplete_bytes_per_peer", r.mailbox_max_incomplete_bytes_per_peer, one_message,
+      std::uint64_t{1} << 40);
+  u64("mailbox_max_incomplete_bytes_total", r.mailbox_max_incomplete_bytes_total, one_message,
+      std::uint64_t{1} << 40);
+  u32("mailbox_incomplete_timeout_s", r.mailbox_incomplete_timeout_s, 1, 3600);
   if (r.serve && r.listen.empty())
     w.fail(errc::config_missing_field, serve, rp + ".listen",
            "relay.serve: true needs at least one listen address, e.g. listen: [/ip4/0.0.0.0/tcp/4001]");
+  if (r.mailbox_max_incomplete_bytes_per_peer > r.mailbox_max_incomplete_bytes_total) {
+    auto k = w.child(c, rp, "mailbox_max_incomplete_bytes_per_peer", false);
+    w.fail(errc::config_bad_value, k.IsDefined() ? k : c, rp + ".mailbox_max_incomplete_bytes_per_peer",
+           "exceeds mailbox_max_incomplete_bytes_total (" + std::to_string(r.mailbox_max_incomplete_bytes_total) + ")");
+  }
   if (r.mailbox_max_bytes_per_peer > r.mailbox_max_bytes_total) {
     auto k = w.child(c, rp, "mailbox_max_bytes_per_peer", false);
     w.fail(errc::config_bad_value, k.IsDefined() ? k : c, rp + ".mailbox_max_bytes_per_peer",
@@ -166,7 +179,9 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
                                  "max_connections_per_ip", "max_reservations", "max_reservations_per_ip",
                                  "max_circuits_per_peer", "reservation_ttl_s", "circuit_duration_s", "circuit_data_bytes",
                                  "max_connects_per_minute", "mailbox", "mailbox_max_messages_per_peer",
-                                 "mailbox_max_bytes_per_peer", "mailbox_max_bytes_total", "mailbox_max_ttl_s"});
+                                 "mailbox_max_bytes_per_peer", "mailbox_max_bytes_total", "mailbox_max_ttl_s",
+                                 "mailbox_max_incomplete_bytes_per_peer", "mailbox_max_incomplete_bytes_total",
+                                 "mailbox_incomplete_timeout_s"});
       c.IsMap())
     parse_relay(w, c, path + ".relay", cfg.relay);
   if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s"}); c.IsMap()) {

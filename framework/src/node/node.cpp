@@ -115,10 +115,15 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   if (cfg.relay.serve && cfg.relay.mailbox) {
     // /aqua/mailbox/1.0.0: store-and-forward for offline peers (docs/protocol/mailbox.md).
     std::shared_ptr<store::held_mail> held = std::move(**mail);
-    relay.add_services = [held](p2p::relay_server& rs) {
-      auto mb = p2p::mailbox_service::create(held, system_env(),
-                                             [&rs](std::function<void()> fn) { return rs.post(std::move(fn)); });
+    p2p::mailbox_service_config mc;
+    mc.max_incomplete_bytes_per_peer = cfg.relay.mailbox_max_incomplete_bytes_per_peer;
+    mc.max_incomplete_bytes_total = cfg.relay.mailbox_max_incomplete_bytes_total;
+    mc.incomplete_timeout_ms = std::int64_t{cfg.relay.mailbox_incomplete_timeout_s} * 1000;
+    relay.add_services = [held, mc](p2p::relay_server& rs) {
+      auto mb = p2p::mailbox_service::create(
+          held, system_env(), [&rs](std::function<void()> fn) { return rs.post(std::move(fn)); }, mc);
       rs.every(mb->config().sweep_interval_ms, [mb] { mb->sweep(); });
+      rs.every(mb->config().reap_interval_ms, [mb] { mb->reap(); });
       rs.add_service(mb->service());
     };
   }

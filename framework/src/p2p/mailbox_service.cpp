@@ -23,11 +23,13 @@ class mailbox_stream final : public stream_handler {
   ~mailbox_stream() override {
     svc_->streams_.erase(id_);
     unregister_fetcher();
+    count_incomplete(0);
   }
 
   result<void> on_data(bytes_view data) override {
-    if (finished_) return ok();
+    if (finished_ || aborted_) return ok();
     reader_.feed(data);
+    bool completed = false;
     while (!finished_) {
       auto raw = reader_.next();
       if (!raw) {
@@ -36,6 +38,7 @@ class mailbox_stream final : public stream_handler {
         break;
       }
       if (!*raw) break;
+      completed = true;
       auto m = mb::decode(**raw);
       if (!m) {
         fail(mb::status::malformed_message, m.err().message());
@@ -43,7 +46,19 @@ class mailbox_stream final : public stream_handler {
       }
       handle(*m);
     }
-    return ok();
+    return track_incomplete(completed);
+  }
+
+  bool aborted() const override { return aborted_; }
+
+  // Loop thread (reap): resets the stream when its started message is older than `deadline_ms`.
+  bool reap(std::int64_t deadline_ms) {
+    if (aborted_ || !incomplete_since_ || *incomplete_since_ > deadline_ms) return false;
+    spdlog::debug("mailbox: stream from {}: a message still incomplete after {} ms ({} bytes), resetting", peer_,
+                  svc_->config_.incomplete_timeout_ms, reader_.buffered());
+    abort();
+    ctx_.wake();
+    return true;
   }
 
   void on_remote_closed() override {
@@ -80,6 +95,53 @@ class mailbox_stream final : public stream_handler {
     std::uint64_t slot = 0;
     std::optional<mb::message> answer;
   };
+
+  // After on_data parsed what it could: frees the reader when it holds nothing (and compacts it when a
+  // message completed, so parsed bytes do not linger), counts what stays buffered for the service, and
+  // fails (the server resets the stream) when that takes this peer or the relay past its bound.
+  result<void> track_incomplete(bool completed) {
+    if (finished_ || reader_.buffered() == 0) {
+      reader_ = relay::delimited_reader(mb::max_message_size);
+    } else if (completed) {
+      bytes rest = reader_.take_rest();
+      reader_ = relay::delimited_reader(mb::max_message_size);
+      reader_.feed(rest);
+    }
+    const std::size_t now = reader_.buffered();
+    if (now == 0) incomplete_since_.reset();
+    else if (completed || !incomplete_since_) incomplete_since_ = svc_->env_->now_unix_ms();
+    count_incomplete(now);
+    const auto& cfg = svc_->config_;
+    const std::size_t of_peer = now == 0 ? 0 : svc_->incomplete_by_peer_[peer_];
+    const bool over_total = svc_->incomplete_total_ > cfg.max_incomplete_bytes_total;
+    if (now == 0 || (of_peer <= cfg.max_incomplete_bytes_per_peer && !over_total)) return ok();
+    const std::string why = over_total
+                                ? std::to_string(svc_->incomplete_total_) + " bytes of incomplete messages in all"
+                                : std::to_string(of_peer) + " bytes of incomplete messages from this peer";
+    abort();
+    return error{errc::quota_exceeded, "mailbox: stream from " + peer_ + ": " + why};
+  }
+
+  // Keeps the service's totals in step with `now` bytes buffered on this stream.
+  void count_incomplete(std::size_t now) {
+    if (now == counted_) return;
+    auto& by_peer = svc_->incomplete_by_peer_;
+    auto it = by_peer.try_emplace(peer_, 0).first;
+    it->second = it->second + now - counted_;
+    svc_->incomplete_total_ = svc_->incomplete_total_ + now - counted_;
+    if (it->second == 0) by_peer.erase(it);
+    counted_ = now;
+  }
+
+  // Gives up on the stream at once: drops what it buffered; the server resets it.
+  void abort() {
+    aborted_ = finished_ = true;
+    out_.clear();
+    reader_ = relay::delimited_reader(mb::max_message_size);
+    incomplete_since_.reset();
+    count_incomplete(0);
+    unregister_fetcher();
+  }
 
   void append(const mb::message& m) {
     auto f = mb::frame(m);
@@ -210,7 +272,9 @@ class mailbox_stream final : public stream_handler {
   relay::delimited_reader reader_;
   mode mode_ = mode::fresh;
   bytes out_;
-  bool finished_ = false, remote_closed_ = false, registered_ = false, dirty_ = false;
+  bool finished_ = false, remote_closed_ = false, registered_ = false, dirty_ = false, aborted_ = false;
+  std::size_t counted_ = 0;                        // reader bytes counted in the service's incomplete totals
+  std::optional<std::int64_t> incomplete_since_;   // when the message the reader holds started (unix ms)
   std::deque<pending_answer> answers_;  // deposits in arrival order
   std::uint64_t next_slot_ = 1;
   std::uint64_t cursor_ = 0;                       // highest id sent on this stream
@@ -257,6 +321,13 @@ void mailbox_service::notify(const std::string& recipient) {
   for (auto it = b; it != e; ++it) ids.push_back(it->second);
   for (auto id : ids)
     if (auto it = streams_.find(id); it != streams_.end()) it->second->new_mail();
+}
+
+std::size_t mailbox_service::reap() {
+  const std::int64_t deadline = env_->now_unix_ms() - config_.incomplete_timeout_ms;
+  std::size_t n = 0;
+  for (auto& [id, stream] : streams_) n += stream->reap(deadline);  // reap() only wakes: streams_ stays as is
+  return n;
 }
 
 std::size_t mailbox_service::sweep() {

@@ -34,6 +34,14 @@ struct mailbox_service_config {
   // ... and per remote peer: one peer cannot take the slots of every other (a client keeps one per connection).
   std::size_t max_fetch_streams_per_peer = 4;
   std::int64_t sweep_interval_ms = 60000; // how often the owner should call sweep()
+  // A message is parsed once whole, so the bytes of a started one are buffered (up to max_message_size per
+  // stream). Bounds on those bytes, per remote peer and in all; a stream that takes either past its bound is
+  // reset. Each should hold at least one max_message_size, or the largest deposits can never arrive.
+  std::size_t max_incomplete_bytes_per_peer = 16u << 20;
+  std::size_t max_incomplete_bytes_total = 128u << 20;
+  // A stream whose started message is not whole this long after its first byte is reset (by reap()).
+  std::int64_t incomplete_timeout_ms = 30000;
+  std::int64_t reap_interval_ms = 1000;  // how often the owner should call reap()
 };
 
 using post_fn = std::function<bool(std::function<void()>)>;
@@ -49,7 +57,10 @@ class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
   // Loop thread: deletes held mail past its expiry (at most 1024 per call);
   // returns how many.
   std::size_t sweep();
+  // Loop thread: resets the streams whose started message passed incomplete_timeout_ms; returns how many.
+  std::size_t reap();
   std::size_t fetch_streams() const { return fetchers_.size(); }
+  std::size_t incomplete_bytes() const { return incomplete_total_; }
   const mailbox_service_config& config() const { return config_; }
   store::held_mail& mail() { return *mail_; }
 
@@ -79,6 +90,8 @@ class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
   std::uint64_t next_stream_ = 1;
   std::map<std::uint64_t, mailbox_stream*> streams_;      // live handlers by id
   std::multimap<std::string, std::uint64_t> fetchers_;    // recipient -> fetch handler ids
+  std::size_t incomplete_total_ = 0;                       // bytes of started messages, all streams
+  std::map<std::string, std::size_t> incomplete_by_peer_;  // ... per remote peer (no zero entries)
 };
 
 } // namespace aqua::p2p

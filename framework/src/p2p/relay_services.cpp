@@ -70,6 +70,7 @@ void relay_server::drive_service(skey k) {
     bytes more = s.handler->take_output();
     if (s.out.empty()) s.out = std::move(more);
     else s.out.insert(s.out.end(), more.begin(), more.end());
+    if (s.handler->aborted()) return drop_service(k, true);
     if (s.out.size() > config_.max_service_output) {
       spdlog::warn("relay: service stream {}/{}: {} bytes of unsent output, resetting", k.first, k.second, s.out.size());
       return drop_service(k, true);

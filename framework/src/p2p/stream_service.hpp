@@ -33,6 +33,10 @@ class stream_handler {
   // true: the server closes our side once the output is written and
   // destroys the handler.
   virtual bool finished() const { return false; }
+  // true: the server resets the stream (unsent output is dropped) and
+  // destroys the handler; checked after every take_output(). For a handler
+  // that gives up outside on_data (e.g. a timeout noticed on a wake()).
+  virtual bool aborted() const { return false; }
 };
 
 struct stream_context {

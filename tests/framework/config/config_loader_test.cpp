@@ -169,7 +169,8 @@ TEST(config, relay_server_keys_parse) {
       "    circuit_duration_s: 0\n    circuit_data_bytes: 10000000000\n    max_connects_per_minute: 0\n"
       "    mailbox: false\n    mailbox_max_messages_per_peer: 50\n    mailbox_max_bytes_per_peer: 1048576\n"
       "    mailbox_max_bytes_total: 8589934592\n    mailbox_max_ttl_s: 86400\n    max_connections_per_ip: 5\n"
-      "transports: []\n");
+      "    mailbox_max_incomplete_bytes_per_peer: 5000000\n    mailbox_max_incomplete_bytes_total: 9000000\n"
+      "    mailbox_incomplete_timeout_s: 10\ntransports: []\n");
   ASSERT_TRUE(r) << r.err().what();
   const auto& c = r->relay;
   EXPECT_TRUE(c.serve);
@@ -189,6 +190,9 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(c.mailbox_max_bytes_total, 8589934592ull);
   EXPECT_EQ(c.mailbox_max_ttl_s, 86400u);
   EXPECT_EQ(c.max_connections_per_ip, 5u);
+  EXPECT_EQ(c.mailbox_max_incomplete_bytes_per_peer, 5000000u);
+  EXPECT_EQ(c.mailbox_max_incomplete_bytes_total, 9000000u);
+  EXPECT_EQ(c.mailbox_incomplete_timeout_s, 10u);
   auto d = parse(minimal);
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->relay.listen.empty());
@@ -196,6 +200,9 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(d->relay.reservation_ttl_s, 3600u);
   EXPECT_TRUE(d->relay.mailbox);
   EXPECT_EQ(d->relay.max_connections_per_ip, 32u);
+  EXPECT_EQ(d->relay.mailbox_max_incomplete_bytes_per_peer, 16u << 20);
+  EXPECT_EQ(d->relay.mailbox_max_incomplete_bytes_total, 128u << 20);
+  EXPECT_EQ(d->relay.mailbox_incomplete_timeout_s, 30u);
 }
 
 TEST(config, relay_server_keys_are_checked_with_their_path) {
@@ -212,6 +219,14 @@ TEST(config, relay_server_keys_are_checked_with_their_path) {
   expect_error("components:\n  relay:\n    mailbox_max_bytes_per_peer: 4096\n    mailbox_max_bytes_total: 2048\n"
                "transports: []\n",
                errc::config_bad_value, "3:33:", "components.relay.mailbox_max_bytes_per_peer: exceeds mailbox_max_bytes_total");
+  // One whole mailbox message (4 MiB + 64 KiB) must fit, or the largest deposits could never arrive.
+  expect_error("components:\n  relay:\n    mailbox_max_incomplete_bytes_per_peer: 1000000\ntransports: []\n",
+               errc::config_bad_value, "3:44:",
+               "components.relay.mailbox_max_incomplete_bytes_per_peer: 1000000 is out of range 4259840..");
+  expect_error("components:\n  relay:\n    mailbox_max_incomplete_bytes_per_peer: 9000000\n"
+               "    mailbox_max_incomplete_bytes_total: 5000000\ntransports: []\n",
+               errc::config_bad_value, "3:44:",
+               "components.relay.mailbox_max_incomplete_bytes_per_peer: exceeds mailbox_max_incomplete_bytes_total");
   expect_error("components:\n  relay:\n    max_connections_per_ip: 0\ntransports: []\n", errc::config_bad_value,
                "3:29:", "components.relay.max_connections_per_ip: 0 is out of range 1..65536");
   expect_error("components:\n  relay:\n    max_hops: 3\ntransports: []\n", errc::config_unknown_key, "3:5:",

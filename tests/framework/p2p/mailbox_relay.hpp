@@ -116,6 +116,11 @@ class mailbox_relay {
     auto it = handlers_.find(k);
     if (it == handlers_.end()) return;
     bytes more = it->second.h->take_output();
+    if (it->second.h->aborted()) {
+      handlers_.erase(it);
+      (void) host_->reset_stream(k.first, k.second);
+      return;
+    }
     it->second.out.insert(it->second.out.end(), more.begin(), more.end());
     if (!it->second.out.empty()) {
       auto n = host_->write(k.first, k.second, it->second.out);

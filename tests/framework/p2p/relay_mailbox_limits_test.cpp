@@ -1,6 +1,7 @@
 // The mailbox's resource limits on a real relay_server (sockets on
-// 127.0.0.1, mailbox_service over LevelDB): fetch streams per peer, and a
-// client that fetches again after a refusal.
+// 127.0.0.1, mailbox_service over LevelDB): fetch streams per peer, a
+// client that fetches again after a refusal, and the bytes and time a
+// started, never finished message may take.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -33,7 +34,7 @@ bytes envelope_for(const peer_id& who, std::uint8_t tag) {
   return test::fake_envelope(who, tag, system_env()->now_unix_ms() + 86400000);
 }
 
-// A relay as `aqua relay serve` builds it: relay_server + mailbox_service.
+// A relay as `aqua relay serve` builds it: relay_server + mailbox_service (+ its sweep and reap ticks).
 struct mailbox_server {
   test::temp_dir tmp{"mblimits"};
   keypair key = key_of(70);
@@ -50,6 +51,7 @@ struct mailbox_server {
     rs = std::make_unique<relay_server>(key, system_env(), cfg);
     svc = mailbox_service::create(
         mail, system_env(), [r = rs.get()](std::function<void()> fn) { return r->post(std::move(fn)); }, mc);
+    rs->every(100, [s = svc] { s->reap(); });
     rs->add_service(svc->service());
     EXPECT_TRUE(rs->start());
   }
@@ -69,6 +71,9 @@ struct mailbox_server {
     auto f = p->get_future();
     EXPECT_TRUE(rs->post([p, fn] { p->set_value(fn()); }));
     return f.get();
+  }
+  std::size_t incomplete() {
+    return on_loop([s = svc.get()] { return s->incomplete_bytes(); });
   }
 };
 
@@ -90,6 +95,29 @@ std::optional<mb::message> fetch(test::raw_peer& p) {
   auto log = p.wait_stream(*s, [](const auto& l) { return l.reset || !messages_of(l).empty(); });
   if (!log || log->reset) return std::nullopt;
   return messages_of(*log).front();
+}
+
+// Writes `data` on stream s as the windows allow (at most 10 s); false once the relay reset the stream.
+bool push(test::raw_peer& p, std::uint32_t s, const bytes& data) {
+  std::size_t off = 0;
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (off < data.size() && std::chrono::steady_clock::now() < end) {
+    off += p.write_some(s, bytes_view(data).subspan(off));
+    if (p.wait_stream(s, [](const auto& l) { return l.reset; }, 0ms)) return false;
+    if (off < data.size()) std::this_thread::sleep_for(2ms);
+  }
+  return off == data.size();
+}
+
+// A message announced at the largest size (max_message_size: uvarint 80 80 84 02) and `n` bytes of it.
+bytes started_message(std::size_t n) {
+  bytes b = {0x80, 0x80, 0x84, 0x02};
+  b.resize(4 + n, 0x41);
+  return b;
+}
+
+bool was_reset(test::raw_peer& p, std::uint32_t s) {
+  return p.wait_stream(s, [](const auto& l) { return l.reset; }, 5s).has_value();
 }
 
 } // namespace
@@ -180,4 +208,57 @@ TEST(relay_mailbox_limits, a_refused_fetch_is_tried_again_after_retry_ms) {
       5s));
   std::lock_guard<std::mutex> g(mu);
   EXPECT_EQ(got.at(0), mail);
+}
+
+TEST(relay_mailbox_limits, incomplete_messages_are_bounded_per_peer_and_in_all) {
+  mailbox_service_config mc;
+  mc.max_incomplete_bytes_per_peer = 3u << 20;
+  mc.max_incomplete_bytes_total = 5u << 20;
+  mailbox_server relay(mc);
+  const bytes two_mib = started_message(2u << 20);
+
+  test::raw_peer a(31, relay.port(), relay.key.id()), b(32, relay.port(), relay.key.id()),
+      c(33, relay.port(), relay.key.id());
+  for (auto* p : {&a, &b, &c}) ASSERT_TRUE(p->wait_established());
+  auto a1 = a.open(std::string(mb::protocol_id)).value(), a2 = a.open(std::string(mb::protocol_id)).value();
+  ASSERT_TRUE(push(a, a1, two_mib));
+  ASSERT_TRUE(test::eventually([&] { return relay.incomplete() >= (2u << 20); }, 5s));
+  (void) push(a, a2, two_mib);  // a's second started message takes a past its 3 MiB
+  EXPECT_TRUE(was_reset(a, a2));
+  EXPECT_FALSE(a.wait_stream(a1, [](const auto& l) { return l.reset; }, 0ms));
+
+  auto b1 = b.open(std::string(mb::protocol_id)).value();
+  ASSERT_TRUE(push(b, b1, two_mib));  // 4 MiB in all
+  ASSERT_TRUE(test::eventually([&] { return relay.incomplete() >= (4u << 20); }, 5s));
+  auto c1 = c.open(std::string(mb::protocol_id)).value();
+  (void) push(c, c1, two_mib);  // would be 6 MiB in all
+  EXPECT_TRUE(was_reset(c, c1));
+  EXPECT_LE(relay.incomplete(), mc.max_incomplete_bytes_total);
+
+  // Small messages arrive whole and need no budget: deposits still work while the budget is in use.
+  const auto bob = key_of(21);
+  test::mailbox_depositor alice(key_of(10));
+  EXPECT_TRUE(alice.deposit(relay.addr(), bob.id(), envelope_for(bob.id(), 1)));
+  // The bytes go with their streams.
+  a.close();
+  b.close();
+  EXPECT_TRUE(test::eventually([&] { return relay.incomplete() == 0; }, 5s)) << relay.incomplete();
+}
+
+TEST(relay_mailbox_limits, a_message_not_finished_in_time_resets_its_stream) {
+  mailbox_service_config mc;
+  mc.incomplete_timeout_ms = 300;
+  mailbox_server relay(mc);
+  test::raw_peer a(31, relay.port(), relay.key.id());
+  ASSERT_TRUE(a.wait_established());
+  auto s = a.open(std::string(mb::protocol_id)).value();
+  ASSERT_TRUE(push(a, s, started_message(1000)));
+  ASSERT_TRUE(test::eventually([&] { return relay.incomplete() > 0; }, 5s));
+  EXPECT_TRUE(was_reset(a, s));
+  EXPECT_EQ(relay.incomplete(), 0u);
+  // A stream that sends whole messages is left alone however long it stays.
+  auto f = a.open(std::string(mb::protocol_id)).value();
+  a.write(f, mb::frame(mb::fetch()).value());
+  std::this_thread::sleep_for(800ms);
+  EXPECT_FALSE(a.wait_stream(f, [](const auto& l) { return l.reset || l.closed; }, 0ms));
 }
