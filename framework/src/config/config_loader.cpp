@@ -1,5 +1,9 @@
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include "aqua/config.hpp"
 #include "aqua/multiaddr.hpp"
@@ -286,18 +290,42 @@ void parse_agent_directory(const yaml_walker& w, const YAML::Node& n, const fs::
 
 } // namespace
 
+namespace {
+
+// Counts the documents of a stream, at most 2: only the parser's events, no tree.
+int yaml_documents(std::string_view yaml) {
+  struct ignore final : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } handler;
+  std::istringstream in{std::string(yaml)};
+  YAML::Parser parser(in);
+  int n = 0;
+  while (n < 2 && parser.HandleNextDocument(handler)) ++n;
+  return n;
+}
+
+} // namespace
+
 result<node_config> parse_config(std::string_view yaml, const std::string& source_name, const fs::path& base_dir) {
   yaml_walker w(source_name);
   try {
     YAML::Node root;
     try {
-      // Every document, not just the first: a '---' or '...' line used to end the config there, silently ignoring
-      // the rest (even broken YAML).
-      auto docs = YAML::LoadAll(std::string(yaml));
-      if (docs.size() > 1)
-        return error{errc::config_syntax, source_name + ": holds " + std::to_string(docs.size()) +
-                                              " YAML documents (a '---' or '...' line); a config is one document"};
-      if (!docs.empty()) root = docs.front();
+      root = YAML::Load(std::string(yaml));
+      // Load reads the first document only: a '---' or '...' line used to end the config there, silently
+      // ignoring the rest (even broken YAML). (Not LoadAll: on some malformed input it yields empty documents
+      // without end and runs out of memory, found by fuzz.config.)
+      if (yaml_documents(yaml) > 1)
+        return error{errc::config_syntax,
+                     source_name + ": holds more than one YAML document (a '---' or '...' line); a config is one"};
     } catch (const YAML::ParserException& e) {
       w.fail_at(errc::config_syntax, e.mark, "", e.msg);
     }

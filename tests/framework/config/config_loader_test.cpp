@@ -242,7 +242,8 @@ TEST(config, a_second_yaml_document_is_refused_not_ignored) {
   }
   auto r = parse(std::string(minimal) + "---\ncomponents: {crypto: {unknown_senders: reject}}\ntransports: []\n");
   ASSERT_FALSE(r);
-  EXPECT_NE(r.err().message().find("holds 2 YAML documents"), std::string::npos) << r.err().what();
+  EXPECT_NE(r.err().message().find("holds more than one YAML document"), std::string::npos) << r.err().what();
+  EXPECT_FALSE(parse(", li}}\ntranspor"));  // LoadAll ran out of memory on this one (fuzz.config)
   EXPECT_TRUE(parse(std::string("---\n") + minimal));  // a leading document marker is one document
 }
 
