@@ -50,6 +50,11 @@ result<peer_id> ensure_key(const fs::path& dir) {
   auto file = dir / key_file_name;
   std::error_code ec;
   if (!fs::exists(file, ec)) {
+    // A store without its key belongs to an identity that is gone: a new key beside it could never start (and
+    // would stay behind, so every later start failed the same way).
+    if (fs::exists(dir / "store", ec))
+      return error{errc::no_identity, "agent dir '" + dir.string() + "' has a store but no identity key (" + file.string() +
+                                          "): restore the key, or move the dir aside to start the agent with a new identity"};
     auto kp = keypair::generate();
     if (auto r = write_key_file(file, kp, false); !r) return r.err();
   }

@@ -169,6 +169,14 @@ TEST(AgentHost, TypedAskAndRestartKeepsIdentity) {
     if (round == 0) first = (*host)->agents()[0].id;
     else EXPECT_EQ((*host)->agents()[0].id, first);
   }
+  // Its key lost, an agent with a store is refused; no new key is left beside the old store.
+  const auto key = cfg.data_dir / "agents" / cfg.agents[0].name / "identity.key";
+  ASSERT_TRUE(std::filesystem::remove(key));
+  auto host = agent_host::start_with(cfg, {std::make_shared<asker>(), std::make_shared<test_agent>()}, {});
+  ASSERT_FALSE(host);
+  EXPECT_EQ(host.err().code(), errc::no_identity) << host.err().what();
+  EXPECT_NE(host.err().message().find("has a store but no identity key"), std::string::npos) << host.err().what();
+  EXPECT_FALSE(std::filesystem::exists(key));
 }
 
 TEST(AgentSettings, IntegerSettingsAreCheckedAndNameTheAgentAndKey) {
