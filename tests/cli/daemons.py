@@ -2,8 +2,12 @@
 port, the CLI against a data dir, and a started daemon. The test's main sets
 AQUA (the aqua binary) before using them."""
 import json
+import os
+import resource
+import signal
 import socket
 import subprocess
+import unittest
 
 AQUA = None
 
@@ -32,3 +36,92 @@ def serve(d, stderr=subprocess.PIPE, config=None):
         err = p.stderr.read() if p.poll() is not None and p.stderr else ""
         raise AssertionError(f"serve did not start: {line} {err}")
     return p, ev
+
+
+def use_relay(d, relay_addr):
+    """Replaces the config's transports with relay_v2 reserving on `relay_addr`."""
+    path = os.path.join(d, "config.yaml")
+    cfg = text(path)
+    cfg = cfg[:cfg.index("transports:")] + (
+        "transports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n"
+        f"    settings:\n      relays: {relay_addr}\n")
+    with open(path, "w") as f:
+        f.write(cfg)
+
+
+def text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def allow_open_files(n):
+    """Raises this process's open-file limit to its hard limit; False if that is below `n` (skip the test)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < n:
+        return False
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return True
+
+
+def flood(port, count, sources):
+    """`count` silent TCP connections to 127.0.0.1:`port`, from the addresses `sources` in turn: the sockets that
+    connected (a listen backlog may overflow for a moment during a flood)."""
+    socks = []
+    for i in range(count):
+        s = socket.socket()
+        s.bind((sources[i % len(sources)], 0))
+        s.settimeout(5)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+    return socks
+
+
+class Processes(unittest.TestCase):
+    """A test that starts aqua processes (each with stderr in a log file) and opens sockets: tearDown kills only
+    its own processes, by PID, and closes the sockets."""
+
+    def setUp(self):
+        self.procs, self.socks = [], []
+
+    def tearDown(self):
+        for s in self.socks:
+            s.close()
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+            p.stdout.close()
+
+    def start(self, d, log, *args, fd_limit=None):
+        """`aqua --dir d args... --json`, with an open-file limit (soft and hard, so the process cannot raise it)
+        if given, once it reports serving: (process, its "serving" event)."""
+        def lower():
+            if fd_limit:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+        p = subprocess.Popen([AQUA, "--dir", d, *args, "--json"], stdout=subprocess.PIPE, stderr=log, text=True,
+                             preexec_fn=lower)
+        self.procs.append(p)
+        ev = json.loads(p.stdout.readline() or "{}")  # bounded: the process exits on a start failure
+        self.assertEqual(ev.get("event"), "serving", text(log.name))
+        return p, ev
+
+    def stop_all(self, *procs):
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=60)
+            self.assertEqual(p.returncode, 0)

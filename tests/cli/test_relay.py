@@ -11,21 +11,16 @@ Usage: test_relay.py <aqua> <source dir>"""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
+from daemons import free_port, use_relay
+
 AQUA = SRC = None
 N = 20
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def aqua(d, *args, check=0):
@@ -38,18 +33,6 @@ def load_client():
     sys.path.insert(0, os.path.join(SRC, "examples", "control_client"))
     import aqua_client  # noqa: E402
     return aqua_client
-
-
-def use_relay(d, relay_addr):
-    """Replaces the config's transports with relay_v2 reserving on `relay_addr`."""
-    path = os.path.join(d, "config.yaml")
-    with open(path) as f:
-        cfg = f.read()
-    cfg = cfg[:cfg.index("transports:")] + (
-        "transports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n"
-        f"    settings:\n      relays: {relay_addr}\n")
-    with open(path, "w") as f:
-        f.write(cfg)
 
 
 class Relay(unittest.TestCase):

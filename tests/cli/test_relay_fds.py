@@ -11,78 +11,27 @@ Usage: test_relay_fds.py <path to aqua binary>
 """
 import json
 import os
-import resource
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-AQUA = None
+import daemons
+from daemons import aqua, cpu_seconds, free_port, open_fds, text
+
 FLOOD = 600
 FD_LIMIT = 256
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def aqua(d, *args, check=0):
-    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=120)
-    assert p.returncode == check, f"{args}: rc={p.returncode} out={p.stdout} err={p.stderr}"
-    return p
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def text(path):
-    with open(path) as f:
-        return f.read()
-
-
-class RelayFds(unittest.TestCase):
-    def setUp(self):
-        self.procs, self.socks = [], []
-
-    def tearDown(self):
-        for s in self.socks:
-            s.close()
-        for p in self.procs:  # only the processes this test started, by PID
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=30)
-            p.stdout.close()
-
-    def start(self, d, log, *args, limit=None):
-        def lower():
-            if limit:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-        p = subprocess.Popen([AQUA, "--dir", d, *args, "--json"], stdout=subprocess.PIPE, stderr=log, text=True,
-                             preexec_fn=lower)
-        self.procs.append(p)
-        line = p.stdout.readline()  # bounded: the process exits on a start failure
-        ev = json.loads(line or "{}")
-        self.assertEqual(ev.get("event"), "serving", text(log.name))
-        return p, ev
-
+class RelayFds(daemons.Processes):
     def test_a_relay_out_of_descriptors_does_not_spin_and_serves_afterwards(self):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if hard < FLOOD + 200:
-            print(f"skipped: this process may open only {hard} files")
+        if not daemons.allow_open_files(FLOOD + 200):
+            print("skipped: this process may not open enough files")
             sys.exit(77)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         with tempfile.TemporaryDirectory(prefix="aqua-relay-fds-") as tmp:
             r, a = os.path.join(tmp, "relay"), os.path.join(tmp, "a")
             port = free_port()
-            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-fds-r").stdout)["peer_id"]
+            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-fds-r"))["peer_id"]
             # Per-address limits out of the way: this is about descriptors, the flood comes from a few addresses.
             cfg = os.path.join(r, "config.yaml")
             yaml = text(cfg)
@@ -91,18 +40,9 @@ class RelayFds(unittest.TestCase):
                 f.write(yaml.replace("    serve: false\n", "    serve: false\n    max_connections_per_ip: 10000\n", 1))
             with open(os.path.join(tmp, "relay.log"), "w") as lr, open(os.path.join(tmp, "a.log"), "w") as la:
                 proc_r, _ = self.start(r, lr, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}",
-                                       limit=FD_LIMIT)
+                                       fd_limit=FD_LIMIT)
                 relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
-                for i in range(FLOOD):
-                    s = socket.socket()
-                    s.bind((f"127.0.0.{2 + i % 4}", 0))
-                    s.settimeout(5)
-                    try:
-                        s.connect(("127.0.0.1", port))
-                    except OSError:
-                        s.close()  # the listen backlog may overflow for a moment: fine, it is a flood
-                        continue
-                    self.socks.append(s)
+                self.socks = daemons.flood(port, FLOOD, [f"127.0.0.{2 + i}" for i in range(4)])
                 self.assertGreater(len(self.socks), FLOOD // 2)
                 time.sleep(1)
                 self.assertIsNone(proc_r.poll(), text(lr.name)[-2000:])
@@ -110,7 +50,7 @@ class RelayFds(unittest.TestCase):
                 c0 = cpu_seconds(proc_r.pid)
                 time.sleep(2)
                 self.assertLess(cpu_seconds(proc_r.pid) - c0, 0.5)
-                self.assertLess(len(os.listdir(f"/proc/{proc_r.pid}/fd")), FD_LIMIT)
+                self.assertLess(open_fds(proc_r.pid), FD_LIMIT)
                 log = text(lr.name)
                 self.assertIn("half the open-file limit 256", log)  # max_connections lowered, and said so
                 self.assertLess(log.count("refusing"), 20)  # refusals are reported at most once a second
@@ -121,23 +61,14 @@ class RelayFds(unittest.TestCase):
                 self.socks = []
                 time.sleep(0.5)
                 aqua(a, "init", "--listen", "/memory/relay-fds-a")
-                path = os.path.join(a, "config.yaml")
-                c = text(path)
-                c = c[:c.index("transports:")] + (
-                    "transports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n"
-                    f"    settings:\n      relays: {relay_addr}\n")
-                with open(path, "w") as f:
-                    f.write(c)
+                daemons.use_relay(a, relay_addr)
                 proc_a, ev_a = self.start(a, la, "serve")
                 self.assertTrue(any(x.startswith(relay_addr + "/p2p-circuit/") for x in ev_a["listen"]), ev_a)
-                st = json.loads(aqua(r, "status", "--json").stdout)
+                st = json.loads(aqua(r, "status", "--json"))
                 self.assertEqual(st["relay"]["reservations"], 1, st)
-                for p in (proc_a, proc_r):
-                    p.send_signal(signal.SIGTERM)
-                    p.wait(timeout=60)
-                    self.assertEqual(p.returncode, 0)
+                self.stop_all(proc_a, proc_r)
 
 
 if __name__ == "__main__":
-    AQUA = sys.argv.pop(1)
+    daemons.AQUA = sys.argv.pop(1)
     unittest.main()
