@@ -289,6 +289,7 @@ class Usage(unittest.TestCase):
             self.assertIn("is not a whole number", run(*args, check=2).stderr, args)
         run("--log-level", "loud", "id", check=2)
         run(check=2)
+        self.assertIn("--dir is empty", run("--dir", "", "id", check=2).stderr)  # not a silent ~/.aqua
         self.assertRegex(run("--version", check=0).stdout, r"^aqua \d+\.\d+\.\d+\n$")
         self.assertEqual(json.loads(run("--version", "--json", check=0).stdout)["name"], "aqua")
 

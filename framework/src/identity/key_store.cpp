@@ -30,7 +30,10 @@ std::string mode_string(unsigned mode) {
 } // namespace
 
 result<fs::path> resolve_data_dir(const std::optional<std::string>& flag) {
-  if (flag && !flag->empty()) return fs::path(*flag);
+  if (flag) {
+    if (flag->empty()) return error{errc::invalid_argument, "--dir is empty (leave it out for $AQUA_DIR or ~/.aqua)"};
+    return fs::path(*flag);
+  }
   if (const char* env = std::getenv("AQUA_DIR"); env != nullptr && *env != '\0') return fs::path(env);
   if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
     return fs::path(home) / ".aqua";

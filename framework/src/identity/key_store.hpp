@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 inline constexpr const char* key_file_name = "identity.key";
 inline constexpr const char* config_file_name = "config.yaml";
 
-// Resolves the data dir from an explicit flag, AQUA_DIR, then HOME.
+// Resolves the data dir from an explicit flag, AQUA_DIR, then HOME. An empty
+// flag (--dir "") is invalid_argument, not a silent fall-back to ~/.aqua.
 result<fs::path> resolve_data_dir(const std::optional<std::string>& flag);
 
 // Creates `dir` (and parents) with mode 0700. An existing dir open to others

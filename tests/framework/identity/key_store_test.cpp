@@ -105,6 +105,7 @@ TEST(key_store, data_dir_prefers_flag_then_env_then_home) {
   ::setenv("AQUA_DIR", "/from/env", 1);
   ::setenv("HOME", "/home/someone", 1);
   EXPECT_EQ(resolve_data_dir(std::string("/from/flag")).value(), fs::path("/from/flag"));
+  EXPECT_EQ(resolve_data_dir(std::string("")).err().code(), errc::invalid_argument);  // --dir "": not ~/.aqua
   EXPECT_EQ(resolve_data_dir(std::nullopt).value(), fs::path("/from/env"));
   ::unsetenv("AQUA_DIR");
   EXPECT_EQ(resolve_data_dir(std::nullopt).value(), fs::path("/home/someone/.aqua"));
