@@ -2,24 +2,43 @@
 
 #include <iostream>
 
+#include "aqua/agent.hpp"
 #include "aqua/config.hpp"
+#include "plugin/plugin_loader.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 
 namespace aqua::cli {
 namespace {
 
-int run_check(const global_options& g, const std::string& file) {
+// Finds and loads every plugin the config names and runs its factory, which checks the entry's settings: nothing
+// listens, dials or starts. The first failure, located in the file.
+result<void> check_plugins(const node_config& cfg) {
+  plugin_loader loader(cfg.plugin_path);
+  for (std::size_t i = 0; i < cfg.transports.size(); ++i) {
+    auto& tc = cfg.transports[i];
+    if (auto t = loader.load_transport(tc); !t)
+      return located_error(cfg, "transports[" + std::to_string(i) + "]", tc.settings, t.err());
+  }
+  if (auto made = agent_host::load(cfg); !made) return made.err();
+  return ok();
+}
+
+int run_check(const global_options& g, const std::string& file, bool plugins) {
   auto cfg = load_config(file);
   if (!cfg) return report(cfg.err(), g.json);
+  if (plugins)
+    if (auto r = check_plugins(*cfg); !r) return report(r.err(), g.json);
   if (g.json) {
     nlohmann::json transports = nlohmann::json::array();
     for (auto& t : cfg->transports) transports.push_back({{"name", t.name}, {"plugin", t.plugin}, {"listen", t.listen}});
     print_json({{"ok", true}, {"file", file}, {"name", cfg->name}, {"data_dir", cfg->data_dir.string()},
-                {"transports", transports}, {"routes", cfg->routing.routes.size()}, {"relay_serve", cfg->relay.serve}});
+                {"transports", transports}, {"routes", cfg->routing.routes.size()}, {"relay_serve", cfg->relay.serve},
+                {"agents", cfg->agents.size()}, {"plugins_checked", plugins}});
   } else {
     std::cout << file << ": OK (node '" << cfg->name << "', data dir " << cfg->data_dir.string() << ", "
-              << cfg->transports.size() << " transport(s), " << cfg->routing.routes.size() << " route(s))\n";
+              << cfg->transports.size() << " transport(s), " << cfg->agents.size() << " agent(s), "
+              << cfg->routing.routes.size() << " route(s)" << (plugins ? ", plugins loaded" : "") << ")\n";
   }
   return exit_ok;
 }
@@ -31,10 +50,15 @@ void add_config_commands(CLI::App& app, global_options& g, int& rc) {
   config->require_subcommand(1);
   config->footer("Examples:\n  aqua config check ~/.aqua/config.yaml\n  aqua config check --json configs/node.example.yaml");
   auto file = std::make_shared<std::string>();
-  auto* check = config->add_subcommand("check", "Validate a YAML node config without starting anything");
+  auto no_plugins = std::make_shared<bool>(false);
+  auto* check = config->add_subcommand(
+      "check", "Validate a YAML node config without starting anything: its keys and values, then every transport and "
+               "agent plugin it names (found, loaded, ABI-checked, settings accepted by the plugin's factory)");
   check->add_option("file", *file, "Config file")->required();
-  check->footer("Examples:\n  aqua config check ~/.aqua/config.yaml\n  aqua config check --json configs/node.example.yaml");
-  check->callback([&g, &rc, file] { rc = run_check(g, *file); });
+  check->add_flag("--no-plugins", *no_plugins, "Check the file only, not its plugins (e.g. on a machine without them)");
+  check->footer("Examples:\n  aqua config check ~/.aqua/config.yaml\n  aqua config check --json configs/node.example.yaml\n"
+                "  aqua config check --no-plugins configs/demo-local.yaml");
+  check->callback([&g, &rc, file, no_plugins] { rc = run_check(g, *file, !*no_plugins); });
 }
 
 } // namespace aqua::cli

@@ -57,6 +57,10 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Agent plugins are loaded (and their settings checked) before anything starts, so a missing plugin or a bad
+  // setting fails before "serving"; the agents start after it (they may wait for the agent directory).
+  auto made = agent_host::load(*cfg);
+  if (!made) return report(made.err(), g.json);
   auto n = node::start(*cfg);
   if (!n) return report(n.err(), g.json);
   auto ctl = control::server::start(**n, cfg->data_dir);
@@ -87,7 +91,7 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
       if (json) print_json(agent_event_json(e));
       else std::cout << "  agent " << format_agent_event(e) << std::endl;
     };
-    auto host = agent_host::start(*cfg, opts);
+    auto host = agent_host::start_with(*cfg, std::move(*made), opts);
     if (!host) {
       (*ctl)->stop();
       return report(host.err(), g.json);

@@ -87,7 +87,8 @@ class data final : public aqua::agent {
   }
 };
 
-aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config&) {
+aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config& cfg) {
+  if (auto r = aqua::check_setting_keys(cfg, {"csv"}); !r) return r.err();
   return std::unique_ptr<aqua::agent>(new data());
 }
 

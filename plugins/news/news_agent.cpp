@@ -68,7 +68,9 @@ class news final : public aqua::agent {
   }
 };
 
-aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config&) {
+aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config& cfg) {
+  if (auto r = aqua::check_setting_keys(cfg, {"headlines", "max"}); !r) return r.err();
+  if (auto r = aqua::int_setting(cfg, "max", 6, 1, 1000); !r) return r.err();
   return std::unique_ptr<aqua::agent>(new news());
 }
 

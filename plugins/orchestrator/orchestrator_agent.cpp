@@ -10,10 +10,14 @@
 
 namespace {
 
+constexpr std::int64_t max_deadline_ms = 86'400'000;  // a day
+
 class orchestrator final : public aqua::agent {
  public:
   aqua::result<void> start(aqua::agent_context& ctx) override {
-    if (ctx.setting("run_on_start") != "true") return aqua::ok();
+    auto on_start = aqua::bool_setting(ctx.config(), "run_on_start", false);
+    if (!on_start) return on_start.err();
+    if (!*on_start) return aqua::ok();
     auto r = run(ctx, ctx.setting("topic", "electric vehicle prices"));
     if (!r) return r.err();
     ctx.note("workflow.done " + r->text());
@@ -29,7 +33,7 @@ class orchestrator final : public aqua::agent {
 
  private:
   aqua::result<aqua::agent_payload> run(aqua::agent_context& ctx, const std::string& topic) {
-    auto ms = aqua::int_setting(ctx, "deadline_ms", 20000, 1);
+    auto ms = aqua::int_setting(ctx, "deadline_ms", 20000, 1, max_deadline_ms);
     if (!ms) return ms.err();
     std::chrono::milliseconds deadline(*ms);
     ctx.note("plan for '" + topic + "': research (news + data in parallel), then write the report");
@@ -43,10 +47,10 @@ class orchestrator final : public aqua::agent {
 };
 
 aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config& cfg) {
-  auto d = cfg.settings.find("deadline_ms");
-  if (d != cfg.settings.end() && (d->second.empty() || d->second.find_first_not_of("0123456789") != std::string::npos ||
-                                  d->second.size() > 7))
-    return aqua::error{aqua::errc::config_bad_value, "settings.deadline_ms must be a number of milliseconds"};
+  if (auto r = aqua::check_setting_keys(cfg, {"research", "writer", "topic", "deadline_ms", "run_on_start"}); !r)
+    return r.err();
+  if (auto r = aqua::int_setting(cfg, "deadline_ms", 20000, 1, max_deadline_ms); !r) return r.err();
+  if (auto r = aqua::bool_setting(cfg, "run_on_start", false); !r) return r.err();
   return std::unique_ptr<aqua::agent>(new orchestrator());
 }
 

@@ -10,12 +10,14 @@
 
 namespace {
 
+constexpr std::int64_t max_deadline_ms = 86'400'000;  // a day
+
 class research final : public aqua::agent {
  public:
   aqua::result<aqua::agent_payload> on_request(aqua::agent_context& ctx, const aqua::agent_message& m) override {
     if (m.payload.type != "research.brief")
       return aqua::error{aqua::errc::invalid_argument, "research does not handle '" + m.payload.type + "'"};
-    auto ms = aqua::int_setting(ctx, "deadline_ms", 10000, 1);
+    auto ms = aqua::int_setting(ctx, "deadline_ms", 10000, 1, max_deadline_ms);
     if (!ms) return ms.err();
     std::chrono::milliseconds deadline(*ms);
     auto keywords = ctx.setting("keywords", "ev,electric,price,battery,charging");
@@ -42,7 +44,9 @@ class research final : public aqua::agent {
   }
 };
 
-aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config&) {
+aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config& cfg) {
+  if (auto r = aqua::check_setting_keys(cfg, {"news", "data", "keywords", "deadline_ms"}); !r) return r.err();
+  if (auto r = aqua::int_setting(cfg, "deadline_ms", 10000, 1, max_deadline_ms); !r) return r.err();
   return std::unique_ptr<aqua::agent>(new research());
 }
 

@@ -13,6 +13,8 @@
 
 namespace {
 
+constexpr std::int64_t max_deadline_ms = 86'400'000;  // a day
+
 std::string money(long v) {
   auto digits = std::to_string(v);
   std::string out = "$";
@@ -80,7 +82,7 @@ class writer final : public aqua::agent {
     if (out.empty()) out = ctx.data_dir() / "report.md";
     nlohmann::json result{{"path", out.string()}, {"bytes", md.size()}};
     if (auto reviewer = ctx.setting("reviewer"); !reviewer.empty()) {
-      auto ms = aqua::int_setting(ctx, "review_deadline_ms", 10000, 1);
+      auto ms = aqua::int_setting(ctx, "review_deadline_ms", 10000, 1, max_deadline_ms);
       if (!ms) return ms.err();
       std::chrono::milliseconds deadline(*ms);
       auto review = ctx.request(reviewer, aqua::agent_payload::text("report.review", md), deadline);
@@ -98,7 +100,9 @@ class writer final : public aqua::agent {
   }
 };
 
-aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config&) {
+aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config& cfg) {
+  if (auto r = aqua::check_setting_keys(cfg, {"output", "reviewer", "review_deadline_ms"}); !r) return r.err();
+  if (auto r = aqua::int_setting(cfg, "review_deadline_ms", 10000, 1, max_deadline_ms); !r) return r.err();
   return std::unique_ptr<aqua::agent>(new writer());
 }
 

@@ -255,6 +255,44 @@ class ConfigCheck(unittest.TestCase):
         finally:
             os.unlink(f.name)
 
+    def test_shipped_configs_and_their_plugins_are_valid(self):
+        for name in sorted(os.listdir(os.path.join(SRC, "configs"))):
+            if name.endswith(".yaml"):
+                out = json.loads(run("config", "check", "--json", os.path.join(SRC, "configs", name), check=0).stdout)
+                self.assertTrue(out["plugins_checked"], name)
+
+    def test_plugin_settings_are_checked_and_errors_name_their_line(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            cfg = os.path.join(tmp, "node.yaml")
+            base = "components: {}\ntransports:\n  - plugin: zmq\n    settings:\n      hwm: 10\n"
+            with open(cfg, "w") as f:
+                f.write(base + "      max_connections: lots\n")
+            p = run("config", "check", cfg, check=3)
+            self.assertIn(cfg + ":6:24: transports[0].settings.max_connections: ", p.stderr)
+            self.assertIn("'lots' is not an integer", p.stderr)
+            run("config", "check", "--no-plugins", cfg, check=0)  # the file itself is fine
+            agents = "agents:\n  - plugin: news\n    settings: {max: 6, maxx: 3}\n"
+            with open(cfg, "w") as f:
+                f.write(base + agents)
+            p = run("config", "check", cfg, check=3)
+            self.assertIn(cfg + ":8:30: agents[0].settings.maxx: ", p.stderr)
+            self.assertIn("config_unknown_key", p.stderr)
+            self.assertIn("unknown setting 'maxx' (news knows headlines, max)", p.stderr)
+            # aqua serve refuses the same config before it starts anything ("serving" is never printed)
+            run("--dir", tmp, "init", check=0)
+            with open(cfg, "w") as f:
+                f.write(base + "agents:\n  - plugin: orchestrator\n    settings: {topic: x, run_on_start: yes}\n")
+            p = run("--dir", tmp, "serve", "--config", cfg, check=3)
+            self.assertIn(cfg + ":8:40: agents[0].settings.run_on_start: ", p.stderr)
+            self.assertIn("setting 'run_on_start' must be true or false, got 'yes'", p.stderr)
+            self.assertNotIn("serving", p.stdout)
+            with open(cfg, "w") as f:
+                f.write(base + "agents:\n  - plugin: nosuch\n")
+            p = run("config", "check", cfg, check=None)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(cfg + ":7:13: agents[0].plugin: ", p.stderr)
+            self.assertIn("plugin_not_found", p.stderr)
+
     def test_missing_file(self):
         p = run("config", "check", "/nonexistent/aqua.yaml", check=3)
         self.assertIn("cannot open config '/nonexistent/aqua.yaml': No such file or directory", p.stderr)

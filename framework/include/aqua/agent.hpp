@@ -25,12 +25,14 @@
 // aqua_agent_plugin_name (must equal the plugin name) and aqua_agent_factory.
 // No CAF type appears here.
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -130,19 +132,49 @@ class agent_context {
   virtual void note(const std::string& text) = 0;
 };
 
-// An integer setting in [min, max] (or `fallback` when absent), with an
-// error that names the agent and the key: settings come from the operator's
-// YAML. Header-only: not part of the plugin ABI.
-inline result<std::int64_t> int_setting(const agent_context& ctx, const std::string& key, std::int64_t fallback,
+// Settings come from the operator's YAML; these check them with errors that
+// name the agent and the key. Header-only: not part of the plugin ABI.
+//
+// In a factory: a setting the agent does not know is an error (a typo would
+// otherwise run silently with the default).
+inline result<void> check_setting_keys(const agent_config& cfg, std::initializer_list<std::string_view> known) {
+  for (auto& kv : cfg.settings) {
+    if (std::find(known.begin(), known.end(), kv.first) != known.end()) continue;
+    std::string names;
+    for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+    return error{errc::config_unknown_key, "agent " + cfg.name + ": unknown setting '" + kv.first + "' (" + cfg.plugin +
+                                               " knows " + (names.empty() ? std::string("none") : names) + ")"};
+  }
+  return ok();
+}
+
+// An integer setting in [min, max] (or `fallback` when absent).
+inline result<std::int64_t> int_setting(const agent_config& cfg, const std::string& key, std::int64_t fallback,
                                         std::int64_t min = 0, std::int64_t max = INT64_MAX) {
-  auto text = ctx.setting(key);
-  if (text.empty()) return fallback;
+  auto it = cfg.settings.find(key);
+  if (it == cfg.settings.end() || it->second.empty()) return fallback;
+  const std::string& text = it->second;
   std::int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max)
-    return error{errc::config_bad_value, "agent " + ctx.name() + ": setting '" + key + "' must be an integer from " +
+    return error{errc::config_bad_value, "agent " + cfg.name + ": setting '" + key + "' must be an integer from " +
                                              std::to_string(min) + " to " + std::to_string(max) + ", got '" + text + "'"};
   return v;
+}
+
+// A boolean setting: "true" or "false" (or `fallback` when absent).
+inline result<bool> bool_setting(const agent_config& cfg, const std::string& key, bool fallback) {
+  auto it = cfg.settings.find(key);
+  if (it == cfg.settings.end() || it->second.empty()) return fallback;
+  if (it->second == "true") return true;
+  if (it->second == "false") return false;
+  return error{errc::config_bad_value,
+               "agent " + cfg.name + ": setting '" + key + "' must be true or false, got '" + it->second + "'"};
+}
+
+inline result<std::int64_t> int_setting(const agent_context& ctx, const std::string& key, std::int64_t fallback,
+                                        std::int64_t min = 0, std::int64_t max = INT64_MAX) {
+  return int_setting(ctx.config(), key, fallback, min, max);
 }
 
 class agent {
@@ -194,6 +226,9 @@ class agent_host {
   };
   // Loads every plugin first: a missing or bad plugin fails before any agent starts.
   static result<std::unique_ptr<agent_host>> start(const node_config& cfg, options opts);
+  // The first half of start(): finds and loads every agent plugin of `cfg` and makes its agent with the factory
+  // (which checks the agent's settings), in cfg.agents order. Errors name the config file, line and key path.
+  static result<std::vector<std::shared_ptr<agent>>> load(const node_config& cfg);
   // The same with agents made by the caller (tests, embedding); `made` pairs
   // each config entry with its agent, in cfg.agents order.
   static result<std::unique_ptr<agent_host>> start_with(const node_config& cfg,

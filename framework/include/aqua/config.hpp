@@ -113,6 +113,10 @@ struct node_config {
   std::vector<transport_config> transports;
   std::vector<agent_config> agents;
   agent_directory_config agent_directory;
+  // Where the loader read each plugin entry, its `plugin` and each of its
+  // settings: "transports[0]", "transports[0].plugin", "agents[1].settings.max"
+  // -> "<file>:<line>:<col>". Empty for configs built in code.
+  std::map<std::string, std::string> located;
 };
 
 result<node_config> load_config(const std::filesystem::path& file);
@@ -135,5 +139,14 @@ std::string default_config_yaml(const std::string& name, const std::vector<std::
 // UTF-8 without control characters, no '/' and not "." or ".." (an agent's
 // name names its card file in agent_directory.path, docs/agents.md).
 std::string node_name_problem(std::string_view name);
+
+// An error a plugin gave for the config entry `entry` ("transports[0]",
+// "agents[2]"), prefixed with where the user must look: the setting its
+// message names (when exactly one of `settings` is named), the entry's
+// `plugin` line for a plugin that cannot be found or loaded, else the entry:
+// "<file>:<line>:<col>: agents[2].settings.max: <message>". Unchanged when
+// the config was not read from a file.
+error located_error(const node_config& cfg, const std::string& entry,
+                    const std::map<std::string, std::string>& settings, const error& e);
 
 } // namespace aqua

@@ -101,14 +101,21 @@ node_config agent_node_config(const node_config& d, const agent_config& a, const
 agent_host::agent_host(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 agent_host::~agent_host() { stop(); }
 
-result<std::unique_ptr<agent_host>> agent_host::start(const node_config& cfg, options opts) {
+result<std::vector<std::shared_ptr<agent>>> agent_host::load(const node_config& cfg) {
   std::vector<std::shared_ptr<agent>> made;
-  for (auto& a : cfg.agents) {
+  for (std::size_t i = 0; i < cfg.agents.size(); ++i) {
+    auto& a = cfg.agents[i];
     auto loaded = load_agent_plugin(cfg.plugin_path, a);
-    if (!loaded) return loaded.err();
+    if (!loaded) return located_error(cfg, "agents[" + std::to_string(i) + "]", a.settings, loaded.err());
     made.push_back(std::move(*loaded));
   }
-  return start_with(cfg, std::move(made), std::move(opts));
+  return made;
+}
+
+result<std::unique_ptr<agent_host>> agent_host::start(const node_config& cfg, options opts) {
+  auto made = load(cfg);
+  if (!made) return made.err();
+  return start_with(cfg, std::move(*made), std::move(opts));
 }
 
 result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cfg,

@@ -227,8 +227,13 @@ void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config&
       if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
       for (std::size_t j = 0; j < c.size(); ++j) tc.listen.push_back(checked_address(w, c[j], yaml_walker::index(p + ".listen", j)));
     }
-    if (auto c = w.child(t, p, "settings", false); c.IsDefined() && !c.IsNull())
+    if (auto c = w.child(t, p, "settings", false); c.IsDefined() && !c.IsNull()) {
       tc.settings = w.as_scalar_map(c, p + ".settings");
+      for (auto it = c.begin(); it != c.end(); ++it)
+        cfg.located[p + ".settings." + it->first.Scalar()] = w.where(it->second);
+    }
+    cfg.located[p] = w.where(t);
+    cfg.located[p + ".plugin"] = w.where(t["plugin"]);
     cfg.transports.push_back(std::move(tc));
   }
 }
@@ -266,8 +271,13 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
         ac.listen.push_back(addr);
       }
     }
-    if (auto c = w.child(a, p, "settings", false); c.IsDefined() && !c.IsNull())
+    if (auto c = w.child(a, p, "settings", false); c.IsDefined() && !c.IsNull()) {
       ac.settings = w.as_scalar_map(c, p + ".settings");
+      for (auto it = c.begin(); it != c.end(); ++it)
+        cfg.located[p + ".settings." + it->first.Scalar()] = w.where(it->second);
+    }
+    cfg.located[p] = w.where(a);
+    cfg.located[p + ".plugin"] = w.where(a["plugin"]);
     cfg.agents.push_back(std::move(ac));
   }
 }

@@ -15,6 +15,12 @@ const char* kind_name(const YAML::Node& n) {
   }
 }
 
+std::string yaml_walker::where(const YAML::Node& n) const {
+  auto mark = n.Mark();
+  if (mark.is_null()) return source_;
+  return source_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
 void yaml_walker::fail_at(errc code, const YAML::Mark& mark, const std::string& path, const std::string& what) const {
   std::string msg = source_;
   if (!mark.is_null()) msg += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);

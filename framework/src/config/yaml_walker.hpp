@@ -40,6 +40,9 @@ class yaml_walker {
   std::vector<std::string> as_string_list(const YAML::Node& n, const std::string& path) const;
   std::map<std::string, std::string> as_scalar_map(const YAML::Node& n, const std::string& path) const;
 
+  // "<source>:<line>:<col>" of a node (just the source when it has no mark).
+  std::string where(const YAML::Node& n) const;
+
   static std::string join(const std::string& path, std::string_view key);
   static std::string index(const std::string& path, std::size_t i);
 

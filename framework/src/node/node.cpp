@@ -53,9 +53,10 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   }
   plugin_loader loader(cfg.plugin_path);
   routing_setup setup;
-  for (auto& tc : cfg.transports) {
+  for (std::size_t i = 0; i < cfg.transports.size(); ++i) {
+    auto& tc = cfg.transports[i];
     auto t = loader.load_transport(tc);
-    if (!t) return t.err();
+    if (!t) return located_error(cfg, "transports[" + std::to_string(i) + "]", tc.settings, t.err());
     setup.transports.emplace_back(tc.name, *t);
   }
   // Keep only the transports routing is allowed to use for dialling, in order.

@@ -260,3 +260,66 @@ TEST(config, a_node_name_cannot_name_a_file_elsewhere_and_init_quotes_it) {
   EXPECT_EQ(node_name_problem("x\n  log_level: off"), "a node name must not contain control characters");
   EXPECT_EQ(node_name_problem("alice"), "");
 }
+
+// located_error: the loader remembers where each plugin entry and setting is, so a plugin's own error about its
+// settings can name the line the user has to change.
+namespace {
+
+const char* with_settings =
+    "components: {}\n"
+    "transports:\n"
+    "  - plugin: zmq\n"
+    "    settings:\n"
+    "      hwm: 5\n"
+    "      max_connections: lots\n"
+    "agents:\n"
+    "  - plugin: news\n"
+    "    settings: {max: x, maxx: 3}\n";
+
+} // namespace
+
+TEST(config, a_plugin_error_is_located_at_the_setting_it_names) {
+  auto r = parse(with_settings);
+  ASSERT_TRUE(r) << r.err().what();
+  auto e = located_error(*r, "transports[0]", r->transports[0].settings,
+                         error{errc::config_bad_value, "setting max_connections: 'lots' is not an integer"});
+  EXPECT_EQ(e.code(), errc::config_bad_value);
+  EXPECT_EQ(e.message(),
+            "test.yaml:6:24: transports[0].settings.max_connections: setting max_connections: 'lots' is not an integer");
+}
+
+TEST(config, a_quoted_setting_wins_over_settings_the_message_lists) {
+  auto r = parse(with_settings);
+  ASSERT_TRUE(r) << r.err().what();
+  auto e = located_error(*r, "agents[0]", r->agents[0].settings,
+                         error{errc::config_unknown_key, "agent news: unknown setting 'maxx' (news knows headlines, max)"});
+  EXPECT_EQ(e.message().rfind("test.yaml:9:30: agents[0].settings.maxx: agent news:", 0), 0u) << e.message();
+}
+
+TEST(config, a_plugin_error_naming_no_single_setting_is_located_at_its_entry) {
+  auto r = parse(with_settings);
+  ASSERT_TRUE(r) << r.err().what();
+  // both keys named, neither quoted: the entry
+  auto both = located_error(*r, "transports[0]", r->transports[0].settings,
+                            error{errc::config_bad_value, "hwm must be below max_connections"});
+  EXPECT_EQ(both.message(), "test.yaml:3:5: transports[0]: hwm must be below max_connections");
+  // "max" inside "max_frame_bytes" is not the setting "max"
+  auto inside = located_error(*r, "agents[0]", {{"max", "x"}}, error{errc::config_bad_value, "max_frame_bytes: too big"});
+  EXPECT_EQ(inside.message(), "test.yaml:8:5: agents[0]: max_frame_bytes: too big");
+}
+
+TEST(config, a_plugin_that_cannot_be_loaded_is_located_at_its_plugin_key) {
+  auto r = parse(with_settings);
+  ASSERT_TRUE(r) << r.err().what();
+  auto e = located_error(*r, "agents[0]", r->agents[0].settings,
+                         error{errc::plugin_not_found, "agent plugin 'news' (libaqua_agent_news.so) not found"});
+  EXPECT_EQ(e.code(), errc::plugin_not_found);
+  EXPECT_EQ(e.message().rfind("test.yaml:8:13: agents[0].plugin: agent plugin 'news'", 0), 0u) << e.message();
+}
+
+TEST(config, a_config_built_in_code_leaves_plugin_errors_as_they_are) {
+  node_config cfg;
+  cfg.transports.push_back(transport_config{"zmq", "zmq", {}, {{"hwm", "x"}}});
+  auto e = located_error(cfg, "transports[0]", cfg.transports[0].settings, error{errc::config_bad_value, "setting hwm: x"});
+  EXPECT_EQ(e.message(), "setting hwm: x");
+}
