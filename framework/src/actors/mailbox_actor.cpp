@@ -58,18 +58,26 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       if (topic.size() > delivery::max_topic)
         return reply(error{errc::invalid_argument, "topic is " + std::to_string(topic.size()) + " bytes; at most " +
                                                      std::to_string(delivery::max_topic) + " allowed"});
+      std::string id;  // canonical: lower-case hex, as records are keyed ("ABC..." named another record)
       if (!wanted_id.empty()) {
         auto raw = from_hex(wanted_id);
         if (!raw || raw->size() != e2ee::message_id_size)
           return reply(error{errc::invalid_argument, "message id must be 32 hex digits, got '" + wanted_id + "'"});
-        auto have = self->state.setup.db->get("o/" + wanted_id);
+        id = to_hex(*raw);
+        auto used_for = [&](const std::string& recipient) {
+          if (recipient != peer)
+            return reply(error{errc::invalid_argument, "message id " + id + " was already used for a message to " +
+                                                           recipient + "; a retry must name the same recipient"});
+          return reply(id);
+        };
+        for (auto& queued : self->state.seal_queue)  // sent in this turn, not written yet
+          if (queued.req.id_hex == id) return used_for(queued.req.recipient);
+        auto have = self->state.setup.db->get("o/" + id);
         if (!have) return reply(have.err());
         if (have->has_value()) {  // queued before (e.g. ahead of a crash): not again
           auto rec = delivery::out_record::decode(as_bytes(**have));
-          if (rec && rec->recipient != peer)
-            return reply(error{errc::invalid_argument, "message id " + wanted_id + " was already used for a message to " +
-                                                           rec->recipient + "; a retry must name the same recipient"});
-          return reply(wanted_id);
+          if (!rec) return reply(rec.err());
+          return used_for(rec->recipient);
         }
       }
       // Too large to seal: said now, not when a deferred message's turn comes (flush_sends).
@@ -84,7 +92,7 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
                              " bytes (crypto.max_frame_bytes)"});
       // Queued: the sends of one turn are sealed and written together (flush_sends).
       auto& q = self->state.seal_queue;
-      q.push_back({seal_request{peer, std::move(inner), ttl_ms, wanted_id}, reply});
+      q.push_back({seal_request{peer, std::move(inner), ttl_ms, id}, reply});
       if (q.size() == 1) self->send(self, seal_flush_atom::value);
     },
     [=](seal_flush_atom) { flush_sends(self); },
