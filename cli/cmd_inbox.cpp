@@ -3,6 +3,7 @@
 // else straight from the store (watch then runs the node itself).
 
 #include <atomic>
+#include <charconv>
 #include <csignal>
 #include <iostream>
 
@@ -122,6 +123,23 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
   leveldb::WriteBatch b;
   if (action == "delete") {
     b.Delete(key);
+    // The highest number ever given out survives the delete (delivery::inbox_seq_key): the stored mark or the
+    // newest record's, whichever is higher.
+    std::uint64_t highest = seq;
+    auto mark = (*db)->get(delivery::inbox_seq_key);
+    if (!mark) return report(mark.err(), g.json);
+    if (*mark)
+      if (auto v = delivery::decode_inbox_seq(as_bytes(**mark))) highest = std::max(highest, *v);
+    auto scanned = (*db)->scan("i/", [&](std::string_view k, std::string_view) {  // i/<16 hex digits of seq>
+      std::uint64_t n = 0;
+      auto digits = k.substr(2);
+      if (std::from_chars(digits.data(), digits.data() + digits.size(), n, 16).ec == std::errc())
+        highest = std::max(highest, n);
+      return true;
+    });
+    if (!scanned) return report(scanned.err(), g.json);
+    auto enc = delivery::encode_inbox_seq(highest);
+    b.Put(delivery::inbox_seq_key, std::string(enc.begin(), enc.end()));
   } else {
     rec->state = delivery::in_state::read;
     auto enc = rec->encode();

@@ -72,6 +72,20 @@ class Inbox(unittest.TestCase):
             self.assertEqual([m["seq"] for m in since], [listed[4]["seq"]])
             out = json.loads(aqua(a, "outbox", "list", "--json"))["messages"]
             self.assertEqual(sorted(m["state"] for m in out), ["delivered"] * 5)
+            # Deleting the newest message (no daemon: on the store) does not give its number to the next one.
+            newest = listed[4]["seq"]
+            aqua(b, "inbox", "delete", str(newest))
+            watch = subprocess.Popen([AQUA, "--dir", b, "inbox", "watch", "--json"], stdout=subprocess.PIPE, text=True)
+            try:
+                time.sleep(0.5)
+                sent = subprocess.run([SENDER, os.path.join(a, "config.yaml"), idb, "6", "1"], capture_output=True,
+                                      text=True, timeout=60)  # ids 0-4 are retries of stored messages: only "message 5"
+                self.assertEqual(sent.returncode, 0, sent.stderr)
+                line = json.loads(watch.stdout.readline())
+            finally:
+                watch.send_signal(signal.SIGINT)
+                watch.wait(timeout=30)
+            self.assertEqual((line["text"], line["seq"]), ("message 5", newest + 1))
             # A store that lost its CURRENT file is reported, never read as empty nor started afresh.
             os.remove(os.path.join(b, "store", "CURRENT"))
             for args in (("inbox", "list"), ("store", "check"), ("contacts", "list")):

@@ -222,6 +222,7 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       std::erase(st.unread, seq);
       leveldb::WriteBatch b;
       b.Delete(key);  // the d/ record stays: a late copy is still recognised as a duplicate
+      b.Put(delivery::inbox_seq_key, as_slice(delivery::encode_inbox_seq(st.next_seq - 1)));
       auto rp = self->make_response_promise<bool>();
       persist(self, std::move(b), [=](const result<void>& r) mutable {
         if (r) rp.deliver(true);

@@ -53,6 +53,13 @@ void persist(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::function<void(
 result<void> load_from_store(mailbox_actor_t* self) {
   auto& st = self->state;
   auto now = now_ms();
+  auto highest = st.setup.db->get(delivery::inbox_seq_key);
+  if (!highest) return highest.err();
+  if (*highest) {
+    if (auto v = delivery::decode_inbox_seq(as_bytes(**highest))) st.next_seq = std::max(st.next_seq, *v + 1);
+    else  // only the stored messages' numbers are known: one deleted last may see its number again
+      spdlog::warn("mailbox: {} is not a u64 ({} bytes); ignored", delivery::inbox_seq_key, (*highest)->size());
+  }
   auto r = st.setup.db->scan("i/", [&](std::string_view, std::string_view v) {
     if (auto rec = delivery::in_record::decode(as_bytes(v))) {
       st.next_seq = std::max(st.next_seq, rec->seq + 1);

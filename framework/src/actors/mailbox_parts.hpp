@@ -83,6 +83,7 @@ inline bool has_ops(const leveldb::WriteBatch& b) { return b.ApproximateSize() >
 // batch is durable (or failed).
 void persist(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::function<void(const result<void>&)> cont = {});
 result<void> load_from_store(mailbox_actor_t* self);
+
 void transmit(mailbox_actor_t* self, const std::string& id);
 void on_tick(mailbox_actor_t* self);
 void arm_timer(mailbox_actor_t* self);

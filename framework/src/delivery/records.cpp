@@ -128,4 +128,17 @@ result<dedup_record> dedup_record::decode(bytes_view data) {
   return d;
 }
 
+bytes encode_inbox_seq(std::uint64_t highest) {
+  bytes out;
+  codec::put_u64(out, highest);
+  return out;
+}
+
+std::optional<std::uint64_t> decode_inbox_seq(bytes_view data) {
+  codec::reader r(data);
+  std::uint64_t v = 0;
+  if (!r.u64(v) || r.left() != 0 || v == UINT64_MAX) return std::nullopt;
+  return v;
+}
+
 } // namespace aqua::delivery

@@ -50,6 +50,14 @@ struct in_record {
   static result<in_record> decode(bytes_view data);
 };
 
+// `meta/inbox_seq` (docs/storage.md): the highest inbox sequence number ever assigned (u64 big-endian), written
+// with every delete, so a restart never gives a deleted newest message's number to the next one (a watcher
+// resuming `since` that number would skip it).
+inline const std::string inbox_seq_key = "meta/inbox_seq";
+bytes encode_inbox_seq(std::uint64_t highest);
+// nullopt unless exactly 8 bytes below UINT64_MAX.
+std::optional<std::uint64_t> decode_inbox_seq(bytes_view data);
+
 // d/<message id>: where a delivered message went, so duplicates are re-acked.
 struct dedup_record {
   std::uint64_t seq = 0;
