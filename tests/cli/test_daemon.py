@@ -340,7 +340,9 @@ class Daemon(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=60), 0)
             self.assertLess(time.monotonic() - t0, 5, "the daemon waited for its clients' receive timeouts")
-            for c in held[:3]:
+            for c in held[:3]:  # each waiting receive is answered, as control.md says
+                answer = json.loads(c.makefile().readline())
+                self.assertEqual((answer["id"], answer["error"]["code"]), (2, "not_running"), answer)
                 c.close()
             # A file that is not a socket where control.sock goes is left alone.
             sock_path = os.path.join(a, "control.sock")
@@ -362,6 +364,39 @@ class Daemon(unittest.TestCase):
             finally:
                 proc.send_signal(signal.SIGCONT)
             self.stop(proc)
+
+    def test_a_receive_whose_client_went_away_takes_no_message(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            proc_a, ev_a = self.start(a)
+            proc_b, ev_b = self.start(b)
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+
+            def request(lines, close=True):
+                c = socket.socket(socket.AF_UNIX)
+                c.connect(ev_b["control"])
+                c.settimeout(30)
+                c.sendall("".join(json.dumps(r) + "\n" for r in lines).encode())
+                if close:
+                    c.close()
+                return c
+
+            # a worker that died while waiting, and one that pipelined three receives and went away
+            request([{"id": 1, "cmd": "receive", "timeout_ms": 30000}])
+            request([{"id": k, "cmd": "receive", "timeout_ms": 30000} for k in range(3)])
+            time.sleep(0.5)
+            for k in range(2):
+                aqua(a, "send", "bob", f"work {k}", "--wait")
+            c = request([{"id": 9, "cmd": "receive", "timeout_ms": 10000}] * 2, close=False)
+            f = c.makefile()
+            got = [json.loads(f.readline()) for _ in range(2)]
+            c.close()
+            self.assertEqual([g["result"]["text"] for g in got], ["work 0", "work 1"], got)
+            self.stop(proc_b)
+            self.stop(proc_a)
 
     def test_a_hostile_sender_cannot_drive_the_terminal_and_utf8_text_stays_text(self):
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:

@@ -187,6 +187,10 @@ class node {
   result<inbound_message> receive(std::chrono::milliseconds timeout);
   // Message `sequence`, marked read (the application's ack); not_found if absent.
   result<inbound_message> read(std::uint64_t sequence);
+  // Marks message `sequence` unread again, so the next receive() hands it out
+  // (in sequence order): for a message received but not processed, e.g. one
+  // whose receiver went away before it got it. not_found if absent.
+  result<void> give_back(std::uint64_t sequence);
   // Deletes message `sequence` from the inbox (its id stays in the dedup index).
   result<void> remove(std::uint64_t sequence);
   // Every message in the durable inbox.

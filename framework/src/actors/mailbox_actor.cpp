@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <deque>
 #include <random>
 
@@ -210,6 +211,33 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       persist(self, std::move(b), [=](const result<void>& r) mutable {
         if (r) rp.deliver(to_inbound(*rec));
         else rp.deliver(to_caf(r.err()));
+      });
+      return rp;
+    },
+    // Message `seq` is unread again and goes to the next receive (node::give_back).
+    [=](unread_atom, std::uint64_t seq) -> caf::result<bool> {
+      auto& st = self->state;
+      auto key = store::hex_key("i/", seq);
+      auto raw = st.setup.db->get(key);
+      if (!raw) return to_caf(raw.err());
+      if (!raw->has_value()) return to_caf(error{errc::not_found, "no message with sequence " + std::to_string(seq)});
+      auto rec = delivery::in_record::decode(as_bytes(**raw));
+      if (!rec) return to_caf(rec.err());
+      if (rec->state == delivery::in_state::unread) return true;
+      rec->state = delivery::in_state::unread;
+      leveldb::WriteBatch b;
+      b.Put(key, as_slice(rec->encode()));
+      auto rp = self->make_response_promise<bool>();
+      persist(self, std::move(b), [=](const result<void>& r) mutable {
+        if (!r) {
+          rp.deliver(to_caf(r.err()));
+          return;
+        }
+        auto& unread = self->state.unread;
+        if (std::find(unread.begin(), unread.end(), seq) == unread.end())
+          unread.insert(std::lower_bound(unread.begin(), unread.end(), seq), seq);
+        serve_waiters(self);
+        rp.deliver(true);
       });
       return rp;
     },

@@ -15,15 +15,6 @@ namespace {
 
 using after_fn = std::function<void(const result<void>&)>;
 
-void serve_waiters(mailbox_actor_t* self) {
-  auto& st = self->state;
-  while (!st.waiting.empty() && !st.unread.empty()) {
-    auto w = std::move(st.waiting.front());
-    st.waiting.pop_front();
-    w.reply(take_unread(self));
-  }
-}
-
 // A new message: its inbox and dedup records join the batch; once durable it
 // is handed out and acknowledged.
 after_fn stage_new(mailbox_actor_t* self, leveldb::WriteBatch& b, const opened_message& o, delivery::inner in,

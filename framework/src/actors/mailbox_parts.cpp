@@ -214,6 +214,15 @@ void flush_acks(mailbox_actor_t* self, const std::string& peer) {
 }
 
 
+void serve_waiters(mailbox_actor_t* self) {
+  auto& st = self->state;
+  while (!st.waiting.empty() && !st.unread.empty()) {
+    auto w = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    w.reply(take_unread(self));
+  }
+}
+
 result<inbound_message> take_unread(mailbox_actor_t* self) {
   auto& st = self->state;
   auto seq = st.unread.front();

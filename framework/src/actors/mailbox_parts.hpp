@@ -119,6 +119,8 @@ void flush_incoming(mailbox_actor_t* self);
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
               const bytes& frame, completion done = {});
 result<inbound_message> take_unread(mailbox_actor_t* self);
+// Hands unread messages to the waiting receive callers, oldest first.
+void serve_waiters(mailbox_actor_t* self);
 // Up to `max` stored messages with sequence > after, in order (none marked read).
 result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std::size_t max);
 // Answers watchers that now have messages; called after a message is stored.

@@ -49,6 +49,7 @@ using durable_atom = caf::atom_constant<caf::atom("durable")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
+using unread_atom = caf::atom_constant<caf::atom("unread")>;
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using next_atom = caf::atom_constant<caf::atom("next")>;

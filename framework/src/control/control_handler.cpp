@@ -52,14 +52,14 @@ result<bool> arg_bool(const nlohmann::json& req, const char* cmd, const char* ke
   return it->get<bool>();
 }
 
-nlohmann::json handler::handle(const nlohmann::json& request) {
+nlohmann::json handler::handle(const nlohmann::json& request, const gone_fn& gone) {
   auto id = request_id(request);
   if (!request.is_object()) return error_response(id, error{errc::invalid_argument, "a request must be a JSON object"});
   auto cmd = arg_string(request, "request", "cmd", true);
   if (!cmd) return error_response(id, cmd.err());
   auto r = [&]() -> result<nlohmann::json> {
     try {
-      return dispatch(*cmd, request);
+      return dispatch(*cmd, request, gone);
     } catch (const std::exception& e) {  // a JSON access a command did not guard: a bug, not a reason to die
       spdlog::error("control: request failed unexpectedly: {}", e.what());
       return error{errc::invalid_argument, std::string("request not handled: ") + e.what()};
@@ -76,7 +76,7 @@ result<peer_id> handler::resolve_peer(const std::string& who) {
   return c->id;
 }
 
-result<nlohmann::json> handler::send(const nlohmann::json& req) {
+result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& gone) {
   auto to = arg_string(req, "send", "to", true);
   if (!to) return to.err();
   auto text = arg_string(req, "send", "text", false);
@@ -119,7 +119,8 @@ result<nlohmann::json> handler::send(const nlohmann::json& req) {
       if (auto known = node_.await_outcome(*id, std::chrono::milliseconds(0))) return to_json(*known);
     return out;
   }
-  auto outcome = interruptible(*timeout, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
+  auto outcome =
+    interruptible(*timeout, gone, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
   if (!outcome) return error{outcome.err().code(), outcome.err().message() + " (message " + *id + " stays queued)"};
   if (outcome->state == "expired")
     return error{errc::message_expired, "message " + *id + " expired before " + peer->str() + " acknowledged it"};
@@ -171,7 +172,7 @@ alias_map handler::aliases() {
 
 result<std::uint64_t> handler::watch_start(const nlohmann::json& req) { return arg_uint(req, "watch", "since", 0); }
 
-result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann::json& req) {
+result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann::json& req, const gone_fn& gone) {
   if (cmd == "hello") return nlohmann::json{{"protocol", protocol_version}, {"peer_id", node_.id().str()}};
   if (cmd == "status") {
     auto st = node_.status();
@@ -197,7 +198,7 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     return *j;
   }
   if (cmd == "card") return nlohmann::json{{"card", node_.card()}, {"peer_id", node_.id().str()}};
-  if (cmd == "send") return send(req);
+  if (cmd == "send") return send(req, gone);
   if (cmd == "inbox.list") return inbox_list(req);
   if (cmd == "inbox.read" || cmd == "inbox.ack" || cmd == "inbox.delete") {
     if (!given(req, "seq")) return error{errc::invalid_argument, cmd + ": missing 'seq'"};
@@ -215,7 +216,7 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
   if (cmd == "receive") {
     auto timeout = arg_wait(req, "receive", 0);
     if (!timeout) return timeout.err();
-    auto m = interruptible(*timeout, [&](std::chrono::milliseconds slice) { return node_.receive(slice); });
+    auto m = interruptible(*timeout, gone, [&](std::chrono::milliseconds slice) { return node_.receive(slice); });
     if (!m) return m.err();
     return to_json(*m, aliases());
   }

@@ -34,7 +34,11 @@ class handler {
 
   // {"id":..,"cmd":"..",...} -> {"id":..,"ok":true,"result":{..}} or
   // {"id":..,"ok":false,"error":{"code":..,"message":..}}. Never throws.
-  nlohmann::json handle(const nlohmann::json& request);
+  // `gone` (may be empty) says whether the client hung up: receive and
+  // send+wait stop waiting for it then (connection_closed), so a dead
+  // client's receive never takes a message.
+  using gone_fn = std::function<bool()>;
+  nlohmann::json handle(const nlohmann::json& request, const gone_fn& gone = {});
 
   // For "watch": the sequence number to start after, or an error response.
   result<std::uint64_t> watch_start(const nlohmann::json& request);
@@ -44,14 +48,15 @@ class handler {
   alias_map aliases();
 
  private:
-  result<nlohmann::json> dispatch(const std::string& cmd, const nlohmann::json& req);
-  result<nlohmann::json> send(const nlohmann::json& req);
+  result<nlohmann::json> dispatch(const std::string& cmd, const nlohmann::json& req, const gone_fn& gone);
+  result<nlohmann::json> send(const nlohmann::json& req, const gone_fn& gone);
   result<nlohmann::json> inbox_list(const nlohmann::json& req);
   result<peer_id> resolve_peer(const std::string& who);
   // `wait(slice)` in slices of at most wait_slice until it gives something
-  // other than a timeout, `total` has passed, or the daemon is stopping.
+  // other than a timeout, `total` has passed, the daemon is stopping or the
+  // client is gone.
   template <class Wait>
-  auto interruptible(std::chrono::milliseconds total, Wait wait) -> decltype(wait(total));
+  auto interruptible(std::chrono::milliseconds total, const gone_fn& gone, Wait wait) -> decltype(wait(total));
 
   node& node_;
   std::filesystem::path data_dir_;
@@ -61,9 +66,10 @@ class handler {
 inline constexpr std::chrono::milliseconds wait_slice{200};
 
 template <class Wait>
-auto handler::interruptible(std::chrono::milliseconds total, Wait wait) -> decltype(wait(total)) {
+auto handler::interruptible(std::chrono::milliseconds total, const gone_fn& gone, Wait wait) -> decltype(wait(total)) {
   const auto deadline = std::chrono::steady_clock::now() + total;
   for (;;) {
+    if (gone && gone()) return error{errc::connection_closed, "the client went away"};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     auto r = wait(std::clamp(left, std::chrono::milliseconds(0), wait_slice));
     if (r || r.err().code() != errc::timeout || left <= wait_slice) return r;

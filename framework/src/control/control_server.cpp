@@ -117,7 +117,8 @@ void server::stop() {
   {
     std::lock_guard lock(clients_mutex_);
     for (auto& c : clients_)
-      if (c.fd >= 0) ::shutdown(c.fd, SHUT_RDWR);  // wakes their blocking reads
+      // Wakes their blocking reads; writes still work, so a waiting receive or send+wait answers not_running.
+      if (c.fd >= 0) ::shutdown(c.fd, SHUT_RD);
   }
   for (auto& c : clients_)
     if (c.thread.joinable()) c.thread.join();
@@ -174,6 +175,19 @@ void server::accept_loop() {
   }
 }
 
+namespace {
+
+// The client hung up (readable with EOF, or POLLHUP: also with requests still unread in the socket).
+bool client_gone(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLHUP | POLLERR)) return true;
+  char c;
+  return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+} // namespace
+
 void server::serve_client(int fd) {
   line_splitter lines(max_line_bytes);
   char buf[65536];
@@ -206,7 +220,11 @@ void server::serve_client(int fd) {
         stream_watch(fd, *after, id);
         return;  // a watch owns the connection until the client goes away
       }
-      if (!write_line(fd, handler_.handle(req))) return;
+      auto response = handler_.handle(req, [fd] { return client_gone(fd); });
+      if (!write_line(fd, response)) {
+        give_back_unsent(req, response);
+        return;
+      }
     }
   }
 }
@@ -224,14 +242,19 @@ void server::stream_watch(int fd, std::uint64_t after, const nlohmann::json& id)
       after = m.sequence;
       if (!write_line(fd, {{"event", "message"}, {"message", to_json(m, names)}})) return;
     }
-    // Client gone? (readable with EOF, or hung up)
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 0) > 0) {
-      if (p.revents & (POLLHUP | POLLERR)) return;
-      char c;
-      if (::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) return;
-    }
+    if (client_gone(fd)) return;
   }
+}
+
+// A message a receive took whose answer could not be written (the client went away meanwhile) is unread again,
+// for the next receive: receive marks a message read as it hands it out.
+void server::give_back_unsent(const nlohmann::json& req, const nlohmann::json& response) {
+  if (req.value("cmd", nlohmann::json()) != "receive" || !response.value("ok", false)) return;
+  auto seq = response["result"].find("seq");
+  if (seq == response["result"].end() || !seq->is_number_unsigned()) return;
+  auto r = handler_.target().give_back(seq->get<std::uint64_t>());
+  if (!r) spdlog::warn("control: message {} was taken by a client that went away and stays read: {}",
+                       seq->get<std::uint64_t>(), r.err().what());
 }
 
 } // namespace aqua::control

@@ -40,6 +40,7 @@ class server {
   void accept_loop();
   void serve_client(int fd);
   void stream_watch(int fd, std::uint64_t after, const nlohmann::json& id);
+  void give_back_unsent(const nlohmann::json& req, const nlohmann::json& response);
 
   handler handler_;
   std::filesystem::path path_;

@@ -234,6 +234,12 @@ result<inbound_message> node::read(std::uint64_t sequence) {
   return impl_->ask<inbound_message>(impl_->mailbox, std::chrono::seconds(10), read_atom::value, sequence);
 }
 
+result<void> node::give_back(std::uint64_t sequence) {
+  auto r = impl_->ask<bool>(impl_->mailbox, std::chrono::seconds(10), unread_atom::value, sequence);
+  if (!r) return r.err();
+  return ok();
+}
+
 result<void> node::remove(std::uint64_t sequence) {
   auto r = impl_->ask<bool>(impl_->mailbox, std::chrono::seconds(10), delete_atom::value, sequence);
   if (!r) return r.err();

@@ -35,3 +35,22 @@ TEST(node, a_deleted_newest_message_keeps_its_number_across_a_restart) {
   EXPECT_EQ(text(got->payload), "4");
   EXPECT_EQ(got->sequence, newest + 1);  // a watcher resuming `since` newest sees it
 }
+
+// give_back: a message received but not processed goes to the next receive again, in sequence order.
+TEST(node, a_message_given_back_is_received_again_before_later_ones) {
+  test::temp_dir tmp("node");
+  auto p = start_introduced_pair(tmp, "giveback");
+  ASSERT_TRUE(p.alice && p.bob);
+  for (char c : {'1', '2'}) ASSERT_TRUE(p.alice->send(seed_key(1).id(), bytes{static_cast<std::uint8_t>(c)}));
+  auto first = p.bob->receive(5s);
+  ASSERT_TRUE(first) << first.err().what();
+  ASSERT_TRUE(eventually([&] { return p.bob->inbox()->size() == 2u; }));
+  ASSERT_TRUE(p.bob->give_back(first->sequence));
+  for (char c : {'1', '2'}) {
+    auto got = p.bob->receive(5s);
+    ASSERT_TRUE(got) << got.err().what();
+    EXPECT_EQ(text(got->payload), std::string(1, c));
+  }
+  EXPECT_FALSE(p.bob->receive(300ms));
+  EXPECT_EQ(p.bob->give_back(999).err().code(), errc::not_found);
+}
