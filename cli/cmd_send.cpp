@@ -7,6 +7,7 @@
 #include "control/control_server.hpp"
 #include "core/bounded_read.hpp"
 #include "daemon_client.hpp"
+#include "e2ee/envelope.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
 
@@ -57,7 +58,11 @@ int run_send(const global_options& g, const send_options& o) {
   auto timeout = parse_duration_ms(o.timeout, "--timeout");
   if (!timeout) return report(timeout.err(), g.json);
   if (!o.topic.empty()) req["topic"] = o.topic;
-  if (!o.message_id.empty()) req["message_id"] = o.message_id;
+  // The CLI names the message itself, so that a daemon that dies (or stops answering) while it handles the
+  // request can still be retried without a second copy: the error says which ID to retry with.
+  const auto fresh = e2ee::message_id_or_random({});
+  const auto id = o.message_id.empty() ? to_hex(bytes_view(fresh.data(), fresh.size())) : o.message_id;
+  req["message_id"] = id;
   if (o.wait) {
     req["wait"] = true;
     req["timeout_ms"] = *timeout;
@@ -66,7 +71,15 @@ int run_send(const global_options& g, const send_options& o) {
   if (!d) return report(d.err(), g.json);
   auto t0 = std::chrono::steady_clock::now();
   auto r = (*d)->call(req);
-  if (!r) return report(r.err(), g.json);
+  if (!r) {
+    const auto& e = r.err();
+    if ((e.code() == errc::connection_closed || e.code() == errc::timeout) && e.message().find(id) == std::string::npos)
+      return report(error{e.code(), e.message() + " (the message may have been queued as " + id +
+                                        ": see 'aqua outbox list'; retry with --message-id " + id +
+                                        " to send it at most once)"},
+                    g.json);
+    return report(e, g.json);
+  }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {
     print_json(*r);

@@ -328,6 +328,7 @@ class Usage(unittest.TestCase):
         run("--log-level", "loud", "id", check=2)
         run(check=2)
         self.assertIn("--dir is empty", run("--dir", "", "id", check=2).stderr)  # not a silent ~/.aqua
+        self.assertIn("AQUA_DIR is set but empty", run("id", env={"AQUA_DIR": ""}, check=2).stderr)
         self.assertRegex(run("--version", check=0).stdout, r"^aqua \d+\.\d+\.\d+\n$")
         self.assertEqual(json.loads(run("--version", "--json", check=0).stdout)["name"], "aqua")
 

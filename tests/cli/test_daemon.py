@@ -9,6 +9,7 @@ their control API (the python3 example client) and the CLI:
 Usage: test_daemon.py <aqua> <source dir>"""
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -396,6 +397,35 @@ class Daemon(unittest.TestCase):
             c.close()
             self.assertEqual([g["result"]["text"] for g in got], ["work 0", "work 1"], got)
             self.stop(proc_b)
+            self.stop(proc_a)
+
+    def test_send_cut_off_by_a_dying_daemon_names_the_id_to_retry_with(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")  # never started: no ack comes
+            aqua(a, "contacts", "add", aqua(b, "card", "export").strip(), "--alias", "bob")
+            proc_a, _ = self.start(a)
+            send = subprocess.Popen([AQUA, "--dir", a, "send", "bob", "x", "--wait", "--timeout", "60s"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                time.sleep(1.5)
+                proc_a.kill()
+                proc_a.wait(timeout=30)
+                _, err = send.communicate(timeout=60)
+            finally:
+                if send.poll() is None:
+                    send.kill()
+            self.assertEqual(send.returncode, 1, err)
+            self.assertIn("connection_closed", err)
+            m = re.search(r"retry with --message-id ([0-9a-f]{32})", err)
+            self.assertTrue(m, err)
+            listed = json.loads(aqua(a, "outbox", "list", "--json"))["messages"]  # queued before the daemon died
+            self.assertEqual([r["message_id"] for r in listed], [m.group(1)])
+            proc_a, _ = self.start(a)  # the retry the error suggests does not queue a second copy
+            out = json.loads(aqua(a, "send", "bob", "x", "--message-id", m.group(1), "--json"))
+            self.assertEqual(out["message_id"], m.group(1))
+            self.assertEqual(len(json.loads(aqua(a, "outbox", "list", "--json"))["messages"]), 1)
             self.stop(proc_a)
 
     def test_a_hostile_sender_cannot_drive_the_terminal_and_utf8_text_stays_text(self):

@@ -34,7 +34,12 @@ result<fs::path> resolve_data_dir(const std::optional<std::string>& flag) {
     if (flag->empty()) return error{errc::invalid_argument, "--dir is empty (leave it out for $AQUA_DIR or ~/.aqua)"};
     return fs::path(*flag);
   }
-  if (const char* env = std::getenv("AQUA_DIR"); env != nullptr && *env != '\0') return fs::path(env);
+  if (const char* env = std::getenv("AQUA_DIR"); env != nullptr) {
+    // Set but empty: an unset variable in a script ("AQUA_DIR=$DIR"); falling back to ~/.aqua would use the
+    // user's own identity.
+    if (*env == '\0') return error{errc::invalid_argument, "AQUA_DIR is set but empty (unset it for ~/.aqua)"};
+    return fs::path(env);
+  }
   if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
     return fs::path(home) / ".aqua";
   return error{errc::not_found, "no data dir: pass --dir, set AQUA_DIR, or set HOME (default ~/.aqua)"};
