@@ -177,16 +177,20 @@ int run_watch(const global_options& g, const std::string& config, std::uint64_t 
   std::signal(SIGTERM, [](int) { stop = true; });
   auto n = node::start(*cfg);
   if (!n) return report(n.err(), g.json);
-  while (!stop) {
-    auto m = (*n)->receive(std::chrono::milliseconds(200));
-    if (!m) {
-      if (auto f = (*n)->store_failure()) return report(stopped_by_store_failure("the watch", *f), g.json);
-      if (m.err().code() == errc::timeout) continue;
-      return report(m.err(), g.json);
-    }
-    if (m->sequence <= since) continue;
+  // As the daemon's watch: every stored message after `since`, then each new one; nothing is marked read.
+  for (std::uint64_t after = since; !stop;) {
+    auto batch = (*n)->watch(after, 256, std::chrono::milliseconds(200));
+    if (auto f = (*n)->store_failure()) return report(stopped_by_store_failure("the watch", *f), g.json);
+    if (!batch) return report(batch.err(), g.json);
+    if (batch->empty()) continue;
     auto contacts = (*n)->contacts();
-    print_json(control::to_json(*m, contacts ? control::aliases_of(*contacts) : control::alias_map{}));  // NDJSON
+    const auto names = contacts ? control::aliases_of(*contacts) : control::alias_map{};
+    for (auto& m : *batch) {
+      after = m.sequence;
+      if (g.json) print_json(control::to_json(m, names));
+      else print_message_line(control::to_json(m, names));
+    }
+    std::cout.flush();
   }
   (*n)->stop();
   return exit_ok;
@@ -325,7 +329,9 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
   watch->add_option("--config", o->config, "Node config when no daemon runs (default: <data dir>/config.yaml)");
   watch->add_option("--since", o->since, "Start after sequence number SEQ (default 0: every stored message first)")
     ->check(whole_number());
-  watch->footer("Through the running daemon; without one, runs the node itself until Ctrl-C.\n"
+  watch->footer("Through the running daemon; without one, runs the node itself until Ctrl-C (and holds its store\n"
+                "meanwhile: 'aqua serve' and the store-reading commands are refused until it ends). Watching does not\n"
+                "mark messages read ('aqua inbox ack SEQ' does).\n"
                 "Example:\n  aqua inbox watch --json | while read -r m; do echo \"$m\" | jq .text; done");
   watch->callback([&g, &rc, o] { rc = run_watch(g, o->config, o->since); });
   auto* outbox = app.add_subcommand("outbox", "Messages this node sent, with their delivery state");
