@@ -41,7 +41,7 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   if (!dir) return dir.err();
   std::error_code ec;
   if (!std::filesystem::exists(*dir, ec))
-    return error{errc::no_identity, "no aqua data dir at '" + dir->string() + "'; run 'aqua init' first"};
+    return error{errc::no_identity, "no aqua data dir at '" + dir->string() + "'; " + init_hint(*dir)};
   // Anything else there (a store without its CURRENT file, a plain file) is for db::open to name.
   const auto sdir = *dir / store::dir_name;
   if (!std::filesystem::exists(sdir, ec) || (std::filesystem::is_directory(sdir, ec) && std::filesystem::is_empty(sdir, ec)))

@@ -18,8 +18,12 @@ namespace aqua::cli {
 
 result<std::unique_ptr<daemon_client>> daemon_client::connect(const std::filesystem::path& data_dir) {
   auto path = data_dir / control::socket_name;
-  auto hint = "no daemon is running for " + data_dir.string() + "; start one with 'aqua serve" +
-              (data_dir.empty() ? "" : " --dir " + data_dir.string()) + "' (it keeps running until Ctrl-C)";
+  std::error_code ec;
+  const bool has_identity = std::filesystem::exists(data_dir / key_file_name, ec);
+  auto hint = "no daemon is running for " + data_dir.string() + "; " +
+              (has_identity ? std::string() : "this dir holds no identity yet: run 'aqua --dir " + data_dir.string() +
+                                                  " init', then ") +
+              "start one with 'aqua --dir " + data_dir.string() + " serve' (it keeps running until Ctrl-C)";
   auto addr = control::unix_address::of(path);
   if (!addr) {
     if (addr.err().code() == errc::io_error && !std::filesystem::exists(data_dir)) return error{errc::not_running, hint};

@@ -53,13 +53,15 @@ int report(const error& e, bool json) {
   return exit_code_for(e);
 }
 
+std::string init_hint(const std::filesystem::path& dir) { return "run 'aqua --dir " + dir.string() + " init' first"; }
+
 result<node_config> load_node_config(const global_options& g, const std::string& config) {
   if (!config.empty()) return load_config(config);
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
   std::error_code ec;
   if (!std::filesystem::exists(*dir / config_file_name, ec) && !std::filesystem::exists(*dir / key_file_name, ec))
-    return error{errc::no_identity, "no identity in '" + dir->string() + "'; run 'aqua init' first"};
+    return error{errc::no_identity, "no identity in '" + dir->string() + "'; " + init_hint(*dir)};
   return load_config(*dir / config_file_name);
 }
 

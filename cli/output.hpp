@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <string>
 
 #include "aqua/error.hpp"
@@ -25,6 +26,8 @@ int exit_code_for(const error& e);
 // Prints "aqua: error: <code>: <message>" to stderr, or a JSON object
 // {"error": {"code": ..., "message": ...}} to stdout with --json.
 int report(const error& e, bool json);
+// "run 'aqua --dir DIR init' first": what to do in a data dir without an identity.
+std::string init_hint(const std::filesystem::path& dir);
 // A node's store failure (node::store_failure) as the error a command that
 // ran the node ends with: "<what> stopped" and that a restart loses nothing.
 error stopped_by_store_failure(const std::string& what, const error& failure);

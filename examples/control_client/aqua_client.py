@@ -38,7 +38,14 @@ class AquaClient:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
-            self.sock.connect(socket_path)
+            if len(os.fsencode(socket_path)) > 107:  # longer than a unix socket address: reach it through its dir
+                dir_fd = os.open(os.path.dirname(socket_path) or ".", os.O_PATH)
+                try:
+                    self.sock.connect(f"/proc/self/fd/{dir_fd}/{os.path.basename(socket_path)}")
+                finally:
+                    os.close(dir_fd)
+            else:
+                self.sock.connect(socket_path)
         except (FileNotFoundError, ConnectionRefusedError):
             self.sock.close()
             raise AquaError("not_running", f"no daemon at {socket_path}; start one with 'aqua serve'")

@@ -143,7 +143,7 @@ class InitAndId(unittest.TestCase):
 
     def test_inbox_and_outbox_of_a_node_that_never_ran_are_empty(self):
         p = run("--dir", self.dir, "inbox", "list", check=4)
-        self.assertIn("run 'aqua init' first", p.stderr)
+        self.assertIn(f"run 'aqua --dir {self.dir} init' first", p.stderr)
         p = run("--dir", self.dir, "id", check=4)
         self.assertIn("no_identity", p.stderr)
         run("--dir", self.dir, "init", check=0)
@@ -301,7 +301,9 @@ class ConfigCheck(unittest.TestCase):
             p = run("config", "check", tmp, check=3)
             self.assertIn("is a directory", p.stderr)
             p = run("--dir", tmp, "serve", check=4)  # nothing there yet
-            self.assertIn("run 'aqua init' first", p.stderr)
+            self.assertIn(f"run 'aqua --dir {tmp} init' first", p.stderr)
+            p = run("--dir", tmp, "status", check=5)  # the hint to start a daemon starts with init here
+            self.assertIn(f"run 'aqua --dir {tmp} init', then start one with 'aqua --dir {tmp} serve'", p.stdout)
             agent = os.path.join(tmp, "agent")
             run("--dir", agent, "init", check=0)
             os.unlink(os.path.join(agent, "config.yaml"))
