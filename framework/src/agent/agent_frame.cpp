@@ -47,7 +47,19 @@ std::string_view to_string(frame_kind k) {
   return "tell";
 }
 
-bytes encode(const frame& f) {
+result<bytes> encode(const frame& f) {
+  // The limits decode() enforces: a frame it would drop is refused here, where the sender can still be told.
+  auto too_long = [](const char* what, std::size_t size, std::size_t max) {
+    return error{errc::invalid_argument, std::string("agent frame: '") + what + "' of " + std::to_string(size) +
+                                             " bytes; at most " + std::to_string(max)};
+  };
+  if (f.type.size() > max_text) return too_long("type", f.type.size(), max_text);
+  if (f.from.size() > max_text) return too_long("from", f.from.size(), max_text);
+  if (f.correlation.size() > 64) return too_long("corr", f.correlation.size(), 64);
+  if (f.kind != frame_kind::tell && f.correlation.empty())
+    return error{errc::invalid_argument, "agent frame: a " + std::string(to_string(f.kind)) + " needs a 'corr'"};
+  if (f.kind == frame_kind::error && f.error_code.empty())
+    return error{errc::invalid_argument, "agent frame: an error frame needs a 'code'"};
   nlohmann::json j{{"aqua_agent", frame_version}, {"kind", std::string(to_string(f.kind))}, {"type", f.type}};
   if (!f.correlation.empty()) j["corr"] = f.correlation;
   if (!f.from.empty()) j["from"] = f.from;

@@ -36,7 +36,9 @@ struct frame {
   std::string error_message;
 };
 
-bytes encode(const frame& f);
+// errc::invalid_argument for a frame decode() would refuse: type or from over
+// 255 bytes, corr over 64 (or missing where required), error without code.
+result<bytes> encode(const frame& f);
 // errc::bad_frame for anything that is not a version-1 agent frame.
 result<frame> decode(bytes_view payload);
 

@@ -98,6 +98,41 @@ node_config agent_node_config(const node_config& d, const agent_config& a, const
 
 } // namespace
 
+namespace agents {
+
+std::uint64_t last_sequence(node& n) {
+  // watch(s, 1) holds the first message above s, if any: probe with it, doubling the step, then bisect. Each
+  // probe loads one message, O(log n) of them; an error counts as "none above" (a lower start only costs a scan).
+  auto above = [&n](std::uint64_t s) -> std::optional<std::uint64_t> {
+    auto b = n.watch(s, 1, std::chrono::milliseconds(0));
+    if (!b || b->empty()) return std::nullopt;
+    return b->front().sequence;
+  };
+  auto first = above(0);
+  if (!first) return 0;
+  std::uint64_t lo = *first, hi = 0;  // a message at lo; none above hi
+  for (std::uint64_t step = 1;; step *= 2) {
+    if (step > UINT64_MAX - lo) {
+      hi = UINT64_MAX;
+      break;
+    }
+    auto x = above(lo + step);
+    if (!x) {
+      hi = lo + step;
+      break;
+    }
+    lo = *x;
+  }
+  while (lo < hi) {
+    auto mid = lo + (hi - lo) / 2;
+    if (auto x = above(mid)) lo = *x;
+    else hi = mid;
+  }
+  return lo;
+}
+
+} // namespace agents
+
 agent_host::agent_host(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 agent_host::~agent_host() { stop(); }
 
@@ -256,12 +291,13 @@ void agent_host::impl::refresh_directory() {
 }
 
 // Replies to requests made in the daemon's name: watched (not consumed), so
-// the control API keeps every message for its own clients.
+// the control API keeps every message for its own clients. Only messages
+// after the newest at start can answer them; batches stay small (a message
+// may be as large as crypto.max_frame_bytes).
 void agent_host::impl::pump_daemon() {
-  std::uint64_t after = 0;
-  if (auto all = opts.daemon->watch(0, 0, std::chrono::milliseconds(0)); all && !all->empty()) after = all->back().sequence;
+  std::uint64_t after = last_sequence(*opts.daemon);
   while (running) {  // each watch waits at most 200 ms
-    auto batch = opts.daemon->watch(after, 64, std::chrono::milliseconds(200));
+    auto batch = opts.daemon->watch(after, 16, std::chrono::milliseconds(200));
     if (!batch) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;

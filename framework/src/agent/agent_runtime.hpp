@@ -35,6 +35,15 @@ struct host_shared {
   void emit(agent_event e);
 };
 
+// The sequence number of the newest message in `n`'s inbox (0 if none),
+// without loading every message: O(log n) probes of one message each.
+std::uint64_t last_sequence(node& n);
+
+// The longest deadline a request waits (ten years): a longer one, up to
+// milliseconds::max(), is saturated to it instead of overflowing a clock.
+inline constexpr std::chrono::milliseconds longest_deadline = std::chrono::hours(24 * 3653);
+std::chrono::milliseconds saturated_deadline(std::chrono::milliseconds deadline);
+
 // A request in flight, waiting for its reply frame.
 struct pending_call {
   peer_id to;
@@ -79,8 +88,10 @@ class runtime final : public agent_context {
   agent& get_agent() { return *agent_; }
   requester& get_requester() { return requester_; }
   bool accept_sender(const inbound_message& m);
-  // Runs on the actor's thread.
+  // Run on the actor's thread. handle() catches whatever agent code throws;
+  // finish() then marks the message read (after the reply is queued).
   void handle(const inbound_message& m, const frame& f);
+  void finish(std::uint64_t sequence);
   void run_start();
 
   // agent_context
@@ -99,7 +110,10 @@ class runtime final : public agent_context {
 
  private:
   void pump();
-  void send_frame(const peer_id& to, const frame& f, std::uint64_t ttl_ms);
+  void mark_read(std::uint64_t sequence);
+  result<void> send_frame(const peer_id& to, const frame& f, std::uint64_t ttl_ms);
+  // Sends the reply, or an error frame saying why it cannot be sent.
+  void reply(const inbound_message& m, const frame& f, result<agent_payload> r);
 
   host_shared& shared_;
   agent_config cfg_;
@@ -108,6 +122,7 @@ class runtime final : public agent_context {
   std::unique_ptr<node> node_;
   requester requester_;
   std::atomic<bool> running_{false};
+  std::atomic<std::uint64_t> in_flight_{0};  // messages with the actor, not finished yet
   std::thread pump_;
   struct actor_handle;
   std::unique_ptr<actor_handle> actor_;

@@ -261,6 +261,13 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
     }
     if (!names.insert(ac.name).second)
       w.fail(errc::config_bad_value, a, p + ".name", "agent name '" + ac.name + "' is used twice");
+    // Names resolve in one table (agents, the daemon's node.name, directory names): the daemon's card would
+    // take the agent's place and the agent could not be reached.
+    if (ac.name == cfg.name) {
+      auto c = w.child(a, p, "name", false);
+      w.fail(errc::config_bad_value, c.IsDefined() ? c : a, p + ".name",
+             "agent name '" + ac.name + "' is the daemon's node.name; give the agent or the node another name");
+    }
     if (auto c = w.child(a, p, "listen", false); c.IsDefined()) {
       if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
       for (std::size_t j = 0; j < c.size(); ++j) {
@@ -352,11 +359,12 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
     parse_components(w, comps, base_dir, cfg);
     if (cfg.routing.transports.empty())
       for (auto& t : cfg.transports) cfg.routing.transports.push_back(t.name);
+    // The node's name before the agents: none of them may take it.
+    if (cfg.name.empty()) cfg.name = cfg.data_dir.filename().string();
+    if (!node_name_problem(cfg.name).empty()) cfg.name = "aqua";  // a data dir named so that it cannot name files
     if (auto a = w.child(root, "", "agents", false); a.IsDefined()) parse_agents(w, a, cfg);
     if (auto d = w.child(root, "", "agent_directory", false); d.IsDefined() && !d.IsNull())
       parse_agent_directory(w, d, base_dir, cfg);
-    if (cfg.name.empty()) cfg.name = cfg.data_dir.filename().string();
-    if (!node_name_problem(cfg.name).empty()) cfg.name = "aqua";  // a data dir named so that it cannot name files
     return cfg;
   } catch (const config_failure& f) {
     return f.err;

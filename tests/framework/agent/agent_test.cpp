@@ -91,7 +91,7 @@ std::string expected_report() { return slurp(std::filesystem::path(AQUA_SOURCE_D
 
 TEST(AgentFrame, RoundTripsAndRejectsGarbage) {
   agents::frame f{agents::frame_kind::request, "00ff", "t", "alpha", 123, bytes{0xff, 0x00, 'x'}, {}, {}};
-  auto back = agents::decode(agents::encode(f));
+  auto back = agents::decode(*agents::encode(f));
   ASSERT_TRUE(back) << back.err().what();
   EXPECT_EQ(back->body, f.body);  // not UTF-8: travels as hex
   EXPECT_EQ(back->correlation, "00ff");
