@@ -116,7 +116,7 @@ class Daemon(unittest.TestCase):
             # No daemon yet: commands that need one say so (exit 5).
             out = subprocess.run([AQUA, "--dir", a, "send", idb, "x"], capture_output=True, text=True)
             self.assertEqual(out.returncode, 5)
-            self.assertIn("aqua serve", out.stderr)
+            self.assertIn(f"start one with 'aqua --dir {a} serve'", out.stderr)
             self.assertEqual(subprocess.run([AQUA, "--dir", a, "status"], capture_output=True).returncode, 5)
             # Every byte between the daemons goes through taps: static routes point at them.
             tap_to_a, tap_to_b = Tap(pa), Tap(pb)
