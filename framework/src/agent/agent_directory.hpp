@@ -6,10 +6,11 @@
 // so a file in the directory can only claim a name, never an identity.
 
 #include <filesystem>
-
-#include "aqua/node.hpp"
+#include <set>
 #include <string>
 #include <vector>
+
+#include "aqua/node.hpp"
 
 #include "aqua/error.hpp"
 #include "aqua/identity.hpp"
@@ -25,8 +26,15 @@ struct directory_entry {
 };
 
 result<void> publish_card(const std::filesystem::path& dir, const std::string& name, const std::string& card_text);
-// Every valid <name>.card; unreadable or invalid ones are skipped with a warning.
-std::vector<directory_entry> scan_directory(const std::filesystem::path& dir);
+// Every valid <name>.card (at most max_directory_cards); unreadable or
+// invalid ones are skipped with a warning — once per file version when
+// `warned` is given (the directory is rescanned every second).
+inline constexpr std::size_t max_directory_cards = 4096;
+std::vector<directory_entry> scan_directory(const std::filesystem::path& dir, std::set<std::string>* warned = nullptr);
+// Creates `dir` (0755) if missing and checks that only this user (or root)
+// can put files there: owned by us or root, not writable by group or others.
+// Whoever can write a card there can claim an agent's name.
+result<void> prepare_directory(const std::filesystem::path& dir);
 // The first address other processes can dial (not /memory/), or empty.
 std::string remote_address(const e2ee::contact_card& c);
 

@@ -30,6 +30,8 @@ struct agent_host::impl {
   std::unique_ptr<requester> daemon_requester;
   std::mutex dir_mutex;
   std::map<std::string, std::string> dir_cards;  // directory name -> card text already wired
+  std::map<std::string, std::string> dir_ids;    // directory name -> the peer ID it was first seen with
+  std::set<std::string> dir_warned;              // what the rescans warned about once
   std::atomic<bool> running{false};
   std::thread dir_thread, daemon_pump;
   bool stopped = false;
@@ -168,9 +170,10 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
   // 1. Remote agents this daemon must reach (they get routes): wait for their cards.
   std::vector<directory_entry> remote;
   if (!dir.path.empty()) {
+    if (auto r = prepare_directory(dir.path); !r) return r.err();
     std::set<std::string> missing(dir.require.begin(), dir.require.end());
     for (std::uint32_t i = 0; i <= dir.wait_s * 10; ++i) {
-      remote = scan_directory(dir.path);
+      remote = scan_directory(dir.path, &p->dir_warned);
       for (auto& e : remote) missing.erase(e.name);
       if (missing.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -213,6 +216,7 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
     if (!local_names.count(e.name) && !(daemon && e.verified.id() == daemon->id())) {
       cards.emplace_back(e.name, e.card_text);
       p->dir_cards[e.name] = e.card_text;
+      p->dir_ids[e.name] = e.verified.id().str();
     }
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     std::vector<std::pair<std::string, std::string>> others;
@@ -272,11 +276,28 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
 
 void agent_host::impl::refresh_directory() {
   std::lock_guard lock(dir_mutex);
-  auto entries = scan_directory(cfg.agent_directory.path);
+  const auto& path = cfg.agent_directory.path;
+  if (auto safe = prepare_directory(path); !safe) {  // its mode or owner changed since the start
+    if (dir_warned.insert("unsafe|" + safe.err().message()).second)
+      spdlog::error("{}; not reading it until that is fixed", safe.err().what());
+    return;
+  }
+  auto entries = scan_directory(path, &dir_warned);
   std::vector<std::pair<std::string, std::string>> fresh;
   for (auto& e : entries) {
     if (find(e.name) || (opts.daemon && e.verified.id() == opts.daemon->id())) continue;
     if (auto it = dir_cards.find(e.name); it != dir_cards.end() && it->second == e.card_text) continue;
+    // A name stays with the identity it was first seen with: a card under that name signed by another identity
+    // (a replaced file) is refused, or it would receive the requests meant for the agent.
+    const auto id = e.verified.id().str();
+    if (auto known = dir_ids.find(e.name); known != dir_ids.end() && known->second != id) {
+      if (dir_warned.insert("name|" + e.name + "|" + id).second)
+        spdlog::error("agent_directory: {}.card now names {}, but '{}' is {}: refused (a new identity for an agent "
+                      "needs a restart of this daemon)",
+                      e.name, id, e.name, known->second);
+      continue;
+    }
+    dir_ids[e.name] = id;
     dir_cards[e.name] = e.card_text;
     shared.add_name(e.name, e.verified.id());
     fresh.emplace_back(e.name, e.card_text);

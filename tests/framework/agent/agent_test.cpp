@@ -234,6 +234,81 @@ TEST(AgentDirectory, ScanSkipsFifosGiantsAndGarbageAndKeepsValidCards) {
   EXPECT_EQ(found[0].verified.id(), (*n)->id());
 }
 
+TEST(AgentDirectory, OnlyThisUserMayWriteIt) {
+  test::temp_dir tmp("agent-dir");
+  auto dir = tmp.path() / "directory";
+  ASSERT_TRUE(agents::prepare_directory(dir));  // created, 0755
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+  auto open = agents::prepare_directory(dir);
+  ASSERT_FALSE(open);
+  EXPECT_EQ(open.err().code(), errc::config_bad_value);
+  EXPECT_NE(open.err().message().find("writable by group or others (mode 0777)"), std::string::npos) << open.err().message();
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  if (::geteuid() == 0) {  // another user's directory (root can hand it over)
+    ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+    auto theirs = agents::prepare_directory(dir);
+    ASSERT_FALSE(theirs);
+    EXPECT_NE(theirs.err().message().find("belongs to uid 65534"), std::string::npos) << theirs.err().message();
+    ASSERT_EQ(::chown(dir.c_str(), 0, 0), 0);
+  }
+  EXPECT_TRUE(agents::prepare_directory(dir));
+}
+
+TEST(AgentDirectory, OtherFilesDoNotHideCards) {
+  test::temp_dir tmp("agent-dir");
+  auto cfg = parse_config("node: {name: dirnode}\ncomponents: {}\ntransports: []\n", "<test>", tmp.path() / "n");
+  ASSERT_TRUE(cfg) << cfg.err().what();
+  std::filesystem::create_directories(cfg->data_dir);
+  ASSERT_TRUE(write_key_file(cfg->data_dir / "identity.key", keypair::generate(), true));
+  auto n = node::start(*cfg);
+  ASSERT_TRUE(n) << n.err().what();
+  auto dir = tmp.path() / "directory";
+  std::filesystem::create_directories(dir);
+  for (std::size_t i = 0; i < agents::max_directory_cards + 100; ++i) std::ofstream(dir / ("junk" + std::to_string(i)));
+  ASSERT_TRUE(agents::publish_card(dir, "good", (*n)->card()));
+  auto found = agents::scan_directory(dir);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].name, "good");
+}
+
+// A card that replaces another under the same name but names another identity is refused: the name stays with the
+// identity it was first seen with (whoever can write the directory could otherwise take over an agent's requests).
+TEST(AgentDirectory, ANameKeepsTheIdentityItWasFirstSeenWith) {
+  test::temp_dir tmp("agent-dir");
+  auto peer = [&](const std::string& name) {
+    auto tag = "/memory/pin-" + std::to_string(::getpid()) + "-" + name;
+    auto cfg = parse_config("node: {name: " + name + "}\ncomponents: {}\ntransports: [{plugin: loopback, listen: [" + tag +
+                              "]}]\n", "<test>", tmp.path() / name);
+    EXPECT_TRUE(cfg) << cfg.err().what();
+    std::filesystem::create_directories(cfg->data_dir);
+    EXPECT_TRUE(write_key_file(cfg->data_dir / "identity.key", keypair::generate(), true));
+    auto n = node::start(*cfg);
+    EXPECT_TRUE(n) << n.err().what();
+    return std::move(*n);
+  };
+  auto real = peer("real"), impostor = peer("impostor");
+  auto dir = tmp.path() / "directory";
+  ASSERT_TRUE(agents::publish_card(dir, "news", real->card()));
+  auto cfg = parse_config("node: {name: host}\ncomponents: {}\ntransports: []\nagents: [{plugin: test, name: alpha}]\n"
+                          "agent_directory: {path: " + dir.string() + "}\n", "<test>", tmp.path() / "host");
+  ASSERT_TRUE(cfg) << cfg.err().what();
+  auto host = agent_host::start_with(*cfg, {std::make_shared<test_agent>()}, {});
+  ASSERT_TRUE(host) << host.err().what();
+  auto alpha = (*host)->agents()[0].id;
+  auto ask_news = [&] { (void) (*host)->request_as("alpha", "news", agent_payload::text("echo", "x"), 300ms); };
+  ask_news();  // "news" is `real` (neither answers: it is enough to see who gets the request)
+  auto got = real->receive(5s);
+  ASSERT_TRUE(got) << got.err().what();
+  EXPECT_EQ(got->sender, alpha);
+  ASSERT_TRUE(agents::publish_card(dir, "news", impostor->card()));  // the file is replaced
+  std::this_thread::sleep_for(2500ms);                                // two rescans
+  ask_news();
+  auto again = real->receive(5s);
+  ASSERT_TRUE(again) << again.err().what();
+  EXPECT_EQ(again->sender, alpha);
+  EXPECT_FALSE(impostor->receive(500ms));
+}
+
 TEST(AgentPlugins, MissingAndWrongAbiAreRefused) {
   agent_config wrong{"wrong_abi", "w", {}, {}};
   auto r = load_agent_plugin({test::bad_plugin_dir()}, wrong);
