@@ -249,6 +249,12 @@ class Daemon(unittest.TestCase):
                 with self.assertRaises(client.AquaError) as err:
                     c.call("frobnicate")
                 self.assertEqual(err.exception.code, "invalid_argument")
+                with self.assertRaises(client.AquaError) as err:  # a misspelled argument is not silently ignored
+                    c.call("send", to="a", text="x", wiat=True)
+                self.assertIn("send: unknown argument 'wiat' (send takes to, text,", err.exception.message)
+                with self.assertRaises(client.AquaError) as err:
+                    c.call("inbox.list", limt=2)
+                self.assertIn("unknown argument 'limt'", err.exception.message)
                 # Not JSON: an error line, and the connection stays usable.
                 c.sock.sendall(b"this is not json\n")
                 self.assertEqual(c._read()["error"]["code"], "invalid_argument")

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
+#include <vector>
+
 #include "control/control_json.hpp"
 #include "control/doctor.hpp"
 #include "core/json_text.hpp"
@@ -43,7 +47,34 @@ result<std::chrono::milliseconds> arg_wait(const nlohmann::json& req, const char
   return std::chrono::milliseconds(*ms);
 }
 
+// The arguments each command takes (besides "id" and "cmd"): a misspelled one ("wiat", "limt") was ignored and the
+// command ran without it.
+const std::map<std::string, std::vector<std::string>, std::less<>>& command_arguments() {
+  static const std::map<std::string, std::vector<std::string>, std::less<>> args{
+    {"hello", {}}, {"status", {}}, {"card", {}}, {"doctor", {"peer"}},
+    {"send", {"to", "text", "payload_hex", "ttl_s", "message_id", "topic", "wait", "timeout_ms"}},
+    {"receive", {"timeout_ms"}}, {"watch", {"since"}}, {"inbox.list", {"unread", "limit", "since"}},
+    {"inbox.read", {"seq"}}, {"inbox.ack", {"seq"}}, {"inbox.delete", {"seq"}}, {"outbox.list", {"after"}},
+    {"contacts.list", {}}, {"contacts.add", {"card", "alias"}}, {"contacts.show", {"who"}},
+    {"contacts.verify", {"who"}}, {"contacts.block", {"who"}}, {"contacts.remove", {"who"}}};
+  return args;
+}
+
 } // namespace
+
+result<void> check_arguments(const nlohmann::json& req, const std::string& cmd) {
+  auto known = command_arguments().find(cmd);
+  if (known == command_arguments().end() || !req.is_object()) return ok();  // unknown commands are refused as such
+  for (auto& [key, value] : req.items()) {
+    if (key == "id" || key == "cmd" || std::find(known->second.begin(), known->second.end(), key) != known->second.end())
+      continue;
+    std::string takes;
+    for (auto& k : known->second) takes += (takes.empty() ? "" : ", ") + k;
+    return error{errc::invalid_argument, cmd + ": unknown argument '" + key + "' (" + cmd + " takes " +
+                                             (takes.empty() ? std::string("none") : takes) + ")"};
+  }
+  return ok();
+}
 
 result<bool> arg_bool(const nlohmann::json& req, const char* cmd, const char* key, bool fallback) {
   auto it = req.find(key);
@@ -57,6 +88,7 @@ nlohmann::json handler::handle(const nlohmann::json& request, const gone_fn& gon
   if (!request.is_object()) return error_response(id, error{errc::invalid_argument, "a request must be a JSON object"});
   auto cmd = arg_string(request, "request", "cmd", true);
   if (!cmd) return error_response(id, cmd.err());
+  if (auto known = check_arguments(request, *cmd); !known) return error_response(id, known.err());
   auto r = [&]() -> result<nlohmann::json> {
     try {
       return dispatch(*cmd, request, gone);
@@ -170,7 +202,10 @@ alias_map handler::aliases() {
   return all ? aliases_of(*all) : alias_map{};
 }
 
-result<std::uint64_t> handler::watch_start(const nlohmann::json& req) { return arg_uint(req, "watch", "since", 0); }
+result<std::uint64_t> handler::watch_start(const nlohmann::json& req) {
+  if (auto known = check_arguments(req, "watch"); !known) return known.err();
+  return arg_uint(req, "watch", "since", 0);
+}
 
 result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann::json& req, const gone_fn& gone) {
   if (cmd == "hello") return nlohmann::json{{"protocol", protocol_version}, {"peer_id", node_.id().str()}};

@@ -77,6 +77,8 @@ auto handler::interruptible(std::chrono::milliseconds total, const gone_fn& gone
   }
 }
 
+// invalid_argument naming an argument `cmd` does not take (unknown commands pass: dispatch refuses them).
+result<void> check_arguments(const nlohmann::json& req, const std::string& cmd);
 // Typed argument access with precise errors ("send: 'ttl_s' must be a number").
 result<std::string> arg_string(const nlohmann::json& req, const char* cmd, const char* key, bool required);
 result<std::uint64_t> arg_uint(const nlohmann::json& req, const char* cmd, const char* key, std::uint64_t fallback);
