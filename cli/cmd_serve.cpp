@@ -6,8 +6,11 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "agent_trace.hpp"
 #include <spdlog/spdlog.h>
@@ -34,6 +37,9 @@ void raise_open_file_limit() {
   rl.rlim_cur = want;
   if (::setrlimit(RLIMIT_NOFILE, &rl) == 0) spdlog::debug("open-file limit raised from {} to {}", was, want);
 }
+
+// How long a stop may take before the process ends without finishing it.
+constexpr std::chrono::seconds shutdown_grace{30};
 
 } // namespace
 
@@ -83,26 +89,31 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
               << "\n  stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
   }
   // Agents from the config's `agents:` list (docs/agents.md); each has its own identity.
+  int sig = 0;
   std::unique_ptr<agent_host> agents;
   if (!cfg->agents.empty()) {
     agent_host::options opts;
     opts.daemon = n->get();
+    opts.cancelled = [&set, &sig] {  // a signal while the agents wait for the directory's cards
+      const timespec now{0, 0};
+      if (sig <= 0) sig = sigtimedwait(&set, nullptr, &now);
+      return sig > 0;
+    };
     opts.on_event = [json = g.json](const agent_event& e) {
       if (json) print_json(agent_event_json(e));
       else std::cout << "  agent " << format_agent_event(e) << std::endl;
     };
     auto host = agent_host::start_with(*cfg, std::move(*made), opts);
-    if (!host) {
+    if (!host && sig <= 0) {
       (*ctl)->stop();
       return report(host.err(), g.json);
     }
-    agents = std::move(*host);
+    if (host) agents = std::move(*host);
   }
   // Until a signal, or until a store fails (fail-stop, node::store_failure) —
   // the daemon's or an agent's: a node that cannot write can neither send nor
   // receive, and a restart resumes from its durable state, so the daemon
   // exits for its supervisor.
-  int sig = 0;
   std::optional<error> failed;
   const timespec tick{1, 0};
   while (sig <= 0 && !failed) {
@@ -111,6 +122,15 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
     failed = (*n)->store_failure();
     if (!failed && agents) failed = agents->store_failure();
   }
+  // An agent handler that never returns would hold the stop forever (its actor cannot be interrupted): after
+  // shutdown_grace the process ends anyway. Nothing durable is lost (every store write is synced when it is
+  // acknowledged), but the exit code says the stop was not clean.
+  std::thread([] {
+    std::this_thread::sleep_for(shutdown_grace);
+    spdlog::error("aqua serve: the stop did not finish within {} s (an agent's handler may never return); exiting",
+                  std::chrono::duration_cast<std::chrono::seconds>(shutdown_grace).count());
+    std::_Exit(1);
+  }).detach();
   if (agents) agents->stop();
   (*ctl)->stop();  // no new requests; in-flight ones finish against the running node
   (*n)->stop();
@@ -129,7 +149,8 @@ void add_serve_command(CLI::App& app, global_options& g, int& rc) {
   serve->add_option("--config", *config, "Node config (default: <data dir>/config.yaml)");
   serve->footer("Stops cleanly on SIGINT/SIGTERM (exit 0). Exits 1 if a store write fails (disk full, I/O error;\n"
                 "the daemon's store or an agent's): that node takes no more writes then, and a restart resumes\n"
-                "from its durable state (docs/storage.md).\n"
+                "from its durable state (docs/storage.md). A stop that takes over 30 s (an agent handler that never\n"
+                "returns) ends the process with exit 1; nothing acknowledged is lost.\n"
                 "Examples:\n  aqua serve\n  aqua serve --config configs/node.example.yaml --json");
   serve->callback([&g, &rc, config] { rc = run_daemon(g, *config, {}); });
 }

@@ -434,6 +434,30 @@ class Daemon(unittest.TestCase):
             self.assertEqual(len(json.loads(aqua(a, "outbox", "list", "--json"))["messages"]), 1)
             self.stop(proc_a)
 
+    def test_sigterm_ends_the_wait_for_the_agent_directory(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a = os.path.join(tmp, "a")
+            aqua(a, "init")
+            directory = os.path.join(tmp, "directory")
+            cfg = os.path.join(a, "agents.yaml")
+            with open(cfg, "w") as f:
+                f.write(open(os.path.join(a, "config.yaml")).read() + "agents:\n  - plugin: data\n"
+                        f"agent_directory: {{path: {directory}, require: [ghost], wait_s: 120}}\n")
+            proc, _ = daemons.serve(a, config=cfg)
+            self.procs.append(proc)
+            time.sleep(1.5)  # waiting for ghost's card
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=60), 0, proc.stderr.read())
+            self.assertLess(time.monotonic() - t0, 10, "SIGTERM waited for agent_directory.wait_s")
+            self.assertIn("stopped", proc.stdout.read())
+            # the directory holds what only this user may write; one that others may write is refused
+            os.chmod(directory, 0o777)
+            out = subprocess.run([AQUA, "--dir", a, "serve", "--config", cfg], capture_output=True, text=True,
+                                 timeout=60)
+            self.assertEqual(out.returncode, 3, out.stderr)
+            self.assertIn("is writable by group or others (mode 0777)", out.stderr)
+
     def test_a_hostile_sender_cannot_drive_the_terminal_and_utf8_text_stays_text(self):
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
             a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")

@@ -223,6 +223,9 @@ class agent_host {
   struct options {
     node* daemon = nullptr;  // the daemon's own node (e.g. for agents speaking through the control API)
     std::function<void(const agent_event&)> on_event;  // the trace; called from agent threads, serialised
+    // Polled while start waits for the agent directory's cards (up to wait_s): true ends the wait with
+    // errc::not_running (e.g. the daemon got SIGTERM meanwhile).
+    std::function<bool()> cancelled;
   };
   // Loads every plugin first: a missing or bad plugin fails before any agent starts.
   static result<std::unique_ptr<agent_host>> start(const node_config& cfg, options opts);

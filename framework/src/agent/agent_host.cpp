@@ -176,6 +176,8 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
       remote = scan_directory(dir.path, &p->dir_warned);
       for (auto& e : remote) missing.erase(e.name);
       if (missing.empty()) break;
+      if (p->opts.cancelled && p->opts.cancelled())
+        return error{errc::not_running, "agent_directory: stopped while waiting for the cards of required agents"};
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (!missing.empty()) {

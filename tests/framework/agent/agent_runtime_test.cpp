@@ -255,7 +255,7 @@ TEST(AgentRuntime, ALargeDaemonInboxIsNotLoadedAtStart) {
   const int count = 60;
   {
     auto filler = std::make_shared<teller>("host", count, 900 * 1024);
-    auto host = agent_host::start_with(cfg, {filler}, {daemon->get(), {}});
+    auto host = agent_host::start_with(cfg, {filler}, {daemon->get(), {}, {}});
     ASSERT_TRUE(host) << host.err().what();
     ASSERT_TRUE(eventually([&] {
       auto st = (*daemon)->status();
@@ -270,7 +270,7 @@ TEST(AgentRuntime, ALargeDaemonInboxIsNotLoadedAtStart) {
   const auto before = status_kb("VmHWM:");
   if (before == 0 || before > status_kb("VmRSS:") + 1024) GTEST_SKIP() << "cannot reset the peak RSS here";
   {
-    auto host = agent_host::start_with(cfg, {std::make_shared<teller>("host", 0)}, {daemon->get(), {}});
+    auto host = agent_host::start_with(cfg, {std::make_shared<teller>("host", 0)}, {daemon->get(), {}, {}});
     ASSERT_TRUE(host) << host.err().what();
     std::this_thread::sleep_for(1500ms);  // the daemon pump has found its place
     auto r = (*host)->request_as("host", "alpha", agent_payload::text("x", ""), 5s);  // its replies still come

@@ -390,7 +390,7 @@ TEST(AgentDemo, SplitAcrossTwoHostsOverZmqWritesTheSameReport) {
   ASSERT_TRUE(node_b) << node_b.err().what();
   std::vector<std::string> transports;
   std::mutex mu;
-  auto host_b = agent_host::start(cfg_b, {node_b->get(), {}});
+  auto host_b = agent_host::start(cfg_b, {node_b->get(), {}, {}});
   ASSERT_TRUE(host_b) << host_b.err().what();
   auto node_a = node::start(cfg_a);
   ASSERT_TRUE(node_a) << node_a.err().what();
