@@ -1,5 +1,7 @@
 #include "agent_trace.hpp"
 
+#include "core/terminal_text.hpp"
+
 #include <cstdio>
 
 namespace aqua::cli {
@@ -20,7 +22,9 @@ std::string short_id(const peer_id& id) {
 
 } // namespace
 
-std::string format_agent_event(const agent_event& e) {
+namespace {
+
+std::string format_raw(const agent_event& e) {
   auto t = fmt("%8.1f ms  ", e.elapsed_ms);
   if (e.kind == "started")
     return t + fmt("%-12s started (plugin %s) as %s", e.from.c_str(), e.text.c_str(), e.from_id.str().c_str());
@@ -38,6 +42,11 @@ std::string format_agent_event(const agent_event& e) {
   return t + fmt("%-12s -> %-12s %-7s %-15s %5zu B  via %s", e.from.c_str(), e.to.c_str(), e.kind.c_str(),
                  e.type.c_str(), e.body_bytes, e.transport.c_str());
 }
+
+} // namespace
+
+// Types, notes and error texts come from agents, some of them remote: escaped for the terminal.
+std::string format_agent_event(const agent_event& e) { return terminal_text(format_raw(e)); }
 
 nlohmann::json agent_event_json(const agent_event& e) {
   nlohmann::json j{{"event", "agent"},         {"kind", e.kind},       {"ms", e.elapsed_ms},

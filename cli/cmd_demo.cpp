@@ -114,7 +114,7 @@ int run_demo(const global_options& g, const std::string& work_dir, const std::st
         " requests served, " + std::to_string(stats.timeouts) + " timeouts");
     say("report (" + report_file.string() + "):");
     say("----------------------------------------------------------------------");
-    std::cout << md;
+    std::cout << terminal_text(md, true);  // the report quotes the topic and the headlines
     say("----------------------------------------------------------------------");
   }
   if (!keep) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "aqua/error.hpp"
+#include "core/terminal_text.hpp"
 
 namespace aqua::cli {
 
@@ -33,11 +34,6 @@ std::string init_hint(const std::filesystem::path& dir);
 error stopped_by_store_failure(const std::string& what, const error& failure);
 
 void print_json(const nlohmann::json& j);
-// What a peer chose (message text, topic) made safe for a terminal: control
-// characters (ESC, CR, BEL..., C1), DEL and bytes that are not UTF-8 become
-// visible escapes (\x1b, \r); newlines stay only if `multiline`, else "\n".
-// Without this, a message could clear the screen, retitle the terminal or
-// print a line that looks like another inbox entry.
-std::string terminal_text(std::string_view s, bool multiline);
+// terminal_text (core/terminal_text.hpp): what a peer chose, made safe to print.
 
 } // namespace aqua::cli

@@ -430,6 +430,13 @@ class Usage(unittest.TestCase):
             p = run("send", "12D3KooWAnyone", "--file", big, "--json", env=env, check=1)
             self.assertEqual(json.loads(p.stdout)["error"]["code"], "frame_too_large")
 
+    def test_demo_prints_a_hostile_topic_escaped(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            p = run("demo", "--work-dir", tmp, "--topic", "ev\x1b[2J\x1b]0;owned\x07", check=0)
+            self.assertNotIn("\x1b", p.stdout)
+            self.assertNotIn("\x07", p.stdout)
+            self.assertIn("ev\\x1b[2J\\x1b]0;owned\\x07", p.stdout)  # visible, not obeyed
+
     def test_demo_runs_the_agent_workflow(self):
         p = run("demo", "--json", check=0)
         out = json.loads(p.stdout.strip().splitlines()[-1])

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "aqua/env.hpp"
+#include "core/terminal_text.hpp"
 
 namespace aqua::agents {
 namespace {
@@ -165,7 +166,8 @@ void runtime::pump() {
         auto decoded = decode(m.payload);
         if (!decoded) {
           ++shared_.rejected;
-          spdlog::warn("agent {}: dropped a message from {}: {}", cfg_.name, m.sender.str(), decoded.err().what());
+          spdlog::warn("agent {}: dropped a message from {}: {}", cfg_.name, m.sender.str(),
+                       terminal_text(decoded.err().what()));
           mark_read(m.sequence);
           done();
           continue;
@@ -176,7 +178,7 @@ void runtime::pump() {
         if (!requester_.complete(m, f)) {
           ++shared_.late;
           spdlog::info("agent {}: dropped a late or unexpected {} from {} ({})", cfg_.name, to_string(f.kind),
-                       shared_.name_of(m.sender), f.correlation);
+                       shared_.name_of(m.sender), terminal_text(f.correlation));
         }
         mark_read(m.sequence);
         done();
@@ -223,7 +225,7 @@ void runtime::handle(const inbound_message& m, const frame& f) {
     try {
       agent_->on_message(*this, am);
     } catch (...) {
-      spdlog::error("agent {}: on_message ('{}' from {}) threw: {}", cfg_.name, f.type, shared_.name_of(m.sender),
+      spdlog::error("agent {}: on_message ('{}' from {}) threw: {}", cfg_.name, terminal_text(f.type), shared_.name_of(m.sender),
                     exception_text());
     }
     return;
@@ -231,7 +233,7 @@ void runtime::handle(const inbound_message& m, const frame& f) {
   auto now = now_ms();
   if (f.deadline_unix_ms && now > f.deadline_unix_ms) {
     ++shared_.rejected;
-    spdlog::info("agent {}: request '{}' from {} arrived after its deadline; not run", cfg_.name, f.type,
+    spdlog::info("agent {}: request '{}' from {} arrived after its deadline; not run", cfg_.name, terminal_text(f.type),
                  shared_.name_of(m.sender));
     return;
   }
@@ -240,7 +242,8 @@ void runtime::handle(const inbound_message& m, const frame& f) {
     r = agent_->on_request(*this, am);
   } catch (...) {
     auto what = exception_text();
-    spdlog::error("agent {}: on_request ('{}' from {}) threw: {}", cfg_.name, f.type, shared_.name_of(m.sender), what);
+    spdlog::error("agent {}: on_request ('{}' from {}) threw: {}", cfg_.name, terminal_text(f.type), shared_.name_of(m.sender),
+                  terminal_text(what));
     r = error{errc::invalid_argument, "agent threw: " + what};
   }
   ++shared_.served;
@@ -260,14 +263,14 @@ void runtime::reply(const inbound_message& m, const frame& f, result<agent_paylo
   if (!sent && sent.err().code() != errc::not_running) {
     // Too large, or a type no frame can carry: the requester gets why, not a timeout.
     spdlog::warn("agent {}: cannot send its {} to '{}' to {}: {}; sending an error instead", cfg_.name,
-                 to_string(out.kind), f.type, shared_.name_of(m.sender), sent.err().what());
+                 to_string(out.kind), terminal_text(f.type), shared_.name_of(m.sender), sent.err().what());
     sent = send_frame(m.sender,
                       error_frame(sent.err().code(), "agent " + cfg_.name + " could not send its " +
                                                          std::string(to_string(out.kind)) + ": " + sent.err().message()),
                       ttl);
   }
   if (!sent)
-    spdlog::warn("agent {}: cannot answer '{}' from {}: {}", cfg_.name, f.type, shared_.name_of(m.sender),
+    spdlog::warn("agent {}: cannot answer '{}' from {}: {}", cfg_.name, terminal_text(f.type), shared_.name_of(m.sender),
                  sent.err().what());
 }
 
