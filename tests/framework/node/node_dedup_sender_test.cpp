@@ -186,3 +186,25 @@ TEST(node_dedup, dedup_records_of_the_old_layout_still_catch_retries) {
   EXPECT_FALSE(*(*db)->get("d/" + shared_id));  // moved
   EXPECT_TRUE(*(*db)->get(new_key));
 }
+
+// An envelope that does not open cannot be attributed by its message ID alone: another peer's envelope with an ID
+// alice delivered (here a blocked one's) is rejected, not taken for alice's copy and acked to her.
+TEST(node_dedup, a_copy_that_is_not_the_senders_is_rejected_not_acked) {
+  test::temp_dir tmp("node");
+  trio t(tmp, "ddx");
+  ASSERT_TRUE(t.alice && t.bob && t.carol);
+  ASSERT_TRUE(send_with_id(*t.alice, "alice: invoice #1"));
+  ASSERT_TRUE(t.bob->receive(10s));
+  EXPECT_TRUE(eventually([&] { return delivered(*t.alice); }));
+  outsider eve(9);
+  add_contact(*t.bob, eve.card, trust_state::blocked);
+  auto their = e2ee::verify_card(e2ee::card_from_text(t.bob->card()).value(), system_env()->now_unix_ms()).value();
+  std::array<std::uint8_t, 16> id{};
+  id[15] = 1;  // shared_id
+  auto env = eve.engine->seal(t.bob->id(), &their, delivery::frame_message(as_bytes(std::string("eve"))), id,
+                              system_env()->now_unix_ms() + 60000);
+  ASSERT_TRUE(env) << env.err().what();
+  ASSERT_EQ(*e2ee::peek_message_id(*env), shared_id);
+  inject(*t.bob, "/memory/ddx-bob", *env);
+  EXPECT_TRUE(eventually([&] { return t.bob->status()->frames_rejected == 1u; }));
+}
