@@ -84,7 +84,10 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
   in.transport = "zmq";
   in.payload = p;
   in.topic = "news";
-  delivery::dedup_record d{7, in.sender, 1764115200000};
+  delivery::dedup_record d{7, in.sender, 1764115200000, std::nullopt};  // version 1: no tag
+  auto tagged_d = d;
+  tagged_d.tag.emplace();
+  tagged_d.tag->fill(0x5a);
   delivery::out_record o;
   o.message_id = in.message_id;
   o.recipient = in.sender;
@@ -106,6 +109,7 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
           tagged(k_inner, delivery::frame_ack({in.message_id, "ffeeddccbbaa99887766554433221100"})),
           tagged(k_in, in.encode()),
           tagged(k_dedup, d.encode()),
+          tagged(k_dedup, tagged_d.encode()),
           tagged(k_out, o.encode()),
           tagged(k_out, o.encode(false)),
           tagged(k_out, unsealed.encode()),

@@ -15,12 +15,18 @@ namespace {
 
 using after_fn = std::function<void(const result<void>&)>;
 
+// The in-flight key of a new message (mailbox_state::storing).
+std::string storing_key(const std::string& id, const std::array<std::uint8_t, e2ee::tag_size>& tag) {
+  return id + std::string(tag.begin(), tag.end());
+}
+
 // A new message: its inbox and dedup records join the batch; once durable it
-// is handed out and acknowledged.
+// is handed out and acknowledged. The dedup record keeps the envelope's tag,
+// so a later copy that no longer opens can be told to be this sender's.
 after_fn stage_new(mailbox_actor_t* self, leveldb::WriteBatch& b, const opened_message& o, delivery::inner in,
-                   const std::string& transport, completion done) {
+                   const queued_frame& q, completion done) {
   auto& st = self->state;
-  st.dedup.first_time(o.message_id, now_ms());
+  st.dedup.first_time(o.sender, o.message_id, now_ms());
   delivery::in_record rec;
   rec.seq = st.next_seq++;
   rec.message_id = o.message_id;
@@ -28,17 +34,24 @@ after_fn stage_new(mailbox_actor_t* self, leveldb::WriteBatch& b, const opened_m
   rec.received_ms = now_ms();
   rec.trust = o.trust;
   rec.quarantined = o.quarantined;
-  rec.transport = transport;
+  rec.transport = q.transport;
   rec.payload = std::move(in.payload);
   rec.topic = std::move(in.topic);
-  delivery::dedup_record d{rec.seq, o.sender, rec.received_ms};
+  delivery::dedup_record d{rec.seq, o.sender, rec.received_ms, std::nullopt};
+  std::string storing;
+  if (auto tag = e2ee::peek_tag(q.frame)) {  // it opened, so it parses
+    d.tag = *tag;
+    storing = storing_key(o.message_id, *tag);
+    st.storing.insert(storing);
+  }
   b.Put(store::hex_key("i/", rec.seq), as_slice(rec.encode()));
-  b.Put("d/" + o.message_id, as_slice(d.encode()));
-  return [self, seq = rec.seq, id = o.message_id, sender = o.sender, done](const result<void>& r) {
+  b.Put(delivery::dedup_key(o.sender, o.message_id), as_slice(d.encode()));
+  return [self, seq = rec.seq, id = o.message_id, sender = o.sender, storing, done](const result<void>& r) {
     done(r);
+    self->state.storing.erase(storing);
     if (!r) {
       // Not stored: no ack, and the sender's retry must not look like a duplicate.
-      self->state.dedup.forget(id);
+      self->state.dedup.forget(sender, id);
       spdlog::error("mailbox: cannot store message {}: {}", id, r.err().what());
       return;
     }
@@ -81,28 +94,49 @@ after_fn stage(mailbox_actor_t* self, leveldb::WriteBatch& b, const queued_frame
         for (auto& acked : ids) notify_outcome(self, acked);
     };
   }
-  if (st.dedup.contains(o.message_id))  // same message on another path: ack, do not deliver
+  // Same message from the same sender (another path, or a replay after its session was evicted): ack, do not
+  // deliver. The same id from another sender is another message (IDs are the senders' choice).
+  if (st.dedup.contains(o.sender, o.message_id))
     return [self, done, sender = o.sender, id = o.message_id](const result<void>& r) {
       done(r);
       if (r) send_ack(self, sender, id);
     };
-  return stage_new(self, b, o, std::move(*in), q.transport, done);
+  return stage_new(self, b, o, std::move(*in), q, done);
 }
 
 // An envelope that did not open. A copy of something we already accepted (a
 // retry, another path, or a replay after our restart, when the spent key is
-// no longer even recognised): the dedup index says so and names the sender,
-// so ack it again; it never reaches the application twice.
+// no longer even recognised) is acked again, so its sender stops retrying; it
+// never reaches the application twice. It cannot be opened, so its sender is
+// told by its tag: a copy is the one a d/ record of its message id kept the
+// tag of, and only that record's sender is acked. A copy of a message whose
+// records are not durable yet waits for the first copy's ack. A record from
+// before tags were kept (version 1) is acked to its sender, as it was before
+// the index was keyed by sender: that sender did deliver this id.
 void not_opened(mailbox_actor_t* self, const queued_frame& q, const error& err) {
   q.done(ok());  // a duplicate or a bad envelope: either way, not to be fetched again
   auto& st = self->state;
-  if (auto id = e2ee::peek_message_id(q.frame)) {
-    auto rec = st.setup.db->get("d/" + *id);
-    if (rec && rec->has_value()) {
-      if (auto d = delivery::dedup_record::decode(as_bytes(**rec))) send_ack(self, d->sender, *id);
+  auto id = e2ee::peek_message_id(q.frame);
+  auto tag = e2ee::peek_tag(q.frame);
+  if (id && tag) {
+    if (st.storing.count(storing_key(*id, *tag))) return;
+    std::optional<std::string> ack_to, legacy;
+    auto scanned = st.setup.db->scan(delivery::dedup_prefix + *id + "/", [&](std::string_view, std::string_view v) {
+      auto d = delivery::dedup_record::decode(as_bytes(v));
+      if (!d) return true;
+      if (d->tag && *d->tag == *tag) {
+        ack_to = d->sender;
+        return false;
+      }
+      if (!d->tag && !legacy) legacy = d->sender;
+      return true;
+    });
+    if (!scanned) spdlog::warn("mailbox: cannot read the dedup records of {}: {}", *id, scanned.err().what());
+    if (!ack_to) ack_to = legacy;
+    if (ack_to) {
+      send_ack(self, *ack_to, *id);
       return;
     }
-    if (st.dedup.contains(*id)) return;  // not stored yet: the first copy's ack is on its way
   }
   ++st.rejected;
   const bool held = q.conn == 0;  // from a relay's mailbox, bound_peer = the depositor it reported

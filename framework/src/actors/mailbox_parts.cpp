@@ -77,10 +77,26 @@ result<void> load_from_store(mailbox_actor_t* self) {
     return true;
   });
   if (!r) return r;
-  return st.setup.db->scan("d/", [&](std::string_view k, std::string_view v) {
-    if (auto d = delivery::dedup_record::decode(as_bytes(v))) st.dedup.first_time(std::string(k.substr(2)), d->seen_ms);
+  // d/<id>/<sender> records; d/<id> ones (written before the index was keyed by sender) are moved to their
+  // sender's key, in one batch before anything else runs, so pruning and lookups only know the new layout.
+  leveldb::WriteBatch moved;
+  r = st.setup.db->scan(delivery::dedup_prefix, [&](std::string_view k, std::string_view v) {
+    auto rest = k.substr(delivery::dedup_prefix.size());
+    auto slash = rest.find('/');
+    auto d = delivery::dedup_record::decode(as_bytes(v));
+    if (!d) return true;
+    std::string id(rest.substr(0, slash));
+    if (slash == std::string_view::npos) {
+      moved.Delete(leveldb::Slice(k.data(), k.size()));
+      moved.Put(delivery::dedup_key(d->sender, id), leveldb::Slice(v.data(), v.size()));
+    } else if (rest.substr(slash + 1) != d->sender) {
+      return true;  // not a record the mailbox writes
+    }
+    st.dedup.first_time(d->sender, id, d->seen_ms);
     return true;
   });
+  if (!r || !has_ops(moved)) return r;
+  return st.setup.db->write(std::move(moved));
 }
 
 void transmit(mailbox_actor_t* self, const std::string& id) {
@@ -155,8 +171,8 @@ void on_tick(mailbox_actor_t* self) {
   st.out.forget_finished();
   leveldb::WriteBatch pruned;
   bool any = false;
-  for (auto& id : st.dedup.prune(now)) {
-    pruned.Delete("d/" + id);
+  for (auto& e : st.dedup.prune(now)) {
+    pruned.Delete(delivery::dedup_key(e.sender, e.message_id));
     any = true;
   }
   if (any) persist(self, std::move(pruned));

@@ -51,6 +51,8 @@ struct mailbox_state {
   std::uint64_t next_token = 1;
   delivery::outbox out;
   delivery::dedup_window dedup;
+  // message id + envelope tag of new messages whose records are not durable yet (not_opened)
+  std::unordered_set<std::string> storing;
   std::unordered_set<std::string> in_flight;  // transmissions awaiting routing's answer
   std::map<std::string, std::vector<std::string>> acks_due;  // peer -> message ids to ack (send_ack)
   std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;

@@ -9,6 +9,7 @@ namespace {
 
 constexpr std::uint8_t record_version = 1;
 constexpr std::uint8_t in_record_version = 2;  // 2 added the topic
+constexpr std::uint8_t dedup_record_version = 2;  // 2 added the envelope's tag
 
 error bad(const char* what, const codec::reader& r) {
   return error{errc::bad_session_state, std::string(what) + " at byte " + std::to_string(r.pos())};
@@ -109,10 +110,11 @@ result<in_record> in_record::decode(bytes_view data) {
 }
 
 bytes dedup_record::encode() const {
-  bytes out{record_version};
+  bytes out{tag ? dedup_record_version : record_version};
   codec::put_u64(out, seq);
   codec::put_str(out, sender);
   codec::put_u64(out, static_cast<std::uint64_t>(seen_ms));
+  if (tag) out.insert(out.end(), tag->begin(), tag->end());
   return out;
 }
 
@@ -121,10 +123,15 @@ result<dedup_record> dedup_record::decode(bytes_view data) {
   dedup_record d;
   std::uint8_t version = 0;
   std::uint64_t seen = 0;
-  if (!r.u8(version) || version != record_version || !r.u64(d.seq) || !r.str(d.sender, 128) || !r.u64(seen) ||
-      r.left() != 0)
+  bytes_view t;
+  if (!r.u8(version) || (version != record_version && version != dedup_record_version) || !r.u64(d.seq) ||
+      !r.str(d.sender, 128) || !r.u64(seen) || (version == dedup_record_version && !r.take(16, t)) || r.left() != 0)
     return bad("dedup record: malformed", r);
   d.seen_ms = static_cast<std::int64_t>(seen);
+  if (version == dedup_record_version) {
+    d.tag.emplace();
+    std::copy(t.begin(), t.end(), d.tag->begin());
+  }
   return d;
 }
 

@@ -58,13 +58,25 @@ bytes encode_inbox_seq(std::uint64_t highest);
 // nullopt unless exactly 8 bytes below UINT64_MAX.
 std::optional<std::uint64_t> decode_inbox_seq(bytes_view data);
 
-// d/<message id>: where a delivered message went, so duplicates are re-acked.
+// d/<message id>/<sender peer ID> (dedup_key): where a delivered message
+// went, so duplicates are re-acked. Records written before the dedup index was
+// keyed by sender live under d/<message id> and are moved at load.
 struct dedup_record {
   std::uint64_t seq = 0;
   std::string sender;
   std::int64_t seen_ms = 0;
+  // The envelope's tag (docs/protocol/envelope.md): a copy that no longer opens
+  // is this sender's copy only if it carries the same tag. Empty in version 1
+  // records (written before the tag was kept).
+  std::optional<std::array<std::uint8_t, 16>> tag;
   bytes encode() const;
+  // Reads version 1 (no tag) and version 2 records.
   static result<dedup_record> decode(bytes_view data);
 };
+inline const std::string dedup_prefix = "d/";
+// "d/<message id>/<sender>": the records of one id sort together (dedup_prefix + id + "/").
+inline std::string dedup_key(const std::string& sender, const std::string& message_id) {
+  return dedup_prefix + message_id + "/" + sender;
+}
 
 } // namespace aqua::delivery

@@ -105,7 +105,7 @@ void engine::mark_received(session& s, std::uint64_t seq) {
     return t;
   };
   auto t = consume(seq);
-  consumed_.insert(t);
+  consumed_.insert_or_assign(t, s.peer());
   consumed_order_.push_back(t);
   if (consumed_order_.size() > limits_.seen_message_ids) {
     consumed_.erase(consumed_order_.front());
@@ -131,9 +131,17 @@ void engine::mark_received(session& s, std::uint64_t seq) {
   }
 }
 
-void engine::remember_id(const std::array<std::uint8_t, message_id_size>& id, const peer_id& sender) {
-  if (!seen_.emplace(id, sender).second) return;
-  seen_order_.push_back(id);
+engine::seen_key engine::make_seen_key(const std::array<std::uint8_t, message_id_size>& id, const peer_id& sender) {
+  seen_key k{};
+  std::copy(id.begin(), id.end(), k.begin());
+  auto& raw = sender.key().raw();
+  std::copy(raw.begin(), raw.end(), k.begin() + message_id_size);
+  return k;
+}
+
+void engine::remember_id(const seen_key& k) {
+  if (!seen_.insert(k).second) return;
+  seen_order_.push_back(k);
   if (seen_order_.size() > limits_.seen_message_ids) {
     seen_.erase(seen_order_.front());
     seen_order_.pop_front();
@@ -192,6 +200,10 @@ result<bool> engine::complete_pending_step(const peer_id& peer) {
 }
 
 result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, const envelope& e, bool is_new) {
+  // Keyed by sender: another sender's message with the same (sender-chosen) ID is a different message.
+  if (seen_.count(make_seen_key(e.message_id, s.peer())))
+    return error{errc::replayed_message,
+                 "message id " + to_hex(e.message_id) + " from " + s.peer().str() + " was already received"};
   if (++opens_since_expiry_ >= limits_.expire_every) {
     opens_since_expiry_ = 0;
     for (auto& [id, other] : sessions_) other.r.expire_skipped(env_->now_unix_ms());
@@ -217,7 +229,7 @@ result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, co
   out.message_id = to_hex(e.message_id);
   out.expires_ms = e.expires_ms;
   out.new_session = is_new;
-  remember_id(e.message_id, out.sender);
+  remember_id(make_seen_key(e.message_id, out.sender));
   dirty_sessions_.insert(s.id);
   return out;
 }
@@ -234,7 +246,6 @@ result<opened_message> engine::open(bytes_view data, const admit_fn& admit, cons
   if (e->ciphertext.size() - aead_tag_size > limits_.max_payload)
     return error{errc::frame_too_large, "envelope payload of " + std::to_string(e->ciphertext.size() - aead_tag_size) +
                                             " bytes exceeds " + std::to_string(limits_.max_payload)};
-  if (seen_.count(e->message_id)) return error{errc::replayed_message, "message id " + to_hex(e->message_id) + " was already received"};
   if (auto it = tags_.find(e->tag); it != tags_.end()) {
     auto slot = it->second;
     auto& s = sessions_.at(slot.session);
@@ -242,8 +253,13 @@ result<opened_message> engine::open(bytes_view data, const admit_fn& admit, cons
       if (auto refused = admit(s.peer())) return *refused;
     return open_in_session(s, slot.seq, *e, false);
   }
-  if (consumed_.count(e->tag))
+  if (auto c = consumed_.find(e->tag); c != consumed_.end()) {
+    // A copy of an envelope that opened: a replay if its session's peer sent this ID.
+    if (seen_.count(make_seen_key(e->message_id, c->second)))
+      return error{errc::replayed_message,
+                   "message id " + to_hex(e->message_id) + " from " + c->second.str() + " was already received"};
     return error{errc::reused_message_key, "the message key of this envelope was already used (replayed ciphertext)"};
+  }
   // Beyond the indexed window: search ahead in the session a prekey
   // envelope names, or in the likely sender's sessions.
   auto search = [&](session& s) -> std::optional<std::uint64_t> {
@@ -298,10 +314,8 @@ result<opened_message> engine::open(bytes_view data, const admit_fn& admit, cons
   return opened;
 }
 
-std::optional<peer_id> engine::seen_sender(const std::array<std::uint8_t, message_id_size>& id) const {
-  auto it = seen_.find(id);
-  if (it == seen_.end()) return std::nullopt;
-  return it->second;
+bool engine::seen(const peer_id& sender, const std::array<std::uint8_t, message_id_size>& id) const {
+  return seen_.count(make_seen_key(id, sender)) != 0;
 }
 
 engine::changes engine::take_changes() {

@@ -15,7 +15,10 @@
 
 namespace aqua::e2ee {
 
-inline constexpr std::uint8_t engine_state_version = 1;
+// 2: the replay window is keyed by (message ID, sender), so one ID may stand
+// in it once per sender. Version 1 (one entry per ID) is still read, and the
+// meta blob (no replay window, the same bytes in both) is still written as 1.
+inline constexpr std::uint8_t engine_state_version = 2;
 
 struct engine_limits {
   ratchet_limits ratchet;
@@ -23,7 +26,7 @@ struct engine_limits {
   std::uint32_t tag_window = 64;        // future sequence numbers indexed per session
   std::uint32_t max_lookahead = 8192;   // searched beyond the window for a likely sender
   std::size_t max_missing = 1000;       // out-of-order gap tracked per session
-  std::size_t seen_message_ids = 65536; // replay window for message ids
+  std::size_t seen_message_ids = 65536; // replay window for (sender, message id) pairs
   std::size_t one_time_prekeys = 20;    // generated and published; replenished as they are used
   std::size_t max_sessions = 10000;     // least recently used sessions are evicted beyond this
   std::uint32_t expire_every = 1024;    // opens between sweeps of expired skipped keys
@@ -97,8 +100,9 @@ class engine {
   changes take_changes();
   static result<engine> load_parts(bytes_view meta, const std::vector<bytes>& sessions, std::shared_ptr<env> e,
                                    engine_limits limits = {});
-  // The sender of a message id seen since start (for re-acking duplicates).
-  std::optional<peer_id> seen_sender(const std::array<std::uint8_t, message_id_size>& id) const;
+  // Whether `sender` delivered message `id` (replay window). Message IDs are
+  // the senders' choice: the same ID from two senders is two messages.
+  bool seen(const peer_id& sender, const std::array<std::uint8_t, message_id_size>& id) const;
 
   std::size_t session_count() const { return sessions_.size(); }
   env& environment() { return *env_; }
@@ -119,7 +123,10 @@ class engine {
   void evict_if_full();
   void mark_received(session& s, std::uint64_t seq);
   result<opened_message> open_in_session(session& s, std::uint64_t seq, const envelope& env, bool is_new);
-  void remember_id(const std::array<std::uint8_t, message_id_size>& id, const peer_id& sender);
+  // A replay window entry: message ID (16) || sender's identity key (32), as encoded.
+  using seen_key = std::array<std::uint8_t, message_id_size + 32>;
+  static seen_key make_seen_key(const std::array<std::uint8_t, message_id_size>& id, const peer_id& sender);
+  void remember_id(const seen_key& k);
   bytes save_impl(bool with_sessions) const;
   result<void> add_loaded_session(session s);
   void top_up_one_time_prekeys();
@@ -135,14 +142,14 @@ class engine {
   std::map<peer_id, std::uint64_t> send_session_;     // preferred session per peer
   std::map<key32, std::uint64_t> by_ephemeral_;       // X3DH ephemeral -> session
   std::unordered_map<tag_bytes, tag_slot, tag_hash> tags_;
-  std::deque<std::array<std::uint8_t, message_id_size>> seen_order_;
+  std::deque<seen_key> seen_order_;
   // Message IDs are the sender's choice: a keyed hash (core/keyed_hash.hpp).
-  std::unordered_map<std::array<std::uint8_t, message_id_size>, peer_id, detail::keyed_hasher> seen_;
+  std::unordered_set<seen_key, detail::keyed_hasher> seen_;
   bool meta_dirty_ = true;
   std::set<std::uint64_t> dirty_sessions_;
   std::set<std::uint64_t> removed_sessions_;
   std::deque<tag_bytes> consumed_order_;
-  std::unordered_set<tag_bytes, tag_hash> consumed_;
+  std::unordered_map<tag_bytes, peer_id, tag_hash> consumed_;  // consumed tag -> its session's peer
   std::uint32_t opens_since_expiry_ = 0;
 };
 

@@ -12,7 +12,9 @@ bytes engine::save() const { return save_impl(true); }
 
 bytes engine::save_impl(bool with_sessions) const {
   bytes out;
-  out.push_back(engine_state_version);
+  // Without a replay window versions 1 and 2 are the same bytes: the meta
+  // blob a node stores stays version 1, readable by an older aqua.
+  out.push_back(with_sessions ? engine_state_version : 1);
   put_bytes(out, self_key_.raw());
   put_bytes(out, prekeys_.agreement.sec);
   put_u32(out, prekeys_.signed_prekey_id);
@@ -36,10 +38,7 @@ bytes engine::save_impl(bool with_sessions) const {
     for (auto& [id, s] : sessions_) encode_session(s, out);
   put_u32(out, with_sessions ? static_cast<std::uint32_t>(seen_order_.size()) : 0);
   if (with_sessions)
-    for (auto& id : seen_order_) {
-      put_bytes(out, id);
-      put_bytes(out, seen_.at(id).key().raw());
-    }
+    for (auto& k : seen_order_) put_bytes(out, k);  // message ID || sender's identity key
   return out;
 }
 
@@ -84,8 +83,8 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
   };
   std::uint8_t version = 0, has_prev = 0;
   if (!r.u8(version)) return bad("empty");
-  if (version != engine_state_version)
-    return error{errc::unknown_version, "engine state version " + std::to_string(version) + " (this aqua reads 1)"};
+  if (version != 1 && version != engine_state_version)
+    return error{errc::unknown_version, "engine state version " + std::to_string(version) + " (this aqua reads 1 and 2)"};
   engine g;
   g.env_ = std::move(e);
   g.limits_ = limits;
@@ -125,13 +124,19 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
     if (auto a = g.add_loaded_session(std::move(*s)); !a) return bad(a.err().message());
   }
   if (!r.u32(n_seen) || n_seen > 10000000) return bad("bad replay window");
+  // Version 1: no message ID twice. Version 2: no (message ID, sender) pair twice.
+  std::unordered_set<std::array<std::uint8_t, message_id_size>, detail::keyed_hasher> v1_ids;
   for (std::uint32_t i = 0; i < n_seen; ++i) {
-    key32 sender{};
-    if (!r.take(message_id_size, v) || !r.key(sender)) return bad("truncated in replay window");
-    std::array<std::uint8_t, message_id_size> id{};
-    std::copy(v.begin(), v.end(), id.begin());
-    if (g.seen_.count(id)) return bad("duplicate message id in replay window");
-    g.remember_id(id, peer_id::from_public_key(public_key(sender)));
+    if (!r.take(message_id_size + 32, v)) return bad("truncated in replay window");
+    seen_key k{};
+    std::copy(v.begin(), v.end(), k.begin());
+    if (g.seen_.count(k)) return bad("duplicate entry in replay window");
+    if (version == 1) {
+      std::array<std::uint8_t, message_id_size> id{};
+      std::copy(k.begin(), k.begin() + message_id_size, id.begin());
+      if (!v1_ids.insert(id).second) return bad("duplicate message id in replay window");
+    }
+    g.remember_id(k);
   }
   if (r.left() != 0) return bad(std::to_string(r.left()) + " trailing bytes");
   return g;

@@ -89,6 +89,30 @@ result<std::string> peek_message_id(bytes_view data) {
   return to_hex(v);
 }
 
+result<std::array<std::uint8_t, tag_size>> peek_tag(bytes_view data) {
+  reader r(data);
+  std::uint8_t version = 0, kind = 0, rlen = 0;
+  std::uint32_t body_len = 0;
+  std::uint64_t expires = 0;
+  bytes_view v;
+  if (!r.u8(version) || !r.u8(kind) || !r.u8(rlen) || !r.take(rlen, v) || !r.take(message_id_size, v) ||
+      !r.u64(expires) || !r.u32(body_len))
+    return truncated("header", r.pos());
+  if (version != envelope_version || (kind != 1 && kind != 2) || r.left() != body_len)
+    return error{errc::bad_envelope, "not an envelope of version 1"};
+  if (kind == 1) {
+    key32 ek{};
+    std::uint32_t spk = 0, otk = 0;
+    std::uint16_t idlen = 0;
+    if (!r.key(ek) || !r.u32(spk) || !r.u32(otk) || !r.u16(idlen) || !r.take(idlen, v))
+      return truncated("prekey block", r.pos());
+  }
+  if (!r.take(tag_size, v)) return truncated("tag", r.pos());
+  std::array<std::uint8_t, tag_size> tag{};
+  std::copy(v.begin(), v.end(), tag.begin());
+  return tag;
+}
+
 result<envelope> decode_envelope(bytes_view data, std::size_t max_body) {
   reader r(data);
   envelope e;

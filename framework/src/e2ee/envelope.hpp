@@ -51,5 +51,10 @@ result<envelope> decode_envelope(bytes_view data, std::size_t max_body);
 result<peer_id> peek_recipient(bytes_view data);
 // Just the message id (hex), e.g. to re-ack a retry whose key is spent.
 result<std::string> peek_message_id(bytes_view data);
+// Just the tag (16 bytes after the prekey block, if any), e.g. to tell whose
+// copy a retry is when it no longer opens: a tag comes from a session's
+// secret tag key, so only that session's peer (or a replay of its envelope)
+// can carry it.
+result<std::array<std::uint8_t, tag_size>> peek_tag(bytes_view data);
 
 } // namespace aqua::e2ee

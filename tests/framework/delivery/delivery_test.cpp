@@ -142,17 +142,48 @@ TEST(outbox, unsealed_records_keep_their_inner_frame_until_sealed) {
 
 TEST(dedup, duplicates_are_detected_within_the_window) {
   dedup_window w({3, 1000});
-  EXPECT_TRUE(w.first_time("a", 0));
-  EXPECT_FALSE(w.first_time("a", 1));
-  EXPECT_TRUE(w.first_time("b", 2));
-  EXPECT_TRUE(w.first_time("c", 3));
-  EXPECT_TRUE(w.first_time("d", 4));
+  EXPECT_TRUE(w.first_time("s", "a", 0));
+  EXPECT_FALSE(w.first_time("s", "a", 1));
+  EXPECT_TRUE(w.first_time("s", "b", 2));
+  EXPECT_TRUE(w.first_time("s", "c", 3));
+  EXPECT_TRUE(w.first_time("s", "d", 4));
+  auto ids = [](const std::deque<dedup_entry>& es) {
+    std::deque<std::string> out;
+    for (auto& e : es) out.push_back(e.sender + "/" + e.message_id);
+    return out;
+  };
   auto gone = w.prune(4);  // count bound
-  EXPECT_EQ(gone, std::deque<std::string>{"a"});
-  EXPECT_FALSE(w.contains("a"));
+  EXPECT_EQ(ids(gone), std::deque<std::string>{"s/a"});
+  EXPECT_FALSE(w.contains("s", "a"));
   gone = w.prune(1003);  // age bound
-  EXPECT_EQ(gone, (std::deque<std::string>{"b"}));
+  EXPECT_EQ(ids(gone), (std::deque<std::string>{"s/b"}));
   EXPECT_EQ(w.size(), 2u);
+}
+
+// Message IDs are the senders' choice: one ID from two senders is two messages, and a
+// sender's retry is still a duplicate. Forgetting or pruning one sender's entry leaves the other's.
+TEST(dedup, the_same_id_from_two_senders_is_two_messages) {
+  dedup_window w({3, 1000});
+  EXPECT_TRUE(w.first_time("alice", "01", 0));
+  EXPECT_TRUE(w.first_time("carol", "01", 1));
+  EXPECT_FALSE(w.first_time("alice", "01", 2));
+  EXPECT_FALSE(w.first_time("carol", "01", 2));
+  EXPECT_TRUE(w.contains("alice", "01"));
+  EXPECT_FALSE(w.contains("mallory", "01"));
+  EXPECT_EQ(w.size(), 2u);
+  w.forget("carol", "01");
+  EXPECT_TRUE(w.contains("alice", "01"));
+  EXPECT_FALSE(w.contains("carol", "01"));
+  EXPECT_TRUE(w.first_time("carol", "01", 5));
+  auto gone = w.prune(1001);  // alice's entry is older than the age bound, carol's is not
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].sender, "alice");
+  EXPECT_EQ(gone[0].message_id, "01");
+  EXPECT_TRUE(w.contains("carol", "01"));
+  // A sender and an id that only concatenate alike are still different keys.
+  EXPECT_TRUE(w.first_time("b", "a", 6));
+  EXPECT_TRUE(w.first_time("", "ab", 6));
+  EXPECT_TRUE(w.first_time("ab", "", 6));
 }
 
 TEST(outbox, a_recipients_window_bounds_what_is_in_flight) {
