@@ -196,17 +196,12 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     },
     // Mark message `seq` read (ack) and return it; errc::not_found if absent.
     [=](read_atom, std::uint64_t seq) -> caf::result<inbound_message> {
-      auto& st = self->state;
-      auto key = store::hex_key("i/", seq);
-      auto raw = st.setup.db->get(key);
-      if (!raw) return to_caf(raw.err());
-      if (!raw->has_value()) return to_caf(error{errc::not_found, "no message with sequence " + std::to_string(seq)});
-      auto rec = delivery::in_record::decode(as_bytes(**raw));
+      auto rec = inbox_record(self, seq);
       if (!rec) return to_caf(rec.err());
       rec->state = delivery::in_state::read;
-      std::erase(st.unread, seq);
+      std::erase(self->state.unread, seq);
       leveldb::WriteBatch b;
-      b.Put(key, as_slice(rec->encode()));
+      b.Put(store::hex_key("i/", seq), as_slice(rec->encode()));
       auto rp = self->make_response_promise<inbound_message>();
       persist(self, std::move(b), [=](const result<void>& r) mutable {
         if (r) rp.deliver(to_inbound(*rec));
@@ -216,17 +211,12 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     },
     // Message `seq` is unread again and goes to the next receive (node::give_back).
     [=](unread_atom, std::uint64_t seq) -> caf::result<bool> {
-      auto& st = self->state;
-      auto key = store::hex_key("i/", seq);
-      auto raw = st.setup.db->get(key);
-      if (!raw) return to_caf(raw.err());
-      if (!raw->has_value()) return to_caf(error{errc::not_found, "no message with sequence " + std::to_string(seq)});
-      auto rec = delivery::in_record::decode(as_bytes(**raw));
+      auto rec = inbox_record(self, seq);
       if (!rec) return to_caf(rec.err());
       if (rec->state == delivery::in_state::unread) return true;
       rec->state = delivery::in_state::unread;
       leveldb::WriteBatch b;
-      b.Put(key, as_slice(rec->encode()));
+      b.Put(store::hex_key("i/", seq), as_slice(rec->encode()));
       auto rp = self->make_response_promise<bool>();
       persist(self, std::move(b), [=](const result<void>& r) mutable {
         if (!r) {
@@ -243,13 +233,10 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     },
     [=](delete_atom, std::uint64_t seq) -> caf::result<bool> {
       auto& st = self->state;
-      auto key = store::hex_key("i/", seq);
-      auto raw = st.setup.db->get(key);
-      if (!raw) return to_caf(raw.err());
-      if (!raw->has_value()) return to_caf(error{errc::not_found, "no message with sequence " + std::to_string(seq)});
+      if (auto rec = inbox_record(self, seq); !rec) return to_caf(rec.err());
       std::erase(st.unread, seq);
       leveldb::WriteBatch b;
-      b.Delete(key);  // the d/ record stays: a late copy is still recognised as a duplicate
+      b.Delete(store::hex_key("i/", seq));  // the d/ record stays: a late copy is still recognised as a duplicate
       b.Put(delivery::inbox_seq_key, as_slice(delivery::encode_inbox_seq(st.next_seq - 1)));
       auto rp = self->make_response_promise<bool>();
       persist(self, std::move(b), [=](const result<void>& r) mutable {

@@ -239,6 +239,13 @@ void serve_waiters(mailbox_actor_t* self) {
   }
 }
 
+result<delivery::in_record> inbox_record(mailbox_actor_t* self, std::uint64_t seq) {
+  auto raw = self->state.setup.db->get(store::hex_key("i/", seq));
+  if (!raw) return raw.err();
+  if (!raw->has_value()) return error{errc::not_found, "no message with sequence " + std::to_string(seq)};
+  return delivery::in_record::decode(as_bytes(**raw));
+}
+
 result<inbound_message> take_unread(mailbox_actor_t* self) {
   auto& st = self->state;
   auto seq = st.unread.front();

@@ -121,6 +121,8 @@ void flush_incoming(mailbox_actor_t* self);
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
               const bytes& frame, completion done = {});
 result<inbound_message> take_unread(mailbox_actor_t* self);
+// The stored inbox record of `seq`; errc::not_found if there is none.
+result<delivery::in_record> inbox_record(mailbox_actor_t* self, std::uint64_t seq);
 // Hands unread messages to the waiting receive callers, oldest first.
 void serve_waiters(mailbox_actor_t* self);
 // Up to `max` stored messages with sequence > after, in order (none marked read).

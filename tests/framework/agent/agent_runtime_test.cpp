@@ -243,8 +243,12 @@ TEST(AgentRuntime, MessagesNotHandledBeforeACrashAreHandedOutAgain) {
   EXPECT_EQ(beta->got.size(), count);  // each once: only the unfinished one was handed out again
 }
 
-// A daemon inbox of 60 x 900 KB: starting a host with it must not load them all to find the newest.
+// A daemon inbox of 100 x 900 KB: starting a host with it must not load them all to find the newest (that grew
+// the peak RSS by ~1.5x the inbox; the bound leaves room for other load, not for the inbox).
 TEST(AgentRuntime, ALargeDaemonInboxIsNotLoadedAtStart) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan's allocator keeps freed memory: peak RSS says nothing here";
+#endif
   test::temp_dir tmp("agent-rt");
   auto cfg = agents_config(tmp, "{plugin: test, name: alpha}",
                            "[{plugin: loopback, listen: [/memory/aqua-test-" + std::to_string(::getpid()) + "-rt]}]");
@@ -252,7 +256,7 @@ TEST(AgentRuntime, ALargeDaemonInboxIsNotLoadedAtStart) {
   ASSERT_TRUE(write_key_file(cfg.identity.key_file, keypair::generate(), true));
   auto daemon = node::start(cfg);
   ASSERT_TRUE(daemon) << daemon.err().what();
-  const int count = 60;
+  const int count = 100;
   {
     auto filler = std::make_shared<teller>("host", count, 900 * 1024);
     auto host = agent_host::start_with(cfg, {filler}, {daemon->get(), {}, {}});
@@ -278,7 +282,7 @@ TEST(AgentRuntime, ALargeDaemonInboxIsNotLoadedAtStart) {
     EXPECT_EQ(r.err().code(), errc::not_found) << r.err().what();
   }
   const auto grown_mb = (status_kb("VmHWM:") - before) / 1024;
-  EXPECT_LT(grown_mb, 30u) << "peak RSS grew by " << grown_mb << " MB for " << count << " x 900 KB in the inbox";
+  EXPECT_LT(grown_mb, 60u) << "peak RSS grew by " << grown_mb << " MB for " << count << " x 900 KB in the inbox";
   std::uint64_t newest = 0;
   {
     auto all = (*daemon)->inbox();
