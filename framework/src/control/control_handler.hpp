@@ -69,6 +69,8 @@ template <class Wait>
 auto handler::interruptible(std::chrono::milliseconds total, const gone_fn& gone, Wait wait) -> decltype(wait(total)) {
   const auto deadline = std::chrono::steady_clock::now() + total;
   for (;;) {
+    // Stopping first: the server's own shutdown(SHUT_RD) reads as a client that went away.
+    if (stopping_ && *stopping_) return error{errc::not_running, "the daemon is stopping"};
     if (gone && gone()) return error{errc::connection_closed, "the client went away"};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     auto r = wait(std::clamp(left, std::chrono::milliseconds(0), wait_slice));
