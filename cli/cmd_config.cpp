@@ -14,12 +14,7 @@ namespace {
 // Finds and loads every plugin the config names and runs its factory, which checks the entry's settings: nothing
 // listens, dials or starts. The first failure, located in the file.
 result<void> check_plugins(const node_config& cfg) {
-  plugin_loader loader(cfg.plugin_path);
-  for (std::size_t i = 0; i < cfg.transports.size(); ++i) {
-    auto& tc = cfg.transports[i];
-    if (auto t = loader.load_transport(tc); !t)
-      return located_error(cfg, "transports[" + std::to_string(i) + "]", tc.settings, t.err());
-  }
+  if (auto t = plugin_loader::load_transports(cfg); !t) return t.err();
   if (auto made = agent_host::load(cfg); !made) return made.err();
   return ok();
 }

@@ -51,14 +51,10 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
     mail.emplace(store::held_mail::open(shared_db, store::limits_of(cfg.relay)));
     if (!*mail) return mail->err();
   }
-  plugin_loader loader(cfg.plugin_path);
   routing_setup setup;
-  for (std::size_t i = 0; i < cfg.transports.size(); ++i) {
-    auto& tc = cfg.transports[i];
-    auto t = loader.load_transport(tc);
-    if (!t) return located_error(cfg, "transports[" + std::to_string(i) + "]", tc.settings, t.err());
-    setup.transports.emplace_back(tc.name, *t);
-  }
+  auto transports = plugin_loader::load_transports(cfg);
+  if (!transports) return transports.err();
+  setup.transports = std::move(*transports);
   // Keep only the transports routing is allowed to use for dialling, in order.
   std::vector<std::pair<std::string, std::shared_ptr<transport>>> ordered;
   for (auto& name : cfg.routing.transports)

@@ -101,6 +101,19 @@ result<std::shared_ptr<transport>> plugin_loader::load_transport(const transport
   return load_transport_file(*file, cfg);
 }
 
+result<std::vector<std::pair<std::string, std::shared_ptr<transport>>>> plugin_loader::load_transports(
+  const node_config& cfg) {
+  plugin_loader loader(cfg.plugin_path);
+  std::vector<std::pair<std::string, std::shared_ptr<transport>>> out;
+  for (std::size_t i = 0; i < cfg.transports.size(); ++i) {
+    auto& tc = cfg.transports[i];
+    auto t = loader.load_transport(tc);
+    if (!t) return located_error(cfg, "transports[" + std::to_string(i) + "]", tc.settings, t.err());
+    out.emplace_back(tc.name, *t);
+  }
+  return out;
+}
+
 result<std::shared_ptr<transport>> plugin_loader::load_transport_file(const fs::path& file, const transport_config& cfg) {
   auto lib = open_plugin_library(file);
   if (!lib) return lib.err();

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aqua/transport.hpp"
@@ -39,6 +40,9 @@ class plugin_loader {
   result<std::filesystem::path> find_file(const std::string& file_name, const std::string& what) const;
   // Finds, dlopens and checks ABI, name and factory, then calls the factory.
   result<std::shared_ptr<transport>> load_transport(const transport_config& cfg) const;
+  // Every transport of `cfg` (name, transport), in config order, from cfg.plugin_path; errors name the config
+  // file, line and key path (located_error). What node::start and `aqua config check` load.
+  static result<std::vector<std::pair<std::string, std::shared_ptr<transport>>>> load_transports(const node_config& cfg);
   // Same checks on an explicit file (used by find-less callers and tests).
   static result<std::shared_ptr<transport>> load_transport_file(const std::filesystem::path& file,
                                                                 const transport_config& cfg);
