@@ -213,7 +213,10 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     [=](unread_atom, std::uint64_t seq) -> caf::result<bool> {
       auto rec = inbox_record(self, seq);
       if (!rec) return to_caf(rec.err());
-      if (rec->state == delivery::in_state::unread) return true;
+      // Whether it is handed out is the in-memory list's to say: the stored record may not show the read mark of
+      // a receive yet (that write is not waited for), and must end unread after it.
+      auto& waiting_unread = self->state.unread;
+      if (std::find(waiting_unread.begin(), waiting_unread.end(), seq) != waiting_unread.end()) return true;
       rec->state = delivery::in_state::unread;
       leveldb::WriteBatch b;
       b.Put(store::hex_key("i/", seq), as_slice(rec->encode()));
