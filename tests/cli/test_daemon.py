@@ -292,7 +292,9 @@ class Daemon(unittest.TestCase):
                 return json.loads(answer)
 
             for line in (b"{", b"[]", b"1", b'"x"', b"null", b'{"cmd":1}', b'{"cmd":null}', b'{"cmd":["watch"]}',
-                         b'\xff\xfe{"cmd":"hello"}', b'{"cmd":"' + b"a" * 100000 + b'"}', b"[" * 100000 + b"]" * 100000):
+                         b'\xff\xfe{"cmd":"hello"}', b'{"cmd":"' + b"a" * 100000 + b'"}', b"[" * 100000 + b"]" * 100000,
+                         # an id is echoed: nested 100,000 deep, printing it overflowed the client thread's stack
+                         b'{"id":' + b"[" * 100000 + b"]" * 100000 + b',"cmd":"hello"}'):
                 self.assertFalse(ask(line)["ok"], line[:40])
             commands = ["hello", "status", "doctor", "card", "send", "receive", "inbox.list", "inbox.read", "inbox.ack",
                         "inbox.delete", "outbox.list", "contacts.list", "contacts.add", "contacts.show",
@@ -340,8 +342,15 @@ class Daemon(unittest.TestCase):
             # Clients waiting for messages (up to a day) do not hold up SIGTERM.
             for c in held[:3]:
                 c.sendall(b'{"id":2,"cmd":"receive","timeout_ms":86400000}\n')
-            for c in held[3:]:
+            for c in held[4:]:
                 c.close()
+            # ...nor does one that sends requests and never reads the answers (its thread blocks writing them).
+            held[3].setblocking(False)
+            try:
+                for _ in range(20000):
+                    held[3].send(b'{"id":3,"cmd":"status"}\n' * 64)
+            except BlockingIOError:
+                pass
             time.sleep(0.5)
             t0 = time.monotonic()
             proc.send_signal(signal.SIGTERM)
@@ -351,6 +360,7 @@ class Daemon(unittest.TestCase):
                 answer = json.loads(c.makefile().readline())
                 self.assertEqual((answer["id"], answer["error"]["code"]), (2, "not_running"), answer)
                 c.close()
+            held[3].close()
             # A file that is not a socket where control.sock goes is left alone.
             sock_path = os.path.join(a, "control.sock")
             with open(sock_path, "w") as f:

@@ -104,6 +104,25 @@ nlohmann::json request_id(const nlohmann::json& request) {
   return request.is_object() && request.contains("id") ? request["id"] : nlohmann::json();
 }
 
+bool nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 nlohmann::json error_response(const nlohmann::json& id, const error& e) {
   return {{"id", id}, {"ok", false}, {"error", error_json(e)}};
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -30,5 +31,10 @@ nlohmann::json to_json(const inbound_message& m, const alias_map& aliases);
 // failure response that echoes it: {"id", "ok": false, "error": {...}}.
 nlohmann::json request_id(const nlohmann::json& request);
 nlohmann::json error_response(const nlohmann::json& id, const error& e);
+// Whether a JSON text nests arrays/objects deeper than `limit` (strings are skipped, escapes honoured). Requests
+// are refused before parsing when it does: the response echoes "id", and printing a value nested 100,000 deep
+// recursed once per level and overflowed the client thread's stack.
+inline constexpr std::size_t max_request_depth = 64;
+bool nests_deeper_than(std::string_view text, std::size_t limit);
 
 } // namespace aqua::control

@@ -9,7 +9,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "control/control_json.hpp"
@@ -110,6 +112,11 @@ result<std::unique_ptr<server>> server::start(node& n, const std::filesystem::pa
 
 server::~server() { stop(); }
 
+bool server::all_clients_done() {
+  std::lock_guard lock(clients_mutex_);
+  return std::all_of(clients_.begin(), clients_.end(), [](const client& c) { return c.done.load(); });
+}
+
 void server::stop() {
   if (stopping_.exchange(true)) return;
   if (wake_pipe_[1] >= 0) (void) !::write(wake_pipe_[1], "x", 1);
@@ -119,6 +126,14 @@ void server::stop() {
     for (auto& c : clients_)
       // Wakes their blocking reads; writes still work, so a waiting receive or send+wait answers not_running.
       if (c.fd >= 0) ::shutdown(c.fd, SHUT_RD);
+  }
+  // A client that sends but never reads (a pipelining script, an `inbox watch` stopped with Ctrl-Z) leaves its
+  // thread blocked writing an answer: after a grace period for the answers above, cut the write side too.
+  for (int i = 0; i < 100 && !all_clients_done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  {
+    std::lock_guard lock(clients_mutex_);
+    for (auto& c : clients_)
+      if (c.fd >= 0 && !c.done) ::shutdown(c.fd, SHUT_RDWR);
   }
   for (auto& c : clients_)
     if (c.thread.joinable()) c.thread.join();
@@ -203,6 +218,13 @@ void server::serve_client(int fd) {
     }
     while (lines.next(line)) {
       if (line.empty()) continue;
+      if (nests_deeper_than(line, max_request_depth)) {
+        if (!write_line(fd, error_response(nullptr, error{errc::invalid_argument,
+                                                          "request nests arrays/objects deeper than " +
+                                                              std::to_string(max_request_depth) + " levels"})))
+          return;
+        continue;
+      }
       auto req = nlohmann::json::parse(line, nullptr, false);
       if (req.is_discarded()) {
         if (!write_line(fd, error_response(nullptr, error{errc::invalid_argument, "request is not valid JSON"})))

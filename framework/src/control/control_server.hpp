@@ -41,6 +41,7 @@ class server {
   void serve_client(int fd);
   void stream_watch(int fd, std::uint64_t after, const nlohmann::json& id);
   void give_back_unsent(const nlohmann::json& req, const nlohmann::json& response);
+  bool all_clients_done();
 
   handler handler_;
   std::filesystem::path path_;
