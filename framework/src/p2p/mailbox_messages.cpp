@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "core/terminal_text.hpp"
 #include "p2p/protobuf.hpp"
 
 namespace aqua::p2p::mailbox {
@@ -125,7 +126,7 @@ result<void> to_result(status s, std::string_view text) {
     default: break;
   }
   std::string msg = "mailbox: " + to_string(s);
-  if (!text.empty()) msg += ": " + std::string(text);
+  if (!text.empty()) msg += ": " + terminal_text(text);  // the relay's words: no raw control bytes into logs
   return error{code, msg};
 }
 

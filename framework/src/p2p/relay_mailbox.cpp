@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "core/terminal_text.hpp"
 #include "p2p/mailbox_messages.hpp"
 #include "p2p/relay_client.hpp"
 
@@ -213,7 +214,7 @@ void relay_client::on_mail(skey k, bytes_view data) {
       // fetch again later, as when the relay ends the stream; say what the relay said.
       std::string what = !msg ? msg.err().what() : std::string(mb::to_string(msg->type));
       if (msg && msg->status)
-        what += " " + mb::to_string(*msg->status) + (msg->text.empty() ? "" : " (" + msg->text + ")");
+        what += " " + mb::to_string(*msg->status) + (msg->text.empty() ? "" : " (" + terminal_text(msg->text) + ")");
       spdlog::warn("relay client: mailbox fetch answered {}; fetching again in {} ms", what, config_.retry_ms);
       fit->second.stream = 0;
       fit->second.open = false;

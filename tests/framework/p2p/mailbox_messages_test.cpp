@@ -161,3 +161,12 @@ TEST(mailbox_messages, statuses_map_to_the_errors_a_depositor_reports) {
   EXPECT_NE(to_result(status::quota_exceeded, "17 messages").err().message().find("QUOTA_EXCEEDED: 17 messages"),
             std::string::npos);
 }
+
+TEST(mailbox_messages, a_relays_status_text_cannot_put_control_bytes_into_a_log_line) {
+  // A hostile relay's STATUS text ends up in log lines and in doctor/outbox errors: a newline forged a whole
+  // "[error]" log line and an ESC drove the operator's terminal.
+  auto e = to_result(status::refused, "busy\n[2026-11-27 07:00:00.000] [error] forged\x1b[2J").err();
+  EXPECT_EQ(e.message().find('\n'), std::string::npos) << e.message();
+  EXPECT_EQ(e.message().find('\x1b'), std::string::npos) << e.message();
+  EXPECT_NE(e.message().find("busy\\n[2026"), std::string::npos) << e.message();
+}
