@@ -34,6 +34,10 @@ inline constexpr std::size_t max_envelope_size = 4u << 20;
 // Largest message (without its length prefix): one maximal envelope plus headroom.
 inline constexpr std::size_t max_message_size = max_envelope_size + (64u << 10);
 inline constexpr std::size_t max_mail_per_message = 64;
+// A relay keeps at most this much mail sent on a fetch stream and not yet acknowledged (one envelope larger than
+// window_bytes goes alone); a client may reset a stream that goes past it.
+inline constexpr std::size_t window_messages = 64;
+inline constexpr std::size_t window_bytes = 8u << 20;
 inline constexpr std::size_t max_ack_ids = 1024;
 inline constexpr std::size_t max_status_text = 256;
 inline constexpr std::size_t max_depositor = 64;  // Mail.depositor: a peer ID multihash (38 bytes for Ed25519)

@@ -21,14 +21,15 @@
 #include <string>
 
 #include "aqua/env.hpp"
+#include "p2p/mailbox_messages.hpp"
 #include "p2p/stream_service.hpp"
 #include "store/held_mail.hpp"
 
 namespace aqua::p2p {
 
 struct mailbox_service_config {
-  std::size_t window_messages = 64;       // sent on a fetch stream and not yet acknowledged
-  std::size_t window_bytes = 8u << 20;    // ... their envelope bytes (one envelope may exceed it alone)
+  std::size_t window_messages = mailbox::window_messages;  // sent on a fetch stream and not yet acknowledged
+  std::size_t window_bytes = mailbox::window_bytes;        // ... their envelope bytes (one may exceed it alone)
   std::size_t max_pending_deposits = 16;  // unanswered DEPOSITs per stream; more resets the stream
   std::size_t max_fetch_streams = 4096;   // open fetch streams in total; more are answered REFUSED
   // ... and per remote peer: one peer cannot take the slots of every other (a client keeps one per connection).

@@ -147,7 +147,8 @@ class relay_client {
     std::uint32_t stream = 0;      // 0: none open
     bool open = false;
     std::vector<std::uint64_t> acks;  // ids to acknowledge on the next open fetch stream
-    std::set<std::uint64_t> handed;   // given to on_held, done not yet called
+    std::map<std::uint64_t, std::size_t> handed;  // given to on_held, done not yet called -> envelope bytes
+    std::size_t handed_bytes = 0;
     timer_id retry = 0;
   };
   // Lets on_held's done reach the loop after the client is gone (then it does nothing).

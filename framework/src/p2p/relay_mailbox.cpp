@@ -224,7 +224,26 @@ void relay_client::on_mail(skey k, bytes_view data) {
       return retry_fetch(c);
     }
     for (auto& item : msg->mail) {
-      if (!fit->second.handed.insert(item.id).second) continue;  // still with on_held from an earlier stream
+      auto& f = fit->second;
+      if (f.handed.count(item.id)) continue;  // still with on_held from an earlier stream
+      // A relay keeps at most a window of mail unacknowledged per stream (mailbox.md): one that sends past it
+      // (twice the window, for mail still handed from an earlier stream) would fill our memory with envelopes
+      // on_held has not finished. Reset the stream; what we hold is finished and acked, the rest comes again.
+      if (f.handed.size() >= 2 * mb::window_messages ||
+          f.handed_bytes + item.envelope.size() > 2 * (mb::window_bytes + mb::max_message_size)) {
+        spdlog::warn("relay client: relay {} sent mail past its window ({} envelopes, {} bytes unacknowledged); "
+                     "resetting the fetch stream, fetching again in {} ms",
+                     host_->connection(k.first) ? host_->connection(k.first)->remote_peer().str() : std::string("?"),
+                     f.handed.size(), f.handed_bytes, config_.retry_ms);
+        f.stream = 0;
+        f.open = false;
+        streams_.erase(sit);
+        const conn_id c = k.first;
+        (void) host_->reset_stream(c, k.second);  // may close the connection (on_closed erases its fetch_state)
+        return retry_fetch(c);
+      }
+      f.handed.emplace(item.id, item.envelope.size());
+      f.handed_bytes += item.envelope.size();
       std::weak_ptr<mailbox_guard> weak = guard_;
       const conn_id c = k.first;
       const std::uint64_t id = item.id;
@@ -247,7 +266,10 @@ void relay_client::on_mail(skey k, bytes_view data) {
 void relay_client::held_done(conn_id relay_conn, std::uint64_t id, const result<void>& r) {
   auto it = fetches_.find(relay_conn);
   if (it == fetches_.end()) return;  // connection gone: the relay keeps it and sends it again
-  it->second.handed.erase(id);
+  if (auto h = it->second.handed.find(id); h != it->second.handed.end()) {
+    it->second.handed_bytes -= h->second;
+    it->second.handed.erase(h);
+  }
   if (r) {
     if (it->second.acks.size() < config_.max_pending_acks) it->second.acks.push_back(id);
     return flush_acks(relay_conn);

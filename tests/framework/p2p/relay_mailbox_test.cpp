@@ -179,3 +179,59 @@ TEST(relay_mailbox, deposit_to_a_relay_that_is_down_fails_within_the_timeout) {
   EXPECT_TRUE(r.err().code() == errc::connection_closed || r.err().code() == errc::connection_refused)
       << r.err().what();
 }
+
+namespace {
+
+// A relay that answers FETCH with 300 envelopes at once and never waits for acks (mailbox.md allows 64 in flight).
+struct flooding_handler : p2p::stream_handler {
+  std::shared_ptr<std::atomic<int>> gone;
+  bool fetched = false, sent = false;
+  explicit flooding_handler(std::shared_ptr<std::atomic<int>> g) : gone(std::move(g)) {}
+  ~flooding_handler() override { ++*gone; }
+  result<void> on_data(bytes_view) override {
+    fetched = true;
+    return ok();
+  }
+  bytes take_output() override {
+    if (!fetched || sent) return {};
+    sent = true;
+    bytes out;
+    const auto bob = key_of(20);
+    for (std::uint64_t first = 1; first <= 300; first += 60) {
+      std::vector<p2p::mailbox::mail_item> items;
+      for (std::uint64_t id = first; id < first + 60; ++id)
+        items.push_back({id, envelope_for(bob, static_cast<std::uint8_t>(id)), {}});
+      auto f = p2p::mailbox::frame(p2p::mailbox::mail(std::move(items))).value();
+      out.insert(out.end(), f.begin(), f.end());
+    }
+    return out;
+  }
+};
+
+} // namespace
+
+TEST(relay_mailbox, a_relay_that_sends_past_its_window_gets_its_fetch_stream_reset) {
+  // A hostile relay pushed MAIL without waiting for acks: every envelope went to on_held and stayed in memory
+  // until the node finished it (1.25 GB in 34 s). The client resets a stream past twice the window.
+  test::temp_dir tmp("mbrelay");
+  test::mailbox_relay relay(1, tmp.path() / "s");
+  auto gone = std::make_shared<std::atomic<int>>(0);
+  relay.open_mailbox_stream = [gone] { return std::make_unique<flooding_handler>(gone); };
+  std::mutex mu;
+  std::vector<std::function<void(result<void>)>> pending;  // the node is slow: nothing finishes
+  relay_client_config cfg;
+  cfg.relays = {relay.addr()};
+  cfg.retry_ms = 60000;
+  relay_client_callbacks cb;
+  cb.on_held = [&](bytes, const peer_id&, std::function<void(result<void>)> done) {
+    std::lock_guard<std::mutex> g(mu);
+    pending.push_back(std::move(done));
+  };
+  const auto bob = key_of(20);  // the client keeps a reference
+  auto rc = std::make_unique<relay_client>(bob, system_env(), cfg, cb);
+  ASSERT_TRUE(rc->start());
+  ASSERT_TRUE(eventually([&] { return gone->load() >= 1; }, mail_wait)) << "the flooding stream was not reset";
+  std::lock_guard<std::mutex> g(mu);
+  EXPECT_EQ(pending.size(), 2 * p2p::mailbox::window_messages);
+  rc.reset();
+}
