@@ -50,16 +50,31 @@ stored_inbox read_store(const node_config& cfg, const std::string& agent) {
   return out;
 }
 
-// Starts a host where alpha tells beta `count` notes and waits until beta handled them; returns once the host
-// is stopped (every handled message let go: finish() runs before the actor ends).
+// A host where alpha told beta `count` notes, once beta handled them (host null if it did not start or beta
+// did not handle them).
+struct told {
+  std::unique_ptr<agent_host> host;
+  std::shared_ptr<recorder> beta;
+};
+
+told tell_beta_and_wait(const node_config& cfg, int count) {
+  told t{nullptr, std::make_shared<recorder>()};
+  auto host = agent_host::start_with(cfg, {std::make_shared<teller>("beta", count), t.beta}, {});
+  EXPECT_TRUE(host) << host.err().what();
+  if (!host) return t;
+  bool handled = eventually([&] {
+    std::lock_guard lock(t.beta->mu);
+    return t.beta->got.size() >= std::size_t(count);
+  }, 180s, 20ms);
+  EXPECT_TRUE(handled) << "beta did not handle " << count << " notes";
+  if (handled) t.host = std::move(*host);
+  return t;
+}
+
+// The same, returning once the host is stopped (every handled message let go: finish() runs before the actor ends).
 void tell_beta(const node_config& cfg, int count) {
-  auto beta = std::make_shared<recorder>();
-  auto host = agent_host::start_with(cfg, {std::make_shared<teller>("beta", count), beta}, {});
-  ASSERT_TRUE(host) << host.err().what();
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(beta->mu);
-    return beta->got.size() >= std::size_t(count);
-  }, 180s, 20ms)) << "beta did not handle " << count << " notes";
+  auto t = tell_beta_and_wait(cfg, count);
+  ASSERT_TRUE(t.host);
 }
 
 } // namespace
@@ -77,19 +92,14 @@ TEST(AgentInbox, StartUpLoadsNoneOfTheHandledHistory) {
   for (auto& [seq, read] : kept.records) ASSERT_TRUE(read) << seq;
 
   const auto before = agents::pump_records_loaded();
-  auto beta = std::make_shared<recorder>();
-  auto host = agent_host::start_with(cfg, {std::make_shared<teller>("beta", 1), beta}, {});
-  ASSERT_TRUE(host) << host.err().what();
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(beta->mu);
-    return beta->got.size() == 1;
-  }, 20s));
+  auto t = tell_beta_and_wait(cfg, 1);
+  ASSERT_TRUE(t.host);
   const auto loaded = agents::pump_records_loaded() - before;
   EXPECT_GE(loaded, 1u);
   EXPECT_LE(loaded, 8u) << "the pumps loaded " << loaded << " inbox records to find 1 new message after " << history
                         << " handled ones";
-  std::lock_guard lock(beta->mu);
-  EXPECT_EQ(beta->got.front(), "m0");
+  std::lock_guard lock(t.beta->mu);
+  EXPECT_EQ(t.beta->got, std::vector<std::string>{"m0"});
 }
 
 // By default a message is deleted once its handler has finished; meta/inbox_seq keeps its number, so after a
@@ -127,13 +137,8 @@ TEST(AgentInbox, KeepHandledKeepsTheNewestAndALowerBoundPrunesTheRest) {
   auto keep0 = agents_config(tmp, two_agents);
   const auto before = agents::pump_records_loaded();
   {
-    auto beta = std::make_shared<recorder>();
-    auto host = agent_host::start_with(keep0, {std::make_shared<teller>("beta", 1), beta}, {});
-    ASSERT_TRUE(host) << host.err().what();
-    ASSERT_TRUE(eventually([&] {
-      std::lock_guard lock(beta->mu);
-      return beta->got.size() == 1;
-    }, 20s));
+    auto t = tell_beta_and_wait(keep0, 1);
+    ASSERT_TRUE(t.host);
     // The ten earlier ones and the new one loaded: the pruning that loaded them ends before the pump thread does.
     ASSERT_TRUE(eventually([&] { return agents::pump_records_loaded() - before >= 11; }, 20s));
   }
