@@ -14,6 +14,7 @@ The daemon seals and opens every message; this process never sees a key.
 
 import json
 import socket
+import sys
 import time
 
 AGENT_TOPIC = "aqua.agent.v1"
@@ -61,33 +62,82 @@ def payload_text(msg):
     return bytes.fromhex(msg.get("payload_hex", "")).decode("utf-8", "replace")
 
 
+def shown(text):
+    """`text` (a peer's choice) for a log line: control characters and non-ASCII escaped."""
+    return str(text).encode("unicode_escape").decode("ascii")
+
+
+def to_stderr(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+class BadFrame(ValueError):
+    """An agent message that is not a well-formed agent frame."""
+
+
+def parse_request(msg):
+    """The request frame `msg` carries, or None for another kind of frame; BadFrame says what is wrong."""
+    try:
+        frame = json.loads(payload_text(msg))
+    except ValueError as e:  # not UTF-8 JSON (or not hex)
+        raise BadFrame(f"not JSON: {e}") from None
+    if not isinstance(frame, dict):
+        raise BadFrame(f"a JSON {type(frame).__name__}, not an object")
+    if frame.get("aqua_agent") != 1:
+        raise BadFrame(f"aqua_agent is {frame.get('aqua_agent')!r}, not 1")
+    if frame.get("kind") != "request":
+        return None
+    for key in ("corr", "type"):
+        if not isinstance(frame.get(key), str) or not frame[key]:
+            raise BadFrame(f"'{key}' is {frame.get(key)!r}, not a non-empty string")
+    for key in ("from", "body"):
+        if not isinstance(frame.get(key, ""), str):
+            raise BadFrame(f"'{key}' is a {type(frame[key]).__name__}, not a string")
+    deadline = frame.get("deadline_ms", 0)
+    if isinstance(deadline, bool) or not isinstance(deadline, int) or deadline < 0:
+        raise BadFrame(f"'deadline_ms' is {deadline!r}, not a non-negative integer")
+    return frame
+
+
 class Agent:
     """Serves requests: handlers[type](body_text, message) -> (reply_type, reply_body)."""
 
-    def __init__(self, control, name, handlers, log=print):
+    def __init__(self, control, name, handlers, log=print, warn=to_stderr):
         self.control = control
         self.name = name
         self.handlers = handlers
         self.log = log
+        self.warn = warn  # skipped frames, refused senders, replies that could not be sent
         self.me = control.call("hello")["peer_id"]
 
     def _send_frame(self, to, frame, ttl_s=60):
         self.control.call("send", to=to, text=json.dumps(frame), topic=AGENT_TOPIC, ttl_s=ttl_s)
 
     def handle(self, msg):
-        """Handles one received message; returns True if it was a request we answered."""
+        """Handles one received message; returns True if it was a request we answered. Malformed frames are
+        skipped and requests from senders not in the daemon's contact book refused, both logged to `warn`:
+        neither is answered, and neither ends the agent."""
         if msg.get("topic") != AGENT_TOPIC:
             return False
+        sender = str(msg.get("sender", "?"))
+        # The daemon stores a message from a peer not in its contact book quarantined, trust "unknown"
+        # (docs/api/control.md): this agent does no work for strangers.
+        if msg.get("quarantined") is not False or msg.get("trust") not in ("verified", "unverified"):
+            self.warn(f"{self.name}: refused message {msg.get('seq')} from {sender}: not a contact "
+                      f"(trust {msg.get('trust')!r}, quarantined {msg.get('quarantined')!r})")
+            return False
         try:
-            frame = json.loads(payload_text(msg))
-        except ValueError:
+            frame = parse_request(msg)
+        except BadFrame as e:
+            self.warn(f"{self.name}: skipped malformed agent frame in message {msg.get('seq')} from {sender}: {e}")
             return False
-        if frame.get("aqua_agent") != 1 or frame.get("kind") != "request":
+        if frame is None:
             return False
-        sender, kind = msg["sender"], frame.get("type", "")
+        kind = frame["type"]
         deadline = frame.get("deadline_ms", 0)
         if deadline and time.time() * 1000 > deadline:
-            self.log(f"{self.name}: request {kind!r} from {frame.get('from', sender)} is past its deadline; dropped")
+            self.log(f"{self.name}: request {kind!r} from {shown(frame.get('from', sender))} is past its deadline; "
+                     "dropped")
             return False
         out = {"aqua_agent": 1, "corr": frame["corr"], "from": self.name, "type": kind}
         handler = self.handlers.get(kind)
@@ -100,8 +150,12 @@ class Agent:
             except Exception as e:  # the requester gets the error, not a timeout
                 out.update(kind="error", code="invalid_argument", message=str(e))
         ttl = max(1, int((deadline - time.time() * 1000) / 1000)) if deadline else 60
-        self._send_frame(sender, out, ttl_s=ttl)
-        self.log(f"{self.name}: {kind} from {frame.get('from', '?')} ({sender}) via {msg.get('transport')}, "
+        try:
+            self._send_frame(sender, out, ttl_s=ttl)
+        except ControlError as e:  # e.g. too large for a frame: the requester times out, the agent serves on
+            self.warn(f"{self.name}: cannot answer {kind!r} from {sender}: {e}")
+            return False
+        self.log(f"{self.name}: {shown(kind)} from {shown(frame.get('from', '?'))} ({sender}) via {msg.get('transport')}, "
                  f"trust {msg.get('trust')} -> {out['kind']} {out.get('type')}")
         return True
 

@@ -46,6 +46,14 @@ aqua::result<std::vector<row>> read_csv(const std::filesystem::path& file) {
   return rows;
 }
 
+// sum / count rounded to the nearest integer, halves away from zero: the means (and the median of an even
+// count, the price per km) in whole dollars. Integer division truncated: $37,266.67 became $37,266.
+long rounded_mean(long sum, long count) {
+  if (count <= 0) return 0;
+  const long half_up = (2 * (sum < 0 ? -sum : sum) + count) / (2 * count);
+  return sum < 0 ? -half_up : half_up;
+}
+
 class data final : public aqua::agent {
  public:
   aqua::result<aqua::agent_payload> on_request(aqua::agent_context& ctx, const aqua::agent_message& m) override {
@@ -60,7 +68,7 @@ class data final : public aqua::agent {
     long sum = 0;
     for (auto p : prices) sum += p;
     auto n = static_cast<long>(prices.size());
-    long median = n % 2 ? prices[n / 2] : (prices[n / 2 - 1] + prices[n / 2]) / 2;
+    long median = n % 2 ? prices[n / 2] : rounded_mean(prices[n / 2 - 1] + prices[n / 2], 2);
     auto by_price = [](const row& a, const row& b) { return a.price < b.price; };
     auto cheapest = *std::min_element(rows->begin(), rows->end(), by_price);
     auto priciest = *std::max_element(rows->begin(), rows->end(), by_price);
@@ -74,13 +82,13 @@ class data final : public aqua::agent {
       long s = 0;
       for (auto p : ps) s += p;
       per.push_back({{"maker", maker}, {"models", ps.size()}, {"min", *std::min_element(ps.begin(), ps.end())},
-                     {"max", *std::max_element(ps.begin(), ps.end())}, {"mean", s / static_cast<long>(ps.size())}});
+                     {"max", *std::max_element(ps.begin(), ps.end())}, {"mean", rounded_mean(s, static_cast<long>(ps.size()))}});
     }
     auto model = [](const row& r) { return r.maker + " " + r.model; };
     nlohmann::json out{{"source", file.filename().string()}, {"count", n}, {"min", prices.front()},
-                       {"max", prices.back()}, {"mean", sum / n}, {"median", median},
+                       {"max", prices.back()}, {"mean", rounded_mean(sum, n)}, {"median", median},
                        {"cheapest", model(cheapest)}, {"priciest", model(priciest)},
-                       {"best_value", model(best)}, {"best_value_usd_per_km", best.price / best.range},
+                       {"best_value", model(best)}, {"best_value_usd_per_km", rounded_mean(best.price, best.range)},
                        {"makers", per}};
     ctx.note("computed statistics over " + std::to_string(n) + " rows of " + file.filename().string());
     return aqua::agent_payload::text("data.stats", out.dump());

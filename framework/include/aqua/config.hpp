@@ -79,6 +79,9 @@ struct mailbox_config {
   std::uint32_t send_window = 256;          // unacknowledged messages in flight per recipient
   std::uint32_t dedup_max_ids = 1000000;    // message ids remembered for duplicate detection
   std::uint32_t dedup_max_age_s = 604800;   // ... and for how long (7 days)
+  // Handled messages each agent's inbox keeps (docs/agents.md): 0 deletes a
+  // message once its handler has finished; N keeps the newest N handled.
+  std::uint32_t agent_keep_handled = 0;
 };
 
 // An agent the daemon runs (docs/agents.md): `agents: [{plugin, name, listen, settings}]`.

@@ -193,6 +193,12 @@ class node {
   result<void> give_back(std::uint64_t sequence);
   // Deletes message `sequence` from the inbox (its id stays in the dedup index).
   result<void> remove(std::uint64_t sequence);
+  // A sequence number up to which every stored message is read: the one
+  // before the oldest unread message, or the newest sequence number given
+  // out when none is unread (0 for a new inbox). From the mailbox's index of
+  // unread messages, without reading the store: watch(read_through(), ...)
+  // starts past the read history, however long it is.
+  result<std::uint64_t> read_through();
   // Every message in the durable inbox.
   result<std::vector<inbound_message>> inbox();
   // Up to `max` (0 = all) stored messages with sequence > `after`, oldest

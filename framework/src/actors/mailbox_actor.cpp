@@ -248,6 +248,15 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       });
       return rp;
     },
+    // Every message up to the answer is read (node::read_through): the number before the oldest unread message
+    // or the oldest one still being stored (both in sequence order), else the newest number given out.
+    [=](read_through_atom) -> std::uint64_t {
+      auto& st = self->state;
+      auto first = st.next_seq;
+      if (!st.unread.empty()) first = std::min(first, st.unread.front());
+      if (!st.arriving.empty()) first = std::min(first, *st.arriving.begin());
+      return first - 1;
+    },
     [=](outbox_atom) -> caf::result<outbox_list> { return outbox_page(self, {}, 0); },
     [=](outbox_atom, const std::string& after, std::uint64_t max) -> caf::result<outbox_list> {
       return outbox_page(self, after, max);

@@ -29,6 +29,7 @@ after_fn stage_new(mailbox_actor_t* self, leveldb::WriteBatch& b, const opened_m
   st.dedup.first_time(o.sender, o.message_id, now_ms());
   delivery::in_record rec;
   rec.seq = st.next_seq++;
+  st.arriving.insert(rec.seq);
   rec.message_id = o.message_id;
   rec.sender = o.sender;
   rec.received_ms = now_ms();
@@ -49,6 +50,7 @@ after_fn stage_new(mailbox_actor_t* self, leveldb::WriteBatch& b, const opened_m
   return [self, seq = rec.seq, id = o.message_id, sender = o.sender, storing, done](const result<void>& r) {
     done(r);
     self->state.storing.erase(storing);
+    self->state.arriving.erase(seq);
     if (!r) {
       // Not stored: no ack, and the sender's retry must not look like a duplicate.
       self->state.dedup.forget(sender, id);

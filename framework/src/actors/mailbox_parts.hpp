@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -37,7 +38,8 @@ struct mailbox_state {
   mailbox_setup setup;
   caf::actor routing;
   std::uint64_t next_seq = 1;
-  std::deque<std::uint64_t> unread;
+  std::deque<std::uint64_t> unread;  // in sequence order
+  std::set<std::uint64_t> arriving;  // sequence numbers given to new messages whose records are not durable yet
   std::deque<waiter> waiting;
   struct watcher {
     std::uint64_t token;

@@ -51,6 +51,7 @@ using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using unread_atom = caf::atom_constant<caf::atom("unread")>;
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
+using read_through_atom = caf::atom_constant<caf::atom("readthru")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using next_atom = caf::atom_constant<caf::atom("next")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;

@@ -1,9 +1,11 @@
 // One hosted agent: a detached CAF actor runs its handlers one at a time on
 // its own thread (so a handler may block in request()), a pump thread hands
 // it messages from the agent's durable node inbox, a few at a time, and
-// passes replies to the waiting request. A message is marked read only once
-// its handler has finished (and its reply is queued): after a crash, what was
-// not handled yet is handed out again.
+// passes replies to the waiting request. A message is deleted (or, with
+// mailbox.agent_keep_handled, marked read) only once its handler has finished
+// (and its reply is queued): after a crash, what was not handled yet is
+// handed out again. The pump starts past the messages already done
+// (node::read_through), so its start does not grow with the inbox's history.
 
 #include "agent/agent_runtime.hpp"
 
@@ -40,6 +42,8 @@ constexpr std::uint64_t window = 4;
 constexpr std::size_t page = 8;  // messages one watch() loads at most
 constexpr std::size_t max_error_text = 1000;  // of an error frame sent instead of a reply that could not be
 
+std::atomic<std::uint64_t> records_loaded{0};  // pump_records_loaded()
+
 caf::behavior agent_actor(caf::event_based_actor* self, runtime* rt) {
   // The handlers catch everything themselves; should anything still escape, say whose actor it ended.
   self->set_exception_handler([rt](caf::scheduled_actor*, std::exception_ptr&) -> caf::error {
@@ -72,6 +76,8 @@ std::string exception_text() {
 
 } // namespace
 
+std::uint64_t pump_records_loaded() { return records_loaded.load(); }
+
 struct runtime::actor_handle {
   caf::actor self;
 };
@@ -86,7 +92,9 @@ runtime::runtime(host_shared& shared, agent_config cfg, std::filesystem::path co
       data_dir_(n->config().data_dir),
       agent_(std::move(a)),
       node_(std::move(n)),
-      requester_(shared, *node_, cfg_.name) {}
+      requester_(shared, *node_, cfg_.name) {
+  keep_handled_ = node_->config().mailbox.agent_keep_handled;
+}
 
 runtime::~runtime() {
   shutdown();
@@ -123,29 +131,84 @@ bool runtime::accept_sender(const inbound_message& m) {
   return shared_.by_peer.count(m.sender.str()) > 0;
 }
 
-void runtime::mark_read(std::uint64_t sequence) {
-  if (auto r = node_->read(sequence); !r)
-    spdlog::warn("agent {}: cannot mark message {} read: {}", cfg_.name, sequence, r.err().what());
+void runtime::remove(std::uint64_t sequence) {
+  // The mailbox keeps the highest sequence number given out (meta/inbox_seq) and the message's dedup record:
+  // no later message gets this number, and a late copy of this one is still a duplicate.
+  if (auto r = node_->remove(sequence); !r && r.err().code() != errc::not_found)
+    spdlog::warn("agent {}: cannot delete message {}: {}", cfg_.name, sequence, r.err().what());
+}
+
+void runtime::done_with(std::uint64_t sequence, bool already_read) {
+  if (keep_handled_ == 0) {
+    remove(sequence);
+    return;
+  }
+  if (!already_read)
+    if (auto r = node_->read(sequence); !r)
+      spdlog::warn("agent {}: cannot mark message {} read: {}", cfg_.name, sequence, r.err().what());
+  std::optional<std::uint64_t> drop;
+  {
+    std::lock_guard lock(kept_mutex_);
+    newest_done_ = std::max(newest_done_, sequence);
+    // A read one the pump meets again (a reply taken while the window was full) is kept once.
+    if (!already_read || std::find(kept_.begin(), kept_.end(), sequence) == kept_.end()) kept_.push_back(sequence);
+    if (kept_.size() > keep_handled_) {
+      drop = kept_.front();
+      kept_.pop_front();
+    }
+  }
+  if (drop) remove(*drop);
 }
 
 void runtime::finish(std::uint64_t sequence) {
-  mark_read(sequence);
+  done_with(sequence);
   --in_flight_;
+}
+
+bool runtime::prune_earlier() {
+  auto limit = earlier_through_;  // every message up to here was read at start
+  if (keep_handled_ > 0) {        // the newest keep_handled_ of them stay until newer ones are handled
+    std::lock_guard lock(kept_mutex_);
+    limit = std::min(limit, newest_done_ > keep_handled_ ? newest_done_ - keep_handled_ : 0);
+  }
+  if (pruned_through_ >= limit) return false;
+  auto batch = node_->watch(pruned_through_, page, std::chrono::milliseconds(0));
+  if (!batch) return false;
+  records_loaded += batch->size();
+  for (auto& m : *batch) {
+    if (m.sequence > limit) break;
+    if (m.read) remove(m.sequence);
+    pruned_through_ = m.sequence;
+  }
+  if (batch->empty() || batch->back().sequence > limit) pruned_through_ = limit;
+  return pruned_through_ < limit;
 }
 
 // Messages are watched, not received: one stays unread until its handler has
 // finished (finish()), and at most `window` are with the actor. Replies are
 // taken at once even then, so a handler waiting in request() gets its reply.
 void runtime::pump() {
-  std::uint64_t next = 0;     // every message up to here is done or with the actor
-  std::uint64_t scanned = 0;  // every reply up to here is taken (>= next)
+  // Everything up to the oldest unread message is done: start there, not at the inbox's first message.
+  std::uint64_t next = 0;  // every message up to here is done or with the actor
+  if (auto through = node_->read_through()) next = *through;
+  else spdlog::warn("agent {}: cannot find its first unread message ({}); reading the inbox from its start", cfg_.name,
+                    through.err().what());
+  earlier_through_ = next;
+  {
+    std::lock_guard lock(kept_mutex_);
+    newest_done_ = std::max(newest_done_, next);
+  }
+  std::uint64_t scanned = next;  // every reply up to here is taken (>= next)
+  bool pruning = true;           // prune_earlier() has more to do
   while (running_) {  // each watch waits at most 200 ms
     const bool full = in_flight_ >= window;
-    auto batch = node_->watch(full ? scanned : next, page, std::chrono::milliseconds(full ? 20 : 200));
+    auto wait = std::chrono::milliseconds(full || pruning ? 20 : 200);
+    auto batch = node_->watch(full ? scanned : next, page, wait);
     if (!batch) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
+    records_loaded += batch->size();
     for (auto& m : *batch) {
       if (!running_) break;
       scanned = std::max(scanned, m.sequence);
@@ -153,6 +216,7 @@ void runtime::pump() {
         if (!full) next = m.sequence;
       };
       if (m.read) {  // handled before a restart, or a reply taken while the window was full
+        done_with(m.sequence, true);
         done();
         continue;
       }
@@ -168,7 +232,7 @@ void runtime::pump() {
           ++shared_.rejected;
           spdlog::warn("agent {}: dropped a message from {}: {}", cfg_.name, m.sender.str(),
                        terminal_text(decoded.err().what()));
-          mark_read(m.sequence);
+          done_with(m.sequence);
           done();
           continue;
         }
@@ -180,7 +244,7 @@ void runtime::pump() {
           spdlog::info("agent {}: dropped a late or unexpected {} from {} ({})", cfg_.name, to_string(f.kind),
                        shared_.name_of(m.sender), terminal_text(f.correlation));
         }
-        mark_read(m.sequence);
+        done_with(m.sequence);
         done();
         continue;
       }
@@ -197,12 +261,13 @@ void runtime::pump() {
                                   1000);
               !r)
             spdlog::warn("agent {}: cannot refuse the request of {}: {}", cfg_.name, m.sender.str(), r.err().what());
-        mark_read(m.sequence);
+        done_with(m.sequence);
         continue;
       }
       ++in_flight_;
       caf::anon_send(actor_->self, in_atom::value, std::make_shared<const work>(work{m, std::move(f)}));
     }
+    if (running_) pruning = prune_earlier();
   }
 }
 

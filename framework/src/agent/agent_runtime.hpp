@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,10 @@ struct host_shared {
 // The sequence number of the newest message in `n`'s inbox (0 if none),
 // without loading every message: O(log n) probes of one message each.
 std::uint64_t last_sequence(node& n);
+
+// Inbox records the agents' pumps of this process have loaded (their watch()
+// results, handled or skipped): their work, for tests and diagnostics.
+std::uint64_t pump_records_loaded();
 
 // The longest deadline a request waits (ten years): a longer one, up to
 // milliseconds::max(), is saturated to it instead of overflowing a clock.
@@ -89,7 +94,7 @@ class runtime final : public agent_context {
   requester& get_requester() { return requester_; }
   bool accept_sender(const inbound_message& m);
   // Run on the actor's thread. handle() catches whatever agent code throws;
-  // finish() then marks the message read (after the reply is queued).
+  // finish() then lets the message go (after the reply is queued): done_with().
   void handle(const inbound_message& m, const frame& f);
   void finish(std::uint64_t sequence);
   void run_start();
@@ -110,7 +115,15 @@ class runtime final : public agent_context {
 
  private:
   void pump();
-  void mark_read(std::uint64_t sequence);
+  // A message handled (or dropped, or a reply taken): deleted from the inbox, or with
+  // mailbox.agent_keep_handled > 0 marked read and deleted once that many newer are handled.
+  // `already_read`: one the pump met read (handled before a restart, or a reply it took while its window was full).
+  void done_with(std::uint64_t sequence, bool already_read = false);
+  void remove(std::uint64_t sequence);
+  // Deletes up to one page of what the inbox held before this start beyond what
+  // agent_keep_handled keeps (handled in an earlier run, or by an older aqua that kept all).
+  // True while there is more to delete.
+  bool prune_earlier();
   result<void> send_frame(const peer_id& to, const frame& f, std::uint64_t ttl_ms);
   // Sends the reply, or an error frame saying why it cannot be sent.
   void reply(const inbound_message& m, const frame& f, result<agent_payload> r);
@@ -123,6 +136,12 @@ class runtime final : public agent_context {
   requester requester_;
   std::atomic<bool> running_{false};
   std::atomic<std::uint64_t> in_flight_{0};  // messages with the actor, not finished yet
+  std::uint64_t keep_handled_ = 0;           // mailbox.agent_keep_handled
+  std::mutex kept_mutex_;
+  std::deque<std::uint64_t> kept_;           // handled in this run and kept (keep_handled_ > 0), oldest first
+  std::uint64_t newest_done_ = 0;            // the highest sequence done with (guarded by kept_mutex_)
+  std::uint64_t earlier_through_ = 0;        // every message up to here was read at start (the pump's start)
+  std::uint64_t pruned_through_ = 0;         // pump thread: earlier messages up to here are pruned
   std::thread pump_;
   struct actor_handle;
   std::unique_ptr<actor_handle> actor_;

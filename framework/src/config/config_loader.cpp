@@ -188,7 +188,7 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
                                  "mailbox_incomplete_timeout_s"});
       c.IsMap())
     parse_relay(w, c, path + ".relay", cfg.relay);
-  if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s"}); c.IsMap()) {
+  if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s", "agent_keep_handled"}); c.IsMap()) {
     const std::string mp = path + ".mailbox";
     if (auto k = w.child(c, mp, "send_window", false); k.IsDefined())
       cfg.mailbox.send_window = w.as_uint(k, mp + ".send_window", 1, 1000);
@@ -196,6 +196,8 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
       cfg.mailbox.dedup_max_ids = w.as_uint(k, mp + ".dedup_max_ids", 1000, 100000000);
     if (auto k = w.child(c, mp, "dedup_max_age_s", false); k.IsDefined())
       cfg.mailbox.dedup_max_age_s = w.as_uint(k, mp + ".dedup_max_age_s", 60, 365u * 86400);
+    if (auto k = w.child(c, mp, "agent_keep_handled", false); k.IsDefined())
+      cfg.mailbox.agent_keep_handled = w.as_uint(k, mp + ".agent_keep_handled", 0, 1000000);
   }
   (void) base;
 }

@@ -242,6 +242,10 @@ result<void> node::remove(std::uint64_t sequence) {
   return ok();
 }
 
+result<std::uint64_t> node::read_through() {
+  return impl_->ask<std::uint64_t>(impl_->mailbox, std::chrono::seconds(10), read_through_atom::value);
+}
+
 result<std::vector<outbound_message>> node::outbox() {
   return impl_->ask<outbox_list>(impl_->mailbox, std::chrono::seconds(10), outbox_atom::value);
 }

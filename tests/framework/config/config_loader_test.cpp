@@ -88,6 +88,8 @@ TEST(config, rejects_bad_values) {
                "plugin names are [a-z0-9_]+");
   expect_error("components: {}\ntransports:\n  - plugin: loopback\n  - plugin: loopback\n", errc::config_bad_value,
                "4:5:", "transport name 'loopback' is used twice");
+  expect_error("components:\n  mailbox:\n    agent_keep_handled: 1000001\ntransports: []\n", errc::config_bad_value,
+               "3:25:", "components.mailbox.agent_keep_handled: 1000001 is out of range 0..1000000");
 }
 
 TEST(config, worker_threads_default_to_half_the_cores_between_one_and_four) {

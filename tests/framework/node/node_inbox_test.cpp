@@ -1,5 +1,6 @@
 // Inbox sequence numbers (node.hpp, docs/storage.md "meta/inbox_seq"): never
-// given out twice, also when the newest message was deleted before a restart.
+// given out twice, also when the newest message was deleted before a restart;
+// read_through() says where the read history ends.
 #include "node_fixture.hpp"
 
 using namespace aqua;
@@ -53,4 +54,35 @@ TEST(node, a_message_given_back_is_received_again_before_later_ones) {
   }
   EXPECT_FALSE(p.bob->receive(300ms));
   EXPECT_EQ(p.bob->give_back(999).err().code(), errc::not_found);
+}
+
+// read_through(): every message up to it is read; it stops before the oldest unread one, and with none unread it is
+// the newest number given out (also after that message was deleted, and after a restart).
+TEST(node, read_through_stops_before_the_oldest_unread_message) {
+  test::temp_dir tmp("node");
+  auto p = start_introduced_pair(tmp, "readthru");
+  ASSERT_TRUE(p.alice && p.bob);
+  auto through = [&] {
+    auto r = p.bob->read_through();
+    EXPECT_TRUE(r) << r.err().what();
+    return r ? *r : ~std::uint64_t{0};
+  };
+  EXPECT_EQ(through(), 0u);  // a new inbox
+  for (char c : {'1', '2', '3'}) ASSERT_TRUE(p.alice->send(seed_key(1).id(), bytes{static_cast<std::uint8_t>(c)}));
+  ASSERT_TRUE(eventually([&] { return p.bob->inbox()->size() == 3u; }));
+  EXPECT_EQ(through(), 0u);  // 1 is unread
+  ASSERT_TRUE(p.bob->read(1));
+  EXPECT_EQ(through(), 1u);
+  ASSERT_TRUE(p.bob->read(3));
+  EXPECT_EQ(through(), 1u);  // 2 still unread
+  ASSERT_TRUE(p.bob->read(2));
+  EXPECT_EQ(through(), 3u);
+  ASSERT_TRUE(p.bob->remove(3));
+  EXPECT_EQ(through(), 3u);  // the number stays given out
+  ASSERT_TRUE(p.bob->give_back(2));
+  EXPECT_EQ(through(), 1u);
+  ASSERT_TRUE(p.alice->send(seed_key(1).id(), bytes{'4'}));
+  ASSERT_TRUE(eventually([&] { return p.bob->inbox()->size() == 3u; }));
+  ASSERT_TRUE(p.bob->read(2));
+  EXPECT_EQ(through(), 3u);  // 4 is unread
 }
