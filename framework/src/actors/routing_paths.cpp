@@ -141,7 +141,7 @@ std::optional<std::uint64_t> dial(routing_actor_t* self, const std::string& peer
   auto& st = self->state;
   // Network addresses name the peer (/p2p/ID), so the transport's handshake refuses anyone else.
   auto target = address;
-  if (target.find("/p2p/") == std::string::npos && target.rfind("/memory/", 0) != 0) target += "/p2p/" + peer;
+  if (target.find("/p2p/") == std::string::npos && !routing::in_process(target)) target += "/p2p/" + peer;
   std::string why;
   for (auto& [name, t] : st.setup.transports) {
     auto c = t->dial(target);
@@ -207,7 +207,7 @@ std::optional<std::uint64_t> connection_to(routing_actor_t* self, const std::str
 }
 
 bool suspect(const conn_entry& e, std::int64_t now) {
-  if (e.address.empty()) return false;
+  if (e.address.empty() || routing::in_process(e.address)) return false;
   if (!e.answered) return now - e.opened_ms >= suspect_after_ms;
   return e.unanswered_since_ms != 0 && now - e.unanswered_since_ms >= suspect_after_ms;
 }
