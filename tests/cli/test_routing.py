@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Routing as `aqua doctor PEER` reports it, with real daemons (docs/routing.md):
   * a co-hosted agent stays on the in-process loopback path after an idle spell longer than the happy-eyeballs
-    suspect time, although its card also has a zmq address.
+    suspect time, although its card also has a zmq address;
+  * a zmq peer whose daemon was stopped is not reported connected once routing has seen it stop answering.
 Usage: test_routing.py <aqua>"""
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -64,6 +66,39 @@ class Routing(daemons.Processes):
                 if i == 0:
                     time.sleep(SUSPECT_S + 0.5)  # the idle spell under test, not a synchronisation
             self.stop_all(proc)
+
+    def test_doctor_says_a_stopped_zmq_peer_is_not_connected_once_it_leaves_a_message_unanswered(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-routing-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            with open(os.path.join(tmp, "a.log"), "w") as la, open(os.path.join(tmp, "b.log"), "w") as lb:
+                proc_a, ev_a = self.start(a, la, "serve")
+                proc_b, ev_b = self.start(b, lb, "serve")
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            # alice dials bob; bob answers on that connection; alice's last frame on it is her ack of his message
+            aqua(a, "send", "bob", "hello bob", "--wait")
+            aqua(b, "send", "alice", "hello alice", "--wait")
+            path = doctor_path(a, "bob")
+            self.assertTrue(path["connected"], path)
+            self.assertTrue(path["connection"].startswith("zmq "), path)
+            self.assertGreaterEqual(path["heard_ms_ago"], 0, path)
+            time.sleep(SUSPECT_S + 0.5)  # the idle spell under test: an ack expects no answer
+            path = doctor_path(a, "bob")
+            self.assertEqual((path["connected"], path["unanswered_ms"]), (True, 0), path)
+            self.assertGreaterEqual(path["heard_ms_ago"], SUSPECT_S * 1000, path)
+            self.stop_all(proc_b)
+            # ZeroMQ keeps alice's dialled connection "open"; a message bob never answers shows what routing knows
+            aqua(a, "send", "bob", "are you there?")
+            path = wait_for("doctor to report bob not connected",
+                            lambda: (lambda p: None if p["connected"] else p)(doctor_path(a, "bob")))
+            self.assertTrue(path["connection"].startswith("zmq "), path)
+            self.assertGreaterEqual(path["unanswered_ms"], SUSPECT_S * 1000, path)
+            self.assertIn("has not answered for", path["decision"])
+            text = aqua(a, "doctor", "bob")
+            self.assertIn("(silent), last heard", text)
+            self.stop_all(proc_a)
 
 
 if __name__ == "__main__":

@@ -87,8 +87,13 @@ struct node_status {
 // How routing reaches a peer (`aqua doctor PEER`, docs/routing.md).
 struct path_diagnosis {
   peer_id peer;
+  // An open connection on which the peer has not left a frame of ours
+  // unanswered for the suspect time (3 s, docs/routing.md); in-process
+  // (loopback) connections count while they are open.
   bool connected = false;
-  std::string connection;    // "<transport> <remote address>" when connected
+  std::string connection;    // "<transport> <remote address>" of the peer's connection, open or silent
+  std::int64_t heard_ms_ago = -1;   // since the peer last sent a frame on it (-1: never, or no connection)
+  std::int64_t unanswered_ms = 0;   // how long the oldest frame we sent since then has waited (0: none)
   std::string decision;      // what routing would do now, and why
   std::string last_path;     // direct | relayed | mailbox, or empty
   std::string last_address;

@@ -134,7 +134,7 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     }
     arm_timer(self);
   };
-  self->request(st.routing, caf::infinite, transmit_atom::value, rec->recipient, rec->envelope)
+  self->request(st.routing, caf::infinite, transmit_atom::value, rec->recipient, rec->envelope, true)
     .then([after](bool) { after(true, {}); }, [after](const caf::error& e) { after(false, from_caf(e).what()); });
 }
 
@@ -220,7 +220,7 @@ void flush_acks(mailbox_actor_t* self, const std::string& peer) {
         // The ratchet step behind the ack is durable before the ack leaves.
         persist(self, std::move(b), [=](const result<void>& r) {
           if (!r) return;  // not durable: the ack is not sent; the sender's retry will get one
-          self->request(self->state.routing, caf::infinite, transmit_atom::value, peer, env)
+          self->request(self->state.routing, caf::infinite, transmit_atom::value, peer, env, false)  // an ack
             .then([](bool) {}, [=](const caf::error& e) {
               spdlog::debug("mailbox: ack for {} not sent: {}", id, from_caf(e).what());
             });
