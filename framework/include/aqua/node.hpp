@@ -39,6 +39,10 @@ struct outbound_message {
   std::int64_t created_unix_ms = 0;
   std::int64_t expires_unix_ms = 0;
   std::int64_t delivered_unix_ms = 0;
+  // Why its last attempt failed while it is still pending — no path, every
+  // relay mailbox refused it ("mailbox ...: quota_exceeded: ...") — or empty
+  // (not attempted yet, the last attempt got through). Kept in memory only.
+  std::string last_error;
 };
 
 // The circuit relay v2 server of a node with relay.serve (docs/relay.md).

@@ -116,6 +116,8 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     s.in_flight.erase(id);
     if (!sent) spdlog::debug("mailbox: attempt for {} failed: {}", id, why);
     auto* cur = s.out.find(id);
+    if (sent || !cur) s.last_error.erase(id);
+    else if (s.last_error.size() < mailbox_state::max_last_errors || s.last_error.count(id)) s.last_error[id] = why;
     if (!cur) return;
     // One jitter draw per (recipient, attempt): a recipient's messages stay
     // together, so a link that comes back gets them in send order.
