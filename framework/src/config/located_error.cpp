@@ -47,7 +47,8 @@ std::string listen_index(std::string_view text) {
     if (at > 0 && key_char(text[at - 1])) continue;
     auto end = at + key.size();
     while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
-    if (end > at + key.size() && end < text.size() && text[end] == ']') return std::string(text.substr(at, end + 1 - at));
+    if (end > at + key.size() && end < text.size() && text[end] == ']')
+      return std::string(text.substr(at, end + 1 - at));
   }
   return {};
 }
