@@ -48,7 +48,9 @@ void add_config_commands(CLI::App& app, global_options& g, int& rc) {
   auto no_plugins = std::make_shared<bool>(false);
   auto* check = config->add_subcommand(
       "check", "Validate a YAML node config without starting anything: its keys and values, then every transport and "
-               "agent plugin it names (found, loaded, ABI-checked, settings accepted by the plugin's factory)");
+               "agent plugin it names (found, loaded, ABI-checked, settings and a transport's listen addresses "
+               "accepted by the plugin's factory; what only binding shows, such as a port in use, is left to "
+               "'aqua serve')");
   check->add_option("file", *file, "Config file")->required();
   check->add_flag("--no-plugins", *no_plugins, "Check the file only, not its plugins (e.g. on a machine without them)");
   check->footer("Examples:\n  aqua config check ~/.aqua/config.yaml\n  aqua config check --json configs/node.example.yaml\n"

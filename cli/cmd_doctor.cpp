@@ -32,6 +32,14 @@ void print_text(const nlohmann::json& r) {
   if (!r.contains("path")) return;
   auto& p = r["path"];
   std::cout << "\npath to " << str(p, "peer_id") << ":\n  decision: " << str(p, "decision") << "\n";
+  if (!str(p, "connection").empty()) {
+    auto heard = p["heard_ms_ago"].get<std::int64_t>();
+    std::cout << "  connection: " << str(p, "connection") << (p["connected"].get<bool>() ? "" : " (silent)")
+              << ", last heard " << (heard < 0 ? std::string("never") : std::to_string(heard) + " ms ago");
+    if (auto waiting = p["unanswered_ms"].get<std::int64_t>(); waiting > 0)
+      std::cout << ", our oldest unanswered frame waits " << waiting << " ms";
+    std::cout << "\n";
+  }
   if (!str(p, "last_path").empty())
     std::cout << "  last used: " << str(p, "last_path") << " via " << str(p, "last_address") << "\n";
   if (p["addresses"].empty()) std::cout << "  no addresses (add its card: aqua contacts add)\n";

@@ -6,10 +6,12 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 #include <thread>
 
 #include "agent_trace.hpp"
@@ -38,8 +40,19 @@ void raise_open_file_limit() {
   if (::setrlimit(RLIMIT_NOFILE, &rl) == 0) spdlog::debug("open-file limit raised from {} to {}", was, want);
 }
 
-// How long a stop may take before the process ends without finishing it.
-constexpr std::chrono::seconds shutdown_grace{30};
+// How long a stop may take before the process ends without finishing it: 30 s. AQUA_TEST_SHUTDOWN_GRACE_MS
+// (1..30000; for tests of the watchdog only, not documented for users) shortens it.
+std::chrono::milliseconds shutdown_grace() {
+  std::chrono::milliseconds grace{30000};
+  if (const char* v = std::getenv("AQUA_TEST_SHUTDOWN_GRACE_MS")) {
+    const std::string_view text(v);
+    std::uint32_t ms = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec == std::errc() && end == text.data() + text.size() && ms >= 1 && ms <= 30000)
+      grace = std::chrono::milliseconds(ms);
+  }
+  return grace;
+}
 
 } // namespace
 
@@ -125,10 +138,10 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
   // An agent handler that never returns would hold the stop forever (its actor cannot be interrupted): after
   // shutdown_grace the process ends anyway. Nothing durable is lost (every store write is synced when it is
   // acknowledged), but the exit code says the stop was not clean.
-  std::thread([] {
-    std::this_thread::sleep_for(shutdown_grace);
-    spdlog::error("aqua serve: the stop did not finish within {} s (an agent's handler may never return); exiting",
-                  std::chrono::duration_cast<std::chrono::seconds>(shutdown_grace).count());
+  std::thread([grace = shutdown_grace()] {
+    std::this_thread::sleep_for(grace);
+    spdlog::error("aqua serve: the stop did not finish within {} ms (an agent's handler may never return); exiting",
+                  grace.count());
     std::_Exit(1);
   }).detach();
   if (agents) agents->stop();

@@ -162,6 +162,47 @@ class Relay(unittest.TestCase):
             self.stop(proc_r)
             self.assertIn("aqua relay serve --listen", aqua(r, "relay", "serve", "--help").stdout)
 
+    def test_a_deposit_the_relay_refuses_for_quota_shows_in_the_senders_outbox(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
+            r, a, b = (os.path.join(tmp, x) for x in ("relay", "a", "b"))
+            port = free_port()
+            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-quota-r").stdout)["peer_id"]
+            cfg = os.path.join(r, "config.yaml")
+            with open(cfg) as f:
+                text = f.read()
+            with open(cfg, "w") as f:  # the relay's mailbox holds one message per recipient
+                f.write(text.replace("    serve: false\n", "    serve: false\n    mailbox_max_messages_per_peer: 1\n"))
+            proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+            relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
+            for d in (a, b):
+                aqua(d, "init", "--listen", f"/memory/quota-{os.path.basename(d)}")
+                use_relay(d, relay_addr)
+            proc_a, ev_a = self.start(a, "serve")
+            proc_b, ev_b = self.start(b, "serve")
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            self.stop(proc_b)  # bob is offline: alice's messages go to the relay's mailbox
+            held = json.loads(aqua(a, "send", "bob", "first", "--json").stdout)["message_id"]
+            deadline = time.time() + 60  # the first is on the mailbox before the second is sent
+            while time.time() < deadline and json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"] < 1:
+                time.sleep(0.2)
+            refused = json.loads(aqua(a, "send", "bob", "second", "--json").stdout)["message_id"]
+
+            def outbox():
+                return {m["message_id"]: m for m in json.loads(aqua(a, "outbox", "list", "--json").stdout)["messages"]}
+
+            deadline = time.time() + 60
+            while time.time() < deadline and "quota_exceeded" not in outbox()[refused]["last_error"]:
+                time.sleep(0.2)
+            rec = outbox()[refused]
+            self.assertIn("no relay mailbox took the message", rec["last_error"])
+            self.assertIn(f"mailbox {relay_addr}/p2p-circuit", rec["last_error"])
+            self.assertIn("quota_exceeded", rec["last_error"])
+            self.assertNotEqual(rec["state"], "delivered")
+            self.assertEqual(outbox()[held]["last_error"], "")  # deposited: its attempt got through
+            self.assertIn("last attempt failed: connection_refused: cannot reach", aqua(a, "outbox", "list").stdout)
+            self.stop(proc_a)
+            self.stop(proc_r)
+
 
 if __name__ == "__main__":
     AQUA, SRC = sys.argv[1], sys.argv[2]

@@ -131,6 +131,10 @@ result<std::unique_ptr<transport>> make_loopback(const transport_config& cfg) {
   if (lim.max_frame_bytes > lim.queue_bytes)
     return error{errc::config_bad_value, "setting max_frame_bytes (" + std::to_string(lim.max_frame_bytes) +
                                              ") must not exceed queue_bytes (" + std::to_string(lim.queue_bytes) + ")"};
+  // An address listen() would refuse, refused here (nothing is bound): `aqua config check` catches it.
+  for (std::size_t i = 0; i < cfg.listen.size(); ++i)
+    if (auto name = memory_name(cfg.listen[i]); !name)
+      return error{errc::config_bad_address, "listen[" + std::to_string(i) + "]: " + name.err().message()};
   return std::unique_ptr<transport>(new loopback_transport(lim));
 }
 

@@ -130,6 +130,16 @@ struct limits {
   std::int64_t listen_timeout_ms = 10000;
 };
 
+constexpr std::string_view circuit_suffix = "/p2p-circuit";
+
+result<void> check_listen_address(const std::string& address) {
+  if (address.size() < circuit_suffix.size() ||
+      address.compare(address.size() - circuit_suffix.size(), circuit_suffix.size(), circuit_suffix) != 0)
+    return error{errc::bad_address, "relay_v2 listens on /ip4/A/tcp/P/p2p/RELAY/p2p-circuit (or /p2p-circuit for the "
+                                    "relays setting), got '" + address + "'"};
+  return ok();
+}
+
 class relay_v2_transport : public transport {
  public:
   explicit relay_v2_transport(limits lim) : lim_(std::move(lim)) {}
@@ -159,11 +169,8 @@ class relay_v2_transport : public transport {
   result<std::string> listen(const std::string& address) override {
     if (!rc_) return error{errc::not_running, "relay_v2 transport: start() it with the node's transport host first"};
     if (start_error_) return *start_error_;
-    constexpr std::string_view suffix = "/p2p-circuit";
-    if (address.size() < suffix.size() || address.compare(address.size() - suffix.size(), suffix.size(), suffix) != 0)
-      return error{errc::bad_address, "relay_v2 listens on /ip4/A/tcp/P/p2p/RELAY/p2p-circuit (or /p2p-circuit for the "
-                                      "relays setting), got '" + address + "'"};
-    const std::string relay = address.substr(0, address.size() - suffix.size());
+    if (auto r = check_listen_address(address); !r) return r.err();
+    const std::string relay = address.substr(0, address.size() - circuit_suffix.size());
     if (!relay.empty())
       if (auto r = rc_->add_relay(relay); !r) return r.err();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(lim_.listen_timeout_ms);
@@ -329,6 +336,10 @@ result<std::unique_ptr<transport>> make_relay_v2(const transport_config& cfg) {
   }
   if (lim.max_frame > lim.queue_bytes)
     return error{errc::config_bad_value, "setting max_frame_bytes must not exceed queue_bytes"};
+  // An address listen() would refuse, refused here (nothing is dialled): `aqua config check` catches it.
+  for (std::size_t i = 0; i < cfg.listen.size(); ++i)
+    if (auto r = check_listen_address(cfg.listen[i]); !r)
+      return error{errc::config_bad_address, "listen[" + std::to_string(i) + "]: " + r.err().message()};
   return std::unique_ptr<transport>(new relay_v2_transport(std::move(lim)));
 }
 

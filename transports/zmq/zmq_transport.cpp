@@ -227,6 +227,11 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
   }
   if (lim.max_frame_bytes > lim.queue_bytes)
     return error{errc::config_bad_value, "setting max_frame_bytes must not exceed queue_bytes"};
+  // An address listen() would refuse before binding, refused here (nothing is bound): `aqua config check` catches
+  // it. What only binding shows (a port in use, an address not on this host) still fails at `aqua serve`.
+  for (std::size_t i = 0; i < cfg.listen.size(); ++i)
+    if (auto ep = to_endpoint(cfg.listen[i], true); !ep)
+      return error{errc::config_bad_address, "listen[" + std::to_string(i) + "]: " + ep.err().message()};
   return std::unique_ptr<transport>(new zmq_transport(lim));
 }
 

@@ -145,7 +145,8 @@ std::string node_name_problem(std::string_view name);
 
 // An error a plugin gave for the config entry `entry` ("transports[0]",
 // "agents[2]"), prefixed with where the user must look: the setting its
-// message names (when exactly one of `settings` is named), the entry's
+// message names (when exactly one of `settings` is named), else the listen
+// address it names as "listen[N]" (a factory refusing an address), the entry's
 // `plugin` line for a plugin that cannot be found or loaded, else the entry:
 // "<file>:<line>:<col>: agents[2].settings.max: <message>". Unchanged when
 // the config was not read from a file.

@@ -39,6 +39,10 @@ struct outbound_message {
   std::int64_t created_unix_ms = 0;
   std::int64_t expires_unix_ms = 0;
   std::int64_t delivered_unix_ms = 0;
+  // Why its last attempt failed while it is still pending — no path, every
+  // relay mailbox refused it ("mailbox ...: quota_exceeded: ...") — or empty
+  // (not attempted yet, the last attempt got through). Kept in memory only.
+  std::string last_error;
 };
 
 // The circuit relay v2 server of a node with relay.serve (docs/relay.md).
@@ -87,8 +91,13 @@ struct node_status {
 // How routing reaches a peer (`aqua doctor PEER`, docs/routing.md).
 struct path_diagnosis {
   peer_id peer;
+  // An open connection on which the peer has not left a frame of ours
+  // unanswered for the suspect time (3 s, docs/routing.md); in-process
+  // (loopback) connections count while they are open.
   bool connected = false;
-  std::string connection;    // "<transport> <remote address>" when connected
+  std::string connection;    // "<transport> <remote address>" of the peer's connection, open or silent
+  std::int64_t heard_ms_ago = -1;   // since the peer last sent a frame on it (-1: never, or no connection)
+  std::int64_t unanswered_ms = 0;   // how long the oldest frame we sent since then has waited (0: none)
   std::string decision;      // what routing would do now, and why
   std::string last_path;     // direct | relayed | mailbox, or empty
   std::string last_address;

@@ -116,6 +116,8 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     s.in_flight.erase(id);
     if (!sent) spdlog::debug("mailbox: attempt for {} failed: {}", id, why);
     auto* cur = s.out.find(id);
+    if (sent || !cur) s.last_error.erase(id);
+    else if (s.last_error.size() < mailbox_state::max_last_errors || s.last_error.count(id)) s.last_error[id] = why;
     if (!cur) return;
     // One jitter draw per (recipient, attempt): a recipient's messages stay
     // together, so a link that comes back gets them in send order.
@@ -134,7 +136,7 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     }
     arm_timer(self);
   };
-  self->request(st.routing, caf::infinite, transmit_atom::value, rec->recipient, rec->envelope)
+  self->request(st.routing, caf::infinite, transmit_atom::value, rec->recipient, rec->envelope, true)
     .then([after](bool) { after(true, {}); }, [after](const caf::error& e) { after(false, from_caf(e).what()); });
 }
 
@@ -220,7 +222,7 @@ void flush_acks(mailbox_actor_t* self, const std::string& peer) {
         // The ratchet step behind the ack is durable before the ack leaves.
         persist(self, std::move(b), [=](const result<void>& r) {
           if (!r) return;  // not durable: the ack is not sent; the sender's retry will get one
-          self->request(self->state.routing, caf::infinite, transmit_atom::value, peer, env)
+          self->request(self->state.routing, caf::infinite, transmit_atom::value, peer, env, false)  // an ack
             .then([](bool) {}, [=](const caf::error& e) {
               spdlog::debug("mailbox: ack for {} not sent: {}", id, from_caf(e).what());
             });

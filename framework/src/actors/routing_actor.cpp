@@ -44,6 +44,7 @@ void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
   ++self->state.received;
   auto& e = self->state.conns[id];
   e.unanswered_since_ms = 0;
+  e.heard_ms = routing_now_ms();
   if (!e.answered) {
     e.answered = true;  // the peer speaks on it: the address works
     if (!e.address.empty() && !e.peer.empty()) self->state.paths.worked(e.peer, e.address);
@@ -94,10 +95,11 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       auto peer = c->remote_peer();
       add_connection(self, c, transport, peer.empty() ? std::string() : peer.str());
     },
-    // An envelope for `peer` (from the mailbox): true once the transport has it.
-    [=](transmit_atom, const std::string& peer, bytes& envelope) -> caf::result<bool> {
+    // An envelope for `peer` (from the mailbox): true once the transport has
+    // it. `expects_answer`: false for an ack (the peer answers nothing).
+    [=](transmit_atom, const std::string& peer, bytes& envelope, bool expects_answer) -> caf::result<bool> {
       auto rp = self->make_response_promise();
-      transmit(self, peer, pending_frame{std::move(envelope), rp});
+      transmit(self, peer, pending_frame{std::move(envelope), rp, 0, expects_answer});
       return caf::delegated<bool>();
     },
     // The mailbox opened a message from `sender` on `conn`: replies use it.

@@ -54,6 +54,10 @@ struct pending_frame {
   bytes frame;
   std::optional<caf::response_promise> rp;  // answered true once handed to the transport (or a mailbox)
   std::uint32_t reroutes = 0;               // times its connection failed under it
+  // The peer answers it (a message: with an ack). An ack expects nothing
+  // back, so it does not start the suspect clock (unanswered_since_ms): a
+  // connection whose last frame was an ack is not suspect 3 s later.
+  bool expects_answer = true;
 };
 
 struct conn_entry {
@@ -70,6 +74,7 @@ struct conn_entry {
   // suspect (suspect_after_ms), even if it once worked: ZeroMQ keeps
   // reconnecting a dialled socket to an address the peer left for good.
   std::int64_t unanswered_since_ms = 0;
+  std::int64_t heard_ms = 0;  // when the peer last sent a frame on it (0: never)
 };
 
 // A deposit on a relay mailbox in flight: tried transport by transport,

@@ -130,8 +130,8 @@ void enqueue(routing_actor_t* self, std::uint64_t id, const std::string& peer, p
       p.rp->deliver(to_caf(error{errc::would_block, std::to_string(e.pending.size()) + " frames already queued for " + peer}));
     return;
   }
+  if (p.expects_answer && e.unanswered_since_ms == 0) e.unanswered_since_ms = routing_now_ms();
   e.pending.push_back(std::move(p));
-  if (e.unanswered_since_ms == 0) e.unanswered_since_ms = routing_now_ms();
   flush(self, id);
 }
 
@@ -141,7 +141,7 @@ std::optional<std::uint64_t> dial(routing_actor_t* self, const std::string& peer
   auto& st = self->state;
   // Network addresses name the peer (/p2p/ID), so the transport's handshake refuses anyone else.
   auto target = address;
-  if (target.find("/p2p/") == std::string::npos && target.rfind("/memory/", 0) != 0) target += "/p2p/" + peer;
+  if (target.find("/p2p/") == std::string::npos && !routing::in_process(target)) target += "/p2p/" + peer;
   std::string why;
   for (auto& [name, t] : st.setup.transports) {
     auto c = t->dial(target);
@@ -206,8 +206,15 @@ std::optional<std::uint64_t> connection_to(routing_actor_t* self, const std::str
   return std::nullopt;
 }
 
+// The peer has left a frame of ours unanswered for the suspect time on `e`,
+// dialled or accepted (in-process connections cannot go silent).
+bool silent(const conn_entry& e, std::int64_t now) {
+  if (routing::in_process(e.address) || routing::in_process(e.conn->remote_address())) return false;
+  return e.unanswered_since_ms != 0 && now - e.unanswered_since_ms >= suspect_after_ms;
+}
+
 bool suspect(const conn_entry& e, std::int64_t now) {
-  if (e.address.empty()) return false;
+  if (e.address.empty() || routing::in_process(e.address)) return false;
   if (!e.answered) return now - e.opened_ms >= suspect_after_ms;
   return e.unanswered_since_ms != 0 && now - e.unanswered_since_ms >= suspect_after_ms;
 }
@@ -294,13 +301,24 @@ path_diagnosis diagnose(routing_actor_t* self, const std::string& peer) {
   path_diagnosis d;
   if (auto id = peer_id::parse(peer)) d.peer = *id;
   auto addresses = addresses_of(self, peer);
+  auto now = routing_now_ms();
+  auto choice = st.paths.choose(peer, addresses, now);
+  d.decision = choice.why;
   if (auto it = st.by_peer.find(peer); it != st.by_peer.end())
     if (auto c = st.conns.find(it->second); c != st.conns.end() && c->second.conn->is_open()) {
-      d.connected = true;
-      d.connection = c->second.transport + " " + c->second.conn->remote_address();
+      auto& e = c->second;
+      d.connection = e.transport + " " + e.conn->remote_address();
+      d.heard_ms_ago = e.heard_ms ? now - e.heard_ms : -1;
+      d.unanswered_ms = e.unanswered_since_ms ? now - e.unanswered_since_ms : 0;
+      // A transport may keep a connection "open" whose peer is gone (ZeroMQ
+      // reconnects a dialled socket for ever): only the peer's answers count.
+      d.connected = !silent(e, now);
+      if (d.connected) d.decision = "open connection: " + d.connection;
+      else
+        d.decision = "connection " + d.connection + " open, but the peer has not answered for " +
+                     std::to_string(d.unanswered_ms) + " ms (stopped or unreachable?); new frames also try: " +
+                     choice.why;
     }
-  auto choice = st.paths.choose(peer, addresses, routing_now_ms());
-  d.decision = d.connected ? "open connection: " + d.connection : choice.why;
   if (auto last = st.paths.last_used(peer)) {
     d.last_path = std::string(routing::to_string(last->first));
     d.last_address = last->second;

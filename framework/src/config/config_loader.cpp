@@ -227,7 +227,11 @@ void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config&
       w.fail(errc::config_bad_value, t, p + ".name", "transport name '" + tc.name + "' is used twice");
     if (auto c = w.child(t, p, "listen", false); c.IsDefined()) {
       if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
-      for (std::size_t j = 0; j < c.size(); ++j) tc.listen.push_back(checked_address(w, c[j], yaml_walker::index(p + ".listen", j)));
+      for (std::size_t j = 0; j < c.size(); ++j) {
+        auto at = yaml_walker::index(p + ".listen", j);
+        tc.listen.push_back(checked_address(w, c[j], at));
+        cfg.located[at] = w.where(c[j]);  // the plugin's factory may refuse it (located_error)
+      }
     }
     if (auto c = w.child(t, p, "settings", false); c.IsDefined() && !c.IsNull()) {
       tc.settings = w.as_scalar_map(c, p + ".settings");

@@ -39,6 +39,20 @@ bool loading_failure(errc code) {
          code == errc::plugin_missing_symbol || code == errc::plugin_name_mismatch;
 }
 
+// "listen[N]" where `text` names a listen address of the entry (a factory
+// refusing an address it could never listen on), else "".
+std::string listen_index(std::string_view text) {
+  constexpr std::string_view key = "listen[";
+  for (auto at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+    if (at > 0 && key_char(text[at - 1])) continue;
+    auto end = at + key.size();
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end > at + key.size() && end < text.size() && text[end] == ']')
+      return std::string(text.substr(at, end + 1 - at));
+  }
+  return {};
+}
+
 } // namespace
 
 error located_error(const node_config& cfg, const std::string& entry, const std::map<std::string, std::string>& settings,
@@ -50,7 +64,9 @@ error located_error(const node_config& cfg, const std::string& entry, const std:
     // A quoted 'key' first: an "unknown setting 'x' (knows a, b)" message names other keys too.
     auto named = the_one_named(settings, [&](const std::string& key) { return names_key(e.message(), "'" + key + "'"); });
     if (!named) named = the_one_named(settings, [&](const std::string& key) { return names_key(e.message(), key); });
-    if (named) path = entry + ".settings." + *named;
+    // A listen address first: the address itself may contain a word that is also a setting's name.
+    if (auto listen = listen_index(e.message()); !listen.empty()) path = entry + "." + listen;
+    else if (named) path = entry + ".settings." + *named;
   }
   auto at = cfg.located.find(path);
   if (at == cfg.located.end()) at = cfg.located.find(path = entry);

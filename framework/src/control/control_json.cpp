@@ -50,7 +50,7 @@ nlohmann::json to_json(const inbound_message& m, const alias_map& aliases) {
 nlohmann::json to_json(const outbound_message& m) {
   return {{"message_id", m.message_id},   {"recipient", m.recipient.str()}, {"state", m.state},
           {"attempts", m.attempts},       {"created_ms", m.created_unix_ms}, {"expires_ms", m.expires_unix_ms},
-          {"delivered_ms", m.delivered_unix_ms}};
+          {"delivered_ms", m.delivered_unix_ms}, {"last_error", m.last_error}};
 }
 
 nlohmann::json to_json(const relay_server_status& r) {

@@ -92,6 +92,7 @@ result<nlohmann::json> doctor_report(node& n, const std::optional<peer_id>& peer
       addrs.push_back({{"address", a.address}, {"kind", a.kind}, {"failures", a.failures},
                        {"retry_in_ms", a.retry_in_ms}, {"last_error", a.last_error}});
     out["path"] = {{"peer_id", peer->str()},         {"connected", d->connected},   {"connection", d->connection},
+                   {"heard_ms_ago", d->heard_ms_ago}, {"unanswered_ms", d->unanswered_ms},
                    {"decision", d->decision},        {"last_path", d->last_path},   {"last_address", d->last_address},
                    {"addresses", addrs}};
   }

@@ -115,6 +115,8 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
     p2p::mailbox_service_config mc;
     mc.max_incomplete_bytes_per_peer = cfg.relay.mailbox_max_incomplete_bytes_per_peer;
     mc.max_incomplete_bytes_total = cfg.relay.mailbox_max_incomplete_bytes_total;
+    mc.max_storing_bytes_per_peer = cfg.relay.mailbox_max_incomplete_bytes_per_peer;
+    mc.max_storing_bytes_total = cfg.relay.mailbox_max_incomplete_bytes_total;
     mc.incomplete_timeout_ms = std::int64_t{cfg.relay.mailbox_incomplete_timeout_s} * 1000;
     relay.add_services = [held, mc](p2p::relay_server& rs) {
       auto mb = p2p::mailbox_service::create(

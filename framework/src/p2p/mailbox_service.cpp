@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <set>
@@ -172,17 +173,35 @@ class mailbox_stream final : public stream_handler {
     answers_.push_back({slot, std::nullopt});
     auto recipient = peer_id::from_bytes(m.recipient);
     if (!recipient) return complete(slot, mb::status::refused, "recipient is not an Ed25519 peer ID");
+    // The envelope waits in memory until the store answers: bounded per depositor and in all.
+    const std::size_t size = m.envelope.size();
+    auto& cfg = svc_->config_;
+    const auto mine = svc_->storing_by_peer_.find(peer_);
+    const std::size_t of_peer = mine == svc_->storing_by_peer_.end() ? 0 : mine->second;
+    if (of_peer + size > cfg.max_storing_bytes_per_peer)
+      return complete(slot, mb::status::quota_exceeded,
+                      "the relay is still storing " + std::to_string(of_peer) + " bytes of this peer's deposits; " +
+                          std::to_string(size) + " more would pass its bound of " +
+                          std::to_string(cfg.max_storing_bytes_per_peer) + ": deposit again once they are answered");
+    if (svc_->storing_total_ + size > cfg.max_storing_bytes_total)
+      return complete(slot, mb::status::quota_exceeded,
+                      "the relay is still storing " + std::to_string(svc_->storing_total_) + " bytes of deposits; " +
+                          std::to_string(size) + " more would pass its bound of " +
+                          std::to_string(cfg.max_storing_bytes_total) + ": deposit again later");
+    svc_->storing_by_peer_[peer_] = of_peer + size;
+    svc_->storing_total_ += size;
     std::weak_ptr<mailbox_service> weak = svc_;
     const std::uint64_t id = id_;
     const std::string to = recipient->str();
     svc_->mail_->put(*recipient, m.envelope, m.ttl_s.value_or(0), svc_->env_->now_unix_ms(), ctx_.remote,
-                     [weak, poster = svc_->post_, id, slot, to](result<store::put_outcome> r) {
+                     [weak, poster = svc_->post_, id, slot, to, from = peer_, size](result<store::put_outcome> r) {
                        // Any thread (the committer's): only post; the service is looked up on the loop.
                        std::lock_guard<std::mutex> g(poster->mu);
                        if (!poster->post) return;
-                       poster->post([weak, id, slot, to, r = std::move(r)]() {
+                       poster->post([weak, id, slot, to, from, size, r = std::move(r)]() {
                          auto s = weak.lock();
                          if (!s) return;
+                         s->stored(from, size);
                          if (r && *r == store::put_outcome::stored) s->notify(to);
                          auto it = s->streams_.find(id);
                          if (it == s->streams_.end()) return;
@@ -321,6 +340,14 @@ void mailbox_service::notify(const std::string& recipient) {
   for (auto it = b; it != e; ++it) ids.push_back(it->second);
   for (auto id : ids)
     if (auto it = streams_.find(id); it != streams_.end()) it->second->new_mail();
+}
+
+void mailbox_service::stored(const std::string& depositor, std::size_t bytes) {
+  storing_total_ -= std::min(bytes, storing_total_);
+  auto it = storing_by_peer_.find(depositor);
+  if (it == storing_by_peer_.end()) return;
+  it->second -= std::min(bytes, it->second);
+  if (it->second == 0) storing_by_peer_.erase(it);
 }
 
 std::size_t mailbox_service::reap() {

@@ -40,6 +40,12 @@ struct mailbox_service_config {
   // reset. Each should hold at least one max_message_size, or the largest deposits can never arrive.
   std::size_t max_incomplete_bytes_per_peer = 16u << 20;
   std::size_t max_incomplete_bytes_total = 128u << 20;
+  // Whole DEPOSITs handed to held_mail and not durable yet (their envelopes wait in memory for the store's
+  // committer; up to max_pending_deposits per stream, and a peer may open many streams): bounds per remote
+  // peer and in all. A deposit past either is answered QUOTA_EXCEEDED at once and not kept; the depositor may
+  // try again once its earlier deposits are answered. node.cpp sets them to the incomplete bounds.
+  std::size_t max_storing_bytes_per_peer = 16u << 20;
+  std::size_t max_storing_bytes_total = 128u << 20;
   // A stream whose started message is not whole this long after its first byte is reset (by reap()).
   std::int64_t incomplete_timeout_ms = 30000;
   std::int64_t reap_interval_ms = 1000;  // how often the owner should call reap()
@@ -62,6 +68,7 @@ class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
   std::size_t reap();
   std::size_t fetch_streams() const { return fetchers_.size(); }
   std::size_t incomplete_bytes() const { return incomplete_total_; }
+  std::size_t storing_bytes() const { return storing_total_; }
   const mailbox_service_config& config() const { return config_; }
   store::held_mail& mail() { return *mail_; }
 
@@ -72,6 +79,8 @@ class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
   std::unique_ptr<stream_handler> open(stream_context ctx);
   // Loop thread: new mail for `recipient` is durable; wake its fetch streams.
   void notify(const std::string& recipient);
+  // Loop thread: `bytes` of `depositor`'s deposits were answered by the store (durable or refused).
+  void stored(const std::string& depositor, std::size_t bytes);
 
   // post_ as the store's committer thread sees it: usable only while the service lives
   // (that thread must never hold the last reference to the service, nor call a dead post).
@@ -93,6 +102,8 @@ class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
   std::multimap<std::string, std::uint64_t> fetchers_;    // recipient -> fetch handler ids
   std::size_t incomplete_total_ = 0;                       // bytes of started messages, all streams
   std::map<std::string, std::size_t> incomplete_by_peer_;  // ... per remote peer (no zero entries)
+  std::size_t storing_total_ = 0;                          // envelope bytes of deposits the store has not answered
+  std::map<std::string, std::size_t> storing_by_peer_;     // ... per depositor (no zero entries)
 };
 
 } // namespace aqua::p2p

@@ -17,6 +17,8 @@ path_kind kind_of(const std::string& address) {
   return address.find("/p2p-circuit") != std::string::npos ? path_kind::relayed : path_kind::direct;
 }
 
+bool in_process(const std::string& address) { return address.rfind("/memory/", 0) == 0; }
+
 path_choice path_table::choose(const std::string& peer, const std::vector<std::string>& addresses,
                                std::int64_t now_ms) const {
   path_choice c;

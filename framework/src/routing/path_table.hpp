@@ -25,6 +25,10 @@ enum class path_kind : std::uint8_t { direct, relayed, mailbox };
 std::string_view to_string(path_kind k);
 // relayed for circuit addresses, direct for everything else.
 path_kind kind_of(const std::string& address);
+// A /memory/ address (the loopback transport, docs/transports.md): both ends
+// live in this process, so its connection cannot go silent — a close is
+// always seen at once — and the happy-eyeballs suspect rule never applies.
+bool in_process(const std::string& address);
 
 struct address_report {
   std::string address;

@@ -262,3 +262,46 @@ TEST(relay_mailbox_limits, a_message_not_finished_in_time_resets_its_stream) {
   std::this_thread::sleep_for(800ms);
   EXPECT_FALSE(a.wait_stream(f, [](const auto& l) { return l.reset || l.closed; }, 0ms));
 }
+
+TEST(relay_mailbox_limits, deposits_waiting_for_the_store_are_bounded_and_one_past_the_bound_is_refused_at_once) {
+  mailbox_service_config mc;
+  mc.max_storing_bytes_per_peer = 15000;  // one of the 10 KB envelopes below, not two
+  mailbox_server relay(mc);
+  const auto bob = key_of(21);
+  const auto expiry = system_env()->now_unix_ms() + 86400000;
+  auto deposit_of = [&](std::uint8_t tag) {
+    return mb::frame(mb::deposit(bob.id().to_bytes(), test::fake_envelope(bob.id(), tag, expiry, 10000), 3600)).value();
+  };
+  test::raw_peer alice(10, relay.port(), relay.key.id());
+  ASSERT_TRUE(alice.wait_established());
+  auto s = alice.open(std::string(mb::protocol_id)).value();
+  // Two deposits in one write: the relay reads both in one turn, before the store can answer the first.
+  bytes both = deposit_of(1);
+  const bytes second = deposit_of(2);
+  both.insert(both.end(), second.begin(), second.end());
+  alice.write(s, both);
+  auto log = alice.wait_stream(s, [](const auto& l) { return l.reset || messages_of(l).size() >= 2; });
+  ASSERT_TRUE(log);
+  ASSERT_FALSE(log->reset);
+  auto answers = messages_of(*log);
+  EXPECT_EQ(answers.at(0).status, mb::status::ok);
+  EXPECT_EQ(answers.at(1).status, mb::status::quota_exceeded);
+  EXPECT_NE(answers.at(1).text.find("the relay is still storing 10"), std::string::npos) << answers.at(1).text;
+  EXPECT_NE(answers.at(1).text.find("bound of 15000"), std::string::npos) << answers.at(1).text;
+  // Answered deposits count no more: the same stream deposits again.
+  const auto storing = [&] { return relay.on_loop([v = relay.svc.get()] { return v->storing_bytes(); }); };
+  EXPECT_TRUE(test::eventually([&] { return storing() == 0; }));
+  alice.write(s, deposit_of(3));
+  log = alice.wait_stream(s, [](const auto& l) { return l.reset || messages_of(l).size() >= 3; });
+  ASSERT_TRUE(log);
+  EXPECT_EQ(messages_of(*log).at(2).status, mb::status::ok);
+  // Bob gets the two stored, not the refused one.
+  test::raw_peer bob_peer(21, relay.port(), relay.key.id());
+  ASSERT_TRUE(bob_peer.wait_established());
+  auto got = fetch(bob_peer);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->type, mb::message::kind::mail);
+  ASSERT_EQ(got->mail.size(), 2u);
+  EXPECT_EQ(got->mail.at(0).envelope, test::fake_envelope(bob.id(), 1, expiry, 10000));
+  EXPECT_EQ(got->mail.at(1).envelope, test::fake_envelope(bob.id(), 3, expiry, 10000));
+}

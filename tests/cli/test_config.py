@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""`aqua config check` (and `aqua serve` on the same files) through the real CLI: the file, then every plugin it
+names, with every error located as <file>:<line>:<col>: <key path>.
+
+Usage: test_config.py <path to aqua binary> <source dir>
+"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+from test_cli import run
+import test_cli
+
+SRC = None
+
+
+class ConfigCheck(unittest.TestCase):
+    def test_shipped_example_is_valid(self):
+        out = json.loads(run("config", "check", "--json", os.path.join(SRC, "configs/node.example.yaml"), check=0).stdout)
+        self.assertTrue(out["ok"])
+
+    def test_bad_config_names_file_line_column_and_path(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("components:\n  relay:\n    serve: maybe\ntransports: []\n")
+        try:
+            p = run("config", "check", f.name, check=3)
+            self.assertIn(f.name + ":3:12: components.relay.serve:", p.stderr)
+        finally:
+            os.unlink(f.name)
+
+    def test_shipped_configs_and_their_plugins_are_valid(self):
+        for name in sorted(os.listdir(os.path.join(SRC, "configs"))):
+            if name.endswith(".yaml"):
+                out = json.loads(run("config", "check", "--json", os.path.join(SRC, "configs", name), check=0).stdout)
+                self.assertTrue(out["plugins_checked"], name)
+
+    def test_plugin_settings_are_checked_and_errors_name_their_line(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            cfg = os.path.join(tmp, "node.yaml")
+            base = "components: {}\ntransports:\n  - plugin: zmq\n    settings:\n      hwm: 10\n"
+            with open(cfg, "w") as f:
+                f.write(base + "      max_connections: lots\n")
+            p = run("config", "check", cfg, check=3)
+            self.assertIn(cfg + ":6:24: transports[0].settings.max_connections: ", p.stderr)
+            self.assertIn("'lots' is not an integer", p.stderr)
+            run("config", "check", "--no-plugins", cfg, check=0)  # the file itself is fine
+            agents = "agents:\n  - plugin: news\n    settings: {max: 6, maxx: 3}\n"
+            with open(cfg, "w") as f:
+                f.write(base + agents)
+            p = run("config", "check", cfg, check=3)
+            self.assertIn(cfg + ":8:30: agents[0].settings.maxx: ", p.stderr)
+            self.assertIn("config_unknown_key", p.stderr)
+            self.assertIn("unknown setting 'maxx' (news knows headlines, max)", p.stderr)
+            # aqua serve refuses the same config before it starts anything ("serving" is never printed)
+            run("--dir", tmp, "init", check=0)
+            with open(cfg, "w") as f:
+                f.write(base + "agents:\n  - plugin: orchestrator\n    settings: {topic: x, run_on_start: yes}\n")
+            p = run("--dir", tmp, "serve", "--config", cfg, check=3)
+            self.assertIn(cfg + ":8:40: agents[0].settings.run_on_start: ", p.stderr)
+            self.assertIn("setting 'run_on_start' must be true or false, got 'yes'", p.stderr)
+            self.assertNotIn("serving", p.stdout)
+            with open(cfg, "w") as f:
+                f.write(base + "agents:\n  - plugin: nosuch\n")
+            p = run("config", "check", cfg, check=None)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(cfg + ":7:13: agents[0].plugin: ", p.stderr)
+            self.assertIn("plugin_not_found", p.stderr)
+
+    def test_a_listen_address_its_transport_cannot_use_is_refused_where_it_is_written(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            run("--dir", tmp, "init", check=0)
+            cfg = os.path.join(tmp, "node.yaml")
+            cases = [  # (transport, listen address, what its plugin says)
+                ("zmq", "/ip4/127.0.0.1/udp/4001", "zmq transport needs /ip4|ip6|dns*/HOST/tcp/PORT"),
+                ("loopback", "/ip4/127.0.0.1/tcp/4001", "loopback transport only handles /memory/<name> addresses"),
+                ("relay_v2", "/ip4/127.0.0.1/tcp/4001", "relay_v2 listens on /ip4/A/tcp/P/p2p/RELAY/p2p-circuit"),
+            ]
+            for plugin, address, why in cases:
+                with open(cfg, "w") as f:
+                    f.write("components: {}\ntransports:\n  - plugin: loopback\n    listen: [/memory/fine]\n"
+                            f"  - plugin: {plugin}\n    name: second\n    listen:\n      - {address}\n")
+                at = f"{cfg}:8:9: transports[1].listen[0]: "
+                p = run("config", "check", cfg, check=3)
+                self.assertIn(at, p.stderr)
+                self.assertIn("config_bad_address", p.stderr)
+                self.assertIn(why, p.stderr)
+                self.assertIn(address, p.stderr)
+                run("config", "check", "--no-plugins", cfg, check=0)  # any multiaddr passes the file check
+                # aqua serve refuses it the same way, before it starts anything
+                p = run("--dir", tmp, "serve", "--config", cfg, check=3)
+                self.assertIn(at, p.stderr)
+                self.assertNotIn("serving", p.stdout)
+
+    def test_missing_file(self):
+        p = run("config", "check", "/nonexistent/aqua.yaml", check=3)
+        self.assertIn("cannot open config '/nonexistent/aqua.yaml': No such file or directory", p.stderr)
+        self.assertIn("config_unreadable", p.stderr)
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            p = run("config", "check", tmp, check=3)
+            self.assertIn("is a directory", p.stderr)
+            p = run("--dir", tmp, "serve", check=4)  # nothing there yet
+            self.assertIn(f"run 'aqua --dir {tmp} init' first", p.stderr)
+            p = run("--dir", tmp, "status", check=5)  # the hint to start a daemon starts with init here
+            self.assertIn(f"run 'aqua --dir {tmp} init', then start one with 'aqua --dir {tmp} serve'", p.stdout)
+            agent = os.path.join(tmp, "agent")
+            run("--dir", agent, "init", check=0)
+            os.unlink(os.path.join(agent, "config.yaml"))
+            p = run("--dir", agent, "serve", check=3)  # an identity without its config: the config is the problem
+            self.assertIn("config_unreadable", p.stderr)
+
+
+if __name__ == "__main__":
+    test_cli.AQUA, test_cli.SRC = sys.argv[1], sys.argv[2]
+    SRC = test_cli.SRC
+    unittest.main(argv=[sys.argv[0], "-v"])
