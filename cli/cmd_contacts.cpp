@@ -1,6 +1,7 @@
-// aqua card export / aqua contacts add|list|show|verify|block|remove
+// aqua card export / aqua contacts add|list|show|verify|block|unblock|remove
 
 #include <iostream>
+#include <optional>
 
 #include "aqua/config.hpp"
 #include "commands.hpp"
@@ -141,11 +142,20 @@ int run_add(const global_options& g, const contact_options& o) {
   if (!added) return report(added.err(), g.json);
   auto& c = *added;
   auto alias = c.value("alias", std::string());
-  if (g.json)
-    print_json({{"peer_id", c["peer_id"]}, {"alias", alias}, {"trust", c["trust"]}});
-  else
-    std::cout << "added " << c["peer_id"].get<std::string>() << (alias.empty() ? "" : " as '" + alias + "'") << " ("
-              << c["trust"].get<std::string>() << "; compare safety codes with 'aqua contacts verify')\n";
+  const auto id = c.value("peer_id", std::string());
+  const auto trust = c.value("trust", std::string());
+  const bool refreshed = c.value("refreshed", false);
+  if (g.json) {
+    print_json({{"peer_id", id}, {"alias", alias}, {"trust", trust}, {"refreshed", refreshed}});
+  } else if (trust == "blocked") {  // a known peer keeps its trust: never "added" for one that stays blocked
+    std::cout << id << (alias.empty() ? "" : " ('" + alias + "')") << " is blocked: its card was refreshed, and it "
+              << "stays blocked (its messages are refused); 'aqua contacts unblock " << (alias.empty() ? id : alias)
+              << "' lifts the block\n";
+  } else {
+    std::cout << (refreshed ? "refreshed the card of " : "added ") << id << (alias.empty() ? "" : " as '" + alias + "'")
+              << " (" << trust << (trust == "verified" ? "" : "; compare safety codes with 'aqua contacts verify'")
+              << ")\n";
+  }
   return exit_ok;
 }
 
@@ -166,7 +176,7 @@ int run_list(const global_options& g) {
   return exit_ok;
 }
 
-// show | verify | block | remove
+// show | verify | block | unblock | remove
 int run_one(const global_options& g, const contact_options& o, const std::string& action) {
   auto c = contacts_request(g, {{"cmd", "contacts." + action}, {"who", o.who}});
   if (!c) return report(c.err(), g.json);
@@ -188,8 +198,9 @@ int run_one(const global_options& g, const contact_options& o, const std::string
     print_json(j);
   } else {
     auto alias = c->value("alias", std::string());
-    std::cout << id->str() << (action == "verify" ? "  now verified" : action == "block" ? "  now blocked" : "")
-              << "\n  alias: " << (alias.empty() ? "-" : alias) << "\n  trust: " << (*c)["trust"].get<std::string>()
+    const auto trust = (*c)["trust"].get<std::string>();
+    std::cout << id->str() << (action == "show" ? "" : "  now " + trust)
+              << "\n  alias: " << (alias.empty() ? "-" : alias) << "\n  trust: " << trust
               << "\n  safety code (compare with theirs; identical on both sides):\n    " << code << "\n";
   }
   return exit_ok;
@@ -213,11 +224,14 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   auto* contacts = app.add_subcommand("contacts", "Manage contacts: other agents' verified cards and trust");
   contacts->require_subcommand(1);
   contacts->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua contacts list --json\n"
-                   "  aqua contacts verify bob   # after comparing the safety code with bob\n  aqua contacts block 12D3KooW...");
+                   "  aqua contacts verify bob   # after comparing the safety code with bob\n  aqua contacts block 12D3KooW...\n"
+                   "  aqua contacts unblock 12D3KooW...");
   auto* add = contacts->add_subcommand("add", "Add (or refresh) a contact from a card file, card text, or - for stdin");
   add->add_option("card", o->card, "Card file, 'aqua-card-v1:...' text, or -")->required();
   add->add_option("--alias", o->alias, "Short name to use instead of the peer ID");
-  add->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua card export | ssh host aqua contacts add -");
+  add->footer("A peer that is a contact already gets the newer card and keeps its trust (a blocked one stays blocked:\n"
+              "'aqua contacts unblock' lifts that) and its alias unless --alias is given; --json says \"refreshed\": true.\n"
+              "Examples:\n  aqua contacts add bob.card --alias bob\n  aqua card export | ssh host aqua contacts add -");
   add->callback([&g, &rc, o] { rc = run_add(g, *o); });
   auto* list = contacts->add_subcommand("list", "List contacts with their trust state");
   list->footer("Examples:\n  aqua contacts list\n  aqua contacts list --json");
@@ -226,8 +240,11 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
        {command_doc{"show", "Show a contact and the safety code", "Examples:\n  aqua contacts show bob\n  aqua contacts show 12D3KooW... --json"},
         command_doc{"verify", "Print the safety code and mark the contact verified",
             "Compare the safety code with the contact over a channel you trust first.\n"
+            "A blocked contact is refused (exit 1, conflict): unblock it first.\n"
             "Examples:\n  aqua contacts verify bob\n  aqua contacts verify 12D3KooW... --json"},
         command_doc{"block", "Block a contact: its messages are rejected", "Examples:\n  aqua contacts block bob\n  aqua contacts block 12D3KooW... --json"},
+        command_doc{"unblock", "Lift a block: the contact is unverified again (other states stay as they are)",
+            "Examples:\n  aqua contacts unblock bob\n  aqua contacts unblock bob && aqua contacts verify bob"},
         command_doc{"remove", "Remove a contact", "Examples:\n  aqua contacts remove bob\n  aqua contacts remove 12D3KooW... --json"}}) {
     auto* sub = contacts->add_subcommand(name, help);
     sub->footer(examples);

@@ -237,8 +237,8 @@ class CardsAndContacts(unittest.TestCase):
         run("--dir", self.b, "contacts", "add", run("--dir", self.a, "card", "export", check=0).stdout.strip(), "--alias", "x", check=0)
         c = os.path.join(self.tmp.name, "c")
         run("--dir", c, "init", check=0)
-        p = run("--dir", self.b, "contacts", "add", run("--dir", c, "card", "export", check=0).stdout.strip(), "--alias", "x", check=2)
-        self.assertIn("already names", p.stderr)
+        p = run("--dir", self.b, "contacts", "add", run("--dir", c, "card", "export", check=0).stdout.strip(), "--alias", "x", check=1)
+        self.assertIn("conflict: alias 'x' already names", p.stderr)
 
 
 class ConfigCheck(unittest.TestCase):

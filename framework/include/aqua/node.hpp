@@ -219,7 +219,9 @@ class node {
                                    const std::string& trust = "unverified");
   result<std::vector<contact_info>> contacts();
   result<contact_info> find_contact(const std::string& who);
-  // trust: unverified | verified | blocked
+  // trust: unverified | verified | blocked. A blocked contact is not made
+  // verified (errc::conflict): unblock it (set "unverified") first, so that
+  // verifying never lifts a block by the way.
   result<contact_info> set_contact_trust(const std::string& who, const std::string& trust);
   result<peer_id> remove_contact(const std::string& who);
 

@@ -56,7 +56,8 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& command_argu
     {"receive", {"timeout_ms"}}, {"watch", {"since"}}, {"inbox.list", {"unread", "limit", "since"}},
     {"inbox.read", {"seq"}}, {"inbox.ack", {"seq"}}, {"inbox.delete", {"seq"}}, {"outbox.list", {"after"}},
     {"contacts.list", {}}, {"contacts.add", {"card", "alias"}}, {"contacts.show", {"who"}},
-    {"contacts.verify", {"who"}}, {"contacts.block", {"who"}}, {"contacts.remove", {"who"}}};
+    {"contacts.verify", {"who"}}, {"contacts.block", {"who"}}, {"contacts.unblock", {"who"}},
+    {"contacts.remove", {"who"}}};
   return args;
 }
 
@@ -270,54 +271,6 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
   }
   if (cmd.rfind("contacts.", 0) == 0) return contacts_command(node_contact_ops(node_), cmd, req);
   return error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
-}
-
-nlohmann::json contact_json(const contact_info& c) {
-  return nlohmann::json{{"peer_id", c.id.str()},          {"alias", c.alias},
-                        {"trust", c.trust},               {"added_ms", c.added_unix_ms},
-                        {"addresses", c.addresses},       {"card_expires_ms", c.card_expires_unix_ms}};
-}
-
-contact_ops node_contact_ops(node& n) {
-  contact_ops ops;
-  ops.add = [&n](const std::string& card, const std::string& alias) { return n.add_contact(card, alias); };
-  ops.list = [&n] { return n.contacts(); };
-  ops.find = [&n](const std::string& who) { return n.find_contact(who); };
-  ops.set_trust = [&n](const std::string& who, const std::string& trust) { return n.set_contact_trust(who, trust); };
-  ops.remove = [&n](const std::string& who) { return n.remove_contact(who); };
-  return ops;
-}
-
-result<nlohmann::json> contacts_command(const contact_ops& ops, const std::string& cmd, const nlohmann::json& req) {
-  if (cmd == "contacts.list") {
-    auto all = ops.list();
-    if (!all) return all.err();
-    nlohmann::json list = nlohmann::json::array();
-    for (auto& c : *all) list.push_back(contact_json(c));
-    return nlohmann::json{{"contacts", list}};
-  }
-  if (cmd == "contacts.add") {
-    auto text = arg_string(req, "contacts.add", "card", true);
-    auto alias = arg_string(req, "contacts.add", "alias", false);
-    if (!text) return text.err();
-    if (!alias) return alias.err();
-    auto c = ops.add(*text, *alias);
-    if (!c) return c.err();
-    return contact_json(*c);
-  }
-  auto who = arg_string(req, cmd.c_str(), "who", true);
-  if (!who) return who.err();
-  result<contact_info> c = error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
-  if (cmd == "contacts.show") c = ops.find(*who);
-  if (cmd == "contacts.verify") c = ops.set_trust(*who, "verified");
-  if (cmd == "contacts.block") c = ops.set_trust(*who, "blocked");
-  if (cmd == "contacts.remove") {
-    auto id = ops.remove(*who);
-    if (!id) return id.err();
-    return nlohmann::json{{"removed", id->str()}};
-  }
-  if (!c) return c.err();
-  return contact_json(*c);
 }
 
 } // namespace aqua::control
