@@ -20,7 +20,7 @@ namespace {
 struct card_options {
   std::vector<std::string> addresses;
   std::vector<std::string> capabilities;
-  unsigned validity_days = 30;
+  std::optional<unsigned> validity_days;  // default: the config's crypto.card_validity_days
 };
 
 struct contact_options {
@@ -39,11 +39,16 @@ nlohmann::json card_json(const e2ee::contact_card& c) {
 }
 
 int run_export(const global_options& g, const card_options& o) {
-  // A running daemon holds the store: its card (signed at start with its
-  // listen addresses) is the one to hand out.
-  if (o.addresses.empty() && o.capabilities.empty() && o.validity_days == 30) {
+  // A running daemon holds the store (and the keys a card names): its card,
+  // signed at start with its listen addresses, or one it signs now with the
+  // addresses, capabilities and validity asked for.
+  {
+    nlohmann::json req{{"cmd", "card"}};
+    if (!o.addresses.empty()) req["addresses"] = o.addresses;
+    if (!o.capabilities.empty()) req["capabilities"] = o.capabilities;
+    if (o.validity_days) req["validity_days"] = *o.validity_days;
     if (auto d = connect_daemon(g)) {
-      auto r = (*d)->call({{"cmd", "card"}});
+      auto r = (*d)->call(req);
       if (!r) return report(r.err(), g.json);
       auto text = r->value("card", std::string());
       auto raw = e2ee::card_from_text(text);
@@ -60,18 +65,20 @@ int run_export(const global_options& g, const card_options& o) {
   if (!dir) return report(dir.err(), g.json);
   auto kp = read_key_file(*dir / key_file_name);
   if (!kp) return report(kp.err(), g.json);
-  // The card's keys live in the node's store; a running node holds its lock
-  // (errc::store_locked): custom cards need the daemon stopped.
+  // Without a daemon: the card's keys from the node's store (made on first use).
   auto db = store::db::open(*dir / store::dir_name);
   if (!db) return report(db.err(), g.json);
   auto engine = store::load_engine(**db, kp->pub(), system_env());
   if (!engine) return report(engine.err(), g.json);
   auto addresses = o.addresses;
-  if (addresses.empty())  // default: the listen addresses of the node's config
-    if (auto cfg = load_config(*dir / config_file_name))
+  std::int64_t days = o.validity_days.value_or(30);
+  if (auto cfg = load_config(*dir / config_file_name)) {  // defaults: as the node would sign its card
+    if (addresses.empty())
       for (auto& t : cfg->transports) addresses.insert(addresses.end(), t.listen.begin(), t.listen.end());
+    if (!o.validity_days) days = cfg->crypto.card_validity_days;
+  }
   auto card = e2ee::make_own_card(*engine, [&](bytes_view m) { return kp->sign(m); }, addresses, o.capabilities,
-                                  std::int64_t{o.validity_days} * 24 * 3600 * 1000);
+                                  days * 24 * 3600 * 1000);
   if (!card) return report(card.err(), g.json);
   leveldb::WriteBatch b;
   store::engine_ops(engine->take_changes()).append_to(b);
@@ -216,8 +223,12 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   auto* exp = card->add_subcommand("export", "Print our signed contact card (creates E2EE keys on first use)");
   exp->add_option("--address", co->addresses, "Address to advertise (repeatable; default: the config's listen addresses)");
   exp->add_option("--capability", co->capabilities, "Capability to advertise, [a-z0-9._/-] (repeatable)");
-  exp->add_option("--validity-days", co->validity_days, "How long the card is valid")->check(CLI::Range(1, 3650));
-  exp->footer("Examples:\n  aqua card export > me.card\n  aqua card export --json --capability research");
+  exp->add_option("--validity-days", co->validity_days,
+                  "How long the card is valid (default: the config's crypto.card_validity_days, 30)")
+    ->check(CLI::Range(1, 3650));
+  exp->footer("Without options and with a daemon running: the card it signed at start. With options, the running "
+              "daemon signs one\n(its own card does not change); without a daemon, the store's keys sign it.\n"
+              "Examples:\n  aqua card export > me.card\n  aqua card export --json --capability research");
   exp->callback([&g, &rc, co] { rc = run_export(g, *co); });
 
   auto o = std::make_shared<contact_options>();

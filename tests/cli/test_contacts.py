@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
 """aqua card export and aqua contacts, each both ways the CLI runs them: on the
 store itself (no daemon) and through a running `aqua serve` (which holds the
-store): verify/unblock of a blocked contact, re-adding a blocked contact's
-card, and the exit code of an alias clash.
+store): custom cards, verify/unblock of a blocked contact, re-adding a blocked
+contact's card, and the exit code of an alias clash.
 Usage: test_contacts.py <aqua>"""
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import daemons
 from daemons import aqua
 
 AQUA = None
+DAY_MS = 24 * 3600 * 1000
 
 
 def run(d, *args):
@@ -45,6 +47,43 @@ class Contacts(daemons.Processes):
         self.addCleanup(log.close)
         self.start(self.b, log, "serve")
         yield "daemon"
+
+    def test_card_export_with_addresses_and_capabilities_works_while_the_daemon_runs(self):
+        log = open(os.path.join(self.tmp.name, "a.log"), "w")
+        self.addCleanup(log.close)
+        proc, _ = self.start(self.a, log, "serve")
+        status = json.loads(aqua(self.a, "status", "--json"))
+        before = time.time() * 1000
+        out = json.loads(aqua(self.a, "card", "export", "--json", "--address", "/ip4/127.0.0.1/tcp/42100",
+                              "--capability", "research", "--capability", "news", "--validity-days", "7"))
+        self.assertEqual(out["peer_id"], status["peer_id"])
+        self.assertEqual(out["addresses"], ["/ip4/127.0.0.1/tcp/42100"])
+        self.assertEqual(out["capabilities"], ["research", "news"])
+        self.assertEqual(out["expires_ms"] - out["created_ms"], 7 * DAY_MS)
+        self.assertGreaterEqual(out["created_ms"], before - 60000)
+        # Signed by a's identity with a's keys: another node takes it as a's card, addresses and all.
+        added = json.loads(aqua(self.c, "contacts", "add", out["card"], "--json"))
+        self.assertEqual(added["peer_id"], status["peer_id"])
+        shown = json.loads(aqua(self.c, "contacts", "list", "--json"))["contacts"][0]
+        self.assertEqual(shown["addresses"], ["/ip4/127.0.0.1/tcp/42100"])
+        # Capabilities alone: the daemon's own listen addresses, the config's validity.
+        out = json.loads(aqua(self.a, "card", "export", "--json", "--capability", "research"))
+        self.assertEqual(out["addresses"], status["listen"])
+        self.assertEqual(out["expires_ms"] - out["created_ms"], 30 * DAY_MS)
+        # A bad field is the same usage error as without a daemon.
+        p = run(self.a, "card", "export", "--capability", "Not Valid")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("capability 'Not Valid' is not 1 to 64 characters", p.stderr)
+        p = run(self.a, "card", "export", "--address", "nowhere", "--json")
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("card address", json.loads(p.stdout)["error"]["message"])
+        # The daemon's own card (status, plain export) is still the one it signed at start.
+        self.assertEqual(aqua(self.a, "card", "export").strip(), status["card"])
+        self.assertEqual(json.loads(aqua(self.a, "status", "--json"))["card"], status["card"])
+        self.stop_all(proc)
+        # Without a daemon, the store's keys sign it, as before.
+        out = json.loads(aqua(self.a, "card", "export", "--json", "--capability", "research"))
+        self.assertEqual((out["peer_id"], out["capabilities"]), (status["peer_id"], ["research"]))
 
     def test_verify_refuses_a_blocked_contact_until_it_is_unblocked(self):
         for mode in self.modes():

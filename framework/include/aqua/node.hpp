@@ -157,6 +157,12 @@ class node {
   // Our contact card ("aqua-card-v1:..."), signed by the identity actor at
   // start, advertising the listen addresses. Others add it as a contact.
   const std::string& card() const;
+  // A card signed now with our keys, advertising `addresses` and
+  // `capabilities` (checked as a card's fields are: invalid_argument), valid
+  // for `validity`: for handing out a card other than card() while the node
+  // runs (`aqua card export --capability ...`). card() does not change.
+  result<std::string> sign_card(const std::vector<std::string>& addresses,
+                                const std::vector<std::string>& capabilities, std::chrono::milliseconds validity);
 
   // Encrypts `payload` end to end for `to` (a contact, or a peer with a
   // session) and queues the envelope durably; returns the message id.

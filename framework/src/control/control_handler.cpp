@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "control/control_json.hpp"
@@ -51,7 +52,7 @@ result<std::chrono::milliseconds> arg_wait(const nlohmann::json& req, const char
 // command ran without it.
 const std::map<std::string, std::vector<std::string>, std::less<>>& command_arguments() {
   static const std::map<std::string, std::vector<std::string>, std::less<>> args{
-    {"hello", {}}, {"status", {}}, {"card", {}}, {"doctor", {"peer"}},
+    {"hello", {}}, {"status", {}}, {"card", {"addresses", "capabilities", "validity_days"}}, {"doctor", {"peer"}},
     {"send", {"to", "text", "payload_hex", "ttl_s", "message_id", "topic", "wait", "timeout_ms"}},
     {"receive", {"timeout_ms"}}, {"watch", {"since"}}, {"inbox.list", {"unread", "limit", "since"}},
     {"inbox.read", {"seq"}}, {"inbox.ack", {"seq"}}, {"inbox.delete", {"seq"}}, {"outbox.list", {"after"}},
@@ -59,6 +60,20 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& command_argu
     {"contacts.verify", {"who"}}, {"contacts.block", {"who"}}, {"contacts.unblock", {"who"}},
     {"contacts.remove", {"who"}}};
   return args;
+}
+
+// A list of strings; nullopt when not given.
+result<std::optional<std::vector<std::string>>> arg_strings(const nlohmann::json& req, const char* cmd, const char* key) {
+  auto it = req.find(key);
+  if (it == req.end() || it->is_null()) return std::optional<std::vector<std::string>>();
+  auto bad = error{errc::invalid_argument, std::string(cmd) + ": '" + key + "' must be an array of strings"};
+  if (!it->is_array()) return bad;
+  std::vector<std::string> out;
+  for (auto& v : *it) {
+    if (!v.is_string()) return bad;
+    out.push_back(v.get<std::string>());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
 }
 
 } // namespace
@@ -198,6 +213,25 @@ result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
   return out;
 }
 
+// Our card as the node signed it at start; with any argument, one signed now with those fields (the others: the
+// listen addresses, no capabilities, the config's crypto.card_validity_days).
+result<nlohmann::json> handler::card(const nlohmann::json& req) {
+  auto addresses = arg_strings(req, "card", "addresses");
+  auto capabilities = arg_strings(req, "card", "capabilities");
+  auto days = arg_uint(req, "card", "validity_days", node_.config().crypto.card_validity_days);
+  if (!addresses) return addresses.err();
+  if (!capabilities) return capabilities.err();
+  if (!days) return days.err();
+  if (*days < 1 || *days > 3650) return error{errc::invalid_argument, "card: 'validity_days' must be 1 to 3650"};
+  if (!*addresses && !*capabilities && !given(req, "validity_days"))
+    return nlohmann::json{{"card", node_.card()}, {"peer_id", node_.id().str()}};
+  auto text = node_.sign_card(addresses->value_or(node_.listen_addresses()),
+                              capabilities->value_or(std::vector<std::string>{}),
+                              std::chrono::hours(24) * static_cast<std::int64_t>(*days));
+  if (!text) return error{text.err().code(), "card: " + text.err().message()};
+  return nlohmann::json{{"card", *text}, {"peer_id", node_.id().str()}};
+}
+
 alias_map handler::aliases() {
   auto all = node_.contacts();
   return all ? aliases_of(*all) : alias_map{};
@@ -233,7 +267,7 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     (*j)["name"] = node_.config().name;
     return *j;
   }
-  if (cmd == "card") return nlohmann::json{{"card", node_.card()}, {"peer_id", node_.id().str()}};
+  if (cmd == "card") return card(req);
   if (cmd == "send") return send(req, gone);
   if (cmd == "inbox.list") return inbox_list(req);
   if (cmd == "inbox.read" || cmd == "inbox.ack" || cmd == "inbox.delete") {
