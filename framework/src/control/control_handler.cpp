@@ -10,7 +10,7 @@
 #include "control/control_json.hpp"
 #include "control/doctor.hpp"
 #include "core/json_text.hpp"
-#include "e2ee/card.hpp"
+#include "e2ee/envelope.hpp"
 
 namespace aqua::control {
 
@@ -60,6 +60,17 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& command_argu
     {"contacts.verify", {"who"}}, {"contacts.block", {"who"}}, {"contacts.unblock", {"who"}},
     {"contacts.remove", {"who"}}};
   return args;
+}
+
+// A message ID argument: 32 hex digits, as the outbox keys them (lower case). Empty when not given.
+result<std::string> arg_message_id(const nlohmann::json& req, const char* cmd, const char* key) {
+  auto text = arg_string(req, cmd, key, false);
+  if (!text || text->empty()) return text;
+  auto raw = from_hex(*text);
+  if (!raw || raw->size() != e2ee::message_id_size)
+    return error{errc::invalid_argument, std::string(cmd) + ": '" + key + "' must be a message ID (32 hex digits), not '" +
+                                           (text->size() > 40 ? text->substr(0, 40) + "..." : *text) + "'"};
+  return to_hex(*raw);
 }
 
 // A list of strings; nullopt when not given.
@@ -143,7 +154,7 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   }
   send_options o;
   auto ttl = arg_uint(req, "send", "ttl_s", 0);
-  auto mid = arg_string(req, "send", "message_id", false);
+  auto mid = arg_message_id(req, "send", "message_id");
   auto topic = arg_string(req, "send", "topic", false);
   auto wait = arg_bool(req, "send", "wait", false);
   auto timeout = arg_wait(req, "send", 30000);
@@ -292,7 +303,7 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
   }
   if (cmd == "outbox.list") {
     // Pages of list_page_messages records in message ID order (a large outbox made one line too long).
-    auto after = arg_string(req, "outbox.list", "after", false);
+    auto after = arg_message_id(req, "outbox.list", "after");  // a cursor that is no ID listed nothing, silently
     if (!after) return after.err();
     auto list = node_.outbox(*after, list_page_messages);
     if (!list) return list.err();
