@@ -140,8 +140,9 @@ int run_add(const global_options& g, const contact_options& o) {
     if (!read) return report(read.err(), g.json);
     text = std::move(*read);
   } else if (o.card.rfind(e2ee::card_text_prefix, 0) != 0) {
-    return report(error{errc::bad_card, "'" + o.card + "' is neither a card file (no such file) nor card text (" +
-                                             std::string(e2ee::card_text_prefix) + "...), nor - for stdin"},
+    // As 'send --file' with a missing file: not_found (exit 1).
+    return report(error{errc::not_found, "'" + o.card + "' is neither a card file (no such file) nor card text (" +
+                                              std::string(e2ee::card_text_prefix) + "...), nor - for stdin"},
                   g.json);
   }
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();

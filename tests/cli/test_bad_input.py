@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bad input gets a precise error and the exit code of README's table, with
-real processes: control API arguments that name message IDs (through a
-running `aqua serve`).
+real processes: store commands on a data dir that is not one yet, and control
+API arguments that name message IDs (through a running `aqua serve`).
 Usage: test_bad_input.py <aqua> <source dir>"""
 import json
 import os
@@ -28,6 +28,23 @@ class BadInput(daemons.Processes):
     def tearDown(self):
         super().tearDown()
         self.tmp.cleanup()
+
+    def test_store_commands_on_a_dir_without_identity_say_to_init_and_exit_4(self):
+        nowhere = os.path.join(self.tmp.name, "nowhere")
+        for action in ("check", "repair"):
+            p = run(nowhere, "store", action)
+            self.assertEqual(p.returncode, 4, p.stderr)  # as 'inbox list', 'contacts list', 'serve' there
+            self.assertIn(f"run 'aqua --dir {nowhere} init' first", p.stderr)
+            p = run(nowhere, "store", action, "--json")
+            self.assertEqual(json.loads(p.stdout)["error"]["code"], "no_identity")
+        self.assertFalse(os.path.exists(nowhere))
+        self.assertEqual(run(nowhere, "inbox", "list").returncode, 4)
+        # An identity whose node never ran: no store yet is an operation failure that says why.
+        fresh = os.path.join(self.tmp.name, "fresh")
+        aqua(fresh, "init")
+        p = run(fresh, "store", "check")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("the node has not run yet", p.stderr)
 
     def test_message_id_arguments_must_be_message_ids(self):
         sys.path.insert(0, os.path.join(SRC, "examples", "control_client"))

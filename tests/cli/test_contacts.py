@@ -2,7 +2,7 @@
 """aqua card export and aqua contacts, each both ways the CLI runs them: on the
 store itself (no daemon) and through a running `aqua serve` (which holds the
 store): custom cards, verify/unblock of a blocked contact, re-adding a blocked
-contact's card, and the exit code of an alias clash.
+contact's card, and the exit codes of missing card files and alias clashes.
 Usage: test_contacts.py <aqua>"""
 import json
 import os
@@ -132,6 +132,17 @@ class Contacts(daemons.Processes):
                 self.assertIn("alias 'x' already names", err["message"])
                 p = run(self.b, "contacts", "add", self.card_c, "--alias", "bad alias")  # malformed: usage
                 self.assertEqual(p.returncode, 2, p.stderr)
+
+    def test_a_missing_card_file_fails_as_a_missing_send_file_does(self):
+        missing = os.path.join(self.tmp.name, "nope.card")
+        for mode in self.modes():
+            with self.subTest(mode=mode):
+                p = run(self.b, "contacts", "add", missing, "--json")
+                self.assertEqual(p.returncode, 1, p.stdout)
+                self.assertEqual(json.loads(p.stdout)["error"]["code"], "not_found")
+                p = run(self.b, "send", "alice", "--file", missing)
+                self.assertEqual(p.returncode, 1, p.stderr)
+
 
 if __name__ == "__main__":
     AQUA = daemons.AQUA = sys.argv[1]
