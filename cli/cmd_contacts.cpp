@@ -1,6 +1,7 @@
-// aqua card export / aqua contacts add|list|show|verify|block|remove
+// aqua card export / aqua contacts add|list|show|verify|block|unblock|remove
 
 #include <iostream>
+#include <optional>
 
 #include "aqua/config.hpp"
 #include "commands.hpp"
@@ -19,7 +20,7 @@ namespace {
 struct card_options {
   std::vector<std::string> addresses;
   std::vector<std::string> capabilities;
-  unsigned validity_days = 30;
+  std::optional<unsigned> validity_days;  // default: the config's crypto.card_validity_days
 };
 
 struct contact_options {
@@ -38,11 +39,16 @@ nlohmann::json card_json(const e2ee::contact_card& c) {
 }
 
 int run_export(const global_options& g, const card_options& o) {
-  // A running daemon holds the store: its card (signed at start with its
-  // listen addresses) is the one to hand out.
-  if (o.addresses.empty() && o.capabilities.empty() && o.validity_days == 30) {
+  // A running daemon holds the store (and the keys a card names): its card,
+  // signed at start with its listen addresses, or one it signs now with the
+  // addresses, capabilities and validity asked for.
+  {
+    nlohmann::json req{{"cmd", "card"}};
+    if (!o.addresses.empty()) req["addresses"] = o.addresses;
+    if (!o.capabilities.empty()) req["capabilities"] = o.capabilities;
+    if (o.validity_days) req["validity_days"] = *o.validity_days;
     if (auto d = connect_daemon(g)) {
-      auto r = (*d)->call({{"cmd", "card"}});
+      auto r = (*d)->call(req);
       if (!r) return report(r.err(), g.json);
       auto text = r->value("card", std::string());
       auto raw = e2ee::card_from_text(text);
@@ -59,18 +65,20 @@ int run_export(const global_options& g, const card_options& o) {
   if (!dir) return report(dir.err(), g.json);
   auto kp = read_key_file(*dir / key_file_name);
   if (!kp) return report(kp.err(), g.json);
-  // The card's keys live in the node's store; a running node holds its lock
-  // (errc::store_locked): custom cards need the daemon stopped.
+  // Without a daemon: the card's keys from the node's store (made on first use).
   auto db = store::db::open(*dir / store::dir_name);
   if (!db) return report(db.err(), g.json);
   auto engine = store::load_engine(**db, kp->pub(), system_env());
   if (!engine) return report(engine.err(), g.json);
   auto addresses = o.addresses;
-  if (addresses.empty())  // default: the listen addresses of the node's config
-    if (auto cfg = load_config(*dir / config_file_name))
+  std::int64_t days = o.validity_days.value_or(30);
+  if (auto cfg = load_config(*dir / config_file_name)) {  // defaults: as the node would sign its card
+    if (addresses.empty())
       for (auto& t : cfg->transports) addresses.insert(addresses.end(), t.listen.begin(), t.listen.end());
+    if (!o.validity_days) days = cfg->crypto.card_validity_days;
+  }
   auto card = e2ee::make_own_card(*engine, [&](bytes_view m) { return kp->sign(m); }, addresses, o.capabilities,
-                                  std::int64_t{o.validity_days} * 24 * 3600 * 1000);
+                                  days * 24 * 3600 * 1000);
   if (!card) return report(card.err(), g.json);
   leveldb::WriteBatch b;
   store::engine_ops(engine->take_changes()).append_to(b);
@@ -132,8 +140,9 @@ int run_add(const global_options& g, const contact_options& o) {
     if (!read) return report(read.err(), g.json);
     text = std::move(*read);
   } else if (o.card.rfind(e2ee::card_text_prefix, 0) != 0) {
-    return report(error{errc::bad_card, "'" + o.card + "' is neither a card file (no such file) nor card text (" +
-                                             std::string(e2ee::card_text_prefix) + "...), nor - for stdin"},
+    // As 'send --file' with a missing file: not_found (exit 1).
+    return report(error{errc::not_found, "'" + o.card + "' is neither a card file (no such file) nor card text (" +
+                                              std::string(e2ee::card_text_prefix) + "...), nor - for stdin"},
                   g.json);
   }
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
@@ -141,11 +150,20 @@ int run_add(const global_options& g, const contact_options& o) {
   if (!added) return report(added.err(), g.json);
   auto& c = *added;
   auto alias = c.value("alias", std::string());
-  if (g.json)
-    print_json({{"peer_id", c["peer_id"]}, {"alias", alias}, {"trust", c["trust"]}});
-  else
-    std::cout << "added " << c["peer_id"].get<std::string>() << (alias.empty() ? "" : " as '" + alias + "'") << " ("
-              << c["trust"].get<std::string>() << "; compare safety codes with 'aqua contacts verify')\n";
+  const auto id = c.value("peer_id", std::string());
+  const auto trust = c.value("trust", std::string());
+  const bool refreshed = c.value("refreshed", false);
+  if (g.json) {
+    print_json({{"peer_id", id}, {"alias", alias}, {"trust", trust}, {"refreshed", refreshed}});
+  } else if (trust == "blocked") {  // a known peer keeps its trust: never "added" for one that stays blocked
+    std::cout << id << (alias.empty() ? "" : " ('" + alias + "')") << " is blocked: its card was refreshed, and it "
+              << "stays blocked (its messages are refused); 'aqua contacts unblock " << (alias.empty() ? id : alias)
+              << "' lifts the block\n";
+  } else {
+    std::cout << (refreshed ? "refreshed the card of " : "added ") << id << (alias.empty() ? "" : " as '" + alias + "'")
+              << " (" << trust << (trust == "verified" ? "" : "; compare safety codes with 'aqua contacts verify'")
+              << ")\n";
+  }
   return exit_ok;
 }
 
@@ -166,7 +184,7 @@ int run_list(const global_options& g) {
   return exit_ok;
 }
 
-// show | verify | block | remove
+// show | verify | block | unblock | remove
 int run_one(const global_options& g, const contact_options& o, const std::string& action) {
   auto c = contacts_request(g, {{"cmd", "contacts." + action}, {"who", o.who}});
   if (!c) return report(c.err(), g.json);
@@ -188,8 +206,9 @@ int run_one(const global_options& g, const contact_options& o, const std::string
     print_json(j);
   } else {
     auto alias = c->value("alias", std::string());
-    std::cout << id->str() << (action == "verify" ? "  now verified" : action == "block" ? "  now blocked" : "")
-              << "\n  alias: " << (alias.empty() ? "-" : alias) << "\n  trust: " << (*c)["trust"].get<std::string>()
+    const auto trust = (*c)["trust"].get<std::string>();
+    std::cout << id->str() << (action == "show" ? "" : "  now " + trust)
+              << "\n  alias: " << (alias.empty() ? "-" : alias) << "\n  trust: " << trust
               << "\n  safety code (compare with theirs; identical on both sides):\n    " << code << "\n";
   }
   return exit_ok;
@@ -205,19 +224,26 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   auto* exp = card->add_subcommand("export", "Print our signed contact card (creates E2EE keys on first use)");
   exp->add_option("--address", co->addresses, "Address to advertise (repeatable; default: the config's listen addresses)");
   exp->add_option("--capability", co->capabilities, "Capability to advertise, [a-z0-9._/-] (repeatable)");
-  exp->add_option("--validity-days", co->validity_days, "How long the card is valid")->check(CLI::Range(1, 3650));
-  exp->footer("Examples:\n  aqua card export > me.card\n  aqua card export --json --capability research");
+  exp->add_option("--validity-days", co->validity_days,
+                  "How long the card is valid (default: the config's crypto.card_validity_days, 30)")
+    ->check(CLI::Range(1, 3650));
+  exp->footer("Without options and with a daemon running: the card it signed at start. With options, the running "
+              "daemon signs one\n(its own card does not change); without a daemon, the store's keys sign it.\n"
+              "Examples:\n  aqua card export > me.card\n  aqua card export --json --capability research");
   exp->callback([&g, &rc, co] { rc = run_export(g, *co); });
 
   auto o = std::make_shared<contact_options>();
   auto* contacts = app.add_subcommand("contacts", "Manage contacts: other agents' verified cards and trust");
   contacts->require_subcommand(1);
   contacts->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua contacts list --json\n"
-                   "  aqua contacts verify bob   # after comparing the safety code with bob\n  aqua contacts block 12D3KooW...");
+                   "  aqua contacts verify bob   # after comparing the safety code with bob\n  aqua contacts block 12D3KooW...\n"
+                   "  aqua contacts unblock 12D3KooW...");
   auto* add = contacts->add_subcommand("add", "Add (or refresh) a contact from a card file, card text, or - for stdin");
   add->add_option("card", o->card, "Card file, 'aqua-card-v1:...' text, or -")->required();
   add->add_option("--alias", o->alias, "Short name to use instead of the peer ID");
-  add->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua card export | ssh host aqua contacts add -");
+  add->footer("A peer that is a contact already gets the newer card and keeps its trust (a blocked one stays blocked:\n"
+              "'aqua contacts unblock' lifts that) and its alias unless --alias is given; --json says \"refreshed\": true.\n"
+              "Examples:\n  aqua contacts add bob.card --alias bob\n  aqua card export | ssh host aqua contacts add -");
   add->callback([&g, &rc, o] { rc = run_add(g, *o); });
   auto* list = contacts->add_subcommand("list", "List contacts with their trust state");
   list->footer("Examples:\n  aqua contacts list\n  aqua contacts list --json");
@@ -226,8 +252,11 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
        {command_doc{"show", "Show a contact and the safety code", "Examples:\n  aqua contacts show bob\n  aqua contacts show 12D3KooW... --json"},
         command_doc{"verify", "Print the safety code and mark the contact verified",
             "Compare the safety code with the contact over a channel you trust first.\n"
+            "A blocked contact is refused (exit 1, conflict): unblock it first.\n"
             "Examples:\n  aqua contacts verify bob\n  aqua contacts verify 12D3KooW... --json"},
         command_doc{"block", "Block a contact: its messages are rejected", "Examples:\n  aqua contacts block bob\n  aqua contacts block 12D3KooW... --json"},
+        command_doc{"unblock", "Lift a block: the contact is unverified again (other states stay as they are)",
+            "Examples:\n  aqua contacts unblock bob\n  aqua contacts unblock bob && aqua contacts verify bob"},
         command_doc{"remove", "Remove a contact", "Examples:\n  aqua contacts remove bob\n  aqua contacts remove 12D3KooW... --json"}}) {
     auto* sub = contacts->add_subcommand(name, help);
     sub->footer(examples);

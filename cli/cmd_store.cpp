@@ -14,7 +14,17 @@ int run_store(const global_options& g, const std::string& action) {
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return report(dir.err(), g.json);
   auto path = *dir / store::dir_name;
-  if (!std::filesystem::exists(path)) return report(error{errc::not_found, "no store at '" + path.string() + "'"}, g.json);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    // As every command that finds no data dir or no identity: exit 4 and what to do.
+    if (!std::filesystem::exists(*dir / key_file_name, ec))
+      return report(error{errc::no_identity, "no identity in '" + dir->string() + "' (so no store to " + action +
+                                                 "); " + init_hint(*dir)},
+                    g.json);
+    return report(error{errc::not_found, "no store at '" + path.string() + "': the node has not run yet ('aqua --dir " +
+                                             dir->string() + " serve' creates it)"},
+                  g.json);
+  }
   if (action == "repair") {
     if (auto r = store::db::repair(path); !r) return report(r.err(), g.json);
   }

@@ -36,9 +36,9 @@ int main(int argc, char** argv) {
   using namespace aqua::cli;
   ::umask(077);  // everything aqua writes (keys, store, contacts) is private to its user
   CLI::App app{"aqua - TCP/IP for AI agents: identities, verified handshakes and end-to-end encrypted messages.\n"
-               "\nExit codes: 0 ok, 1 operation failed, 2 bad usage, 3 invalid or unreadable config,\n"
-               "4 identity/key problem (or none yet: run 'aqua init'),\n"
-               "5 no daemon running (start one with 'aqua serve'), 6 timed out waiting."};
+               "\nExit codes: 0 ok, 1 operation failed (e.g. a missing file, a conflict with what is stored),\n"
+               "2 bad usage, 3 invalid or unreadable config, 4 identity/key problem (or none yet: run 'aqua init'),\n"
+               "5 no daemon running (start one with 'aqua serve'), 6 timed out waiting. See README.md."};
   constexpr const char* version = "0.1.0";
   app.set_version_flag("--version", std::string("aqua ") + version);
   app.require_subcommand(1);

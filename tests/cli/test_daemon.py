@@ -298,9 +298,10 @@ class Daemon(unittest.TestCase):
                 self.assertFalse(ask(line)["ok"], line[:40])
             commands = ["hello", "status", "doctor", "card", "send", "receive", "inbox.list", "inbox.read", "inbox.ack",
                         "inbox.delete", "outbox.list", "contacts.list", "contacts.add", "contacts.show",
-                        "contacts.verify", "contacts.block", "contacts.remove", "nope"]
+                        "contacts.verify", "contacts.block", "contacts.unblock", "contacts.remove", "nope"]
             fields = ["to", "text", "payload_hex", "topic", "ttl_s", "message_id", "wait", "timeout_ms", "unread",
-                      "limit", "since", "seq", "peer", "card", "alias", "who"]
+                      "limit", "since", "seq", "peer", "card", "alias", "who", "after", "addresses", "capabilities",
+                      "validity_days"]
             values = [None, True, -1, 2 ** 64, 1.5, "x", "", [], {}, "12D3KooW" + "1" * 44, 1e308]
             n = 0
             for cmd in commands:

@@ -72,6 +72,8 @@ enum class errc : std::uint16_t {
   peer_offline,    // the peer is not reachable live now (e.g. no relay reservation)
   no_identity,     // the data dir holds no identity key yet ('aqua init' makes one)
   config_unreadable,  // the config file is missing, unreadable or not a file
+  conflict,           // the request is well formed but the current state refuses it (an alias naming another
+                      // contact, verifying a blocked contact)
 };
 
 std::string_view to_string(errc code) noexcept;

@@ -166,6 +166,12 @@ class node {
   // Our contact card ("aqua-card-v1:..."), signed by the identity actor at
   // start, advertising the listen addresses. Others add it as a contact.
   const std::string& card() const;
+  // A card signed now with our keys, advertising `addresses` and
+  // `capabilities` (checked as a card's fields are: invalid_argument), valid
+  // for `validity`: for handing out a card other than card() while the node
+  // runs (`aqua card export --capability ...`). card() does not change.
+  result<std::string> sign_card(const std::vector<std::string>& addresses,
+                                const std::vector<std::string>& capabilities, std::chrono::milliseconds validity);
 
   // Encrypts `payload` end to end for `to` (a contact, or a peer with a
   // session) and queues the envelope durably; returns the message id.
@@ -234,7 +240,9 @@ class node {
                                    const std::string& trust = "unverified");
   result<std::vector<contact_info>> contacts();
   result<contact_info> find_contact(const std::string& who);
-  // trust: unverified | verified | blocked
+  // trust: unverified | verified | blocked. A blocked contact is not made
+  // verified (errc::conflict): unblock it (set "unverified") first, so that
+  // verifying never lifts a block by the way.
   result<contact_info> set_contact_trust(const std::string& who, const std::string& trust);
   result<peer_id> remove_contact(const std::string& who);
 

@@ -99,6 +99,24 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
           [=](const caf::error& e) mutable { rp.deliver(e); });
       return rp;
     },
+    // A card signed on request (aqua card export --capability ... while a daemon runs): the same keys as ours,
+    // the caller's addresses and capabilities. Not installed: the card our first messages carry stays the one
+    // signed at start. -> card text
+    [=](card_atom, const std::vector<std::string>& addresses, const std::vector<std::string>& capabilities,
+        std::int64_t validity_ms) -> caf::result<std::string> {
+      if (auto r = e2ee::check_card_fields(addresses, capabilities); !r) return to_caf(r.err());
+      auto tmpl = self->state.setup.engine->card_template(addresses, capabilities, validity_ms);
+      auto rp = self->make_response_promise<std::string>();
+      self->request(self->state.setup.identity, caf::infinite, sign_atom::value, e2ee::card_signing_input(tmpl))
+        .then(
+          [=](const bytes& sig) mutable {
+            auto c = tmpl;
+            c.signature = sig;
+            rp.deliver(e2ee::card_to_text(c));
+          },
+          [=](const caf::error& e) mutable { rp.deliver(e); });
+      return rp;
+    },
     // -> (envelope, message id hex, expires_ms, state changes)
     [=](seal_atom, const std::string& recipient, const bytes& payload, std::uint64_t ttl_ms,
         const std::string& id_hex) -> caf::result<bytes, std::string, std::int64_t, store::ops> {

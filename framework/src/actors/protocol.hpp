@@ -29,6 +29,7 @@ using whoami_atom = caf::atom_constant<caf::atom("whoami")>;
 using init_atom = caf::atom_constant<caf::atom("init")>;
 using seal_atom = caf::atom_constant<caf::atom("seal")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;
+using card_atom = caf::atom_constant<caf::atom("card")>;
 // routing
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using listen_atom = caf::atom_constant<caf::atom("listen")>;

@@ -104,7 +104,7 @@ std::string remote_address(const e2ee::contact_card& c) {
 result<void> add_trusted_contacts(node& n, const std::vector<std::pair<std::string, std::string>>& alias_and_card) {
   for (auto& [alias, text] : alias_and_card) {
     auto added = n.add_contact(text, alias, "verified");
-    if (!added && added.err().code() == errc::invalid_argument && !alias.empty())
+    if (!added && added.err().code() == errc::conflict && !alias.empty())
       added = n.add_contact(text, "", "verified");  // alias taken by another peer
     if (!added) return added.err();
     if (added->trust == "unverified")

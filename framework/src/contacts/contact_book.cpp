@@ -92,12 +92,12 @@ result<const contact*> contact_book::add(bytes card, const e2ee::contact_card& v
   auto id = verified.id();
   for (auto& c : contacts_)
     if (!alias.empty() && c.alias == alias && !(c.id == id))
-      return error{errc::invalid_argument, "alias '" + alias + "' already names " + c.id.str()};
+      return error{errc::conflict, "alias '" + alias + "' already names " + c.id.str()};
   for (auto& c : contacts_) {
     if (c.id == id) {
       auto old = e2ee::decode_card(c.card);
       if (old && old->created_ms > verified.created_ms)
-        return error{errc::invalid_argument, "the stored card of " + id.str() + " is newer than this one"};
+        return error{errc::conflict, "the stored card of " + id.str() + " is newer than this one"};
       c.card = std::move(card);
       if (!alias.empty()) c.alias = alias;
       return &c;

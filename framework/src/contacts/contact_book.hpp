@@ -37,7 +37,8 @@ class contact_book {
   void put(contact c);
 
   // Adds or refreshes (a newer card keeps alias unless one is given, and keeps trust).
-  // errc::invalid_argument when the alias is taken by another peer or malformed.
+  // errc::invalid_argument for a malformed alias; errc::conflict when the alias is taken by another peer or the
+  // stored card is newer.
   result<const contact*> add(bytes card, const e2ee::contact_card& verified, const std::string& alias, std::int64_t now_ms);
   // By peer ID text or alias; errc::not_found with a hint.
   result<contact*> find(const std::string& who);

@@ -154,6 +154,9 @@ result<contact> contact_store::set_trust(const std::string& who, trust_state tru
   std::lock_guard lock(mutex_);
   auto c = book_.find(who);
   if (!c) return c.err();
+  if ((*c)->trust == trust_state::blocked && trust == trust_state::verified)  // verifying never lifts a block
+    return error{errc::conflict, "contact '" + who + "' (" + (*c)->id.str() + ") is blocked: unblock it first ('aqua " +
+                                   "contacts unblock " + who + "'), then verify it"};
   contact updated = **c;
   updated.trust = trust;
   if (auto r = persist(updated); !r) return r.err();

@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "control/control_json.hpp"
 #include "control/doctor.hpp"
 #include "core/json_text.hpp"
-#include "e2ee/card.hpp"
+#include "e2ee/envelope.hpp"
 
 namespace aqua::control {
 
@@ -51,13 +52,39 @@ result<std::chrono::milliseconds> arg_wait(const nlohmann::json& req, const char
 // command ran without it.
 const std::map<std::string, std::vector<std::string>, std::less<>>& command_arguments() {
   static const std::map<std::string, std::vector<std::string>, std::less<>> args{
-    {"hello", {}}, {"status", {}}, {"card", {}}, {"doctor", {"peer"}},
+    {"hello", {}}, {"status", {}}, {"card", {"addresses", "capabilities", "validity_days"}}, {"doctor", {"peer"}},
     {"send", {"to", "text", "payload_hex", "ttl_s", "message_id", "topic", "wait", "timeout_ms"}},
     {"receive", {"timeout_ms"}}, {"watch", {"since"}}, {"inbox.list", {"unread", "limit", "since"}},
     {"inbox.read", {"seq"}}, {"inbox.ack", {"seq"}}, {"inbox.delete", {"seq"}}, {"outbox.list", {"after"}},
     {"contacts.list", {}}, {"contacts.add", {"card", "alias"}}, {"contacts.show", {"who"}},
-    {"contacts.verify", {"who"}}, {"contacts.block", {"who"}}, {"contacts.remove", {"who"}}};
+    {"contacts.verify", {"who"}}, {"contacts.block", {"who"}}, {"contacts.unblock", {"who"}},
+    {"contacts.remove", {"who"}}};
   return args;
+}
+
+// A message ID argument: 32 hex digits, as the outbox keys them (lower case). Empty when not given.
+result<std::string> arg_message_id(const nlohmann::json& req, const char* cmd, const char* key) {
+  auto text = arg_string(req, cmd, key, false);
+  if (!text || text->empty()) return text;
+  auto raw = from_hex(*text);
+  if (!raw || raw->size() != e2ee::message_id_size)
+    return error{errc::invalid_argument, std::string(cmd) + ": '" + key + "' must be a message ID (32 hex digits), not '" +
+                                           (text->size() > 40 ? text->substr(0, 40) + "..." : *text) + "'"};
+  return to_hex(*raw);
+}
+
+// A list of strings; nullopt when not given.
+result<std::optional<std::vector<std::string>>> arg_strings(const nlohmann::json& req, const char* cmd, const char* key) {
+  auto it = req.find(key);
+  if (it == req.end() || it->is_null()) return std::optional<std::vector<std::string>>();
+  auto bad = error{errc::invalid_argument, std::string(cmd) + ": '" + key + "' must be an array of strings"};
+  if (!it->is_array()) return bad;
+  std::vector<std::string> out;
+  for (auto& v : *it) {
+    if (!v.is_string()) return bad;
+    out.push_back(v.get<std::string>());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
 }
 
 } // namespace
@@ -127,7 +154,7 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   }
   send_options o;
   auto ttl = arg_uint(req, "send", "ttl_s", 0);
-  auto mid = arg_string(req, "send", "message_id", false);
+  auto mid = arg_message_id(req, "send", "message_id");
   auto topic = arg_string(req, "send", "topic", false);
   auto wait = arg_bool(req, "send", "wait", false);
   auto timeout = arg_wait(req, "send", 30000);
@@ -197,6 +224,25 @@ result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
   return out;
 }
 
+// Our card as the node signed it at start; with any argument, one signed now with those fields (the others: the
+// listen addresses, no capabilities, the config's crypto.card_validity_days).
+result<nlohmann::json> handler::card(const nlohmann::json& req) {
+  auto addresses = arg_strings(req, "card", "addresses");
+  auto capabilities = arg_strings(req, "card", "capabilities");
+  auto days = arg_uint(req, "card", "validity_days", node_.config().crypto.card_validity_days);
+  if (!addresses) return addresses.err();
+  if (!capabilities) return capabilities.err();
+  if (!days) return days.err();
+  if (*days < 1 || *days > 3650) return error{errc::invalid_argument, "card: 'validity_days' must be 1 to 3650"};
+  if (!*addresses && !*capabilities && !given(req, "validity_days"))
+    return nlohmann::json{{"card", node_.card()}, {"peer_id", node_.id().str()}};
+  auto text = node_.sign_card(addresses->value_or(node_.listen_addresses()),
+                              capabilities->value_or(std::vector<std::string>{}),
+                              std::chrono::hours(24) * static_cast<std::int64_t>(*days));
+  if (!text) return error{text.err().code(), "card: " + text.err().message()};
+  return nlohmann::json{{"card", *text}, {"peer_id", node_.id().str()}};
+}
+
 alias_map handler::aliases() {
   auto all = node_.contacts();
   return all ? aliases_of(*all) : alias_map{};
@@ -232,7 +278,7 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     (*j)["name"] = node_.config().name;
     return *j;
   }
-  if (cmd == "card") return nlohmann::json{{"card", node_.card()}, {"peer_id", node_.id().str()}};
+  if (cmd == "card") return card(req);
   if (cmd == "send") return send(req, gone);
   if (cmd == "inbox.list") return inbox_list(req);
   if (cmd == "inbox.read" || cmd == "inbox.ack" || cmd == "inbox.delete") {
@@ -257,7 +303,7 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
   }
   if (cmd == "outbox.list") {
     // Pages of list_page_messages records in message ID order (a large outbox made one line too long).
-    auto after = arg_string(req, "outbox.list", "after", false);
+    auto after = arg_message_id(req, "outbox.list", "after");  // a cursor that is no ID listed nothing, silently
     if (!after) return after.err();
     auto list = node_.outbox(*after, list_page_messages);
     if (!list) return list.err();
@@ -270,54 +316,6 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
   }
   if (cmd.rfind("contacts.", 0) == 0) return contacts_command(node_contact_ops(node_), cmd, req);
   return error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
-}
-
-nlohmann::json contact_json(const contact_info& c) {
-  return nlohmann::json{{"peer_id", c.id.str()},          {"alias", c.alias},
-                        {"trust", c.trust},               {"added_ms", c.added_unix_ms},
-                        {"addresses", c.addresses},       {"card_expires_ms", c.card_expires_unix_ms}};
-}
-
-contact_ops node_contact_ops(node& n) {
-  contact_ops ops;
-  ops.add = [&n](const std::string& card, const std::string& alias) { return n.add_contact(card, alias); };
-  ops.list = [&n] { return n.contacts(); };
-  ops.find = [&n](const std::string& who) { return n.find_contact(who); };
-  ops.set_trust = [&n](const std::string& who, const std::string& trust) { return n.set_contact_trust(who, trust); };
-  ops.remove = [&n](const std::string& who) { return n.remove_contact(who); };
-  return ops;
-}
-
-result<nlohmann::json> contacts_command(const contact_ops& ops, const std::string& cmd, const nlohmann::json& req) {
-  if (cmd == "contacts.list") {
-    auto all = ops.list();
-    if (!all) return all.err();
-    nlohmann::json list = nlohmann::json::array();
-    for (auto& c : *all) list.push_back(contact_json(c));
-    return nlohmann::json{{"contacts", list}};
-  }
-  if (cmd == "contacts.add") {
-    auto text = arg_string(req, "contacts.add", "card", true);
-    auto alias = arg_string(req, "contacts.add", "alias", false);
-    if (!text) return text.err();
-    if (!alias) return alias.err();
-    auto c = ops.add(*text, *alias);
-    if (!c) return c.err();
-    return contact_json(*c);
-  }
-  auto who = arg_string(req, cmd.c_str(), "who", true);
-  if (!who) return who.err();
-  result<contact_info> c = error{errc::invalid_argument, "unknown command '" + cmd + "' (see docs/api/control.md)"};
-  if (cmd == "contacts.show") c = ops.find(*who);
-  if (cmd == "contacts.verify") c = ops.set_trust(*who, "verified");
-  if (cmd == "contacts.block") c = ops.set_trust(*who, "blocked");
-  if (cmd == "contacts.remove") {
-    auto id = ops.remove(*who);
-    if (!id) return id.err();
-    return nlohmann::json{{"removed", id->str()}};
-  }
-  if (!c) return c.err();
-  return contact_json(*c);
 }
 
 } // namespace aqua::control

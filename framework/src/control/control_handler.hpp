@@ -51,6 +51,7 @@ class handler {
   result<nlohmann::json> dispatch(const std::string& cmd, const nlohmann::json& req, const gone_fn& gone);
   result<nlohmann::json> send(const nlohmann::json& req, const gone_fn& gone);
   result<nlohmann::json> inbox_list(const nlohmann::json& req);
+  result<nlohmann::json> card(const nlohmann::json& req);
   result<peer_id> resolve_peer(const std::string& who);
   // `wait(slice)` in slices of at most wait_slice until it gives something
   // other than a timeout, `total` has passed, the daemon is stopping or the

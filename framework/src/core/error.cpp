@@ -61,6 +61,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::peer_offline: return "peer_offline";
     case errc::no_identity: return "no_identity";
     case errc::config_unreadable: return "config_unreadable";
+    case errc::conflict: return "conflict";
   }
   return "unknown_error";
 }

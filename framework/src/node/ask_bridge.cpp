@@ -20,6 +20,7 @@ caf::behavior bridge(caf::event_based_actor* self, int) {
   return {
     forward_for<bool>(self),
     forward_for<std::uint64_t>(self),
+    forward_for<std::string>(self),
     forward_for<std::vector<std::string>>(self),
     forward_for<inbound_message>(self),
     forward_for<actors::message_list>(self),

@@ -77,6 +77,7 @@ caf::actor spawn_ask_bridge(caf::actor_system& sys);
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<bool>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<std::uint64_t>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<std::string>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<std::vector<std::string>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<aqua::inbound_message>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(aqua::node_detail::reply_to<aqua::actors::message_list>)

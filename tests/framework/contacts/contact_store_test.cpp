@@ -69,7 +69,7 @@ TEST(contact_store, a_taken_alias_or_bad_card_is_refused_without_a_write) {
   fixture f;
   auto cs = contact_store::open(open_db(tmp.path() / "store"));
   ASSERT_TRUE((*cs)->add(f.text(f.alice), "friend", f.env->now_unix_ms()));
-  EXPECT_EQ((*cs)->add(f.text(f.bob), "friend", f.env->now_unix_ms()).err().code(), errc::invalid_argument);
+  EXPECT_EQ((*cs)->add(f.text(f.bob), "friend", f.env->now_unix_ms()).err().code(), errc::conflict);
   EXPECT_FALSE((*cs)->add("aqua-card-v1:AAAA", "", f.env->now_unix_ms()));
   EXPECT_EQ((*cs)->all().size(), 1u);
 }
