@@ -216,7 +216,7 @@ bool silent(const conn_entry& e, std::int64_t now) {
 bool suspect(const conn_entry& e, std::int64_t now) {
   if (e.address.empty() || routing::in_process(e.address)) return false;
   if (!e.answered) return now - e.opened_ms >= suspect_after_ms;
-  return e.unanswered_since_ms != 0 && now - e.unanswered_since_ms >= suspect_after_ms;
+  return silent(e, now);
 }
 
 // `current` was dialled and the peer has been silent on it for a while: dial
