@@ -75,6 +75,20 @@ struct crypto_state {
 
 using crypto_actor_t = caf::stateful_actor<crypto_state>;
 
+// Has the identity actor sign the card template `tmpl`, then calls `signed_card` with the signed card; a failure
+// to sign goes to `rp`. For our own card at start and for cards signed on request.
+template <class Promise, class Then>
+void sign_template(crypto_actor_t* self, e2ee::contact_card tmpl, Promise rp, Then signed_card) {
+  auto input = e2ee::card_signing_input(tmpl);
+  self->request(self->state.setup.identity, caf::infinite, sign_atom::value, std::move(input))
+    .then(
+      [tmpl = std::move(tmpl), signed_card](const bytes& sig) mutable {
+        tmpl.signature = sig;
+        signed_card(tmpl);
+      },
+      [rp](const caf::error& e) mutable { rp.deliver(e); });
+}
+
 caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
   self->state.setup = std::move(setup);
   return {
@@ -83,20 +97,15 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
     [=](init_atom, const std::vector<std::string>& addresses) -> caf::result<std::string, store::ops> {
       auto& st = self->state;
       auto days = std::int64_t{st.setup.cfg.card_validity_days};
-      auto tmpl = st.setup.engine->card_template(addresses, {}, days * 24 * 3600 * 1000);
       auto rp = self->make_response_promise<std::string, store::ops>();
-      self->request(st.setup.identity, caf::infinite, sign_atom::value, e2ee::card_signing_input(tmpl))
-        .then(
-          [=](const bytes& sig) mutable {
-            auto c = tmpl;
-            c.signature = sig;
-            if (auto r = self->state.setup.engine->set_own_card(e2ee::encode_card(c)); !r) {
-              rp.deliver(to_caf(r.err()));
-              return;
-            }
-            rp.deliver(e2ee::card_to_text(c), self->state.changes());
-          },
-          [=](const caf::error& e) mutable { rp.deliver(e); });
+      sign_template(self, st.setup.engine->card_template(addresses, {}, days * 24 * 3600 * 1000), rp,
+                    [=](const e2ee::contact_card& c) mutable {
+                      if (auto r = self->state.setup.engine->set_own_card(e2ee::encode_card(c)); !r) {
+                        rp.deliver(to_caf(r.err()));
+                        return;
+                      }
+                      rp.deliver(e2ee::card_to_text(c), self->state.changes());
+                    });
       return rp;
     },
     // A card signed on request (aqua card export --capability ... while a daemon runs): the same keys as ours,
@@ -105,16 +114,9 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
     [=](card_atom, const std::vector<std::string>& addresses, const std::vector<std::string>& capabilities,
         std::int64_t validity_ms) -> caf::result<std::string> {
       if (auto r = e2ee::check_card_fields(addresses, capabilities); !r) return to_caf(r.err());
-      auto tmpl = self->state.setup.engine->card_template(addresses, capabilities, validity_ms);
       auto rp = self->make_response_promise<std::string>();
-      self->request(self->state.setup.identity, caf::infinite, sign_atom::value, e2ee::card_signing_input(tmpl))
-        .then(
-          [=](const bytes& sig) mutable {
-            auto c = tmpl;
-            c.signature = sig;
-            rp.deliver(e2ee::card_to_text(c));
-          },
-          [=](const caf::error& e) mutable { rp.deliver(e); });
+      sign_template(self, self->state.setup.engine->card_template(addresses, capabilities, validity_ms), rp,
+                    [=](const e2ee::contact_card& c) mutable { rp.deliver(e2ee::card_to_text(c)); });
       return rp;
     },
     // -> (envelope, message id hex, expires_ms, state changes)
