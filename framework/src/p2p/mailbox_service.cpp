@@ -113,11 +113,11 @@ class mailbox_stream final : public stream_handler {
     else if (completed || !incomplete_since_) incomplete_since_ = svc_->env_->now_unix_ms();
     count_incomplete(now);
     const auto& cfg = svc_->config_;
-    const std::size_t of_peer = now == 0 ? 0 : svc_->incomplete_by_peer_[peer_];
-    const bool over_total = svc_->incomplete_total_ > cfg.max_incomplete_bytes_total;
+    const std::size_t of_peer = now == 0 ? 0 : svc_->incomplete_.of(peer_);
+    const bool over_total = svc_->incomplete_.total > cfg.max_incomplete_bytes_total;
     if (now == 0 || (of_peer <= cfg.max_incomplete_bytes_per_peer && !over_total)) return ok();
     const std::string why = over_total
-                                ? std::to_string(svc_->incomplete_total_) + " bytes of incomplete messages in all"
+                                ? std::to_string(svc_->incomplete_.total) + " bytes of incomplete messages in all"
                                 : std::to_string(of_peer) + " bytes of incomplete messages from this peer";
     abort();
     return error{errc::quota_exceeded, "mailbox: stream from " + peer_ + ": " + why};
@@ -126,11 +126,8 @@ class mailbox_stream final : public stream_handler {
   // Keeps the service's totals in step with `now` bytes buffered on this stream.
   void count_incomplete(std::size_t now) {
     if (now == counted_) return;
-    auto& by_peer = svc_->incomplete_by_peer_;
-    auto it = by_peer.try_emplace(peer_, 0).first;
-    it->second = it->second + now - counted_;
-    svc_->incomplete_total_ = svc_->incomplete_total_ + now - counted_;
-    if (it->second == 0) by_peer.erase(it);
+    if (now > counted_) svc_->incomplete_.add(peer_, now - counted_);
+    else svc_->incomplete_.remove(peer_, counted_ - now);
     counted_ = now;
   }
 
@@ -176,20 +173,18 @@ class mailbox_stream final : public stream_handler {
     // The envelope waits in memory until the store answers: bounded per depositor and in all.
     const std::size_t size = m.envelope.size();
     auto& cfg = svc_->config_;
-    const auto mine = svc_->storing_by_peer_.find(peer_);
-    const std::size_t of_peer = mine == svc_->storing_by_peer_.end() ? 0 : mine->second;
+    const std::size_t of_peer = svc_->storing_.of(peer_);
     if (of_peer + size > cfg.max_storing_bytes_per_peer)
       return complete(slot, mb::status::quota_exceeded,
                       "the relay is still storing " + std::to_string(of_peer) + " bytes of this peer's deposits; " +
                           std::to_string(size) + " more would pass its bound of " +
                           std::to_string(cfg.max_storing_bytes_per_peer) + ": deposit again once they are answered");
-    if (svc_->storing_total_ + size > cfg.max_storing_bytes_total)
+    if (svc_->storing_.total + size > cfg.max_storing_bytes_total)
       return complete(slot, mb::status::quota_exceeded,
-                      "the relay is still storing " + std::to_string(svc_->storing_total_) + " bytes of deposits; " +
+                      "the relay is still storing " + std::to_string(svc_->storing_.total) + " bytes of deposits; " +
                           std::to_string(size) + " more would pass its bound of " +
                           std::to_string(cfg.max_storing_bytes_total) + ": deposit again later");
-    svc_->storing_by_peer_[peer_] = of_peer + size;
-    svc_->storing_total_ += size;
+    svc_->storing_.add(peer_, size);
     std::weak_ptr<mailbox_service> weak = svc_;
     const std::uint64_t id = id_;
     const std::string to = recipient->str();
@@ -343,11 +338,7 @@ void mailbox_service::notify(const std::string& recipient) {
 }
 
 void mailbox_service::stored(const std::string& depositor, std::size_t bytes) {
-  storing_total_ -= std::min(bytes, storing_total_);
-  auto it = storing_by_peer_.find(depositor);
-  if (it == storing_by_peer_.end()) return;
-  it->second -= std::min(bytes, it->second);
-  if (it->second == 0) storing_by_peer_.erase(it);
+  storing_.remove(depositor, bytes);
 }
 
 std::size_t mailbox_service::reap() {

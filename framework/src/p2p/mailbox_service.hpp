@@ -13,6 +13,7 @@
 // that thread later (from any thread): held_mail reports durability on the
 // store's committer thread, and the answer is written from the loop.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,6 +27,30 @@
 #include "store/held_mail.hpp"
 
 namespace aqua::p2p {
+
+// Bytes counted per remote peer and in all, for the service's memory bounds (no zero entries per peer).
+struct peer_bytes {
+  std::size_t total = 0;
+  std::map<std::string, std::size_t> by_peer;
+  std::size_t of(const std::string& peer) const {
+    auto it = by_peer.find(peer);
+    return it == by_peer.end() ? 0 : it->second;
+  }
+  void add(const std::string& peer, std::size_t n) {
+    if (n == 0) return;
+    by_peer[peer] += n;
+    total += n;
+  }
+  // At most what is counted for `peer`.
+  void remove(const std::string& peer, std::size_t n) {
+    auto it = by_peer.find(peer);
+    if (it == by_peer.end()) return;
+    n = std::min(n, it->second);
+    it->second -= n;
+    total -= n;
+    if (it->second == 0) by_peer.erase(it);
+  }
+};
 
 struct mailbox_service_config {
   std::size_t window_messages = mailbox::window_messages;  // sent on a fetch stream and not yet acknowledged
@@ -67,8 +92,8 @@ class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
   // Loop thread: resets the streams whose started message passed incomplete_timeout_ms; returns how many.
   std::size_t reap();
   std::size_t fetch_streams() const { return fetchers_.size(); }
-  std::size_t incomplete_bytes() const { return incomplete_total_; }
-  std::size_t storing_bytes() const { return storing_total_; }
+  std::size_t incomplete_bytes() const { return incomplete_.total; }
+  std::size_t storing_bytes() const { return storing_.total; }
   const mailbox_service_config& config() const { return config_; }
   store::held_mail& mail() { return *mail_; }
 
@@ -100,10 +125,8 @@ class mailbox_service : public std::enable_shared_from_this<mailbox_service> {
   std::uint64_t next_stream_ = 1;
   std::map<std::uint64_t, mailbox_stream*> streams_;      // live handlers by id
   std::multimap<std::string, std::uint64_t> fetchers_;    // recipient -> fetch handler ids
-  std::size_t incomplete_total_ = 0;                       // bytes of started messages, all streams
-  std::map<std::string, std::size_t> incomplete_by_peer_;  // ... per remote peer (no zero entries)
-  std::size_t storing_total_ = 0;                          // envelope bytes of deposits the store has not answered
-  std::map<std::string, std::size_t> storing_by_peer_;     // ... per depositor (no zero entries)
+  peer_bytes incomplete_;  // bytes of started messages, per remote peer and on all streams
+  peer_bytes storing_;     // envelope bytes of deposits the store has not answered, per depositor and in all
 };
 
 } // namespace aqua::p2p
