@@ -99,7 +99,7 @@ result<nlohmann::json> contacts_request(const global_options& g, const nlohmann:
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
   if (!std::filesystem::exists(*dir / key_file_name))
-    return error{errc::no_identity, "no identity in '" + dir->string() + "'; " + init_hint(*dir)};
+    return no_identity_in(*dir);
   auto db = store::db::open(*dir / store::dir_name);
   if (!db) return db.err();
   auto cs = contact_store::open(std::shared_ptr<store::db>(std::move(*db)), *dir / contact_book::legacy_file_name);

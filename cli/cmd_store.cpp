@@ -18,9 +18,7 @@ int run_store(const global_options& g, const std::string& action) {
   if (!std::filesystem::exists(path, ec)) {
     // As every command that finds no data dir or no identity: exit 4 and what to do.
     if (!std::filesystem::exists(*dir / key_file_name, ec))
-      return report(error{errc::no_identity, "no identity in '" + dir->string() + "' (so no store to " + action +
-                                                 "); " + init_hint(*dir)},
-                    g.json);
+      return report(no_identity_in(*dir, "so no store to " + action), g.json);
     return report(error{errc::not_found, "no store at '" + path.string() + "': the node has not run yet ('aqua --dir " +
                                              dir->string() + " serve' creates it)"},
                   g.json);

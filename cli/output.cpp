@@ -54,13 +54,18 @@ int report(const error& e, bool json) {
 
 std::string init_hint(const std::filesystem::path& dir) { return "run 'aqua --dir " + dir.string() + " init' first"; }
 
+error no_identity_in(const std::filesystem::path& dir, const std::string& detail) {
+  return error{errc::no_identity,
+               "no identity in '" + dir.string() + "'" + (detail.empty() ? "" : " (" + detail + ")") + "; " + init_hint(dir)};
+}
+
 result<node_config> load_node_config(const global_options& g, const std::string& config) {
   if (!config.empty()) return load_config(config);
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
   std::error_code ec;
   if (!std::filesystem::exists(*dir / config_file_name, ec) && !std::filesystem::exists(*dir / key_file_name, ec))
-    return error{errc::no_identity, "no identity in '" + dir->string() + "'; " + init_hint(*dir)};
+    return no_identity_in(*dir);
   return load_config(*dir / config_file_name);
 }
 

@@ -29,6 +29,8 @@ int exit_code_for(const error& e);
 int report(const error& e, bool json);
 // "run 'aqua --dir DIR init' first": what to do in a data dir without an identity.
 std::string init_hint(const std::filesystem::path& dir);
+// errc::no_identity (exit 4) for a data dir without an identity: "no identity in 'DIR' (<detail>); <init_hint>".
+error no_identity_in(const std::filesystem::path& dir, const std::string& detail = {});
 // A node's store failure (node::store_failure) as the error a command that
 // ran the node ends with: "<what> stopped" and that a restart loses nothing.
 error stopped_by_store_failure(const std::string& what, const error& failure);
