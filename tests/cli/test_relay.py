@@ -199,6 +199,10 @@ class Relay(unittest.TestCase):
             self.assertIn("quota_exceeded", rec["last_error"])
             self.assertNotEqual(rec["state"], "delivered")
             self.assertEqual(outbox()[held]["last_error"], "")  # deposited: its attempt got through
+            # Bob was never reachable live: no frame may count as sent into a circuit the relay refused
+            # (the relay_v2 transport used to take frames before the circuit opened, so a retry over the
+            # circuit read as "sent" and the next line's last error vanished).
+            self.assertEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_sent"], 0)
             self.assertIn("last attempt failed: connection_refused: cannot reach", aqua(a, "outbox", "list").stdout)
             self.stop(proc_a)
             self.stop(proc_r)

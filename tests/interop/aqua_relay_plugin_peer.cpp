@@ -26,6 +26,7 @@ namespace {
 std::mutex mu;
 std::condition_variable cv;
 int closed_count = 0;
+int writable_count = 0;
 std::vector<bytes> received;
 
 void emit(const std::string& s) {
@@ -63,7 +64,11 @@ struct conn_obs : connection_observer {
       }
     }
   }
-  void on_writable() override {}
+  void on_writable() override {
+    std::lock_guard lk(mu);
+    writable_count++;
+    cv.notify_all();
+  }
   void on_closed(const error& e) override {
     emit("{\"event\":\"closed\",\"reason\":\"" + e.what() + "\"}");
     std::lock_guard lk(mu);
@@ -123,8 +128,24 @@ int main(int argc, char** argv) {
   auto o = std::make_shared<conn_obs>();
   o->c = *c;
   (*c)->set_observer(o);
-  for (std::size_t i = 0; i < count; ++i)
-    if (auto r = (*c)->send(payload); !r) die(1, "send: " + r.err().what());
+  // would_block (the circuit is not open yet, or its buffer is full): wait for on_writable, then again.
+  for (std::size_t i = 0; i < count;) {
+    int seen;
+    {
+      std::lock_guard lk(mu);
+      seen = writable_count;
+    }
+    auto r = (*c)->send(payload);
+    if (r) {
+      ++i;
+      continue;
+    }
+    if (r.err().code() != errc::would_block) die(1, "send: " + r.err().what());
+    std::unique_lock lk(mu);
+    if (!cv.wait_until(lk, deadline, [&] { return writable_count != seen || closed_count > 0; }))
+      die(2, "timeout waiting to send: " + r.err().what());
+    if (closed_count > 0) die(1, "closed before frame " + std::to_string(i) + " went");
+  }
   std::unique_lock lk(mu);
   if (!cv.wait_until(lk, deadline, [&] { return received.size() >= count || closed_count > 0; }))
     die(2, "timeout waiting for echoes");

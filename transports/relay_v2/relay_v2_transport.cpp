@@ -29,9 +29,9 @@ using p2p::channel_id;
 class relay_conn : public connection {
  public:
   relay_conn(p2p::relay_client* rc, channel_id ch, std::string local, std::string remote, peer_id peer,
-             std::size_t max_queue)
+             std::size_t max_queue, bool open)
       : rc_(rc), ch_(ch), local_(std::move(local)), remote_(std::move(remote)), peer_(std::move(peer)),
-        max_queue_(max_queue) {}
+        max_queue_(max_queue), open_(open) {}
 
   std::string local_address() const override { return local_; }
   std::string remote_address() const override { return remote_; }
@@ -52,6 +52,10 @@ class relay_conn : public connection {
     {
       std::lock_guard lk(mu_);
       if (closed_) return error{errc::connection_closed, "relay_v2: connection closed"};
+      // Until the circuit is open the frame stays with the caller: a circuit the relay refuses (the peer
+      // holds no reservation) then fails with the frame untaken, so the node tries the next path (the
+      // relay's mailbox) at once instead of counting a frame as sent that never left.
+      if (!open_) return error{errc::would_block, "relay_v2: circuit to " + peer_.str() + " not open yet"};
     }
     return rc_->send(ch_, frame);
   }
@@ -89,10 +93,11 @@ class relay_conn : public connection {
     if (o) o->on_readable();
     return true;
   }
-  void writable() {
+  void writable(bool now_open = false) {
     std::shared_ptr<connection_observer> o;
     {
       std::lock_guard lk(mu_);
+      if (now_open) open_ = true;
       o = observer_;
     }
     if (o) o->on_writable();
@@ -120,6 +125,7 @@ class relay_conn : public connection {
   std::deque<bytes> queue_;
   std::size_t queued_ = 0;
   bool closed_ = false;
+  bool open_;  // the circuit is open (inbound ones are born open)
   std::optional<error> closed_reason_;
 };
 
@@ -197,7 +203,7 @@ class relay_v2_transport : public transport {
     auto run = [&]() -> result<std::shared_ptr<connection>> {
       auto ch = rc_->dial(address);
       if (!ch) return ch.err();
-      auto c = std::make_shared<relay_conn>(rc_.get(), *ch, local(), address, *peer, lim_.queue_bytes);
+      auto c = std::make_shared<relay_conn>(rc_.get(), *ch, local(), address, *peer, lim_.queue_bytes, false);
       std::lock_guard lk(mu_);
       conns_[*ch] = c;
       return std::shared_ptr<connection>(c);
@@ -248,9 +254,12 @@ class relay_v2_transport : public transport {
   p2p::relay_client_callbacks callbacks() {
     p2p::relay_client_callbacks cb;
     cb.on_channel_open = [this](channel_id ch, const peer_id& peer, bool inbound) {
-      if (!inbound) return;
+      if (!inbound) {
+        if (auto c = find(ch)) c->writable(true);  // a dial's circuit: frames may go now
+        return;
+      }
       auto c = std::make_shared<relay_conn>(rc_.get(), ch, local(), "/p2p-circuit/p2p/" + peer.str(), peer,
-                                            lim_.queue_bytes);
+                                            lim_.queue_bytes, true);
       std::shared_ptr<transport_observer> o;
       {
         std::lock_guard lk(mu_);

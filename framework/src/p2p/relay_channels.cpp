@@ -51,6 +51,17 @@ result<channel_id> relay_client::dial_on_loop(const std::string& addr) {
   if (!link) return link.err();
   const channel_id ch = next_channel_++;
   channels_[ch].peer = *target;
+  // A relay that never answers CONNECT (or a peer that never finishes its handshake) must not hold the
+  // channel, and the frames its owner waits to send, for ever.
+  host_->add_timer(config_.connect_timeout_ms, [this, ch, addr] {
+    auto it = channels_.find(ch);
+    if (it == channels_.end() || it->second.open) return;
+    const conn_id relayed = it->second.conn;  // set once the relay answered CONNECT
+    fail_channel(ch, error{errc::timeout, "relay client: dial " + addr + ": not open after " +
+                                              std::to_string(config_.connect_timeout_ms) + " ms"}, true);
+    if (relayed != 0 && host_->parent_of(relayed))
+      host_->close(relayed, error{errc::timeout, "relayed connection not open in time"});
+  });
   if (!link->established) {
     conn_waiters_[link->conn].push_back(ch);
     return ch;
@@ -77,6 +88,7 @@ result<void> relay_client::open_connect(conn_id relay_conn, channel_id ch) {
 }
 
 void relay_client::start_connect(conn_id relay_conn, channel_id ch) {
+  if (!channels_.count(ch)) return;  // timed out while the relay connection was being made
   if (auto r = open_connect(relay_conn, ch); !r)
     fail_channel(ch, error{r.err().code(), "relay client: " + r.err().message()}, false);
 }

@@ -51,6 +51,11 @@ class fake_relay {
     std::lock_guard lk(mu_);
     ignore_reserves_ = n;
   }
+  // Leave the next `n` CONNECT requests unanswered (their streams stay open).
+  void ignore_connects(int n) {
+    std::lock_guard lk(mu_);
+    ignore_connects_ = n;
+  }
   // Sign vouchers for this peer instead of the reserving one (a bad voucher).
   void voucher_peer(peer_id p) { voucher_peer_ = p; }
 
@@ -114,6 +119,13 @@ class fake_relay {
       reply(k, p2p::relay::hop_status(p2p::relay::status::ok, std::nullopt, rsv));
       return;
     }
+    {
+      std::lock_guard lk(mu_);
+      if (ignore_connects_ > 0) {
+        --ignore_connects_;
+        return;
+      }
+    }
     auto target = p2p::relay::peer_of(msg->peer);
     auto t = target ? reserved_.find(*target) : reserved_.end();
     if (t == reserved_.end()) return reply(k, p2p::relay::hop_status(p2p::relay::status::no_reservation));
@@ -146,6 +158,7 @@ class fake_relay {
   std::mutex mu_;
   int reserves_ = 0;
   int ignore_reserves_ = 0;
+  int ignore_connects_ = 0;
   std::optional<peer_id> voucher_peer_;
   std::map<skey, p2p::relay::delimited_reader> hop_, stop_readers_;
   std::map<skey, std::pair<skey, peer_id>> pending_;  // STOP stream -> (HOP stream, source)

@@ -99,6 +99,27 @@ TEST(RelayClient, DialWithoutReservationFails) {
   EXPECT_EQ(b.rc->dial("/ip4/127.0.0.1/tcp/1/p2p/x").err().code(), errc::bad_address);
 }
 
+// A relay that takes CONNECT and never answers must not hold the dial (and the frames its owner keeps for it) for ever.
+TEST(RelayClient, ADialTheRelayNeverAnswersFailsAfterTheConnectTimeout) {
+  test::fake_relay relay(50);
+  relay.ignore_connects(1);
+  relay_client_config cfg;
+  cfg.connect_timeout_ms = 300;
+  peer b(2, cfg);
+  const auto target = relay.addr() + "/p2p-circuit/p2p/" + keypair::from_seed(bytes(32, 9)).value().id().str();
+  auto ch = b.rc->dial(target);
+  ASSERT_TRUE(ch);
+  ASSERT_TRUE(b.wait([&] { return !b.closed.empty(); }, 5000ms)) << "the dial is still waiting";
+  EXPECT_EQ(b.closed[0].first, *ch);
+  EXPECT_EQ(b.closed[0].second.code(), errc::timeout) << b.closed[0].second.what();
+  EXPECT_NE(b.closed[0].second.message().find("not open after 300 ms"), std::string::npos) << b.closed[0].second.what();
+  EXPECT_TRUE(b.opened.empty());
+  // The relay connection is still good: the next CONNECT is answered (NO_RESERVATION).
+  ASSERT_TRUE(b.rc->dial(target));
+  ASSERT_TRUE(b.wait([&] { return b.closed.size() == 2; }, 5000ms));
+  EXPECT_EQ(b.closed[1].second.code(), errc::connection_refused) << b.closed[1].second.what();
+}
+
 TEST(RelayClient, RefreshesBeforeExpiry) {
   test::fake_relay relay(50, 3);  // 3 s reservations
   auto cfg = on(relay.addr());

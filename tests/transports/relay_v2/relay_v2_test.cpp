@@ -32,6 +32,7 @@ struct conn_watch : connection_observer, notifier {
   std::weak_ptr<connection> conn;
   std::vector<bytes> frames;
   std::optional<error> closed;
+  int writable = 0;
   void on_readable() override {
     auto c = conn.lock();
     if (!c) return;
@@ -41,7 +42,9 @@ struct conn_watch : connection_observer, notifier {
       set([&] { frames.push_back(std::move(*f)); });
     }
   }
-  void on_writable() override {}
+  void on_writable() override {
+    set([&] { ++writable; });
+  }
   void on_closed(const error& e) override {
     set([&] { closed = e; });
   }
@@ -92,6 +95,11 @@ TEST(relay_v2_transport, carries_frames_both_ways_through_an_in_process_relay) {
   ASSERT_TRUE(c) << c.err().what();
   EXPECT_EQ((*c)->remote_peer(), b.host->local_peer());
   auto aw = watch(*c);
+  // Frames go once the circuit is open: on_writable says so.
+  auto early = (*c)->send(txt("too early"));
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.err().code(), errc::would_block) << early.err().what();
+  ASSERT_TRUE(aw->wait([&] { return aw->writable > 0; }));
   ASSERT_TRUE((*c)->send(txt("ping through the relay")));
   ASSERT_TRUE(b.in->wait([&] { return !b.in->conns.empty(); }));
   std::shared_ptr<connection> bc;
@@ -136,4 +144,25 @@ TEST(relay_v2_transport, a_dial_whose_relay_connection_breaks_inside_it_fails_in
   }
   EXPECT_EQ(c.err().code(), errc::connection_closed) << c.err().what();
   EXPECT_NE(c.err().message().find(target), std::string::npos) << c.err().what();
+}
+
+// A peer without a reservation: the relay refuses the circuit. The frame offered meanwhile must stay with the caller
+// (would_block, then on_closed) so the node takes the next path — it used to be taken, counted as sent, and lost.
+TEST(relay_v2_transport, a_frame_offered_before_the_relay_refuses_the_circuit_stays_with_the_caller) {
+  server s;
+  plugin_node a(1);
+  ASSERT_TRUE(a.t);
+  const std::string target = s.addr() + "/p2p-circuit/p2p/" + keypair::from_seed(bytes(32, 9)).value().id().str();
+  auto c = a.t->dial(target);
+  ASSERT_TRUE(c) << c.err().what();
+  auto w = watch(*c);
+  auto r = (*c)->send(txt("for a peer that is not there"));
+  EXPECT_FALSE(r) << "the transport took a frame for a circuit that is not open";
+  if (!r) {
+    EXPECT_EQ(r.err().code(), errc::would_block) << r.err().what();
+  }
+  ASSERT_TRUE(w->wait([&] { return w->closed.has_value(); }));
+  EXPECT_EQ(w->closed->code(), errc::connection_refused) << w->closed->what();
+  EXPECT_NE(w->closed->message().find("NO_RESERVATION"), std::string::npos) << w->closed->what();
+  EXPECT_EQ(w->writable, 0);
 }
