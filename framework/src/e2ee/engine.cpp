@@ -1,5 +1,6 @@
 #include "e2ee/engine.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace aqua::e2ee {
@@ -25,6 +26,41 @@ engine engine::create(const public_key& self, std::shared_ptr<env> e, engine_lim
 void engine::top_up_one_time_prekeys() {
   while (prekeys_.one_time.size() < limits_.one_time_prekeys)
     prekeys_.one_time[prekeys_.next_one_time_id++] = x25519_keypair::generate(*env_);
+}
+
+void engine::spend_one_time_prekey(std::uint32_t id, std::int64_t now_ms) {
+  auto it = prekeys_.one_time.find(id);
+  if (it == prekeys_.one_time.end()) return;  // already spent: it stays until its keep time
+  auto& spent = prekeys_.spent_one_time;
+  if (limits_.spent_one_time_keep_ms > 0 && limits_.max_spent_one_time > 0) {
+    if (spent.size() >= limits_.max_spent_one_time) {  // full: the one closest to its end goes first
+      auto oldest = std::min_element(spent.begin(), spent.end(), [](const auto& a, const auto& b) {
+        return a.second.keep_until_ms < b.second.keep_until_ms;
+      });
+      spent.erase(oldest);
+    }
+    const auto until = now_ms + limits_.spent_one_time_keep_ms;
+    spent[id] = local_prekeys::spent_prekey{it->second, until};
+    if (next_spent_expiry_ms_ == 0 || until < next_spent_expiry_ms_) next_spent_expiry_ms_ = until;
+  }
+  prekeys_.one_time.erase(it);
+  top_up_one_time_prekeys();  // fresh ones are published with the next card
+  meta_dirty_ = true;
+}
+
+void engine::forget_spent_prekeys(std::int64_t now_ms) {
+  if (next_spent_expiry_ms_ == 0 || now_ms < next_spent_expiry_ms_) return;
+  next_spent_expiry_ms_ = 0;
+  for (auto it = prekeys_.spent_one_time.begin(); it != prekeys_.spent_one_time.end();) {
+    if (it->second.keep_until_ms <= now_ms) {
+      it = prekeys_.spent_one_time.erase(it);
+      meta_dirty_ = true;
+      continue;
+    }
+    if (next_spent_expiry_ms_ == 0 || it->second.keep_until_ms < next_spent_expiry_ms_)
+      next_spent_expiry_ms_ = it->second.keep_until_ms;
+    ++it;
+  }
 }
 
 contact_card engine::card_template(std::vector<std::string> addresses, std::vector<std::string> capabilities,
@@ -153,6 +189,7 @@ result<bytes> engine::seal(const peer_id& to, const contact_card* their_card, by
   if (payload.size() > limits_.max_payload)
     return error{errc::frame_too_large, "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
                                             std::to_string(limits_.max_payload)};
+  forget_spent_prekeys(env_->now_unix_ms());
   session* s = find_send_session(to);
   if (s == nullptr) {
     if (their_card == nullptr)
@@ -240,6 +277,7 @@ result<opened_message> engine::open(bytes_view data, const admit_fn& admit, cons
   if (!(e->recipient == self_id_))
     return error{errc::wrong_recipient, "envelope is for " + e->recipient.str() + ", not " + self_id_.str()};
   auto now = env_->now_unix_ms();
+  forget_spent_prekeys(now);
   if (now >= e->expires_ms)
     return error{errc::message_expired, "envelope " + to_hex(e->message_id) + " expired " +
                                             std::to_string((now - e->expires_ms) / 1000) + " s ago"};
@@ -300,10 +338,7 @@ result<opened_message> engine::open(bytes_view data, const admit_fn& admit, cons
   if (!opened) return opened;
   ++next_session_id_;
   meta_dirty_ = true;
-  if (e->prekey.one_time_prekey_id != no_one_time_prekey) {
-    prekeys_.one_time.erase(e->prekey.one_time_prekey_id);
-    top_up_one_time_prekeys();  // fresh ones are published with the next card
-  }
+  if (e->prekey.one_time_prekey_id != no_one_time_prekey) spend_one_time_prekey(e->prekey.one_time_prekey_id, now);
   evict_if_full();
   auto id = ns->id;
   auto& ref = sessions_.emplace(id, std::move(*ns)).first->second;

@@ -19,6 +19,7 @@ namespace aqua::e2ee {
 // in it once per sender. Version 1 (one entry per ID) is still read, and the
 // meta blob (no replay window, the same bytes in both) is still written as 1.
 inline constexpr std::uint8_t engine_state_version = 2;
+inline constexpr std::uint8_t engine_state_version_spent = 3;  // version 2 + spent one-time prekeys
 
 struct engine_limits {
   ratchet_limits ratchet;
@@ -28,6 +29,10 @@ struct engine_limits {
   std::size_t max_missing = 1000;       // out-of-order gap tracked per session
   std::size_t seen_message_ids = 65536; // replay window for (sender, message id) pairs
   std::size_t one_time_prekeys = 20;    // generated and published; replenished as they are used
+  // A used one-time prekey stays usable this long for other initiators holding a copy of the card that
+  // listed it (cards are valid 30 days by default); 0 deletes it on first use. At most max_spent_one_time.
+  std::int64_t spent_one_time_keep_ms = 30LL * 24 * 3600 * 1000;
+  std::size_t max_spent_one_time = 10000;
   std::size_t max_sessions = 10000;     // least recently used sessions are evicted beyond this
   std::uint32_t expire_every = 1024;    // opens between sweeps of expired skipped keys
 };
@@ -130,6 +135,10 @@ class engine {
   bytes save_impl(bool with_sessions) const;
   result<void> add_loaded_session(session s);
   void top_up_one_time_prekeys();
+  // A one-time prekey a new session used: kept as spent (or deleted), replaced by a fresh one.
+  void spend_one_time_prekey(std::uint32_t id, std::int64_t now_ms);
+  // Deletes spent one-time prekeys whose keep time is over.
+  void forget_spent_prekeys(std::int64_t now_ms);
 
   std::shared_ptr<env> env_;
   engine_limits limits_;
@@ -151,6 +160,7 @@ class engine {
   std::deque<tag_bytes> consumed_order_;
   std::unordered_map<tag_bytes, peer_id, tag_hash> consumed_;  // consumed tag -> its session's peer
   std::uint32_t opens_since_expiry_ = 0;
+  std::int64_t next_spent_expiry_ms_ = 0;  // earliest keep_until_ms among spent one-time prekeys (0: none)
 };
 
 } // namespace aqua::e2ee

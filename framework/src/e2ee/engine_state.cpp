@@ -14,7 +14,8 @@ bytes engine::save_impl(bool with_sessions) const {
   bytes out;
   // Without a replay window versions 1 and 2 are the same bytes: the meta
   // blob a node stores stays version 1, readable by an older aqua.
-  out.push_back(with_sessions ? engine_state_version : 1);
+  // Spent one-time prekeys need version 3.
+  out.push_back(!prekeys_.spent_one_time.empty() ? engine_state_version_spent : with_sessions ? engine_state_version : 1);
   put_bytes(out, self_key_.raw());
   put_bytes(out, prekeys_.agreement.sec);
   put_u32(out, prekeys_.signed_prekey_id);
@@ -29,6 +30,14 @@ bytes engine::save_impl(bool with_sessions) const {
   for (auto& [id, kp] : prekeys_.one_time) {
     put_u32(out, id);
     put_bytes(out, kp.sec);
+  }
+  if (!prekeys_.spent_one_time.empty()) {
+    put_u32(out, static_cast<std::uint32_t>(prekeys_.spent_one_time.size()));
+    for (auto& [id, sp] : prekeys_.spent_one_time) {
+      put_u32(out, id);
+      put_u64(out, static_cast<std::uint64_t>(sp.keep_until_ms));
+      put_bytes(out, sp.kp.sec);
+    }
   }
   put_u32(out, static_cast<std::uint32_t>(own_card_.size()));
   put_bytes(out, own_card_);
@@ -83,8 +92,8 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
   };
   std::uint8_t version = 0, has_prev = 0;
   if (!r.u8(version)) return bad("empty");
-  if (version != 1 && version != engine_state_version)
-    return error{errc::unknown_version, "engine state version " + std::to_string(version) + " (this aqua reads 1 and 2)"};
+  if (version != 1 && version != engine_state_version && version != engine_state_version_spent)
+    return error{errc::unknown_version, "engine state version " + std::to_string(version) + " (this aqua reads 1 to 3)"};
   engine g;
   g.env_ = std::move(e);
   g.limits_ = limits;
@@ -112,6 +121,23 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
     if (!g.prekeys_.one_time.empty() && id <= g.prekeys_.one_time.rbegin()->first)
       return bad("one-time prekey ids not strictly increasing");
     g.prekeys_.one_time[id] = x25519_keypair::from_secret(sec);
+  }
+  if (version == engine_state_version_spent) {
+    std::uint32_t n_spent = 0;
+    if (!r.u32(n_spent)) return bad("truncated in spent one-time prekeys");
+    if (n_spent == 0 || n_spent > 100000) return bad("version 3 with " + std::to_string(n_spent) + " spent one-time prekeys");
+    for (std::uint32_t i = 0; i < n_spent; ++i) {
+      std::uint32_t id = 0;
+      std::uint64_t until = 0;
+      key32 sec{};
+      if (!r.u32(id) || !r.u64(until) || !r.key(sec)) return bad("truncated in spent one-time prekeys");
+      if (!g.prekeys_.spent_one_time.empty() && id <= g.prekeys_.spent_one_time.rbegin()->first)
+        return bad("spent one-time prekey ids not strictly increasing");
+      if (g.prekeys_.one_time.count(id)) return bad("one-time prekey " + std::to_string(id) + " both unused and spent");
+      const auto keep = static_cast<std::int64_t>(until);
+      g.prekeys_.spent_one_time[id] = local_prekeys::spent_prekey{x25519_keypair::from_secret(sec), keep};
+      if (g.next_spent_expiry_ms_ == 0 || keep < g.next_spent_expiry_ms_) g.next_spent_expiry_ms_ = keep;
+    }
   }
   bytes_view v;
   if (!r.u32(card_len) || card_len > 64 * 1024 || !r.take(card_len, v)) return bad("bad own card");

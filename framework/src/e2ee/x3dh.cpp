@@ -117,11 +117,15 @@ result<session> x3dh_respond(const local_prekeys& ours, const public_key& our_id
   if (!spk) return error{errc::prekey_unavailable, "signed prekey " + std::to_string(pb.signed_prekey_id) + " unknown"};
   const x25519_keypair* otk = nullptr;
   if (pb.one_time_prekey_id != no_one_time_prekey) {
-    auto it = ours.one_time.find(pb.one_time_prekey_id);
-    if (it == ours.one_time.end())
+    if (auto it = ours.one_time.find(pb.one_time_prekey_id); it != ours.one_time.end()) {
+      otk = &it->second;
+    } else if (auto sp = ours.spent_one_time.find(pb.one_time_prekey_id);
+               sp != ours.spent_one_time.end() && now_ms < sp->second.keep_until_ms) {
+      otk = &sp->second.kp;  // another initiator picked it from the same card copy
+    } else {
       return error{errc::prekey_unavailable, "one-time prekey " + std::to_string(pb.one_time_prekey_id) +
-                                                 " was already used or never existed"};
-    otk = &it->second;
+                                                 " was used more than its keep time ago, or never existed"};
+    }
   }
   key32 dh1{}, dh2{}, dh3{}, dh4{};
   if (!dh(spk->sec, initiator.agreement_key, dh1) || !dh(ours.agreement.sec, pb.ephemeral, dh2) ||

@@ -12,8 +12,15 @@ struct local_prekeys {
   std::uint32_t signed_prekey_id = 1;
   x25519_keypair signed_prekey;
   std::optional<std::pair<std::uint32_t, x25519_keypair>> previous_signed_prekey;  // grace after rotation
-  std::map<std::uint32_t, x25519_keypair> one_time;  // deleted on first use
+  std::map<std::uint32_t, x25519_keypair> one_time;  // unused: published in our cards
   std::uint32_t next_one_time_id = 1;
+  // Used once, kept until keep_until_ms for other initiators working from a copy of the same card
+  // (sessions.md, "One-time prekeys").
+  struct spent_prekey {
+    x25519_keypair kp;
+    std::int64_t keep_until_ms = 0;
+  };
+  std::map<std::uint32_t, spent_prekey> spent_one_time;
 };
 
 // Initiator: a new session to `their` (a verified card), carrying our signed
@@ -22,7 +29,8 @@ session x3dh_initiate(const local_prekeys& ours, const public_key& our_identity,
                       const contact_card& their, env& e);
 
 // Responder half 1: recover the initiator's card from a prekey block.
-// Errors: prekey_unavailable (unknown signed/one-time prekey id),
+// Errors: prekey_unavailable (unknown signed/one-time prekey id, or a spent
+// one past its keep time),
 // decrypt_failed, bad_card / bad_card_signature / unknown_version.
 result<contact_card> x3dh_open_identity(const local_prekeys& ours, const peer_id& self, const prekey_block& pb);
 // Responder half 2: the session for a verified initiator card.

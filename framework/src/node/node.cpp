@@ -39,6 +39,8 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   crypto.cfg = cfg.crypto;
   e2ee::engine_limits limits;
   limits.max_payload = cfg.crypto.max_frame_bytes + 1;  // + the inner type byte
+  // A used one-time prekey stays usable as long as a card of ours that listed it may still be in use.
+  limits.spent_one_time_keep_ms = std::int64_t{cfg.crypto.card_validity_days} * 24 * 3600 * 1000;
   auto engine = store::load_engine(*shared_db, kp->pub(), system_env(), limits);
   if (!engine) return engine.err();
   crypto.engine = std::make_shared<e2ee::engine>(std::move(*engine));

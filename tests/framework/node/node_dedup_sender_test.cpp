@@ -13,6 +13,9 @@ namespace {
 const std::string shared_id = "00000000000000000000000000000001";
 
 // alice (seed 0), bob (seed 1, listening on /memory/<tag>-bob) and carol (seed 2), both routed to bob.
+// alice and carol start their sessions from the same copy of bob's card, so carol picks the one-time prekey
+// alice's first message spent 1 time in 20: it must still open (sessions.md, "One-time prekeys"; until
+// 2026-11-27 she was refused for good, prekey_unavailable, and these tests failed 1 run in 8).
 struct trio {
   node_config a_cfg, b_cfg, c_cfg;
   std::unique_ptr<node> alice, bob, carol;
@@ -81,17 +84,6 @@ void inject(node& n, const std::string& addr, const bytes& frame) {
   EXPECT_FALSE(n.receive(300ms));
 }
 
-// carol's first message starts her session from a card bob signs now, which no longer lists the one-time prekey
-// alice's first message spent: from the copy both got at the start she would pick that same prekey 1 time in 20 and
-// be refused for good (prekey_unavailable — X3DH from a static card, see the issue note), not what these tests are
-// about.
-void carol_takes_a_card_bob_signs_now(trio& t) {
-  auto fresh = t.bob->sign_card(t.bob->listen_addresses(), {}, std::chrono::hours(24));
-  ASSERT_TRUE(fresh) << fresh.err().what();
-  auto added = t.carol->add_contact(*fresh);
-  ASSERT_TRUE(added) << added.err().what();
-}
-
 void restart(std::unique_ptr<node>& n, const node_config& cfg) {
   n.reset();
   auto again = node::start(cfg);
@@ -112,7 +104,6 @@ TEST(node_dedup, the_same_message_id_from_two_senders_is_delivered_twice) {
   ASSERT_TRUE(first) << first.err().what();
   EXPECT_EQ(first->sender, seed_key(0).id());
   EXPECT_EQ(text(first->payload), "alice: invoice #1");
-  carol_takes_a_card_bob_signs_now(t);
   ASSERT_TRUE(send_with_id(*t.carol, "carol: stop the job"));
   auto second = t.bob->receive(10s);
   ASSERT_TRUE(second) << second.err().what();
@@ -142,7 +133,6 @@ TEST(node_dedup, the_same_message_id_from_another_sender_is_delivered_after_a_re
   auto first = t.bob->receive(10s);
   ASSERT_TRUE(first) << first.err().what();
   EXPECT_TRUE(eventually([&] { return delivered(*t.alice); }));
-  carol_takes_a_card_bob_signs_now(t);
   t.bob.reset();
   ASSERT_TRUE(send_with_id(*t.carol, "carol: stop the job"));
   auto b = node::start(t.b_cfg);
