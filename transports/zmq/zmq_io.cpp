@@ -11,22 +11,6 @@ namespace {
 
 bytes_view view(const zmq::message_t& m) { return {m.data<std::uint8_t>(), m.size()}; }
 
-// Reads the rest of a multipart message; at most `max_parts` are kept (the
-// rest is drained and dropped, and the message reported as oversized).
-bool read_rest(zmq::socket_t& s, zmq::message_t& first, std::vector<zmq::message_t>& out, std::size_t max_parts) {
-  bool more = first.more();
-  out.push_back(std::move(first));
-  bool fits = true;
-  while (more) {
-    zmq::message_t part;
-    if (!s.recv(part, zmq::recv_flags::dontwait)) break;  // multipart messages arrive whole
-    more = part.more();
-    if (out.size() < max_parts) out.push_back(std::move(part));
-    else fits = false;
-  }
-  return fits;
-}
-
 } // namespace
 
 zmq_transport::sent zmq_transport::send_parts(zmq::socket_t& s, const std::string* rid, const parts& p) {
@@ -253,34 +237,6 @@ void zmq_transport::housekeeping() {
   }
 }
 
-bool zmq_transport::drain_router(const std::shared_ptr<listener>& lp, std::size_t max_parts) {
-  auto& s = *lp->sock;
-  for (int n = 0; n < 256; ++n) {
-    zmq::message_t rid, first;
-    if (!s.recv(rid, zmq::recv_flags::dontwait)) return false;
-    if (!rid.more() || !s.recv(first, zmq::recv_flags::dontwait)) continue;
-    std::vector<zmq::message_t> msg;
-    if (!read_rest(s, first, msg, max_parts)) continue;  // oversized: dropped
-    on_router_message(lp, rid.to_string(), msg);
-  }
-  return true;
-}
-
-bool zmq_transport::drain(dealer& d, std::size_t max_parts) {
-  for (int n = 0; n < 256; ++n) {
-    if (d.l.conn->inbound_full()) return false;  // resumed by a wake-up once the node read some
-    zmq::message_t first;
-    if (!d.sock->recv(first, zmq::recv_flags::dontwait)) return false;
-    std::vector<zmq::message_t> msg;
-    if (!read_rest(*d.sock, first, msg, max_parts)) {
-      fail_link(d.l, error{errc::frame_too_large, "peer sent a frame larger than max_frame_bytes"});
-      return false;
-    }
-    on_dealer_message(d, msg);
-  }
-  return true;
-}
-
 void zmq_transport::notify_readable() {
   std::vector<std::shared_ptr<zconn>> ready;
   ready.swap(readable_);
@@ -362,7 +318,10 @@ void zmq_transport::loop() {
             if (l.conn->inbound_full()) return true;
           return false;
         };
-        if (!full()) again = drain_router(lp, max_parts) || again;
+        const bool paused = full();
+        const bool busy = !paused && drain_router(lp, max_parts);
+        again = busy || again;
+        check_meter(*lp, paused || busy);
         for (auto& [rid, l] : lp->peers) {
           flush(*lp->sock, l, &rid);
           backlog = backlog || l.waiting();

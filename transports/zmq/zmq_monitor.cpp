@@ -9,12 +9,16 @@
 // between the event and now.
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "zmq_transport.hpp"
@@ -53,6 +57,19 @@ bool describe(int fd, std::uint16_t& local_port, std::string& peer_ip, std::stri
   return true;
 }
 
+// Bytes libzmq has read from TCP socket `fd`: received in order minus still unread in the kernel.
+std::optional<std::uint64_t> bytes_read_from(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof(tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received)
+    return std::nullopt;
+  int unread = 0;
+  if (::ioctl(fd, SIOCINQ, &unread) != 0 || unread < 0) return std::nullopt;
+  const auto received = static_cast<std::uint64_t>(info.tcpi_bytes_received);
+  return received >= static_cast<std::uint64_t>(unread) ? received - static_cast<std::uint64_t>(unread) : 0;
+}
+
 std::size_t open_file_limit() {
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
@@ -75,6 +92,10 @@ result<void> zmq_transport::open_monitor(listener& li) {
                  li.address, gl.max_connections, lim_.max_connections, files);
   }
   li.guard = std::make_unique<conn_guard>(gl);
+  // Reading: one unfinished message, one more that completes between a drain and the check, and 4 MiB for
+  // what arrives meanwhile. Paused: the high-water mark's worth of whole messages as well.
+  const std::uint64_t message = lim_.max_frame_bytes + (lim_.max_frame_bytes / 60000 + 2) * 16;
+  li.meter = std::make_unique<byte_meter>(2 * message + (4u << 20), std::uint64_t(lim_.hwm + 2) * message);
   auto last = li.sock->get(zmq::sockopt::last_endpoint);
   li.port = static_cast<std::uint16_t>(std::stoul(last.substr(last.rfind(':') + 1)));
   const auto ep = "inproc://aqua-zmq-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(&li));
@@ -101,6 +122,7 @@ void zmq_transport::read_monitor(listener& li) {
     const int fd = static_cast<int>(value);
     if (id == ZMQ_EVENT_DISCONNECTED) {
       li.guard->closed(fd);
+      li.meter->closed(fd);
       li.endpoints.erase(fd);
       continue;
     }
@@ -112,6 +134,7 @@ void zmq_transport::read_monitor(listener& li) {
     const auto v = li.guard->accepted(fd, ip, now);
     if (v == conn_guard::verdict::keep) {
       li.endpoints[fd] = endpoint;
+      li.meter->opened(fd);
       continue;
     }
     ::shutdown(fd, SHUT_RDWR);
@@ -137,6 +160,26 @@ void zmq_transport::close_overdue(listener& li) {
       continue;  // not that connection any more: its disconnect is on the way
     spdlog::debug("zmq: {}: closing the connection from {}: no Noise handshake within {} ms", li.address,
                   known->second, lim_.handshake_timeout_ms);
+    ::shutdown(fd, SHUT_RDWR);
+  }
+}
+
+void zmq_transport::check_meter(listener& li, bool paused) {
+  if (!li.meter) return;
+  const auto now = steady_ms();
+  if (now - li.metered_ms < meter_interval_ms) return;
+  li.metered_ms = now;
+  for (const auto& [fd, endpoint] : li.endpoints) {
+    auto read = bytes_read_from(fd);
+    if (!read) continue;
+    auto held = li.meter->check(fd, *read, paused);
+    if (!held) continue;
+    std::uint16_t port = 0;
+    std::string ip, current;
+    if (!describe(fd, port, ip, current) || port != li.port || current != endpoint) continue;  // not that one now
+    spdlog::warn("zmq: {}: closing the connection from {}: libzmq holds {} bytes of it beyond whole messages "
+                 "(more than {}: a message that never ends?)", li.address, endpoint, *held, li.meter->allowance(paused));
+    li.meter->closed(fd);  // once: its disconnect follows
     ::shutdown(fd, SHUT_RDWR);
   }
 }

@@ -26,6 +26,7 @@
 #include <unordered_map>
 
 #include "zmq_guard.hpp"
+#include "zmq_meter.hpp"
 #include "zmq_link.hpp"
 
 namespace aqua::zmqt {
@@ -58,6 +59,8 @@ class zmq_transport : public transport {
     std::unique_ptr<conn_guard> guard;
     std::uint16_t port = 0;
     std::unordered_map<int, std::string> endpoints;
+    std::unique_ptr<byte_meter> meter;  // bytes libzmq holds per connection (zmq_meter.hpp)
+    std::int64_t metered_ms = 0;        // last check_meter
     std::size_t refused = 0;  // since the last warning (one per second at most)
     std::int64_t refused_logged_ms = 0;
   };
@@ -100,6 +103,10 @@ class zmq_transport : public transport {
   result<void> open_monitor(listener& li);
   void read_monitor(listener& li);
   void close_overdue(listener& li);
+  // Shuts down connections of which libzmq holds more than the meter allows (at most every meter_interval_ms);
+  // `paused`: the socket was not read dry this turn, so whole messages may be waiting in it.
+  void check_meter(listener& li, bool paused);
+  static constexpr std::int64_t meter_interval_ms = 100;
   // I/O thread, with the socket's mutex held: reads what the socket has.
   // True when it stopped before the socket ran dry (come back at once).
   bool drain_router(const std::shared_ptr<listener>& li, std::size_t max_parts);

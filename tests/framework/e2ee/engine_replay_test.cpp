@@ -15,10 +15,18 @@ namespace {
 
 constexpr std::int64_t hour = 3600 * 1000;
 
+// Bob deletes one-time prekeys on first use: his state stays in the version 1/2 layouts these tests are about
+// (kept spent ones need version 3, one_time_prekey_test.cpp).
+engine_limits spent_deleted() {
+  engine_limits lim;
+  lim.spent_one_time_keep_ms = 0;
+  return lim;
+}
+
 struct trio : ::testing::Test {
   std::shared_ptr<deterministic_env> env = std::make_shared<deterministic_env>(5);
   party alice = party::make(0, env);
-  party bob = party::make(1, env);
+  party bob = party::make(1, env, spent_deleted());
   party carol = party::make(2, env);
 
   bytes seal(party& from, const std::string& text, std::uint32_t id) {

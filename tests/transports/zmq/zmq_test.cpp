@@ -18,28 +18,12 @@
 #include "plugin/plugin_loader.hpp"
 #include "support/eventually.hpp"
 #include "support/test_dirs.hpp"
+#include "zmq_fixture.hpp"
 
 using namespace aqua;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct accept_all : transport_observer {
-  std::mutex m;
-  std::vector<std::shared_ptr<connection>> conns;
-  void on_incoming(std::shared_ptr<connection> c) override {
-    std::lock_guard<std::mutex> g(m);
-    conns.push_back(std::move(c));
-  }
-  std::shared_ptr<connection> first() {
-    std::lock_guard<std::mutex> g(m);
-    return conns.empty() ? nullptr : conns.front();
-  }
-  std::size_t count() {
-    std::lock_guard<std::mutex> g(m);
-    return conns.size();
-  }
-};
 
 struct close_watch : connection_observer {
   std::mutex m;
@@ -56,39 +40,17 @@ struct close_watch : connection_observer {
   }
 };
 
-std::shared_ptr<transport> load() {
-  transport_config cfg;
-  cfg.plugin = cfg.name = "zmq";
-  auto t = plugin_loader({test::plugin_build_dir()}).load_transport(cfg);
-  EXPECT_TRUE(t) << (t ? "" : t.err().what());
-  return t ? *t : nullptr;
-}
-
+using aqua::test::accept_all;
 using aqua::test::eventually;
+using aqua::test::load;
+using aqua::test::node_side;
+using aqua::test::port_of;
 
 std::optional<bytes> receive(connection& c, std::chrono::milliseconds limit = 5s) {
   std::optional<bytes> out;
   eventually([&] { return (out = c.try_receive()).has_value(); }, limit);
   return out;
 }
-
-struct node_side {
-  keypair key = keypair::generate();
-  std::shared_ptr<transport> t = load();
-  std::shared_ptr<accept_all> acc = std::make_shared<accept_all>();
-  std::string addr;
-  explicit node_side(bool listen = true, transport_config cfg = {}) {
-    if (!cfg.settings.empty()) {
-      cfg.plugin = cfg.name = "zmq";
-      auto loaded = plugin_loader({test::plugin_build_dir()}).load_transport(cfg);
-      EXPECT_TRUE(loaded) << (loaded ? "" : loaded.err().what());
-      if (loaded) t = *loaded;
-    }
-    t->start(acc, std::make_shared<node_transport_host>(key, system_env()));
-    if (listen) addr = *t->listen("/ip4/127.0.0.1/tcp/0");
-  }
-  ~node_side() { t->stop(); }
-};
 
 // A raw TCP connection from `source` (an address of 127.0.0.0/8) to `port` on 127.0.0.1 that never says anything.
 struct silent_tcp {
@@ -115,9 +77,6 @@ struct silent_tcp {
   }
 };
 
-std::uint16_t port_of(const std::string& multiaddr) {
-  return static_cast<std::uint16_t>(std::stoul(multiaddr.substr(multiaddr.rfind('/') + 1)));
-}
 
 } // namespace
 
