@@ -321,7 +321,7 @@ void zmq_transport::loop() {
         const bool paused = full();
         const bool busy = !paused && drain_router(lp, max_parts);
         again = busy || again;
-        check_meter(*lp, paused || busy);
+        check_meter(*lp, paused);
         for (auto& [rid, l] : lp->peers) {
           flush(*lp->sock, l, &rid);
           backlog = backlog || l.waiting();

@@ -8,10 +8,12 @@
 // bytes libzmq has read from the socket (TCP_INFO bytes received minus those
 // still unread in the kernel) with the wire size of the whole messages the
 // transport took from it. What libzmq holds beyond that is the unfinished
-// message plus whole messages not yet taken; past the allowance at two
-// checks in a row (a burst that was only waiting to be read is gone by the
-// second) the transport shuts the connection down (docs/transports.md,
-// "Limits").
+// message plus whole messages not yet taken. A connection is struck when it
+// is past the allowance and no whole message came from it since the last
+// check: on one TCP connection ZMTP frames follow each other, so a peer in
+// the middle of an endless message delivers nothing, while one whose whole
+// messages wait to be read delivers some at every read turn. Two strikes in
+// a row and the transport shuts it down (docs/transports.md, "Limits").
 
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +28,7 @@ class byte_meter {
   static constexpr std::uint64_t handshake_allowance = 4096;
 
   // `reading`: allowance while the transport reads the socket every turn (an unfinished message and what
-  // arrives during one turn); `paused`: while it does not (whole messages pile up to the high-water mark).
+  // arrives during one turn); `paused`: while it does not read (whole messages pile up to the high-water mark).
   byte_meter(std::uint64_t reading, std::uint64_t paused) : reading_(reading), paused_(paused) {}
 
   // The wire size of one message part (ZMTP 3: flags and a 1-byte or 8-byte size, then the body).
@@ -46,13 +48,17 @@ class byte_meter {
     if (held <= allowance(paused)) return std::nullopt;
     return held;
   }
-  // One check of `fd`: the bytes held if they were over the allowance at this check and the one before.
+  // One check of `fd`: the bytes held if this check and the one before both struck it (over the allowance,
+  // and no whole message taken from it in between).
   std::optional<std::uint64_t> check(int fd, std::uint64_t libzmq_read, bool paused) {
     auto it = conns_.find(fd);
     if (it == conns_.end()) return std::nullopt;
+    auto& c = it->second;
     auto held = over(fd, libzmq_read, paused);
-    const bool again = held && it->second.over_before;
-    it->second.over_before = held.has_value();
+    const bool strike = held && c.took == c.took_at_check;
+    const bool again = strike && c.struck;
+    c.struck = strike;
+    c.took_at_check = c.took;
     return again ? held : std::nullopt;
   }
   std::uint64_t allowance(bool paused) const { return handshake_allowance + (paused ? paused_ : reading_); }
@@ -61,7 +67,8 @@ class byte_meter {
  private:
   struct conn {
     std::uint64_t took = 0;
-    bool over_before = false;
+    std::uint64_t took_at_check = 0;  // `took` at the last check
+    bool struck = false;              // at the last check
   };
   std::uint64_t reading_, paused_;
   std::unordered_map<int, conn> conns_;

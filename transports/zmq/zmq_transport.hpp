@@ -104,7 +104,7 @@ class zmq_transport : public transport {
   void read_monitor(listener& li);
   void close_overdue(listener& li);
   // Shuts down connections of which libzmq holds more than the meter allows (at most every meter_interval_ms);
-  // `paused`: the socket was not read dry this turn, so whole messages may be waiting in it.
+  // `paused`: the socket is not being read (an inbound queue is full), so whole messages may pile up in it.
   void check_meter(listener& li, bool paused);
   static constexpr std::int64_t meter_interval_ms = 100;
   // I/O thread, with the socket's mutex held: reads what the socket has.
