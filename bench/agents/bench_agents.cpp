@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "aqua/agent.hpp"
+#include "bench_args.hpp"
 
 using namespace aqua;
 using clock_type = std::chrono::steady_clock;
@@ -71,15 +72,14 @@ figures bare_caf(int n) {
 } // namespace
 
 int main(int argc, char** argv) {
-  int n = argc > 1 ? std::atoi(argv[1]) : 300;
-  int caf_n = argc > 2 ? std::atoi(argv[2]) : 20000;
+  const aqua::bench::args a(argc, argv, "bench_agents [round trips=300] [caf round trips=20000] [dir=temp dir]");
+  a.at_most(3);
+  const int n = static_cast<int>(a.count(1, "round trips", 300, 1, 10000000));
+  const int caf_n = static_cast<int>(a.count(2, "caf round trips", 20000, 1, 100000000));
   namespace fs = std::filesystem;
   fs::path base = argc > 3 ? fs::path(argv[3]) : fs::temp_directory_path();
+  if (!fs::is_directory(base)) a.fail("dir '" + base.string() + "' is not a directory");
   base /= "aqua-bench-agents-" + std::to_string(::getpid());
-  if (n < 1 || caf_n < 1) {
-    std::fprintf(stderr, "usage: bench_agents [round trips] [caf round trips] [dir]\n");
-    return 2;
-  }
   auto cfg = parse_config("node: {name: bench, log_level: warn}\ncomponents: {}\ntransports: []\n"
                           "agents: [{plugin: echo, name: a}, {plugin: echo, name: b}]\n", "<bench>", base);
   if (!cfg) return std::fprintf(stderr, "%s\n", cfg.err().what().c_str()), 1;

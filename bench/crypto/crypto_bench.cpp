@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "bench_args.hpp"
 #include "work_floor.hpp"
 
 namespace {
@@ -39,9 +40,11 @@ double raw_aead(std::size_t n, const aqua::bytes& msg) {
 } // namespace
 
 int main(int argc, char** argv) {
+  const aqua::bench::args a(argc, argv, "bench_crypto [messages=200000] [reply every=64]");
+  a.at_most(2);
+  std::size_t n = a.count(1, "messages", 200000, 1, 100000000);
+  std::size_t reply_every = a.count(2, "reply every", 64, 0, 100000000);
   if (sodium_init() < 0) return 1;
-  std::size_t n = argc > 1 ? std::stoul(argv[1]) : 200000;
-  std::size_t reply_every = argc > 2 ? std::stoul(argv[2]) : 64;
   aqua::bytes msg(1024, 0x5a);
   raw_aead(n / 10 + 1, msg);  // warm-up
   double raw = raw_aead(n, msg);

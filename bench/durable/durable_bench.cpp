@@ -11,12 +11,15 @@
 #include <string>
 
 #include "store/store.hpp"
+#include "bench_args.hpp"
 #include "work_floor.hpp"
 
 int main(int argc, char** argv) {
-  std::size_t n_group = argc > 1 ? std::stoul(argv[1]) : 200000;
-  std::size_t n_single = argc > 2 ? std::stoul(argv[2]) : 3000;
-  std::size_t in_flight = argc > 3 ? std::stoul(argv[3]) : 4096;
+  const aqua::bench::args a(argc, argv, "bench_durable [group-commit messages=200000] [baseline messages=3000] [in flight=4096]");
+  a.at_most(3);
+  std::size_t n_group = a.count(1, "group-commit messages", 200000, 1, 100000000);
+  std::size_t n_single = a.count(2, "baseline messages", 3000, 1, 100000000);
+  std::size_t in_flight = a.count(3, "in flight", 4096, 1, 1000000);
   auto dir = std::filesystem::temp_directory_path() / ("aqua-bench-durable-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   auto db = aqua::store::db::open(dir);

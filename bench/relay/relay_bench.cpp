@@ -19,6 +19,7 @@
 #include <cstring>
 #include <string>
 
+#include "bench_args.hpp"
 #include "reservations.hpp"
 #include "throughput.hpp"
 
@@ -34,11 +35,6 @@ std::string self_exe() {
   char buf[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-}
-
-int usage() {
-  std::fprintf(stderr, "usage: bench_relay [--quick] [--messages M] [--size S] [--reservations N]\n");
-  return 2;
 }
 
 void print_throughput(const char* name, const throughput_result& r) {
@@ -64,9 +60,14 @@ double per(std::int64_t delta, std::size_t count) {
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::err);  // stopping clients warns about lost relay connections
   params p;
+  const aqua::bench::args args(argc, argv, "bench_relay [--quick] [--messages M] [--size S] [--reservations N]");
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto next = [&]() -> std::size_t { return i + 1 < argc ? std::stoul(argv[++i]) : 0; };
+    auto next = [&]() -> std::size_t {
+      if (i + 1 >= argc) args.fail(a + " needs a value");
+      return args.parse(argv[++i], a.c_str(), a == "--reservations" ? 2 : 1,
+                        a == "--size" ? std::size_t{4} << 20 : std::size_t{100000000});
+    };
     if (a == "--relay-server") return relay_server_main(next());
     if (a == "--quick") {
       p.messages = 2000;
@@ -78,10 +79,9 @@ int main(int argc, char** argv) {
     } else if (a == "--reservations") {
       p.reservations = next();
     } else {
-      return usage();
+      args.fail("unknown argument '" + a + "'");
     }
   }
-  if (p.messages == 0 || p.size == 0 || p.reservations < 2) return usage();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   std::printf("bench/relay: %zu frames of %zu bytes A -> B on 127.0.0.1 (%u cores)\n", p.messages, p.size,

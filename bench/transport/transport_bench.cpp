@@ -37,6 +37,7 @@
 #include "raw_zmq.hpp"
 #include "transport_alone.hpp"
 #include "store/store.hpp"
+#include "bench_args.hpp"
 #include "work_floor.hpp"
 
 namespace fs = std::filesystem;
@@ -289,14 +290,16 @@ store_floor measure_store(const fs::path& dir, const params& p) {
 
 int main(int argc, char** argv) {
   params p;
-  if (argc == 5 && std::string(argv[1]) == "--receiver") {
-    p.messages = std::stoul(argv[3]);
-    return run_receiver(argv[2], p, std::stoi(argv[4]));
+  const aqua::bench::args a(argc, argv, "bench_transport [messages=20000] [round trips=300] [size=1024] [sender threads=64]");
+  if (argc == 5 && std::string(argv[1]) == "--receiver") {  // the receiving process this program starts
+    p.messages = a.parse(argv[3], "messages", 1, 100000000);
+    return run_receiver(argv[2], p, static_cast<int>(a.parse(argv[4], "fd", 0, 65535)));
   }
-  if (argc > 1) p.messages = std::stoul(argv[1]);
-  if (argc > 2) p.round_trips = std::stoul(argv[2]);
-  if (argc > 3) p.size = std::stoul(argv[3]);
-  if (argc > 4) p.threads = std::stoul(argv[4]);
+  a.at_most(4);
+  p.messages = a.count(1, "messages", p.messages, 1, 100000000);
+  p.round_trips = a.count(2, "round trips", p.round_trips, 1, 10000000);
+  p.size = a.count(3, "size", p.size, 1, 1u << 20);
+  p.threads = a.count(4, "sender threads", p.threads, 1, 1024);
   std::vector<std::pair<std::string, fs::path>> runs{
     {"disk", fs::temp_directory_path() / ("aqua-bench-transport-" + std::to_string(::getpid()))}};
   if (fs::is_directory("/dev/shm")) runs.push_back({"tmpfs", fs::path("/dev/shm") / ("aqua-bench-transport-" + std::to_string(::getpid()))});
