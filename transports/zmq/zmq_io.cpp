@@ -224,6 +224,7 @@ void zmq_transport::housekeeping() {
       ++it;
       continue;
     }
+    close_monitor(d.sock.get(), d.monitor);
     d.sock.reset();  // a sender still holding the dealer finds no socket
     g.unlock();
     it = dealers_.erase(it);
@@ -334,7 +335,9 @@ void zmq_transport::loop() {
     for (auto& dp : dealers_) {
       {
         std::lock_guard<std::mutex> g(dp->m);
+        read_monitor(*dp);
         again = drain(*dp, max_parts) || again;
+        check_meter(*dp, dp->l.conn->inbound_full());
         flush(*dp->sock, dp->l, nullptr);
         backlog = backlog || dp->l.waiting();
         items.push_back({nullptr, dp->fd, static_cast<short>(dp->l.conn->inbound_full() ? 0 : ZMQ_POLLIN), 0});

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <vector>
 
 #include "zmq_transport.hpp"
 
@@ -76,6 +77,55 @@ std::size_t open_file_limit() {
   return static_cast<std::size_t>(rl.rlim_cur);
 }
 
+struct monitor_event {
+  std::uint16_t id = 0;
+  int fd = -1;
+};
+
+// The events a socket monitor has queued (at most 4096 per call).
+std::vector<monitor_event> take_events(zmq::socket_t& monitor) {
+  std::vector<monitor_event> out;
+  for (int n = 0; n < 4096; ++n) {
+    zmq::message_t ev, addr;
+    if (!monitor.recv(ev, zmq::recv_flags::dontwait)) break;
+    if (ev.more()) (void)monitor.recv(addr, zmq::recv_flags::dontwait);  // the endpoint: monitor messages arrive whole
+    if (ev.size() < 6) continue;
+    monitor_event e;
+    std::uint32_t value = 0;
+    std::memcpy(&e.id, ev.data(), 2);
+    std::memcpy(&value, ev.data<char>() + 2, 4);
+    e.fd = static_cast<int>(value);
+    out.push_back(e);
+  }
+  return out;
+}
+
+// Reading: one unfinished message, one more that completes between a drain and the check, and 4 MiB for what
+// arrives meanwhile. Paused: the high-water mark's worth of whole messages as well.
+std::unique_ptr<byte_meter> make_meter(const limits& lim) {
+  const std::uint64_t message = lim.max_frame_bytes + (lim.max_frame_bytes / 60000 + 2) * 16;
+  return std::make_unique<byte_meter>(2 * message + (4u << 20), std::uint64_t(lim.hwm + 2) * message);
+}
+
+// One metering pass over a socket's TCP connections: shuts down those the meter strikes out, once it has checked
+// that the fd still is that connection (local port `port` unless 0, peer "ip port" as recorded).
+void meter_pass(byte_meter& meter, const std::unordered_map<int, std::string>& endpoints, std::uint16_t port,
+                bool paused, const std::string& socket_name) {
+  for (const auto& [fd, endpoint] : endpoints) {
+    auto read = bytes_read_from(fd);
+    if (!read) continue;
+    auto held = meter.check(fd, *read, paused);
+    if (!held) continue;
+    std::uint16_t local = 0;
+    std::string ip, current;
+    if (!describe(fd, local, ip, current) || (port != 0 && local != port) || current != endpoint) continue;
+    spdlog::warn("zmq: {}: closing the connection with {}: libzmq holds {} bytes of it beyond whole messages "
+                 "(more than {}: a message that never ends?)", socket_name, endpoint, *held, meter.allowance(paused));
+    meter.closed(fd);  // once: its disconnect follows
+    ::shutdown(fd, SHUT_RDWR);
+  }
+}
+
 } // namespace
 
 result<void> zmq_transport::open_monitor(listener& li) {
@@ -92,10 +142,7 @@ result<void> zmq_transport::open_monitor(listener& li) {
                  li.address, gl.max_connections, lim_.max_connections, files);
   }
   li.guard = std::make_unique<conn_guard>(gl);
-  // Reading: one unfinished message, one more that completes between a drain and the check, and 4 MiB for
-  // what arrives meanwhile. Paused: the high-water mark's worth of whole messages as well.
-  const std::uint64_t message = lim_.max_frame_bytes + (lim_.max_frame_bytes / 60000 + 2) * 16;
-  li.meter = std::make_unique<byte_meter>(2 * message + (4u << 20), std::uint64_t(lim_.hwm + 2) * message);
+  li.meter = make_meter(lim_);
   auto last = li.sock->get(zmq::sockopt::last_endpoint);
   li.port = static_cast<std::uint16_t>(std::stoul(last.substr(last.rfind(':') + 1)));
   const auto ep = "inproc://aqua-zmq-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(&li));
@@ -110,16 +157,7 @@ result<void> zmq_transport::open_monitor(listener& li) {
 void zmq_transport::read_monitor(listener& li) {
   if (!li.monitor) return;
   const auto now = steady_ms();
-  for (int n = 0; n < 4096; ++n) {
-    zmq::message_t ev, addr;
-    if (!li.monitor->recv(ev, zmq::recv_flags::dontwait)) break;
-    if (ev.more()) (void)li.monitor->recv(addr, zmq::recv_flags::dontwait);  // the endpoint: monitor messages arrive whole
-    if (ev.size() < 6) continue;
-    std::uint16_t id = 0;
-    std::uint32_t value = 0;
-    std::memcpy(&id, ev.data(), 2);
-    std::memcpy(&value, ev.data<char>() + 2, 4);
-    const int fd = static_cast<int>(value);
+  for (const auto [id, fd] : take_events(*li.monitor)) {
     if (id == ZMQ_EVENT_DISCONNECTED) {
       li.guard->closed(fd);
       li.meter->closed(fd);
@@ -169,19 +207,46 @@ void zmq_transport::check_meter(listener& li, bool paused) {
   const auto now = steady_ms();
   if (now - li.metered_ms < meter_interval_ms) return;
   li.metered_ms = now;
-  for (const auto& [fd, endpoint] : li.endpoints) {
-    auto read = bytes_read_from(fd);
-    if (!read) continue;
-    auto held = li.meter->check(fd, *read, paused);
-    if (!held) continue;
+  meter_pass(*li.meter, li.endpoints, li.port, paused, li.address);
+}
+
+result<void> zmq_transport::open_monitor(dealer& d, zmq::socket_t& sock, const std::string& address) {
+  d.meter = make_meter(lim_);
+  const auto ep = "inproc://aqua-zmq-monitor-d-" + std::to_string(reinterpret_cast<std::uintptr_t>(&d));
+  if (zmq_socket_monitor(sock.handle(), ep.c_str(), ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+    return error{errc::io_error, "zmq: cannot monitor " + address + ": " + zmq_strerror(zmq_errno())};
+  d.monitor = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+  d.monitor->set(zmq::sockopt::linger, 0);
+  d.monitor->connect(ep);
+  return ok();
+}
+
+void zmq_transport::read_monitor(dealer& d) {
+  if (!d.monitor) return;
+  for (const auto [id, fd] : take_events(*d.monitor)) {
+    d.meter->closed(fd);  // connected: a missed disconnect of an earlier connection on this fd number
+    d.endpoints.erase(fd);
+    if (id != ZMQ_EVENT_CONNECTED) continue;
     std::uint16_t port = 0;
-    std::string ip, current;
-    if (!describe(fd, port, ip, current) || port != li.port || current != endpoint) continue;  // not that one now
-    spdlog::warn("zmq: {}: closing the connection from {}: libzmq holds {} bytes of it beyond whole messages "
-                 "(more than {}: a message that never ends?)", li.address, endpoint, *held, li.meter->allowance(paused));
-    li.meter->closed(fd);  // once: its disconnect follows
-    ::shutdown(fd, SHUT_RDWR);
+    std::string ip, endpoint;
+    if (!describe(fd, port, ip, endpoint)) continue;  // already gone: its disconnect follows
+    d.endpoints[fd] = endpoint;
+    d.meter->opened(fd);
   }
+}
+
+void zmq_transport::check_meter(dealer& d, bool paused) {
+  if (!d.meter) return;
+  const auto now = steady_ms();
+  if (now - d.metered_ms < meter_interval_ms) return;
+  d.metered_ms = now;
+  meter_pass(*d.meter, d.endpoints, 0, paused, d.l.conn->remote_address());
+}
+
+void zmq_transport::close_monitor(zmq::socket_t* sock, std::unique_ptr<zmq::socket_t>& monitor) {
+  if (!monitor) return;
+  if (sock) zmq_socket_monitor(sock->handle(), nullptr, 0);
+  monitor.reset();
 }
 
 } // namespace aqua::zmqt

@@ -58,9 +58,12 @@ bool zmq_transport::drain(dealer& d, std::size_t max_parts) {
     if (d.l.conn->inbound_full()) return false;  // resumed by a wake-up once the node read some
     zmq::message_t first;
     if (!d.sock->recv(first, zmq::recv_flags::dontwait)) return false;
+    const int fd = source_fd(first);
     std::vector<zmq::message_t> msg;
     std::uint64_t wire = 0;
-    if (!read_rest(*d.sock, first, msg, max_parts, wire)) {
+    const bool fits = read_rest(*d.sock, first, msg, max_parts, wire);
+    if (d.meter) d.meter->took(fd, wire);
+    if (!fits) {
       fail_link(d.l, error{errc::frame_too_large, "peer sent a frame larger than max_frame_bytes"});
       return false;
     }

@@ -129,12 +129,15 @@ result<std::shared_ptr<connection>> zmq_transport::dial(const std::string& addre
       if (!host_) return error{errc::not_running, "zmq transport: start() it with the node's transport host first"};
       auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
       configure(*s, ep.second);
+      auto d = std::make_shared<dealer>();
+      // Monitored before it connects, or a fast connect's event would be missed.
+      if (auto r = open_monitor(*d, *s, address); !r) return r.err();
       try {
         s->connect(ep.first);  // asynchronous: ZeroMQ connects and reconnects with backoff
       } catch (const zmq::error_t& e) {
+        close_monitor(s.get(), d->monitor);
         return error{errc::bad_address, "cannot dial " + address + ": " + e.what()};
       }
-      auto d = std::make_shared<dealer>();
       std::weak_ptr<dealer> weak = d;
       auto c = std::make_shared<zconn>(lim_, "dialer", address, [this] { wake(); }, [this, weak] { flush_now(weak); });
       d->fd = s->get(zmq::sockopt::fd);
@@ -159,16 +162,14 @@ void zmq_transport::stop() {
     for (auto& d : dealers_) {
       std::lock_guard<std::mutex> g(d->m);
       d->l.conn->mark_closed(error{errc::connection_closed, "transport stopped"});
+      close_monitor(d->sock.get(), d->monitor);
       d->sock.reset();
     }
     for (auto& li : listeners_) {
       std::lock_guard<std::mutex> g(li->m);
       for (auto& [rid, lk] : li->peers) lk.conn->mark_closed(error{errc::connection_closed, "transport stopped"});
       li->peers.clear();
-      if (li->monitor) {
-        zmq_socket_monitor(li->sock->handle(), nullptr, 0);
-        li->monitor.reset();
-      }
+      close_monitor(li->sock.get(), li->monitor);
       li->sock.reset();
     }
     dealers_.clear();

@@ -69,6 +69,13 @@ class zmq_transport : public transport {
     std::unique_ptr<zmq::socket_t> sock;
     zmq::fd_t fd{};
     link l;
+    // I/O thread only: libzmq's monitor of the DEALER's TCP connection (one at a time; a new one after each
+    // reconnect), metered like a listener's (zmq_meter.hpp): a fake listener at a dialled address could
+    // otherwise grow the node with a message that never ends.
+    std::unique_ptr<zmq::socket_t> monitor;
+    std::unique_ptr<byte_meter> meter;
+    std::unordered_map<int, std::string> endpoints;  // fd -> the peer's "ip port"
+    std::int64_t metered_ms = 0;
   };
 
   void configure(zmq::socket_t& s, bool v6);
@@ -106,6 +113,11 @@ class zmq_transport : public transport {
   // Shuts down connections of which libzmq holds more than the meter allows (at most every meter_interval_ms);
   // `paused`: the socket is not being read (an inbound queue is full), so whole messages may pile up in it.
   void check_meter(listener& li, bool paused);
+  result<void> open_monitor(dealer& d, zmq::socket_t& sock, const std::string& address);
+  void read_monitor(dealer& d);
+  void check_meter(dealer& d, bool paused);
+  // Detaches a socket's monitor (before the socket goes).
+  static void close_monitor(zmq::socket_t* sock, std::unique_ptr<zmq::socket_t>& monitor);
   static constexpr std::int64_t meter_interval_ms = 100;
   // I/O thread, with the socket's mutex held: reads what the socket has.
   // True when it stopped before the socket ran dry (come back at once).

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "identity/keypair.hpp"
 #include "support/eventually.hpp"
 #include "transports/zmq/zmq_meter.hpp"
 #include "zmq_fixture.hpp"
@@ -22,26 +24,39 @@ using aqua::zmqt::byte_meter;
 
 namespace {
 
-// A TCP connection to 127.0.0.1:`port` that has done the ZMTP 3.0 NULL handshake as a DEALER.
+// A TCP connection that has done the ZMTP 3.0 NULL handshake as `socket_type`: dialled to 127.0.0.1:`port`, or
+// accepted on `listening` (a fake listener).
 struct raw_zmtp {
   int fd = -1;
   int error = 0;  // errno of the send that failed
-  explicit raw_zmtp(std::uint16_t port) {
+  raw_zmtp(std::uint16_t port, const char* socket_type) {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in to{};
     to.sin_family = AF_INET;
     ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
     to.sin_port = htons(port);
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    handshake(socket_type);
+  }
+  raw_zmtp(int listening, const char* socket_type, std::chrono::milliseconds wait) {
+    pollfd p{listening, POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, static_cast<int>(wait.count())), 1) << "nobody dialled the fake listener";
+    fd = ::accept(listening, nullptr, nullptr);
+    EXPECT_GE(fd, 0);
+    handshake(socket_type);
+  }
+  void handshake(const char* socket_type) {
     timeval tv{2, 0};  // a send that cannot go on for 2 s counts as stopped
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     std::uint8_t greeting[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0};
     std::memcpy(greeting + 12, "NULL", 4);
     EXPECT_TRUE(put(greeting, sizeof greeting));
-    const std::string ready = std::string("\x05READY\x0bSocket-Type", 18) + std::string("\0\0\0\x06", 4) + "DEALER";
+    const std::string type(socket_type);
+    const std::string ready = std::string("\x05READY\x0bSocket-Type", 18) + std::string("\0\0\0", 3) +
+                              static_cast<char>(type.size()) + type;
     const std::uint8_t head[2] = {0x04, static_cast<std::uint8_t>(ready.size())};
     EXPECT_TRUE(put(head, 2) && put(ready.data(), ready.size()));
-    // libzmq's greeting and READY: the handshake is over before the first part goes.
+    // The other side's greeting and READY: the handshake is over before the first part goes.
     std::uint8_t in[256];
     std::size_t got = 0;
     timeval rt{2, 0};
@@ -51,7 +66,7 @@ struct raw_zmtp {
       if (k <= 0) break;
       got += static_cast<std::size_t>(k);
     }
-    EXPECT_GE(got, 64u + 2 + 28) << "no ZMTP greeting and READY from the listener";
+    EXPECT_GE(got, 64u + 2 + 28) << "no ZMTP greeting and READY from the other side";
   }
   ~raw_zmtp() { ::close(fd); }
   bool put(const void* p, std::size_t n) {
@@ -74,6 +89,24 @@ struct raw_zmtp {
     return put(head, sizeof head) && put(body.data(), body.size());
   }
 };
+
+// Sends parts of one message that never ends: 16 MiB at full speed (the meter looks every 100 ms), then a
+// trickle until the other side ends the connection (5 s at most). Returns the bytes sent.
+std::size_t endless_message(raw_zmtp& hostile) {
+  const bytes chunk(60000, 0x41);
+  std::size_t sent = 0;
+  while (sent < (16u << 20) && hostile.part(chunk)) sent += chunk.size();
+  EXPECT_GT(sent, 6u << 20) << "ended before the allowance: " << std::strerror(hostile.error);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  bool cut = false;
+  while (!cut && std::chrono::steady_clock::now() < deadline) {
+    cut = !hostile.part(chunk);
+    if (!cut) sent += chunk.size();
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(cut) << "the other side kept taking parts of a message that never ends: " << sent << " bytes";
+  return sent;
+}
 
 } // namespace
 
@@ -112,21 +145,8 @@ TEST(zmq, a_peer_that_never_ends_its_multipart_message_is_cut_off) {
   transport_config cfg;
   cfg.settings = {{"max_frame_bytes", "1048576"}, {"handshake_timeout_ms", "60000"}};
   test::node_side server(true, cfg);
-  raw_zmtp hostile(test::port_of(server.addr));
-  const bytes chunk(60000, 0x41);
-  std::size_t sent = 0;
-  // 16 MiB at full speed (the meter looks every 100 ms), then a trickle until the listener ends it.
-  while (sent < (16u << 20) && hostile.part(chunk)) sent += chunk.size();
-  EXPECT_GT(sent, 6u << 20) << "ended before the allowance: " << std::strerror(hostile.error);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  bool cut = false;
-  while (!cut && std::chrono::steady_clock::now() < deadline) {
-    cut = !hostile.part(chunk);
-    if (!cut) sent += chunk.size();
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(cut) << "the listener kept taking parts of a message that never ends: " << sent << " bytes";
-  std::printf("cut off after %zu bytes of one unfinished message\n", sent);
+  raw_zmtp hostile(test::port_of(server.addr), "DEALER");
+  std::printf("cut off after %zu bytes of one unfinished message\n", endless_message(hostile));
   // A well-behaved peer still gets in.
   test::node_side client(false);
   auto c = client.t->dial(server.addr + "/p2p/" + server.key.id().str());
@@ -136,4 +156,27 @@ TEST(zmq, a_peer_that_never_ends_its_multipart_message_is_cut_off) {
   std::optional<bytes> got;
   ASSERT_TRUE(test::eventually([&] { return (got = server.acc->first()->try_receive()).has_value(); }, 5s));
   EXPECT_EQ(got->size(), 200000u);
+}
+
+// The dialler's side: a fake listener at the dialled address (a contact card can name any address).
+TEST(zmq, a_fake_listener_that_never_ends_its_multipart_message_is_cut_off) {
+  transport_config cfg;
+  cfg.settings = {{"max_frame_bytes", "1048576"}, {"handshake_timeout_ms", "60000"}};
+  test::node_side client(false, cfg);
+  const int listening = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  ::inet_pton(AF_INET, "127.0.0.1", &at.sin_addr);
+  ASSERT_EQ(::bind(listening, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(::listen(listening, 4), 0);
+  socklen_t len = sizeof at;
+  ASSERT_EQ(::getsockname(listening, reinterpret_cast<sockaddr*>(&at), &len), 0);
+  const auto someone = keypair::generate().id().str();
+  auto c = client.t->dial("/ip4/127.0.0.1/tcp/" + std::to_string(ntohs(at.sin_port)) + "/p2p/" + someone);
+  ASSERT_TRUE(c) << c.err().what();
+  {
+    raw_zmtp hostile(listening, "ROUTER", 5000ms);
+    std::printf("cut off after %zu bytes of one unfinished message\n", endless_message(hostile));
+  }
+  ::close(listening);
 }
