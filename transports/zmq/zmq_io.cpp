@@ -30,7 +30,7 @@ zmq_transport::sent zmq_transport::send_parts(zmq::socket_t& s, const std::strin
 }
 
 void zmq_transport::fail_link(link& l, const error& why) {
-  spdlog::warn("zmq: connection {}: {}", l.conn->remote_address(), why.what());
+  peer_warn("zmq: connection {}: {}{}", l.conn->remote_address(), why.what());
   l.conn->mark_closed(why);
 }
 
@@ -115,7 +115,7 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
       else if (*out) l.control_out.push_back(std::move(**out));
     }
     if (!r) {
-      spdlog::warn("zmq: handshake on {} failed: {}", li.address, r.err().what());
+      peer_warn("zmq: handshake on {} failed: {}{}", li.address, r.err().what());
       erase_peer(li, it);
       return;
     }

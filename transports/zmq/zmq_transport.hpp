@@ -16,6 +16,7 @@
 
 #include <aqua/transport.hpp>
 
+#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
 #include <atomic>
@@ -25,6 +26,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/log_limit.hpp"
 #include "zmq_guard.hpp"
 #include "zmq_meter.hpp"
 #include "zmq_link.hpp"
@@ -134,6 +136,16 @@ class zmq_transport : public transport {
   // connections that got frames this turn.
   void notify_readable();
   void fail_link(link& l, const error& why);
+  // A line about something a peer did (a failed handshake or link), under peer_log_ (any thread).
+  template <class... Args>
+  void peer_warn(fmt::format_string<Args..., std::string> f, Args&&... args) {
+    std::optional<std::uint64_t> left_out;
+    {
+      std::lock_guard<std::mutex> g(peer_log_mutex_);
+      left_out = peer_log_.allow(steady_ms());
+    }
+    if (left_out) spdlog::warn(f, std::forward<Args>(args)..., suppressed_note(*left_out));
+  }
   std::shared_ptr<transport_observer> observer() const;
 
   limits lim_;
@@ -150,6 +162,8 @@ class zmq_transport : public transport {
   std::vector<std::shared_ptr<listener>> listeners_;  // the vectors: I/O thread only
   std::vector<std::shared_ptr<dealer>> dealers_;
   std::vector<std::shared_ptr<zconn>> readable_;  // I/O thread only
+  std::mutex peer_log_mutex_;
+  log_limit peer_log_;
   std::atomic<bool> running_{true};
   std::thread io_;
 };

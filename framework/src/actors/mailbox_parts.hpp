@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/log_limit.hpp"
 #include "actors/protocol.hpp"
 #include "delivery/dedup.hpp"
 #include "delivery/records.hpp"
@@ -68,6 +69,7 @@ struct mailbox_state {
   std::vector<queued_send> seal_queue;   // sends for the next seal_many (flush_sends)
   std::vector<std::string> seal_later;   // deferred messages that entered their window (seal_deferred)
   std::unordered_set<std::string> sealing;  // deferred messages being sealed and written
+  log_limit rejected_log;  // "rejected envelope" lines: peers choose how many (core/log_limit.hpp)
   // recipient -> sends taken by flush_sends whose records are not in `out` yet (they count towards the window)
   std::unordered_map<std::string, std::size_t> sends_unsettled;
   bool timer_armed = false;

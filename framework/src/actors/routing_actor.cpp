@@ -25,7 +25,8 @@ void forward(routing_actor_t* self, bytes frame, const peer_id& to) {
       },
       [=](const caf::error& e) {
         ++self->state.rejected;
-        spdlog::warn("routing: dropped frame for {}: {}", recipient, from_caf(e).what());
+        if (auto left_out = self->state.peer_log.allow(routing_now_ms()))
+          spdlog::warn("routing: dropped frame for {}: {}{}", recipient, from_caf(e).what(), suppressed_note(*left_out));
       });
 }
 
@@ -34,7 +35,10 @@ void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
   auto to = e2ee::peek_recipient(frame);
   if (!to) {
     ++self->state.rejected;
-    spdlog::warn("routing: rejected frame on {}: {}", transport, to.err().what());
+    if (auto left_out = self->state.peer_log.allow(routing_now_ms()))
+      spdlog::warn("routing: rejected frame on {} from {}: {}{}", transport,
+                   self->state.conns[id].peer.empty() ? "a connection not yet bound to a peer" : self->state.conns[id].peer,
+                   to.err().what(), suppressed_note(*left_out));
     return;
   }
   if (!(*to == self->state.setup.self)) {
@@ -119,7 +123,9 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       auto to = e2ee::peek_recipient(frame);
       if (!to || !(*to == self->state.setup.self)) {
         ++self->state.rejected;
-        spdlog::warn("routing: dropped held frame: {}", to ? "addressed to " + to->str() : to.err().what());
+        if (auto left_out = self->state.peer_log.allow(routing_now_ms()))
+          spdlog::warn("routing: dropped held frame{}: {}{}", depositor.empty() ? "" : " deposited by " + depositor,
+                       to ? "addressed to " + to->str() : to.err().what(), suppressed_note(*left_out));
         done(ok());  // never to be fetched again
         return;
       }

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "core/log_limit.hpp"
 #include "actors/protocol.hpp"
 #include "routing/path_table.hpp"
 
@@ -101,6 +102,7 @@ struct routing_state {
   // outbox's retries of an offline peer's message do not deposit it again.
   std::map<std::string, std::int64_t> deposited_recently;
   std::deque<std::string> deposited_order;
+  log_limit peer_log;  // lines about frames peers sent that were rejected or dropped (core/log_limit.hpp)
   static inline const char* name = "aqua.routing";
 
   // CAF destroys the state when the actor exits: close everything we own.
