@@ -93,6 +93,20 @@ class ConfigCheck(unittest.TestCase):
                 self.assertIn(at, p.stderr)
                 self.assertNotIn("serving", p.stdout)
 
+    def test_an_agent_listen_address_zmq_cannot_use_is_refused_where_it_is_written(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            run("--dir", tmp, "init", check=0)
+            cfg = os.path.join(tmp, "node.yaml")
+            with open(cfg, "w") as f:
+                f.write("components: {}\ntransports:\n  - plugin: loopback\n    listen: [/memory/fine]\n"
+                        "agents:\n  - plugin: news\n    listen:\n      - /ip4/127.0.0.1/tcp/0\n"
+                        "      - /ip4/127.0.0.1/udp/4001\n")
+            p = run("config", "check", cfg, check=3)
+            self.assertIn(f"{cfg}:9:9: agents[0].listen[1]: ", p.stderr)
+            self.assertIn("zmq transport needs /ip4|ip6|dns*/HOST/tcp/PORT", p.stderr)
+            self.assertIn("/ip4/127.0.0.1/udp/4001", p.stderr)
+            run("config", "check", "--no-plugins", cfg, check=0)
+
     def test_missing_file(self):
         p = run("config", "check", "/nonexistent/aqua.yaml", check=3)
         self.assertIn("cannot open config '/nonexistent/aqua.yaml': No such file or directory", p.stderr)

@@ -277,11 +277,13 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
     if (auto c = w.child(a, p, "listen", false); c.IsDefined()) {
       if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
       for (std::size_t j = 0; j < c.size(); ++j) {
-        auto addr = checked_address(w, c[j], yaml_walker::index(p + ".listen", j));
+        auto at = yaml_walker::index(p + ".listen", j);
+        auto addr = checked_address(w, c[j], at);
         if (addr.rfind("/memory/", 0) == 0)
-          w.fail(errc::config_bad_value, c[j], yaml_walker::index(p + ".listen", j),
+          w.fail(errc::config_bad_value, c[j], at,
                  "agents always listen on /memory/<peer ID>; list only addresses for other processes here");
         ac.listen.push_back(addr);
+        cfg.located[at] = w.where(c[j]);  // its zmq factory may refuse it (aqua config check)
       }
     }
     if (auto c = w.child(a, p, "settings", false); c.IsDefined() && !c.IsNull()) {
