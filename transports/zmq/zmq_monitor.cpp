@@ -100,6 +100,18 @@ std::vector<monitor_event> take_events(zmq::socket_t& monitor) {
   return out;
 }
 
+// A PAIR socket that receives libzmq's `events` about `sock`'s TCP connections (an inproc endpoint per socket).
+result<std::unique_ptr<zmq::socket_t>> attach_monitor(zmq::context_t& ctx, zmq::socket_t& sock, int events,
+                                                      const std::string& name) {
+  const auto ep = "inproc://aqua-zmq-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(sock.handle()));
+  if (zmq_socket_monitor(sock.handle(), ep.c_str(), events) != 0)
+    return error{errc::io_error, "zmq: cannot monitor " + name + ": " + zmq_strerror(zmq_errno())};
+  auto m = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::pair);
+  m->set(zmq::sockopt::linger, 0);
+  m->connect(ep);
+  return m;
+}
+
 // Reading: one unfinished message, one more that completes between a drain and the check, and 4 MiB for what
 // arrives meanwhile. Paused: the high-water mark's worth of whole messages as well.
 std::unique_ptr<byte_meter> make_meter(const limits& lim) {
@@ -145,12 +157,9 @@ result<void> zmq_transport::open_monitor(listener& li) {
   li.meter = make_meter(lim_);
   auto last = li.sock->get(zmq::sockopt::last_endpoint);
   li.port = static_cast<std::uint16_t>(std::stoul(last.substr(last.rfind(':') + 1)));
-  const auto ep = "inproc://aqua-zmq-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(&li));
-  if (zmq_socket_monitor(li.sock->handle(), ep.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
-    return error{errc::io_error, "zmq: cannot monitor " + li.address + ": " + zmq_strerror(zmq_errno())};
-  li.monitor = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
-  li.monitor->set(zmq::sockopt::linger, 0);
-  li.monitor->connect(ep);
+  auto m = attach_monitor(ctx_, *li.sock, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED, li.address);
+  if (!m) return m.err();
+  li.monitor = std::move(*m);
   return ok();
 }
 
@@ -212,12 +221,9 @@ void zmq_transport::check_meter(listener& li, bool paused) {
 
 result<void> zmq_transport::open_monitor(dealer& d, zmq::socket_t& sock, const std::string& address) {
   d.meter = make_meter(lim_);
-  const auto ep = "inproc://aqua-zmq-monitor-d-" + std::to_string(reinterpret_cast<std::uintptr_t>(&d));
-  if (zmq_socket_monitor(sock.handle(), ep.c_str(), ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
-    return error{errc::io_error, "zmq: cannot monitor " + address + ": " + zmq_strerror(zmq_errno())};
-  d.monitor = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
-  d.monitor->set(zmq::sockopt::linger, 0);
-  d.monitor->connect(ep);
+  auto m = attach_monitor(ctx_, sock, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED, address);
+  if (!m) return m.err();
+  d.monitor = std::move(*m);
   return ok();
 }
 
