@@ -32,7 +32,7 @@ struct engine_limits {
   // A used one-time prekey stays usable this long for other initiators holding a copy of the card that
   // listed it (cards are valid 30 days by default); 0 deletes it on first use. At most max_spent_one_time.
   std::int64_t spent_one_time_keep_ms = 30LL * 24 * 3600 * 1000;
-  std::size_t max_spent_one_time = 10000;
+  std::size_t max_spent_one_time = 2000;  // 44 bytes each in the engine state (e/meta, rewritten per new session)
   std::size_t max_sessions = 10000;     // least recently used sessions are evicted beyond this
   std::uint32_t expire_every = 1024;    // opens between sweeps of expired skipped keys
 };
