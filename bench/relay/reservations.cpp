@@ -158,6 +158,7 @@ int relay_server_main(std::size_t n) {
   cfg.max_connections = n + 64;
   cfg.max_connections_per_ip = n + 64;
   cfg.ping_interval_ms = 0;  // idle means idle: no keepalive traffic during the measurement
+  cfg.ping_timeout_ms = 0;   // ... and no connection closed for it
   p2p::relay_server rs(key, system_env(), cfg);
   if (auto r = rs.start(); !r) {
     std::cout << "error " << r.err().what() << std::endl;

@@ -6,6 +6,7 @@ through it (every byte between them crosses the relay):
   * both daemons' cards carry their circuit addresses; messages go both ways;
   * `aqua status` on the relay shows the reservations and relayed bytes;
   * a message for a daemon that is offline waits in the relay's mailbox and arrives when it is back;
+  * a relay whose disk is nearly full (mailbox_min_free_bytes) refuses deposits, says why, and runs on;
   * precise errors: a bad --listen, the port already in use.
 Usage: test_relay.py <aqua> <source dir>"""
 import json
@@ -204,6 +205,44 @@ class Relay(unittest.TestCase):
             # circuit read as "sent" and the next line's last error vanished).
             self.assertEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_sent"], 0)
             self.assertIn("last attempt failed: connection_refused: cannot reach", aqua(a, "outbox", "list").stdout)
+            self.stop(proc_a)
+            self.stop(proc_r)
+
+    def test_a_relay_whose_disk_is_nearly_full_refuses_deposits_and_keeps_running(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
+            r, a, b = (os.path.join(tmp, x) for x in ("relay", "a", "b"))
+            port = free_port()
+            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-disk-r").stdout)["peer_id"]
+            cfg = os.path.join(r, "config.yaml")
+            with open(cfg) as f:
+                text = f.read()
+            with open(cfg, "w") as f:  # keeps 16 TiB free: more than this disk has, so it counts as nearly full
+                f.write(text.replace("    serve: false\n", "    serve: false\n    mailbox_min_free_bytes: 17592186044416\n"))
+            aqua(r, "config", "check", cfg)  # a known key with a valid value
+            proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+            relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
+            for d in (a, b):
+                aqua(d, "init", "--listen", f"/memory/disk-{os.path.basename(d)}")
+                use_relay(d, relay_addr)
+            proc_a, _ = self.start(a, "serve")
+            proc_b, ev_b = self.start(b, "serve")
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            self.stop(proc_b)  # bob is offline: alice's message goes to the relay's mailbox, which refuses it
+            mid = json.loads(aqua(a, "send", "bob", "hello", "--json").stdout)["message_id"]
+
+            def last_error():
+                return {m["message_id"]: m for m in json.loads(aqua(a, "outbox", "list", "--json").stdout)["messages"]}[
+                    mid]["last_error"]
+
+            deadline = time.time() + 60
+            while time.time() < deadline and "quota_exceeded" not in last_error():
+                time.sleep(0.2)
+            err = last_error()
+            self.assertIn("quota_exceeded", err)
+            self.assertIn("the relay's disk is nearly full", err)
+            self.assertIn("mailbox_min_free_bytes", err)
+            self.assertIsNone(proc_r.poll())  # the relay refused, and runs on
+            self.assertEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"], 0)
             self.stop(proc_a)
             self.stop(proc_r)
 

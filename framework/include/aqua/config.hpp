@@ -73,6 +73,9 @@ struct relay_config {
   std::uint64_t mailbox_max_incomplete_bytes_per_peer = 16ull << 20;
   std::uint64_t mailbox_max_incomplete_bytes_total = 128ull << 20;
   std::uint32_t mailbox_incomplete_timeout_s = 30;
+  // a deposit that would leave less than this free on the filesystem of the relay's store is refused
+  // (QUOTA_EXCEEDED) instead of filling the disk, which would stop the store (docs/relay.md)
+  std::uint64_t mailbox_min_free_bytes = 256ull << 20;
 };
 
 struct mailbox_config {

@@ -124,6 +124,7 @@ void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& r
   u64("mailbox_max_incomplete_bytes_total", r.mailbox_max_incomplete_bytes_total, one_message,
       std::uint64_t{1} << 40);
   u32("mailbox_incomplete_timeout_s", r.mailbox_incomplete_timeout_s, 1, 3600);
+  u64("mailbox_min_free_bytes", r.mailbox_min_free_bytes, 0, std::uint64_t{1} << 44);
   if (r.serve && r.listen.empty())
     w.fail(errc::config_missing_field, serve, rp + ".listen",
            "relay.serve: true needs at least one listen address, e.g. listen: [/ip4/0.0.0.0/tcp/4001]");
@@ -185,7 +186,7 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
                                  "max_connects_per_minute", "mailbox", "mailbox_max_messages_per_peer",
                                  "mailbox_max_bytes_per_peer", "mailbox_max_bytes_total", "mailbox_max_ttl_s",
                                  "mailbox_max_incomplete_bytes_per_peer", "mailbox_max_incomplete_bytes_total",
-                                 "mailbox_incomplete_timeout_s"});
+                                 "mailbox_incomplete_timeout_s", "mailbox_min_free_bytes"});
       c.IsMap())
     parse_relay(w, c, path + ".relay", cfg.relay);
   if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s", "agent_keep_handled"}); c.IsMap()) {

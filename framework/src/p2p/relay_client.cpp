@@ -25,6 +25,7 @@ tcp_host_config relay_client::host_config() {
   tcp_host_config hc;
   hc.p2p.protocols = {std::string(relay::stop_protocol_id), std::string(aqua_msg_protocol_id)};
   hc.ping_interval_ms = config_.ping_interval_ms;
+  hc.ping_timeout_ms = config_.ping_timeout_ms;
   hc.max_connections = config_.max_channels + config_.relays.size() + 16;
   return hc;
 }

@@ -45,6 +45,7 @@ struct relay_client_config {
   std::int64_t min_refresh_ms = 30000;          // refresh no sooner than this ...
   std::int64_t refresh_margin_ms = 5 * 60000;   // ... and this long before the reservation expires
   std::int64_t ping_interval_ms = 15000;        // keepalive on every connection
+  std::int64_t ping_timeout_ms = 45000;         // a relay connection silent this long is dead: closed, redialled
   std::int64_t reserve_timeout_ms = 30000;      // a RESERVE without an answer by then fails (and is retried)
   std::int64_t connect_timeout_ms = 20000;      // a dialled channel not open by then fails with timeout
   bool require_voucher = false;                 // refuse reservations without a valid voucher

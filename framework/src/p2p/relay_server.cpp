@@ -81,6 +81,7 @@ tcp_host_config relay_server::host_config() {
   hc.max_connections = config_.max_connections;
   hc.max_connections_per_ip = config_.max_connections_per_ip;
   hc.ping_interval_ms = config_.ping_interval_ms;
+  hc.ping_timeout_ms = config_.ping_timeout_ms;
   return hc;
 }
 

@@ -51,7 +51,10 @@ struct relay_server_config {
   std::size_t max_service_output = 16u << 20;
   std::int64_t expire_interval_ms = 10000;     // hop_policy::expire sweep
   std::int64_t request_timeout_ms = 10000;     // a HOP stream's request, and the STOP handshake
-  std::int64_t ping_interval_ms = 30000;       // keepalive on every connection; 0 = off
+  std::int64_t ping_interval_ms = 15000;       // keepalive on every connection; 0 = off
+  // A connection from which nothing arrived this long is closed (tcp_host_config::ping_timeout_ms): a peer
+  // that finished the handshake and went silent would otherwise hold its connection slot for ever; 0 = never.
+  std::int64_t ping_timeout_ms = 45000;
   std::vector<stream_service> services;
 };
 

@@ -361,6 +361,7 @@ void tcp_host::on_readable(conn_id id) {
       close(id, sys_error(errc::connection_closed, "read from " + c.remote));
       return;
     }
+    if (c.alive) c.alive->received(mono_ms());
     auto r = c.p2p->on_data(bytes_view(buf, static_cast<std::size_t>(n)));
     if (!r) {
       flush(id);

@@ -23,7 +23,9 @@
 // readable listener would spin the loop); per connection, output not yet taken by the
 // socket (or the carrier stream) above max_output_buffer stops reading from
 // that connection (TCP) or closes it (carried); reads of 64 KiB, at most
-// 16 per wake-up per connection; max_commands queued; handshake timeout.
+// 16 per wake-up per connection; max_commands queued; handshake timeout;
+// an established connection from which nothing at all arrived for
+// ping_timeout_ms is closed with errc::timeout (p2p/keepalive.hpp).
 
 #include <atomic>
 #include <functional>
@@ -36,6 +38,7 @@
 #include <type_traits>
 
 #include "aqua/env.hpp"
+#include "p2p/keepalive.hpp"
 #include "p2p/p2p_connection.hpp"
 
 namespace aqua::p2p {
@@ -51,6 +54,10 @@ struct tcp_host_config {
   std::size_t max_output_buffer = 8u << 20;    // per connection
   std::int64_t handshake_timeout_ms = 10000;   // until established
   std::int64_t ping_interval_ms = 0;           // keepalive ping per established connection; 0 = off
+  // An established connection from which no byte at all arrived for this long (no ping answer, no ping of
+  // its own, no window update) is closed with errc::timeout: its peer is dead, or holds a connection slot
+  // without using it. Keep it at 2-3 ping intervals, so that a live peer has answered a ping or two; 0 = never.
+  std::int64_t ping_timeout_ms = 0;
   std::size_t max_commands = 4096;
 };
 
@@ -158,7 +165,8 @@ class tcp_host {
     std::size_t out_pos = 0;
     std::string remote;          // "/ip4/A/tcp/P"
     timer_id handshake_timer = 0;
-    timer_id ping_timer = 0;
+    timer_id keepalive_timer = 0;
+    std::optional<keepalive> alive;  // once established: pings and silence
   };
 
   void run();
@@ -174,7 +182,11 @@ class tcp_host {
   void pump(conn_id id);
   void route_to_child(conn_id child, p2p_event& ev);
   void update_interest(conn_id id, conn& c);
-  void arm_ping(conn_id id);
+  // Schedules the connection's next keepalive step (ping, or the silence check).
+  void arm_keepalive(conn_id id);
+  void on_keepalive(conn_id id);
+  // Bytes from the peer wait in the socket (a carried connection: in its carrier's).
+  bool unread(const conn& c) const;
   void run_timers();
   std::int64_t mono_ms() const;
 
@@ -189,7 +201,8 @@ class tcp_host {
   int spare_fd_ = -1;                          // /dev/null, given up to shed a connection out of descriptors
   std::map<std::uint32_t, std::size_t> per_ip_;  // accepted TCP connections by IPv4 address
   std::uint64_t refused_ = 0;                  // connections refused at accept (limits, no descriptors)
-  std::int64_t refusal_logged_ms_ = 0, shed_logged_ms_ = 0;
+  std::uint64_t silent_closed_ = 0;             // established connections closed for silence (ping_timeout_ms)
+  std::int64_t refusal_logged_ms_ = 0, shed_logged_ms_ = 0, silence_logged_ms_ = 0;
   std::vector<std::uint16_t> listen_ports_;
   std::map<conn_id, conn> conns_;
   conn_id next_conn_ = 1;

@@ -81,17 +81,52 @@ result<conn_id> tcp_host::adopt_stream(conn_id parent, std::uint32_t stream, boo
   return id;
 }
 
-void tcp_host::arm_ping(conn_id id) {
-  if (config_.ping_interval_ms <= 0) return;
+void tcp_host::arm_keepalive(conn_id id) {
   auto it = conns_.find(id);
-  if (it == conns_.end()) return;
-  it->second.ping_timer = add_timer(config_.ping_interval_ms, [this, id] {
-    auto c = conns_.find(id);
-    if (c == conns_.end()) return;
-    (void) c->second.p2p->ping();
-    flush(id);
-    arm_ping(id);
-  });
+  if (it == conns_.end() || !it->second.alive) return;
+  const std::int64_t due = it->second.alive->next_due_ms();
+  if (due < 0) return;  // no pings, no timeout
+  it->second.keepalive_timer = add_timer(due - mono_ms(), [this, id] { on_keepalive(id); });
+}
+
+void tcp_host::on_keepalive(conn_id id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || !it->second.alive) return;
+  conn& c = it->second;
+  const std::int64_t now = mono_ms();
+  switch (c.alive->on_timer(now)) {
+    case keepalive::action::close: {
+      if (unread(c)) {  // our loop was busy, not the peer silent: its bytes wait in the socket
+        c.alive->received(now);
+        break;
+      }
+      const std::int64_t silent = c.alive->silent_ms(now);
+      ++silent_closed_;
+      // One line per second at most: a relay may lose many connections at once (an attacker's, or a network's).
+      if (log_due(silence_logged_ms_))
+        spdlog::info("tcp host: closing {}: nothing received for {} ms (ping_timeout_ms {}; {} closed so in all)",
+                     c.remote, silent, config_.ping_timeout_ms, silent_closed_);
+      close(id, error{errc::timeout, "tcp host: no answer to ping for " + std::to_string(silent) + " ms from " +
+                                         c.remote + " (nothing received; ping_timeout_ms " +
+                                         std::to_string(config_.ping_timeout_ms) + ")"});
+      return;
+    }
+    case keepalive::action::ping:
+      (void) c.p2p->ping();
+      flush(id);  // may close the connection (arm_keepalive then does nothing)
+      break;
+    case keepalive::action::none: break;
+  }
+  arm_keepalive(id);
+}
+
+bool tcp_host::unread(const conn& c) const {
+  if (c.fd < 0) {
+    auto pit = conns_.find(c.parent);
+    return c.parent != 0 && pit != conns_.end() && unread(pit->second);
+  }
+  std::uint8_t b = 0;
+  return ::recv(c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void tcp_host::pump(conn_id id) {
@@ -106,7 +141,8 @@ void tcp_host::pump(conn_id id) {
     if (ev->kind == p2p_event_kind::established) {
       c.established = true;
       cancel_timer(c.handshake_timer);
-      arm_ping(id);
+      c.alive.emplace(keepalive_config{config_.ping_interval_ms, config_.ping_timeout_ms}, mono_ms());
+      arm_keepalive(id);
       if (cb_.on_established) cb_.on_established(id, ev->peer, c.inbound);
     } else if (auto ch = c.carried.find(ev->stream_id); stream_event && ch != c.carried.end()) {
       const conn_id child = ch->second;
@@ -124,6 +160,7 @@ void tcp_host::route_to_child(conn_id child, p2p_event& ev) {
   if (it == conns_.end()) return;
   switch (ev.kind) {
     case p2p_event_kind::stream_data:
+      if (it->second.alive) it->second.alive->received(mono_ms());
       if (auto pit = conns_.find(it->second.parent); it->second.parent != 0 && pit != conns_.end())
         pit->second.p2p->consumed(it->second.parent_stream, ev.data.size());  // flushed by the parent's pump
       if (auto r = it->second.p2p->on_data(ev.data); !r) {
@@ -193,7 +230,7 @@ void tcp_host::close(conn_id id, const error& reason) {
   conn c = std::move(it->second);
   conns_.erase(it);
   cancel_timer(c.handshake_timer);
-  cancel_timer(c.ping_timer);
+  cancel_timer(c.keepalive_timer);
   if (c.p2p) append(c.out, c.p2p->take_output());
   if (c.ip)
     if (auto ip = per_ip_.find(*c.ip); ip != per_ip_.end() && --ip->second == 0) per_ip_.erase(ip);

@@ -26,6 +26,7 @@ struct held_mail::state {
   std::map<std::string, std::vector<waiter>> pending_puts;    // hash hex -> callers waiting for that write
   std::set<std::pair<std::string, std::uint64_t>> deleting;   // (recipient, id) deletes in flight
   held_mail_stats counters;
+  std::optional<free_space_guard> disk;  // room left on the store's filesystem
 
   void add(const std::string& peer, std::uint64_t size) {
     auto& u = per_peer[peer];
@@ -50,16 +51,19 @@ held_mail_limits limits_of(const relay_config& relay) {
   l.max_bytes_per_peer = relay.mailbox_max_bytes_per_peer;
   l.max_bytes_total = relay.mailbox_max_bytes_total;
   l.max_ttl_s = relay.mailbox_max_ttl_s;
+  l.min_free_bytes = relay.mailbox_min_free_bytes;
   return l;
 }
 
 held_mail::held_mail(std::shared_ptr<db> store, held_mail_limits limits)
-    : store_(std::move(store)), limits_(limits), state_(std::make_shared<state>()) {}
+    : store_(std::move(store)), limits_(std::move(limits)), state_(std::make_shared<state>()) {
+  state_->disk.emplace(store_->path(), limits_.min_free_bytes, limits_.free_space, limits_.free_space_cache_ms);
+}
 
 held_mail::~held_mail() = default;
 
 result<std::unique_ptr<held_mail>> held_mail::open(std::shared_ptr<db> store, held_mail_limits limits) {
-  std::unique_ptr<held_mail> hm(new held_mail(std::move(store), limits));
+  std::unique_ptr<held_mail> hm(new held_mail(std::move(store), std::move(limits)));
   auto& st = *hm->state_;
   auto seq = hm->store_->get(seq_key);
   if (!seq) return seq.err();
@@ -133,6 +137,13 @@ void held_mail::put(const peer_id& recipient, bytes_view envelope, std::uint32_t
     ++st.counters.refused;
     lock.unlock();
     return done(error{errc::quota_exceeded, "held mail: quota exceeded: " + why});
+  }
+  // Last, as it may ask the filesystem: the bytes this deposit writes must leave min_free_bytes on the disk.
+  if (auto room = st.disk->take(disk_bytes_of(envelope.size()), now_ms); !room) {
+    if (u.messages == 0) st.per_peer.erase(peer);
+    ++st.counters.refused;
+    lock.unlock();
+    return done(error{room.err().code(), "held mail: " + room.err().message()});
   }
   const std::uint64_t id = ++st.last_id;
   st.add(peer, envelope.size());

@@ -10,7 +10,7 @@
 //   hm->expire(now_ms);                              // drops mail past its expiry
 //
 // Idempotent by the SHA-256 of the envelope; quotas per recipient and in
-// total; TTL capped by max_ttl_s and by the envelope's own expiry. Writes go
+// total, and min_free_bytes left on the disk; TTL capped by max_ttl_s and by the envelope's own expiry. Writes go
 // through the store's group committer (synced). Thread-safe: calls may come
 // from any thread; `done` callbacks run exactly once, on the calling thread
 // (refusals, duplicates already durable) or on the committer thread.
@@ -30,6 +30,7 @@
 #include "aqua/config.hpp"
 #include "aqua/error.hpp"
 #include "aqua/identity.hpp"
+#include "store/free_space.hpp"
 #include "store/store.hpp"
 
 namespace aqua::store {
@@ -40,6 +41,11 @@ struct held_mail_limits {
   std::uint64_t max_bytes_total = 1ull << 30;
   std::uint32_t max_ttl_s = 7 * 86400;
   std::size_t max_envelope = 4u << 20;
+  // A deposit that would leave less than this free on the store's filesystem is refused (quota_exceeded)
+  // instead of filling the disk, which would stop the store (store/free_space.hpp).
+  std::uint64_t min_free_bytes = 256ull << 20;
+  free_space_probe free_space;  // empty: statvfs of the store's directory (tests simulate a full disk)
+  std::int64_t free_space_cache_ms = free_space_guard::default_cache_ms;  // a probe's answer is reused this long
 };
 held_mail_limits limits_of(const relay_config& relay);
 
@@ -75,8 +81,9 @@ class held_mail {
   // Holds `envelope` (an aqua envelope addressed to `recipient`, deposited
   // by `depositor`) for at most ttl_s (0 = max_ttl_s) seconds. A duplicate
   // keeps the first deposit's depositor. done: stored / duplicate once durable, or
-  // frame_too_large, quota_exceeded, message_expired, bad_envelope (not an
-  // envelope for `recipient`), or the store's error.
+  // frame_too_large, quota_exceeded (also when the disk is nearly full),
+  // message_expired, bad_envelope (not an envelope for `recipient`), or the
+  // store's error (io_error too when the free space cannot be read).
   void put(const peer_id& recipient, bytes_view envelope, std::uint32_t ttl_s, std::int64_t now_ms,
            const peer_id& depositor, put_done done);
   // The recipient's mail with id > after_id, oldest first: at most

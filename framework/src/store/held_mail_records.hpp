@@ -12,6 +12,10 @@
 namespace aqua::store::held_records {
 
 extern const std::string seq_key;  // "m/seq"
+// Bytes one deposit of `envelope` bytes writes, at most: the envelope, the three records' keys and fields and
+// m/seq (under 600 bytes), and the log's framing (7 bytes per 32 KiB block). Counted against the free disk space
+// (store/free_space.hpp).
+inline constexpr std::uint64_t disk_bytes_of(std::uint64_t envelope) { return envelope + envelope / 1024 + 1024; }
 
 std::string hex16(std::uint64_t v);
 std::string mail_prefix(const std::string& recipient);

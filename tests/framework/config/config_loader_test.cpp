@@ -172,7 +172,7 @@ TEST(config, relay_server_keys_parse) {
       "    mailbox: false\n    mailbox_max_messages_per_peer: 50\n    mailbox_max_bytes_per_peer: 1048576\n"
       "    mailbox_max_bytes_total: 8589934592\n    mailbox_max_ttl_s: 86400\n    max_connections_per_ip: 5\n"
       "    mailbox_max_incomplete_bytes_per_peer: 5000000\n    mailbox_max_incomplete_bytes_total: 9000000\n"
-      "    mailbox_incomplete_timeout_s: 10\ntransports: []\n");
+      "    mailbox_incomplete_timeout_s: 10\n    mailbox_min_free_bytes: 0\ntransports: []\n");
   ASSERT_TRUE(r) << r.err().what();
   const auto& c = r->relay;
   EXPECT_TRUE(c.serve);
@@ -195,6 +195,7 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(c.mailbox_max_incomplete_bytes_per_peer, 5000000u);
   EXPECT_EQ(c.mailbox_max_incomplete_bytes_total, 9000000u);
   EXPECT_EQ(c.mailbox_incomplete_timeout_s, 10u);
+  EXPECT_EQ(c.mailbox_min_free_bytes, 0u);
   auto d = parse(minimal);
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->relay.listen.empty());
@@ -205,6 +206,7 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(d->relay.mailbox_max_incomplete_bytes_per_peer, 16u << 20);
   EXPECT_EQ(d->relay.mailbox_max_incomplete_bytes_total, 128u << 20);
   EXPECT_EQ(d->relay.mailbox_incomplete_timeout_s, 30u);
+  EXPECT_EQ(d->relay.mailbox_min_free_bytes, 256u << 20);
 }
 
 TEST(config, relay_server_keys_are_checked_with_their_path) {
@@ -231,6 +233,9 @@ TEST(config, relay_server_keys_are_checked_with_their_path) {
                "components.relay.mailbox_max_incomplete_bytes_per_peer: exceeds mailbox_max_incomplete_bytes_total");
   expect_error("components:\n  relay:\n    max_connections_per_ip: 0\ntransports: []\n", errc::config_bad_value,
                "3:29:", "components.relay.max_connections_per_ip: 0 is out of range 1..65536");
+  expect_error("components:\n  relay:\n    mailbox_min_free_bytes: 99999999999999999\ntransports: []\n",
+               errc::config_bad_value, "3:29:",
+               "components.relay.mailbox_min_free_bytes: 99999999999999999 is out of range 0..17592186044416");
   expect_error("components:\n  relay:\n    max_hops: 3\ntransports: []\n", errc::config_unknown_key, "3:5:",
                "components.relay.max_hops");
 }

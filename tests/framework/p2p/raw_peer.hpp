@@ -56,6 +56,8 @@ class raw_peer {
   ~raw_peer() { host_->stop(); }
 
   const keypair& key() const { return key_; }
+  // Its loop, e.g. for a loop_blocker: a peer that reads and answers nothing while blocked.
+  p2p::tcp_host& host() { return *host_; }
   peer_id id() const { return key_.id(); }
   bool wait_established() { return wait([&] { return established_; }); }
   bool wait_gone() { return wait([&] { return gone_; }); }

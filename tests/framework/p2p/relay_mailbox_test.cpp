@@ -2,6 +2,7 @@
 // real sockets on 127.0.0.1 (tests/framework/p2p/mailbox_relay.hpp).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -138,6 +139,39 @@ TEST(relay_mailbox, quota_refusal_is_reported_to_the_depositor) {
   auto wrong = alice.deposit(relay.addr(), bob_key.id(), envelope_for(key_of(30), 3));
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.err().code(), errc::bad_envelope);
+}
+
+TEST(relay_mailbox, a_relay_refuses_deposits_when_its_disk_is_nearly_full) {
+  test::temp_dir tmp("mbrelay");
+  // The relay's view of its disk: what statvfs would say, set by the test.
+  auto free = std::make_shared<std::atomic<std::uint64_t>>(std::uint64_t{300} << 20);
+  store::held_mail_limits l;  // min_free_bytes: the 256 MiB default
+  l.free_space = [free](const std::filesystem::path&) -> result<std::uint64_t> { return free->load(); };
+  l.free_space_cache_ms = 0;  // probe on every deposit: the test changes the answer between them
+  test::mailbox_relay relay(1, tmp.path() / "s", l);
+  depositor alice;
+  const auto bob_key = key_of(20);
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), envelope_for(bob_key, 1)));
+  EXPECT_EQ(relay.mail().stats().messages, 1u);
+  // Less than the reserve plus this deposit left: refused, and nothing is written.
+  *free = (std::uint64_t{256} << 20) + 1000;  // a deposit here writes ~1.2 KB
+  const std::size_t keys = relay.held_keys();
+  auto r = alice.deposit(relay.addr(), bob_key.id(), envelope_for(bob_key, 2));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::quota_exceeded) << r.err().what();
+  EXPECT_NE(r.err().message().find("the relay's disk is nearly full: 268436456 bytes (256 MiB) free"),
+            std::string::npos)
+      << r.err().message();
+  EXPECT_NE(r.err().message().find("mailbox_min_free_bytes"), std::string::npos) << r.err().message();
+  EXPECT_EQ(relay.mail().stats().messages, 1u);
+  EXPECT_EQ(relay.mail().stats().refused, 1u);
+  EXPECT_EQ(relay.held_keys(), keys);
+  // Room again (mail fetched, files deleted): the same deposit is stored.
+  *free = std::uint64_t{1} << 30;
+  ASSERT_TRUE(alice.deposit(relay.addr(), bob_key.id(), envelope_for(bob_key, 2)));
+  EXPECT_EQ(relay.mail().stats().messages, 2u);
+  recipient bob(relay.addr());
+  ASSERT_TRUE(eventually([&] { return bob.count() == 2; }, mail_wait));
 }
 
 TEST(relay_mailbox, mail_not_taken_by_the_node_stays_on_the_relay_and_comes_again) {
