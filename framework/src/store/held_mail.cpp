@@ -124,7 +124,13 @@ void held_mail::put(const peer_id& recipient, bytes_view envelope, std::uint32_t
     lock.unlock();
     return done(put_outcome::duplicate);
   }
-  const auto& u = st.per_peer[peer];
+  auto refuse_held = [&](error e) {  // refuse() under the lock
+    ++st.counters.refused;
+    lock.unlock();
+    done(std::move(e));
+  };
+  const auto held = st.per_peer.find(peer);  // no entry made here: st.add makes it for a stored deposit
+  const state::usage u = held == st.per_peer.end() ? state::usage{} : held->second;
   std::string why;
   if (u.messages + 1 > limits_.max_messages_per_peer)
     why = std::to_string(u.messages) + " messages held for " + peer;
@@ -132,19 +138,10 @@ void held_mail::put(const peer_id& recipient, bytes_view envelope, std::uint32_t
     why = std::to_string(u.bytes) + " bytes held for " + peer;
   else if (st.total.bytes + envelope.size() > limits_.max_bytes_total)
     why = std::to_string(st.total.bytes) + " bytes held in total";
-  if (!why.empty()) {
-    if (u.messages == 0) st.per_peer.erase(peer);
-    ++st.counters.refused;
-    lock.unlock();
-    return done(error{errc::quota_exceeded, "held mail: quota exceeded: " + why});
-  }
+  if (!why.empty()) return refuse_held(error{errc::quota_exceeded, "held mail: quota exceeded: " + why});
   // Last, as it may ask the filesystem: the bytes this deposit writes must leave min_free_bytes on the disk.
-  if (auto room = st.disk->take(disk_bytes_of(envelope.size()), now_ms); !room) {
-    if (u.messages == 0) st.per_peer.erase(peer);
-    ++st.counters.refused;
-    lock.unlock();
-    return done(error{room.err().code(), "held mail: " + room.err().message()});
-  }
+  if (auto room = st.disk->take(disk_bytes_of(envelope.size()), now_ms); !room)
+    return refuse_held(error{room.err().code(), "held mail: " + room.err().message()});
   const std::uint64_t id = ++st.last_id;
   st.add(peer, envelope.size());
   st.pending_puts[hash_hex].push_back({false, std::move(done)});
