@@ -120,7 +120,6 @@ class zmq_transport : public transport {
   void check_meter(dealer& d, bool paused);
   // Detaches a socket's monitor (before the socket goes).
   static void close_monitor(zmq::socket_t* sock, std::unique_ptr<zmq::socket_t>& monitor);
-  static constexpr std::int64_t meter_interval_ms = 100;
   // I/O thread, with the socket's mutex held: reads what the socket has.
   // True when it stopped before the socket ran dry (come back at once).
   bool drain_router(const std::shared_ptr<listener>& li, std::size_t max_parts);
@@ -139,12 +138,8 @@ class zmq_transport : public transport {
   // A line about something a peer did (a failed handshake or link), under peer_log_ (any thread).
   template <class... Args>
   void peer_warn(fmt::format_string<Args..., std::string> f, Args&&... args) {
-    std::optional<std::uint64_t> left_out;
-    {
-      std::lock_guard<std::mutex> g(peer_log_mutex_);
-      left_out = peer_log_.allow(steady_ms());
-    }
-    if (left_out) spdlog::warn(f, std::forward<Args>(args)..., suppressed_note(*left_out));
+    std::lock_guard<std::mutex> g(peer_log_mutex_);
+    warn_limited(peer_log_, steady_ms(), f, std::forward<Args>(args)...);
   }
   std::shared_ptr<transport_observer> observer() const;
 

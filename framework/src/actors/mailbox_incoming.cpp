@@ -142,12 +142,10 @@ void not_opened(mailbox_actor_t* self, const queued_frame& q, const error& err) 
   }
   ++st.rejected;
   const bool held = q.conn == 0;  // from a relay's mailbox, bound_peer = the depositor it reported
-  auto left_out = st.rejected_log.allow(now_ms());
-  if (!left_out) return;
-  spdlog::warn("inbox: rejected envelope on {}{}: {}{}", q.transport,
+  warn_limited(st.rejected_log, now_ms(), "inbox: rejected envelope on {}{}: {}{}", q.transport,
                q.bound_peer.empty() ? std::string(held ? " (depositor not reported)" : " (connection not yet bound to a peer)")
                                     : (held ? " deposited by " : " from ") + q.bound_peer,
-               err.what(), suppressed_note(*left_out));
+               err.what());
 }
 
 } // namespace

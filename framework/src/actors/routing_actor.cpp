@@ -25,8 +25,8 @@ void forward(routing_actor_t* self, bytes frame, const peer_id& to) {
       },
       [=](const caf::error& e) {
         ++self->state.rejected;
-        if (auto left_out = self->state.peer_log.allow(routing_now_ms()))
-          spdlog::warn("routing: dropped frame for {}: {}{}", recipient, from_caf(e).what(), suppressed_note(*left_out));
+        warn_limited(self->state.peer_log, routing_now_ms(), "routing: dropped frame for {}: {}{}", recipient,
+                     from_caf(e).what());
       });
 }
 
@@ -35,10 +35,9 @@ void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
   auto to = e2ee::peek_recipient(frame);
   if (!to) {
     ++self->state.rejected;
-    if (auto left_out = self->state.peer_log.allow(routing_now_ms()))
-      spdlog::warn("routing: rejected frame on {} from {}: {}{}", transport,
-                   self->state.conns[id].peer.empty() ? "a connection not yet bound to a peer" : self->state.conns[id].peer,
-                   to.err().what(), suppressed_note(*left_out));
+    const auto& peer = self->state.conns[id].peer;
+    warn_limited(self->state.peer_log, routing_now_ms(), "routing: rejected frame on {} from {}: {}{}", transport,
+                 peer.empty() ? "a connection not yet bound to a peer" : peer, to.err().what());
     return;
   }
   if (!(*to == self->state.setup.self)) {
@@ -123,9 +122,9 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       auto to = e2ee::peek_recipient(frame);
       if (!to || !(*to == self->state.setup.self)) {
         ++self->state.rejected;
-        if (auto left_out = self->state.peer_log.allow(routing_now_ms()))
-          spdlog::warn("routing: dropped held frame{}: {}{}", depositor.empty() ? "" : " deposited by " + depositor,
-                       to ? "addressed to " + to->str() : to.err().what(), suppressed_note(*left_out));
+        warn_limited(self->state.peer_log, routing_now_ms(), "routing: dropped held frame{}: {}{}",
+                     depositor.empty() ? "" : " deposited by " + depositor,
+                     to ? "addressed to " + to->str() : to.err().what());
         done(ok());  // never to be fetched again
         return;
       }

@@ -5,11 +5,14 @@
 // lines go out per `window_ms`; the rest are counted, and the next line
 // that goes out carries how many were left out.
 //
-//   if (auto n = limit_.allow(now_ms)) spdlog::warn("...{}", ..., suppressed_note(*n));
+//   warn_limited(limit_, now_ms, "routing: rejected frame on {}: {}{}", transport, why);  // last {}: the note
+
+#include <spdlog/spdlog.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace aqua {
 
@@ -46,6 +49,13 @@ class log_limit {
 // " (N similar lines left out)" for N > 0, else "".
 inline std::string suppressed_note(std::uint64_t n) {
   return n == 0 ? std::string() : " (" + std::to_string(n) + " similar line" + (n == 1 ? "" : "s") + " left out before this one)";
+}
+
+// spdlog::warn(f, args..., suppressed_note(n)) when `limit` lets a line out at `now_ms`: `f` ends with a {} for
+// the note.
+template <class... Args>
+void warn_limited(log_limit& limit, std::int64_t now_ms, fmt::format_string<Args..., std::string> f, Args&&... args) {
+  if (auto left_out = limit.allow(now_ms)) spdlog::warn(f, std::forward<Args>(args)..., suppressed_note(*left_out));
 }
 
 } // namespace aqua
