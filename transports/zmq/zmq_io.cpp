@@ -320,8 +320,7 @@ void zmq_transport::loop() {
           return false;
         };
         const bool paused = full();
-        const bool busy = !paused && drain_router(lp, max_parts);
-        again = busy || again;
+        if (!paused) again = drain_router(lp, max_parts) || again;
         check_meter(*lp, paused);
         for (auto& [rid, l] : lp->peers) {
           flush(*lp->sock, l, &rid);

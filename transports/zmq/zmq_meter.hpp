@@ -22,6 +22,8 @@
 
 namespace aqua::zmqt {
 
+inline constexpr std::int64_t meter_interval_ms = 100;  // how often the transport checks its connections
+
 class byte_meter {
  public:
   // ZMTP 3 greeting (64 bytes) and a READY command with its properties, sent once per connection.

@@ -119,18 +119,26 @@ std::unique_ptr<byte_meter> make_meter(const limits& lim) {
   return std::make_unique<byte_meter>(2 * message + (4u << 20), std::uint64_t(lim.hwm + 2) * message);
 }
 
-// One metering pass over a socket's TCP connections: shuts down those the meter strikes out, once it has checked
-// that the fd still is that connection (local port `port` unless 0, peer "ip port" as recorded).
-void meter_pass(byte_meter& meter, const std::unordered_map<int, std::string>& endpoints, std::uint16_t port,
-                bool paused, const std::string& socket_name) {
+// Whether `fd` still is the connection recorded with peer `endpoint` ("ip port") and, unless `port` is 0, that
+// local port: libzmq may have closed it and the number been reused since (then its disconnect is on the way).
+bool still_connection(int fd, std::uint16_t port, const std::string& endpoint) {
+  std::uint16_t local = 0;
+  std::string ip, current;
+  return describe(fd, local, ip, current) && (port == 0 || local == port) && current == endpoint;
+}
+
+// A metering pass over a socket's TCP connections, at most every meter_interval_ms (`metered_ms`: the last):
+// shuts down those the meter strikes out that still are those connections.
+void meter_pass(byte_meter& meter, std::int64_t& metered_ms, const std::unordered_map<int, std::string>& endpoints,
+                std::uint16_t port, bool paused, const std::string& socket_name) {
+  const auto now = steady_ms();
+  if (now - metered_ms < meter_interval_ms) return;
+  metered_ms = now;
   for (const auto& [fd, endpoint] : endpoints) {
     auto read = bytes_read_from(fd);
     if (!read) continue;
     auto held = meter.check(fd, *read, paused);
-    if (!held) continue;
-    std::uint16_t local = 0;
-    std::string ip, current;
-    if (!describe(fd, local, ip, current) || (port != 0 && local != port) || current != endpoint) continue;
+    if (!held || !still_connection(fd, port, endpoint)) continue;
     spdlog::warn("zmq: {}: closing the connection with {}: libzmq holds {} bytes of it beyond whole messages "
                  "(more than {}: a message that never ends?)", socket_name, endpoint, *held, meter.allowance(paused));
     meter.closed(fd);  // once: its disconnect follows
@@ -200,11 +208,8 @@ void zmq_transport::read_monitor(listener& li) {
 void zmq_transport::close_overdue(listener& li) {
   if (!li.guard) return;
   for (int fd : li.guard->overdue(steady_ms())) {
-    std::uint16_t port = 0;
-    std::string ip, endpoint;
     auto known = li.endpoints.find(fd);
-    if (known == li.endpoints.end() || !describe(fd, port, ip, endpoint) || port != li.port || endpoint != known->second)
-      continue;  // not that connection any more: its disconnect is on the way
+    if (known == li.endpoints.end() || !still_connection(fd, li.port, known->second)) continue;
     spdlog::debug("zmq: {}: closing the connection from {}: no Noise handshake within {} ms", li.address,
                   known->second, lim_.handshake_timeout_ms);
     ::shutdown(fd, SHUT_RDWR);
@@ -212,11 +217,7 @@ void zmq_transport::close_overdue(listener& li) {
 }
 
 void zmq_transport::check_meter(listener& li, bool paused) {
-  if (!li.meter) return;
-  const auto now = steady_ms();
-  if (now - li.metered_ms < meter_interval_ms) return;
-  li.metered_ms = now;
-  meter_pass(*li.meter, li.endpoints, li.port, paused, li.address);
+  if (li.meter) meter_pass(*li.meter, li.metered_ms, li.endpoints, li.port, paused, li.address);
 }
 
 result<void> zmq_transport::open_monitor(dealer& d, zmq::socket_t& sock, const std::string& address) {
@@ -242,11 +243,7 @@ void zmq_transport::read_monitor(dealer& d) {
 }
 
 void zmq_transport::check_meter(dealer& d, bool paused) {
-  if (!d.meter) return;
-  const auto now = steady_ms();
-  if (now - d.metered_ms < meter_interval_ms) return;
-  d.metered_ms = now;
-  meter_pass(*d.meter, d.endpoints, 0, paused, d.l.conn->remote_address());
+  if (d.meter) meter_pass(*d.meter, d.metered_ms, d.endpoints, 0, paused, d.l.conn->remote_address());
 }
 
 void zmq_transport::close_monitor(zmq::socket_t* sock, std::unique_ptr<zmq::socket_t>& monitor) {

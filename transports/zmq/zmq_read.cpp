@@ -6,13 +6,23 @@
 namespace aqua::zmqt {
 namespace {
 
+int source_fd(zmq::message_t& m) {
+  try {
+    return m.get(ZMQ_SRCFD);
+  } catch (const zmq::error_t&) {
+    return -1;
+  }
+}
+
 // Reads the rest of a multipart message; at most `max_parts` are kept (the
-// rest is drained and dropped, and the message reported as oversized).
-// `wire`: the message's size on the wire (byte_meter::wire_size), all parts.
+// rest is drained and dropped, and the message reported as oversized). The
+// message's wire size (all parts) is counted on `meter` for the TCP
+// connection it came from.
 bool read_rest(zmq::socket_t& s, zmq::message_t& first, std::vector<zmq::message_t>& out, std::size_t max_parts,
-               std::uint64_t& wire) {
+               byte_meter* meter) {
+  const int fd = source_fd(first);
   bool more = first.more();
-  wire = byte_meter::wire_size(first.size());
+  std::uint64_t wire = byte_meter::wire_size(first.size());
   out.push_back(std::move(first));
   bool fits = true;
   while (more) {
@@ -23,15 +33,8 @@ bool read_rest(zmq::socket_t& s, zmq::message_t& first, std::vector<zmq::message
     if (out.size() < max_parts) out.push_back(std::move(part));
     else fits = false;
   }
+  if (meter) meter->took(fd, wire);
   return fits;
-}
-
-int source_fd(zmq::message_t& m) {
-  try {
-    return m.get(ZMQ_SRCFD);
-  } catch (const zmq::error_t&) {
-    return -1;
-  }
 }
 
 } // namespace
@@ -42,12 +45,8 @@ bool zmq_transport::drain_router(const std::shared_ptr<listener>& lp, std::size_
     zmq::message_t rid, first;
     if (!s.recv(rid, zmq::recv_flags::dontwait)) return false;
     if (!rid.more() || !s.recv(first, zmq::recv_flags::dontwait)) continue;
-    const int fd = source_fd(first);
     std::vector<zmq::message_t> msg;
-    std::uint64_t wire = 0;
-    const bool fits = read_rest(s, first, msg, max_parts, wire);
-    if (lp->meter) lp->meter->took(fd, wire);
-    if (!fits) continue;  // oversized: dropped
+    if (!read_rest(s, first, msg, max_parts, lp->meter.get())) continue;  // oversized: dropped
     on_router_message(lp, rid.to_string(), msg);
   }
   return true;
@@ -58,12 +57,8 @@ bool zmq_transport::drain(dealer& d, std::size_t max_parts) {
     if (d.l.conn->inbound_full()) return false;  // resumed by a wake-up once the node read some
     zmq::message_t first;
     if (!d.sock->recv(first, zmq::recv_flags::dontwait)) return false;
-    const int fd = source_fd(first);
     std::vector<zmq::message_t> msg;
-    std::uint64_t wire = 0;
-    const bool fits = read_rest(*d.sock, first, msg, max_parts, wire);
-    if (d.meter) d.meter->took(fd, wire);
-    if (!fits) {
+    if (!read_rest(*d.sock, first, msg, max_parts, d.meter.get())) {
       fail_link(d.l, error{errc::frame_too_large, "peer sent a frame larger than max_frame_bytes"});
       return false;
     }
