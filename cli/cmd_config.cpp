@@ -4,6 +4,7 @@
 
 #include "aqua/agent.hpp"
 #include "aqua/config.hpp"
+#include "agent/agent_transports.hpp"
 #include "plugin/plugin_loader.hpp"
 #include "commands.hpp"
 #include "output.hpp"
@@ -16,14 +17,10 @@ namespace {
 result<void> check_plugins(const node_config& cfg) {
   if (auto t = plugin_loader::load_transports(cfg); !t) return t.err();
   if (auto made = agent_host::load(cfg); !made) return made.err();
-  // An agent's listen addresses go to the zmq transport of its node (docs/agents.md), with the settings of the
-  // config's zmq transport if it has one: that factory checks them.
+  // An agent's listen addresses go to the zmq transport of its node (docs/agents.md): that factory checks them.
   for (std::size_t i = 0; i < cfg.agents.size(); ++i) {
     if (cfg.agents[i].listen.empty()) continue;
-    transport_config tcp{"zmq", "zmq", cfg.agents[i].listen, {}};
-    for (auto& t : cfg.transports)
-      if (t.plugin == "zmq") tcp.settings = t.settings;
-    if (auto t = plugin_loader(cfg.plugin_path).load_transport(tcp); !t)
+    if (auto t = plugin_loader(cfg.plugin_path).load_transport(agents::agent_transport(cfg, "zmq", cfg.agents[i].listen)); !t)
       return located_error(cfg, "agents[" + std::to_string(i) + "]", {}, t.err());
   }
   return ok();

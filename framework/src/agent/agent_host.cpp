@@ -11,6 +11,7 @@
 
 #include "agent/agent_directory.hpp"
 #include "agent/agent_runtime.hpp"
+#include "agent/agent_transports.hpp"
 #include "aqua/agent.hpp"
 #include "identity/key_store.hpp"
 
@@ -72,6 +73,18 @@ std::string daemon_address(const node& d) {
   return addrs.empty() ? std::string() : addrs.front();
 }
 
+} // namespace
+
+transport_config agents::agent_transport(const node_config& daemon, const std::string& plugin,
+                                         std::vector<std::string> listen) {
+  transport_config t{plugin, plugin, std::move(listen), {}};
+  for (auto& d : daemon.transports)
+    if (d.plugin == plugin) t.settings = d.settings;
+  return t;
+}
+
+namespace {
+
 // The node config of one agent: the daemon's crypto/mailbox settings and
 // plugin path, a loopback listener on /memory/<id>, zmq for `listen`.
 node_config agent_node_config(const node_config& d, const agent_config& a, const peer_id& id) {
@@ -84,16 +97,10 @@ node_config agent_node_config(const node_config& d, const agent_config& a, const
   c.identity.key_file = c.data_dir / key_file_name;
   c.crypto = d.crypto;
   c.mailbox = d.mailbox;
-  transport_config lo{"loopback", "loopback", {"/memory/" + id.str()}, {}};
-  for (auto& t : d.transports)
-    if (t.plugin == "loopback") lo.settings = t.settings;
-  c.transports.push_back(lo);
+  c.transports.push_back(agents::agent_transport(d, "loopback", {"/memory/" + id.str()}));
   c.routing.transports.push_back("loopback");
   // zmq dials too, so it is there even without `listen` (to reach other daemons).
-  transport_config tcp{"zmq", "zmq", a.listen, {}};
-  for (auto& t : d.transports)
-    if (t.plugin == "zmq") tcp.settings = t.settings;
-  c.transports.push_back(tcp);
+  c.transports.push_back(agents::agent_transport(d, "zmq", a.listen));
   c.routing.transports.push_back("zmq");
   return c;
 }
