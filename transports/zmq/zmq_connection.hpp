@@ -28,7 +28,18 @@ struct limits {
   int hwm = 1000;
   int reconnect_ivl_ms = 100;
   int reconnect_ivl_max_ms = 5000;
+  // What libzmq may hold of one socket's TCP connections together beyond the whole messages taken (zmq_meter.hpp).
+  std::uint64_t max_held_bytes = std::uint64_t{256} << 20;
 };
+
+// The wire size of the largest aqua frame: Noise messages of at most 60000 bytes with their 16-byte tags, and
+// ZMTP headers (zmq_meter.hpp counts it).
+inline std::uint64_t message_wire_bytes(const limits& lim) {
+  return lim.max_frame_bytes + (lim.max_frame_bytes / 60000 + 2) * 16;
+}
+// What one connection may hold beyond whole messages while its socket is read every turn: an unfinished message,
+// one more that completes between a read turn and the check, and 4 MiB for what arrives meanwhile.
+inline std::uint64_t reading_allowance(const limits& lim) { return 2 * message_wire_bytes(lim) + (4u << 20); }
 
 class zconn : public connection {
  public:

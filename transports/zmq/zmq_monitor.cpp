@@ -112,11 +112,12 @@ result<std::unique_ptr<zmq::socket_t>> attach_monitor(zmq::context_t& ctx, zmq::
   return m;
 }
 
-// Reading: one unfinished message, one more that completes between a drain and the check, and 4 MiB for what
-// arrives meanwhile. Paused: the high-water mark's worth of whole messages as well.
+// Reading: reading_allowance(). Paused: the high-water mark's worth of whole messages as well. All connections of
+// the socket together: max_held_bytes.
 std::unique_ptr<byte_meter> make_meter(const limits& lim) {
-  const std::uint64_t message = lim.max_frame_bytes + (lim.max_frame_bytes / 60000 + 2) * 16;
-  return std::make_unique<byte_meter>(2 * message + (4u << 20), std::uint64_t(lim.hwm + 2) * message);
+  const std::uint64_t message = message_wire_bytes(lim);
+  return std::make_unique<byte_meter>(reading_allowance(lim), std::uint64_t(lim.hwm + 2) * message,
+                                      lim.max_held_bytes);
 }
 
 // Whether `fd` still is the connection recorded with peer `endpoint` ("ip port") and, unless `port` is 0, that
@@ -134,15 +135,22 @@ void meter_pass(byte_meter& meter, std::int64_t& metered_ms, const std::unordere
   const auto now = steady_ms();
   if (now - metered_ms < meter_interval_ms) return;
   metered_ms = now;
-  for (const auto& [fd, endpoint] : endpoints) {
-    auto read = bytes_read_from(fd);
-    if (!read) continue;
-    auto held = meter.check(fd, *read, paused);
-    if (!held || !still_connection(fd, port, endpoint)) continue;
-    spdlog::warn("zmq: {}: closing the connection with {}: libzmq holds {} bytes of it beyond whole messages "
-                 "(more than {}: a message that never ends?)", socket_name, endpoint, *held, meter.allowance(paused));
-    meter.closed(fd);  // once: its disconnect follows
-    ::shutdown(fd, SHUT_RDWR);
+  std::vector<byte_meter::sample> samples;
+  for (const auto& [fd, endpoint] : endpoints)
+    if (auto read = bytes_read_from(fd)) samples.push_back({fd, *read});
+  for (const auto& v : meter.check(samples, paused)) {
+    const auto& endpoint = endpoints.at(v.fd);
+    if (!still_connection(v.fd, port, endpoint)) continue;
+    if (v.held > meter.allowance(paused))
+      spdlog::warn("zmq: {}: closing the connection with {}: libzmq holds {} bytes of it beyond whole messages "
+                   "(more than {}: a message that never ends?)", socket_name, endpoint, v.held,
+                   meter.allowance(paused));
+    else
+      spdlog::warn("zmq: {}: closing the connection with {}: libzmq holds {} bytes of it beyond whole messages "
+                   "taken and {} of all this socket's connections (more than max_held_bytes {})",
+                   socket_name, endpoint, v.held, v.socket_held, meter.total());
+    meter.closed(v.fd);  // once: its disconnect follows
+    ::shutdown(v.fd, SHUT_RDWR);
   }
 }
 

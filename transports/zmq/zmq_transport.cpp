@@ -215,6 +215,10 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
       auto r = parse_setting(key, value, 1, 1000000);
       if (!r) return r.err();
       (key == "max_peers" ? lim.max_peers : key == "max_connections" ? lim.max_connections : lim.max_connections_per_ip) = *r;
+    } else if (key == "max_held_bytes") {
+      auto r = parse_setting(key, value, 1, std::size_t{1} << 40);
+      if (!r) return r.err();
+      lim.max_held_bytes = *r;
     } else if (key == "handshake_timeout_ms" || key == "evict_idle_ms") {
       auto r = parse_setting(key, value, 1, 3600000);
       if (!r) return r.err();
@@ -223,11 +227,17 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
       return error{errc::config_unknown_key, "unknown setting '" + key +
                                                  "' (zmq knows queue_frames, queue_bytes, max_frame_bytes, hwm, "
                                                  "reconnect_ivl_ms, reconnect_ivl_max_ms, max_peers, max_connections, "
-                                                 "max_connections_per_ip, handshake_timeout_ms, evict_idle_ms)"};
+                                                 "max_connections_per_ip, max_held_bytes, handshake_timeout_ms, evict_idle_ms)"};
     }
   }
   if (lim.max_frame_bytes > lim.queue_bytes)
     return error{errc::config_bad_value, "setting max_frame_bytes must not exceed queue_bytes"};
+  if (lim.max_held_bytes < reading_allowance(lim))
+    return error{errc::config_bad_value,
+                 "setting max_held_bytes (" + std::to_string(lim.max_held_bytes) + ") must be at least " +
+                   std::to_string(reading_allowance(lim)) +
+                   " with this max_frame_bytes (two frames on the wire and 4 MiB: one connection in the middle of "
+                   "a frame holds that much)"};
   // An address listen() would refuse before binding, refused here (nothing is bound): `aqua config check` catches
   // it. What only binding shows (a port in use, an address not on this host) still fails at `aqua serve`.
   for (std::size_t i = 0; i < cfg.listen.size(); ++i)
