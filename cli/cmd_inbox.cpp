@@ -297,7 +297,8 @@ int print_outbox(const global_options& g, const nlohmann::json& list) {
       std::cout << m["message_id"].get<std::string>() << "  " << m["state"].get<std::string>() << "  attempts "
                 << m["attempts"] << "  to " << m["recipient"].get<std::string>() << "\n";
       if (auto e = m.find("last_error"); e != m.end() && e->is_string() && !e->get<std::string>().empty())
-        std::cout << "  last attempt failed: " << terminal_text(e->get<std::string>()) << "\n";
+        std::cout << (m["state"] == "expired" ? "  last error: " : "  last attempt failed: ")
+                  << terminal_text(e->get<std::string>()) << "\n";
     }
   }
   return exit_ok;

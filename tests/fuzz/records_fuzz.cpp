@@ -100,6 +100,8 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
   auto unsealed = o;  // queued behind a full send window: the inner frame instead of an envelope
   unsealed.envelope.clear();
   unsealed.inner = delivery::frame_message(p);
+  auto failed = o;  // its last attempt failed: the reason at the end (version 3)
+  failed.last_error = "no_route: no connection to 12D3KooW\xc3\xa9";
   hr::mail_record m{bytes(32, 1), 10, 20, bytes(40, 2), in.sender};
   hr::hash_record h{5, 20, 40, in.sender};
   hr::expiry_record x{bytes(32, 1), 40, in.sender};
@@ -113,6 +115,7 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
           tagged(k_out, o.encode()),
           tagged(k_out, o.encode(false)),
           tagged(k_out, unsealed.encode()),
+          tagged(k_out, failed.encode()),
           tagged(k_mail, hr::encode_mail(m)),
           tagged(k_hash, hr::encode_hash(h)),
           tagged(k_expiry, hr::encode_expiry(x)),

@@ -39,9 +39,11 @@ struct outbound_message {
   std::int64_t created_unix_ms = 0;
   std::int64_t expires_unix_ms = 0;
   std::int64_t delivered_unix_ms = 0;
-  // Why its last attempt failed while it is still pending — no path, every
-  // relay mailbox refused it ("mailbox ...: quota_exceeded: ...") — or empty
-  // (not attempted yet, the last attempt got through). Kept in memory only.
+  // Why its last attempt failed — no path, every relay mailbox refused it
+  // ("mailbox ...: quota_exceeded: ...") — or why it was given up; empty when
+  // not attempted yet or the last attempt got through (always when
+  // delivered). Stored with the message: it outlives a restart and stays on
+  // an expired message. At most 512 bytes.
   std::string last_error;
 };
 

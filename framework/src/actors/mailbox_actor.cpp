@@ -30,8 +30,6 @@ caf::result<outbox_list> outbox_page(mailbox_actor_t* self, const std::string& a
       // A pending message's attempt state may not be written yet (flush_sent): memory has it.
       auto* live = self->state.out.find(rec->message_id);
       out.push_back(to_outbound(live ? *live : *rec));
-      if (auto e = self->state.last_error.find(rec->message_id); live && e != self->state.last_error.end())
-        out.back().last_error = e->second;
       return max == 0 || out.size() < max;
     },
     after.empty() ? std::string() : "o/" + after);

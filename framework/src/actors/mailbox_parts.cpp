@@ -35,6 +35,7 @@ outbound_message to_outbound(const delivery::out_record& r) {
   m.created_unix_ms = r.created_ms;
   m.expires_unix_ms = r.expires_ms;
   m.delivered_unix_ms = r.delivered_ms;
+  m.last_error = r.last_error;
   return m;
 }
 
@@ -116,14 +117,13 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     s.in_flight.erase(id);
     if (!sent) spdlog::debug("mailbox: attempt for {} failed: {}", id, why);
     auto* cur = s.out.find(id);
-    if (sent || !cur) s.last_error.erase(id);
-    else if (s.last_error.size() < mailbox_state::max_last_errors || s.last_error.count(id)) s.last_error[id] = why;
     if (!cur) return;
     // One jitter draw per (recipient, attempt): a recipient's messages stay
     // together, so a link that comes back gets them in send order.
     auto draw = std::hash<std::string>{}(cur->recipient) ^ (cur->attempts * 0x9e3779b97f4a7c15ull) ^ s.jitter_salt;
     double unit = static_cast<double>(draw % 1000000) / 1000000.0;
-    if (auto* r = s.out.transmitted(id, now_ms(), unit); r && r->state == delivery::out_state::sent) {
+    if (auto* r = s.out.transmitted(id, now_ms(), unit, sent ? std::string() : why);
+        r && r->state == delivery::out_state::sent) {
       // The attempt's bookkeeping is written lazily, in one batch per
       // sent_flush_delay: a restart retries queued and sent messages alike,
       // so only `aqua outbox` can tell, and most messages are acked (and

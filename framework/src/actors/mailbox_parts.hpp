@@ -57,9 +57,6 @@ struct mailbox_state {
   // message id + envelope tag of new messages whose records are not durable yet (not_opened)
   std::unordered_set<std::string> storing;
   std::unordered_set<std::string> in_flight;  // transmissions awaiting routing's answer
-  // Pending message id -> why its last attempt failed (outbound_message::last_error); at most max_last_errors.
-  std::unordered_map<std::string, std::string> last_error;
-  static constexpr std::size_t max_last_errors = 65536;
   std::map<std::string, std::vector<std::string>> acks_due;  // peer -> message ids to ack (send_ack)
   std::map<std::uint64_t, std::function<void(const result<void>&)>> on_durable;
   std::unordered_set<std::string> sent_dirty;  // attempts not yet written (flush_sent)

@@ -155,7 +155,8 @@ void seal_deferred(mailbox_actor_t* self) {
             // Not sealed, e.g. the contact was blocked meanwhile: it never can be, so it ends now, as
             // expired (a waiting `send --wait` hears message_expired), and its window place frees up.
             st.sealing.erase(id);
-            if (rec && k < sealed.size() && sealed[k].failure && st.out.give_up(id)) {
+            if (rec && k < sealed.size() && sealed[k].failure &&
+                st.out.give_up(id, "given up: it could not be sealed: " + sealed[k].failure->what())) {
               spdlog::warn("mailbox: message {} to {} given up: it could not be sealed: {}", id, rec->recipient,
                            sealed[k].failure->what());
               b.Put("o/" + id, as_slice(rec->encode(false)));

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/codec.hpp"
+#include "core/utf8.hpp"
 
 namespace aqua::delivery {
 
@@ -20,13 +21,36 @@ std::string_view to_string(out_state s) {
 namespace {
 constexpr std::uint8_t record_version = 1;           // sealed (or finished): the envelope
 constexpr std::uint8_t unsealed_record_version = 2;  // waiting for the window: the inner frame
+constexpr std::uint8_t failed_record_version = 3;    // as 1, then the last attempt's error
+
+// At most out_record::max_last_error bytes of `why`, cut before a UTF-8 sequence that does not fit, and with any
+// byte that is not part of valid UTF-8 (or is a control character) replaced by '?': it ends up in JSON.
+std::string clip_error(std::string_view why) {
+  std::string out;
+  const auto* p = reinterpret_cast<const std::uint8_t*>(why.data());
+  for (std::size_t i = 0; i < why.size();) {
+    std::size_t n = p[i] < 0x80 ? 1 : detail::utf8_sequence(p + i, why.size() - i);
+    if (out.size() + std::max<std::size_t>(n, 1) > out_record::max_last_error) break;
+    if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
+      out.push_back('?');
+      i += 1;
+      continue;
+    }
+    out.append(why.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+bool valid_error(const std::string& s) { return clip_error(s) == s; }
 
 } // namespace
 
 bytes out_record::encode(bool with_envelope) const {
   bytes out;
   const bool unsealed = with_envelope && !inner.empty();
-  out.push_back(unsealed ? unsealed_record_version : record_version);
+  const bool failed = !unsealed && !last_error.empty();
+  out.push_back(unsealed ? unsealed_record_version : failed ? failed_record_version : record_version);
   codec::put_str(out, message_id);
   codec::put_str(out, recipient);
   out.push_back(static_cast<std::uint8_t>(state));
@@ -39,6 +63,7 @@ bytes out_record::encode(bool with_envelope) const {
     codec::put_u32(out, static_cast<std::uint32_t>(inner.size()));
     codec::put_bytes(out, inner);
   }
+  if (failed) codec::put_str(out, last_error);
   return out;
 }
 
@@ -50,7 +75,7 @@ result<out_record> out_record::decode(bytes_view data) {
     return error{errc::bad_session_state, std::string("outbox record: ") + what + " at byte " + std::to_string(r.pos())};
   };
   if (!r.u8(version)) return bad("empty");
-  if (version != record_version && version != unsealed_record_version)
+  if (version != record_version && version != unsealed_record_version && version != failed_record_version)
     return error{errc::unknown_version, "outbox record version " + std::to_string(version)};
   if (!r.str(rec.message_id, 64) || !r.str(rec.recipient, 128) || !r.u8(state) || !r.u32(rec.attempts))
     return bad("truncated");
@@ -73,6 +98,9 @@ result<out_record> out_record::decode(bytes_view data) {
     if (!r.u32(n) || n == 0 || n > (64u << 20) || !r.take(n, v)) return bad("bad inner frame length");
     rec.inner.assign(v.begin(), v.end());
   }
+  if (version == failed_record_version &&
+      (!r.str(rec.last_error, out_record::max_last_error) || rec.last_error.empty() || !valid_error(rec.last_error)))
+    return bad("bad last error");
   if (r.left() != 0) return bad("trailing bytes");
   return rec;
 }
@@ -140,11 +168,13 @@ std::int64_t outbox::backoff_ms(std::uint32_t attempts, double unit_random) cons
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(base * jitter));
 }
 
-const out_record* outbox::transmitted(const std::string& id, std::int64_t now_ms, double unit_random) {
+const out_record* outbox::transmitted(const std::string& id, std::int64_t now_ms, double unit_random,
+                                     std::string_view failure) {
   auto it = records_.find(id);
   if (it == records_.end()) return nullptr;
   auto& r = it->second;
   if (r.state == out_state::delivered || r.state == out_state::expired) return &r;
+  r.last_error = clip_error(failure);
   ++r.attempts;
   r.state = out_state::sent;
   r.next_attempt_ms = now_ms + backoff_ms(r.attempts, unit_random);
@@ -157,6 +187,7 @@ const out_record* outbox::acked(const std::string& id, std::int64_t now_ms) {
   auto& r = it->second;
   if (r.state != out_state::delivered) {
     index_remove(r);
+    r.last_error.clear();
     r.state = out_state::delivered;
     r.delivered_ms = now_ms;
     finished_.push_back(id);
@@ -177,9 +208,10 @@ std::vector<std::string> outbox::expire(std::int64_t now_ms) {
   return out;
 }
 
-bool outbox::give_up(const std::string& id) {
+bool outbox::give_up(const std::string& id, std::string_view why) {
   auto it = records_.find(id);
   if (it == records_.end() || (it->second.state != out_state::queued && it->second.state != out_state::sent)) return false;
+  if (!why.empty()) it->second.last_error = clip_error(why);
   index_remove(it->second);
   it->second.state = out_state::expired;
   finished_.push_back(id);

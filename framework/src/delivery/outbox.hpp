@@ -48,6 +48,11 @@ struct out_record {
   std::int64_t expires_ms = 0;
   std::int64_t delivered_ms = 0;
   std::uint64_t seq = 0;  // send order, assigned by outbox::add
+  // Why the last attempt failed, or why the message was given up; empty when the last attempt got through or
+  // none was made. Kept with the record (so `aqua outbox` still tells after a restart, and for an expired
+  // message), at most max_last_error bytes of UTF-8.
+  std::string last_error;
+  static constexpr std::size_t max_last_error = 512;
 
   bool sealed() const { return inner.empty(); }
   // Finished (delivered/expired) records are stored without the envelope or
@@ -77,16 +82,17 @@ class outbox {
   // ever in flight, so the receiver sees sequence numbers within its window
   // (and its skipped-key store) even when a link flaps; 0 = unlimited.
   std::vector<std::string> due(std::int64_t now_ms, std::size_t window = 0) const;
-  // A transmission attempt happened: schedule the next one.
-  // `unit_random` in [0,1) drives the jitter (injected, for determinism).
-  const out_record* transmitted(const std::string& id, std::int64_t now_ms, double unit_random);
+  // A transmission attempt happened: schedule the next one. `failure`: why it failed (empty: it got through), kept
+  // as the record's last_error. `unit_random` in [0,1) drives the jitter (injected, for determinism).
+  const out_record* transmitted(const std::string& id, std::int64_t now_ms, double unit_random,
+                                std::string_view failure = {});
   // The recipient's authenticated ack arrived: delivered (idempotent).
   const out_record* acked(const std::string& id, std::int64_t now_ms);
   // Marks every unacked message past its TTL expired; returns their ids.
   std::vector<std::string> expire(std::int64_t now_ms);
   // Gives pending message `id` up now (expired): it can never be sent, e.g. a
   // deferred message whose seal failed for good. False if it is not pending.
-  bool give_up(const std::string& id);
+  bool give_up(const std::string& id, std::string_view why = {});
   // Earliest next attempt or expiry among pending messages inside their
   // recipient's window (to arm a timer); messages waiting outside the window
   // move when an ack opens it, not on a timer.

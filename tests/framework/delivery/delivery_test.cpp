@@ -114,8 +114,65 @@ TEST(outbox, records_round_trip_and_bad_bytes_are_errors) {
   EXPECT_EQ(back->attempts, 3u);
   for (std::size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(out_record::decode(bytes_view(enc.data(), n))) << n;
   auto v = enc;
-  v[0] = 3;
+  v[0] = 4;
   EXPECT_EQ(out_record::decode(v).err().code(), errc::unknown_version);
+}
+
+TEST(outbox, the_last_attempts_error_is_kept_with_the_record_until_an_attempt_gets_through) {
+  outbox ob;
+  ob.add(rec("aa", 0, 100000));
+  EXPECT_EQ(ob.find("aa")->encode()[0], 1);  // no error: the layout older builds read
+  ob.transmitted("aa", 0, 0.5, "connection_refused: cannot reach 12D3KooW...");
+  const auto* r = ob.find("aa");
+  EXPECT_EQ(r->last_error, "connection_refused: cannot reach 12D3KooW...");
+  auto enc = r->encode();
+  EXPECT_EQ(enc[0], 3);
+  auto back = out_record::decode(enc);
+  ASSERT_TRUE(back) << back.err().what();
+  EXPECT_EQ(back->last_error, r->last_error);
+  EXPECT_EQ(back->encode(), enc);
+  for (std::size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(out_record::decode(bytes_view(enc.data(), n))) << n;
+  // A finished record written without its envelope keeps the error (an expired message tells why).
+  auto finished = out_record::decode(r->encode(false));
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(finished->last_error, r->last_error);
+  EXPECT_TRUE(finished->envelope.empty());
+  // The next attempt got through: no error, and the old layout again.
+  ob.transmitted("aa", 500, 0.5);
+  EXPECT_EQ(ob.find("aa")->last_error, "");
+  EXPECT_EQ(ob.find("aa")->encode()[0], 1);
+  ob.transmitted("aa", 1000, 0.5, "timeout");
+  ob.acked("aa", 1200);  // delivered: whatever failed before does not matter
+  EXPECT_EQ(ob.find("aa")->last_error, "");
+  // Given up with a reason.
+  ob.add(rec("bb", 0, 100000));
+  EXPECT_TRUE(ob.give_up("bb", "given up: it could not be sealed: blocked"));
+  EXPECT_EQ(ob.find("bb")->last_error, "given up: it could not be sealed: blocked");
+}
+
+TEST(outbox, last_errors_are_clipped_to_valid_utf8_and_bad_ones_in_a_record_are_refused) {
+  outbox ob;
+  ob.add(rec("aa", 0, 100000));
+  // Long: cut at 512 bytes, never inside a UTF-8 sequence; invalid bytes and controls become '?'.
+  std::string why(510, 'x');
+  why += "\xc3\xa9\xc3\xa9";  // two 2-byte sequences: only the first fits (510 + 2 = 512)
+  ob.transmitted("aa", 0, 0.5, why);
+  EXPECT_EQ(ob.find("aa")->last_error, std::string(510, 'x') + "\xc3\xa9");
+  ob.transmitted("aa", 0, 0.5, "bad \xff\xfe byte\n\x1b[2J");
+  EXPECT_EQ(ob.find("aa")->last_error, "bad ?? byte??[2J");
+  // In a stored record: an empty or invalid error is malformed, not shown.
+  auto enc = ob.find("aa")->encode();
+  auto bad = enc;
+  bad[bad.size() - 3] = 0xff;  // a byte inside the error text
+  EXPECT_FALSE(out_record::decode(bad));
+  auto r = rec("cc", 0, 1);
+  r.last_error = "x";
+  auto one = r.encode();
+  one[one.size() - 1] = 0x00;  // a control character
+  EXPECT_FALSE(out_record::decode(one));
+  one.pop_back();
+  one[one.size() - 1] = 0;     // length 0
+  EXPECT_FALSE(out_record::decode(one));
 }
 
 TEST(outbox, unsealed_records_keep_their_inner_frame_until_sealed) {

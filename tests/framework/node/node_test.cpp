@@ -233,9 +233,14 @@ TEST(node, unreachable_messages_stay_queued_with_retries_until_they_expire) {
   EXPECT_EQ(state_of().first, "sent");  // the live state, though attempts are written lazily
   EXPECT_TRUE(eventually([&] { return state_of().first == "expired"; }));
   EXPECT_EQ((*a)->status()->outbox_pending, 0u);
+  // The expired record, read back from the store, still says why it never got through.
+  auto list = (*a)->outbox();
+  ASSERT_TRUE(list && list->size() == 1);
+  EXPECT_NE(list->front().last_error.find("no connection to " + stranger.kp.id().str()), std::string::npos)
+    << list->front().last_error;
 }
 
-TEST(node, attempt_state_written_lazily_reaches_the_store_on_stop) {
+TEST(node, attempt_state_and_last_error_written_lazily_reach_the_store_on_stop) {
   test::temp_dir tmp("node");
   auto cfg = make_node_dir(tmp, "alice", yaml_for("/memory/lazy-alice", ""), 0);
   outsider stranger(3);
@@ -260,6 +265,9 @@ TEST(node, attempt_state_written_lazily_reaches_the_store_on_stop) {
   EXPECT_EQ(list->front().message_id, id);
   EXPECT_EQ(list->front().state, "sent");
   EXPECT_GE(list->front().attempts, 1u);
+  // Why the attempts failed outlives the restart (it was kept in memory only before 2026-11-27).
+  EXPECT_NE(list->front().last_error.find("no connection to " + stranger.kp.id().str()), std::string::npos)
+    << list->front().last_error;
 }
 
 TEST(node, receive_times_out_and_later_messages_are_not_lost) {
