@@ -133,6 +133,11 @@ int run_status(const global_options& g) {
               << (*r)["circuits"] << " circuits open, " << (*r)["bytes_relayed"] << " bytes relayed, "
               << (*r)["reservations_refused"] << "+" << (*r)["connects_refused"]
               << " reservations+connects refused, " << (*r)["circuits_limited"] << " circuits reset at a limit\n";
+    if (auto m = r->find("mailbox"); m != r->end() && m->value("serving", false))
+      std::cout << "relay mailbox: " << (*m)["held"] << " envelopes (" << (*m)["held_bytes"] << " bytes) held for "
+                << (*m)["recipients"] << " peers; since start " << (*m)["stored"] << " stored, "
+                << (*m)["delivered"] << " delivered, " << (*m)["expired"] << " expired, " << (*m)["refused"]
+                << " refused, " << (*m)["duplicates"] << " duplicates\n";
   }
   return exit_ok;
 }

@@ -149,6 +149,16 @@ class Relay(unittest.TestCase):
             while time.time() < deadline and json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"] < 1:
                 time.sleep(0.2)
             self.assertGreaterEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"], 1)
+            # The relay's status shows what its mailbox holds.
+            mb = json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]
+            self.assertTrue(mb["serving"])
+            self.assertGreaterEqual(mb["held"], 1)
+            self.assertGreater(mb["held_bytes"], 100)
+            self.assertEqual(mb["recipients"], 1)
+            self.assertEqual(mb["stored"], mb["held"])
+            self.assertEqual(mb["delivered"], 0)
+            self.assertIn(f"relay mailbox: {mb['held']} envelopes ({mb['held_bytes']} bytes) held for 1 peers",
+                          aqua(r, "status").stdout)
             proc_b, _ = self.start(b, "serve")
             deadline = time.time() + 60
             texts = []
@@ -158,6 +168,12 @@ class Relay(unittest.TestCase):
                     time.sleep(0.2)
             self.assertIn("while-you-were-away", texts)
             self.assertGreaterEqual(json.loads(aqua(r, "status", "--json").stdout)["relay"]["service_streams"], 1)
+            deadline = time.time() + 30  # b acknowledges what it fetched: the relay deletes it
+            while time.time() < deadline and json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]["held"]:
+                time.sleep(0.2)
+            mb = json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]
+            self.assertEqual((mb["held"], mb["held_bytes"], mb["recipients"]), (0, 0, 0))
+            self.assertGreaterEqual(mb["delivered"], 1)
             self.stop(proc_b)
             self.stop(proc_a)
             self.stop(proc_r)
@@ -198,6 +214,9 @@ class Relay(unittest.TestCase):
             self.assertIn("no relay mailbox took the message", rec["last_error"])
             self.assertIn(f"mailbox {relay_addr}/p2p-circuit", rec["last_error"])
             self.assertIn("quota_exceeded", rec["last_error"])
+            mb = json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]
+            self.assertEqual((mb["held"], mb["stored"]), (1, 1))
+            self.assertGreaterEqual(mb["refused"], 1)
             self.assertNotEqual(rec["state"], "delivered")
             self.assertEqual(outbox()[held]["last_error"], "")  # deposited: its attempt got through
             # Bob was never reachable live: no frame may count as sent into a circuit the relay refused

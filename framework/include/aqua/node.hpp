@@ -43,7 +43,7 @@ struct outbound_message {
   // ("mailbox ...: quota_exceeded: ...") — or why it was given up; empty when
   // not attempted yet or the last attempt got through (always when
   // delivered). Stored with the message: it outlives a restart and stays on
-  // an expired message. At most 512 bytes.
+  // an expired message. At most 4,096 bytes.
   std::string last_error;
 };
 
@@ -62,6 +62,17 @@ struct relay_server_status {
   std::uint64_t hop_refused = 0;       // HOP requests answered with an error status
   std::uint64_t circuits_limited = 0;  // reset at the data or duration limit
   std::uint64_t service_streams = 0;   // streams of extra protocols (e.g. /aqua/mailbox/1.0.0)
+  // The relay's mailbox for offline peers (relay.mailbox, docs/relay.md): what it holds now, and counters since
+  // the node started.
+  bool mailbox = false;
+  std::uint64_t mail_held = 0;        // envelopes held now
+  std::uint64_t mail_held_bytes = 0;  // their size
+  std::uint64_t mail_recipients = 0;  // peers with mail held
+  std::uint64_t mail_stored = 0;      // deposits stored
+  std::uint64_t mail_duplicates = 0;  // deposits of an envelope already held
+  std::uint64_t mail_refused = 0;     // deposits refused: quota, disk nearly full, too large, not an envelope, expired
+  std::uint64_t mail_delivered = 0;   // fetched and acknowledged by their recipient
+  std::uint64_t mail_expired = 0;     // dropped at their expiry
 };
 
 struct node_status {

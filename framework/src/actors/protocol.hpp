@@ -191,6 +191,9 @@ class node_transport_host;
 namespace p2p {
 class relay_server;
 } // namespace p2p
+namespace store {
+class held_mail;
+} // namespace store
 } // namespace aqua
 namespace aqua::actors {
 struct relay_setup {
@@ -203,6 +206,8 @@ struct relay_setup {
   // Called with the relay server before it starts, for services that need its
   // loop (relay_server::post, every) and register with add_service.
   std::function<void(p2p::relay_server&)> add_services;
+  // The relay's mailbox (relay.mailbox), for its figures in the status; null without one.
+  std::shared_ptr<store::held_mail> mail;
 };
 // (init) -> vector<string>: starts the relay server when cfg.serve (its addresses; empty otherwise).
 // (status) -> relay_server_status. Also (forward, ...) / (fwd_done, ...) as before.

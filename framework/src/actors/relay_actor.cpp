@@ -9,6 +9,7 @@
 #include "actors/protocol.hpp"
 #include "node/transport_host.hpp"
 #include "p2p/relay_server.hpp"
+#include "store/held_mail.hpp"
 
 namespace aqua::actors {
 namespace {
@@ -38,6 +39,7 @@ struct relay_state {
   std::shared_ptr<node_transport_host> host;  // the identity outlives the server
   std::vector<p2p::stream_service> services;
   std::function<void(p2p::relay_server&)> add_services;
+  std::shared_ptr<store::held_mail> mail;
   std::unique_ptr<p2p::relay_server> server;  // stopped (thread joined) when the state dies
   std::uint32_t in_flight = 0;
   std::uint64_t forwarded = 0;
@@ -45,7 +47,7 @@ struct relay_state {
   static inline const char* name = "aqua.relay";
 };
 
-relay_server_status status_of(p2p::relay_server& rs) {
+relay_server_status status_of(p2p::relay_server& rs, const store::held_mail* mail) {
   const auto s = rs.stats();
   relay_server_status out;
   out.serving = true;
@@ -61,6 +63,18 @@ relay_server_status status_of(p2p::relay_server& rs) {
   out.hop_refused = s.hop_refused;
   out.circuits_limited = s.circuits_data_limited + s.circuits_duration_limited;
   out.service_streams = s.service_streams;
+  if (mail) {
+    const auto m = mail->stats();
+    out.mailbox = true;
+    out.mail_held = m.messages;
+    out.mail_held_bytes = m.bytes;
+    out.mail_recipients = m.recipients;
+    out.mail_stored = m.stored;
+    out.mail_duplicates = m.duplicates;
+    out.mail_refused = m.refused;
+    out.mail_delivered = m.acked;
+    out.mail_expired = m.expired;
+  }
   return out;
 }
 
@@ -70,6 +84,7 @@ caf::behavior relay_actor(caf::stateful_actor<relay_state>* self, relay_setup se
   self->state.host = std::move(setup.host);
   self->state.services = std::move(setup.services);
   self->state.add_services = std::move(setup.add_services);
+  self->state.mail = std::move(setup.mail);
   return {
     // Starts the relay server (relay.serve); its addresses, or the start error.
     [=](init_atom) -> caf::result<std::vector<std::string>> {
@@ -109,7 +124,7 @@ caf::behavior relay_actor(caf::stateful_actor<relay_state>* self, relay_setup se
     [=](status_atom) -> std::uint64_t { return self->state.forwarded; },
     [=](status_atom, relay_atom) -> relay_server_status {
       auto& st = self->state;
-      return st.server ? status_of(*st.server) : relay_server_status{};
+      return st.server ? status_of(*st.server, st.mail.get()) : relay_server_status{};
     },
   };
 }

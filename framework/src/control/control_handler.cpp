@@ -302,16 +302,28 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     return to_json(*m, aliases());
   }
   if (cmd == "outbox.list") {
-    // Pages of list_page_messages records in message ID order (a large outbox made one line too long).
+    // Pages of at most list_page_messages records in message ID order (a large outbox made one line too long).
     auto after = arg_message_id(req, "outbox.list", "after");  // a cursor that is no ID listed nothing, silently
     if (!after) return after.err();
     auto list = node_.outbox(*after, list_page_messages);
     if (!list) return list.err();
+    // And at most list_page_bytes of records (each may carry a last_error of up to 4 KiB, more once escaped).
     nlohmann::json out = nlohmann::json::array();
-    for (auto& m : *list) out.push_back(to_json(m));
-    const bool more = list->size() == list_page_messages;
+    bool more = list->size() == list_page_messages;
+    std::size_t bytes = 0;
+    std::string last;
+    for (auto& m : *list) {
+      auto j = to_json(m);
+      bytes += j.dump().size() + 1;
+      if (!out.empty() && bytes > list_page_bytes) {
+        more = true;
+        break;
+      }
+      last = m.message_id;
+      out.push_back(std::move(j));
+    }
     nlohmann::json page{{"messages", std::move(out)}, {"more", more}};
-    if (more) page["next_after"] = list->back().message_id;
+    if (more) page["next_after"] = last;
     return page;
   }
   if (cmd.rfind("contacts.", 0) == 0) return contacts_command(node_contact_ops(node_), cmd, req);

@@ -66,7 +66,17 @@ nlohmann::json to_json(const relay_server_status& r) {
           {"bytes_relayed", r.bytes_relayed},
           {"hop_refused", r.hop_refused},
           {"circuits_limited", r.circuits_limited},
-          {"service_streams", r.service_streams}};
+          {"service_streams", r.service_streams},
+          {"mailbox",
+           {{"serving", r.mailbox},
+            {"held", r.mail_held},
+            {"held_bytes", r.mail_held_bytes},
+            {"recipients", r.mail_recipients},
+            {"stored", r.mail_stored},
+            {"duplicates", r.mail_duplicates},
+            {"refused", r.mail_refused},
+            {"delivered", r.mail_delivered},
+            {"expired", r.mail_expired}}}};
 }
 
 nlohmann::json to_json(const node_status& s) {

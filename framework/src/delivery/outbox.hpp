@@ -52,7 +52,7 @@ struct out_record {
   // none was made. Kept with the record (so `aqua outbox` still tells after a restart, and for an expired
   // message), at most max_last_error bytes of UTF-8.
   std::string last_error;
-  static constexpr std::size_t max_last_error = 512;
+  static constexpr std::size_t max_last_error = 4096;
 
   bool sealed() const { return inner.empty(); }
   // Finished (delivered/expired) records are stored without the envelope or

@@ -114,6 +114,7 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   if (cfg.relay.serve && cfg.relay.mailbox) {
     // /aqua/mailbox/1.0.0: store-and-forward for offline peers (docs/protocol/mailbox.md).
     std::shared_ptr<store::held_mail> held = std::move(**mail);
+    relay.mail = held;
     p2p::mailbox_service_config mc;
     mc.max_incomplete_bytes_per_peer = cfg.relay.mailbox_max_incomplete_bytes_per_peer;
     mc.max_incomplete_bytes_total = cfg.relay.mailbox_max_incomplete_bytes_total;

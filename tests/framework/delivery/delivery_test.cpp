@@ -153,11 +153,12 @@ TEST(outbox, the_last_attempts_error_is_kept_with_the_record_until_an_attempt_ge
 TEST(outbox, last_errors_are_clipped_to_valid_utf8_and_bad_ones_in_a_record_are_refused) {
   outbox ob;
   ob.add(rec("aa", 0, 100000));
-  // Long: cut at 512 bytes, never inside a UTF-8 sequence; invalid bytes and controls become '?'.
-  std::string why(510, 'x');
-  why += "\xc3\xa9\xc3\xa9";  // two 2-byte sequences: only the first fits (510 + 2 = 512)
+  // Long: cut at max_last_error bytes, never inside a UTF-8 sequence; invalid bytes and controls become '?'.
+  const auto max = out_record::max_last_error;
+  std::string why(max - 2, 'x');
+  why += "\xc3\xa9\xc3\xa9";  // two 2-byte sequences: only the first fits
   ob.transmitted("aa", 0, 0.5, why);
-  EXPECT_EQ(ob.find("aa")->last_error, std::string(510, 'x') + "\xc3\xa9");
+  EXPECT_EQ(ob.find("aa")->last_error, std::string(max - 2, 'x') + "\xc3\xa9");
   ob.transmitted("aa", 0, 0.5, "bad \xff\xfe byte\n\x1b[2J");
   EXPECT_EQ(ob.find("aa")->last_error, "bad ?? byte??[2J");
   // In a stored record: an empty or invalid error is malformed, not shown.
