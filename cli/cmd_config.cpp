@@ -1,10 +1,11 @@
-// aqua config check FILE
+// aqua config check [FILE]
 
 #include <iostream>
 
 #include "aqua/agent.hpp"
 #include "aqua/config.hpp"
 #include "agent/agent_transports.hpp"
+#include "identity/key_store.hpp"
 #include "plugin/plugin_loader.hpp"
 #include "commands.hpp"
 #include "output.hpp"
@@ -26,7 +27,15 @@ result<void> check_plugins(const node_config& cfg) {
   return ok();
 }
 
-int run_check(const global_options& g, const std::string& file, bool plugins) {
+int run_check(const global_options& g, std::string file, bool plugins) {
+  if (file.empty()) {  // the data dir's config, as `aqua serve` would read it
+    auto dir = resolve_data_dir(g.dir);
+    if (!dir) return report(dir.err(), g.json);
+    std::error_code ec;
+    if (!std::filesystem::exists(*dir / config_file_name, ec) && !std::filesystem::exists(*dir / key_file_name, ec))
+      return report(no_identity_in(*dir), g.json);
+    file = (*dir / config_file_name).string();
+  }
   auto cfg = load_config(file);
   if (!cfg) return report(cfg.err(), g.json);
   if (plugins)
@@ -58,9 +67,10 @@ void add_config_commands(CLI::App& app, global_options& g, int& rc) {
                "agent plugin it names (found, loaded, ABI-checked, settings and a transport's listen addresses "
                "accepted by the plugin's factory; what only binding shows, such as a port in use, is left to "
                "'aqua serve')");
-  check->add_option("file", *file, "Config file")->required();
+  check->add_option("file", *file, "Config file (default: config.yaml in the data dir, --dir or ~/.aqua)");
   check->add_flag("--no-plugins", *no_plugins, "Check the file only, not its plugins (e.g. on a machine without them)");
-  check->footer("Examples:\n  aqua config check ~/.aqua/config.yaml\n  aqua config check --json configs/node.example.yaml\n"
+  check->footer("Examples:\n  aqua config check\n  aqua --dir ./node-b config check\n"
+                "  aqua config check --json configs/node.example.yaml\n"
                 "  aqua config check --no-plugins configs/demo-local.yaml");
   check->callback([&g, &rc, file, no_plugins] { rc = run_check(g, *file, !*no_plugins); });
 }

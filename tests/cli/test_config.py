@@ -114,14 +114,21 @@ class ConfigCheck(unittest.TestCase):
         with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
             p = run("config", "check", tmp, check=3)
             self.assertIn("is a directory", p.stderr)
+            p = run("--dir", tmp, "config", "check", check=4)  # no file named: the data dir's, and nothing there yet
+            self.assertIn(f"run 'aqua --dir {tmp} init' first", p.stderr)
             p = run("--dir", tmp, "serve", check=4)  # nothing there yet
             self.assertIn(f"run 'aqua --dir {tmp} init' first", p.stderr)
             p = run("--dir", tmp, "status", check=5)  # the hint to start a daemon starts with init here
             self.assertIn(f"run 'aqua --dir {tmp} init', then start one with 'aqua --dir {tmp} serve'", p.stdout)
             agent = os.path.join(tmp, "agent")
             run("--dir", agent, "init", check=0)
+            out = json.loads(run("--dir", agent, "config", "check", "--json", check=0).stdout)  # the one init wrote
+            self.assertEqual(out["file"], os.path.join(agent, "config.yaml"))
+            self.assertTrue(out["plugins_checked"])
             os.unlink(os.path.join(agent, "config.yaml"))
             p = run("--dir", agent, "serve", check=3)  # an identity without its config: the config is the problem
+            self.assertIn("config_unreadable", p.stderr)
+            p = run("--dir", agent, "config", "check", check=3)
             self.assertIn("config_unreadable", p.stderr)
 
 
