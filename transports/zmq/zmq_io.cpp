@@ -115,8 +115,13 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
       else if (*out) l.control_out.push_back(std::move(**out));
     }
     if (!r) {
-      peer_warn("zmq: handshake on {} failed: {}{}", li.address, r.err().what());
+      // Its TCP connection is closed too: a peer that could start handshakes over and over on one connection
+      // (each costs us a key pair, two X25519 and a signature; it, 32 random bytes) must pay a new connection
+      // for each, and max_connections_per_ip bounds how many it has at once.
+      const int fd = l.fd;
       erase_peer(li, it);
+      const bool cut = cut_connection(li, fd);
+      peer_warn("zmq: handshake on {} failed: {}{}{}", li.address, r.err().what(), cut ? " (connection closed)" : "");
       return;
     }
     if (l.established() && !l.announced) {

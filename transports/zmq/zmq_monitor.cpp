@@ -213,15 +213,19 @@ void zmq_transport::read_monitor(listener& li) {
   }
 }
 
+bool zmq_transport::cut_connection(listener& li, int fd) {
+  auto known = li.endpoints.find(fd);
+  if (fd < 0 || known == li.endpoints.end() || !still_connection(fd, li.port, known->second)) return false;
+  ::shutdown(fd, SHUT_RDWR);
+  return true;
+}
+
 void zmq_transport::close_overdue(listener& li) {
   if (!li.guard) return;
-  for (int fd : li.guard->overdue(steady_ms())) {
-    auto known = li.endpoints.find(fd);
-    if (known == li.endpoints.end() || !still_connection(fd, li.port, known->second)) continue;
-    spdlog::debug("zmq: {}: closing the connection from {}: no Noise handshake within {} ms", li.address,
-                  known->second, lim_.handshake_timeout_ms);
-    ::shutdown(fd, SHUT_RDWR);
-  }
+  for (int fd : li.guard->overdue(steady_ms()))
+    if (cut_connection(li, fd))
+      spdlog::debug("zmq: {}: closed a connection: no Noise handshake within {} ms", li.address,
+                    lim_.handshake_timeout_ms);
 }
 
 void zmq_transport::check_meter(listener& li, bool paused) {

@@ -112,6 +112,8 @@ class zmq_transport : public transport {
   result<void> open_monitor(listener& li);
   void read_monitor(listener& li);
   void close_overdue(listener& li);
+  // Shuts down the listener's TCP connection `fd` if it still is the one its monitor recorded; false if not.
+  bool cut_connection(listener& li, int fd);
   // Shuts down connections of which libzmq holds more than the meter allows (at most every meter_interval_ms);
   // `paused`: the socket is not being read (an inbound queue is full), so whole messages may pile up in it.
   void check_meter(listener& li, bool paused);

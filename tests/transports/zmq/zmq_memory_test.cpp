@@ -83,6 +83,22 @@ struct raw_zmtp {
     }
     return true;
   }
+  // One short frame (at most 255 bytes).
+  bool short_part(const bytes& body, bool more) {
+    const std::uint8_t head[2] = {static_cast<std::uint8_t>(more ? 0x01 : 0x00), static_cast<std::uint8_t>(body.size())};
+    return put(head, 2) && put(body.data(), body.size());
+  }
+  // Bytes that arrive within the receive timeout (2 s); -1 when the other side closed the connection.
+  long drain() {
+    std::uint8_t in[4096];
+    long got = 0;
+    for (;;) {
+      auto k = ::recv(fd, in, sizeof in, 0);
+      if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return -1;
+      if (k < 0) return got;
+      got += k;
+    }
+  }
   // One long frame with the MORE flag (a part of a message that goes on) or without (a whole message).
   bool part(const bytes& body, bool more = true) {
     std::uint8_t head[9] = {static_cast<std::uint8_t>(more ? 0x03 : 0x02)};
@@ -200,6 +216,28 @@ TEST(zmq, a_peer_that_never_ends_its_multipart_message_is_cut_off) {
   std::optional<bytes> got;
   ASSERT_TRUE(test::eventually([&] { return (got = server.acc->first()->try_receive()).has_value(); }, 5s));
   EXPECT_EQ(got->size(), 200000u);
+}
+
+// A Noise handshake costs the listener a key pair, two X25519 and a signature per message 1, its sender 32 random
+// bytes: a peer must not start one after another on one TCP connection.
+TEST(zmq, a_failed_handshake_closes_its_tcp_connection) {
+  transport_config cfg;
+  cfg.settings = {{"handshake_timeout_ms", "60000"}};  // not the unfinished-handshake timeout: the failure
+  test::node_side server(true, cfg);
+  raw_zmtp peer(test::port_of(server.addr), "DEALER");
+  timeval rt{1, 0};
+  ::setsockopt(peer.fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof rt);
+  bytes e(32);
+  for (auto& b : e) b = static_cast<std::uint8_t>(std::rand());
+  const bytes handshake_kind{1};
+  ASSERT_TRUE(peer.short_part(handshake_kind, true) && peer.short_part(e, false));  // Noise XX message 1
+  EXPECT_GT(peer.drain(), 32) << "no message 2 came back: not a handshake the listener took up";
+  // Message 1 again while the listener waits for message 3: the handshake fails and the connection ends.
+  peer.short_part(handshake_kind, true);
+  peer.short_part(e, false);
+  long got = 0;
+  for (int i = 0; i < 4 && got >= 0; ++i) got = peer.drain();
+  EXPECT_EQ(got, -1) << "the connection stayed open after a failed handshake";
 }
 
 struct readable_flag : connection_observer {
