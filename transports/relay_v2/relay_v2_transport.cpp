@@ -134,6 +134,8 @@ struct limits {
   std::size_t max_frame = 4u << 20;
   std::size_t queue_bytes = 8u << 20;
   std::int64_t listen_timeout_ms = 10000;
+  std::int64_t ping_interval_ms = 15000;  // keepalive on each relay connection (0: no pings)
+  std::int64_t ping_timeout_ms = 45000;   // a relay connection silent this long is closed and redialled (0: never)
 };
 
 constexpr std::string_view circuit_suffix = "/p2p-circuit";
@@ -163,6 +165,8 @@ class relay_v2_transport : public transport {
     cfg.relays = lim_.relays;
     cfg.max_frame = lim_.max_frame;
     cfg.max_channel_buffer = lim_.queue_bytes;
+    cfg.ping_interval_ms = lim_.ping_interval_ms;
+    cfg.ping_timeout_ms = lim_.ping_timeout_ms;
     auto th = host_;
     p2p::session_factory sessions = [th](bool initiator, std::optional<peer_id> expected) {
       return th->new_session(initiator, std::move(expected));
@@ -337,12 +341,23 @@ result<std::unique_ptr<transport>> make_relay_v2(const transport_config& cfg) {
       auto r = parse_setting(key, value, 0, 600000);
       if (!r) return r.err();
       lim.listen_timeout_ms = static_cast<std::int64_t>(*r);
+    } else if (key == "ping_interval_ms" || key == "ping_timeout_ms") {
+      auto r = parse_setting(key, value, 0, 3600000);
+      if (!r) return r.err();
+      (key == "ping_interval_ms" ? lim.ping_interval_ms : lim.ping_timeout_ms) = static_cast<std::int64_t>(*r);
     } else {
       return error{errc::config_unknown_key, "unknown setting '" + key +
                                                  "' (relay_v2 knows relays, max_frame_bytes, queue_bytes, "
-                                                 "listen_timeout_ms)"};
+                                                 "listen_timeout_ms, ping_interval_ms, ping_timeout_ms)"};
     }
   }
+  // The relay answers each ping within one interval: a timeout at or below it would close live connections.
+  if (lim.ping_timeout_ms > 0 && (lim.ping_interval_ms == 0 || lim.ping_timeout_ms <= lim.ping_interval_ms))
+    return error{errc::config_bad_value,
+                 "setting ping_timeout_ms (" + std::to_string(lim.ping_timeout_ms) +
+                   ") needs pings and must be more than ping_interval_ms (" + std::to_string(lim.ping_interval_ms) +
+                   "): a quiet but live relay connection hears only the answers to our pings (set ping_timeout_ms "
+                   "to 0 to never close a silent one)"};
   if (lim.max_frame > lim.queue_bytes)
     return error{errc::config_bad_value, "setting max_frame_bytes must not exceed queue_bytes"};
   // An address listen() would refuse, refused here (nothing is dialled): `aqua config check` catches it.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -63,10 +64,11 @@ struct plugin_node {
   std::shared_ptr<incoming> in = std::make_shared<incoming>();
   std::shared_ptr<transport> t;
 
-  explicit plugin_node(std::uint8_t seed) {
+  explicit plugin_node(std::uint8_t seed, std::map<std::string, std::string> settings = {}) {
     host = std::make_shared<node_transport_host>(keypair::from_seed(bytes(32, seed)).value(), system_env());
     transport_config cfg;
     cfg.plugin = cfg.name = "relay_v2";
+    cfg.settings = std::move(settings);
     cfg.settings["listen_timeout_ms"] = "5000";
     auto loaded = plugin_loader({plugin_build_dir()}).load_transport(cfg);
     EXPECT_TRUE(loaded) << (loaded ? "" : loaded.err().what());
@@ -123,6 +125,47 @@ TEST(relay_v2_transport, carries_frames_both_ways_through_an_in_process_relay) {
 
 // The relay connection breaks inside dial() (its socket's next send fails, so opening the HOP stream closes it):
 // the dial must fail, not hand back a connection whose channel is already gone (sends failing, no on_closed ever).
+// Keepalive settings reach the relay client: a relay that goes silent (its loop blocked: it reads and answers
+// nothing) is given up after ping_timeout_ms — with the defaults, 45 s.
+TEST(relay_v2_transport, a_silent_relay_is_given_up_after_ping_timeout_ms) {
+  server s;
+  plugin_node a(1, {{"ping_interval_ms", "200"}, {"ping_timeout_ms", "1000"}});
+  ASSERT_TRUE(a.t);
+  auto reserved = a.t->listen(s.addr() + "/p2p-circuit");
+  ASSERT_TRUE(reserved) << reserved.err().what();
+  ASSERT_EQ(a.t->listen_addresses().size(), 1u);
+  std::this_thread::sleep_for(1500ms);  // a live relay answers the pings: kept
+  ASSERT_EQ(a.t->listen_addresses().size(), 1u);
+  loop_blocker blocked(*s.rs);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!a.t->listen_addresses().empty() && std::chrono::steady_clock::now() - t0 < 5s)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(a.t->listen_addresses().empty()) << "the reservation on a silent relay outlived ping_timeout_ms";
+  std::printf("given up after %lld ms\n", static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::steady_clock::now() - t0).count()));
+}
+
+TEST(relay_v2_transport, refuses_a_ping_timeout_a_live_relay_could_not_meet) {
+  auto load = [](std::map<std::string, std::string> settings) {
+    transport_config cfg;
+    cfg.plugin = cfg.name = "relay_v2";
+    cfg.settings = std::move(settings);
+    return plugin_loader({plugin_build_dir()}).load_transport(cfg);
+  };
+  auto t = load({{"ping_interval_ms", "15000"}, {"ping_timeout_ms", "15000"}});
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.err().code(), errc::config_bad_value);
+  EXPECT_NE(t.err().message().find("ping_timeout_ms (15000) needs pings and must be more than ping_interval_ms (15000)"),
+            std::string::npos) << t.err().message();
+  t = load({{"ping_interval_ms", "0"}});  // no pings, but a silent connection still closed after 45 s
+  ASSERT_FALSE(t);
+  EXPECT_TRUE(load({{"ping_interval_ms", "0"}, {"ping_timeout_ms", "0"}}));
+  EXPECT_TRUE(load({{"ping_interval_ms", "5000"}, {"ping_timeout_ms", "12000"}}));
+  t = load({{"ping_intervall_ms", "5000"}});
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.err().message().find("ping_interval_ms, ping_timeout_ms"), std::string::npos) << t.err().message();
+}
+
 TEST(relay_v2_transport, a_dial_whose_relay_connection_breaks_inside_it_fails_instead_of_returning_a_dead_connection) {
   server s;
   plugin_node a(1);
