@@ -218,12 +218,46 @@ class Relay(unittest.TestCase):
             self.assertEqual((mb["held"], mb["stored"]), (1, 1))
             self.assertGreaterEqual(mb["refused"], 1)
             self.assertNotEqual(rec["state"], "delivered")
-            self.assertEqual(outbox()[held]["last_error"], "")  # deposited: its attempt got through
+            self.assertNotIn("quota_exceeded", outbox()[held]["last_error"])  # deposited: its attempt got through
             # Bob was never reachable live: no frame may count as sent into a circuit the relay refused
             # (the relay_v2 transport used to take frames before the circuit opened, so a retry over the
             # circuit read as "sent" and the next line's last error vanished).
             self.assertEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_sent"], 0)
             self.assertIn("last attempt failed: connection_refused: cannot reach", aqua(a, "outbox", "list").stdout)
+            self.stop(proc_a)
+            self.stop(proc_r)
+
+    def test_the_relay_closes_a_silent_connection_after_ping_timeout_s(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
+            r, a = (os.path.join(tmp, x) for x in ("relay", "a"))
+            port = free_port()
+            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-ping-r").stdout)["peer_id"]
+            cfg = os.path.join(r, "config.yaml")
+            with open(cfg) as f:
+                text = f.read()
+            with open(cfg, "w") as f:  # ping every second, close after 3 s of silence (default 15 s / 45 s)
+                f.write(text.replace("    serve: false\n", "    serve: false\n    ping_interval_s: 1\n    ping_timeout_s: 3\n"))
+            proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+            aqua(a, "init", "--listen", "/memory/ping-a")
+            use_relay(a, f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}")
+            proc_a, _ = self.start(a, "serve")
+
+            def reservations():
+                return json.loads(aqua(r, "status", "--json").stdout)["relay"]["reservations"]
+
+            time.sleep(4)  # a live peer answers the pings: kept past the timeout
+            self.assertEqual(reservations(), 1)
+            proc_a.send_signal(signal.SIGSTOP)  # its socket stays open, and silent
+            try:
+                t0 = time.time()
+                while time.time() - t0 < 20 and reservations() != 0:
+                    time.sleep(0.2)
+                waited = time.time() - t0
+                self.assertEqual(reservations(), 0, "the relay kept a silent connection's reservation")
+                print(f"silent connection closed after {waited:.1f} s", file=sys.stderr)
+                self.assertLess(waited, 15)
+            finally:
+                proc_a.send_signal(signal.SIGCONT)
             self.stop(proc_a)
             self.stop(proc_r)
 

@@ -62,6 +62,10 @@ struct relay_config {
   std::uint32_t circuit_duration_s = 120;     // 0 = unlimited
   std::uint64_t circuit_data_bytes = 131072;  // per direction; 0 = unlimited
   std::uint32_t max_connects_per_minute = 32; // per source peer; 0 = unlimited
+  // keepalive: the server pings each connection this often (0 = never) and closes one from which nothing arrived
+  // for ping_timeout_s (0 = never; more than ping_interval_s)
+  std::uint32_t ping_interval_s = 15;
+  std::uint32_t ping_timeout_s = 45;
   // network mailbox (docs/protocol/mailbox.md)
   bool mailbox = true;                                 // serve /aqua/mailbox/1.0.0 when serve: true
   std::uint32_t mailbox_max_messages_per_peer = 10000;

@@ -135,16 +135,16 @@ class transport {
   virtual std::vector<std::string> listen_addresses() const = 0;
   // Closes listeners and every connection; idempotent.
   virtual void stop() = 0;
+  // What the transport reports about itself for `aqua status` / `aqua
+  // doctor`, as ordered key/value pairs (e.g. relay_v2: each relay's
+  // reservation state and the address it observes for us).
+  virtual std::vector<std::pair<std::string, std::string>> diagnostics() const { return {}; }
   // Store-and-forward (docs/protocol/mailbox.md): asks the mailbox behind
   // `address` (for relay_v2: a circuit address /.../p2p/RELAY/p2p-circuit/
   // p2p/RECIPIENT) to hold `frame` for the recipient for at most `ttl_s`
   // seconds. `done` runs exactly once, on any thread: ok once the mailbox
   // stored it durably; errc::not_supported when this transport or address
   // has no mailbox. Depositing the same frame twice stores it once.
-  // What the transport reports about itself for `aqua status` / `aqua
-  // doctor`, as ordered key/value pairs (e.g. relay_v2: each relay's
-  // reservation state and the address it observes for us).
-  virtual std::vector<std::pair<std::string, std::string>> diagnostics() const { return {}; }
   virtual void deposit(const std::string& address, bytes_view frame, std::uint32_t ttl_s,
                        std::function<void(result<void>)> done) {
     (void) address, (void) frame, (void) ttl_s;

@@ -29,6 +29,8 @@ p2p::relay_server_config server_config(const relay_config& c, std::vector<p2p::s
   s.hop.limit_data = c.circuit_data_bytes;
   s.hop.max_connects_per_window = c.max_connects_per_minute;
   s.hop.connect_window_ms = 60 * 1000;
+  s.ping_interval_ms = std::int64_t{c.ping_interval_s} * 1000;
+  s.ping_timeout_ms = std::int64_t{c.ping_timeout_s} * 1000;
   s.services = std::move(services);
   return s;
 }

@@ -111,6 +111,15 @@ void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& r
   u32("circuit_duration_s", r.circuit_duration_s, 0, 7 * 86400);
   u64("circuit_data_bytes", r.circuit_data_bytes, 0, std::uint64_t{1} << 40);
   u32("max_connects_per_minute", r.max_connects_per_minute, 0, 1u << 20);
+  u32("ping_interval_s", r.ping_interval_s, 0, 3600);
+  u32("ping_timeout_s", r.ping_timeout_s, 0, 3600);
+  if (r.ping_timeout_s != 0 && (r.ping_interval_s == 0 || r.ping_timeout_s <= r.ping_interval_s)) {
+    auto k = w.child(c, rp, "ping_timeout_s", false);
+    w.fail(errc::config_bad_value, k.IsDefined() ? k : c, rp + ".ping_timeout_s",
+           std::to_string(r.ping_timeout_s) + " needs pings and must be more than ping_interval_s (" +
+             std::to_string(r.ping_interval_s) + "): a quiet but live peer sends only its answers to the relay's "
+             "pings (0: never close a silent connection)");
+  }
   if (auto k = w.child(c, rp, "mailbox", false); k.IsDefined()) r.mailbox = w.as_bool(k, rp + ".mailbox");
   u32("mailbox_max_messages_per_peer", r.mailbox_max_messages_per_peer, 1, 100000000);
   u64("mailbox_max_bytes_per_peer", r.mailbox_max_bytes_per_peer, 1024, std::uint64_t{1} << 40);
@@ -183,7 +192,8 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
   if (auto c = section("relay", {"serve", "max_forward_frames", "listen", "announce", "max_connections",
                                  "max_connections_per_ip", "max_reservations", "max_reservations_per_ip",
                                  "max_circuits_per_peer", "reservation_ttl_s", "circuit_duration_s", "circuit_data_bytes",
-                                 "max_connects_per_minute", "mailbox", "mailbox_max_messages_per_peer",
+                                 "max_connects_per_minute", "ping_interval_s", "ping_timeout_s", "mailbox",
+                                 "mailbox_max_messages_per_peer",
                                  "mailbox_max_bytes_per_peer", "mailbox_max_bytes_total", "mailbox_max_ttl_s",
                                  "mailbox_max_incomplete_bytes_per_peer", "mailbox_max_incomplete_bytes_total",
                                  "mailbox_incomplete_timeout_s", "mailbox_min_free_bytes"});

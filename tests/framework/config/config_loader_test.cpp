@@ -172,7 +172,8 @@ TEST(config, relay_server_keys_parse) {
       "    mailbox: false\n    mailbox_max_messages_per_peer: 50\n    mailbox_max_bytes_per_peer: 1048576\n"
       "    mailbox_max_bytes_total: 8589934592\n    mailbox_max_ttl_s: 86400\n    max_connections_per_ip: 5\n"
       "    mailbox_max_incomplete_bytes_per_peer: 5000000\n    mailbox_max_incomplete_bytes_total: 9000000\n"
-      "    mailbox_incomplete_timeout_s: 10\n    mailbox_min_free_bytes: 0\ntransports: []\n");
+      "    mailbox_incomplete_timeout_s: 10\n    mailbox_min_free_bytes: 0\n    ping_interval_s: 5\n"
+      "    ping_timeout_s: 12\ntransports: []\n");
   ASSERT_TRUE(r) << r.err().what();
   const auto& c = r->relay;
   EXPECT_TRUE(c.serve);
@@ -196,6 +197,8 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(c.mailbox_max_incomplete_bytes_total, 9000000u);
   EXPECT_EQ(c.mailbox_incomplete_timeout_s, 10u);
   EXPECT_EQ(c.mailbox_min_free_bytes, 0u);
+  EXPECT_EQ(c.ping_interval_s, 5u);
+  EXPECT_EQ(c.ping_timeout_s, 12u);
   auto d = parse(minimal);
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->relay.listen.empty());
@@ -207,9 +210,19 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(d->relay.mailbox_max_incomplete_bytes_total, 128u << 20);
   EXPECT_EQ(d->relay.mailbox_incomplete_timeout_s, 30u);
   EXPECT_EQ(d->relay.mailbox_min_free_bytes, 256u << 20);
+  EXPECT_EQ(d->relay.ping_interval_s, 15u);
+  EXPECT_EQ(d->relay.ping_timeout_s, 45u);
+  auto off = parse("components:\n  relay:\n    ping_interval_s: 0\n    ping_timeout_s: 0\ntransports: []\n");
+  ASSERT_TRUE(off) << off.err().what();  // keepalive off altogether
 }
 
 TEST(config, relay_server_keys_are_checked_with_their_path) {
+  // A live but quiet peer sends only its answers to the relay's pings: a timeout within one interval closes it.
+  expect_error("components:\n  relay:\n    ping_interval_s: 20\n    ping_timeout_s: 20\ntransports: []\n",
+               errc::config_bad_value, "4:21:",
+               "components.relay.ping_timeout_s: 20 needs pings and must be more than ping_interval_s (20)");
+  expect_error("components:\n  relay:\n    ping_interval_s: 0\ntransports: []\n", errc::config_bad_value, "",
+               "components.relay.ping_timeout_s: 45 needs pings");
   expect_error("components:\n  relay:\n    serve: true\ntransports: []\n", errc::config_missing_field, "3:12:",
                "components.relay.listen: relay.serve: true needs at least one listen address");
   expect_error("components:\n  relay:\n    listen: [/ip4/1.2.3.4/udp/1]\ntransports: []\n", errc::config_bad_address,
@@ -220,6 +233,8 @@ TEST(config, relay_server_keys_are_checked_with_their_path) {
                "components.relay.reservation_ttl_s: 5 is out of range 60..604800");
   expect_error("components:\n  relay:\n    circuit_data_bytes: lots\ntransports: []\n", errc::config_wrong_type,
                "3:25:", "components.relay.circuit_data_bytes: expected an integer, got 'lots'");
+  expect_error("components:\n  relay:\n    circuit_data_bytes: -5\ntransports: []\n", errc::config_bad_value,
+               "3:25:", "components.relay.circuit_data_bytes: -5 is out of range 0..1099511627776 (no negative values)");
   expect_error("components:\n  relay:\n    mailbox_max_bytes_per_peer: 4096\n    mailbox_max_bytes_total: 2048\n"
                "transports: []\n",
                errc::config_bad_value, "3:33:", "components.relay.mailbox_max_bytes_per_peer: exceeds mailbox_max_bytes_total");
