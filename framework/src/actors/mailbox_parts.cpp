@@ -122,8 +122,14 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     // together, so a link that comes back gets them in send order.
     auto draw = std::hash<std::string>{}(cur->recipient) ^ (cur->attempts * 0x9e3779b97f4a7c15ull) ^ s.jitter_salt;
     double unit = static_cast<double>(draw % 1000000) / 1000000.0;
-    if (auto* r = s.out.transmitted(id, now_ms(), unit, sent ? std::string() : why);
-        r && r->state == delivery::out_state::sent) {
+    // A retry that got through still says why the message is not delivered yet: transports take frames for a
+    // peer that is gone (ZeroMQ queues them, a relay mailbox holds them) and only the ack tells.
+    std::string note = sent ? std::string() : why;
+    if (sent && cur->attempts >= 1)
+      note = "not acknowledged after " + std::to_string(cur->attempts + 1) +
+             " attempts, each taken by a connection or a relay mailbox: the peer may be offline (aqua doctor " +
+             cur->recipient + ")";
+    if (auto* r = s.out.transmitted(id, now_ms(), unit, note); r && r->state == delivery::out_state::sent) {
       // The attempt's bookkeeping is written lazily, in one batch per
       // sent_flush_delay: a restart retries queued and sent messages alike,
       // so only `aqua outbox` can tell, and most messages are acked (and

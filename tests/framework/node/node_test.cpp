@@ -240,6 +240,29 @@ TEST(node, unreachable_messages_stay_queued_with_retries_until_they_expire) {
     << list->front().last_error;
 }
 
+// Bob blocked alice: her frames reach him (the transport takes them) and he drops them unanswered. Her outbox
+// must not show such a message as "sent" with nothing wrong: after a retry it says no ack came.
+TEST(node, a_retried_message_the_transport_took_says_it_is_not_acknowledged) {
+  test::temp_dir tmp("node");
+  auto [alice, bob] = start_introduced_pair(tmp, "noack");
+  ASSERT_TRUE(alice && bob);
+  ASSERT_TRUE(bob->set_contact_trust(alice->id().str(), "blocked"));
+  auto id = alice->send(bob->id(), bytes{1}, 5s, 600000);
+  ASSERT_TRUE(id) << id.err().what();
+  auto mine = [&] {
+    auto list = alice->outbox();
+    if (list)
+      for (auto& m : *list)
+        if (m.message_id == *id) return m;
+    return outbound_message{};
+  };
+  EXPECT_TRUE(eventually([&] { return mine().attempts >= 2; }, 10s));
+  auto m = mine();
+  EXPECT_EQ(m.state, "sent");
+  EXPECT_NE(m.last_error.find("not acknowledged after"), std::string::npos) << m.last_error;
+  EXPECT_NE(m.last_error.find("aqua doctor " + bob->id().str()), std::string::npos) << m.last_error;
+}
+
 TEST(node, attempt_state_and_last_error_written_lazily_reach_the_store_on_stop) {
   test::temp_dir tmp("node");
   auto cfg = make_node_dir(tmp, "alice", yaml_for("/memory/lazy-alice", ""), 0);
