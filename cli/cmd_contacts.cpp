@@ -26,6 +26,7 @@ struct card_options {
 struct contact_options {
   std::string card;
   std::string alias;
+  bool alias_given = false;
   std::string who;
 };
 
@@ -63,7 +64,7 @@ int run_export(const global_options& g, const card_options& o) {
   }
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return report(dir.err(), g.json);
-  auto kp = read_key_file(*dir / key_file_name);
+  auto kp = read_identity(*dir);
   if (!kp) return report(kp.err(), g.json);
   // Without a daemon: the card's keys from the node's store (made on first use).
   auto db = store::db::open(*dir / store::dir_name);
@@ -76,6 +77,9 @@ int run_export(const global_options& g, const card_options& o) {
     if (addresses.empty())
       for (auto& t : cfg->transports) addresses.insert(addresses.end(), t.listen.begin(), t.listen.end());
     if (!o.validity_days) days = cfg->crypto.card_validity_days;
+  } else if (o.addresses.empty()) {  // a card without addresses: peers who add it cannot dial us
+    std::cerr << "aqua: warning: the card lists no addresses, since the config does not load (" << cfg.err().what()
+              << "); pass --address or fix the config\n";
   }
   auto card = e2ee::make_own_card(*engine, [&](bytes_view m) { return kp->sign(m); }, addresses, o.capabilities,
                                   days * 24 * 3600 * 1000);
@@ -146,6 +150,12 @@ int run_add(const global_options& g, const contact_options& o) {
                   g.json);
   }
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text.empty())
+    return report(error{errc::bad_card, (o.card == "-" ? std::string("the card on stdin") : "card file '" + o.card + "'") +
+                                          " is empty"},
+                  g.json);
+  if (o.alias_given && o.alias.empty())
+    return report(error{errc::invalid_argument, "--alias is empty: give a name, or leave --alias out"}, g.json);
   auto added = contacts_request(g, {{"cmd", "contacts.add"}, {"card", text}, {"alias", o.alias}});
   if (!added) return report(added.err(), g.json);
   auto& c = *added;
@@ -195,7 +205,7 @@ int run_one(const global_options& g, const contact_options& o, const std::string
   }
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return report(dir.err(), g.json);
-  auto kp = read_key_file(*dir / key_file_name);
+  auto kp = read_identity(*dir);
   if (!kp) return report(kp.err(), g.json);
   auto id = peer_id::parse((*c)["peer_id"].get<std::string>());
   if (!id) return report(id.err(), g.json);
@@ -244,7 +254,10 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   add->footer("A peer that is a contact already gets the newer card and keeps its trust (a blocked one stays blocked:\n"
               "'aqua contacts unblock' lifts that) and its alias unless --alias is given; --json says \"refreshed\": true.\n"
               "Examples:\n  aqua contacts add bob.card --alias bob\n  aqua card export | ssh host aqua contacts add -");
-  add->callback([&g, &rc, o] { rc = run_add(g, *o); });
+  add->callback([&g, &rc, o, add] {
+    o->alias_given = add->get_option("--alias")->count() > 0;
+    rc = run_add(g, *o);
+  });
   auto* list = contacts->add_subcommand("list", "List contacts with their trust state");
   list->footer("Examples:\n  aqua contacts list\n  aqua contacts list --json");
   list->callback([&g, &rc] { rc = run_list(g); });
@@ -254,7 +267,10 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
             "Compare the safety code with the contact over a channel you trust first.\n"
             "A blocked contact is refused (exit 1, conflict): unblock it first.\n"
             "Examples:\n  aqua contacts verify bob\n  aqua contacts verify 12D3KooW... --json"},
-        command_doc{"block", "Block a contact: its messages are rejected", "Examples:\n  aqua contacts block bob\n  aqua contacts block 12D3KooW... --json"},
+        command_doc{"block", "Block a contact: its messages are dropped unanswered, and nothing is sent to it",
+                    "Its node is not told, so it retries until each message's TTL: unblocking before then lets the\n"
+                    "next retry through (docs/protocol/cards.md).\n"
+                    "Examples:\n  aqua contacts block bob\n  aqua contacts block 12D3KooW... --json"},
         command_doc{"unblock", "Lift a block: the contact is unverified again (other states stay as they are)",
             "Examples:\n  aqua contacts unblock bob\n  aqua contacts unblock bob && aqua contacts verify bob"},
         command_doc{"remove", "Remove a contact", "Examples:\n  aqua contacts remove bob\n  aqua contacts remove 12D3KooW... --json"}}) {

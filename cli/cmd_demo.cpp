@@ -38,8 +38,11 @@ fs::path demo_data_dir() {
   return {};
 }
 
+// The first line of every config the demo writes: a --work-dir holding a config without it is someone's node.
+constexpr std::string_view demo_marker = "# written by 'aqua demo'; rewritten by each run\n";
+
 std::string demo_yaml(const fs::path& data, const fs::path& report, const std::string& listen) {
-  return "node: {name: you, log_level: warn}\n"
+  return std::string(demo_marker) + "node: {name: you, log_level: warn}\n"
          "components: {}\n"
          "transports:\n  - plugin: loopback\n    listen: [" + listen + "]\n"
          "agents:\n"
@@ -57,6 +60,23 @@ int run_demo(const global_options& g, const std::string& work_dir, const std::st
   auto data = demo_data_dir();
   if (data.empty())
     return report(error{errc::not_found, "demo data (ev_prices.csv, headlines.txt) not found; set AQUA_DEMO_DATA"}, g.json);
+  if (keep) {  // a node's data dir (aqua init) is not the demo's to rewrite: its config and identity stay
+    std::error_code ec;
+    const auto config = base / config_file_name;
+    std::string head;
+    if (fs::exists(config, ec)) {
+      std::ifstream in(config);
+      head.resize(demo_marker.size());
+      in.read(head.data(), static_cast<std::streamsize>(head.size()));
+      head.resize(static_cast<std::size_t>(in.gcount()));
+    }
+    if ((fs::exists(config, ec) || fs::exists(base / key_file_name, ec)) && head != demo_marker)
+      return report(error{errc::invalid_argument,
+                          "--work-dir " + base.string() + " holds a node (" +
+                            (fs::exists(config, ec) ? config_file_name : key_file_name) +
+                            " not written by 'aqua demo'); the demo would replace its config: give a new directory"},
+                    g.json);
+  }
   if (auto r = ensure_private_dir(base); !r) return report(r.err(), g.json);
   auto key = base / key_file_name;
   if (!fs::exists(key))

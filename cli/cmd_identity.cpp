@@ -60,9 +60,16 @@ int run_init(const global_options& g, const init_options& o) {
   auto config_file = *dir / config_file_name;
   if (auto why = node_name_problem(o.name); !o.name.empty() && !why.empty())
     return report(error{errc::invalid_argument, "--name: " + why}, g.json);
-  for (auto& a : o.listen)  // before anything is written
-    if (auto m = multiaddr::parse(a); !m)
-      return report(error{errc::invalid_argument, "--listen '" + a + "': " + m.err().message()}, g.json);
+  for (auto& a : o.listen) {  // before anything is written
+    auto m = multiaddr::parse(a);
+    if (!m) return report(error{errc::invalid_argument, "--listen '" + a + "': " + m.err().message()}, g.json);
+    // default_config_yaml gives every address but /memory/ to the zmq transport, which takes TCP only.
+    const bool host = m->has("ip4") || m->has("ip6") || m->has("dns") || m->has("dns4") || m->has("dns6");
+    if (!m->has("memory") && (!host || !m->has("tcp") || m->has("udp")))
+      return report(error{errc::invalid_argument, "--listen '" + a + "': init gives it to the zmq transport, which "
+                                                   "needs /ip4|ip6|dns*/HOST/tcp/PORT (or /memory/NAME: in-process)"},
+                    g.json);
+  }
   std::error_code ec;
   const bool exists = fs::exists(key_file, ec);
   if (!o.force && exists)
@@ -111,7 +118,7 @@ int run_init(const global_options& g, const init_options& o) {
 int run_id(const global_options& g) {
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return report(dir.err(), g.json);
-  auto kp = read_key_file(*dir / key_file_name);
+  auto kp = read_identity(*dir);
   if (!kp) return report(kp.err(), g.json);
   auto id = kp->id();
   if (g.json)

@@ -48,7 +48,10 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
     return std::unique_ptr<store::db>();
   auto db = store::db::open(sdir, false);
   if (!db && db.err().code() == errc::store_locked)
-    return error{errc::store_locked, db.err().message() + "; stop 'aqua serve' to read the store directly"};
+    return error{errc::store_locked,
+                 db.err().message() + "; no daemon answers on its control socket, so another aqua command holds the "
+                 "node (an 'aqua inbox watch' run without a daemon, 'aqua demo', or a daemon starting or stopping): "
+                 "stop it, or run 'aqua serve' so that commands share the node through it"};
   return db;
 }
 
@@ -69,13 +72,30 @@ std::string sender_label(const nlohmann::json& m) {
   return m.value("sender_alias", m["sender"].get<std::string>());
 }
 
-// Topic and text are the sender's choice: shown through terminal_text, one line per message here.
+// The first `max` characters of UTF-8 `text` (cut before a character, never inside one), and whether it was cut.
+std::pair<std::string, bool> preview(const std::string& text, std::size_t max) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80 && chars++ == max) return {text.substr(0, i), true};
+  return {text, false};
+}
+
+// Topic and text are the sender's choice: shown through terminal_text, one line per message here, the text cut
+// to its first 120 characters (`inbox read SEQ` shows it whole).
 void print_message_line(const nlohmann::json& m) {
-  std::cout << m["seq"] << "  " << m["state"].get<std::string>() << "  " << sender_label(m) << "  "
+  std::string body;
+  if (m.contains("text")) {
+    const auto& text = m["text"].get_ref<const std::string&>();
+    auto [head, cut] = preview(text, 120);
+    body = terminal_text(head, false);
+    if (cut) body += "... (" + std::to_string(text.size()) + " bytes: aqua inbox read " + m["seq"].dump() + ")";
+  } else {
+    body = "<" + std::to_string(m["payload_hex"].get<std::string>().size() / 2) + " bytes>";
+  }
+  std::cout << m["seq"] << "  " << m["state"].get<std::string>() << "  " << sender_label(m)
+            << (m.value("quarantined", false) ? " (unknown sender, quarantined)" : "") << "  "
             << (m.value("topic", "").empty() ? "" : "[" + terminal_text(m["topic"].get<std::string>(), false) + "] ")
-            << (m.contains("text") ? terminal_text(m["text"].get<std::string>(), false)
-                                   : "<" + std::to_string(m["payload_hex"].get<std::string>().size() / 2) + " bytes>")
-            << "\n";
+            << body << "\n";
 }
 
 void print_message(const global_options& g, const nlohmann::json& m) {

@@ -24,19 +24,27 @@ struct send_options {
   std::string timeout = "30s";
   bool wait = false;
   bool text_given = false;  // "" given on the command line, not left out
+  bool timeout_given = false;
 };
 
 int run_send(const global_options& g, const send_options& o) {
   if (!o.text.empty() && !o.file.empty())
     return report(error{errc::invalid_argument, "give the message as text or --file, not both"}, g.json);
-  if (o.text.empty() && o.file.empty() && !o.text_given)
-    return report(error{errc::invalid_argument, "nothing to send: give text, --file F, or - to read stdin"}, g.json);
+  if (o.text.empty() && o.file.empty() && !o.text_given && o.topic.empty())
+    return report(error{errc::invalid_argument,
+                        "nothing to send: give text, --file F, or - to read stdin (or only --topic: an empty message)"},
+                  g.json);
   std::string body = o.text;
   // The control API carries the payload as hex on one line of at most max_line_bytes.
   constexpr std::size_t max_body = control::max_line_bytes / 2 - 4096;
   if (o.text == "-" || !o.file.empty()) {
     auto read = o.text == "-" ? detail::read_bounded(std::cin, max_body, "the message on stdin", errc::frame_too_large)
                               : detail::read_file_bounded(o.file, max_body, "--file '" + o.file + "'", errc::frame_too_large);
+    if (!read && read.err().code() == errc::frame_too_large)  // a node takes far less: say what it takes
+      return report(error{errc::frame_too_large, read.err().message() + ", more than the control API carries; a node "
+                                                   "takes at most crypto.max_frame_bytes (1 MiB by default) of "
+                                                   "message and topic"},
+                    g.json);
     if (!read) return report(read.err(), g.json);
     body = std::move(*read);
   }
@@ -53,10 +61,24 @@ int run_send(const global_options& g, const send_options& o) {
     if (!ttl) return report(ttl.err(), g.json);
     // The control API counts whole seconds and reads 0 as "the config's default": refuse what would round to it.
     if (*ttl < 1000) return report(error{errc::invalid_argument, "--ttl '" + o.ttl + "' is less than 1s"}, g.json);
+    if (*ttl > 365ull * 86'400'000)
+      return report(error{errc::invalid_argument, "--ttl '" + o.ttl + "' is more than a year (365d)"}, g.json);
     req["ttl_s"] = (*ttl + 999) / 1000;
   }
   auto timeout = parse_duration_ms(o.timeout, "--timeout");
   if (!timeout) return report(timeout.err(), g.json);
+  if (o.timeout_given && !o.wait)
+    return report(error{errc::invalid_argument, "--timeout is how long --wait waits for the ack: give --wait too"},
+                  g.json);
+  if (o.wait && *timeout == 0)
+    return report(error{errc::invalid_argument, "--timeout '" + o.timeout + "' is zero: --wait would give up at once"},
+                  g.json);
+  if (!o.message_id.empty() && (o.message_id.size() != 32 ||
+                                o.message_id.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
+    return report(error{errc::invalid_argument,
+                        "--message-id '" + o.message_id + "': expected 32 hex digits (16 bytes), e.g. from a previous "
+                        "send's output"},
+                  g.json);
   if (!o.topic.empty()) req["topic"] = o.topic;
   // The CLI names the message itself, so that a daemon that dies (or stops answering) while it handles the
   // request can still be retried without a second copy: the error says which ID to retry with.
@@ -152,7 +174,7 @@ result<std::uint64_t> parse_duration_ms(const std::string& text, const std::stri
   } catch (...) {
     pos = 0;
   }
-  auto bad = error{errc::invalid_argument, what + " '" + text + "': expected a duration like 500ms, 30s, 5m, 2h or 7d"};
+  auto bad = error{errc::invalid_argument, what + " '" + text + "': expected a duration like 30s, 5m, 2h or 7d (a bare number is seconds; ms also works)"};
   if (pos == 0 || text[0] == '-') return bad;
   auto unit = text.substr(pos);
   std::uint64_t mult = 0;
@@ -183,6 +205,7 @@ void add_send_commands(CLI::App& app, global_options& g, int& rc) {
     "Needs a running daemon ('aqua serve'); without one it exits with code 5 and says how to start it.");
   send->callback([&g, &rc, o, send] {
     o->text_given = send->get_option("text")->count() > 0;
+    o->timeout_given = send->get_option("--timeout")->count() > 0;
     rc = run_send(g, *o);
   });
   auto* status = app.add_subcommand("status", "The daemon's identity, listen addresses, connections and queues");

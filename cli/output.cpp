@@ -59,8 +59,28 @@ error no_identity_in(const std::filesystem::path& dir, const std::string& detail
                "no identity in '" + dir.string() + "'" + (detail.empty() ? "" : " (" + detail + ")") + "; " + init_hint(dir)};
 }
 
+result<keypair> read_identity(const std::filesystem::path& dir) {
+  auto kp = read_key_file(dir / key_file_name);
+  if (!kp && kp.err().code() == errc::no_identity) return no_identity_in(dir);
+  return kp;
+}
+
 result<node_config> load_node_config(const global_options& g, const std::string& config) {
-  if (!config.empty()) return load_config(config);
+  if (!config.empty()) {
+    auto cfg = load_config(config);
+    if (!cfg || !g.dir) return cfg;
+    // Both given: they must name one data dir, or --dir would be silently ignored.
+    auto dir = resolve_data_dir(g.dir);
+    if (!dir) return dir.err();
+    std::error_code ec1, ec2;
+    const auto a = std::filesystem::weakly_canonical(*dir, ec1), b = std::filesystem::weakly_canonical(cfg->data_dir, ec2);
+    if (!ec1 && !ec2 && a != b)
+      return error{errc::invalid_argument, "--dir '" + dir->string() + "' and --config '" + config +
+                                               "' name different data dirs (the config's is '" +
+                                               cfg->data_dir.string() + "': its node.data_dir, or its own directory)"
+                                               "; give one of them"};
+    return cfg;
+  }
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
   std::error_code ec;

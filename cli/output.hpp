@@ -7,6 +7,7 @@
 #include <string>
 
 #include "aqua/error.hpp"
+#include "identity/keypair.hpp"
 #include "core/terminal_text.hpp"
 
 namespace aqua::cli {
@@ -31,6 +32,9 @@ int report(const error& e, bool json);
 std::string init_hint(const std::filesystem::path& dir);
 // errc::no_identity (exit 4) for a data dir without an identity: "no identity in 'DIR' (<detail>); <init_hint>".
 error no_identity_in(const std::filesystem::path& dir, const std::string& detail = {});
+// The identity key of data dir `dir`; a missing key is no_identity_in(dir) (its hint names --dir), other key
+// file problems as read_key_file reports them.
+result<keypair> read_identity(const std::filesystem::path& dir);
 // A node's store failure (node::store_failure) as the error a command that
 // ran the node ends with: "<what> stopped" and that a restart loses nothing.
 error stopped_by_store_failure(const std::string& what, const error& failure);

@@ -138,6 +138,8 @@ class InitAndId(unittest.TestCase):
     def test_init_with_a_bad_listen_address_writes_nothing(self):
         p = run("--dir", self.dir, "init", "--listen", "notanaddr", check=2)
         self.assertIn("--listen 'notanaddr'", p.stderr)
+        p = run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/udp/5", check=2)  # a multiaddr zmq cannot use
+        self.assertIn("--listen '/ip4/127.0.0.1/udp/5': init gives it to the zmq transport, which needs", p.stderr)
         self.assertFalse(os.path.exists(self.dir))
         run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/tcp/4001", check=0)
 
@@ -146,6 +148,9 @@ class InitAndId(unittest.TestCase):
         self.assertIn(f"run 'aqua --dir {self.dir} init' first", p.stderr)
         p = run("--dir", self.dir, "id", check=4)
         self.assertIn("no_identity", p.stderr)
+        self.assertIn(f"run 'aqua --dir {self.dir} init' first", p.stderr)  # not a bare 'aqua init': ~/.aqua
+        p = run("--dir", self.dir, "card", "export", check=4)
+        self.assertIn(f"run 'aqua --dir {self.dir} init' first", p.stderr)
         run("--dir", self.dir, "init", check=0)
         self.assertEqual(json.loads(run("--dir", self.dir, "inbox", "list", "--json", check=0).stdout), {"messages": []})
         self.assertEqual(json.loads(run("--dir", self.dir, "outbox", "list", "--json", check=0).stdout), {"messages": []})
@@ -164,7 +169,7 @@ class InitAndId(unittest.TestCase):
 
     def test_id_without_init_says_what_to_do(self):
         p = run("--dir", self.dir, "id", check=4)
-        self.assertIn("aqua init", p.stderr)
+        self.assertIn(f"aqua --dir {self.dir} init", p.stderr)
 
     def test_corrupt_key_file_is_a_precise_error(self):
         run("--dir", self.dir, "init", check=0)
@@ -278,6 +283,19 @@ class Usage(unittest.TestCase):
             self.assertIn("stdin is empty (give --topic", p.stderr)
             # With a topic the empty message is a signal: it gets as far as looking for the daemon.
             self.assertEqual(run("send", peer, "", "--topic", "ping", env=env).returncode, 5)
+            self.assertEqual(run("send", peer, "--topic", "ping", env=env).returncode, 5)  # no text at all: the same
+            # Checked before any daemon is asked, in the CLI's own terms.
+            for args, want in ((("--ttl", "1000d"), "--ttl '1000d' is more than a year (365d)"),
+                               (("--timeout", "5s"), "--timeout is how long --wait waits for the ack: give --wait too"),
+                               (("--wait", "--timeout", "0"), "--timeout '0' is zero"),
+                               (("--message-id", "xyz"), "--message-id 'xyz': expected 32 hex digits"),
+                               (("--ttl", "soon"), "expected a duration like 30s, 5m, 2h or 7d")):
+                self.assertIn(want, run("send", peer, "hi", *args, env=env, check=2).stderr, args)
+            big = os.path.join(tmp, "big")
+            with open(big, "wb") as f:
+                f.truncate(3 << 20)
+            p = run("send", peer, "--file", big, env=env, check=1)
+            self.assertIn("takes at most crypto.max_frame_bytes (1 MiB by default)", p.stderr)
 
     def test_usage_errors_are_json_with_json_flag(self):
         for args in (("--json", "relay"), ("status", "stray", "--json"), ("send", "--json")):
@@ -366,6 +384,16 @@ class Usage(unittest.TestCase):
             self.assertNotIn("\x1b", p.stdout)
             self.assertNotIn("\x07", p.stdout)
             self.assertIn("ev\\x1b[2J\\x1b]0;owned\\x07", p.stdout)  # visible, not obeyed
+            run("demo", "--work-dir", tmp, check=0)  # its own work dir: run again
+            # A node's data dir is not the demo's to rewrite: refused, config and identity untouched.
+            node = os.path.join(tmp, "node")
+            run("--dir", node, "init", "--listen", "/ip4/127.0.0.1/tcp/4999", check=0)
+            with open(os.path.join(node, "config.yaml")) as f:
+                before = f.read()
+            p = run("demo", "--work-dir", node, check=2)
+            self.assertIn(f"--work-dir {node} holds a node (config.yaml not written by 'aqua demo')", p.stderr)
+            with open(os.path.join(node, "config.yaml")) as f:
+                self.assertEqual(f.read(), before)
 
     def test_demo_runs_the_agent_workflow(self):
         p = run("demo", "--json", check=0)

@@ -126,6 +126,11 @@ class ConfigCheck(unittest.TestCase):
             self.assertEqual(out["file"], os.path.join(agent, "config.yaml"))
             self.assertTrue(out["plugins_checked"])
             os.unlink(os.path.join(agent, "config.yaml"))
+            other = os.path.join(tmp, "other")
+            run("--dir", other, "init", check=0)
+            p = run("--dir", agent, "serve", "--config", os.path.join(other, "config.yaml"), check=2)  # not silently
+            self.assertIn(f"--dir '{agent}' and --config '{os.path.join(other, 'config.yaml')}' name different data dirs",
+                          p.stderr)
             p = run("--dir", agent, "serve", check=3)  # an identity without its config: the config is the problem
             self.assertIn("config_unreadable", p.stderr)
             p = run("--dir", agent, "config", "check", check=3)

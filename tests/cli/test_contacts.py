@@ -132,6 +132,9 @@ class Contacts(daemons.Processes):
                 self.assertIn("alias 'x' already names", err["message"])
                 p = run(self.b, "contacts", "add", self.card_c, "--alias", "bad alias")  # malformed: usage
                 self.assertEqual(p.returncode, 2, p.stderr)
+                p = run(self.b, "contacts", "add", self.card_c, "--alias", "")  # not silently "no alias"
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("--alias is empty", p.stderr)
 
     def test_a_missing_card_file_fails_as_a_missing_send_file_does(self):
         missing = os.path.join(self.tmp.name, "nope.card")
@@ -142,6 +145,11 @@ class Contacts(daemons.Processes):
                 self.assertEqual(json.loads(p.stdout)["error"]["code"], "not_found")
                 p = run(self.b, "send", "alice", "--file", missing)
                 self.assertEqual(p.returncode, 1, p.stderr)
+                empty = os.path.join(self.tmp.name, "empty.card")
+                open(empty, "w").close()
+                p = run(self.b, "contacts", "add", empty)
+                self.assertEqual(p.returncode, 4, p.stderr)
+                self.assertIn(f"card file '{empty}' is empty", p.stderr)
 
 
 if __name__ == "__main__":

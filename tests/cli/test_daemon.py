@@ -205,6 +205,11 @@ class Daemon(unittest.TestCase):
             self.assertEqual([m["seq"] for m in listed], list(range(1, N + 4)))
             self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json", "--since", "1", "--limit", "1001"))
                                  ["messages"]), N + 1)
+            # The text view shows each message on one short line: the start of a long text and how to read it all.
+            lines = aqua(b, "inbox", "list", "--since", str(N)).splitlines()
+            self.assertEqual(len(lines), 3)
+            self.assertTrue(all(len(line) < 400 for line in lines), [len(line) for line in lines])
+            self.assertIn(f"big-0 {'z' * 114}... (900006 bytes: aqua inbox read {N + 1})", lines[0])
             # Clean shutdown on SIGTERM, nothing lost: after a restart the inbox is intact.
             self.stop(proc_b)
             self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), N + 3)

@@ -49,6 +49,10 @@ class Inbox(unittest.TestCase):
                                       text=True, timeout=60)
                 self.assertEqual(sent.returncode, 0, sent.stderr)
                 lines = [json.loads(watch.stdout.readline()) for _ in range(5)]
+                # The watch holds bob's node: a store command says so rather than blame a daemon that is not there.
+                p = subprocess.run([AQUA, "--dir", b, "inbox", "list"], capture_output=True, text=True, timeout=60)
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn("an 'aqua inbox watch' run without a daemon", p.stderr)
             finally:
                 watch.send_signal(signal.SIGINT)
                 watch.wait(timeout=30)

@@ -7,6 +7,7 @@ Usage: test_routing.py <aqua>"""
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,6 +99,10 @@ class Routing(daemons.Processes):
             self.assertIn("has not answered for", path["decision"])
             text = aqua(a, "doctor", "bob")
             self.assertIn("(silent), last heard", text)
+            own = json.loads(aqua(a, "id", "--json"))["peer_id"]
+            p = subprocess.run([daemons.AQUA, "--dir", a, "doctor", own], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("is this node itself", p.stderr)
             self.stop_all(proc_a)
 
 

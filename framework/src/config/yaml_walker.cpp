@@ -91,6 +91,9 @@ std::uint64_t yaml_walker::as_uint64(const YAML::Node& n, const std::string& pat
   const auto& s = n.Scalar();
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (!s.empty() && s[0] == '-' && s.find_first_not_of("0123456789", 1) == std::string::npos && s.size() > 1)
+    fail(errc::config_bad_value, n, path,
+         s + " is out of range " + std::to_string(min) + ".." + std::to_string(max) + " (no negative values)");
   if (ec != std::errc{} || p != s.data() + s.size() || s.empty())
     fail(errc::config_wrong_type, n, path, "expected an integer, got '" + s + "'");
   if (v < min || v > max)

@@ -84,6 +84,8 @@ result<nlohmann::json> doctor_report(node& n, const std::optional<peer_id>& peer
   out["relays"] = relays;
   auto nat = guess_nat(observed, local);
   out["nat"] = {{"verdict", nat.verdict}, {"why", nat.why}, {"observed", observed}};
+  if (peer && *peer == st->id)
+    return error{errc::invalid_argument, "doctor: " + peer->str() + " is this node itself: give a peer's ID or alias"};
   if (peer) {
     auto d = n.diagnose_path(*peer);
     if (!d) return d.err();

@@ -40,7 +40,8 @@ error from_status(const leveldb::Status& s, const std::string& what) {
   auto msg = what + ": " + s.ToString();
   if (s.IsCorruption()) return error{errc::store_corrupt, msg + " (run 'aqua store repair' to recover what can be recovered)"};
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
-    return error{errc::store_locked, msg + " (another aqua process has this store open)"};
+    return error{errc::store_locked, msg + " (another aqua process has this store open: a daemon already running on "
+                                           "this data dir, or a command holding its node)"};
   // A table file cut short or emptied reads as an I/O error ("Invalid argument"), not as corruption.
   const auto text = s.ToString();
   if (s.IsIOError() && (text.find(".ldb") != std::string::npos || text.find(".sst") != std::string::npos))
