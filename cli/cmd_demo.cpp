@@ -63,17 +63,18 @@ int run_demo(const global_options& g, const std::string& work_dir, const std::st
   if (keep) {  // a node's data dir (aqua init) is not the demo's to rewrite: its config and identity stay
     std::error_code ec;
     const auto config = base / config_file_name;
+    const bool has_config = fs::exists(config, ec);
     std::string head;
-    if (fs::exists(config, ec)) {
+    if (has_config) {
       std::ifstream in(config);
       head.resize(demo_marker.size());
       in.read(head.data(), static_cast<std::streamsize>(head.size()));
       head.resize(static_cast<std::size_t>(in.gcount()));
     }
-    if ((fs::exists(config, ec) || fs::exists(base / key_file_name, ec)) && head != demo_marker)
+    if ((has_config || fs::exists(base / key_file_name, ec)) && head != demo_marker)
       return report(error{errc::invalid_argument,
                           "--work-dir " + base.string() + " holds a node (" +
-                            (fs::exists(config, ec) ? config_file_name : key_file_name) +
+                            (has_config ? config_file_name : key_file_name) +
                             " not written by 'aqua demo'); the demo would replace its config: give a new directory"},
                     g.json);
   }

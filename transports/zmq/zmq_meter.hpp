@@ -53,8 +53,8 @@ class byte_meter {
   // Bytes libzmq read from `fd` and holds beyond whole messages taken, if more than the allowance.
   std::optional<std::uint64_t> over(int fd, std::uint64_t libzmq_read, bool paused) const {
     auto it = conns_.find(fd);
-    if (it == conns_.end() || libzmq_read <= it->second.took) return std::nullopt;
-    const auto held = libzmq_read - it->second.took;
+    if (it == conns_.end()) return std::nullopt;
+    const auto held = held_of(it->second, libzmq_read);
     if (held <= allowance(paused)) return std::nullopt;
     return held;
   }
@@ -85,6 +85,9 @@ class byte_meter {
     std::uint64_t took_at_check = 0;  // `took` at the last check
     bool struck = false;              // at the last check
   };
+  static std::uint64_t held_of(const conn& c, std::uint64_t libzmq_read) {
+    return libzmq_read > c.took ? libzmq_read - c.took : 0;
+  }
   std::uint64_t reading_, paused_, total_;
   std::unordered_map<int, conn> conns_;
 };
@@ -103,7 +106,7 @@ inline std::vector<byte_meter::verdict> byte_meter::check(const std::vector<samp
     auto it = conns_.find(s.fd);
     if (it == conns_.end()) continue;
     auto& c = it->second;
-    const auto held = s.libzmq_read > c.took ? s.libzmq_read - c.took : 0;
+    const auto held = held_of(c, s.libzmq_read);
     const bool stuck = c.took == c.took_at_check;
     all.push_back({&c, s.fd, held, stuck, stuck && held > allowance(paused)});
     if (stuck) sum += held;
