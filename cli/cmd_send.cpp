@@ -198,7 +198,7 @@ void add_send_commands(CLI::App& app, global_options& g, int& rc) {
   send->add_flag("--wait", o->wait, "Wait for the recipient's authenticated delivery ack");
   send->add_option("--timeout", o->timeout, "With --wait: how long to wait (default 30s; exit 6 after)");
   send->add_option("--topic", o->topic, "A topic label, up to 255 bytes, encrypted with the message");
-  send->add_option("--message-id", o->message_id, "32 hex digits: makes retrying the command safe (sent once)");
+  send->add_option("--message-id", o->message_id, "32 hex digits: makes retrying the command safe (sent once; the same ID with another recipient, text or topic is refused)");
   send->footer(
     "Examples:\n  aqua send 12D3KooWAbc... \"hello\"\n  aqua send bob --topic research --wait \"here are the findings\"\n"
     "  aqua send bob --file report.pdf --ttl 2d\n  echo '{\"q\":1}' | aqua send bob - --json\n"

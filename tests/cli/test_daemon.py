@@ -447,6 +447,12 @@ class Daemon(unittest.TestCase):
             proc_a, _ = self.start(a)  # the retry the error suggests does not queue a second copy
             out = json.loads(aqua(a, "send", "bob", "x", "--message-id", m.group(1), "--json"))
             self.assertEqual(out["message_id"], m.group(1))
+            # The same id with another text is no retry: refused, not silently dropped as one.
+            p = subprocess.run([AQUA, "--dir", a, "send", "bob", "y", "--message-id", m.group(1)],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("conflict", p.stderr)
+            self.assertIn("another payload or topic", p.stderr)
             self.assertEqual(len(json.loads(aqua(a, "outbox", "list", "--json"))["messages"]), 1)
             self.stop(proc_a)
 

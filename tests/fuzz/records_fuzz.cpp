@@ -102,6 +102,10 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
   unsealed.inner = delivery::frame_message(p);
   auto failed = o;  // its last attempt failed: the reason at the end (version 3)
   failed.last_error = "no_route: no connection to 12D3KooW\xc3\xa9";
+  auto digested = failed;  // version 4: flags, then the optional fields and the content digest
+  digested.content = delivery::content_digest(o.message_id, delivery::frame_message(p));
+  auto digested_unsealed = unsealed;
+  digested_unsealed.content = digested.content;
   hr::mail_record m{bytes(32, 1), 10, 20, bytes(40, 2), in.sender};
   hr::hash_record h{5, 20, 40, in.sender};
   hr::expiry_record x{bytes(32, 1), 40, in.sender};
@@ -116,6 +120,8 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
           tagged(k_out, o.encode(false)),
           tagged(k_out, unsealed.encode()),
           tagged(k_out, failed.encode()),
+          tagged(k_out, digested.encode()),
+          tagged(k_out, digested_unsealed.encode()),
           tagged(k_mail, hr::encode_mail(m)),
           tagged(k_hash, hr::encode_hash(h)),
           tagged(k_expiry, hr::encode_expiry(x)),

@@ -195,6 +195,8 @@ class node {
   // config's crypto.default_ttl_s). See outbox() for delivery states.
   // `message_id` (32 hex digits) makes the call idempotent: an id already
   // queued is not sent again, so an application can retry after a crash.
+  // A repeat must name the same recipient (else invalid_argument) and carry
+  // the same payload and topic (else conflict: it would be a new message).
   result<std::string> send(const peer_id& to, bytes payload,
                            std::chrono::milliseconds timeout = std::chrono::seconds(5), std::uint64_t ttl_ms = 0,
                            const std::string& message_id = {});

@@ -59,28 +59,6 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       if (topic.size() > delivery::max_topic)
         return reply(error{errc::invalid_argument, "topic is " + std::to_string(topic.size()) + " bytes; at most " +
                                                      std::to_string(delivery::max_topic) + " allowed"});
-      std::string id;  // canonical: lower-case hex, as records are keyed ("ABC..." named another record)
-      if (!wanted_id.empty()) {
-        auto raw = from_hex(wanted_id);
-        if (!raw || raw->size() != e2ee::message_id_size)
-          return reply(error{errc::invalid_argument, "message id must be 32 hex digits, got '" + wanted_id + "'"});
-        id = to_hex(*raw);
-        auto used_for = [&](const std::string& recipient) {
-          if (recipient != peer)
-            return reply(error{errc::invalid_argument, "message id " + id + " was already used for a message to " +
-                                                           recipient + "; a retry must name the same recipient"});
-          return reply(id);
-        };
-        for (auto& queued : self->state.seal_queue)  // sent in this turn, not written yet
-          if (queued.req.id_hex == id) return used_for(queued.req.recipient);
-        auto have = self->state.setup.db->get("o/" + id);
-        if (!have) return reply(have.err());
-        if (have->has_value()) {  // queued before (e.g. ahead of a crash): not again
-          auto rec = delivery::out_record::decode(as_bytes(**have));
-          if (!rec) return reply(rec.err());
-          return used_for(rec->recipient);
-        }
-      }
       // Too large to seal: said now, not when a deferred message's turn comes (flush_sends).
       auto inner = delivery::frame_message(payload, topic);
       if (inner.size() > self->state.setup.max_inner)
@@ -91,6 +69,38 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
                              " bytes too large: payload and topic together may take " +
                              std::to_string(self->state.setup.max_inner - (inner.size() - payload.size() - topic.size())) +
                              " bytes (crypto.max_frame_bytes)"});
+      std::string id;  // canonical: lower-case hex, as records are keyed ("ABC..." named another record)
+      if (!wanted_id.empty()) {
+        auto raw = from_hex(wanted_id);
+        if (!raw || raw->size() != e2ee::message_id_size)
+          return reply(error{errc::invalid_argument, "message id must be 32 hex digits, got '" + wanted_id + "'"});
+        id = to_hex(*raw);
+        // A repeat of a send (a retry after a timeout or a crash): the message is not sent again. It must name
+        // the same recipient, payload and topic; anything else would be a new message silently dropped.
+        auto repeat_of = [&](const std::string& recipient, std::optional<bool> same_content) {
+          if (recipient != peer)
+            return reply(error{errc::invalid_argument, "message id " + id + " was already used for a message to " +
+                                                           recipient + "; a retry must name the same recipient"});
+          if (same_content == false)
+            return reply(error{errc::conflict, "message id " + id +
+                                                 " was already used for a message with another payload or topic; a "
+                                                 "retry must repeat the message exactly (a new message needs a new id)"});
+          return reply(id);
+        };
+        for (auto& queued : self->state.seal_queue)  // sent in this turn, not sealed yet
+          if (queued.req.id_hex == id) return repeat_of(queued.req.recipient, queued.req.inner == inner);
+        if (auto it = self->state.named_unsettled.find(id); it != self->state.named_unsettled.end())  // being written
+          return repeat_of(it->second.first, it->second.second == delivery::content_digest(id, inner));
+        auto have = self->state.setup.db->get("o/" + id);
+        if (!have) return reply(have.err());
+        if (have->has_value()) {  // queued before (e.g. ahead of a crash): not again
+          auto rec = delivery::out_record::decode(as_bytes(**have));
+          if (!rec) return reply(rec.err());
+          std::optional<bool> same;  // unknown for records written before content digests were kept
+          if (rec->content) same = *rec->content == delivery::content_digest(id, inner);
+          return repeat_of(rec->recipient, same);
+        }
+      }
       // Queued: the sends of one turn are sealed and written together (flush_sends).
       auto& q = self->state.seal_queue;
       q.push_back({seal_request{peer, std::move(inner), ttl_ms, id}, reply});

@@ -69,6 +69,9 @@ struct mailbox_state {
   log_limit rejected_log;  // "rejected envelope" lines: peers choose how many (core/log_limit.hpp)
   // recipient -> sends taken by flush_sends whose records are not in `out` yet (they count towards the window)
   std::unordered_map<std::string, std::size_t> sends_unsettled;
+  // message id -> (recipient, content digest) of the sends that named their id and were taken by flush_sends but
+  // are not in `out` yet: a repeat arriving meanwhile is checked against them (send_atom), not sealed again.
+  std::unordered_map<std::string, std::pair<std::string, std::array<std::uint8_t, 16>>> named_unsettled;
   bool timer_armed = false;
   std::mt19937_64 rng;
   std::uint64_t jitter_salt = 0;  // per run, so peers do not retry in lockstep

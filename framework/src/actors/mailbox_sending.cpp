@@ -11,20 +11,26 @@ namespace aqua::actors {
 namespace {
 
 // A send taken by flush_sends is in `out` now, or never will be.
-void settled(mailbox_state& st, const std::string& recipient) {
-  if (auto it = st.sends_unsettled.find(recipient); it != st.sends_unsettled.end() && --it->second == 0)
+void settled(mailbox_state& st, const seal_request& req) {
+  if (auto it = st.sends_unsettled.find(req.recipient); it != st.sends_unsettled.end() && --it->second == 0)
     st.sends_unsettled.erase(it);
+  if (!req.id_hex.empty()) st.named_unsettled.erase(req.id_hex);
 }
 
-using written_sends = std::vector<std::pair<delivery::out_record, answer<std::string>>>;
+struct written_send {
+  delivery::out_record rec;
+  seal_request req;  // as asked (settled)
+  answer<std::string> reply;
+};
+using written_sends = std::vector<written_send>;
 
 // Once the batch holding `sends`' records is durable: the callers get their
 // ids, and those within their window go out.
 void after_sends_written(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::shared_ptr<written_sends> sends) {
   persist(self, std::move(b), [self, sends](const result<void>& r) {
     auto& st = self->state;
-    for (auto& [rec, reply] : *sends) {
-      settled(st, rec.recipient);
+    for (auto& [rec, req, reply] : *sends) {
+      settled(st, req);
       if (!r) {
         reply(r.err());  // nothing acknowledged, nothing sent
         continue;
@@ -60,6 +66,8 @@ void flush_sends(mailbox_actor_t* self) {
     auto& unsettled = st.sends_unsettled[s.req.recipient];
     const bool in_window = window == 0 || st.out.pending_for(s.req.recipient) + unsettled < window;
     ++unsettled;
+    if (!s.req.id_hex.empty())
+      st.named_unsettled[s.req.id_hex] = {s.req.recipient, delivery::content_digest(s.req.id_hex, s.req.inner)};
     delivery::out_record rec;
     rec.recipient = s.req.recipient;
     rec.created_ms = now;
@@ -70,6 +78,7 @@ void flush_sends(mailbox_actor_t* self) {
       reqs.push_back(s.req);
     } else {
       rec.message_id = to_hex(e2ee::message_id_or_random(s.req.id_hex));  // as a seal would choose it
+      rec.content = delivery::content_digest(rec.message_id, s.req.inner);
       rec.inner = s.req.inner;
       rec.expires_ms = now + static_cast<std::int64_t>(s.req.ttl_ms ? s.req.ttl_ms : st.setup.default_ttl_ms);
     }
@@ -80,7 +89,7 @@ void flush_sends(mailbox_actor_t* self) {
   auto settle = [self, sends](const error& e) {
     auto& st = self->state;
     for (auto& s : *sends) {
-      settled(st, s.req.recipient);
+      settled(st, s.req);
       s.reply(e);
     }
   };
@@ -102,6 +111,7 @@ void flush_sends(mailbox_actor_t* self) {
             continue;
           }
           rec.message_id = sealed[k].message_id;
+          rec.content = delivery::content_digest(rec.message_id, (*sends)[(*sealed_at)[k]].req.inner);
           rec.envelope = std::move(sealed[k].envelope);
           rec.expires_ms = sealed[k].expires_ms;
         }
@@ -110,12 +120,12 @@ void flush_sends(mailbox_actor_t* self) {
         for (std::size_t i = 0; i < sends->size(); ++i) {
           auto& s = (*sends)[i];
           if (failed[i]) {
-            settled(st, s.req.recipient);
+            settled(st, s.req);
             s.reply(*failed[i]);  // nothing sealed, nothing to write
             continue;
           }
           b.Put("o/" + (*plan)[i].message_id, as_slice((*plan)[i].encode()));
-          written->emplace_back(std::move((*plan)[i]), s.reply);
+          written->push_back({std::move((*plan)[i]), std::move(s.req), s.reply});
         }
         if (written->empty() && !has_ops(b)) return;
         after_sends_written(self, std::move(b), written);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <sodium.h>
+
 #include "core/codec.hpp"
 #include "core/utf8.hpp"
 
@@ -22,6 +24,8 @@ namespace {
 constexpr std::uint8_t record_version = 1;           // sealed (or finished): the envelope
 constexpr std::uint8_t unsealed_record_version = 2;  // waiting for the window: the inner frame
 constexpr std::uint8_t failed_record_version = 3;    // as 1, then the last attempt's error
+constexpr std::uint8_t flagged_record_version = 4;   // as 1, then flags saying which optional fields follow
+enum : std::uint8_t { has_inner = 1, has_error = 2, has_content = 4 };
 
 // At most out_record::max_last_error bytes of `why`, cut before a UTF-8 sequence that does not fit, and with any
 // byte that is not part of valid UTF-8 (or is a control character) replaced by '?': it ends up in JSON.
@@ -50,7 +54,10 @@ bytes out_record::encode(bool with_envelope) const {
   bytes out;
   const bool unsealed = with_envelope && !inner.empty();
   const bool failed = !unsealed && !last_error.empty();
-  out.push_back(unsealed ? unsealed_record_version : failed ? failed_record_version : record_version);
+  // Versions 1 to 3 for a record without a content digest (written before 2026-11-27, rewritten as it was).
+  const std::uint8_t version =
+    content ? flagged_record_version : unsealed ? unsealed_record_version : failed ? failed_record_version : record_version;
+  out.push_back(version);
   codec::put_str(out, message_id);
   codec::put_str(out, recipient);
   out.push_back(static_cast<std::uint8_t>(state));
@@ -59,11 +66,14 @@ bytes out_record::encode(bool with_envelope) const {
   codec::put_u64(out, seq);
   codec::put_u32(out, with_envelope ? static_cast<std::uint32_t>(envelope.size()) : 0u);
   if (with_envelope) codec::put_bytes(out, envelope);
+  if (version == flagged_record_version)
+    out.push_back(static_cast<std::uint8_t>((unsealed ? has_inner : 0) | (failed ? has_error : 0) | has_content));
   if (unsealed) {
     codec::put_u32(out, static_cast<std::uint32_t>(inner.size()));
     codec::put_bytes(out, inner);
   }
   if (failed) codec::put_str(out, last_error);
+  if (version == flagged_record_version) codec::put_bytes(out, bytes_view(content->data(), content->size()));
   return out;
 }
 
@@ -75,8 +85,8 @@ result<out_record> out_record::decode(bytes_view data) {
     return error{errc::bad_session_state, std::string("outbox record: ") + what + " at byte " + std::to_string(r.pos())};
   };
   if (!r.u8(version)) return bad("empty");
-  if (version != record_version && version != unsealed_record_version && version != failed_record_version)
-    return error{errc::unknown_version, "outbox record version " + std::to_string(version)};
+  if (version < record_version || version > flagged_record_version)
+    return error{errc::unknown_version, "outbox record version " + std::to_string(version) + " (this aqua reads 1 to 4)"};
   if (!r.str(rec.message_id, 64) || !r.str(rec.recipient, 128) || !r.u8(state) || !r.u32(rec.attempts))
     return bad("truncated");
   if (state < 1 || state > 4) return bad("unknown state");
@@ -93,16 +103,37 @@ result<out_record> out_record::decode(bytes_view data) {
   bytes_view v;
   if (!r.u32(n) || n > (64u << 20) || !r.take(n, v)) return bad("bad envelope length");
   rec.envelope.assign(v.begin(), v.end());
-  if (version == unsealed_record_version) {
+  std::uint8_t flags = version == unsealed_record_version ? has_inner : version == failed_record_version ? has_error : 0;
+  if (version == flagged_record_version) {
+    if (!r.u8(flags)) return bad("truncated in flags");
+    if ((flags & ~(has_inner | has_error | has_content)) != 0 || (flags & has_content) == 0)
+      return bad("unknown flags");
+    if ((flags & has_inner) && (flags & has_error)) return bad("unsealed record with a last error");
+  }
+  if (flags & has_inner) {
     if (!rec.envelope.empty()) return bad("unsealed record with an envelope");
     if (!r.u32(n) || n == 0 || n > (64u << 20) || !r.take(n, v)) return bad("bad inner frame length");
     rec.inner.assign(v.begin(), v.end());
   }
-  if (version == failed_record_version &&
+  if ((flags & has_error) &&
       (!r.str(rec.last_error, out_record::max_last_error) || rec.last_error.empty() || !valid_error(rec.last_error)))
     return bad("bad last error");
+  if (flags & has_content) {
+    if (!r.take(16, v)) return bad("truncated in content digest");
+    rec.content.emplace();
+    std::copy(v.begin(), v.end(), rec.content->begin());
+  }
   if (r.left() != 0) return bad("trailing bytes");
   return rec;
+}
+
+std::array<std::uint8_t, 16> content_digest(const std::string& message_id, bytes_view inner) {
+  std::array<std::uint8_t, 16> out{};
+  // The ID's 32 hex characters are the key (BLAKE2b takes 16 to 64 bytes; an ID is always 32 here).
+  std::array<std::uint8_t, 32> key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = i < message_id.size() ? static_cast<std::uint8_t>(message_id[i]) : 0;
+  crypto_generichash(out.data(), out.size(), inner.data(), inner.size(), key.data(), key.size());
+  return out;
 }
 
 void outbox::add(out_record r) {

@@ -8,6 +8,7 @@
 //      \_______________/  |
 //        retry (backoff)  +--ttl passed--> expired
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -29,6 +30,10 @@ struct retry_policy {
   double factor = 2.0;
   double jitter = 0.2;  // +-20% of the delay
 };
+
+// Keyed BLAKE2b-128 of a message's inner frame (payload and topic, delivery::frame_message) under its message ID
+// text: what a repeated send with that ID is compared against, without keeping the plaintext.
+std::array<std::uint8_t, 16> content_digest(const std::string& message_id, bytes_view inner);
 
 struct out_record {
   std::string message_id;  // hex
@@ -53,6 +58,9 @@ struct out_record {
   // message), at most max_last_error bytes of UTF-8.
   std::string last_error;
   static constexpr std::size_t max_last_error = 4096;
+  // content_digest(message_id, inner frame): a send repeating this message_id must carry the same payload and
+  // topic (docs/protocol/delivery.md, "Queued"). Absent in records written before 2026-11-27.
+  std::optional<std::array<std::uint8_t, 16>> content;
 
   bool sealed() const { return inner.empty(); }
   // Finished (delivered/expired) records are stored without the envelope or

@@ -114,8 +114,51 @@ TEST(outbox, records_round_trip_and_bad_bytes_are_errors) {
   EXPECT_EQ(back->attempts, 3u);
   for (std::size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(out_record::decode(bytes_view(enc.data(), n))) << n;
   auto v = enc;
-  v[0] = 4;
+  v[0] = 5;
   EXPECT_EQ(out_record::decode(v).err().code(), errc::unknown_version);
+}
+
+TEST(outbox, records_with_a_content_digest_keep_it_in_every_layout) {
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  const auto digest = content_digest(id, bytes{1, 2, 3});
+  EXPECT_NE(digest, content_digest(id, bytes{1, 2, 4}));
+  EXPECT_NE(digest, content_digest("0123456789abcdef0123456789abcdee", bytes{1, 2, 3}));  // keyed by the id
+  auto check = [&](const out_record& r, std::uint8_t flags) {
+    auto enc = r.encode();
+    EXPECT_EQ(enc[0], 4);
+    auto back = out_record::decode(enc);
+    ASSERT_TRUE(back) << back.err().what();
+    ASSERT_TRUE(back->content);
+    EXPECT_EQ(*back->content, digest);
+    EXPECT_EQ(back->inner, r.inner);
+    EXPECT_EQ(back->last_error, r.last_error);
+    EXPECT_EQ(back->encode(), enc);
+    for (std::size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(out_record::decode(bytes_view(enc.data(), n))) << n;
+    // The flags byte: just before the optional fields; unknown bits, or no digest flag, are malformed.
+    const auto at = enc.size() - 16 - (r.inner.empty() ? 0 : 4 + r.inner.size()) -
+                    (r.last_error.empty() ? 0 : 2 + r.last_error.size()) - 1;
+    EXPECT_EQ(enc[at], flags);
+    for (std::uint8_t bad : {std::uint8_t(flags | 8), std::uint8_t(flags & ~4), std::uint8_t(0x80 | flags)}) {
+      auto b = enc;
+      b[at] = bad;
+      EXPECT_FALSE(out_record::decode(b)) << int(bad);
+    }
+    auto finished = out_record::decode(r.encode(false));  // no envelope, no inner frame: the digest stays
+    ASSERT_TRUE(finished);
+    EXPECT_EQ(finished->content, r.content);
+  };
+  auto r = rec(id, 7, 9);
+  r.content = digest;
+  check(r, 4);
+  r.last_error = "timeout";
+  check(r, 2 | 4);
+  r.last_error.clear();
+  r.envelope.clear();
+  r.inner = bytes{1, 2, 3};
+  check(r, 1 | 4);
+  // Without a digest (a record written before digests were kept, rewritten): the old layouts.
+  r.content.reset();
+  EXPECT_EQ(r.encode()[0], 2);
 }
 
 TEST(outbox, the_last_attempts_error_is_kept_with_the_record_until_an_attempt_gets_through) {
