@@ -18,6 +18,8 @@ struct limits {
   // lowered to half the process's open-file limit if that is less.
   std::size_t max_connections = 8192;
   std::size_t max_connections_per_ip = 256;
+  // New TCP connections a second from one IP address (a bucket of that many, refilled at that rate); 0 = no limit.
+  std::size_t new_connections_per_ip_per_s = 64;
   // A full listener drops its longest-idle established peer (nothing received
   // for at least this long) to take a new one; 0 = 3 x handshake_timeout_ms.
   std::int64_t evict_idle_ms = 0;

@@ -10,7 +10,10 @@
 // libzmq's socket monitor (accepted / disconnected) and from the transport
 // (a Noise link established on a connection, or dropped). It decides
 //   - at accept: refuse a connection beyond `max_connections` in all, or
-//     beyond `max_per_address` from one IP address;
+//     beyond `max_per_address` from one IP address, or beyond
+//     `new_per_address_per_s` new connections a second from one IP address
+//     (a bucket of that many, refilled at that rate: each new connection is a
+//     Noise handshake the listener pays for);
 //   - later: close a connection that has no established Noise link for
 //     `handshake_timeout_ms` (since it was accepted, or since its link ended).
 // The transport carries the decisions out with shutdown(2) on the fd, so
@@ -29,8 +32,9 @@ class conn_guard {
     std::size_t max_connections = 4096;
     std::size_t max_per_address = 256;
     std::int64_t handshake_timeout_ms = 10000;
+    std::size_t new_per_address_per_s = 64;  // 0: no rate limit
   };
-  enum class verdict { keep, over_total, over_address };
+  enum class verdict { keep, over_total, over_address, over_rate };
 
   explicit conn_guard(limits lim) : lim_(lim) {}
 
@@ -50,6 +54,8 @@ class conn_guard {
 
   std::size_t open() const { return conns_.size(); }
   std::size_t open_from(const std::string& address) const;
+  // Addresses tracked: with connections open, or whose rate bucket is not full again yet.
+  std::size_t addresses() const { return per_address_.size(); }
   const limits& settings() const { return lim_; }
 
  private:
@@ -60,8 +66,18 @@ class conn_guard {
     bool closing = false;  // returned by overdue(), waiting for closed()
   };
   limits lim_;
+  struct address_state {
+    std::size_t open = 0;
+    double tokens = 0;  // new connections it may still open now (the rate bucket)
+    std::int64_t refilled_ms = 0;
+  };
+  // Refills `a`'s bucket up to now; whether it is full.
+  bool refill(address_state& a, std::int64_t now_ms) const;
+  // Forgets addresses with nothing open and a full bucket (at most once a second).
+  void sweep(std::int64_t now_ms);
   std::unordered_map<int, entry> conns_;
-  std::unordered_map<std::string, std::size_t> per_address_;
+  std::unordered_map<std::string, address_state> per_address_;
+  std::int64_t swept_ms_ = 0;
 };
 
 } // namespace aqua::zmqt

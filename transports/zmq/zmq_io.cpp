@@ -92,6 +92,16 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
       it = li.peers.end();
     }
     if (it == li.peers.end()) {
+      int fd = -1;
+      try {
+        fd = msg[0].get(ZMQ_SRCFD);  // which TCP connection: its guard learns when a link is up
+      } catch (const zmq::error_t&) {
+      }
+      // A connection the guard refused (over a limit, e.g. too many new ones a second from its address) gets no
+      // handshake: its message 1 may be here before our shutdown(2) reached libzmq, and answering it would cost
+      // the key pair, X25519s and signature the limit is there to bound.
+      if (fd >= 0 && li.guard && !li.endpoints.count(fd)) read_monitor(li);  // its accept event may be queued
+      if (fd >= 0 && li.guard && !li.endpoints.count(fd)) return;
       if (li.peers.size() >= lim_.max_peers && !evict_idle_peer(li)) {
         spdlog::warn("zmq: {} has {} connections (max_peers), none idle; refusing another", li.address,
                      li.peers.size());
@@ -100,11 +110,7 @@ void zmq_transport::on_router_message(const std::shared_ptr<listener>& lp, const
       std::weak_ptr<listener> weak = lp;
       auto c = std::make_shared<zconn>(lim_, li.address, "zmq-peer", [this] { wake(); },
                                        [this, weak, rid] { flush_now(weak, rid); });
-      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), 0, false, -1, std::nullopt, {}, 0, {}}).first;
-      try {
-        it->second.fd = msg[0].get(ZMQ_SRCFD);  // which TCP connection: its guard learns when a link is up
-      } catch (const zmq::error_t&) {
-      }
+      it = li.peers.emplace(rid, link{c, host_->new_session(false, std::nullopt), steady_ms(), 0, false, fd, std::nullopt, {}, 0, {}}).first;
     }
     auto& l = it->second;
     l.last_rx_ms = steady_ms();

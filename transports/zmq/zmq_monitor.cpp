@@ -161,6 +161,7 @@ result<void> zmq_transport::open_monitor(listener& li) {
   gl.max_connections = lim_.max_connections;
   gl.max_per_address = lim_.max_connections_per_ip;
   gl.handshake_timeout_ms = lim_.handshake_timeout_ms;
+  gl.new_per_address_per_s = lim_.new_connections_per_ip_per_s;
   // The node needs descriptors besides this listener's (its store, the control API, dialled peers): a listener
   // may hold at most half of them.
   const auto files = open_file_limit();
@@ -203,10 +204,11 @@ void zmq_transport::read_monitor(listener& li) {
     ::shutdown(fd, SHUT_RDWR);
     ++li.refused;
     if (now - li.refused_logged_ms >= 1000) {
-      spdlog::warn("zmq: {} refused {} connection(s) (last from {}): {} open, {} from that address "
-                   "(max_connections {}, max_connections_per_ip {})",
-                   li.address, li.refused, ip, li.guard->open(), li.guard->open_from(ip),
-                   li.guard->settings().max_connections, li.guard->settings().max_per_address);
+      spdlog::warn("zmq: {} refused {} connection(s) (last from {}{}): {} open, {} from that address "
+                   "(max_connections {}, max_connections_per_ip {}, new_connections_per_ip_per_s {})",
+                   li.address, li.refused, ip, v == conn_guard::verdict::over_rate ? ", too many new ones a second" : "",
+                   li.guard->open(), li.guard->open_from(ip), li.guard->settings().max_connections,
+                   li.guard->settings().max_per_address, li.guard->settings().new_per_address_per_s);
       li.refused = 0;
       li.refused_logged_ms = now;
     }
@@ -245,6 +247,13 @@ void zmq_transport::read_monitor(dealer& d) {
   for (const auto [id, fd] : take_events(*d.monitor)) {
     d.meter->closed(fd);  // connected: a missed disconnect of an earlier connection on this fd number
     d.endpoints.erase(fd);
+    // Ended before the handshake finished: the listener refused it at accept (over one of its limits, e.g.
+    // new_connections_per_ip_per_s) or failed the handshake. Our message 1 went with the connection and ZeroMQ's
+    // reconnect would not send it again: fail now, not at the handshake timeout, so that routing redials.
+    if (id == ZMQ_EVENT_DISCONNECTED && !d.l.established() && d.l.conn->is_open())
+      fail_link(d.l, error{errc::connection_closed, "the listener ended the connection during the Noise handshake "
+                                                    "(refused at accept, e.g. over a connection limit, or the "
+                                                    "handshake failed there)"});
     if (id != ZMQ_EVENT_CONNECTED) continue;
     std::uint16_t port = 0;
     std::string ip, endpoint;

@@ -215,6 +215,10 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
       auto r = parse_setting(key, value, 1, 1000000);
       if (!r) return r.err();
       (key == "max_peers" ? lim.max_peers : key == "max_connections" ? lim.max_connections : lim.max_connections_per_ip) = *r;
+    } else if (key == "new_connections_per_ip_per_s") {
+      auto r = parse_setting(key, value, 0, 1000000);
+      if (!r) return r.err();
+      lim.new_connections_per_ip_per_s = *r;
     } else if (key == "max_held_bytes") {
       auto r = parse_setting(key, value, 1, std::size_t{1} << 40);
       if (!r) return r.err();
@@ -227,7 +231,8 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
       return error{errc::config_unknown_key, "unknown setting '" + key +
                                                  "' (zmq knows queue_frames, queue_bytes, max_frame_bytes, hwm, "
                                                  "reconnect_ivl_ms, reconnect_ivl_max_ms, max_peers, max_connections, "
-                                                 "max_connections_per_ip, max_held_bytes, handshake_timeout_ms, evict_idle_ms)"};
+                                                 "max_connections_per_ip, new_connections_per_ip_per_s, max_held_bytes, "
+                                                 "handshake_timeout_ms, evict_idle_ms)"};
     }
   }
   if (lim.max_frame_bytes > lim.queue_bytes)

@@ -75,3 +75,41 @@ TEST(zmq_guard, a_reused_fd_number_is_a_new_connection) {
   EXPECT_EQ(g.open_from("127.0.0.2"), 0u);
   EXPECT_EQ(g.overdue(1100), std::vector<int>{5});  // the new one has no link yet
 }
+
+// Each new connection costs the listener a Noise handshake: one address gets a bucket of new_per_address_per_s
+// connections, refilled at that rate, whether or not earlier ones were closed meanwhile.
+TEST(zmq_guard, refuses_new_connections_from_one_address_beyond_its_rate_and_lets_it_back_as_the_bucket_refills) {
+  conn_guard::limits l;
+  l.max_connections = 1000;
+  l.max_per_address = 1000;
+  l.new_per_address_per_s = 4;
+  conn_guard g(l);
+  int fd = 10;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(g.accepted(fd++, "10.0.0.1", 0), verdict::keep) << i;
+  EXPECT_EQ(g.accepted(fd++, "10.0.0.1", 0), verdict::over_rate);
+  EXPECT_EQ(g.accepted(fd++, "10.0.0.2", 0), verdict::keep);  // another address has its own bucket
+  for (int c = 10; c < 14; ++c) g.closed(c);                  // closing them gives no new ones
+  EXPECT_EQ(g.accepted(fd++, "10.0.0.1", 100), verdict::over_rate);
+  EXPECT_EQ(g.accepted(fd++, "10.0.0.1", 250), verdict::keep);  // 250 ms at 4/s: one more
+  EXPECT_EQ(g.accepted(fd++, "10.0.0.1", 250), verdict::over_rate);
+  EXPECT_EQ(g.accepted(fd++, "10.0.0.1", 2000), verdict::keep);  // refilled, never above the bucket
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(g.accepted(fd++, "10.0.0.1", 2000), verdict::keep) << i;
+  EXPECT_EQ(g.accepted(fd++, "10.0.0.1", 2000), verdict::over_rate);
+  // 0: no rate limit.
+  l.new_per_address_per_s = 0;
+  conn_guard open(l);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(open.accepted(100 + i, "10.0.0.1", 0), verdict::keep) << i;
+}
+
+TEST(zmq_guard, forgets_addresses_once_closed_and_refilled) {
+  conn_guard::limits l;
+  l.new_per_address_per_s = 2;
+  conn_guard g(l);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(g.accepted(i, "10.0.1." + std::to_string(i), 0), verdict::keep);
+    g.closed(i);
+  }
+  EXPECT_EQ(g.addresses(), 50u);  // buckets not full again yet: still counted
+  EXPECT_EQ(g.accepted(99, "10.0.2.1", 2000), verdict::keep);  // the next accept a second later sweeps
+  EXPECT_EQ(g.addresses(), 1u);
+}

@@ -9,6 +9,7 @@
 
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -307,4 +308,60 @@ TEST(zmq, a_connection_flood_is_cut_to_the_limits_and_a_real_peer_still_gets_in)
   ASSERT_TRUE(server.acc->first()->send(bytes{44}));
   EXPECT_EQ(receive(**c), (bytes{44}));
   EXPECT_EQ(server.acc->count(), 1u);
+}
+
+// Each new TCP connection costs the listener a Noise handshake (a key pair, two X25519, a signature): one address
+// may open new_connections_per_ip_per_s a second. Diallers past it are cut at accept and get no handshake; their
+// connection fails at once (not at the handshake timeout), and they get in by redialling, as routing does, as the
+// bucket refills.
+TEST(zmq, new_connections_from_one_address_past_the_rate_wait_for_the_bucket_to_refill) {
+  transport_config cfg;
+  cfg.settings = {{"new_connections_per_ip_per_s", "2"}};
+  node_side server(true, cfg);
+  constexpr int diallers = 6;
+  std::vector<std::unique_ptr<node_side>> clients;
+  for (int i = 0; i < diallers; ++i) clients.push_back(std::make_unique<node_side>(false));
+  std::vector<std::shared_ptr<connection>> conns(diallers);
+  std::vector<int> dials(diallers, 0);
+  std::atomic<int> failed_fast{0};
+  auto dial = [&](int i) {
+    auto d = clients[i]->t->dial(server.addr + "/p2p/" + server.key.id().str());
+    ASSERT_TRUE(d) << d.err().what();  // its handshake starts at once; it may fail before we look
+    conns[i] = *d;
+    ++dials[i];
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < diallers; ++i) dial(i);
+  // Routing's part: a connection that failed is closed and dialled again (here as soon as it is seen).
+  auto redial_failed = [&] {
+    for (int i = 0; i < diallers; ++i)
+      if (!conns[i]->is_open()) {
+        if (std::chrono::steady_clock::now() - start < 2s) ++failed_fast;
+        conns[i]->close();
+        dial(i);
+      }
+  };
+  ASSERT_TRUE(eventually([&] { return server.acc->count() >= 1; }, 3s));
+  std::this_thread::sleep_until(start + 400ms);
+  // A bucket of 2, refilled at 2 a second: 2 at once, at most one more within ~half a second.
+  EXPECT_LE(server.acc->count(), 3u);
+  ASSERT_TRUE(eventually([&] {
+    redial_failed();
+    return server.acc->count() == diallers;
+  }, 9s)) << server.acc->count();
+  // The refused ones learnt it well before the 10 s handshake timeout.
+  EXPECT_GE(failed_fast.load(), 1);
+  for (auto& c : conns) EXPECT_TRUE(c->is_open());
+  EXPECT_GT(*std::max_element(dials.begin(), dials.end()), 1);
+}
+
+TEST(zmq, refuses_a_bad_new_connection_rate) {
+  for (const char* bad : {"-1", "x", "1000001"}) {
+    transport_config cfg;
+    cfg.plugin = cfg.name = "zmq";
+    cfg.settings = {{"new_connections_per_ip_per_s", bad}};
+    auto t = plugin_loader({test::plugin_build_dir()}).load_transport(cfg);
+    ASSERT_FALSE(t) << bad;
+    EXPECT_NE(t.err().message().find("new_connections_per_ip_per_s"), std::string::npos) << t.err().message();
+  }
 }
