@@ -156,6 +156,14 @@ int run_add(const global_options& g, const contact_options& o) {
                   g.json);
   if (o.alias_given && o.alias.empty())
     return report(error{errc::invalid_argument, "--alias is empty: give a name, or leave --alias out"}, g.json);
+  // A card of a version this aqua does not read is a card problem like any other (exit 4), told here before the
+  // store is involved: elsewhere unknown_version (a newer store) is an operation failure (exit 1).
+  if (auto raw = e2ee::card_from_text(text); raw) {
+    if (auto card = e2ee::decode_card(*raw); !card && card.err().code() == errc::unknown_version) {
+      report(card.err(), g.json);
+      return exit_identity;
+    }
+  }
   auto added = contacts_request(g, {{"cmd", "contacts.add"}, {"card", text}, {"alias", o.alias}});
   if (!added) return report(added.err(), g.json);
   auto& c = *added;

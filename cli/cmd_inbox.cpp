@@ -3,7 +3,9 @@
 // else straight from the store (watch then runs the node itself).
 
 #include <atomic>
+#include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <csignal>
 #include <iostream>
 
@@ -32,7 +34,8 @@ struct list_options {
 };
 
 result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list);
-int print_outbox(const global_options& g, const nlohmann::json& list);
+int print_outbox(const global_options& g, nlohmann::json& list, const control::alias_map& aliases,
+                 std::size_t unreadable);
 
 // A node that never ran has no store yet (`aqua serve` creates it): nullptr,
 // which reads as "no messages".
@@ -282,6 +285,8 @@ nlohmann::json message_json(const delivery::in_record& rec, const control::alias
 
 int run_outbox(const global_options& g) {
   nlohmann::json list = nlohmann::json::array();
+  control::alias_map aliases;
+  std::size_t unreadable = 0;
   std::string after;
   for (bool first = true;; first = false) {  // the daemon answers in pages
     auto d = via_daemon(g, {{"cmd", "outbox.list"}, {"after", after}});
@@ -289,37 +294,87 @@ int run_outbox(const global_options& g) {
     if (!d) return report(error{errc::not_running, "the daemon stopped while the outbox was being listed"}, g.json);
     if (!*d) return report(d->err(), g.json);
     for (auto& m : (**d)["messages"]) list.push_back(std::move(m));
-    if (!(**d).value("more", false)) return print_outbox(g, list);
+    if (!(**d).value("more", false)) {
+      if (auto c = via_daemon(g, {{"cmd", "contacts.list"}}); c && *c)
+        for (auto& e : (**c)["contacts"])
+          if (!e.value("alias", std::string()).empty()) aliases.emplace(e["peer_id"].get<std::string>(), e["alias"]);
+      return print_outbox(g, list, aliases, unreadable);
+    }
     auto next = (**d).value("next_after", std::string());
     if (next <= after) return report(error{errc::bad_frame, "the daemon's outbox.list page did not advance"}, g.json);
     after = next;
   }
   auto db = open_store(g);
   if (!db) return report(db.err(), g.json);
-  if (!*db) return print_outbox(g, list);  // never ran: nothing sent
+  if (!*db) return print_outbox(g, list, aliases, unreadable);  // never ran: nothing sent
   auto r = (*db)->scan("o/", [&](std::string_view, std::string_view v) {
-    if (auto rec = delivery::out_record::decode(as_bytes(v)))
-      list.push_back({{"message_id", rec->message_id}, {"recipient", rec->recipient},
-                      {"state", std::string(delivery::to_string(rec->state))}, {"attempts", rec->attempts},
-                      {"created_ms", rec->created_ms}, {"expires_ms", rec->expires_ms}, {"delivered_ms", rec->delivered_ms}});
+    auto rec = delivery::out_record::decode(as_bytes(v));
+    if (!rec) {
+      ++unreadable;
+      return true;
+    }
+    // As the daemon's outbox.list shows a record (control::to_json).
+    list.push_back({{"message_id", rec->message_id}, {"recipient", rec->recipient},
+                    {"state", std::string(delivery::to_string(rec->state))}, {"attempts", rec->attempts},
+                    {"created_ms", rec->created_ms}, {"expires_ms", rec->expires_ms},
+                    {"delivered_ms", rec->delivered_ms}, {"last_error", rec->last_error}});
     return true;
   });
   if (!r) return report(r.err(), g.json);
-  return print_outbox(g, list);
+  aliases = stored_aliases(**db);
+  return print_outbox(g, list, aliases, unreadable);
 }
 
-int print_outbox(const global_options& g, const nlohmann::json& list) {
+// "2026-11-27 17:45:02Z" for a Unix time in milliseconds.
+std::string utc_time(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(ms) + " ms";
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string seconds_text(std::int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, ms < 10000 ? "%.1f s" : "%.0f s", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
+// In send order (the daemon pages in message ID order); each recipient by its alias when it has one.
+int print_outbox(const global_options& g, nlohmann::json& list, const control::alias_map& aliases,
+                 std::size_t unreadable) {
+  std::stable_sort(list.begin(), list.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    return std::pair(a.value("created_ms", std::int64_t(0)), a.value("message_id", std::string())) <
+           std::pair(b.value("created_ms", std::int64_t(0)), b.value("message_id", std::string()));
+  });
+  for (auto& m : list)
+    if (auto it = aliases.find(m.value("recipient", std::string())); it != aliases.end()) m["recipient_alias"] = it->second;
+  if (unreadable)  // never silently: a record this aqua cannot read is not a message that was never sent
+    std::cerr << "aqua: warning: " << unreadable << " outbox record" << (unreadable == 1 ? "" : "s")
+              << " could not be read and " << (unreadable == 1 ? "is" : "are")
+              << " not listed: run 'aqua store check' for details\n";
   if (g.json) {
-    print_json({{"messages", list}});
-  } else {
-    if (list.empty()) std::cout << "no sent messages\n";
-    for (auto& m : list) {
-      std::cout << m["message_id"].get<std::string>() << "  " << m["state"].get<std::string>() << "  attempts "
-                << m["attempts"] << "  to " << m["recipient"].get<std::string>() << "\n";
-      if (auto e = m.find("last_error"); e != m.end() && e->is_string() && !e->get<std::string>().empty())
-        std::cout << (m["state"] == "expired" ? "  last error: " : "  last attempt failed: ")
-                  << terminal_text(e->get<std::string>()) << "\n";
-    }
+    nlohmann::json out{{"messages", list}};
+    if (unreadable) out["unreadable"] = unreadable;
+    print_json(out);
+    return exit_ok;
+  }
+  if (list.empty()) std::cout << "no sent messages\n";
+  for (auto& m : list) {
+    const auto state = m.value("state", std::string());
+    const auto attempts = m.value("attempts", 0u);
+    std::cout << m.value("message_id", std::string()) << "  " << state << "  to "
+              << m.value("recipient_alias", m.value("recipient", std::string())) << "  queued "
+              << utc_time(m.value("created_ms", std::int64_t(0)));
+    if (state == "delivered")
+      std::cout << ", delivered after " << seconds_text(m.value("delivered_ms", std::int64_t(0)) - m.value("created_ms", std::int64_t(0)));
+    else if (state != "expired")
+      std::cout << ", expires " << utc_time(m.value("expires_ms", std::int64_t(0)));
+    std::cout << ", " << attempts << (attempts == 1 ? " attempt" : " attempts") << "\n";
+    if (auto e = m.find("last_error"); e != m.end() && e->is_string() && !e->get<std::string>().empty())
+      std::cout << (state == "expired" ? "  last error: " : "  last attempt failed: ")
+                << terminal_text(e->get<std::string>()) << "\n";
   }
   return exit_ok;
 }

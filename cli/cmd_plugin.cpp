@@ -39,6 +39,9 @@ result<void> self_test(transport& t, const std::string& listen) {
   // handshake against themselves.
   t.start(obs, std::make_shared<node_transport_host>(keypair::generate(), system_env()));
   auto bound = t.listen(listen);
+  if (!bound && bound.err().code() == errc::bad_address)  // the argument, not the plugin, is wrong: a usage error
+    return error{errc::invalid_argument, "--listen '" + listen + "' is no address this plugin listens on: " +
+                                           bound.err().message()};
   if (!bound) return bound.err();
   auto c = t.dial(*bound);
   if (!c) return c.err();

@@ -3,6 +3,7 @@
 
 Usage: test_cli.py <path to aqua binary> <source dir>
 """
+import base64
 import json
 import os
 import stat
@@ -167,6 +168,25 @@ class InitAndId(unittest.TestCase):
         j = json.loads(run("--dir", self.dir, "id", "--json", check=4).stdout)
         self.assertEqual(j["error"]["code"], "insecure_permissions")
 
+    def test_a_data_dir_that_is_a_file_is_a_usage_error_naming_where_it_came_from(self):
+        f = os.path.join(self.tmp.name, "file")
+        open(f, "w").close()
+        for args in (("id",), ("inbox", "list"), ("outbox", "list"), ("status",), ("contacts", "list"), ("init",)):
+            p = run("--dir", f, *args, check=2)
+            self.assertIn(f"data dir '{f}'", p.stderr)
+            self.assertIn("is not a directory", p.stderr)
+        p = run("id", env={"AQUA_DIR": f}, check=2)
+        self.assertIn(f"data dir '{f}' (AQUA_DIR) is not a directory", p.stderr)
+
+    def test_plugin_check_self_tests_and_a_bad_listen_address_is_a_usage_error(self):
+        p = run("plugin", "check", "loopback", "--listen", "/memory/cli-check", "--json", check=0)
+        self.assertEqual(json.loads(p.stdout)["self_test"], "passed")
+        p = run("plugin", "check", "zmq", "--listen", "/ip4/1.2.3/tcp/1", check=2)
+        self.assertIn("--listen '/ip4/1.2.3/tcp/1' is no address this plugin listens on", p.stderr)
+        self.assertIn("not an IPv4 address", p.stderr)
+        p = run("plugin", "check", "nosuch", "--json", check=1)
+        self.assertIn("nosuch", json.loads(p.stdout)["error"]["message"])
+
     def test_id_without_init_says_what_to_do(self):
         p = run("--dir", self.dir, "id", check=4)
         self.assertIn(f"aqua --dir {self.dir} init", p.stderr)
@@ -237,6 +257,12 @@ class CardsAndContacts(unittest.TestCase):
         self.assertIn("bad_card", p.stderr)
         p = run("--dir", self.b, "contacts", "add", "hello", check=1)  # a missing file, as 'send --file'
         self.assertIn("neither a card file (no such file) nor card text", p.stderr)
+        # A card of a version this aqua does not read: a card problem (exit 4) like the others, not exit 1.
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        newer = "aqua-card-v1:" + base64.urlsafe_b64encode(bytes([2]) + raw[1:]).decode().rstrip("=")
+        p = run("--dir", self.b, "contacts", "add", newer, "--json", check=4)
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "unknown_version")
+        self.assertIn("card version 2", json.loads(p.stdout)["error"]["message"])
 
     def test_alias_conflicts_are_refused(self):
         run("--dir", self.b, "contacts", "add", run("--dir", self.a, "card", "export", check=0).stdout.strip(), "--alias", "x", check=0)

@@ -185,8 +185,17 @@ class Daemon(unittest.TestCase):
                 self.assertEqual((len(page["messages"]), page["more"]), (N, True))
                 rest = c.call("outbox.list", after=page["next_after"])
                 self.assertEqual((rest["messages"], rest["more"]), ([], False))
-            states = [m["state"] for m in json.loads(aqua(a, "outbox", "list", "--json"))["messages"]]
-            self.assertEqual(states, ["delivered"] * N)
+            listed = json.loads(aqua(a, "outbox", "list", "--json"))["messages"]
+            self.assertEqual([m["state"] for m in listed], ["delivered"] * N)
+            # Listed in send order (the pages come in message ID order), each recipient by its alias too.
+            created = [m["created_ms"] for m in listed]
+            self.assertEqual(created, sorted(created))
+            self.assertNotEqual([m["message_id"] for m in listed], sorted(m["message_id"] for m in listed))
+            self.assertTrue(all(m["recipient_alias"] == "bob" and m["recipient"] == idb for m in listed))
+            lines = aqua(a, "outbox", "list").splitlines()
+            self.assertEqual(len(lines), N)
+            self.assertRegex(lines[0], r"^[0-9a-f]{32}  delivered  to bob  queued 20\d\d-\d\d-\d\d \d\d:\d\d:\d\dZ, "
+                                       r"delivered after [0-9.]+ s, 1 attempts?$")
             st_b = json.loads(aqua(b, "status", "--json"))
             self.assertEqual((st_b["inbox_unread"], st_b["messages_received"]), (N, N))  # listed, not read
             # The watch stream of the control API sees the same messages.

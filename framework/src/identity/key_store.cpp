@@ -29,19 +29,34 @@ std::string mode_string(unsigned mode) {
 
 } // namespace
 
+namespace {
+
+// The data dir as chosen (`from` says by what, for the message): a path that exists and is no directory (a file
+// given by mistake) is refused here, before any command reads "<file>/identity.key" and reports ENOTDIR.
+result<fs::path> data_dir_from(fs::path dir, const char* from) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+    return error{errc::invalid_argument, "data dir '" + dir.string() + "' (" + from + ") is not a directory"};
+  return dir;
+}
+
+} // namespace
+
 result<fs::path> resolve_data_dir(const std::optional<std::string>& flag) {
   if (flag) {
     if (flag->empty()) return error{errc::invalid_argument, "--dir is empty (leave it out for $AQUA_DIR or ~/.aqua)"};
-    return fs::path(*flag);
+    // The CLI fills --dir from AQUA_DIR when it is not given: name the variable when that is where it came from.
+    const char* env = std::getenv("AQUA_DIR");
+    return data_dir_from(fs::path(*flag), env != nullptr && *flag == env ? "AQUA_DIR" : "--dir");
   }
   if (const char* env = std::getenv("AQUA_DIR"); env != nullptr) {
     // Set but empty: an unset variable in a script ("AQUA_DIR=$DIR"); falling back to ~/.aqua would use the
     // user's own identity.
     if (*env == '\0') return error{errc::invalid_argument, "AQUA_DIR is set but empty (unset it for ~/.aqua)"};
-    return fs::path(env);
+    return data_dir_from(fs::path(env), "AQUA_DIR");
   }
   if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
-    return fs::path(home) / ".aqua";
+    return data_dir_from(fs::path(home) / ".aqua", "the default, $HOME/.aqua");
   return error{errc::not_found, "no data dir: pass --dir, set AQUA_DIR, or set HOME (default ~/.aqua)"};
 }
 
