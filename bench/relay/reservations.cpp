@@ -157,6 +157,7 @@ int relay_server_main(std::size_t n) {
   cfg.hop.max_reservations_per_ip = n + 16;  // every client comes from 127.0.0.1
   cfg.max_connections = n + 64;
   cfg.max_connections_per_ip = n + 64;
+  cfg.new_connections_per_ip_per_s = 0;  // all n connect at once, from one address
   cfg.ping_interval_ms = 0;  // idle means idle: no keepalive traffic during the measurement
   cfg.ping_timeout_ms = 0;   // ... and no connection closed for it
   p2p::relay_server rs(key, system_env(), cfg);

@@ -37,7 +37,9 @@ class RelayFds(daemons.Processes):
             yaml = text(cfg)
             self.assertIn("    serve: false\n", yaml)
             with open(cfg, "w") as f:
-                f.write(yaml.replace("    serve: false\n", "    serve: false\n    max_connections_per_ip: 10000\n", 1))
+                f.write(yaml.replace("    serve: false\n",
+                                     "    serve: false\n    max_connections_per_ip: 10000\n"
+                                     "    new_connections_per_ip_per_s: 0\n", 1))
             with open(os.path.join(tmp, "relay.log"), "w") as lr, open(os.path.join(tmp, "a.log"), "w") as la:
                 proc_r, _ = self.start(r, lr, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}",
                                        fd_limit=FD_LIMIT)

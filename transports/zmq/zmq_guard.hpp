@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/rate_buckets.hpp"
+
 namespace aqua::zmqt {
 
 class conn_guard {
@@ -36,7 +38,7 @@ class conn_guard {
   };
   enum class verdict { keep, over_total, over_address, over_rate };
 
-  explicit conn_guard(limits lim) : lim_(lim) {}
+  explicit conn_guard(limits lim) : lim_(lim), rate_(lim.new_per_address_per_s) {}
 
   // libzmq accepted `fd` from `address` (the peer's IP, no port). Kept
   // connections are tracked until closed(); refused ones are not.
@@ -54,8 +56,6 @@ class conn_guard {
 
   std::size_t open() const { return conns_.size(); }
   std::size_t open_from(const std::string& address) const;
-  // Addresses tracked: with connections open, or whose rate bucket is not full again yet.
-  std::size_t addresses() const { return per_address_.size(); }
   const limits& settings() const { return lim_; }
 
  private:
@@ -66,18 +66,9 @@ class conn_guard {
     bool closing = false;  // returned by overdue(), waiting for closed()
   };
   limits lim_;
-  struct address_state {
-    std::size_t open = 0;
-    double tokens = 0;  // new connections it may still open now (the rate bucket)
-    std::int64_t refilled_ms = 0;
-  };
-  // Refills `a`'s bucket up to now; whether it is full.
-  bool refill(address_state& a, std::int64_t now_ms) const;
-  // Forgets addresses with nothing open and a full bucket (at most once a second).
-  void sweep(std::int64_t now_ms);
   std::unordered_map<int, entry> conns_;
-  std::unordered_map<std::string, address_state> per_address_;
-  std::int64_t swept_ms_ = 0;
+  std::unordered_map<std::string, std::size_t> per_address_;
+  rate_buckets<std::string> rate_;
 };
 
 } // namespace aqua::zmqt

@@ -55,6 +55,7 @@ struct relay_config {
   // HOP limits (defaults: go-libp2p relay.DefaultResources, p2p/hop_policy.hpp)
   std::uint32_t max_connections = 1024;       // TCP + relayed connections the server keeps
   std::uint32_t max_connections_per_ip = 32;  // TCP connections from one remote IP address
+  std::uint32_t new_connections_per_ip_per_s = 64;  // new TCP connections a second from one address; 0 = no limit
   std::uint32_t max_reservations = 128;
   std::uint32_t max_reservations_per_ip = 8;
   std::uint32_t max_circuits_per_peer = 16;

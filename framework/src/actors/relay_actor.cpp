@@ -20,6 +20,7 @@ p2p::relay_server_config server_config(const relay_config& c, std::vector<p2p::s
   s.announce = c.announce;
   s.max_connections = c.max_connections;
   s.max_connections_per_ip = c.max_connections_per_ip;
+  s.new_connections_per_ip_per_s = c.new_connections_per_ip_per_s;
   s.hop.max_reservations = c.max_reservations;
   s.hop.max_reservations_per_ip = c.max_reservations_per_ip;
   s.hop.max_circuits = c.max_circuits_per_peer;

@@ -104,6 +104,7 @@ void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& r
   addrs("announce", r.announce);
   u32("max_connections", r.max_connections, 1, 65536);
   u32("max_connections_per_ip", r.max_connections_per_ip, 1, 65536);
+  u32("new_connections_per_ip_per_s", r.new_connections_per_ip_per_s, 0, 1000000);
   u32("max_reservations", r.max_reservations, 1, 1u << 20);
   u32("max_reservations_per_ip", r.max_reservations_per_ip, 1, 1u << 20);
   u32("max_circuits_per_peer", r.max_circuits_per_peer, 1, 1u << 16);
@@ -190,7 +191,8 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
     if (auto k = w.child(c, rp, "routes", false); k.IsDefined()) parse_routes(w, k, rp + ".routes", cfg.routing);
   }
   if (auto c = section("relay", {"serve", "max_forward_frames", "listen", "announce", "max_connections",
-                                 "max_connections_per_ip", "max_reservations", "max_reservations_per_ip",
+                                 "max_connections_per_ip", "new_connections_per_ip_per_s", "max_reservations",
+                                 "max_reservations_per_ip",
                                  "max_circuits_per_peer", "reservation_ttl_s", "circuit_duration_s", "circuit_data_bytes",
                                  "max_connects_per_minute", "ping_interval_s", "ping_timeout_s", "mailbox",
                                  "mailbox_max_messages_per_peer",

@@ -80,6 +80,7 @@ tcp_host_config relay_server::host_config() {
   hc.p2p.yamux.max_buffered_per_stream = config_.max_stream_buffer;
   hc.max_connections = config_.max_connections;
   hc.max_connections_per_ip = config_.max_connections_per_ip;
+  hc.new_connections_per_ip_per_s = config_.new_connections_per_ip_per_s;
   hc.ping_interval_ms = config_.ping_interval_ms;
   hc.ping_timeout_ms = config_.ping_timeout_ms;
   return hc;

@@ -45,6 +45,7 @@ struct relay_server_config {
   relay::hop_config hop;
   std::size_t max_connections = 1024;
   std::size_t max_connections_per_ip = 32;     // TCP connections from one IP address (refused at accept beyond)
+  std::size_t new_connections_per_ip_per_s = 64;  // new TCP connections a second from one IP address; 0 = no limit
   std::size_t max_stream_buffer = 256 * 1024;  // yamux send queue per stream (beyond the peer's window)
   // A stream_service's unsent output before its stream is reset: the mailbox's fetch window (8 MiB) plus
   // one message (<= 4 MiB + 64 KiB) must fit (docs/protocol/mailbox.md, "Serving it").

@@ -49,12 +49,12 @@ result<sockaddr_in> make_addr(const std::string& ip, std::uint16_t port) {
 tcp_host::tcp_host(const keypair& identity, std::shared_ptr<env> e, tcp_host_config config,
                    tcp_host_callbacks callbacks)
     : env_(std::move(e)), sessions_(keypair_sessions(identity, *env_)), self_(identity.pub()),
-      config_(std::move(config)), cb_(std::move(callbacks)) {}
+      config_(std::move(config)), cb_(std::move(callbacks)), new_per_ip_(config_.new_connections_per_ip_per_s) {}
 
 tcp_host::tcp_host(session_factory sessions, const public_key& self, std::shared_ptr<env> e, tcp_host_config config,
                    tcp_host_callbacks callbacks)
     : env_(std::move(e)), sessions_(std::move(sessions)), self_(self), config_(std::move(config)),
-      cb_(std::move(callbacks)) {}
+      cb_(std::move(callbacks)), new_per_ip_(config_.new_connections_per_ip_per_s) {}
 
 tcp_host::~tcp_host() { stop(); }
 
@@ -236,14 +236,19 @@ void tcp_host::accept_all(std::size_t listener) {
     const std::uint32_t ip = peer.sin_addr.s_addr;
     const std::size_t from_ip = per_ip_.count(ip) ? per_ip_[ip] : 0;
     const bool over_ip = config_.max_connections_per_ip != 0 && from_ip >= config_.max_connections_per_ip;
-    if (over_ip || conns_.size() >= config_.max_connections) {
+    const bool over_total = conns_.size() >= config_.max_connections;
+    // Last: a connection refused for another reason spends no token. Each kept one costs a Noise handshake.
+    const bool over_rate = !over_ip && !over_total && !new_per_ip_.take(ip, mono_ms());
+    if (over_ip || over_total || over_rate) {
       ++refused_;
       if (log_due(refusal_logged_ms_))
         spdlog::warn("tcp host: refusing {}: {} ({} refused in all)", addr_text(peer),
-                     over_ip ? std::to_string(from_ip) + " connections from its address (max_connections_per_ip " +
+                     over_ip     ? std::to_string(from_ip) + " connections from its address (max_connections_per_ip " +
                                    std::to_string(config_.max_connections_per_ip) + ")"
-                             : std::to_string(conns_.size()) + " connections (max_connections " +
-                                   std::to_string(config_.max_connections) + ")",
+                     : over_rate ? "too many new connections a second from its address (new_connections_per_ip_per_s " +
+                                     std::to_string(config_.new_connections_per_ip_per_s) + ")"
+                                 : std::to_string(conns_.size()) + " connections (max_connections " +
+                                     std::to_string(config_.max_connections) + ")",
                      refused_);
       ::close(fd);
       continue;

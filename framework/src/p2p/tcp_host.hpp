@@ -17,8 +17,8 @@
 // (adopt_stream): a relayed circuit, upgraded again (Noise + yamux) inside
 // the stream. Its events come through the same callbacks with its own ID.
 //
-// Bounds: max_connections (at most half the open-file limit) and
-// max_connections_per_ip, refused at accept; out of descriptors, a pending
+// Bounds: max_connections (at most half the open-file limit),
+// max_connections_per_ip and new_connections_per_ip_per_s, refused at accept; out of descriptors, a pending
 // connection is accepted on a spare descriptor and closed at once (else the
 // readable listener would spin the loop); per connection, output not yet taken by the
 // socket (or the carrier stream) above max_output_buffer stops reading from
@@ -38,6 +38,7 @@
 #include <type_traits>
 
 #include "aqua/env.hpp"
+#include "core/rate_buckets.hpp"
 #include "p2p/keepalive.hpp"
 #include "p2p/p2p_connection.hpp"
 
@@ -51,6 +52,9 @@ struct tcp_host_config {
                                                // 127.0.0.1 with our listen ports)
   std::size_t max_connections = 256;          // start() lowers it to half the open-file limit (RLIMIT_NOFILE)
   std::size_t max_connections_per_ip = 0;      // accepted TCP connections from one IPv4 address; 0 = no limit
+  // New TCP connections a second from one IPv4 address (a bucket of that many, refilled at that rate: each is a
+  // Noise handshake we pay for, core/rate_buckets.hpp); more are closed at accept. 0 = no limit.
+  std::size_t new_connections_per_ip_per_s = 0;
   std::size_t max_output_buffer = 8u << 20;    // per connection
   std::int64_t handshake_timeout_ms = 10000;   // until established
   std::int64_t ping_interval_ms = 0;           // keepalive ping per established connection; 0 = off
@@ -200,6 +204,7 @@ class tcp_host {
   std::vector<int> listen_fds_;
   int spare_fd_ = -1;                          // /dev/null, given up to shed a connection out of descriptors
   std::map<std::uint32_t, std::size_t> per_ip_;  // accepted TCP connections by IPv4 address
+  rate_buckets<std::uint32_t> new_per_ip_{0};  // new_connections_per_ip_per_s (set in the constructors)
   std::uint64_t refused_ = 0;                  // connections refused at accept (limits, no descriptors)
   std::uint64_t silent_closed_ = 0;             // established connections closed for silence (ping_timeout_ms)
   std::int64_t refusal_logged_ms_ = 0, shed_logged_ms_ = 0, silence_logged_ms_ = 0;

@@ -173,7 +173,7 @@ TEST(config, relay_server_keys_parse) {
       "    mailbox_max_bytes_total: 8589934592\n    mailbox_max_ttl_s: 86400\n    max_connections_per_ip: 5\n"
       "    mailbox_max_incomplete_bytes_per_peer: 5000000\n    mailbox_max_incomplete_bytes_total: 9000000\n"
       "    mailbox_incomplete_timeout_s: 10\n    mailbox_min_free_bytes: 0\n    ping_interval_s: 5\n"
-      "    ping_timeout_s: 12\ntransports: []\n");
+      "    ping_timeout_s: 12\n    new_connections_per_ip_per_s: 0\ntransports: []\n");
   ASSERT_TRUE(r) << r.err().what();
   const auto& c = r->relay;
   EXPECT_TRUE(c.serve);
@@ -199,6 +199,7 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(c.mailbox_min_free_bytes, 0u);
   EXPECT_EQ(c.ping_interval_s, 5u);
   EXPECT_EQ(c.ping_timeout_s, 12u);
+  EXPECT_EQ(c.new_connections_per_ip_per_s, 0u);  // no limit
   auto d = parse(minimal);
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->relay.listen.empty());
@@ -206,6 +207,7 @@ TEST(config, relay_server_keys_parse) {
   EXPECT_EQ(d->relay.reservation_ttl_s, 3600u);
   EXPECT_TRUE(d->relay.mailbox);
   EXPECT_EQ(d->relay.max_connections_per_ip, 32u);
+  EXPECT_EQ(d->relay.new_connections_per_ip_per_s, 64u);
   EXPECT_EQ(d->relay.mailbox_max_incomplete_bytes_per_peer, 16u << 20);
   EXPECT_EQ(d->relay.mailbox_max_incomplete_bytes_total, 128u << 20);
   EXPECT_EQ(d->relay.mailbox_incomplete_timeout_s, 30u);
@@ -248,6 +250,9 @@ TEST(config, relay_server_keys_are_checked_with_their_path) {
                "components.relay.mailbox_max_incomplete_bytes_per_peer: exceeds mailbox_max_incomplete_bytes_total");
   expect_error("components:\n  relay:\n    max_connections_per_ip: 0\ntransports: []\n", errc::config_bad_value,
                "3:29:", "components.relay.max_connections_per_ip: 0 is out of range 1..65536");
+  expect_error("components:\n  relay:\n    new_connections_per_ip_per_s: 1000001\ntransports: []\n",
+               errc::config_bad_value, "3:35:",
+               "components.relay.new_connections_per_ip_per_s: 1000001 is out of range 0..1000000");
   expect_error("components:\n  relay:\n    mailbox_min_free_bytes: 99999999999999999\ntransports: []\n",
                errc::config_bad_value, "3:29:",
                "components.relay.mailbox_min_free_bytes: 99999999999999999 is out of range 0..17592186044416");

@@ -209,6 +209,28 @@ bool ended_by_relay(int fd) {
   return false;
 }
 
+// `n` plain TCP connections from `ip`, and which of them the relay has ended so far.
+struct tcp_burst {
+  std::vector<int> fds;
+  std::vector<bool> ended;
+  tcp_burst(const char* ip, std::uint16_t port, int n) {
+    for (int i = 0; i < n; ++i) {
+      const int fd = connect_from(ip, port);
+      EXPECT_GE(fd, 0) << std::strerror(errno);
+      fds.push_back(fd);
+    }
+    ended.assign(fds.size(), false);
+  }
+  ~tcp_burst() {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+  }
+  std::ptrdiff_t count_ended() {
+    for (std::size_t i = 0; i < fds.size(); ++i) ended[i] = ended[i] || (fds[i] >= 0 && ended_by_relay(fds[i]));
+    return std::count(ended.begin(), ended.end(), true);
+  }
+};
+
 // One address cannot take every connection slot, however many connections it opens: the relay keeps
 // max_connections_per_ip from it and refuses the rest at accept, so peers elsewhere still get in.
 TEST(RelayServer, LimitsTheConnectionsFromOneAddress) {
@@ -216,18 +238,8 @@ TEST(RelayServer, LimitsTheConnectionsFromOneAddress) {
   cfg.max_connections = 24;
   cfg.max_connections_per_ip = 8;
   server s(cfg);
-  std::vector<int> flood;
-  for (int i = 0; i < 24; ++i) {
-    const int fd = connect_from("127.0.0.2", s.port());
-    ASSERT_GE(fd, 0) << std::strerror(errno);
-    flood.push_back(fd);
-  }
-  std::vector<bool> ended(flood.size(), false);
-  const auto count_ended = [&] {
-    for (std::size_t i = 0; i < flood.size(); ++i) ended[i] = ended[i] || ended_by_relay(flood[i]);
-    return std::count(ended.begin(), ended.end(), true);
-  };
-  EXPECT_TRUE(test::eventually([&] { return count_ended() == 16; }, 5s)) << count_ended();
+  tcp_burst flood("127.0.0.2", s.port(), 24);
+  EXPECT_TRUE(test::eventually([&] { return flood.count_ended() == 16; }, 5s)) << flood.count_ended();
   // Another address still connects, and a peer reserves.
   const int other = connect_from("127.0.0.3", s.port());
   ASSERT_GE(other, 0);
@@ -235,21 +247,43 @@ TEST(RelayServer, LimitsTheConnectionsFromOneAddress) {
   ASSERT_TRUE(a.wait_established());
   EXPECT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
   EXPECT_FALSE(ended_by_relay(other));
-  EXPECT_EQ(count_ended(), 16);
+  EXPECT_EQ(flood.count_ended(), 16);
   // Slots free again as connections from the address close.
-  for (std::size_t i = 0; i < flood.size(); ++i) {
-    if (ended[i]) continue;
-    ::close(flood[i]);
-    flood[i] = -1;
+  for (std::size_t i = 0; i < flood.fds.size(); ++i) {
+    if (flood.ended[i]) continue;
+    ::close(flood.fds[i]);
+    flood.fds[i] = -1;
   }
   std::this_thread::sleep_for(300ms);  // the relay reads their EOFs
   const int again = connect_from("127.0.0.2", s.port());
   ASSERT_GE(again, 0);
   std::this_thread::sleep_for(200ms);
   EXPECT_FALSE(ended_by_relay(again));
-  for (int fd : flood)
-    if (fd >= 0) ::close(fd);
   ::close(other);
+  ::close(again);
+}
+
+// Each new TCP connection costs the relay a Noise handshake: one address gets new_connections_per_ip_per_s a
+// second (a bucket of that many), the rest are closed at accept; it gets back in as the bucket refills.
+TEST(RelayServer, LimitsTheNewConnectionsASecondFromOneAddress) {
+  relay_server_config cfg;
+  cfg.new_connections_per_ip_per_s = 4;
+  server s(cfg);
+  tcp_burst burst("127.0.0.2", s.port(), 10);
+  // 4 kept at once; at most one more if the burst's accepts spread over a quarter of a second.
+  EXPECT_TRUE(test::eventually([&] { return burst.count_ended() >= 5; }, 5s)) << burst.count_ended();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_LE(burst.count_ended(), 6);
+  // Another address has its own bucket: a peer there connects and reserves.
+  test::raw_peer a(1, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established());
+  EXPECT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  // A second later the address gets in again.
+  std::this_thread::sleep_for(1100ms);
+  const int again = connect_from("127.0.0.2", s.port());
+  ASSERT_GE(again, 0);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(ended_by_relay(again));
   ::close(again);
 }
 
