@@ -335,7 +335,9 @@ std::string utc_time(std::int64_t ms) {
   return buf;
 }
 
-std::string seconds_text(std::int64_t ms) {
+// "13 ms", "2.5 s", "42 s".
+std::string duration_text(std::int64_t ms) {
+  if (ms < 1000) return std::to_string(std::max<std::int64_t>(ms, 0)) + " ms";
   char buf[32];
   std::snprintf(buf, sizeof buf, ms < 10000 ? "%.1f s" : "%.0f s", static_cast<double>(ms) / 1000.0);
   return buf;
@@ -368,7 +370,7 @@ int print_outbox(const global_options& g, nlohmann::json& list, const control::a
               << m.value("recipient_alias", m.value("recipient", std::string())) << "  queued "
               << utc_time(m.value("created_ms", std::int64_t(0)));
     if (state == "delivered")
-      std::cout << ", delivered after " << seconds_text(m.value("delivered_ms", std::int64_t(0)) - m.value("created_ms", std::int64_t(0)));
+      std::cout << ", delivered after " << duration_text(m.value("delivered_ms", std::int64_t(0)) - m.value("created_ms", std::int64_t(0)));
     else if (state != "expired")
       std::cout << ", expires " << utc_time(m.value("expires_ms", std::int64_t(0)));
     std::cout << ", " << attempts << (attempts == 1 ? " attempt" : " attempts") << "\n";

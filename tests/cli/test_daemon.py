@@ -195,7 +195,7 @@ class Daemon(unittest.TestCase):
             lines = aqua(a, "outbox", "list").splitlines()
             self.assertEqual(len(lines), N)
             self.assertRegex(lines[0], r"^[0-9a-f]{32}  delivered  to bob  queued 20\d\d-\d\d-\d\d \d\d:\d\d:\d\dZ, "
-                                       r"delivered after [0-9.]+ s, 1 attempts?$")
+                                       r"delivered after [0-9.]+ m?s, 1 attempts?$")
             st_b = json.loads(aqua(b, "status", "--json"))
             self.assertEqual((st_b["inbox_unread"], st_b["messages_received"]), (N, N))  # listed, not read
             # The watch stream of the control API sees the same messages.
