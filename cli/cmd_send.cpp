@@ -105,12 +105,15 @@ int run_send(const global_options& g, const send_options& o) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {
     print_json(*r);
-  } else if (o.wait) {
-    std::cout << "delivered " << r->value("message_id", "") << " to " << r->value("recipient", "") << " (acknowledged after "
-              << ms << " ms)\n";
   } else {
-    std::cout << "queued " << r->value("message_id", "") << " for " << r->value("recipient", "")
-              << " (see 'aqua outbox list'; --wait waits for the recipient's ack)\n";
+    // The recipient as the user named it: an alias with its peer ID, or the peer ID.
+    const auto peer = r->value("recipient", "");
+    const auto who = o.to == peer ? peer : terminal_text(o.to) + " (" + peer + ")";
+    if (o.wait)
+      std::cout << "delivered " << r->value("message_id", "") << " to " << who << " (acknowledged after " << ms << " ms)\n";
+    else
+      std::cout << "queued " << r->value("message_id", "") << " for " << who
+                << " (see 'aqua outbox list'; --wait waits for the recipient's ack)\n";
   }
   return exit_ok;
 }

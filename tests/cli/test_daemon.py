@@ -462,6 +462,9 @@ class Daemon(unittest.TestCase):
             self.assertEqual(p.returncode, 1, p.stderr)
             self.assertIn("conflict", p.stderr)
             self.assertIn("another payload or topic", p.stderr)
+            # The text output names the recipient as the user did, with its peer ID.
+            idb = json.loads(aqua(b, "id", "--json"))["peer_id"]
+            self.assertIn(f"queued {m.group(1)} for bob ({idb})", aqua(a, "send", "bob", "x", "--message-id", m.group(1)))
             self.assertEqual(len(json.loads(aqua(a, "outbox", "list", "--json"))["messages"]), 1)
             self.stop(proc_a)
 
