@@ -16,6 +16,7 @@
 #include "contacts/contact_store.hpp"
 #include "control/control_json.hpp"
 #include "daemon_client.hpp"
+#include "delivery/message_views.hpp"
 #include "delivery/outbox.hpp"
 #include "delivery/records.hpp"
 #include "identity/key_store.hpp"
@@ -269,18 +270,7 @@ result<void> list_from_store(const global_options& g, const list_options& o, nlo
 }
 
 nlohmann::json message_json(const delivery::in_record& rec, const control::alias_map& aliases) {
-  inbound_message m;
-  m.sequence = rec.seq;
-  m.message_id = rec.message_id;
-  if (auto id = peer_id::parse(rec.sender)) m.sender = *id;
-  m.received_unix_ms = rec.received_ms;
-  m.read = rec.state == delivery::in_state::read;
-  m.trust = rec.trust;
-  m.quarantined = rec.quarantined;
-  m.transport = rec.transport;
-  m.topic = rec.topic;
-  m.payload = rec.payload;
-  return control::to_json(m, aliases);
+  return control::to_json(delivery::to_inbound(rec), aliases);
 }
 
 int run_outbox(const global_options& g) {
@@ -313,11 +303,7 @@ int run_outbox(const global_options& g) {
       ++unreadable;
       return true;
     }
-    // As the daemon's outbox.list shows a record (control::to_json).
-    list.push_back({{"message_id", rec->message_id}, {"recipient", rec->recipient},
-                    {"state", std::string(delivery::to_string(rec->state))}, {"attempts", rec->attempts},
-                    {"created_ms", rec->created_ms}, {"expires_ms", rec->expires_ms},
-                    {"delivered_ms", rec->delivered_ms}, {"last_error", rec->last_error}});
+    list.push_back(control::to_json(delivery::to_outbound(*rec)));  // as the daemon's outbox.list shows it
     return true;
   });
   if (!r) return report(r.err(), g.json);

@@ -11,34 +11,6 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-inbound_message to_inbound(const delivery::in_record& r) {
-  inbound_message m;
-  m.sequence = r.seq;
-  if (auto id = peer_id::parse(r.sender)) m.sender = *id;
-  m.message_id = r.message_id;
-  m.payload = r.payload;
-  m.transport = r.transport;
-  m.trust = r.trust;
-  m.quarantined = r.quarantined;
-  m.received_unix_ms = r.received_ms;
-  m.topic = r.topic;
-  m.read = r.state == delivery::in_state::read;
-  return m;
-}
-
-outbound_message to_outbound(const delivery::out_record& r) {
-  outbound_message m;
-  m.message_id = r.message_id;
-  if (auto id = peer_id::parse(r.recipient)) m.recipient = *id;
-  m.state = std::string(delivery::to_string(r.state));
-  m.attempts = r.attempts;
-  m.created_unix_ms = r.created_ms;
-  m.expires_unix_ms = r.expires_ms;
-  m.delivered_unix_ms = r.delivered_ms;
-  m.last_error = r.last_error;
-  return m;
-}
-
 void persist(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::function<void(const result<void>&)> cont) {
   auto token = self->state.next_token++;
   if (cont) self->state.on_durable[token] = std::move(cont);

@@ -12,6 +12,7 @@
 #include "core/log_limit.hpp"
 #include "actors/protocol.hpp"
 #include "delivery/dedup.hpp"
+#include "delivery/message_views.hpp"
 #include "delivery/records.hpp"
 #include "store/store.hpp"
 
@@ -83,8 +84,8 @@ using mailbox_actor_t = caf::stateful_actor<mailbox_state>;
 
 std::int64_t now_ms();
 using store::as_slice;
-inbound_message to_inbound(const delivery::in_record& r);
-outbound_message to_outbound(const delivery::out_record& r);
+using delivery::to_inbound;
+using delivery::to_outbound;
 
 // Whether `b` holds any operation (an empty WriteBatch is its 12-byte header).
 inline bool has_ops(const leveldb::WriteBatch& b) { return b.ApproximateSize() > 12; }
