@@ -46,10 +46,10 @@ struct crypto_state {
     out.expires_ms = now + ttl;
     return out;
   }
-  opened_message open_one(const bytes& data, const std::string& likely_sender) {
+  opened_message open_one(const bytes& data, const std::string& likely_sender, bool live) {
     opened_message out;
     auto hint = likely_sender.empty() ? result<peer_id>(error{errc::not_found, ""}) : peer_id::parse(likely_sender);
-    auto m = setup.engine->open(data, [&](const peer_id& p) { return admit(p); }, hint ? &*hint : nullptr);
+    auto m = setup.engine->open(data, [&](const peer_id& p) { return admit(p); }, hint ? &*hint : nullptr, live);
     if (!m) {
       out.failure = m.err();
       return out;
@@ -134,21 +134,12 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
       for (auto& r : reqs) out.push_back(self->state.seal_one(r.recipient, r.inner, r.ttl_ms, r.id_hex));
       return caf::result<sealed_messages, store::ops>(std::move(out), self->state.changes());
     },
-    // -> (sender, message id hex, inner payload, trust, quarantined, state changes)
-    // `likely_sender`: the peer the connection is bound to, or empty.
-    [=](open_atom, const bytes& data, const std::string& likely_sender)
-      -> caf::result<std::string, std::string, bytes, std::string, bool, store::ops> {
-      auto m = self->state.open_one(data, likely_sender);
-      if (m.failure) return to_caf(*m.failure);
-      return caf::result<std::string, std::string, bytes, std::string, bool, store::ops>(
-        m.sender, m.message_id, std::move(m.inner), m.trust, m.quarantined, self->state.changes());
-    },
     // Several envelopes at once: one outcome each, in order, and the engine
     // changes of all of them (to be written in one batch with their records).
     [=](open_many_atom, const open_requests& reqs) -> caf::result<opened_messages, store::ops> {
       opened_messages out;
       out.reserve(reqs.size());
-      for (auto& r : reqs) out.push_back(self->state.open_one(r.frame, r.likely_sender));
+      for (auto& r : reqs) out.push_back(self->state.open_one(r.frame, r.likely_sender, r.live));
       return caf::result<opened_messages, store::ops>(std::move(out), self->state.changes());
     },
   };

@@ -164,7 +164,8 @@ void flush_incoming(mailbox_actor_t* self) {
   auto frames = take_batch(st.open_queue, max_open_batch, [self] { self->send(self, open_flush_atom::value); });
   open_requests reqs;
   reqs.reserve(frames->size());
-  for (auto& q : *frames) reqs.push_back({q.frame, q.bound_peer});
+  // Frames held by a relay's mailbox (conn 0) are bounded by its quotas; live connections are not.
+  for (auto& q : *frames) reqs.push_back({q.frame, q.bound_peer, q.conn != 0});
   self->request(st.setup.crypto, caf::infinite, open_many_atom::value, std::move(reqs))
     .then(
       [self, frames](opened_messages& outs, const store::ops& changes) {

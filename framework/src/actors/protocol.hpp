@@ -28,7 +28,6 @@ using whoami_atom = caf::atom_constant<caf::atom("whoami")>;
 // crypto
 using init_atom = caf::atom_constant<caf::atom("init")>;
 using seal_atom = caf::atom_constant<caf::atom("seal")>;
-using open_atom = caf::atom_constant<caf::atom("open")>;
 using card_atom = caf::atom_constant<caf::atom("card")>;
 // routing
 using send_atom = caf::atom_constant<caf::atom("send")>;
@@ -117,6 +116,7 @@ class completion : public once_callback<void> {
 struct open_request {
   bytes frame;
   std::string likely_sender;  // the peer the connection is bound to, or empty
+  bool live = false;  // on a live connection bound to likely_sender: its costly opens count against its budgets
 };
 struct opened_message {
   std::optional<error> failure;  // set: the envelope did not open (the rest is empty)

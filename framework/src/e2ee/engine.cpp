@@ -11,10 +11,16 @@ std::size_t engine::tag_hash::operator()(const tag_bytes& t) const noexcept {
   return h;
 }
 
+void engine::set_limits(const engine_limits& limits) {
+  limits_ = limits;
+  session_setups_ = rate_buckets<std::string>(limits.session_setups_per_peer_per_s);
+  searches_ = rate_buckets<std::string>(limits.searches_per_peer_per_s);
+}
+
 engine engine::create(const public_key& self, std::shared_ptr<env> e, engine_limits limits) {
   engine g;
   g.env_ = std::move(e);
-  g.limits_ = limits;
+  g.set_limits(limits);
   g.self_key_ = self;
   g.self_id_ = peer_id::from_public_key(self);
   g.prekeys_.agreement = x25519_keypair::generate(*g.env_);
@@ -271,7 +277,8 @@ result<opened_message> engine::open_in_session(session& s, std::uint64_t seq, co
   return out;
 }
 
-result<opened_message> engine::open(bytes_view data, const admit_fn& admit, const peer_id* likely_sender) {
+result<opened_message> engine::open(bytes_view data, const admit_fn& admit, const peer_id* likely_sender,
+                                    bool limit_by_sender) {
   auto e = decode_envelope(data, limits_.max_payload + max_identity_block + 1024);
   if (!e) return e.err();
   if (!(e->recipient == self_id_))
@@ -309,9 +316,20 @@ result<opened_message> engine::open(bytes_view data, const admit_fn& admit, cons
   if (e->kind == envelope_kind::prekey)
     if (auto it = by_ephemeral_.find(e->prekey.ephemeral); it != by_ephemeral_.end())
       candidates.push_back(&sessions_.at(it->second));
-  if (likely_sender && candidates.empty())
+  // A prekey envelope belongs to the session its EK names: other sessions' tag keys cannot have made its tag.
+  if (likely_sender && e->kind != envelope_kind::prekey)
     for (auto& [id, s] : sessions_)
       if (s.peer() == *likely_sender) candidates.push_back(&s);
+  // The costly steps are charged to the sender that pushes the envelope at us (engine_limits).
+  const bool budgeted = limit_by_sender && likely_sender;
+  auto over_budget = [&](rate_buckets<std::string>& budget, const char* what) -> std::optional<error> {
+    if (!budgeted || budget.take(likely_sender->str(), now)) return std::nullopt;
+    return error{errc::quota_exceeded, std::string("more than ") + std::to_string(budget.per_s()) + " " + what +
+                                           " a second for envelopes from " + likely_sender->str() +
+                                           "; not opened, may be sent again"};
+  };
+  if (!candidates.empty())
+    if (auto refused = over_budget(searches_, "searches past the tag window")) return *refused;
   for (auto* s : candidates)
     if (auto m = search(*s)) {
       if (admit)
@@ -322,6 +340,7 @@ result<opened_message> engine::open(bytes_view data, const admit_fn& admit, cons
     return error{errc::unknown_session, "envelope matches no session (unknown sender, or sequence outside the window; " +
                                             std::to_string(candidates.size()) + " candidate session(s)" +
                                             (candidates.empty() ? std::string() : ", first at sequence " + std::to_string(candidates[0]->recv_high)) + ")"};
+  if (auto refused = over_budget(session_setups_, "new sessions")) return *refused;
   auto card = x3dh_open_identity(prekeys_, self_id_, e->prekey);
   if (!card) return card.err();
   if (admit)

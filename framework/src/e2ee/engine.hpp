@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/keyed_hash.hpp"
+#include "core/rate_buckets.hpp"
 #include "e2ee/x3dh.hpp"
 
 namespace aqua::e2ee {
@@ -35,6 +36,12 @@ struct engine_limits {
   std::size_t max_spent_one_time = 2000;  // 44 bytes each in the engine state (e/meta, rewritten per new session)
   std::size_t max_sessions = 10000;     // least recently used sessions are evicted beyond this
   std::uint32_t expire_every = 1024;    // opens between sweeps of expired skipped keys
+  // Budgets of the two costly steps of open() per likely sender, when the caller asks for them (open's
+  // `limit_by_sender`: a live connection authenticated to that peer): responder session setups (X3DH, two to
+  // six X25519 and a signature check) and lookahead searches (up to max_lookahead tag computations) a second.
+  // Past a budget: quota_exceeded, nothing changed. Legitimate peers need few of either. 0: no limit.
+  std::size_t session_setups_per_peer_per_s = 32;
+  std::size_t searches_per_peer_per_s = 8;
 };
 
 struct opened_message {
@@ -73,7 +80,13 @@ class engine {
   // whose tag lies beyond the indexed window be found: that peer's sessions
   // are searched up to max_lookahead sequence numbers ahead. This heals the
   // gap that lost messages (e.g. acks to a crashed peer) leave behind.
-  result<opened_message> open(bytes_view data, const admit_fn& admit = {}, const peer_id* likely_sender = nullptr);
+  // `limit_by_sender`: the costly steps for this envelope (a new session, a
+  // search past the window) are charged to likely_sender's budgets
+  // (engine_limits); past them the open fails with quota_exceeded and may be
+  // tried again later. For envelopes on a connection authenticated to that
+  // peer, which could otherwise make us do that work as fast as it can send.
+  result<opened_message> open(bytes_view data, const admit_fn& admit = {}, const peer_id* likely_sender = nullptr,
+                              bool limit_by_sender = false);
 
   // Completes the ratchet sending step a receive left pending in the
   // session used to send to `peer` (ratchet::complete_send_step), ahead of
@@ -161,6 +174,9 @@ class engine {
   std::unordered_map<tag_bytes, peer_id, tag_hash> consumed_;  // consumed tag -> its session's peer
   std::uint32_t opens_since_expiry_ = 0;
   std::int64_t next_spent_expiry_ms_ = 0;  // earliest keep_until_ms among spent one-time prekeys (0: none)
+  // The budgets of open()'s limit_by_sender, per peer ID text (not saved: they start full after a load).
+  rate_buckets<std::string> session_setups_{0}, searches_{0};
+  void set_limits(const engine_limits& limits);
 };
 
 } // namespace aqua::e2ee

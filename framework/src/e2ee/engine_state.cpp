@@ -96,7 +96,7 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
     return error{errc::unknown_version, "engine state version " + std::to_string(version) + " (this aqua reads 1 to 3)"};
   engine g;
   g.env_ = std::move(e);
-  g.limits_ = limits;
+  g.set_limits(limits);
   key32 self{}, ak{}, spk{};
   if (!r.key(self) || !r.key(ak) || !r.u32(g.prekeys_.signed_prekey_id) || !r.key(spk) || !r.u8(has_prev))
     return bad("truncated in keys");
