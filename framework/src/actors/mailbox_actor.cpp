@@ -43,6 +43,9 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
   self->state.jitter_salt = self->state.rng();
   self->state.dedup = delivery::dedup_window(
     {self->state.setup.cfg.dedup_max_ids, std::int64_t{self->state.setup.cfg.dedup_max_age_s} * 1000});
+  // An envelope is its payload plus at most ~17 KiB (header, tag, the prekey block with a sender card).
+  self->state.intake = delivery::intake<queued_frame>(
+    std::max(intake_bytes, 4 * (self->state.setup.max_inner + (32u << 10))), max_open_batch, max_opens_in_flight);
   return {
     [=](init_atom, const caf::actor& routing) -> caf::result<bool> {
       self->state.routing = routing;

@@ -153,22 +153,49 @@ void not_opened(mailbox_actor_t* self, const queued_frame& q, const error& err) 
 void incoming(mailbox_actor_t* self, std::uint64_t conn, const std::string& transport, const std::string& bound_peer,
               const bytes& frame, completion done) {
   auto& st = self->state;
-  st.open_queue.push_back({conn, transport, bound_peer, frame, std::move(done)});
-  if (st.open_queue.size() == 1) self->send(self, open_flush_atom::value);
+  if (!st.intake.push({conn, transport, bound_peer, frame, done}, frame.size())) {
+    // Opening is behind by intake.max_bytes(): drop. A live frame's sender retries it; a relay keeps held mail
+    // until it is taken (done with an error: fetched again later).
+    ++st.rejected;
+    warn_limited(st.dropped_log, now_ms(), "inbox: dropped a {}-byte envelope on {}{}: {} MiB of received envelopes wait to be opened",
+                 frame.size(), transport, bound_peer.empty() ? std::string() : " from " + bound_peer,
+                 st.intake.held_bytes() >> 20);
+    done(error{errc::quota_exceeded, "the node has " + std::to_string(st.intake.held_bytes() >> 20) +
+                                         " MiB of envelopes waiting to be opened; try again later"});
+    return;
+  }
+  if (!st.open_flush_armed && st.intake.ready()) {
+    st.open_flush_armed = true;
+    self->send(self, open_flush_atom::value);
+  }
 }
 
 void flush_incoming(mailbox_actor_t* self) {
   auto& st = self->state;
-  if (st.open_queue.empty()) return;
-  // Up to a batch now; the rest on the next turn.
-  auto frames = take_batch(st.open_queue, max_open_batch, [self] { self->send(self, open_flush_atom::value); });
+  st.open_flush_armed = false;
+  auto taken = st.intake.take();  // none while max_opens_in_flight batches are out: their answers call again
+  if (!taken) return;
+  if (st.intake.ready()) {  // the rest on the next turn
+    st.open_flush_armed = true;
+    self->send(self, open_flush_atom::value);
+  }
+  auto frames = std::make_shared<std::vector<queued_frame>>(std::move(taken->items));
+  auto finished = [self, bytes = taken->bytes] {
+    auto& st = self->state;
+    st.intake.done(bytes);
+    if (!st.open_flush_armed && st.intake.ready()) {
+      st.open_flush_armed = true;
+      self->send(self, open_flush_atom::value);
+    }
+  };
   open_requests reqs;
   reqs.reserve(frames->size());
   // Frames held by a relay's mailbox (conn 0) are bounded by its quotas; live connections are not.
   for (auto& q : *frames) reqs.push_back({q.frame, q.bound_peer, q.conn != 0});
   self->request(st.setup.crypto, caf::infinite, open_many_atom::value, std::move(reqs))
     .then(
-      [self, frames](opened_messages& outs, const store::ops& changes) {
+      [self, frames, finished](opened_messages& outs, const store::ops& changes) {
+        finished();
         leveldb::WriteBatch b;
         changes.append_to(b);
         std::vector<after_fn> after;
@@ -185,7 +212,8 @@ void flush_incoming(mailbox_actor_t* self) {
         if (window_moved)
           for (auto& due : self->state.out.due(now_ms(), self->state.setup.cfg.send_window)) transmit(self, due);
       },
-      [frames](const caf::error& e) {  // the crypto actor is gone (stopping): nothing was opened
+      [frames, finished](const caf::error& e) {  // the crypto actor is gone (stopping): nothing was opened
+        finished();
         for (auto& q : *frames) q.done(from_caf(e));
       });
 }

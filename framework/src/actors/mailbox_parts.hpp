@@ -12,6 +12,7 @@
 #include "core/log_limit.hpp"
 #include "actors/protocol.hpp"
 #include "delivery/dedup.hpp"
+#include "delivery/intake.hpp"
 #include "delivery/message_views.hpp"
 #include "delivery/records.hpp"
 #include "store/store.hpp"
@@ -63,7 +64,10 @@ struct mailbox_state {
   std::unordered_set<std::string> sent_dirty;  // attempts not yet written (flush_sent)
   bool sent_flush_armed = false;
   bool watch_flush_armed = false;  // a watch_flush to self is queued (serve_watchers once per burst)
-  std::vector<queued_frame> open_queue;  // frames for the next open_many (flush_incoming)
+  // Frames waiting to be opened (flush_incoming): bounded in bytes and in open_many requests out (delivery/intake.hpp).
+  delivery::intake<queued_frame> intake{0, 1, 1};  // sized in mailbox_actor from setup.max_inner
+  bool open_flush_armed = false;  // an open_flush to self is queued
+  log_limit dropped_log;          // "dropped a frame" lines: peers choose how many
   std::vector<queued_send> seal_queue;   // sends for the next seal_many (flush_sends)
   std::vector<std::string> seal_later;   // deferred messages that entered their window (seal_deferred)
   std::unordered_set<std::string> sealing;  // deferred messages being sealed and written
@@ -116,6 +120,9 @@ std::shared_ptr<std::vector<T>> take_batch(std::vector<T>& queue, std::size_t ma
   return batch;
 }
 inline constexpr std::size_t max_open_batch = 256;
+inline constexpr std::size_t max_opens_in_flight = 2;  // open_many requests out at once: the next batch is ready
+// Bytes of received frames that may wait to be opened: this, or 4 of the largest frames if that is more.
+inline constexpr std::size_t intake_bytes = 64u << 20;
 inline constexpr std::size_t max_seal_batch = 256;
 // Seals the queued sends with one crypto request and writes their outbox
 // records with the engine changes in one batch; each caller gets its message
