@@ -34,7 +34,8 @@ struct list_options {
   std::string config;
 };
 
-result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list);
+result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list,
+                             std::size_t& unreadable);
 int print_outbox(const global_options& g, nlohmann::json& list, const control::alias_map& aliases,
                  std::size_t unreadable);
 
@@ -237,15 +238,26 @@ std::optional<result<void>> list_via_daemon(const global_options& g, const list_
   }
 }
 
+// Never silently: a record this aqua cannot read is not a message that never was.
+void warn_unreadable(std::size_t n, const char* box) {
+  if (n)
+    std::cerr << "aqua: warning: " << n << " " << box << " record" << (n == 1 ? "" : "s") << " could not be read and "
+              << (n == 1 ? "is" : "are") << " not listed: run 'aqua store check' for details\n";
+}
+
 int run_inbox(const global_options& g, const list_options& o) {
   nlohmann::json list = nlohmann::json::array();
+  std::size_t unreadable = 0;
   if (auto r = list_via_daemon(g, o, list)) {
     if (!*r) return report(r->err(), g.json);
-  } else if (auto e = list_from_store(g, o, list); !e) {
+  } else if (auto e = list_from_store(g, o, list, unreadable); !e) {
     return report(e.err(), g.json);
   }
+  warn_unreadable(unreadable, "inbox");
   if (g.json) {
-    print_json({{"messages", list}});
+    nlohmann::json out{{"messages", list}};
+    if (unreadable) out["unreadable"] = unreadable;
+    print_json(out);
   } else {
     if (list.empty()) std::cout << (o.unread ? "no unread messages\n" : "no messages\n");
     for (auto& m : list) print_message_line(m);
@@ -253,7 +265,8 @@ int run_inbox(const global_options& g, const list_options& o) {
   return exit_ok;
 }
 
-result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list) {
+result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list,
+                             std::size_t& unreadable) {
   auto db = open_store(g);
   if (!db) return db.err();
   if (!*db) return ok();  // never ran: nothing received
@@ -261,7 +274,8 @@ result<void> list_from_store(const global_options& g, const list_options& o, nlo
   const auto aliases = stored_aliases(**db);
   auto r = (*db)->scan("i/", [&](std::string_view, std::string_view v) {
     auto rec = delivery::in_record::decode(as_bytes(v));
-    if (!rec || rec->seq <= o.since || (o.unread && rec->state != delivery::in_state::unread)) return true;
+    if (!rec) return ++unreadable, true;
+    if (rec->seq <= o.since || (o.unread && rec->state != delivery::in_state::unread)) return true;
     list.push_back(message_json(*rec, aliases));
     return o.limit == 0 || ++n < o.limit;
   });
@@ -338,10 +352,7 @@ int print_outbox(const global_options& g, nlohmann::json& list, const control::a
   });
   for (auto& m : list)
     if (auto it = aliases.find(m.value("recipient", std::string())); it != aliases.end()) m["recipient_alias"] = it->second;
-  if (unreadable)  // never silently: a record this aqua cannot read is not a message that was never sent
-    std::cerr << "aqua: warning: " << unreadable << " outbox record" << (unreadable == 1 ? "" : "s")
-              << " could not be read and " << (unreadable == 1 ? "is" : "are")
-              << " not listed: run 'aqua store check' for details\n";
+  warn_unreadable(unreadable, "outbox");
   if (g.json) {
     nlohmann::json out{{"messages", list}};
     if (unreadable) out["unreadable"] = unreadable;

@@ -5,10 +5,15 @@
 #include "commands.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
+#include "contacts/contact_store.hpp"
+#include "core/terminal_text.hpp"
+#include "delivery/record_check.hpp"
 #include "store/store.hpp"
 
 namespace aqua::cli {
 namespace {
+
+constexpr std::size_t max_named = 20;  // records that do not decode, named one by one
 
 int run_store(const global_options& g, const std::string& action) {
   auto dir = resolve_data_dir(g.dir);
@@ -28,14 +33,35 @@ int run_store(const global_options& g, const std::string& action) {
   }
   auto db = store::db::open(path, false);
   if (!db) return report(db.err(), g.json);
-  std::size_t keys = 0;
-  if (auto r = (*db)->scan("", [&](std::string_view, std::string_view) { return ++keys, true; }); !r)
-    return report(r.err(), g.json);
-  if (g.json)
-    print_json({{"store", path.string()}, {"ok", true}, {"repaired", action == "repair"}, {"keys", keys}});
-  else
-    std::cout << path.string() << ": " << (action == "repair" ? "repaired, " : "") << "OK, " << keys << " keys\n";
-  return exit_ok;
+  // Every key is read (LevelDB checks each block's CRC); the delivery and contact records are decoded too, since
+  // one that does not decode is skipped by the node: its message is never handed out or retried.
+  std::size_t keys = 0, unreadable = 0;
+  nlohmann::json named = nlohmann::json::array();
+  auto r = (*db)->scan("", [&](std::string_view k, std::string_view v) {
+    ++keys;
+    auto bad = delivery::check_record(k, as_bytes(v));
+    if (!bad && k.starts_with("c/"))
+      if (auto c = decode_contact_record(k, as_bytes(v)); !c) bad = c.err();
+    if (bad && ++unreadable <= max_named)
+      named.push_back({{"key", terminal_text(k)}, {"error", bad->what()}});
+    return true;
+  });
+  if (!r) return report(r.err(), g.json);
+  const bool ok = unreadable == 0;
+  if (g.json) {
+    nlohmann::json out{{"store", path.string()}, {"ok", ok}, {"repaired", action == "repair"}, {"keys", keys}};
+    if (!ok) out["unreadable"] = {{"count", unreadable}, {"records", named}};
+    print_json(out);
+  } else {
+    std::cout << path.string() << ": " << (action == "repair" ? "repaired, " : "");
+    if (ok) std::cout << "OK, " << keys << " keys\n";
+    else
+      std::cout << keys << " keys, " << unreadable << (unreadable == 1 ? " record that does" : " records that do")
+                << " not decode (the node skips " << (unreadable == 1 ? "it" : "them") << "):\n";
+    for (auto& n : named) std::cout << "  " << n["key"].get<std::string>() << ": " << n["error"].get<std::string>() << "\n";
+    if (unreadable > named.size()) std::cout << "  ... and " << unreadable - named.size() << " more\n";
+  }
+  return ok ? exit_ok : exit_failure;
 }
 
 } // namespace

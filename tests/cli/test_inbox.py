@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """aqua inbox watch/list/read/ack/delete and outbox list, with real processes:
 bob runs `aqua inbox watch` (NDJSON on stdout), alice's process sends over
-zmq on 127.0.0.1. Usage: test_inbox.py <aqua> <crash_sender>"""
+zmq on 127.0.0.1. Usage: test_inbox.py <aqua> <crash_sender> <store_put>"""
 import json
 import os
 import signal
@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-AQUA = SENDER = None
+AQUA = SENDER = PUT = None
 
 
 def free_port():
@@ -101,8 +101,45 @@ class Inbox(unittest.TestCase):
                 self.assertIn("no CURRENT file; run 'aqua store repair'", p.stderr)
             aqua(b, "store", "repair")
             self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), 4)
+            # Records that do not decode (a newer aqua's, or damaged) are skipped by the node and the CLI, never
+            # silently: the lists count them, the node warns at start, and `store check` names them (exit 1).
+            sent_before = len(json.loads(aqua(a, "outbox", "list", "--json"))["messages"])
+            self.assertEqual(json.loads(aqua(b, "store", "check", "--json"))["ok"], True)
+            bad_in, bad_out = "i/00000000000000ff", "o/" + "ab" * 16
+            for d, key in ((b, bad_in), (a, bad_out)):
+                put = subprocess.run([PUT, os.path.join(d, "store"), key, "09000102"], capture_output=True, text=True,
+                                     timeout=60)
+                self.assertEqual(put.returncode, 0, put.stderr)
+            p = subprocess.run([AQUA, "--dir", b, "inbox", "list", "--json"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            listed = json.loads(p.stdout)
+            self.assertEqual((len(listed["messages"]), listed["unreadable"]), (4, 1))
+            self.assertIn("warning: 1 inbox record could not be read", p.stderr)
+            p = subprocess.run([AQUA, "--dir", a, "outbox", "list"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("warning: 1 outbox record could not be read", p.stderr)
+            self.assertEqual(len(json.loads(aqua(a, "outbox", "list", "--json"))["messages"]), sent_before)
+            p = subprocess.run([AQUA, "--dir", b, "store", "check"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn("1 record that does not decode (the node skips it):", p.stdout)
+            self.assertIn(f"  {bad_in}: unknown_version", p.stdout)
+            p = subprocess.run([AQUA, "--dir", a, "store", "check", "--json"], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            report = json.loads(p.stdout)
+            self.assertEqual((report["ok"], report["unreadable"]["count"]), (False, 1))
+            self.assertEqual(report["unreadable"]["records"][0]["key"], bad_out)
+            # The node (here the one `inbox watch` runs) says so when it loads the store.
+            watch = subprocess.Popen([AQUA, "--dir", b, "inbox", "watch", "--json"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+            try:
+                time.sleep(1.5)
+            finally:
+                watch.send_signal(signal.SIGINT)
+                _, err = watch.communicate(timeout=30)
+            self.assertIn("mailbox: 1 inbox and 0 outbox records do not decode", err)
 
 
 if __name__ == "__main__":
-    AQUA, SENDER = sys.argv[1], sys.argv[2]
+    AQUA, SENDER, PUT = sys.argv[1], sys.argv[2], sys.argv[3]
     unittest.main(argv=[sys.argv[0], "-v"])

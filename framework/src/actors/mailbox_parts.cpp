@@ -33,23 +33,32 @@ result<void> load_from_store(mailbox_actor_t* self) {
     else  // only the stored messages' numbers are known: one deleted last may see its number again
       spdlog::warn("mailbox: {} is not a u64 ({} bytes); ignored", delivery::inbox_seq_key, (*highest)->size());
   }
+  // Records that do not decode (a newer aqua's, or damaged) are skipped, never silently: counted and warned about.
+  std::size_t unreadable_in = 0, unreadable_out = 0;
   auto r = st.setup.db->scan("i/", [&](std::string_view, std::string_view v) {
     if (auto rec = delivery::in_record::decode(as_bytes(v))) {
       st.next_seq = std::max(st.next_seq, rec->seq + 1);
       if (rec->state == delivery::in_state::unread) st.unread.push_back(rec->seq);
+    } else {
+      ++unreadable_in;
     }
     return true;
   });
   if (!r) return r;
   r = st.setup.db->scan("o/", [&](std::string_view, std::string_view v) {
-    if (auto rec = delivery::out_record::decode(as_bytes(v));
-        rec && (rec->state == delivery::out_state::queued || rec->state == delivery::out_state::sent)) {
+    auto rec = delivery::out_record::decode(as_bytes(v));
+    if (!rec) ++unreadable_out;
+    else if (rec->state == delivery::out_state::queued || rec->state == delivery::out_state::sent) {
       rec->next_attempt_ms = now;  // retry at once after a restart
       st.out.add(*rec);
     }
     return true;
   });
   if (!r) return r;
+  if (unreadable_in + unreadable_out)
+    spdlog::warn("mailbox: {} inbox and {} outbox records do not decode (written by a newer aqua, or damaged): "
+                 "those messages are not handed out or retried; 'aqua store check' names them",
+                 unreadable_in, unreadable_out);
   // d/<id>/<sender> records; d/<id> ones (written before the index was keyed by sender) are moved to their
   // sender's key, in one batch before anything else runs, so pruning and lookups only know the new layout.
   leveldb::WriteBatch moved;
