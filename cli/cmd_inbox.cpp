@@ -13,6 +13,7 @@
 #include "store/engine_store.hpp"
 
 #include "commands.hpp"
+#include "node_start.hpp"
 #include "contacts/contact_store.hpp"
 #include "control/control_json.hpp"
 #include "daemon_client.hpp"
@@ -200,7 +201,11 @@ int run_watch(const global_options& g, const std::string& config, std::uint64_t 
   static std::atomic<bool> stop{false};
   std::signal(SIGINT, [](int) { stop = true; });
   std::signal(SIGTERM, [](int) { stop = true; });
-  auto n = node::start(*cfg);
+  auto n = start_node_interruptibly(
+    *cfg, [] { return stop.load(); },
+    [&] {
+      if (!g.json) std::cerr << "aqua: stopped while starting the node; nothing was watched\n";
+    });
   if (!n) return report(n.err(), g.json);
   // As the daemon's watch: every stored message after `since`, then each new one; nothing is marked read.
   for (std::uint64_t after = since; !stop;) {

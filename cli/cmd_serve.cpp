@@ -21,6 +21,7 @@
 #include "aqua/node.hpp"
 #include "control/control_server.hpp"
 #include "commands.hpp"
+#include "node_start.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
 
@@ -80,7 +81,19 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
   // setting fails before "serving"; the agents start after it (they may wait for the agent directory).
   auto made = agent_host::load(*cfg);
   if (!made) return report(made.err(), g.json);
-  auto n = node::start(*cfg);
+  int sig = 0;
+  const auto signal_name = [&sig] { return sig == SIGINT ? "SIGINT" : "SIGTERM"; };
+  auto n = start_node_interruptibly(
+    *cfg,
+    [&] {
+      const timespec now{0, 0};
+      return (sig = sigtimedwait(&set, nullptr, &now)) > 0;
+    },
+    [&] {
+      if (g.json) print_json({{"event", "stopped"}, {"signal", signal_name()}, {"while", "starting"}});
+      else std::cout << "aqua: stopped on " << signal_name() << " while starting; nothing was served" << std::endl;
+    });
+  sig = 0;
   if (!n) return report(n.err(), g.json);
   auto ctl = control::server::start(**n, cfg->data_dir);
   if (!ctl) return report(ctl.err(), g.json);
@@ -102,7 +115,6 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
               << "\n  stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
   }
   // Agents from the config's `agents:` list (docs/agents.md); each has its own identity.
-  int sig = 0;
   std::unique_ptr<agent_host> agents;
   if (!cfg->agents.empty()) {
     agent_host::options opts;
@@ -160,7 +172,8 @@ void add_serve_command(CLI::App& app, global_options& g, int& rc) {
   auto config = std::make_shared<std::string>();
   auto* serve = app.add_subcommand("serve", "Run this node (from its YAML config) until SIGINT/SIGTERM");
   serve->add_option("--config", *config, "Node config (default: <data dir>/config.yaml)");
-  serve->footer("Stops cleanly on SIGINT/SIGTERM (exit 0). Exits 1 if a store write fails (disk full, I/O error;\n"
+  serve->footer("Stops cleanly on SIGINT/SIGTERM (exit 0), also while it starts (a relay_v2 transport waits up to its\n"
+                "listen_timeout_ms for the relay's reservation). Exits 1 if a store write fails (disk full, I/O error;\n"
                 "the daemon's store or an agent's): that node takes no more writes then, and a restart resumes\n"
                 "from its durable state (docs/storage.md). A stop that takes over 30 s (an agent handler that never\n"
                 "returns) ends the process with exit 1; nothing acknowledged is lost.\n"

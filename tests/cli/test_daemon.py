@@ -492,6 +492,35 @@ class Daemon(unittest.TestCase):
             self.assertEqual(out.returncode, 3, out.stderr)
             self.assertIn("is writable by group or others (mode 0777)", out.stderr)
 
+    def test_a_signal_while_the_node_waits_for_its_relay_at_start_ends_it_at_once(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a = os.path.join(tmp, "a")
+            aqua(a, "init")
+            with socket.socket() as s:  # a port nothing listens on: the relay_v2 listen waits listen_timeout_ms
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            relay_id = json.loads(aqua(a, "id", "--json"))["peer_id"]
+            with open(os.path.join(a, "config.yaml"), "w") as f:
+                f.write("components: {}\ntransports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n"
+                        f"    settings: {{relays: /ip4/127.0.0.1/tcp/{port}/p2p/{relay_id}, listen_timeout_ms: 60000}}\n")
+            for cmd, sig in ((["serve", "--json"], signal.SIGINT), (["serve"], signal.SIGTERM),
+                             (["inbox", "watch", "--json"], signal.SIGINT)):
+                proc = subprocess.Popen([AQUA, "--dir", a, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
+                self.procs.append(proc)
+                time.sleep(1)
+                t0 = time.monotonic()
+                proc.send_signal(sig)
+                out, err = proc.communicate(timeout=30)
+                self.assertEqual(proc.returncode, 0, (cmd, err))
+                self.assertLess(time.monotonic() - t0, 5, (cmd, "the stop waited for listen_timeout_ms"))
+                if cmd == ["serve", "--json"]:
+                    self.assertEqual(json.loads(out), {"event": "stopped", "signal": "SIGINT", "while": "starting"})
+                elif cmd == ["serve"]:
+                    self.assertIn("stopped on SIGTERM while starting; nothing was served", out)
+            # Ended mid-start as by a crash: the store reads back whole.
+            self.assertTrue(json.loads(aqua(a, "store", "check", "--json"))["ok"])
+
     def test_a_hostile_sender_cannot_drive_the_terminal_and_utf8_text_stays_text(self):
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
             a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
