@@ -46,6 +46,7 @@ void handle_frame(routing_actor_t* self, std::uint64_t id, bytes frame) {
   }
   ++self->state.received;
   auto& e = self->state.conns[id];
+  if (!e.peer.empty()) self->state.held_by_relays.seen_online(e.peer, routing_now_ms());
   e.unanswered_since_ms = 0;
   e.heard_ms = routing_now_ms();
   if (!e.answered) {
@@ -96,6 +97,7 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
     // already know the peer, so replies can use it at once.
     [=](incoming_atom, const std::string& transport, const connection_ptr& c) {
       auto peer = c->remote_peer();
+      if (!peer.empty()) self->state.held_by_relays.seen_online(peer.str(), routing_now_ms());
       add_connection(self, c, transport, peer.empty() ? std::string() : peer.str());
     },
     // An envelope for `peer` (from the mailbox): true once the transport has

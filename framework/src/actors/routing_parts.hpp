@@ -8,6 +8,7 @@
 
 #include "core/log_limit.hpp"
 #include "actors/protocol.hpp"
+#include "routing/deposit_memory.hpp"
 #include "routing/path_table.hpp"
 
 namespace aqua::actors {
@@ -19,8 +20,6 @@ inline constexpr std::uint32_t max_reroutes = 4;
 // suspect: new frames also try the next path (happy eyeballs; the
 // receiver's dedup makes the copies harmless).
 inline constexpr std::int64_t suspect_after_ms = 3000;
-inline constexpr std::int64_t redeposit_after_ms = 10 * 60 * 1000;
-inline constexpr std::size_t max_deposited_remembered = 16384;
 inline constexpr std::uint32_t mailbox_ttl_s = 7 * 86400;  // the relay also caps it by the envelope's expiry
 
 inline void post(const caf::weak_actor_ptr& target, caf::message msg) {
@@ -98,10 +97,9 @@ struct routing_state {
   routing::path_table paths;
   std::map<std::uint64_t, deposit_job> deposits;
   std::uint64_t next_deposit = 1;
-  // Envelopes a relay mailbox confirmed recently (hash -> when): the
-  // outbox's retries of an offline peer's message do not deposit it again.
-  std::map<std::string, std::int64_t> deposited_recently;
-  std::deque<std::string> deposited_order;
+  // Envelopes a relay mailbox confirmed holding: the outbox's retries of an
+  // offline peer's message do not deposit it again (routing/deposit_memory.hpp).
+  routing::deposit_memory held_by_relays;
   log_limit peer_log;  // lines about frames peers sent that were rejected or dropped (core/log_limit.hpp)
   static inline const char* name = "aqua.routing";
 

@@ -8,7 +8,6 @@
 #include <chrono>
 
 #include "actors/routing_parts.hpp"
-#include <sodium.h>
 
 #include "e2ee/card.hpp"
 
@@ -96,32 +95,14 @@ void flush(routing_actor_t* self, std::uint64_t id) {
       return;
     }
     ++self->state.sent;
+    // A live connection took a frame for the peer: what relays hold for it may have been fetched meanwhile.
+    if (!e.peer.empty()) self->state.held_by_relays.seen_online(e.peer, routing_now_ms());
     if (p.rp) p.rp->deliver(true);
     e.pending.pop_front();
   }
 }
 
 namespace {
-
-std::string deposit_key(const std::string& peer, const bytes& frame) {
-  std::array<std::uint8_t, 16> h{};
-  crypto_generichash(h.data(), h.size(), frame.data(), frame.size(), nullptr, 0);
-  return peer + "/" + std::string(h.begin(), h.end());
-}
-
-bool deposited_recently(routing_actor_t* self, const std::string& key, std::int64_t now) {
-  auto it = self->state.deposited_recently.find(key);
-  return it != self->state.deposited_recently.end() && now - it->second < redeposit_after_ms;
-}
-
-void remember_deposit(routing_actor_t* self, std::string key, std::int64_t now) {
-  auto& st = self->state;
-  if (st.deposited_recently.insert_or_assign(key, now).second) st.deposited_order.push_back(std::move(key));
-  while (st.deposited_order.size() > max_deposited_remembered) {
-    st.deposited_recently.erase(st.deposited_order.front());
-    st.deposited_order.pop_front();
-  }
-}
 
 void enqueue(routing_actor_t* self, std::uint64_t id, const std::string& peer, pending_frame p) {
   auto& e = self->state.conns[id];
@@ -187,7 +168,7 @@ void deposit_done(routing_actor_t* self, std::uint64_t token, const result<void>
   auto& address = job.addresses[(job.next - 1) / n];
   if (r) {
     ++st.deposited;
-    remember_deposit(self, deposit_key(job.peer, job.p.frame), routing_now_ms());
+    st.held_by_relays.deposited(job.peer, job.p.frame, routing_now_ms());
     st.paths.used(job.peer, routing::path_kind::mailbox, address, routing_now_ms());
     spdlog::debug("routing: deposited a frame for {} on the mailbox of {}", job.peer, address);
     if (job.p.rp) job.p.rp->deliver(true);
@@ -284,8 +265,8 @@ void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
     }
   }
   if (!choice.mailbox.empty()) {
-    if (deposited_recently(self, deposit_key(peer, p.frame), now)) {
-      if (p.rp) p.rp->deliver(true);  // a relay already holds these very bytes for the peer
+    if (st.held_by_relays.held(peer, p.frame, now)) {
+      if (p.rp) p.rp->deliver(true);  // a relay still holds these very bytes for the peer, as far as we know
       return;
     }
     auto token = st.next_deposit++;
