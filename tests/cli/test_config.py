@@ -93,6 +93,38 @@ class ConfigCheck(unittest.TestCase):
                 self.assertIn(at, p.stderr)
                 self.assertNotIn("serving", p.stdout)
 
+    def test_relay_addresses_serve_could_not_use_are_refused_where_they_are_written(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            run("--dir", tmp, "init", check=0)
+            relay = "/ip4/127.0.0.1/tcp/4001/p2p/" + json.loads(run("--dir", tmp, "id", "--json", check=0).stdout)["peer_id"]
+            cfg = os.path.join(tmp, "node.yaml")
+            cases = [  # (listen, relays setting, where, what the plugin says)
+                ("/p2p-circuit", "garbage", "5:24: transports[0].settings.relays",
+                 "relay address must be /ip4/A/tcp/P/p2p/ID, got garbage"),
+                ("/p2p-circuit", "/ip4/127.0.0.1/tcp/4001", "5:24: transports[0].settings.relays",
+                 "got /ip4/127.0.0.1/tcp/4001"),
+                ("/p2p-circuit", "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWbad", "5:24: transports[0].settings.relays",
+                 "peer ID '12D3KooWbad'"),
+                ("/p2p-circuit", None, "4:14: transports[0].listen[0]",
+                 "/p2p-circuit reserves on the relays of the relays setting, and there are none"),
+                ("/p2p-circuit", '""', "4:14: transports[0].listen[0]", "and there are none"),
+                ("/ip4/127.0.0.1/tcp/4001/p2p-circuit", None, "4:14: transports[0].listen[0]",
+                 "relay address must be /ip4/A/tcp/P/p2p/ID, got /ip4/127.0.0.1/tcp/4001"),
+            ]
+            for listen, relays, where, why in cases:
+                with open(cfg, "w") as f:
+                    f.write("components: {}\ntransports:\n  - plugin: relay_v2\n"
+                            f"    listen: [{listen}]\n    settings: {{{'relays: ' + relays if relays else 'queue_bytes: 8388608'}}}\n")
+                p = run("config", "check", cfg, check=3)
+                self.assertIn(f"{cfg}:{where}: ", p.stderr, (listen, relays))
+                self.assertIn(why, p.stderr, (listen, relays))
+                # serve refuses it the same way (exit 3, not a key or network error), before it starts anything
+                p = run("--dir", tmp, "serve", "--config", cfg, check=3)
+                self.assertIn(f"{cfg}:{where}: ", p.stderr, (listen, relays))
+            with open(cfg, "w") as f:
+                f.write(f"components: {{}}\ntransports:\n  - plugin: relay_v2\n    listen: [{relay}/p2p-circuit]\n")
+            run("config", "check", cfg, check=0)  # a named relay needs no relays setting
+
     def test_an_agent_listen_address_zmq_cannot_use_is_refused_where_it_is_written(self):
         with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
             run("--dir", tmp, "init", check=0)

@@ -360,10 +360,23 @@ result<std::unique_ptr<transport>> make_relay_v2(const transport_config& cfg) {
                    "to 0 to never close a silent one)"};
   if (lim.max_frame > lim.queue_bytes)
     return error{errc::config_bad_value, "setting max_frame_bytes must not exceed queue_bytes"};
-  // An address listen() would refuse, refused here (nothing is dialled): `aqua config check` catches it.
-  for (std::size_t i = 0; i < cfg.listen.size(); ++i)
-    if (auto r = check_listen_address(cfg.listen[i]); !r)
+  // Addresses start() or listen() would refuse, refused here (nothing is dialled): `aqua config check` catches them.
+  for (const auto& r : lim.relays)
+    if (auto checked = p2p::relay_client::check_relay_address(r); !checked)
+      return error{errc::config_bad_value, "setting relays: " + checked.err().message()};
+  for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
+    const auto& a = cfg.listen[i];
+    if (auto r = check_listen_address(a); !r)
       return error{errc::config_bad_address, "listen[" + std::to_string(i) + "]: " + r.err().message()};
+    const std::string relay = a.substr(0, a.size() - circuit_suffix.size());
+    if (relay.empty() && lim.relays.empty())
+      return error{errc::config_bad_address, "listen[" + std::to_string(i) + "]: /p2p-circuit reserves on the relays "
+                                             "of the relays setting, and there are none: set relays, or name the "
+                                             "relay (/ip4/A/tcp/P/p2p/RELAY/p2p-circuit)"};
+    if (!relay.empty())
+      if (auto r = p2p::relay_client::check_relay_address(relay); !r)
+        return error{errc::config_bad_address, "listen[" + std::to_string(i) + "]: " + r.err().message()};
+  }
   return std::unique_ptr<transport>(new relay_v2_transport(std::move(lim)));
 }
 

@@ -66,6 +66,12 @@ result<relay_client::relay_ep> relay_client::parse_relay(const std::string& text
   return ep;
 }
 
+result<void> relay_client::check_relay_address(const std::string& text) {
+  auto ep = parse_relay(text);
+  if (!ep) return ep.err();
+  return ok();
+}
+
 result<void> relay_client::start() {
   for (const auto& r : config_.relays) {
     auto ep = parse_relay(r);

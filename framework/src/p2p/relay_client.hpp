@@ -114,6 +114,8 @@ class relay_client {
   void deposit(const std::string& circuit_addr, bytes frame, std::uint32_t ttl_s,
                std::function<void(result<void>)> done);
   tcp_host& host() { return *host_; }
+  // Whether `text` is a relay address the client can use (/ip4/A/tcp/P/p2p/ID): bad_address, or the peer ID's error.
+  static result<void> check_relay_address(const std::string& text);
   // For tests: streams the client tracks (HOP, STOP, mailbox); each ends with its answer or its connection.
   std::size_t tracked_streams();
 
