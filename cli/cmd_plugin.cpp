@@ -45,10 +45,18 @@ result<void> self_test(transport& t, const std::string& listen) {
   if (!bound) return bound.err();
   auto c = t.dial(*bound);
   if (!c) return c.err();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  // would_block means "not yet" (a relay_v2 circuit opens after the dial returns, a queue drains): try again.
+  auto send = [&](connection& to, const bytes& frame) -> result<void> {
+    for (;;) {
+      auto r = to.send(frame);
+      if (r || r.err().code() != errc::would_block || std::chrono::steady_clock::now() >= deadline) return r;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
   // Some transports (zmq) only see a peer once its first frame arrives.
   for (std::uint8_t i = 0; i < 3; ++i)
-    if (auto r = (*c)->send(bytes{i, 0xaa}); !r) return r.err();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    if (auto r = send(**c, bytes{i, 0xaa}); !r) return r.err();
   std::shared_ptr<connection> server;
   while (!(server = obs->get()) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -61,7 +69,7 @@ result<void> self_test(transport& t, const std::string& listen) {
     if (*f != bytes{i, 0xaa}) return error{errc::bad_frame, "self-test: frame " + std::to_string(i) + " arrived changed or out of order"};
   }
   // and back, over the accepted side
-  if (auto r = server->send(bytes{0xbb}); !r) return r.err();
+  if (auto r = send(*server, bytes{0xbb}); !r) return r.err();
   std::optional<bytes> back;
   while (!(back = (*c)->try_receive()) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -136,6 +136,10 @@ class Relay(unittest.TestCase):
             text = aqua(r, "status").stdout
             self.assertIn(f"relay server: {relay_addr}", text)
             self.assertIn("2 reservations", text)
+            # The relay_v2 plugin's self-test through this relay: reserve, dial itself, frames both ways (it sent
+            # before the circuit was open and failed with would_block until 2026-11-27).
+            p = aqua(r, "plugin", "check", "relay_v2", "--listen", f"{relay_addr}/p2p-circuit", "--json")
+            self.assertEqual(json.loads(p.stdout)["self_test"], "passed")
             # A daemon leaving drops its reservation.
             self.stop(proc_b)
             deadline = time.time() + 30
