@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
@@ -60,9 +61,18 @@ int run_init(const global_options& g, const init_options& o) {
   auto config_file = *dir / config_file_name;
   if (auto why = node_name_problem(o.name); !o.name.empty() && !why.empty())
     return report(error{errc::invalid_argument, "--name: " + why}, g.json);
-  for (auto& a : o.listen) {  // before anything is written
+  for (std::size_t i = 0; i < o.listen.size(); ++i) {  // before anything is written
+    const auto& a = o.listen[i];
     auto m = multiaddr::parse(a);
     if (!m) return report(error{errc::invalid_argument, "--listen '" + a + "': " + m.err().message()}, g.json);
+    if (std::find(o.listen.begin(), o.listen.begin() + static_cast<std::ptrdiff_t>(i), a) !=
+        o.listen.begin() + static_cast<std::ptrdiff_t>(i))
+      return report(error{errc::invalid_argument, "--listen '" + a + "' is given twice"}, g.json);
+    if (m->has("p2p-circuit"))
+      return report(error{errc::invalid_argument, "--listen '" + a + "': init writes a zmq transport (direct TCP); "
+                                                   "to be reached through a relay, add a relay_v2 transport to the "
+                                                   "config afterwards (docs/relay.md)"},
+                    g.json);
     // default_config_yaml gives every address but /memory/ to the zmq transport, which takes TCP only.
     const bool host = m->has("ip4") || m->has("ip6") || m->has("dns") || m->has("dns4") || m->has("dns6");
     if (!m->has("memory") && (!host || !m->has("tcp") || m->has("udp")))

@@ -141,6 +141,12 @@ class InitAndId(unittest.TestCase):
         self.assertIn("--listen 'notanaddr'", p.stderr)
         p = run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/udp/5", check=2)  # a multiaddr zmq cannot use
         self.assertIn("--listen '/ip4/127.0.0.1/udp/5': init gives it to the zmq transport, which needs", p.stderr)
+        relayed = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWQ3nucUpHghDry6AKkXWvLyjNeVM8aFS9w6R3Nn5q24Ht/p2p-circuit"
+        p = run("--dir", self.dir, "init", "--listen", relayed, check=2)  # zmq would refuse it at serve
+        self.assertIn("init writes a zmq transport (direct TCP); to be reached through a relay", p.stderr)
+        p = run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/tcp/4001", "--listen", "/ip4/127.0.0.1/tcp/4001",
+                check=2)  # serve would collide with itself (address_in_use)
+        self.assertIn("--listen '/ip4/127.0.0.1/tcp/4001' is given twice", p.stderr)
         self.assertFalse(os.path.exists(self.dir))
         run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/tcp/4001", check=0)
 

@@ -125,6 +125,34 @@ class ConfigCheck(unittest.TestCase):
                 f.write(f"components: {{}}\ntransports:\n  - plugin: relay_v2\n    listen: [{relay}/p2p-circuit]\n")
             run("config", "check", cfg, check=0)  # a named relay needs no relays setting
 
+    def test_an_address_listed_twice_is_refused_where_it_is_repeated(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            run("--dir", tmp, "init", check=0)
+            cfg = os.path.join(tmp, "node.yaml")
+            cases = [  # (yaml, where the repeat is, where the first one is)
+                ("transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/4001, /ip4/127.0.0.1/tcp/4001]\n"
+                 "components: {}\n", "3:39: transports[0].listen[1]", "transports[0].listen[0]"),
+                ("transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/4001]\n  - plugin: zmq\n    name: b\n"
+                 "    listen: [/ip4/127.0.0.1/tcp/4001]\ncomponents: {}\n", "6:14: transports[1].listen[0]",
+                 "transports[0].listen[0]"),
+                ("transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/4001]\n"
+                 "components:\n  relay: {serve: true, listen: [/ip4/127.0.0.1/tcp/4001]}\n",
+                 "5:33: components.relay.listen[0]", "transports[0].listen[0]"),
+            ]
+            for yaml, where, first in cases:
+                with open(cfg, "w") as f:
+                    f.write(yaml)
+                p = run("config", "check", cfg, check=3)
+                self.assertIn(f"{cfg}:{where}: '/ip4/127.0.0.1/tcp/4001' is listed twice (also at {first})", p.stderr)
+            # Port 0 (any free port) twice binds two ports: fine.
+            with open(cfg, "w") as f:
+                f.write("transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/0, /ip4/127.0.0.1/tcp/0]\n"
+                        "components: {}\n")
+            run("config", "check", cfg, check=0)
+            p = run("--dir", tmp, "relay", "serve", "--listen", "/ip4/127.0.0.1/tcp/4001", "--listen",
+                    "/ip4/127.0.0.1/tcp/4001", check=2)
+            self.assertIn("--listen '/ip4/127.0.0.1/tcp/4001' is given twice", p.stderr)
+
     def test_an_agent_listen_address_zmq_cannot_use_is_refused_where_it_is_written(self):
         with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
             run("--dir", tmp, "init", check=0)

@@ -36,6 +36,18 @@ std::string checked_address(const yaml_walker& w, const YAML::Node& n, const std
   return text;
 }
 
+// Listen addresses the node binds, by where they were first listed: the same one twice would fail the start with
+// address_in_use. Port 0 (any free port) and relayed (/p2p-circuit) addresses bind nothing of their own.
+using listened_map = std::map<std::string, std::string>;
+void check_listened_once(const yaml_walker& w, const YAML::Node& n, const std::string& path, const std::string& address,
+                         listened_map& listened) {
+  const bool any_port = address.size() >= 6 && address.compare(address.size() - 6, 6, "/tcp/0") == 0;
+  if (any_port || address.find("/p2p-circuit") != std::string::npos) return;
+  if (auto [it, fresh] = listened.emplace(address, path); !fresh)
+    w.fail(errc::config_bad_address, n, path, "'" + address + "' is listed twice (also at " + it->second +
+                                                "): the second listen would fail with address_in_use");
+}
+
 void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
   const std::string path = "node";
   w.check_keys(n, path, {"name", "data_dir", "log_level", "worker_threads", "plugin_path"});
@@ -82,7 +94,8 @@ std::string checked_ip4_tcp(const yaml_walker& w, const YAML::Node& n, const std
   return text;
 }
 
-void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& rp, relay_config& r) {
+void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& rp, relay_config& r,
+                 listened_map& listened) {
   auto u32 = [&](const char* key, std::uint32_t& out, std::uint32_t min, std::uint32_t max) {
     if (auto k = w.child(c, rp, key, false); k.IsDefined()) out = w.as_uint(k, rp + "." + key, min, max);
   };
@@ -95,7 +108,10 @@ void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& r
     const std::string p = rp + "." + key;
     if (!k.IsSequence()) w.fail(errc::config_wrong_type, k, p, std::string("expected a list, got ") + config_detail::kind_name(k));
     out.clear();
-    for (std::size_t i = 0; i < k.size(); ++i) out.push_back(checked_ip4_tcp(w, k[i], yaml_walker::index(p, i)));
+    for (std::size_t i = 0; i < k.size(); ++i) {
+      out.push_back(checked_ip4_tcp(w, k[i], yaml_walker::index(p, i)));
+      if (&out == &r.listen) check_listened_once(w, k[i], yaml_walker::index(p, i), out.back(), listened);
+    }
   };
   auto serve = w.child(c, rp, "serve", false);
   if (serve.IsDefined()) r.serve = w.as_bool(serve, rp + ".serve");
@@ -200,7 +216,13 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
                                  "mailbox_max_incomplete_bytes_per_peer", "mailbox_max_incomplete_bytes_total",
                                  "mailbox_incomplete_timeout_s", "mailbox_min_free_bytes"});
       c.IsMap())
-    parse_relay(w, c, path + ".relay", cfg.relay);
+  {
+    listened_map listened;  // the transports' (parsed before the components): relay.listen must not repeat them
+    for (std::size_t i = 0; i < cfg.transports.size(); ++i)
+      for (std::size_t j = 0; j < cfg.transports[i].listen.size(); ++j)
+        listened.emplace(cfg.transports[i].listen[j], yaml_walker::index(yaml_walker::index("transports", i) + ".listen", j));
+    parse_relay(w, c, path + ".relay", cfg.relay, listened);
+  }
   if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s", "agent_keep_handled"}); c.IsMap()) {
     const std::string mp = path + ".mailbox";
     if (auto k = w.child(c, mp, "send_window", false); k.IsDefined())
@@ -228,6 +250,7 @@ void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config&
   const std::string path = "transports";
   if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
   std::set<std::string> names;
+  listened_map listened;
   for (std::size_t i = 0; i < list.size(); ++i) {
     auto p = yaml_walker::index(path, i);
     const YAML::Node& t = list[i];
@@ -243,6 +266,7 @@ void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config&
       for (std::size_t j = 0; j < c.size(); ++j) {
         auto at = yaml_walker::index(p + ".listen", j);
         tc.listen.push_back(checked_address(w, c[j], at));
+        check_listened_once(w, c[j], at, tc.listen.back(), listened);
         cfg.located[at] = w.where(c[j]);  // the plugin's factory may refuse it (located_error)
       }
     }
