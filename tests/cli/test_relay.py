@@ -228,8 +228,16 @@ class Relay(unittest.TestCase):
             # circuit read as "sent" and the next line's last error vanished).
             self.assertEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_sent"], 0)
             self.assertIn("last attempt failed: connection_refused: cannot reach", aqua(a, "outbox", "list").stdout)
-            self.stop(proc_a)
+            # With the relay gone, alice's reservation is gone: status lists no circuit address any more (it kept
+            # the one from the start until 2026-11-27).
+            circuit = f"{relay_addr}/p2p-circuit/p2p/"
+            self.assertTrue(json.loads(aqua(a, "status", "--json").stdout)["listen"][0].startswith(circuit))
             self.stop(proc_r)
+            deadline = time.time() + 30
+            while time.time() < deadline and json.loads(aqua(a, "status", "--json").stdout)["listen"]:
+                time.sleep(0.2)
+            self.assertEqual(json.loads(aqua(a, "status", "--json").stdout)["listen"], [])
+            self.stop(proc_a)
 
     def test_the_relay_closes_a_silent_connection_after_ping_timeout_s(self):
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:

@@ -4,6 +4,8 @@
 
 #include "aqua/node.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <thread>
@@ -179,7 +181,16 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
 
 const peer_id& node::id() const { return impl_->self; }
 const node_config& node::config() const { return impl_->cfg; }
-std::vector<std::string> node::listen_addresses() const { return impl_->listen_addrs; }
+// As the transports report them now: a relay_v2 address comes and goes with its reservation (the ones at start
+// are in the card). Stopped: the ones at start.
+std::vector<std::string> node::listen_addresses() const {
+  if (impl_->stopped) return impl_->listen_addrs;
+  std::vector<std::string> out;
+  for (auto& [name, t] : impl_->transports)
+    for (auto& a : t->listen_addresses())
+      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  return out;
+}
 const std::string& node::card() const { return impl_->card; }
 
 result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout, std::uint64_t ttl_ms,
@@ -276,7 +287,7 @@ result<node_status> node::status() {
   caf::scoped_actor sa{*impl_->system};
   node_status st;
   st.id = impl_->self;
-  st.listen_addresses = impl_->listen_addrs;
+  st.listen_addresses = listen_addresses();
   std::optional<error> failure;
   sa->request(impl_->routing, std::chrono::seconds(10), status_atom::value)
     .receive(
