@@ -251,17 +251,40 @@ class mailbox_stream final : public stream_handler {
     dirty_ = true;
   }
 
-  // Sends the peer's mail after the cursor while the window has room.
+  // Sends the peer's mail after the cursor while the window has room. Mail past its expiry waits for the next
+  // sweep (expire()) to go, but is not handed out meanwhile (the recipient would only reject it): skipping it
+  // moves the cursor, and a listing that held expired mail is followed by another.
   void fill() {
     dirty_ = false;
-    const auto& cfg = svc_->config_;
-    if (inflight_.size() >= cfg.window_messages || inflight_bytes_ >= cfg.window_bytes) return;
-    auto items = svc_->mail_->list(ctx_.remote, cursor_, cfg.window_messages - inflight_.size(),
-                                   cfg.window_bytes - inflight_bytes_);
-    if (!items) return fail(mb::status::internal_error, items.err().message());
+    const std::int64_t now = svc_->env_->now_unix_ms();
     std::vector<mb::mail_item> batch;
     std::size_t batch_size = 0;
+    for (int round = 0; round < 64; ++round) {
+      auto skipped = fill_from_store(now, batch, batch_size);
+      if (!skipped) return;  // failed (the stream is gone)
+      if (*skipped == 0) break;
+    }
+    if (!batch.empty()) append(mb::mail(std::move(batch)));
+  }
+
+  // One listing into `batch` (appending full mail messages as it goes): how many expired envelopes it skipped;
+  // nullopt when the store failed (the stream failed with it).
+  std::optional<std::size_t> fill_from_store(std::int64_t now, std::vector<mb::mail_item>& batch, std::size_t& batch_size) {
+    const auto& cfg = svc_->config_;
+    if (inflight_.size() >= cfg.window_messages || inflight_bytes_ >= cfg.window_bytes) return 0;
+    auto items = svc_->mail_->list(ctx_.remote, cursor_, cfg.window_messages - inflight_.size(),
+                                   cfg.window_bytes - inflight_bytes_);
+    if (!items) {
+      fail(mb::status::internal_error, items.err().message());
+      return std::nullopt;
+    }
+    std::size_t skipped = 0;
     for (auto& h : *items) {
+      cursor_ = h.id;
+      if (h.expires_ms <= now) {
+        ++skipped;
+        continue;
+      }
       bytes depositor;  // empty for mail held before depositors were recorded
       if (auto who = peer_id::parse(h.depositor)) depositor = who->to_bytes();
       const std::size_t add = mb::mail_item_overhead(h.envelope.size(), depositor.size()) + h.envelope.size();
@@ -270,13 +293,12 @@ class mailbox_stream final : public stream_handler {
         batch.clear();
         batch_size = 0;
       }
-      cursor_ = h.id;
       inflight_[h.id] = h.envelope.size();
       inflight_bytes_ += h.envelope.size();
       batch_size += add;
       batch.push_back({h.id, std::move(h.envelope), std::move(depositor)});
     }
-    if (!batch.empty()) append(mb::mail(std::move(batch)));
+    return skipped;
   }
 
   std::shared_ptr<mailbox_service> svc_;

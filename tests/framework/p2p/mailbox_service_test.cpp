@@ -268,3 +268,23 @@ TEST(mailbox_service, sweep_drops_expired_mail) {
   EXPECT_EQ(fx.svc->sweep(), 1u);
   EXPECT_EQ(fx.mail->stats().messages, 1u);
 }
+
+// Between sweeps, mail past its expiry is not handed out: the recipient would only reject it (a relay with a 60 s
+// sweep delivered mail that had expired seconds before). A window's worth of it does not stall what follows.
+TEST(mailbox_service, fetch_skips_mail_past_its_expiry_before_the_sweep_drops_it) {
+  mailbox_service_config cfg;
+  cfg.window_messages = 2;
+  fixture fx({}, cfg);
+  const auto alice = id_of(1), bob = id_of(2);
+  for (std::uint8_t i = 1; i <= 5; ++i)
+    ASSERT_EQ(fx.deposit(alice, bob, test::fake_envelope(bob, i, t0 + 5000)).status, mb::status::ok);
+  ASSERT_EQ(fx.deposit(alice, bob, test::fake_envelope(bob, 9, t0 + day_ms)).status, mb::status::ok);
+  fx.env->advance_ms(5000);  // the first five expired; no sweep yet
+  auto f = fx.open(bob);
+  f->send(mb::fetch());
+  ASSERT_EQ(f->got.size(), 1u);
+  ASSERT_EQ(f->got[0].mail.size(), 1u);
+  EXPECT_EQ(f->got[0].mail[0].envelope, test::fake_envelope(bob, 9, t0 + day_ms));
+  EXPECT_EQ(fx.mail->stats().messages, 6u);  // still held until the sweep
+  EXPECT_EQ(fx.svc->sweep(), 5u);
+}
