@@ -466,6 +466,14 @@ class Daemon(unittest.TestCase):
             idb = json.loads(aqua(b, "id", "--json"))["peer_id"]
             self.assertIn(f"queued {m.group(1)} for bob ({idb})", aqua(a, "send", "bob", "x", "--message-id", m.group(1)))
             self.assertEqual(len(json.loads(aqua(a, "outbox", "list", "--json"))["messages"]), 1)
+            # --wait that runs out: exit 6, the id named once, and what happens to the message.
+            p = subprocess.run([AQUA, "--dir", a, "send", "bob", "z", "--wait", "--timeout", "1s"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 6, p.stderr)
+            self.assertIn("not acknowledged by its recipient yet; it stays in the outbox and is retried until it expires",
+                          p.stderr)
+            waited = re.search(r"message ([0-9a-f]{32})", p.stderr).group(1)
+            self.assertEqual(p.stderr.count(waited), 1, p.stderr)
             self.stop(proc_a)
 
     def test_sigterm_ends_the_wait_for_the_agent_directory(self):

@@ -180,7 +180,11 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   }
   auto outcome =
     interruptible(*timeout, gone, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
-  if (!outcome) return error{outcome.err().code(), outcome.err().message() + " (message " + *id + " stays queued)"};
+  if (!outcome) {
+    const auto& why = outcome.err().message();
+    return error{outcome.err().code(), why + (why.find(*id) == std::string::npos ? " (message " + *id + ")" : "") +
+                                         "; it stays in the outbox and is retried until it expires"};
+  }
   if (outcome->state == "expired")
     return error{errc::message_expired, "message " + *id + " expired before " + peer->str() + " acknowledged it"};
   return to_json(*outcome);
