@@ -78,7 +78,9 @@ void parse_routes(const yaml_walker& w, const YAML::Node& list, const std::strin
     w.check_keys(r, p, {"peer", "address"});
     auto peer_node = w.child(r, p, "peer", true);
     auto id = peer_id::parse(w.as_string(peer_node, p + ".peer"));
-    if (!id) w.fail(errc::config_bad_value, peer_node, p + ".peer", id.err().what());
+    if (!id)
+      w.fail(errc::config_bad_value, peer_node, p + ".peer",
+             "'" + peer_node.Scalar() + "' is not a peer ID (12D3KooW..., as 'aqua id' prints): " + id.err().what());
     rc.routes.push_back({*id, checked_address(w, w.child(r, p, "address", true), p + ".address")});
   }
 }
@@ -89,7 +91,9 @@ std::string checked_ip4_tcp(const yaml_walker& w, const YAML::Node& n, const std
   auto ma = multiaddr::parse(text);
   const std::vector<multiaddr_part> none;
   const auto& parts = ma ? ma->parts() : none;
-  if (!ma || parts.size() != 2 || parts[0].protocol != "ip4" || parts[1].protocol != "tcp")
+  if (!ma)  // the parser's reason (a port above 65535, a bad IPv4 address) says more than the expected form
+    w.fail(errc::config_bad_address, n, path, "expected /ip4/A/tcp/P, got '" + text + "': " + ma.err().message());
+  if (parts.size() != 2 || parts[0].protocol != "ip4" || parts[1].protocol != "tcp")
     w.fail(errc::config_bad_address, n, path, "expected /ip4/A/tcp/P, got '" + text + "'");
   return text;
 }

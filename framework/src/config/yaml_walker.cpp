@@ -46,7 +46,7 @@ void yaml_walker::check_keys(const YAML::Node& map, const std::string& path,
     const YAML::Node key = it->first;
     if (!key.IsScalar()) fail(errc::config_wrong_type, key, path, "mapping keys must be scalars");
     const std::string& k = key.Scalar();
-    if (!seen.insert(k).second) fail(errc::config_unknown_key, key, join(path, k), "duplicate key");
+    if (!seen.insert(k).second) fail(errc::config_syntax, key, join(path, k), "duplicate key");
     bool ok = false;
     for (auto a : allowed) ok = ok || a == k;
     if (!ok) {
@@ -77,7 +77,7 @@ bool yaml_walker::as_bool(const YAML::Node& n, const std::string& path) const {
     if (s == "false" || s == "no" || s == "off") return false;
   }
   fail(errc::config_wrong_type, n, path,
-       std::string("expected a boolean (true/false), got ") + (n.IsScalar() ? "'" + n.Scalar() + "'" : kind_name(n)));
+       std::string("expected a boolean (true/false; yes/no and on/off are read as well), got ") + (n.IsScalar() ? "'" + n.Scalar() + "'" : kind_name(n)));
 }
 
 std::uint32_t yaml_walker::as_uint(const YAML::Node& n, const std::string& path, std::uint32_t min,
@@ -94,6 +94,8 @@ std::uint64_t yaml_walker::as_uint64(const YAML::Node& n, const std::string& pat
   if (!s.empty() && s[0] == '-' && s.find_first_not_of("0123456789", 1) == std::string::npos && s.size() > 1)
     fail(errc::config_bad_value, n, path,
          s + " is out of range " + std::to_string(min) + ".." + std::to_string(max) + " (no negative values)");
+  if (ec == std::errc::result_out_of_range)  // digits, but beyond 64 bits: a number, only too large
+    fail(errc::config_bad_value, n, path, s + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
   if (ec != std::errc{} || p != s.data() + s.size() || s.empty())
     fail(errc::config_wrong_type, n, path, "expected an integer, got '" + s + "'");
   if (v < min || v > max)
@@ -115,7 +117,7 @@ std::map<std::string, std::string> yaml_walker::as_scalar_map(const YAML::Node& 
   for (auto it = n.begin(); it != n.end(); ++it) {
     auto key = as_string(it->first, path);
     if (!out.emplace(key, as_string(it->second, join(path, key))).second)
-      fail(errc::config_unknown_key, it->first, join(path, key), "duplicate key");
+      fail(errc::config_syntax, it->first, join(path, key), "duplicate key");
   }
   return out;
 }

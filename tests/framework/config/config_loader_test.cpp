@@ -52,13 +52,13 @@ TEST(config, rejects_unknown_key_with_location_and_path) {
 }
 
 TEST(config, rejects_duplicate_key) {
-  expect_error("components: {}\ntransports: []\ncomponents: {}\n", errc::config_unknown_key, "3:1:",
+  expect_error("components: {}\ntransports: []\ncomponents: {}\n", errc::config_syntax, "3:1:",
                "components: duplicate key");
 }
 
 TEST(config, rejects_wrong_type) {
   expect_error("components:\n  relay:\n    serve: maybe\ntransports: []\n", errc::config_wrong_type, "3:12:",
-               "components.relay.serve: expected a boolean (true/false), got 'maybe'");
+               "components.relay.serve: expected a boolean (true/false; yes/no and on/off are read as well), got 'maybe'");
   expect_error("components: {}\ntransports: {plugin: loopback}\n", errc::config_wrong_type, "2:13:",
                "transports: expected a list, got a mapping");
   expect_error("components:\n  mailbox:\n    send_window: lots\ntransports: []\n", errc::config_wrong_type, "3:18:",
@@ -81,7 +81,7 @@ TEST(config, rejects_bad_values) {
   expect_error("components:\n  crypto:\n    max_frame_bytes: 10\ntransports: []\n", errc::config_bad_value, "3:22:",
                "out of range 1024..67108864");
   expect_error("components:\n  routing:\n    routes:\n      - {peer: 12D3KooW0pe, address: /memory/b}\ntransports: []\n",
-               errc::config_bad_value, "4:16:", "components.routing.routes[0].peer: bad_base58");
+               errc::config_bad_value, "4:16:", "components.routing.routes[0].peer: '12D3KooW0pe' is not a peer ID (12D3KooW..., as 'aqua id' prints): bad_base58");
   expect_error("components:\n  routing:\n    transports: [zmq]\ntransports:\n  - plugin: loopback\n",
                errc::config_bad_value, "3:18:", "no transport named 'zmq'");
   expect_error("components: {}\ntransports:\n  - plugin: Loop-Back\n", errc::config_bad_value, "3:13:",
@@ -90,6 +90,10 @@ TEST(config, rejects_bad_values) {
                "4:5:", "transport name 'loopback' is used twice");
   expect_error("components:\n  mailbox:\n    agent_keep_handled: 1000001\ntransports: []\n", errc::config_bad_value,
                "3:25:", "components.mailbox.agent_keep_handled: 1000001 is out of range 0..1000000");
+  // Beyond 64 bits is still a number, only too large (it read as "expected an integer").
+  expect_error("components:\n  mailbox:\n    send_window: 99999999999999999999999\ntransports: []\n",
+               errc::config_bad_value, "3:18:",
+               "components.mailbox.send_window: 99999999999999999999999 is out of range 1..1000");
 }
 
 TEST(config, worker_threads_default_to_half_the_cores_between_one_and_four) {
