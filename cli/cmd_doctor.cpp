@@ -19,7 +19,14 @@ void print_text(const nlohmann::json& r) {
   std::cout << "node: " << str(r, "name") << " " << str(r, "peer_id") << "\n";
   if (r["listen"].empty()) std::cout << "listening: nowhere (peers cannot dial us directly)\n";
   for (auto& a : r["listen"]) std::cout << "listening: " << a.get<std::string>() << "\n";
-  if (r["relays"].empty()) std::cout << "relays: none configured (a relay_v2 transport with 'relays' adds them)\n";
+  if (r.contains("relay") && r["relay"].value("serving", false)) {  // this node is a relay itself
+    std::cout << "relay server:";
+    for (auto& a : r["relay"]["addresses"]) std::cout << " " << a.get<std::string>();
+    std::cout << " (" << r["relay"].value("reservations", 0) << " reservations, " << r["relay"].value("circuits", 0)
+              << " circuits)\n";
+  }
+  if (r["relays"].empty())
+    std::cout << "relays used: none configured (a relay_v2 transport with 'relays' adds them)\n";
   for (auto& rl : r["relays"]) {
     std::cout << "relay " << str(rl, "relay") << ": " << str(rl, "state");
     if (!str(rl, "observed_addr").empty()) std::cout << ", sees us as " << str(rl, "observed_addr");
@@ -74,6 +81,7 @@ void add_doctor_commands(CLI::App& app, global_options& g, int& rc) {
       rc = report(r.err(), g.json);
       return;
     }
+    (*r)["running"] = true;  // as aqua status --json says it
     if (g.json) print_json(*r);
     else print_text(*r);
     rc = exit_ok;

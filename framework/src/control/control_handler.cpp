@@ -279,7 +279,9 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     }
     auto j = doctor_report(node_, peer);
     if (!j) return j.err();
-    (*j)["name"] = node_.config().name;
+    (*j)["name"] = node_.config().name;  // and the rest of what status says (docs/api/control.md: "everything status has")
+    (*j)["data_dir"] = data_dir_.string();
+    (*j)["card"] = node_.card();
     return *j;
   }
   if (cmd == "card") return card(req);
