@@ -58,6 +58,8 @@ struct pending_frame {
   // back, so it does not start the suspect clock (unanswered_since_ms): a
   // connection whose last frame was an ack is not suspect 3 s later.
   bool expects_answer = true;
+  // A live connection refused it as too large (a relay circuit's data limit): only a mailbox can take it.
+  bool mailbox_only = false;
 };
 
 struct conn_entry {

@@ -91,6 +91,21 @@ void flush(routing_actor_t* self, std::uint64_t id) {
         e.blocked = true;
         return;
       }
+      if (r.err().code() == errc::frame_too_large && !e.peer.empty()) {
+        // Too large for this connection (a relay circuit's data limit), not a broken one: the connection stays
+        // for smaller frames, and this frame goes to a relay mailbox instead of being lost in the circuit.
+        spdlog::debug("routing: {} for {} on {}: {}", p.frame.size(), e.peer, e.address, r.err().what());
+        // The connection is open (the send did not wait for it), so the peer is there: what relays held for it may
+        // have been fetched, and the deposit below must not be skipped as "held already".
+        self->state.held_by_relays.seen_online(e.peer, routing_now_ms());
+        auto frame = std::move(p);
+        e.pending.pop_front();
+        frame.mailbox_only = true;
+        const std::string peer = e.peer;
+        transmit(self, peer, std::move(frame));  // may change conns: `e` is not used after this
+        if (self->state.conns.count(id)) flush(self, id);
+        return;
+      }
       fail_connection(self, id, r.err());
       return;
     }
@@ -220,10 +235,35 @@ std::optional<std::uint64_t> try_alternative(routing_actor_t* self, const std::s
   return std::nullopt;
 }
 
+// Leaves `p` on the first relay mailbox of `mailboxes` that takes it (try_deposit), unless a relay holds it already.
+void deposit_via(routing_actor_t* self, const std::string& peer, pending_frame p, std::vector<std::string> mailboxes,
+                 const std::string& failures, std::int64_t now) {
+  auto& st = self->state;
+  if (st.held_by_relays.held(peer, p.frame, now)) {
+    if (p.rp) p.rp->deliver(true);  // a relay still holds these very bytes for the peer, as far as we know
+    return;
+  }
+  auto token = st.next_deposit++;
+  st.deposits[token] = deposit_job{peer, std::move(p), std::move(mailboxes), 0, failures};
+  try_deposit(self, token);
+}
+
+// A frame no live connection can carry (too large for a relay circuit): a relay mailbox, or the reason there is none.
+void deposit_only(routing_actor_t* self, const std::string& peer, pending_frame p) {
+  auto now = routing_now_ms();
+  auto choice = self->state.paths.choose(peer, addresses_of(self, peer), now);
+  if (!choice.mailbox.empty()) return deposit_via(self, peer, std::move(p), choice.mailbox, {}, now);
+  if (p.rp)
+    p.rp->deliver(to_caf(error{errc::frame_too_large, "the frame of " + std::to_string(p.frame.size()) + " bytes is too "
+                                                      "large for the live connection to " + peer +
+                                                      " (a relay circuit's data limit) and no relay mailbox is known for it"}));
+}
+
 } // namespace
 
 void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
   auto& st = self->state;
+  if (p.mailbox_only) return deposit_only(self, peer, std::move(p));
   if (auto it = st.by_peer.find(peer); it != st.by_peer.end()) {
     auto c = st.conns.find(it->second);
     if (c != st.conns.end() && c->second.conn->is_open()) {
@@ -264,16 +304,7 @@ void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
       return;
     }
   }
-  if (!choice.mailbox.empty()) {
-    if (st.held_by_relays.held(peer, p.frame, now)) {
-      if (p.rp) p.rp->deliver(true);  // a relay still holds these very bytes for the peer, as far as we know
-      return;
-    }
-    auto token = st.next_deposit++;
-    st.deposits[token] = deposit_job{peer, std::move(p), choice.mailbox, 0, failures};
-    try_deposit(self, token);
-    return;
-  }
+  if (!choice.mailbox.empty()) return deposit_via(self, peer, std::move(p), choice.mailbox, failures, now);
   if (p.rp) p.rp->deliver(to_caf(error{errc::connection_refused, "cannot reach " + peer + failures + " (" + choice.why + ")"}));
 }
 

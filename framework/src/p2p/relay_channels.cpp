@@ -109,6 +109,7 @@ void relay_client::on_hop_connect_reply(skey k, channel_id ch, const relay::hop_
   opts.expected = it->second.peer;
   auto child = host_->adopt_stream(k.first, k.second, true, opts, std::move(rest));
   if (!child) return fail_channel(ch, child.err(), false);
+  if (m.limit && m.limit->data.value_or(0) > 0) circuit_budgets_[*child].limit = *m.limit->data;
   it = channels_.find(ch);
   if (it == channels_.end()) return;
   it->second.conn = *child;
@@ -169,6 +170,17 @@ result<void> relay_client::send_on_loop(channel_id ch, bytes_view frame) {
     return error{errc::would_block, "relay client: channel buffer full"};
   }
   bytes f = aqua_msg_frame(frame);
+  if (auto b = circuit_budgets_.find(c.conn); b != circuit_budgets_.end()) {
+    // On the wire: each Noise message (<= 65535 bytes) adds a length and a tag, each yamux frame a header; the
+    // handshake, identify and pings take some of the limit too.
+    constexpr std::uint64_t per_chunk = 64, slack = 8192;
+    const std::uint64_t wire = f.size() + (f.size() / 65519 + 1) * per_chunk;
+    if (b->second.sent + wire + slack > b->second.limit)
+      return error{errc::frame_too_large, "relay_v2: the relay limits this circuit to " + std::to_string(b->second.limit) +
+                                            " bytes a direction (~" + std::to_string(b->second.sent) + " sent): a frame of " +
+                                            std::to_string(frame.size()) + " bytes would not get through"};
+    b->second.sent += wire;
+  }
   const std::size_t at = c.out.size();
   c.out.resize(at + f.size());
   std::memcpy(c.out.data() + at, f.data(), f.size());
@@ -258,6 +270,7 @@ void relay_client::on_stop_data(skey k, stream_ctx& ctx, bytes_view data) {
     return;
   }
   stop_sources_[*child] = *source;
+  if (msg->limit && msg->limit->data.value_or(0) > 0) circuit_budgets_[*child].limit = *msg->limit->data;
   spdlog::debug("relay client: relayed connection {} from {}", *child, source->str());
 }
 

@@ -175,6 +175,7 @@ void relay_client::on_closed(conn_id c, const error& e) {
   }
   dial_relays_.erase(c);
   stop_sources_.erase(c);
+  circuit_budgets_.erase(c);
   mailbox_conn_gone(c, e);
   std::vector<channel_id> dead;
   if (auto it = conn_waiters_.find(c); it != conn_waiters_.end()) {

@@ -239,6 +239,13 @@ class relay_client {
   std::map<conn_id, channel_id> nested_waiters_;               // relayed conn not yet established -> channel
   std::map<conn_id, peer_id> dial_relays_;                     // relay connections dials or deposits opened
   std::map<conn_id, peer_id> stop_sources_;                    // relayed inbound conn -> the peer STOP named
+  // Relayed connections whose relay set a data limit (bytes a direction, from the CONNECT or STOP Limit): the
+  // limit and an estimate of what we sent. A frame that would pass it is refused (frame_too_large) rather than
+  // sent into a circuit the relay then resets.
+  struct circuit_budget {
+    std::uint64_t limit = 0, sent = 0;
+  };
+  std::map<conn_id, circuit_budget> circuit_budgets_;
   std::map<skey, stream_ctx> streams_;
   std::map<channel_id, channel> channels_;
   std::map<skey, channel_id> channel_of_;
