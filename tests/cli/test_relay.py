@@ -194,6 +194,20 @@ class Relay(unittest.TestCase):
             mb = json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]
             self.assertEqual((mb["held"], mb["held_bytes"], mb["recipients"]), (0, 0, 0))
             self.assertGreaterEqual(mb["delivered"], 1)
+            # A node with no relay_v2 transport cannot reach bob's relay-only addresses, nor leave mail with his
+            # relay: its outbox and doctor say so (they quoted zmq's refusal and promised a deposit before).
+            c = os.path.join(tmp, "c")
+            aqua(c, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            proc_c, ev_c = self.start(c, "serve")
+            aqua(c, "contacts", "add", ev_b["card"], "--alias", "bob")
+            aqua(c, "send", "bob", "no way through")
+            deadline, why = time.time() + 30, ""
+            while time.time() < deadline and "no relay_v2 transport" not in why:
+                why = json.loads(aqua(c, "outbox", "list", "--json").stdout)["messages"][0].get("last_error") or ""
+                time.sleep(0.2)
+            self.assertIn("no relay_v2 transport", why)
+            self.assertIn("no relay_v2 transport", json.loads(aqua(c, "doctor", "bob", "--json").stdout)["path"]["decision"])
+            self.stop(proc_c)
             self.stop(proc_b)
             self.stop(proc_a)
             self.stop(proc_r)

@@ -76,6 +76,7 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
   auto& st = self->state;
   st.setup = std::move(setup);
   for (auto& r : st.setup.cfg.routes) st.routes[r.peer.str()] = r.address;
+  for (auto& [name, t] : st.setup.transports) st.can_relay = st.can_relay || t->plugin_name() == "relay_v2";
   for (auto& [name, t] : st.setup.transports)
     t->start(std::make_shared<accept_observer>(caf::actor_cast<caf::weak_actor_ptr>(self), name), st.setup.host);
   return {

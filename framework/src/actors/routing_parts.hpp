@@ -91,6 +91,7 @@ struct deposit_job {
 
 struct routing_state {
   routing_setup setup;
+  bool can_relay = false;  // a transport dials relayed addresses (relay_v2): set at start from setup.transports
   std::map<std::uint64_t, conn_entry> conns;
   std::map<std::string, std::uint64_t> by_peer;
   std::map<std::string, std::string> routes;

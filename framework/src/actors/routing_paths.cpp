@@ -190,7 +190,9 @@ void deposit_done(routing_actor_t* self, std::uint64_t token, const result<void>
     st.deposits.erase(it);
     return;
   }
-  if (r.err().code() != errc::not_supported) job.failures += "; mailbox " + address + ": " + r.err().what();
+  // not_supported from a transport that has no mailbox at all says nothing; from a relay without one, it is the reason.
+  if (r.err().code() != errc::not_supported || r.err().message().find("on this transport") == std::string::npos)
+    job.failures += "; mailbox " + address + ": " + r.err().what();
   try_deposit(self, token);
 }
 
@@ -223,7 +225,7 @@ std::optional<std::uint64_t> try_alternative(routing_actor_t* self, const std::s
   auto now = routing_now_ms();
   if (!suspect(current, now)) return std::nullopt;
   std::string failures;
-  for (auto& address : st.paths.choose(peer, addresses_of(self, peer), now).live) {
+  for (auto& address : st.paths.choose(peer, addresses_of(self, peer), now, self->state.can_relay).live) {
     if (address == current.address || connection_to(self, peer, address)) continue;
     if (auto id = dial(self, peer, address, failures)) {
       spdlog::info("routing: no answer from {} on {} for {} ms; also trying {}", peer, current.address,
@@ -251,7 +253,7 @@ void deposit_via(routing_actor_t* self, const std::string& peer, pending_frame p
 // A frame no live connection can carry (too large for a relay circuit): a relay mailbox, or the reason there is none.
 void deposit_only(routing_actor_t* self, const std::string& peer, pending_frame p) {
   auto now = routing_now_ms();
-  auto choice = self->state.paths.choose(peer, addresses_of(self, peer), now);
+  auto choice = self->state.paths.choose(peer, addresses_of(self, peer), now, self->state.can_relay);
   if (!choice.mailbox.empty()) return deposit_via(self, peer, std::move(p), choice.mailbox, {}, now);
   if (p.rp)
     p.rp->deliver(to_caf(error{errc::frame_too_large, "the frame of " + std::to_string(p.frame.size()) + " bytes is too "
@@ -289,7 +291,7 @@ void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
     return;
   }
   auto now = routing_now_ms();
-  auto choice = st.paths.choose(peer, addresses, now);
+  auto choice = st.paths.choose(peer, addresses, now, st.can_relay);
   std::string failures;
   for (auto& address : choice.live) {
     if (auto open = connection_to(self, peer, address)) {  // still trying: reuse it unless it is suspect
@@ -314,7 +316,7 @@ path_diagnosis diagnose(routing_actor_t* self, const std::string& peer) {
   if (auto id = peer_id::parse(peer)) d.peer = *id;
   auto addresses = addresses_of(self, peer);
   auto now = routing_now_ms();
-  auto choice = st.paths.choose(peer, addresses, now);
+  auto choice = st.paths.choose(peer, addresses, now, st.can_relay);
   d.decision = choice.why;
   if (auto it = st.by_peer.find(peer); it != st.by_peer.end())
     if (auto c = st.conns.find(it->second); c != st.conns.end() && c->second.conn->is_open()) {

@@ -20,14 +20,19 @@ path_kind kind_of(const std::string& address) {
 bool in_process(const std::string& address) { return address.rfind("/memory/", 0) == 0; }
 
 path_choice path_table::choose(const std::string& peer, const std::vector<std::string>& addresses,
-                               std::int64_t now_ms) const {
+                               std::int64_t now_ms, bool can_relay) const {
   path_choice c;
   const peer_state* ps = nullptr;
   if (auto it = peers_.find(peer); it != peers_.end()) ps = &it->second;
   std::vector<std::string> waiting;
+  std::size_t unusable = 0;
   for (auto kind : {path_kind::direct, path_kind::relayed})
     for (auto& a : addresses) {
       if (kind_of(a) != kind) continue;
+      if (kind == path_kind::relayed && !can_relay) {
+        ++unusable;
+        continue;
+      }
       if (kind == path_kind::relayed) c.mailbox.push_back(a);
       const addr_state* s = nullptr;
       if (ps)
@@ -41,6 +46,10 @@ path_choice path_table::choose(const std::string& peer, const std::vector<std::s
             (waiting.empty() ? "" : " (" + std::to_string(waiting.size()) + " address(es) backing off after failures)");
   else if (!c.mailbox.empty())
     c.why = "every live path failed recently; deposit on the relay mailbox of " + c.mailbox.front();
+  else if (unusable > 0)
+    c.why = std::string(waiting.empty() ? "" : "its direct addresses failed recently; ") + std::to_string(unusable) +
+            " relayed address(es), and this node has no relay_v2 transport to dial them or leave mail with their "
+            "relay (add one: docs/relay.md)";
   else
     c.why = "every address failed recently and none names a relay (no mailbox); retrying later";
   return c;

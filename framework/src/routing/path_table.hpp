@@ -51,7 +51,10 @@ class path_table {
   static constexpr std::size_t max_peers = 65536;  // oldest state is forgotten beyond this
 
   // `addresses`: where the peer can be reached (config route first, then its card), in preference order.
-  path_choice choose(const std::string& peer, const std::vector<std::string>& addresses, std::int64_t now_ms) const;
+  // `can_relay`: false when the node has no transport that dials relayed addresses (relay_v2): they are then
+  // neither live paths nor mailboxes, and `why` says so.
+  path_choice choose(const std::string& peer, const std::vector<std::string>& addresses, std::int64_t now_ms,
+                     bool can_relay = true) const;
   // `min_backoff_ms`: at least this long (a connection that took 10 s to
   // fail is not worth retrying after 1 s: routing passes twice its lifetime).
   void failed(const std::string& peer, const std::string& address, const std::string& why, std::int64_t now_ms,

@@ -63,3 +63,17 @@ TEST(path_table, remembers_the_last_path_used) {
   EXPECT_EQ(kind_of(circuit), path_kind::relayed);
   EXPECT_EQ(kind_of("/memory/x"), path_kind::direct);
 }
+
+// Without a relay_v2 transport, relayed addresses are neither dialled nor mailboxes, and the choice says why (a
+// loopback-only node sending to a relay-only contact was told it would deposit, then retried for a day).
+TEST(path_table, relayed_addresses_are_no_path_without_a_transport_that_dials_them) {
+  path_table t;
+  const std::string circuit = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWR/p2p-circuit/p2p/12D3KooWB";
+  auto c = t.choose("bob", {circuit}, 0, false);
+  EXPECT_TRUE(c.live.empty());
+  EXPECT_TRUE(c.mailbox.empty());
+  EXPECT_NE(c.why.find("no relay_v2 transport"), std::string::npos) << c.why;
+  auto with = t.choose("bob", {circuit}, 0, true);
+  EXPECT_EQ(with.live, std::vector<std::string>{circuit});
+  EXPECT_EQ(with.mailbox, std::vector<std::string>{circuit});
+}
