@@ -92,7 +92,7 @@ void flush(routing_actor_t* self, std::uint64_t id) {
         return;
       }
       if (r.err().code() == errc::frame_too_large && !e.peer.empty()) {
-        // Too large for this connection (a relay circuit's data limit), not a broken one: the connection stays
+        // Too large for this connection (e.g. a relay circuit's data limit), not a broken one: the connection stays
         // for smaller frames, and this frame goes to a relay mailbox instead of being lost in the circuit.
         spdlog::debug("routing: {} for {} on {}: {}", p.frame.size(), e.peer, e.address, r.err().what());
         // The connection is open (the send did not wait for it), so the peer is there: what relays held for it may
@@ -258,7 +258,7 @@ void deposit_only(routing_actor_t* self, const std::string& peer, pending_frame 
   if (p.rp)
     p.rp->deliver(to_caf(error{errc::frame_too_large, "the frame of " + std::to_string(p.frame.size()) + " bytes is too "
                                                       "large for the live connection to " + peer +
-                                                      " (a relay circuit's data limit) and no relay mailbox is known for it"}));
+                                                      " (e.g. a relay circuit's data limit) and no relay mailbox is known for it"}));
 }
 
 } // namespace
