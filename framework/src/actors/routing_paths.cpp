@@ -94,7 +94,8 @@ void flush(routing_actor_t* self, std::uint64_t id) {
       if (r.err().code() == errc::frame_too_large && !e.peer.empty()) {
         // Too large for this connection (e.g. a relay circuit's data limit), not a broken one: the connection stays
         // for smaller frames, and this frame goes to a relay mailbox instead of being lost in the circuit.
-        spdlog::debug("routing: {} for {} on {}: {}", p.frame.size(), e.peer, e.address, r.err().what());
+        spdlog::debug("routing: a {}-byte frame for {} goes to a relay mailbox; its {} connection refused it: {}",
+                      p.frame.size(), e.peer, e.transport, r.err().what());
         // The connection is open (the send did not wait for it), so the peer is there: what relays held for it may
         // have been fetched, and the deposit below must not be skipped as "held already".
         self->state.held_by_relays.seen_online(e.peer, routing_now_ms());
