@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <ctime>
-#include <algorithm>
 #include <iostream>
 #include <optional>
 
@@ -61,13 +60,9 @@ int run_init(const global_options& g, const init_options& o) {
   auto config_file = *dir / config_file_name;
   if (auto why = node_name_problem(o.name); !o.name.empty() && !why.empty())
     return report(error{errc::invalid_argument, "--name: " + why}, g.json);
-  for (std::size_t i = 0; i < o.listen.size(); ++i) {  // before anything is written
-    const auto& a = o.listen[i];
+  for (auto& a : o.listen) {  // before anything is written
     auto m = multiaddr::parse(a);
     if (!m) return report(error{errc::invalid_argument, "--listen '" + a + "': " + m.err().message()}, g.json);
-    if (std::find(o.listen.begin(), o.listen.begin() + static_cast<std::ptrdiff_t>(i), a) !=
-        o.listen.begin() + static_cast<std::ptrdiff_t>(i))
-      return report(error{errc::invalid_argument, "--listen '" + a + "' is given twice"}, g.json);
     if (m->has("p2p-circuit"))
       return report(error{errc::invalid_argument, "--listen '" + a + "': init writes a zmq transport (direct TCP); "
                                                    "to be reached through a relay, add a relay_v2 transport to the "
@@ -80,6 +75,8 @@ int run_init(const global_options& g, const init_options& o) {
                                                    "needs /ip4|ip6|dns*/HOST/tcp/PORT (or /memory/NAME: in-process)"},
                     g.json);
   }
+  if (auto twice = repeated(o.listen))
+    return report(error{errc::invalid_argument, "--listen '" + *twice + "' is given twice"}, g.json);
   std::error_code ec;
   const bool exists = fs::exists(key_file, ec);
   if (!o.force && exists)

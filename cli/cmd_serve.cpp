@@ -64,10 +64,8 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
   raise_open_file_limit();
   if (o.relay) {
     cfg->relay.serve = true;
-    for (std::size_t i = 0; i < o.relay_listen.size(); ++i)
-      if (std::find(o.relay_listen.begin(), o.relay_listen.begin() + static_cast<std::ptrdiff_t>(i), o.relay_listen[i]) !=
-          o.relay_listen.begin() + static_cast<std::ptrdiff_t>(i))
-        return report(error{errc::invalid_argument, "--listen '" + o.relay_listen[i] + "' is given twice"}, g.json);
+    if (auto twice = repeated(o.relay_listen))
+      return report(error{errc::invalid_argument, "--listen '" + *twice + "' is given twice"}, g.json);
     if (!o.relay_listen.empty()) cfg->relay.listen = o.relay_listen;
     if (cfg->relay.listen.empty())
       return report(error{errc::invalid_argument,
@@ -166,9 +164,9 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
   if (failed)
     return report(stopped_by_store_failure("aqua serve", *failed), g.json);
   if (g.json)
-    print_json({{"event", "stopped"}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    print_json({{"event", "stopped"}, {"signal", signal_name()}});
   else
-    std::cout << "aqua: stopped cleanly on " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << std::endl;
+    std::cout << "aqua: stopped cleanly on " << signal_name() << std::endl;
   return exit_ok;
 }
 

@@ -43,6 +43,14 @@ inline const CLI::Validator& whole_number() {
   return v;
 }
 
+// The first address given twice in `addresses` (a repeated --listen would collide with itself), if any.
+inline std::optional<std::string> repeated(const std::vector<std::string>& addresses) {
+  for (std::size_t i = 1; i < addresses.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (addresses[i] == addresses[j]) return addresses[i];
+  return std::nullopt;
+}
+
 void add_identity_commands(CLI::App& app, global_options& g, int& rc);  // init, id
 void add_config_commands(CLI::App& app, global_options& g, int& rc);    // config check|path
 void add_demo_command(CLI::App& app, global_options& g, int& rc);       // demo

@@ -170,7 +170,9 @@ void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& r
   }
 }
 
-void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
+// `listened`: the transports' listen addresses (parse_transports), which relay.listen must not repeat.
+void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg,
+                      listened_map& listened) {
   const std::string path = "components";
   w.check_keys(n, path, {"identity", "crypto", "routing", "relay", "mailbox"});
   auto section = [&](const char* key, std::initializer_list<std::string_view> allowed) {
@@ -220,13 +222,7 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
                                  "mailbox_max_incomplete_bytes_per_peer", "mailbox_max_incomplete_bytes_total",
                                  "mailbox_incomplete_timeout_s", "mailbox_min_free_bytes"});
       c.IsMap())
-  {
-    listened_map listened;  // the transports' (parsed before the components): relay.listen must not repeat them
-    for (std::size_t i = 0; i < cfg.transports.size(); ++i)
-      for (std::size_t j = 0; j < cfg.transports[i].listen.size(); ++j)
-        listened.emplace(cfg.transports[i].listen[j], yaml_walker::index(yaml_walker::index("transports", i) + ".listen", j));
     parse_relay(w, c, path + ".relay", cfg.relay, listened);
-  }
   if (auto c = section("mailbox", {"send_window", "dedup_max_ids", "dedup_max_age_s", "agent_keep_handled"}); c.IsMap()) {
     const std::string mp = path + ".mailbox";
     if (auto k = w.child(c, mp, "send_window", false); k.IsDefined())
@@ -250,7 +246,8 @@ std::string plugin_name(const yaml_walker& w, const YAML::Node& entry, const std
   return name;
 }
 
-void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config& cfg) {
+// Returns the listen addresses that bind something, by where they are written (check_listened_once).
+listened_map parse_transports(const yaml_walker& w, const YAML::Node& list, node_config& cfg) {
   const std::string path = "transports";
   if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
   std::set<std::string> names;
@@ -283,6 +280,7 @@ void parse_transports(const yaml_walker& w, const YAML::Node& list, node_config&
     cfg.located[p + ".plugin"] = w.where(t["plugin"]);
     cfg.transports.push_back(std::move(tc));
   }
+  return listened;
 }
 
 bool valid_agent_name(const std::string& s) {
@@ -402,10 +400,10 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
     cfg.source = source_name;
     cfg.data_dir = base_dir;
     if (auto n = w.child(root, "", "node", false); n.IsDefined()) parse_node_section(w, n, base_dir, cfg);
-    parse_transports(w, w.child(root, "", "transports", true), cfg);
+    auto listened = parse_transports(w, w.child(root, "", "transports", true), cfg);
     auto comps = w.child(root, "", "components", true);
     cfg.identity.key_file = cfg.data_dir / "identity.key";
-    parse_components(w, comps, base_dir, cfg);
+    parse_components(w, comps, base_dir, cfg, listened);
     if (cfg.routing.transports.empty())
       for (auto& t : cfg.transports) cfg.routing.transports.push_back(t.name);
     // The node's name before the agents: none of them may take it.
