@@ -95,12 +95,17 @@ int run_send(const global_options& g, const send_options& o) {
   auto r = (*d)->call(req);
   if (!r) {
     const auto& e = r.err();
-    if ((e.code() == errc::connection_closed || e.code() == errc::timeout) && e.message().find(id) == std::string::npos)
-      return report(error{e.code(), e.message() + " (the message may have been queued as " + id +
-                                        ": see 'aqua outbox list'; retry with --message-id " + id +
-                                        " to send it at most once)"},
-                    g.json);
-    return report(e, g.json);
+    // Failures after which the message may be in the outbox (a wait that ended, a daemon that went away) carry
+    // its ID as a field too, so a script need not parse the message to check on it or retry it.
+    const auto c = e.code();
+    const bool maybe_queued =
+      c == errc::connection_closed || c == errc::timeout || c == errc::message_expired || c == errc::not_running;
+    const auto extra = maybe_queued ? nlohmann::json{{"message_id", id}} : nlohmann::json();
+    if ((c == errc::connection_closed || c == errc::timeout) && e.message().find(id) == std::string::npos)
+      return report(error{c, e.message() + " (the message may have been queued as " + id +
+                               ": see 'aqua outbox list'; retry with --message-id " + id + " to send it at most once)"},
+                    g.json, extra);
+    return report(e, g.json, extra);
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {

@@ -42,9 +42,11 @@ int exit_code_for(const error& e) {
   }
 }
 
-int report(const error& e, bool json) {
+int report(const error& e, bool json, const nlohmann::json& extra) {
   if (json) {
-    print_json({{"error", {{"code", std::string(to_string(e.code()))}, {"message", e.message()}}}});
+    nlohmann::json err{{"code", std::string(to_string(e.code()))}, {"message", e.message()}};
+    if (extra.is_object()) err.update(extra);
+    print_json({{"error", std::move(err)}});
   } else {
     // Messages quote what they refuse (a card's capability, a peer's text): never raw escape sequences on a terminal.
     std::cerr << "aqua: error: " << terminal_text(e.what(), true) << "\n";

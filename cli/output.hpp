@@ -26,8 +26,10 @@ enum exit_code : int {
 int exit_code_for(const error& e);
 
 // Prints "aqua: error: <code>: <message>" to stderr, or a JSON object
-// {"error": {"code": ..., "message": ...}} to stdout with --json.
-int report(const error& e, bool json);
+// {"error": {"code": ..., "message": ...}} to stdout with --json; `extra`'s
+// fields (an object) join the error object, e.g. the message_id of a send
+// that may be queued although the command failed.
+int report(const error& e, bool json, const nlohmann::json& extra = nullptr);
 // "run 'aqua --dir DIR init' first": what to do in a data dir without an identity.
 std::string init_hint(const std::filesystem::path& dir);
 // errc::no_identity (exit 4) for a data dir without an identity: "no identity in 'DIR' (<detail>); <init_hint>".

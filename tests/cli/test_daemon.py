@@ -474,6 +474,18 @@ class Daemon(unittest.TestCase):
                           p.stderr)
             waited = re.search(r"message ([0-9a-f]{32})", p.stderr).group(1)
             self.assertEqual(p.stderr.count(waited), 1, p.stderr)
+            # With --json the ID is a field of the error, for scripts; a usage error queued nothing and has none.
+            p = subprocess.run([AQUA, "--dir", a, "send", "bob", "w", "--wait", "--timeout", "1s", "--json"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 6, p.stderr)
+            err = json.loads(p.stdout)["error"]
+            self.assertEqual(err["code"], "timeout")
+            self.assertIn(err["message_id"], [r["message_id"] for r in
+                                              json.loads(aqua(a, "outbox", "list", "--json"))["messages"]])
+            p = subprocess.run([AQUA, "--dir", a, "send", "nobody", "w", "--json"], capture_output=True, text=True,
+                               timeout=60)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertNotIn("message_id", json.loads(p.stdout)["error"])
             self.stop(proc_a)
 
     def test_sigterm_ends_the_wait_for_the_agent_directory(self):
