@@ -427,6 +427,21 @@ class Daemon(unittest.TestCase):
             got = [json.loads(f.readline()) for _ in range(2)]
             c.close()
             self.assertEqual([g["result"]["text"] for g in got], ["work 0", "work 1"], got)
+            # A client that shuts down only its writing side (socat, nc -N) has not gone: it gets its answer,
+            # and a watch keeps streaming to it.
+            c = request([{"id": 10, "cmd": "receive", "timeout_ms": 20000}], close=False)
+            c.shutdown(socket.SHUT_WR)
+            w = request([{"id": 11, "cmd": "watch", "since": got[1]["result"]["seq"]}], close=False)
+            w.shutdown(socket.SHUT_WR)
+            time.sleep(0.5)
+            out = json.loads(aqua(a, "send", "bob", "work 2", "--wait", "--json"))
+            got = json.loads(c.makefile().readline())
+            c.close()
+            self.assertEqual(got["result"]["text"], "work 2", got)
+            wf = w.makefile()
+            self.assertEqual(json.loads(wf.readline())["result"]["watching"], True)
+            self.assertEqual(json.loads(wf.readline())["message"]["message_id"], out["message_id"])
+            w.close()
             self.stop(proc_b)
             self.stop(proc_a)
 

@@ -192,13 +192,12 @@ void server::accept_loop() {
 
 namespace {
 
-// The client hung up (readable with EOF, or POLLHUP: also with requests still unread in the socket).
+// The client hung up: POLLHUP (a unix stream socket whose peer closed it, also with requests still unread in it)
+// or POLLERR. End of input alone is no hang-up: a client that sent its requests and shut down its writing side
+// (socat, `nc -N`, a pipeline) still reads the answers, and a watch's events.
 bool client_gone(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, 0) <= 0) return false;
-  if (p.revents & (POLLHUP | POLLERR)) return true;
-  char c;
-  return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  pollfd p{fd, 0, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
 } // namespace
