@@ -46,7 +46,8 @@ daemon_client::~daemon_client() {
 result<nlohmann::json> daemon_client::read_line(std::optional<std::chrono::milliseconds> wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait.value_or(std::chrono::milliseconds(0));
   for (;;) {
-    auto nl = buf_.find('\n');
+    auto nl = buf_.find('\n', scanned_);  // a long line arrives in many reads: each byte is looked at once
+    scanned_ = nl == std::string::npos ? buf_.size() : 0;
     if (nl != std::string::npos) {
       auto line = buf_.substr(0, nl);
       buf_.erase(0, nl + 1);
@@ -55,7 +56,9 @@ result<nlohmann::json> daemon_client::read_line(std::optional<std::chrono::milli
         return error{errc::bad_frame, "the daemon sent a line that is not a JSON object"};
       return j;
     }
-    if (buf_.size() > control::max_line_bytes) return error{errc::frame_too_large, "daemon response line too long"};
+    if (buf_.size() > control::max_response_line_bytes)
+      return error{errc::frame_too_large, "daemon response line longer than " +
+                                              std::to_string(control::max_response_line_bytes) + " bytes"};
     if (wait) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       pollfd p{fd_, POLLIN, 0};

@@ -36,6 +36,7 @@ class daemon_client {
   result<nlohmann::json> read_line(std::optional<std::chrono::milliseconds> wait = std::nullopt);
   int fd_ = -1;
   std::string buf_;
+  std::size_t scanned_ = 0;  // buf_'s bytes before this hold no newline
   std::uint64_t next_id_ = 1;
 };
 

@@ -445,6 +445,44 @@ class Daemon(unittest.TestCase):
             self.stop(proc_b)
             self.stop(proc_a)
 
+    def test_a_message_bigger_than_the_request_line_is_listed_read_and_watched(self):
+        # A 2 MB text of newlines is 8 MB as a message object (hex + escaped text): a response line longer than
+        # the 4 MiB a request may be, which the CLI must read whole (until 2026-11-28 it refused any line over
+        # 4 MiB, and such a message made every inbox listing that reached it fail).
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            for d in (a, b):
+                aqua(d, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+                cfg = os.path.join(d, "config.yaml")
+                text = open(cfg).read()
+                with open(cfg, "w") as f:
+                    f.write(text.replace("crypto: {}", "crypto: {max_frame_bytes: 3145728}"))
+            proc_a, ev_a = self.start(a)
+            proc_b, ev_b = self.start(b)
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            body = "\n" * 2_000_000
+            sent = subprocess.run([AQUA, "--dir", a, "send", "bob", "-", "--wait", "--timeout", "60s", "--json"],
+                                  input=body, capture_output=True, text=True, timeout=120)
+            self.assertEqual(sent.returncode, 0, sent.stdout + sent.stderr)
+            aqua(a, "send", "bob", "small one after it", "--wait")
+            listed = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
+            self.assertEqual([m["text"] for m in listed], [body, "small one after it"])
+            self.assertEqual(len(listed[0]["payload_hex"]), 4_000_000)
+            read = json.loads(aqua(b, "inbox", "read", str(listed[0]["seq"]), "--json"))
+            self.assertEqual(read["text"], body)
+            watch = subprocess.Popen([AQUA, "--dir", b, "inbox", "watch", "--since", "0", "--json"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                first = json.loads(watch.stdout.readline())
+                second = json.loads(watch.stdout.readline())
+            finally:
+                watch.kill()  # by PID: only the watch this test started
+                watch.communicate(timeout=30)
+            self.assertEqual((first["text"], second["text"]), (body, "small one after it"))
+            self.stop(proc_b)
+            self.stop(proc_a)
+
     def test_send_cut_off_by_a_dying_daemon_names_the_id_to_retry_with(self):
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
             a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")

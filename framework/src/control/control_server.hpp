@@ -17,7 +17,12 @@
 namespace aqua::control {
 
 inline constexpr const char* socket_name = "control.sock";
-inline constexpr std::size_t max_line_bytes = 4u << 20;  // a 1 MiB payload as hex, with room to spare
+inline constexpr std::size_t max_line_bytes = 4u << 20;  // a request line: a 1 MiB payload as hex, with room to spare
+// A response line: at most one message object more than a page holds, and a message object carries its payload as
+// hex (2 characters a byte) and, when it is text, as a JSON string (at most 2 characters a byte, escapes included):
+// 4 × the largest payload a node opens (crypto.max_frame_bytes, at most 64 MiB: config_loader.cpp) plus its other
+// fields. Clients must read lines this long; with the default 1 MiB frames they stay under ~4.1 MiB.
+inline constexpr std::size_t max_response_line_bytes = 4 * (std::size_t{64} << 20) + (std::size_t{64} << 10);
 static_assert(list_page_bytes <= max_line_bytes / 2, "an inbox.list page must fit a line with room to spare");
 
 struct server_options {
