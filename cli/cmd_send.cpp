@@ -108,14 +108,23 @@ int run_send(const global_options& g, const send_options& o) {
     return report(e, g.json, extra);
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (r->value("state", "") == "expired")  // a retry of a message that expired: nothing was sent
+    return report(error{errc::message_expired, "message " + id + " expired before " + r->value("recipient", "") +
+                                                  " acknowledged it: a retry does not send it again (send it without "
+                                                  "--message-id for a new one)"},
+                  g.json, {{"message_id", id}});
   if (g.json) {
     print_json(*r);
   } else {
     // The recipient as the user named it: an alias with its peer ID, or the peer ID.
     const auto peer = r->value("recipient", "");
     const auto who = o.to == peer ? peer : terminal_text(o.to) + " (" + peer + ")";
+    // A retry (--message-id) answers with the message's current record: say where it is.
+    const auto state = r->value("state", "");
     if (o.wait)
       std::cout << "delivered " << r->value("message_id", "") << " to " << who << " (acknowledged after " << ms << " ms)\n";
+    else if (state == "delivered")
+      std::cout << "already delivered " << r->value("message_id", "") << " to " << who << " (not sent again)\n";
     else
       std::cout << "queued " << r->value("message_id", "") << " for " << who
                 << " (see 'aqua outbox list'; --wait waits for the recipient's ack)\n";

@@ -509,6 +509,7 @@ class Daemon(unittest.TestCase):
             proc_a, _ = self.start(a)  # the retry the error suggests does not queue a second copy
             out = json.loads(aqua(a, "send", "bob", "x", "--message-id", m.group(1), "--json"))
             self.assertEqual(out["message_id"], m.group(1))
+            self.assertIn("attempts", out)  # a retry gets the current record, not a fresh "queued"
             # The same id with another text is no retry: refused, not silently dropped as one.
             p = subprocess.run([AQUA, "--dir", a, "send", "bob", "y", "--message-id", m.group(1)],
                                capture_output=True, text=True, timeout=60)
@@ -527,6 +528,20 @@ class Daemon(unittest.TestCase):
                           p.stderr)
             waited = re.search(r"message ([0-9a-f]{32})", p.stderr).group(1)
             self.assertEqual(p.stderr.count(waited), 1, p.stderr)
+            # A retry of a message that expired sends nothing and says so (exit 1, the ID in the JSON error).
+            gone = json.loads(aqua(a, "send", "bob", "short-lived", "--ttl", "1s", "--json"))["message_id"]
+            for _ in range(100):  # bounded: the outbox marks it expired on its next tick
+                states = {r["message_id"]: r["state"] for r in json.loads(aqua(a, "outbox", "list", "--json"))["messages"]}
+                if states[gone] == "expired":
+                    break
+                time.sleep(0.1)
+            self.assertEqual(states[gone], "expired")
+            p = subprocess.run([AQUA, "--dir", a, "send", "bob", "short-lived", "--ttl", "1s", "--message-id", gone,
+                                "--json"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertEqual(json.loads(p.stdout)["error"], {"code": "message_expired", "message_id": gone, "message":
+                             json.loads(p.stdout)["error"]["message"]})
+            self.assertIn("a retry does not send it again", p.stdout)
             # With --json the ID is a field of the error, for scripts; a usage error queued nothing and has none.
             p = subprocess.run([AQUA, "--dir", a, "send", "bob", "w", "--wait", "--timeout", "1s", "--json"],
                                capture_output=True, text=True, timeout=60)
@@ -539,6 +554,18 @@ class Daemon(unittest.TestCase):
                                timeout=60)
             self.assertNotEqual(p.returncode, 0)
             self.assertNotIn("message_id", json.loads(p.stdout)["error"])
+            # Once bob is up and has it, a retry says it was delivered and sends nothing again.
+            proc_b, _ = self.start(b)
+            out = json.loads(aqua(a, "send", "bob", "x", "--message-id", m.group(1), "--wait", "--timeout", "60s",
+                                  "--json"))
+            self.assertEqual(out["state"], "delivered")
+            self.assertIn(f"already delivered {m.group(1)} to bob ({idb}) (not sent again)",
+                          aqua(a, "send", "bob", "x", "--message-id", m.group(1)))
+            self.assertEqual(json.loads(aqua(a, "send", "bob", "x", "--message-id", m.group(1), "--json"))["state"],
+                             "delivered")
+            self.assertEqual([r["text"] for r in json.loads(aqua(b, "inbox", "list", "--json"))["messages"]].count("x"),
+                             1)
+            self.stop(proc_b)
             self.stop(proc_a)
 
     def test_sigterm_ends_the_wait_for_the_agent_directory(self):

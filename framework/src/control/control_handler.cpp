@@ -169,14 +169,21 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   o.ttl_ms = *ttl * 1000;
   o.message_id = *mid;
   o.topic = *topic;
+  // A retry with a known message_id gets the message's current record (it may be sent, delivered or expired);
+  // node::send still checks it against the first send (recipient, payload, topic).
+  std::optional<outbound_message> before;
+  if (!mid->empty() && !*wait) {
+    auto known = outbox_record(*mid);
+    if (!known) return known.err();
+    before = std::move(*known);
+  }
   auto id = node_.send(*peer, std::move(payload), o);
   if (!id) return id.err();
   nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
   if (!*wait) {
-    // A retry with a known message_id: the message may be further along than queued.
-    if (!mid->empty())
-      if (auto known = node_.await_outcome(*id, std::chrono::milliseconds(0))) return to_json(*known);
-    return out;
+    if (!before) return out;
+    auto now = outbox_record(*id);
+    return now && *now ? to_json(**now) : to_json(*before);
   }
   auto outcome =
     interruptible(*timeout, gone, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
@@ -188,6 +195,23 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   if (outcome->state == "expired")
     return error{errc::message_expired, "message " + *id + " expired before " + peer->str() + " acknowledged it"};
   return to_json(*outcome);
+}
+
+result<std::optional<outbound_message>> handler::outbox_record(const std::string& id) {
+  // outbox(after, 1) pages from the first ID above `after`: start just below `id` (its predecessor as a number).
+  std::string after = id;
+  for (auto i = after.size(); i-- > 0;) {
+    if (after[i] != '0') {
+      after[i] = after[i] == 'a' ? '9' : static_cast<char>(after[i] - 1);
+      break;
+    }
+    after[i] = 'f';
+  }
+  if (id.find_first_not_of('0') == std::string::npos) after.clear();  // 000...0: the first possible ID
+  auto page = node_.outbox(after, 1);
+  if (!page) return page.err();
+  if (page->empty() || page->front().message_id != id) return std::optional<outbound_message>();
+  return std::optional<outbound_message>(std::move(page->front()));
 }
 
 result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {

@@ -53,6 +53,8 @@ class handler {
   result<nlohmann::json> inbox_list(const nlohmann::json& req);
   result<nlohmann::json> card(const nlohmann::json& req);
   result<peer_id> resolve_peer(const std::string& who);
+  // The outbox record of message `id` (32 lower-case hex digits), nullopt when there is none.
+  result<std::optional<outbound_message>> outbox_record(const std::string& id);
   // `wait(slice)` in slices of at most wait_slice until it gives something
   // other than a timeout, `total` has passed, the daemon is stopping or the
   // client is gone.
