@@ -225,13 +225,14 @@ result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
   // clients read (max_line_bytes). A page cut short says "more": true and where the next one starts.
   // Without --unread the store can stop at the limit; with it, read ones are skipped first.
   const std::size_t fetch = *limit && !*unread ? std::min<std::uint64_t>(*limit, list_page_messages) : list_page_messages;
-  auto all = node_.watch(*since, fetch, std::chrono::milliseconds(0));
+  auto all = node_.watch(*since, fetch + 1, std::chrono::milliseconds(0));  // one more: is there a next page?
   if (!all) return all.err();
+  bool more = all->size() > fetch;
+  if (more) all->pop_back();
   nlohmann::json list = nlohmann::json::array();
   const auto names = aliases();
   std::size_t bytes = 0;
   std::uint64_t next = *since;  // the last message this page dealt with (listed or skipped as read)
-  bool more = all->size() == fetch;
   for (auto& m : *all) {
     if (*limit && list.size() >= *limit) break;
     if (!(*unread && m.read)) {
@@ -335,16 +336,17 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     // Pages of at most list_page_messages records in message ID order (a large outbox made one line too long).
     auto after = arg_message_id(req, "outbox.list", "after");  // a cursor that is no ID listed nothing, silently
     if (!after) return after.err();
-    auto list = node_.outbox(*after, list_page_messages);
+    auto list = node_.outbox(*after, list_page_messages + 1);  // one more: is there a next page?
     if (!list) return list.err();
     // And at most list_page_bytes of records (each may carry a last_error of up to 4 KiB, more once escaped).
     nlohmann::json out = nlohmann::json::array();
-    bool more = list->size() == list_page_messages;
+    bool more = list->size() > list_page_messages;
+    if (more) list->pop_back();
     std::size_t bytes = 0;
     std::string last;
     for (auto& m : *list) {
       auto j = to_json(m);
-      bytes += j.dump().size() + 1;
+      bytes += detail::json_text(j).size() + 1;  // as it is written: a relay's error text need not be UTF-8
       if (!out.empty() && bytes > list_page_bytes) {
         more = true;
         break;
