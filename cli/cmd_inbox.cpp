@@ -180,19 +180,29 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
   return exit_ok;
 }
 
-// watch: run the node and print each new message as one JSON line (NDJSON),
-// marking it read, until SIGINT/SIGTERM.
+// watch: print each new message (one JSON line each with --json: NDJSON) without marking it read, until
+// SIGINT/SIGTERM — through the daemon, or running the node itself.
 int run_watch(const global_options& g, const std::string& config, std::uint64_t since) {
   if (auto d = connect_daemon(g); d || !no_daemon(d.err())) {
     if (!d) return report(d.err(), g.json);
+    std::uint64_t last = since;
     auto r = (*d)->stream({{"cmd", "watch"}, {"since", since}}, [&](const nlohmann::json& ev) {
       if (ev.value("event", "") == "message") {
         if (g.json) print_json(ev["message"]);
         else print_message_line(ev["message"]);
         std::cout.flush();
+        last = ev["message"].value("seq", last);
       }
       return true;
     });
+    // The daemon stopping ends the stream: no daemon (exit 5), and where to resume.
+    if (!r && (r.err().code() == errc::connection_closed || r.err().code() == errc::not_running))
+      return report(error{errc::not_running, "the daemon stopped; the last message printed was " +
+                                                 (last == since && last == 0 ? std::string("none")
+                                                                             : "seq " + std::to_string(last)) +
+                                                 ": resume with 'aqua inbox watch --since " + std::to_string(last) +
+                                                 "'"},
+                    g.json, {{"since", last}});
     if (!r) return report(r.err(), g.json);
     return exit_ok;
   }

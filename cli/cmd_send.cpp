@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "control/control_server.hpp"
 #include "core/bounded_read.hpp"
+#include "core/utf8.hpp"
 #include "daemon_client.hpp"
 #include "e2ee/envelope.hpp"
 #include "identity/key_store.hpp"
@@ -70,6 +71,8 @@ int run_send(const global_options& g, const send_options& o) {
   if (o.timeout_given && !o.wait)
     return report(error{errc::invalid_argument, "--timeout is how long --wait waits for the ack: give --wait too"},
                   g.json);
+  if (*timeout > 365ull * 86'400'000)
+    return report(error{errc::invalid_argument, "--timeout '" + o.timeout + "' is more than a year (365d)"}, g.json);
   if (o.wait && *timeout == 0)
     return report(error{errc::invalid_argument, "--timeout '" + o.timeout + "' is zero: --wait would give up at once"},
                   g.json);
@@ -79,6 +82,17 @@ int run_send(const global_options& g, const send_options& o) {
                         "--message-id '" + o.message_id + "': expected 32 hex digits (16 bytes), e.g. from a previous "
                         "send's output"},
                   g.json);
+  // The control API carries the topic as a JSON string: bytes that are not UTF-8 would arrive replaced (U+FFFD).
+  for (std::size_t i = 0; i < o.topic.size();) {
+    const auto c = static_cast<std::uint8_t>(o.topic[i]);
+    const auto n = c < 0x80 ? 1 : detail::utf8_sequence(reinterpret_cast<const std::uint8_t*>(o.topic.data()) + i,
+                                                        o.topic.size() - i);
+    if (n == 0)
+      return report(error{errc::invalid_argument, "--topic is not UTF-8 text (byte " + std::to_string(i) +
+                                                      "): a topic travels as text"},
+                    g.json);
+    i += n;
+  }
   if (!o.topic.empty()) req["topic"] = o.topic;
   // The CLI names the message itself, so that a daemon that dies (or stops answering) while it handles the
   // request can still be retried without a second copy: the error says which ID to retry with.

@@ -320,6 +320,8 @@ class Usage(unittest.TestCase):
             for args, want in ((("--ttl", "1000d"), "--ttl '1000d' is more than a year (365d)"),
                                (("--timeout", "5s"), "--timeout is how long --wait waits for the ack: give --wait too"),
                                (("--wait", "--timeout", "0"), "--timeout '0' is zero"),
+                               (("--wait", "--timeout", "400d"), "--timeout '400d' is more than a year (365d)"),
+                               (("--topic", "ok\udcff"), "--topic is not UTF-8 text (byte 2)"),  # the byte 0xff
                                (("--message-id", "xyz"), "--message-id 'xyz': expected 32 hex digits"),
                                (("--ttl", "soon"), "expected a duration like 30s, 5m, 2h or 7d")):
                 self.assertIn(want, run("send", peer, "hi", *args, env=env, check=2).stderr, args)

@@ -488,11 +488,17 @@ class Daemon(unittest.TestCase):
             try:
                 first = json.loads(watch.stdout.readline())
                 second = json.loads(watch.stdout.readline())
+                self.stop(proc_b)  # ends the watch: no daemon (exit 5), and where to resume
+                rest, err = watch.communicate(timeout=30)
             finally:
-                watch.kill()  # by PID: only the watch this test started
-                watch.communicate(timeout=30)
+                if watch.poll() is None:
+                    watch.kill()  # by PID: only the watch this test started
+                    watch.communicate(timeout=30)
             self.assertEqual((first["text"], second["text"]), (body, "small one after it"))
-            self.stop(proc_b)
+            self.assertEqual(watch.returncode, 5, err)
+            stopped = json.loads(rest)["error"]
+            self.assertEqual((stopped["code"], stopped["since"]), ("not_running", second["seq"]))
+            self.assertIn(f"resume with 'aqua inbox watch --since {second['seq']}'", stopped["message"])
             self.stop(proc_a)
 
     def test_send_cut_off_by_a_dying_daemon_names_the_id_to_retry_with(self):
