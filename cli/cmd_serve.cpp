@@ -116,9 +116,11 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
     std::cout << "  control API: " << (*ctl)->path().string() << "\n  card: " << (*n)->card()
               << "\n  stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
   }
-  // Agents from the config's `agents:` list (docs/agents.md); each has its own identity.
+  // Agents from the config's `agents:` list (docs/agents.md); each has its own identity. With an agent_directory
+  // and no agents the host still publishes the daemon's card and waits for `require` (a daemon fronting an agent
+  // that uses the control API is found there too).
   std::unique_ptr<agent_host> agents;
-  if (!cfg->agents.empty()) {
+  if (!cfg->agents.empty() || !cfg->agent_directory.path.empty()) {
     agent_host::options opts;
     opts.daemon = n->get();
     opts.cancelled = [&set, &sig] {  // a signal while the agents wait for the directory's cards

@@ -610,6 +610,27 @@ class Daemon(unittest.TestCase):
             self.assertEqual(out.returncode, 3, out.stderr)
             self.assertIn("is writable by group or others (mode 0777)", out.stderr)
 
+    def test_a_daemon_with_an_agent_directory_and_no_agents_publishes_its_card(self):
+        # A daemon fronting an agent that uses the control API has no `agents:`; it is found by its node.name
+        # all the same (until 2026-11-28 the directory was ignored without agents).
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a = os.path.join(tmp, "a")
+            aqua(a, "init", "--name", "front")
+            directory = os.path.join(tmp, "directory")
+            cfg = os.path.join(a, "front.yaml")
+            with open(cfg, "w") as f:
+                f.write(open(os.path.join(a, "config.yaml")).read() + f"agent_directory: {{path: {directory}}}\n")
+            proc, ev = daemons.serve(a, config=cfg)
+            self.procs.append(proc)
+            card = os.path.join(directory, "front.card")
+            for _ in range(100):  # bounded: the agent host publishes it just after "serving"
+                if os.path.exists(card):
+                    break
+                time.sleep(0.1)
+            with open(card) as f:
+                self.assertEqual(f.read().strip(), ev["card"])
+            self.stop(proc)
+
     def test_a_signal_while_the_node_waits_for_its_relay_at_start_ends_it_at_once(self):
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
             a = os.path.join(tmp, "a")

@@ -174,10 +174,51 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
   node* daemon = p->opts.daemon;
   const auto& dir = cfg.agent_directory;
 
-  // 1. Remote agents this daemon must reach (they get routes): wait for their cards.
+  if (!dir.path.empty())
+    if (auto r = prepare_directory(dir.path); !r) return r.err();
+  // 1. Identities, created on first start.
+  std::set<std::string> local_names;
+  std::vector<peer_id> ids;
+  for (auto& a : cfg.agents) {
+    auto id = ensure_key(cfg.data_dir / "agents" / a.name);
+    if (!id) return error{id.err().code(), "agent '" + a.name + "': " + id.err().message()};
+    ids.push_back(*id);
+    local_names.insert(a.name);
+  }
+  // 2. One node per agent, with routes to the co-hosted agents, the daemon and the directory's agents whose
+  //    cards are there already (one published later is reached at its card's addresses once it is a contact).
+  std::vector<std::unique_ptr<node>> nodes;
+  const auto early = dir.path.empty() ? std::vector<directory_entry>() : scan_directory(dir.path, &p->dir_warned);
+  for (std::size_t i = 0; i < cfg.agents.size(); ++i) {
+    auto nc = agent_node_config(cfg, cfg.agents[i], ids[i]);
+    for (std::size_t j = 0; j < ids.size(); ++j)
+      if (j != i) nc.routing.routes.push_back({ids[j], "/memory/" + ids[j].str()});
+    if (daemon && !daemon_address(*daemon).empty()) nc.routing.routes.push_back({daemon->id(), daemon_address(*daemon)});
+    for (auto& e : early)
+      if (!local_names.count(e.name) && !remote_address(e.verified).empty() && !(daemon && e.verified.id() == daemon->id()))
+        nc.routing.routes.push_back({e.verified.id(), remote_address(e.verified)});
+    auto n = node::start(nc);
+    if (!n) return error{n.err().code(), "agent '" + cfg.agents[i].name + "': " + n.err().message()};
+    nodes.push_back(std::move(*n));
+  }
+  // 3. Publish our cards for the other daemons, then wait for the cards of the agents we must reach: in this
+  //    order, two daemons that require each other's agents (or a daemon requiring its own) both get going.
   std::vector<directory_entry> remote;
   if (!dir.path.empty()) {
-    if (auto r = prepare_directory(dir.path); !r) return r.err();
+    // A card there under one of our names but another identity: an agent (or daemon) of that name elsewhere,
+    // or one whose data dir was replaced. Ours takes the name; say so, since the other one loses its requests.
+    auto publish = [&](const std::string& name, const node& n) -> result<void> {
+      for (auto& e : early)
+        if (e.name == name && !(e.verified.id() == n.id()))
+          spdlog::warn("agent_directory: {}.card named {}; it now names {} (this daemon's '{}'). If another daemon "
+                       "runs an agent '{}', the two clash: give one of them another name",
+                       name, e.verified.id().str(), n.id().str(), name, name);
+      return publish_card(dir.path, name, n.card());
+    };
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (auto r = publish(cfg.agents[i].name, *nodes[i]); !r) return r.err();
+    if (daemon)
+      if (auto r = publish(daemon->config().name, *daemon); !r) return r.err();
     std::set<std::string> missing(dir.require.begin(), dir.require.end());
     for (std::uint32_t i = 0; i <= dir.wait_s * 10; ++i) {
       remote = scan_directory(dir.path, &p->dir_warned);
@@ -193,29 +234,6 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
       return error{errc::timeout, "agent_directory " + dir.path.string() + ": no card for " + names + " after " +
                                       std::to_string(dir.wait_s) + " s (start the daemon that runs them first)"};
     }
-  }
-  // 2. Identities, created on first start.
-  std::set<std::string> local_names;
-  std::vector<peer_id> ids;
-  for (auto& a : cfg.agents) {
-    auto id = ensure_key(cfg.data_dir / "agents" / a.name);
-    if (!id) return error{id.err().code(), "agent '" + a.name + "': " + id.err().message()};
-    ids.push_back(*id);
-    local_names.insert(a.name);
-  }
-  // 3. One node per agent, with routes to every peer it may ask.
-  std::vector<std::unique_ptr<node>> nodes;
-  for (std::size_t i = 0; i < cfg.agents.size(); ++i) {
-    auto nc = agent_node_config(cfg, cfg.agents[i], ids[i]);
-    for (std::size_t j = 0; j < ids.size(); ++j)
-      if (j != i) nc.routing.routes.push_back({ids[j], "/memory/" + ids[j].str()});
-    if (daemon && !daemon_address(*daemon).empty()) nc.routing.routes.push_back({daemon->id(), daemon_address(*daemon)});
-    for (auto& e : remote)
-      if (!local_names.count(e.name) && !remote_address(e.verified).empty() && !(daemon && e.verified.id() == daemon->id()))
-        nc.routing.routes.push_back({e.verified.id(), remote_address(e.verified)});
-    auto n = node::start(nc);
-    if (!n) return error{n.err().code(), "agent '" + cfg.agents[i].name + "': " + n.err().message()};
-    nodes.push_back(std::move(*n));
   }
   // 4. Cards: every agent knows the others, the daemon and the directory's agents.
   std::vector<std::pair<std::string, std::string>> cards;
@@ -245,14 +263,7 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
     auto v = raw ? e2ee::verify_card(*raw, system_env()->now_unix_ms()) : result<e2ee::contact_card>(raw.err());
     if (v) p->shared.add_name(name, v->id());
   }
-  // 5. Publish our cards for the other daemons.
-  if (!dir.path.empty()) {
-    for (std::size_t i = 0; i < nodes.size(); ++i)
-      if (auto r = publish_card(dir.path, cfg.agents[i].name, nodes[i]->card()); !r) return r.err();
-    if (daemon)
-      if (auto r = publish_card(dir.path, daemon->config().name, daemon->card()); !r) return r.err();
-  }
-  // 6. Actors: one detached actor per agent in one actor system for the host.
+  // 5. Actors: one detached actor per agent in one actor system for the host.
   p->sys_cfg.set("scheduler.max-threads", 2);
   p->sys_cfg.set("logger.verbosity", caf::atom("quiet"));
   p->system = std::make_unique<caf::actor_system>(p->sys_cfg);

@@ -315,6 +315,11 @@ TEST(AgentPlugins, MissingAndWrongAbiAreRefused) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code(), errc::plugin_abi_mismatch);
   EXPECT_NE(r.err().message().find("agent ABI 999"), std::string::npos) << r.err().message();
+  agent_config throwing{"throwing", "t", {}, {}};  // its own exception type: an error, not a crash
+  auto th = load_agent_plugin({test::bad_plugin_dir()}, throwing);
+  ASSERT_FALSE(th);
+  EXPECT_EQ(th.err().code(), errc::plugin_load_failed);
+  EXPECT_NE(th.err().message().find("the factory threw: model file missing"), std::string::npos) << th.err().message();
   agent_config missing{"no_such_agent", "m", {}, {}};
   auto m = load_agent_plugin({test::bad_plugin_dir()}, missing);
   ASSERT_FALSE(m);

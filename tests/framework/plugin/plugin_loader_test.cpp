@@ -108,6 +108,21 @@ TEST(plugin_loader, passes_factory_errors_through_with_context) {
   EXPECT_NE(t.err().message().find("unknown setting 'queue_franes'"), std::string::npos);
 }
 
+TEST(plugin_loader, a_factory_that_throws_its_own_exception_type_is_an_error_not_a_crash) {
+  plugin_loader loader({test::bad_plugin_dir()});
+  auto t = loader.load_transport(named("throwing"));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.err().code(), errc::plugin_load_failed);
+  EXPECT_NE(t.err().message().find("the factory threw: cannot open /dev/imaginary"), std::string::npos)
+    << t.err().message();
+  EXPECT_NE(t.err().message().find("libaqua_transport_throwing.so"), std::string::npos) << t.err().message();
+  auto cfg = named("throwing");
+  cfg.settings["throw_int"] = "1";
+  auto i = loader.load_transport(cfg);
+  ASSERT_FALSE(i);
+  EXPECT_NE(i.err().message().find("threw something that is not a std::exception"), std::string::npos);
+}
+
 TEST(plugin_loader, the_elf_check_reads_only_inside_the_image_whatever_its_bytes) {
   std::string whole;
   {
