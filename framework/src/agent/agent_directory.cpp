@@ -104,8 +104,13 @@ std::string remote_address(const e2ee::contact_card& c) {
 result<void> add_trusted_contacts(node& n, const std::vector<std::pair<std::string, std::string>>& alias_and_card) {
   for (auto& [alias, text] : alias_and_card) {
     auto added = n.add_contact(text, alias, "verified");
-    if (!added && added.err().code() == errc::conflict && !alias.empty())
-      added = n.add_contact(text, "", "verified");  // alias taken by another peer
+    if (!added && added.err().code() == errc::conflict && !alias.empty()) {
+      // The alias names another peer (a contact the user added): that one keeps it, so `send <alias>` goes there.
+      spdlog::warn("node {}: the alias '{}' already names another contact; the agent '{}' is added without it "
+                   "(sending to '{}' reaches that contact, not the agent: rename one of them)",
+                   n.config().name, alias, alias, alias);
+      added = n.add_contact(text, "", "verified");
+    }
     if (!added) return added.err();
     if (added->trust == "unverified")
       if (auto r = n.set_contact_trust(added->id.str(), "verified"); !r) return r.err();

@@ -76,6 +76,7 @@ std::vector<result<agent_reply>> requester::call(const std::vector<agent_call>& 
     {
       std::lock_guard lock(mutex_);
       if (cancelled_) {
+        ++cut_short_;
         done[i] = error{errc::not_running, "agent " + name_ + " is stopping"};
         continue;
       }
@@ -124,6 +125,7 @@ std::vector<result<agent_reply>> requester::call(const std::vector<agent_call>& 
       pending_.erase(corrs[i]);  // a reply that still comes is dropped and counted as late
       auto& pc = *slots[i];
       if (cancelled_) {
+        ++cut_short_;
         out.push_back(error{errc::not_running, "agent " + name_ + " is stopping"});
         continue;
       }

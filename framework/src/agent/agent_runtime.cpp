@@ -52,8 +52,9 @@ caf::behavior agent_actor(caf::event_based_actor* self, runtime* rt) {
   });
   return {
     [rt](in_atom, const work_ptr& w) {
-      rt->handle(w->msg, w->f);
-      rt->finish(w->msg.sequence);
+      // Once the host stops, work still queued here is not started: it stays unread for the next start.
+      if (rt->running() && rt->handle(w->msg, w->f)) rt->finish(w->msg.sequence);
+      else rt->leave(w->msg.sequence);
     },
     [rt](go_atom) { rt->run_start(); },
   };
@@ -165,6 +166,11 @@ void runtime::finish(std::uint64_t sequence) {
   --in_flight_;
 }
 
+void runtime::leave(std::uint64_t sequence) {
+  spdlog::info("agent {}: message {} left unread by the stop; it is handled at the next start", cfg_.name, sequence);
+  --in_flight_;
+}
+
 bool runtime::prune_earlier() {
   auto limit = earlier_through_;  // every message up to here was read at start
   if (keep_handled_ > 0) {        // the newest keep_handled_ of them stay until newer ones are handled
@@ -271,9 +277,11 @@ void runtime::pump() {
   }
 }
 
-void runtime::handle(const inbound_message& m, const frame& f) {
+bool runtime::handle(const inbound_message& m, const frame& f) {
   agent_message am{m.sender, f.from, agent_payload{f.type, f.body}, m.transport, m.trust, f.correlation,
                    f.deadline_unix_ms};
+  const auto cut_before = requester_.cut_short();
+  const auto cut = [&] { return requester_.cut_short() != cut_before; };  // the stop cut a request() of it short
   if (f.kind == frame_kind::tell) {
     shared_.emit({0, 0, "tell", shared_.name_of(m.sender), cfg_.name, m.sender, node_->id(), f.type, {}, m.transport,
                   f.body.size(), 0, ""});
@@ -283,14 +291,14 @@ void runtime::handle(const inbound_message& m, const frame& f) {
       spdlog::error("agent {}: on_message ('{}' from {}) threw: {}", cfg_.name, terminal_text(f.type), shared_.name_of(m.sender),
                     exception_text());
     }
-    return;
+    return !cut();
   }
   auto now = now_ms();
   if (f.deadline_unix_ms && now > f.deadline_unix_ms) {
     ++shared_.rejected;
     spdlog::info("agent {}: request '{}' from {} arrived after its deadline; not run", cfg_.name, terminal_text(f.type),
                  shared_.name_of(m.sender));
-    return;
+    return true;
   }
   result<agent_payload> r = error{errc::invalid_argument, "not run"};
   try {
@@ -301,8 +309,10 @@ void runtime::handle(const inbound_message& m, const frame& f) {
                   terminal_text(what));
     r = error{errc::invalid_argument, "agent threw: " + what};
   }
+  if (cut()) return false;  // its result may be the stop's not_running: no answer, it runs again after the restart
   ++shared_.served;
   reply(m, f, std::move(r));
+  return true;
 }
 
 void runtime::reply(const inbound_message& m, const frame& f, result<agent_payload> r) {

@@ -67,6 +67,8 @@ class requester {
   // A reply or error frame arrived: true if it answered a call in flight.
   bool complete(const inbound_message& m, const frame& f);
   void cancel_all();  // every waiting call gets not_running
+  // How many calls the stop has answered with not_running so far: a handler that saw one did not finish its work.
+  std::uint64_t cut_short() const { return cut_short_; }
 
  private:
   host_shared& shared_;
@@ -76,6 +78,7 @@ class requester {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<pending_call>> pending_;  // correlation -> call
   bool cancelled_ = false;
+  std::atomic<std::uint64_t> cut_short_{0};
 };
 
 class runtime final : public agent_context {
@@ -95,8 +98,13 @@ class runtime final : public agent_context {
   bool accept_sender(const inbound_message& m);
   // Run on the actor's thread. handle() catches whatever agent code throws;
   // finish() then lets the message go (after the reply is queued): done_with().
-  void handle(const inbound_message& m, const frame& f);
+  // handle() returns false when the stop cut the handler short (a request()
+  // it made was answered not_running): nothing is answered, and leave() keeps
+  // the message unread, so the next start runs it again, as after a crash.
+  bool handle(const inbound_message& m, const frame& f);
   void finish(std::uint64_t sequence);
+  void leave(std::uint64_t sequence);
+  bool running() const { return running_; }
   void run_start();
 
   // agent_context

@@ -196,6 +196,62 @@ TEST(AgentRuntime, MessagesNotHandledBeforeACrashAreHandedOutAgain) {
   EXPECT_EQ(beta->got.size(), count);  // each once: only the unfinished one was handed out again
 }
 
+namespace {
+
+// On a tell, asks beta to "sleep" (beta takes 1.5 s) and records what the request gave.
+class asker final : public agent {
+ public:
+  result<agent_payload> on_request(agent_context&, const agent_message&) override { return error{errc::not_found, "-"}; }
+  void on_message(agent_context& ctx, const agent_message&) override {
+    entered = true;
+    auto r = ctx.request("beta", agent_payload::text("sleep", ""), 20s);
+    std::lock_guard lock(mu);
+    outcomes.push_back(r ? "ok" : std::string(to_string(r.err().code())));
+  }
+  std::atomic<bool> entered{false};
+  std::mutex mu;
+  std::vector<std::string> outcomes;
+};
+
+class sleeper final : public agent {
+ public:
+  result<agent_payload> on_request(agent_context&, const agent_message&) override {
+    std::this_thread::sleep_for(1500ms);
+    return agent_payload::text("slept", "");
+  }
+};
+
+} // namespace
+
+// A graceful stop (SIGTERM in a daemon) cuts a handler's request() short with not_running: that handler did
+// not finish its work, so its message stays unread and runs again at the next start — as after a crash.
+// Until 2026-11-28 it was let go (deleted), and handlers of requests cut short answered the stop's error.
+TEST(AgentRuntime, AHandlerCutShortByTheStopRunsAgainAtTheNextStart) {
+  test::temp_dir tmp("agent-rt");
+  auto cfg = agents_config(tmp, "{plugin: test, name: starter}, {plugin: test, name: alpha}, {plugin: test, name: beta}");
+  auto first = std::make_shared<asker>();
+  {
+    auto host = agent_host::start_with(cfg, {std::make_shared<teller>("alpha", 1), first, std::make_shared<sleeper>()}, {});
+    ASSERT_TRUE(host) << host.err().what();
+    ASSERT_TRUE(eventually([&] { return first->entered.load(); }, 20s));
+    std::this_thread::sleep_for(200ms);  // alpha waits for beta's reply
+  }  // the host stops gracefully here
+  {
+    std::lock_guard lock(first->mu);
+    EXPECT_EQ(first->outcomes, std::vector<std::string>{"not_running"});
+  }
+  auto again = std::make_shared<asker>();
+  auto host = agent_host::start_with(cfg, {std::make_shared<teller>("alpha", 0), again, std::make_shared<sleeper>()}, {});
+  ASSERT_TRUE(host) << host.err().what();
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lock(again->mu);
+    return !again->outcomes.empty();
+  }, 20s));
+  std::this_thread::sleep_for(300ms);  // nothing more comes
+  std::lock_guard lock(again->mu);
+  EXPECT_EQ(again->outcomes, std::vector<std::string>{"ok"});
+}
+
 // A daemon inbox of 100 x 900 KB: starting a host with it must not load them all to find the newest (that grew
 // the peak RSS by ~1.5x the inbox; the bound leaves room for other load, not for the inbox).
 TEST(AgentRuntime, ALargeDaemonInboxIsNotLoadedAtStart) {
