@@ -1,5 +1,7 @@
 #include "node_start.hpp"
 
+#include "output.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -38,7 +40,11 @@ result<std::unique_ptr<node>> start_node_interruptibly(const node_config& cfg, c
   }
   lock.unlock();
   starter.join();
-  return std::move(*s->started);
+  auto& r = *s->started;
+  // The key store's hint is a bare 'aqua init', which would make ~/.aqua: name the data dir this node uses.
+  if (!r && r.err().code() == errc::no_identity)
+    return no_identity_in(cfg.data_dir, "no secret key at '" + cfg.identity.key_file.string() + "'");
+  return std::move(r);
 }
 
 } // namespace aqua::cli

@@ -178,6 +178,14 @@ class ConfigCheck(unittest.TestCase):
             self.assertIn(f"run 'aqua --dir {tmp} init' first", p.stderr)
             p = run("--dir", tmp, "serve", check=4)  # nothing there yet
             self.assertIn(f"run 'aqua --dir {tmp} init' first", p.stderr)
+            # A config without its key: the hint names the config's data dir (a bare 'aqua init' would make ~/.aqua).
+            keyless = os.path.join(tmp, "keyless")
+            os.makedirs(keyless, mode=0o700)
+            with open(os.path.join(keyless, "node.yaml"), "w") as f:
+                f.write("components: {}\ntransports: []\n")
+            p = run("serve", "--config", os.path.join(keyless, "node.yaml"), check=4)
+            self.assertIn(f"run 'aqua --dir {keyless} init' first", p.stderr)
+            self.assertIn(f"no secret key at '{keyless}/identity.key'", p.stderr)
             p = run("--dir", tmp, "status", check=5)  # the hint to start a daemon starts with init here
             self.assertIn(f"run 'aqua --dir {tmp} init', then start one with 'aqua --dir {tmp} serve'", p.stdout)
             agent = os.path.join(tmp, "agent")
