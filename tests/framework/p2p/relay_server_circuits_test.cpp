@@ -123,7 +123,34 @@ TEST(RelayServer, SlowDestinationHoldsBackTheSource) {
   EXPECT_EQ(credited, stop_msg + pushed);
 }
 
+// Raw peers: an aqua relay_client keeps to the limit the relay announces (below), so it cannot test the relay's own
+// enforcement. (With relay_clients this test raced since 2026-11-27: the dialler refused the frame whenever the
+// CONNECT status, with its limit, came before the send.)
 TEST(RelayServer, DataLimitResetsTheCircuit) {
+  relay_server_config cfg;
+  cfg.hop.limit_data = 64 * 1024;
+  server s(cfg);
+  tcp_host_config stop_side;
+  stop_side.p2p.protocols = {std::string(relay::stop_protocol_id)};
+  test::raw_peer a(1, s.port(), s.key.id(), stop_side), b(2, s.port(), s.key.id());
+  ASSERT_TRUE(a.wait_established() && b.wait_established());
+  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
+  auto hop = b.open(std::string(relay::hop_protocol_id));
+  ASSERT_TRUE(hop);
+  b.write(*hop, relay::frame(relay::encode(relay::hop_connect(a.id()))).value());
+  const auto inbound = a.wait_inbound();
+  ASSERT_TRUE(inbound);
+  ASSERT_TRUE(a.wait_stream(*inbound, [](const auto& l) { return !l.data.empty(); }));
+  a.write(*inbound, relay::frame(relay::encode(relay::stop_status(relay::status::ok))).value());
+  ASSERT_TRUE(b.wait_stream(*hop, [](const auto& l) { return !l.data.empty(); }));
+  b.write(*hop, bytes(100 * 1024, 1));  // over the 64 KiB a direction
+  EXPECT_TRUE(s.eventually([](const relay_server_stats& x) { return x.circuits_data_limited == 1 && x.hop.circuits == 0; }));
+  EXPECT_TRUE(b.wait_stream(*hop, [](const auto& l) { return l.reset || l.closed; }));
+}
+
+// The dialler learns the limit from the CONNECT status and refuses a frame that would cross it, instead of
+// writing it into a circuit the relay would reset (the frame would be lost): the circuit stays up.
+TEST(RelayServer, TheDiallerKeepsToTheAnnouncedDataLimit) {
   relay_server_config cfg;
   cfg.hop.limit_data = 64 * 1024;
   server s(cfg);
@@ -132,10 +159,15 @@ TEST(RelayServer, DataLimitResetsTheCircuit) {
   client b(2, {});
   auto ch = b.rc->dial(a.addrs[0]);
   ASSERT_TRUE(ch);
-  ASSERT_TRUE(b.rc->send(*ch, bytes(100 * 1024, 1)));
-  ASSERT_TRUE(b.wait([&] { return !b.closed.empty(); }));
-  EXPECT_TRUE(a.frames.empty());
-  EXPECT_TRUE(s.eventually([](const relay_server_stats& x) { return x.circuits_data_limited == 1 && x.hop.circuits == 0; }));
+  ASSERT_TRUE(b.rc->send(*ch, txt("first")));
+  ASSERT_TRUE(a.wait([&] { return a.frames.size() == 1; }));  // the circuit is up: b has the CONNECT status
+  auto big = b.rc->send(*ch, bytes(100 * 1024, 1));
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.err().code(), errc::frame_too_large);
+  EXPECT_NE(big.err().message().find("limits this circuit to 65536 bytes"), std::string::npos) << big.err().message();
+  ASSERT_TRUE(b.rc->send(*ch, txt("second")));
+  EXPECT_TRUE(a.wait([&] { return a.frames.size() == 2; }));
+  EXPECT_EQ(s.rs->stats().circuits_data_limited, 0u);
 }
 
 TEST(RelayServer, DurationLimitResetsTheCircuit) {
