@@ -287,7 +287,7 @@ bool valid_agent_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
 }
 
-void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg) {
+void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg, bool name_given) {
   const std::string path = "agents";
   if (list.IsNull()) return;
   if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
@@ -311,7 +311,9 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
     if (ac.name == cfg.name) {
       auto c = w.child(a, p, "name", false);
       w.fail(errc::config_bad_value, c.IsDefined() ? c : a, p + ".name",
-             "agent name '" + ac.name + "' is the daemon's node.name; give the agent or the node another name");
+             "agent name '" + ac.name + "' is the daemon's name (" +
+               (name_given ? std::string("its node.name") : "no node.name is set: the data dir's name, '" + cfg.name + "'") +
+               "); give the agent or the node another name");
     }
     if (auto c = w.child(a, p, "listen", false); c.IsDefined()) {
       if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
@@ -407,9 +409,10 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
     if (cfg.routing.transports.empty())
       for (auto& t : cfg.transports) cfg.routing.transports.push_back(t.name);
     // The node's name before the agents: none of them may take it.
+    const bool name_given = !cfg.name.empty();
     if (cfg.name.empty()) cfg.name = cfg.data_dir.filename().string();
     if (!node_name_problem(cfg.name).empty()) cfg.name = "aqua";  // a data dir named so that it cannot name files
-    if (auto a = w.child(root, "", "agents", false); a.IsDefined()) parse_agents(w, a, cfg);
+    if (auto a = w.child(root, "", "agents", false); a.IsDefined()) parse_agents(w, a, cfg, name_given);
     if (auto d = w.child(root, "", "agent_directory", false); d.IsDefined() && !d.IsNull())
       parse_agent_directory(w, d, base_dir, cfg);
     return cfg;

@@ -358,12 +358,13 @@ TEST(config, a_config_built_in_code_leaves_plugin_errors_as_they_are) {
 TEST(config, an_agent_cannot_take_the_node_name) {
   // The daemon's card would take the agent's place in the name table: refused, located at the agent's name.
   expect_error(std::string("node: {name: data}\n") + minimal + "agents:\n  - {plugin: news, name: data}\n",
-               errc::config_bad_value, "5:26: agents[0].name:", "agent name 'data' is the daemon's node.name");
+               errc::config_bad_value, "5:26: agents[0].name:", "agent name 'data' is the daemon's name (its node.name)");
   // The name defaults to the plugin, and the node name to the data dir's name (/base here).
   expect_error(std::string("node: {name: data}\n") + minimal + "agents:\n  - plugin: data\n", errc::config_bad_value,
-               "5:5: agents[0].name:", "is the daemon's node.name");
+               "5:5: agents[0].name:", "is the daemon's name (its node.name)");
   expect_error(std::string(minimal) + "agents:\n  - {plugin: news, name: base}\n", errc::config_bad_value,
-               "4:26: agents[0].name:", "agent name 'base'");
+               "4:26: agents[0].name:",
+               "agent name 'base' is the daemon's name (no node.name is set: the data dir's name, 'base')");
   auto fine = parse(std::string("node: {name: data}\n") + minimal + "agents:\n  - {plugin: data, name: data2}\n");
   ASSERT_TRUE(fine) << fine.err().what();
 }
