@@ -30,9 +30,22 @@ class Control:
     """One connection to the control socket; call() sends a request, returns its result."""
 
     def __init__(self, path, timeout_s=60):
+        self.path, self.timeout_s = path, timeout_s
+        self.sock = None
+        self.reconnect()
+
+    def reconnect(self):
+        """A fresh connection (after the daemon restarted); OSError while nothing listens on the socket."""
+        if self.sock is not None:
+            self.sock.close()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout_s)
-        self.sock.connect(path)
+        self.sock.settimeout(self.timeout_s)
+        try:
+            self.sock.connect(self.path)
+        except OSError:
+            self.sock.close()
+            self.sock = None
+            raise
         self.buf = b""
         self.next_id = 1
 
@@ -53,7 +66,8 @@ class Control:
         return resp["result"]
 
     def close(self):
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
 
 
 def payload_text(msg):
@@ -160,15 +174,43 @@ class Agent:
         return True
 
     def run(self, max_requests=0, run_for_s=0):
-        """Receives and answers until max_requests were served or run_for_s passed (0: forever)."""
+        """Receives and answers until max_requests were served or run_for_s passed (0: forever). A daemon that
+        stops (restarts) is waited for and reconnected to, backing off up to 5 s between tries; what it holds
+        durably is still there (a message `receive` handed out just before is taken, docs/api/control.md)."""
         served, start = 0, time.time()
-        while (not max_requests or served < max_requests) and (not run_for_s or time.time() - start < run_for_s):
+
+        def time_left():
+            return not run_for_s or time.time() - start < run_for_s
+
+        while (not max_requests or served < max_requests) and time_left():
             try:
                 msg = self.control.call("receive", timeout_ms=1000)
             except ControlError as e:
                 if e.code == "timeout":
                     continue
-                raise
+                if e.code != "not_running":
+                    raise
+                self._wait_for_daemon(time_left, f"the daemon is stopping ({e})")
+                continue
+            except (ConnectionError, OSError) as e:  # the daemon went away (killed, or stopped meanwhile)
+                self._wait_for_daemon(time_left, f"lost the daemon: {e}")
+                continue
             if self.handle(msg):
                 served += 1
         return served
+
+    def _wait_for_daemon(self, time_left, why):
+        self.warn(f"{self.name}: {why}; reconnecting to {self.control.path}")
+        pause = 0.1
+        while time_left():
+            try:
+                self.control.reconnect()
+                me = self.control.call("hello")["peer_id"]
+            except (OSError, ConnectionError, ControlError):
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            if me != self.me:  # another identity behind the socket now: answering in its name would be wrong
+                raise ControlError("conflict", f"the daemon at {self.control.path} is now {me}, not {self.me}")
+            self.warn(f"{self.name}: reconnected to the daemon")
+            return

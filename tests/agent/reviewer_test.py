@@ -3,7 +3,7 @@
 by a contact (friend) and a well-formed request by a peer b does not know
 (stranger): it skips the malformed frames and refuses the stranger, logging
 each to stderr, and still answers the friend's request; nothing goes to the
-stranger.
+stranger. When b restarts, the reviewer reconnects and answers the next request.
 
 usage: reviewer_test.py <aqua binary> <source dir>"""
 
@@ -86,16 +86,33 @@ def main():
             while time.time() < deadline and not frames and reviewer.poll() is None:
                 frames = agent_frames(ctl["friend"])
                 time.sleep(0.1)
+            assert [(f["kind"], f["corr"], f["type"]) for f in frames] == [("reply", "from-friend", "review.verdict")], \
+                frames
+            # b restarts (SIGTERM, then serve again): the reviewer waits for it, reconnects and serves on.
+            ctl["b"].close()
+            procs[0].terminate()
+            procs[0].wait(timeout=60)
+            time.sleep(1.5)  # the reviewer notices meanwhile
+            p, _ = daemons.serve(dirs["b"], stderr=subprocess.DEVNULL)
+            procs.append(p)
+            ctl["b"] = Control(os.path.join(dirs["b"], "control.sock"))
+            ctl["friend"].call("send", to="b", text=request("after-restart"), topic=AGENT_TOPIC, wait=True,
+                               timeout_ms=60000)
+            deadline = time.time() + 60
+            while time.time() < deadline and len(frames) < 2 and reviewer.poll() is None:
+                frames = agent_frames(ctl["friend"])
+                time.sleep(0.1)
             alive = reviewer.poll() is None
             reviewer.terminate()
             out, err = reviewer.communicate(timeout=30)
             assert alive, f"the reviewer died: rc={reviewer.returncode}\n{err}"
-            assert [(f["kind"], f["corr"], f["type"]) for f in frames] == [("reply", "from-friend", "review.verdict")], \
-                (frames, err)
+            assert [(f["kind"], f["corr"], f["type"]) for f in frames] == [
+                ("reply", "from-friend", "review.verdict"), ("reply", "after-restart", "review.verdict")], (frames, err)
             assert frames[0]["body"].startswith("approved by the Python reviewer"), frames[0]
-            # b sent exactly one message, the reply to the friend: nothing to the stranger, nothing for bad frames.
+            assert "reconnected to the daemon" in err, err
+            # b sent exactly the replies to the friend: nothing to the stranger, nothing for bad frames.
             sent = ctl["b"].call("outbox.list")["messages"]
-            assert [m["recipient"] for m in sent] == [ids["friend"]], sent
+            assert [m["recipient"] for m in sent] == [ids["friend"]] * 2, sent
             assert agent_frames(ctl["stranger"]) == []
             skipped = [line for line in err.splitlines() if "skipped malformed agent frame" in line]
             assert len(skipped) == len(MALFORMED), err
