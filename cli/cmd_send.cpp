@@ -106,6 +106,8 @@ int run_send(const global_options& g, const send_options& o) {
   auto d = connect_daemon(g);
   if (!d) return report(d.err(), g.json);
   auto t0 = std::chrono::steady_clock::now();
+  const auto wall0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
   auto r = (*d)->call(req);
   if (!r) {
     const auto& e = r.err();
@@ -135,10 +137,17 @@ int run_send(const global_options& g, const send_options& o) {
     const auto who = o.to == peer ? peer : terminal_text(o.to) + " (" + peer + ")";
     // A retry (--message-id) answers with the message's current record: say where it is.
     const auto state = r->value("state", "");
-    if (o.wait)
-      std::cout << "delivered " << r->value("message_id", "") << " to " << who << " (acknowledged after " << ms << " ms)\n";
-    else if (state == "delivered")
+    const bool retry = !o.message_id.empty();
+    const bool earlier = state == "delivered" && r->value("delivered_ms", std::int64_t{0}) < wall0;
+    if (retry && earlier)
       std::cout << "already delivered " << r->value("message_id", "") << " to " << who << " (not sent again)\n";
+    else if (o.wait)
+      std::cout << "delivered " << r->value("message_id", "") << " to " << who << " (acknowledged after " << ms << " ms)\n";
+    else if (retry && r->contains("attempts"))
+      std::cout << "still pending " << r->value("message_id", "") << " for " << who << " (a retry: nothing sent again; "
+                << r->value("attempts", 0) << " attempts so far"
+                << (r->value("last_error", "").empty() ? "" : ", last error: " + terminal_text(r->value("last_error", "")))
+                << ")\n";
     else
       std::cout << "queued " << r->value("message_id", "") << " for " << who
                 << " (see 'aqua outbox list'; --wait waits for the recipient's ack)\n";

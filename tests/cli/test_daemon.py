@@ -536,8 +536,10 @@ class Daemon(unittest.TestCase):
             self.assertIn("another payload or topic", p.stderr)
             # The text output names the recipient as the user did, with its peer ID.
             idb = json.loads(aqua(b, "id", "--json"))["peer_id"]
-            self.assertIn(f"queued {m.group(1)} for bob ({idb})", aqua(a, "send", "bob", "x", "--message-id", m.group(1)))
+            self.assertIn(f"still pending {m.group(1)} for bob ({idb}) (a retry: nothing sent again; ",
+                          aqua(a, "send", "bob", "x", "--message-id", m.group(1)))
             self.assertEqual(len(json.loads(aqua(a, "outbox", "list", "--json"))["messages"]), 1)
+            self.assertRegex(aqua(a, "send", "bob", "fresh"), rf"^queued [0-9a-f]{{32}} for bob \({idb}\) ")
             # --wait that runs out: exit 6, the id named once, and what happens to the message.
             p = subprocess.run([AQUA, "--dir", a, "send", "bob", "z", "--wait", "--timeout", "1s"],
                                capture_output=True, text=True, timeout=60)
@@ -579,6 +581,8 @@ class Daemon(unittest.TestCase):
             self.assertEqual(out["state"], "delivered")
             self.assertIn(f"already delivered {m.group(1)} to bob ({idb}) (not sent again)",
                           aqua(a, "send", "bob", "x", "--message-id", m.group(1)))
+            self.assertIn(f"already delivered {m.group(1)} to bob ({idb}) (not sent again)",
+                          aqua(a, "send", "bob", "x", "--message-id", m.group(1), "--wait"))
             self.assertEqual(json.loads(aqua(a, "send", "bob", "x", "--message-id", m.group(1), "--json"))["state"],
                              "delivered")
             self.assertEqual([r["text"] for r in json.loads(aqua(b, "inbox", "list", "--json"))["messages"]].count("x"),

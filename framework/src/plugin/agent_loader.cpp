@@ -51,9 +51,9 @@ result<std::shared_ptr<agent>> load_agent_plugin(const std::vector<fs::path>& se
     try {
       return factory(cfg);
     } catch (const std::exception& e) {
-      return error{errc::plugin_load_failed, where + ": " + "the factory threw: " + e.what()};
+      return error{errc::plugin_load_failed, std::string("the factory threw: ") + e.what()};  // located below
     } catch (...) {
-      return error{errc::plugin_load_failed, where + ": " + "the factory threw something that is not a std::exception"};
+      return error{errc::plugin_load_failed, "the factory threw something that is not a std::exception"};
     }
   }();
   if (!made) return error{made.err().code(), where + ": " + made.err().message()};

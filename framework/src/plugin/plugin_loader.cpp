@@ -143,9 +143,9 @@ result<std::shared_ptr<transport>> plugin_loader::load_transport_file(const fs::
     try {
       return factory(cfg);
     } catch (const std::exception& e) {
-      return error{errc::plugin_load_failed, "transport '" + cfg.name + "' (" + where + "): " + "the factory threw: " + e.what()};
+      return error{errc::plugin_load_failed, std::string("the factory threw: ") + e.what()};  // located below
     } catch (...) {
-      return error{errc::plugin_load_failed, "transport '" + cfg.name + "' (" + where + "): " + "the factory threw something that is not a std::exception"};
+      return error{errc::plugin_load_failed, "the factory threw something that is not a std::exception"};
     }
   }();
   if (!made) return error{made.err().code(), "transport '" + cfg.name + "' (" + where + "): " + made.err().message()};

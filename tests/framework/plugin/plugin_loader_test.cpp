@@ -115,7 +115,9 @@ TEST(plugin_loader, a_factory_that_throws_its_own_exception_type_is_an_error_not
   EXPECT_EQ(t.err().code(), errc::plugin_load_failed);
   EXPECT_NE(t.err().message().find("the factory threw: cannot open /dev/imaginary"), std::string::npos)
     << t.err().message();
-  EXPECT_NE(t.err().message().find("libaqua_transport_throwing.so"), std::string::npos) << t.err().message();
+  const auto& m = t.err().message();
+  EXPECT_NE(m.find("libaqua_transport_throwing.so"), std::string::npos) << m;
+  EXPECT_EQ(m.find("libaqua_transport_throwing.so"), m.rfind("libaqua_transport_throwing.so")) << m;  // said once
   auto cfg = named("throwing");
   cfg.settings["throw_int"] = "1";
   auto i = loader.load_transport(cfg);
