@@ -5,7 +5,6 @@
 
 #include <boost/dll/shared_library.hpp>
 
-#include <exception>
 
 #include "aqua/agent.hpp"
 #include "plugin/plugin_loader.hpp"
@@ -45,17 +44,7 @@ result<std::shared_ptr<agent>> load_agent_plugin(const std::vector<fs::path>& se
   if (!l.has("aqua_agent_factory"))
     return error{errc::plugin_missing_symbol, where + " does not export the factory symbol aqua_agent_factory"};
   auto& factory = l.get_alias<agent_factory_fn>("aqua_agent_factory");
-  // An exception must not leave the factory: once it unwinds past here the library is unloaded and its
-  // exception object's code (what(), the destructor) with it. Caught while the library is loaded, as an error.
-  auto made = [&]() -> decltype(factory(cfg)) {
-    try {
-      return factory(cfg);
-    } catch (const std::exception& e) {
-      return error{errc::plugin_load_failed, std::string("the factory threw: ") + e.what()};  // located below
-    } catch (...) {
-      return error{errc::plugin_load_failed, "the factory threw something that is not a std::exception"};
-    }
-  }();
+  auto made = call_factory(factory, cfg);  // a throw becomes an error (located below)
   if (!made) return error{made.err().code(), where + ": " + made.err().message()};
   if (!*made) return error{errc::plugin_load_failed, where + ": the factory returned no agent"};
   std::shared_ptr<dll::shared_library> keep = *lib;

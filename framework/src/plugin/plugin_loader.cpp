@@ -6,7 +6,6 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
-#include <exception>
 #include <map>
 #include <mutex>
 
@@ -137,17 +136,7 @@ result<std::shared_ptr<transport>> plugin_loader::load_transport_file(const fs::
   if (!l.has("aqua_transport_factory"))
     return error{errc::plugin_missing_symbol, where + " does not export the factory symbol aqua_transport_factory"};
   auto& factory = l.get_alias<transport_factory_fn>("aqua_transport_factory");
-  // An exception must not leave the factory: once it unwinds past here the library is unloaded and its
-  // exception object's code (what(), the destructor) with it. Caught while the library is loaded, as an error.
-  auto made = [&]() -> decltype(factory(cfg)) {
-    try {
-      return factory(cfg);
-    } catch (const std::exception& e) {
-      return error{errc::plugin_load_failed, std::string("the factory threw: ") + e.what()};  // located below
-    } catch (...) {
-      return error{errc::plugin_load_failed, "the factory threw something that is not a std::exception"};
-    }
-  }();
+  auto made = call_factory(factory, cfg);  // a throw becomes an error (located below)
   if (!made) return error{made.err().code(), "transport '" + cfg.name + "' (" + where + "): " + made.err().message()};
   std::shared_ptr<dll::shared_library> keep = *lib;
   transport* raw = made->release();

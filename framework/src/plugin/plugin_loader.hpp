@@ -7,6 +7,7 @@
 // libaqua_transport_N.so. Loaded libraries are cached per process (a name
 // registry) and stay loaded while any transport made from them lives.
 
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -25,6 +26,20 @@ namespace aqua {
 // per canonical file path, kept while anything made from it lives.
 // errc::plugin_load_failed with the dynamic loader's own message.
 result<std::shared_ptr<boost::dll::shared_library>> open_plugin_library(const std::filesystem::path& file);
+
+// Calls a plugin's factory; an exception it throws becomes errc::plugin_load_failed ("the factory threw: ...").
+// None may leave: unwinding past the caller unloads the library, and the exception object's what() and
+// destructor with it. Call it while the library is loaded.
+template <class Factory, class Config>
+auto call_factory(Factory& factory, const Config& cfg) -> decltype(factory(cfg)) {
+  try {
+    return factory(cfg);
+  } catch (const std::exception& e) {
+    return error{errc::plugin_load_failed, std::string("the factory threw: ") + e.what()};
+  } catch (...) {
+    return error{errc::plugin_load_failed, "the factory threw something that is not a std::exception"};
+  }
+}
 
 class plugin_loader {
  public:

@@ -18,6 +18,28 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A circuit b -> relay -> a between raw peers: a reserves, b CONNECTs, a accepts the STOP. Its streams (b's HOP
+// stream, a's STOP stream) and the size of the STOP message a got; nullopt if a step failed.
+struct raw_circuit {
+  std::uint32_t hop = 0, stop = 0;
+  std::size_t stop_msg = 0;
+};
+std::optional<raw_circuit> open_raw_circuit(test::raw_peer& a, test::raw_peer& b) {
+  if (!a.wait_established() || !b.wait_established()) return std::nullopt;
+  auto reserved = a.hop(relay::hop_reserve());
+  if (!reserved || reserved->status != relay::status::ok) return std::nullopt;
+  auto hop = b.open(std::string(relay::hop_protocol_id));
+  if (!hop) return std::nullopt;
+  b.write(*hop, relay::frame(relay::encode(relay::hop_connect(a.id()))).value());
+  const auto inbound = a.wait_inbound();
+  if (!inbound) return std::nullopt;
+  auto connect_msg = a.wait_stream(*inbound, [](const auto& l) { return !l.data.empty(); });
+  if (!connect_msg) return std::nullopt;
+  a.write(*inbound, relay::frame(relay::encode(relay::stop_status(relay::status::ok))).value());
+  if (!b.wait_stream(*hop, [](const auto& l) { return !l.data.empty(); })) return std::nullopt;
+  return raw_circuit{*hop, *inbound, connect_msg->data.size()};
+}
+
 TEST(RelayServer, SplicesACircuitBetweenTwoRelayClientsBothWays) {
   server s;
   client a(1, {s.addr()});
@@ -81,26 +103,17 @@ TEST(RelayServer, SlowDestinationHoldsBackTheSource) {
   slow.p2p.protocols = {std::string(relay::stop_protocol_id)};
   slow.p2p.yamux.window_update_on_delivery = false;
   test::raw_peer a(1, s.port(), s.key.id(), slow), b(2, s.port(), s.key.id());
-  ASSERT_TRUE(a.wait_established() && b.wait_established());
-  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
-  auto hop = b.open(std::string(relay::hop_protocol_id));
-  ASSERT_TRUE(hop);
-  b.write(*hop, relay::frame(relay::encode(relay::hop_connect(a.id()))).value());
-  const auto inbound = a.wait_inbound();
-  ASSERT_TRUE(inbound);
-  const std::uint32_t stop = *inbound;
-  auto connect_msg = a.wait_stream(stop, [](const auto& l) { return !l.data.empty(); });
-  ASSERT_TRUE(connect_msg);
-  const std::size_t stop_msg = connect_msg->data.size();
-  a.write(stop, relay::frame(relay::encode(relay::stop_status(relay::status::ok))).value());
-  ASSERT_TRUE(b.wait_stream(*hop, [](const auto& l) { return !l.data.empty(); }));
+  const auto circuit = open_raw_circuit(a, b);
+  ASSERT_TRUE(circuit);
+  const std::uint32_t stop = circuit->stop;
+  const std::size_t stop_msg = circuit->stop_msg;
   // Push until the source's stream takes nothing for 300 ms.
   const bytes chunk(64 * 1024, 0x5a);
   std::size_t pushed = 0;
   auto idle_since = std::chrono::steady_clock::now();
   const auto t0 = idle_since;
   while (std::chrono::steady_clock::now() - idle_since < 300ms && std::chrono::steady_clock::now() - t0 < 10s) {
-    const std::size_t n = b.write_some(*hop, chunk);
+    const std::size_t n = b.write_some(circuit->hop, chunk);
     pushed += n;
     if (n > 0) idle_since = std::chrono::steady_clock::now();
     else std::this_thread::sleep_for(5ms);
@@ -133,19 +146,11 @@ TEST(RelayServer, DataLimitResetsTheCircuit) {
   tcp_host_config stop_side;
   stop_side.p2p.protocols = {std::string(relay::stop_protocol_id)};
   test::raw_peer a(1, s.port(), s.key.id(), stop_side), b(2, s.port(), s.key.id());
-  ASSERT_TRUE(a.wait_established() && b.wait_established());
-  ASSERT_EQ(a.hop(relay::hop_reserve())->status, relay::status::ok);
-  auto hop = b.open(std::string(relay::hop_protocol_id));
-  ASSERT_TRUE(hop);
-  b.write(*hop, relay::frame(relay::encode(relay::hop_connect(a.id()))).value());
-  const auto inbound = a.wait_inbound();
-  ASSERT_TRUE(inbound);
-  ASSERT_TRUE(a.wait_stream(*inbound, [](const auto& l) { return !l.data.empty(); }));
-  a.write(*inbound, relay::frame(relay::encode(relay::stop_status(relay::status::ok))).value());
-  ASSERT_TRUE(b.wait_stream(*hop, [](const auto& l) { return !l.data.empty(); }));
-  b.write(*hop, bytes(100 * 1024, 1));  // over the 64 KiB a direction
+  const auto circuit = open_raw_circuit(a, b);
+  ASSERT_TRUE(circuit);
+  b.write(circuit->hop, bytes(100 * 1024, 1));  // over the 64 KiB a direction
   EXPECT_TRUE(s.eventually([](const relay_server_stats& x) { return x.circuits_data_limited == 1 && x.hop.circuits == 0; }));
-  EXPECT_TRUE(b.wait_stream(*hop, [](const auto& l) { return l.reset || l.closed; }));
+  EXPECT_TRUE(b.wait_stream(circuit->hop, [](const auto& l) { return l.reset || l.closed; }));
 }
 
 // The dialler learns the limit from the CONNECT status and refuses a frame that would cross it, instead of
