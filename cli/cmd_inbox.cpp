@@ -185,22 +185,20 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
 int run_watch(const global_options& g, const std::string& config, std::uint64_t since) {
   if (auto d = connect_daemon(g); d || !no_daemon(d.err())) {
     if (!d) return report(d.err(), g.json);
-    std::uint64_t last = since;
-    bool printed = false;
+    std::uint64_t last = since;  // every message printed is above `since`
     auto r = (*d)->stream({{"cmd", "watch"}, {"since", since}}, [&](const nlohmann::json& ev) {
       if (ev.value("event", "") == "message") {
         if (g.json) print_json(ev["message"]);
         else print_message_line(ev["message"]);
         std::cout.flush();
         last = ev["message"].value("seq", last);
-        printed = true;
       }
       return true;
     });
     // The daemon stopping ends the stream: no daemon (exit 5), and where to resume.
     if (!r && (r.err().code() == errc::connection_closed || r.err().code() == errc::not_running))
       return report(error{errc::not_running, "the daemon stopped; " +
-                                                 (printed ? "the last message printed was seq " + std::to_string(last)
+                                                 (last != since ? "the last message printed was seq " + std::to_string(last)
                                                           : std::string("no message was printed")) +
                                                  ": resume with 'aqua inbox watch --since " + std::to_string(last) +
                                                  "'"},

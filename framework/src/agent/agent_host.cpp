@@ -220,13 +220,16 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
     if (daemon)
       if (auto r = publish(daemon->config().name, *daemon); !r) return r.err();
     std::set<std::string> missing(dir.require.begin(), dir.require.end());
-    for (std::uint32_t i = 0; i <= dir.wait_s * 10; ++i) {
-      remote = scan_directory(dir.path, &p->dir_warned);
+    for (auto& name : local_names) missing.erase(name);  // ours, just published
+    if (daemon) missing.erase(daemon->config().name);
+    remote = early;  // the scan made at start serves unless a required card is still to come
+    for (std::uint32_t i = 0;; ++i) {
       for (auto& e : remote) missing.erase(e.name);
-      if (missing.empty()) break;
+      if (missing.empty() || i >= dir.wait_s * 10) break;
       if (p->opts.cancelled && p->opts.cancelled())
         return error{errc::not_running, "agent_directory: stopped while waiting for the cards of required agents"};
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      remote = scan_directory(dir.path, &p->dir_warned);
     }
     if (!missing.empty()) {
       std::string names;

@@ -181,9 +181,7 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   if (!id) return id.err();
   nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
   if (!*wait) {
-    if (!before) return out;
-    auto now = outbox_record(*id);
-    return now && *now ? to_json(**now) : to_json(*before);
+    return before ? to_json(*before) : out;  // a retry changes nothing in the record
   }
   auto outcome =
     interruptible(*timeout, gone, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
