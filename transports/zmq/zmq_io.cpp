@@ -194,6 +194,9 @@ void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& ms
   if (msg.empty() || msg[0].size() != 1) return;
   auto k = static_cast<kind>(*msg[0].data<std::uint8_t>());
   if (k == kind::reset) {
+    // Before our session is established a reset answers data of an earlier session (sent before the TCP connection
+    // dropped and resent by ZeroMQ after it reconnected): the handshake under way replaces that session.
+    if (!l.established()) return;
     fail_link(l, error{errc::connection_closed, "the peer has no session for this connection (it restarted?)"});
     return;
   }
@@ -205,6 +208,10 @@ void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& ms
       else if (*out) l.control_out.push_back(std::move(**out));
     }
     if (!r) fail_link(l, r.err());
+    else if (l.established() && l.resuming) {
+      l.resuming = false;
+      spdlog::debug("zmq: connection {}: resumed with {}", l.conn->remote_address(), l.conn->remote_peer().str());
+    }
     return;
   }
   if (k == kind::data && msg.size() >= 2 && l.established()) {
@@ -227,8 +234,10 @@ void zmq_transport::housekeeping() {
   for (auto it = dealers_.begin(); it != dealers_.end();) {
     auto& d = **it;
     std::unique_lock<std::mutex> g(d.m);
-    if (expired(d.l))
-      fail_link(d.l, error{errc::timeout, "no Noise handshake with " + d.l.conn->remote_address() + " within " +
+    if (expired(d.l) && d.l.conn->is_open())
+      fail_link(d.l, error{errc::timeout, (d.l.resuming ? "the TCP connection dropped and no new Noise handshake with "
+                                                        : "no Noise handshake with ") +
+                                            d.l.conn->remote_address() + " within " +
                                             std::to_string(lim_.handshake_timeout_ms) + " ms"});
     // Connections the node closed go away here, in the I/O thread.
     if (!d.l.conn->close_requested()) {

@@ -48,6 +48,9 @@ struct link {
   std::int64_t unreachable_since = 0;
   // Listener side, once established: the TCP connection's peer "ip port" (the fd number may be reused).
   std::string tcp_peer;
+  // Dialler side: redoing the handshake because the TCP connection of an
+  // established link ended (zmq_transport::resume); started_ms is the drop.
+  bool resuming = false;
 
   bool established() const { return session && session->established(); }
   // Something is queued for this link that ZeroMQ has not taken yet.

@@ -247,13 +247,17 @@ void zmq_transport::read_monitor(dealer& d) {
   for (const auto [id, fd] : take_events(*d.monitor)) {
     d.meter->closed(fd);  // connected: a missed disconnect of an earlier connection on this fd number
     d.endpoints.erase(fd);
-    // Ended before the handshake finished: the listener refused it at accept (over one of its limits, e.g.
-    // new_connections_per_ip_per_s) or failed the handshake. Our message 1 went with the connection and ZeroMQ's
-    // reconnect would not send it again: fail now, not at the handshake timeout, so that routing redials.
-    if (id == ZMQ_EVENT_DISCONNECTED && !d.l.established() && d.l.conn->is_open())
-      fail_link(d.l, error{errc::connection_closed, "the listener ended the connection during the Noise handshake "
-                                                    "(refused at accept, e.g. over a connection limit, or the "
-                                                    "handshake failed there)"});
+    if (id == ZMQ_EVENT_DISCONNECTED && d.l.conn->is_open()) {
+      // An established link (or one resuming): a new handshake, sent once ZeroMQ has reconnected.
+      if (d.l.established() || d.l.resuming) resume(d);
+      // Ended before the first handshake finished: the listener refused it at accept (over one of its limits, e.g.
+      // new_connections_per_ip_per_s) or failed the handshake. Our message 1 went with the connection and
+      // ZeroMQ's reconnect would not send it again: fail now, not at the handshake timeout, so that routing redials.
+      else
+        fail_link(d.l, error{errc::connection_closed, "the listener ended the connection during the Noise handshake "
+                                                      "(refused at accept, e.g. over a connection limit, or the "
+                                                      "handshake failed there)"});
+    }
     if (id != ZMQ_EVENT_CONNECTED) continue;
     std::uint16_t port = 0;
     std::string ip, endpoint;
@@ -261,6 +265,28 @@ void zmq_transport::read_monitor(dealer& d) {
     d.endpoints[fd] = endpoint;
     d.meter->opened(fd);
   }
+}
+
+void zmq_transport::resume(dealer& d) {
+  // The listener never carries a session over to a new TCP connection (its ROUTER gives the reconnected socket a
+  // new routing id; a restarted peer has no session at all), so the old session is over either way. Without a new
+  // handshake nothing would be sent on the reconnected socket until the node had a frame for the peer, and a peer
+  // that cannot dial us (we have no address of our own) could not answer what it owes us.
+  auto& l = d.l;
+  const auto now = steady_ms();
+  if (!l.resuming) {
+    l.started_ms = now;  // handshake_timeout_ms bounds the whole resumption, from the drop
+    spdlog::debug("zmq: connection {}: the TCP connection ended; redoing the Noise handshake with {} when ZeroMQ "
+                 "has reconnected", l.conn->remote_address(), l.conn->remote_peer().str());
+  }
+  l.resuming = true;
+  l.session = host_->new_session(true, l.conn->remote_peer());  // the same identity, or the link fails
+  l.sealed_pending.reset();  // sealed for the old session: lost, like what ZeroMQ had not written (resent above us)
+  l.control_out.clear();
+  l.unreachable_since = 0;
+  auto first = l.handshake_out();
+  if (!first || !*first) return fail_link(l, error{errc::crypto_failure, "cannot restart the Noise handshake"});
+  l.control_out.push_back(std::move(**first));
 }
 
 void zmq_transport::check_meter(dealer& d, bool paused) {

@@ -119,6 +119,9 @@ class zmq_transport : public transport {
   void check_meter(listener& li, bool paused);
   result<void> open_monitor(dealer& d, zmq::socket_t& sock, const std::string& address);
   void read_monitor(dealer& d);
+  // Dialler side, when the TCP connection of an established (or resuming) link ended: a new Noise handshake with
+  // the same peer, sent when ZeroMQ has reconnected (docs/transports.md, "Resuming").
+  void resume(dealer& d);
   void check_meter(dealer& d, bool paused);
   // Detaches a socket's monitor (before the socket goes).
   static void close_monitor(zmq::socket_t* sock, std::unique_ptr<zmq::socket_t>& monitor);

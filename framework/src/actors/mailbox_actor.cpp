@@ -141,6 +141,14 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       flush_sent(self, [rp](const result<void>& r) mutable { rp.deliver(r.has_value()); });
       return rp;
     },
+    // `peer` connected to us (routing, an authenticated incoming connection): what failed to reach it goes now,
+    // not at its backoff (up to a minute away) — a peer without an address of its own is reachable only so.
+    [=](reachable_atom, const std::string& peer) {
+      auto& st = self->state;
+      const auto now = now_ms();
+      if (st.out.hasten(peer, now) == 0) return;
+      for (auto& id : st.out.due(now, st.setup.cfg.send_window)) transmit(self, id);
+    },
     [=](tick_atom) {
       self->state.timer_armed = false;
       on_tick(self);

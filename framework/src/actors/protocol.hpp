@@ -58,6 +58,7 @@ using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using await_atom = caf::atom_constant<caf::atom("await")>;
 using forward_done_atom = caf::atom_constant<caf::atom("fwd_done")>;
 using held_atom = caf::atom_constant<caf::atom("held")>;
+using reachable_atom = caf::atom_constant<caf::atom("reachable")>;
 using ack_flush_atom = caf::atom_constant<caf::atom("ackflush")>;
 using sent_flush_atom = caf::atom_constant<caf::atom("sentflush")>;
 using watch_flush_atom = caf::atom_constant<caf::atom("wflush")>;

@@ -98,8 +98,10 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
     // already know the peer, so replies can use it at once.
     [=](incoming_atom, const std::string& transport, const connection_ptr& c) {
       auto peer = c->remote_peer();
-      if (!peer.empty()) self->state.held_by_relays.seen_online(peer.str(), routing_now_ms());
       add_connection(self, c, transport, peer.empty() ? std::string() : peer.str());
+      if (peer.empty()) return;
+      self->state.held_by_relays.seen_online(peer.str(), routing_now_ms());
+      self->send(self->state.setup.mailbox, reachable_atom::value, peer.str());
     },
     // An envelope for `peer` (from the mailbox): true once the transport has
     // it. `expects_answer`: false for an ack (the peer answers nothing).

@@ -212,6 +212,19 @@ const out_record* outbox::transmitted(const std::string& id, std::int64_t now_ms
   return &r;
 }
 
+std::size_t outbox::hasten(const std::string& recipient, std::int64_t now_ms) {
+  auto q = queues_.find(recipient);
+  if (q == queues_.end()) return 0;
+  std::size_t moved = 0;
+  for (auto& entry : q->second) {
+    auto& r = records_.find(entry.second->message_id)->second;  // the index points at records_' own node
+    if (r.next_attempt_ms <= now_ms || r.last_error.empty()) continue;
+    r.next_attempt_ms = now_ms;
+    ++moved;
+  }
+  return moved;
+}
+
 const out_record* outbox::acked(const std::string& id, std::int64_t now_ms) {
   auto it = records_.find(id);
   if (it == records_.end()) return nullptr;

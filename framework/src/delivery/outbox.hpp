@@ -94,6 +94,10 @@ class outbox {
   // as the record's last_error. `unit_random` in [0,1) drives the jitter (injected, for determinism).
   const out_record* transmitted(const std::string& id, std::int64_t now_ms, double unit_random,
                                 std::string_view failure = {});
+  // The recipient just proved it is reachable (it connected to us): its pending messages whose last attempt failed
+  // are due at `now_ms` instead of at their backoff. Messages in flight (last attempt got through, no ack yet) keep
+  // their schedule. Returns how many moved.
+  std::size_t hasten(const std::string& recipient, std::int64_t now_ms);
   // The recipient's authenticated ack arrived: delivered (idempotent).
   const out_record* acked(const std::string& id, std::int64_t now_ms);
   // Marks every unacked message past its TTL expired; returns their ids.

@@ -59,6 +59,28 @@ TEST(outbox, retries_back_off_exponentially_with_bounded_jitter_and_a_cap) {
   EXPECT_EQ(*ob.next_wakeup(), 1500);
 }
 
+TEST(outbox, a_recipient_that_connects_gets_its_failed_messages_at_once_and_its_in_flight_ones_keep_their_schedule) {
+  outbox ob;
+  for (auto id : {"f1", "f2", "fly"}) ob.add(rec(id, 0, 100000));
+  auto other = rec("o", 0, 100000);
+  other.recipient = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+  ob.add(other);
+  for (int i = 0; i < 5; ++i) {  // five failed attempts each: the next one is 8 s away
+    ob.transmitted("f1", i * 100, 0.5, "connection_refused: cannot reach it");
+    ob.transmitted("f2", i * 100, 0.5, "connection_refused: cannot reach it");
+    ob.transmitted("o", i * 100, 0.5, "connection_refused: cannot reach it");
+  }
+  ob.transmitted("fly", 900, 0.5);  // got through: waiting for its ack (next attempt at 1400)
+  EXPECT_TRUE(ob.due(1000).empty());
+  EXPECT_EQ(ob.hasten(rec("x", 0, 1).recipient, 1000), 2u);
+  EXPECT_EQ(ob.due(1000), (std::vector<std::string>{"f1", "f2"}));  // not "fly" (in flight), not "o" (another peer)
+  EXPECT_EQ(ob.find("fly")->next_attempt_ms, 1400);
+  EXPECT_EQ(ob.hasten(rec("x", 0, 1).recipient, 1000), 0u);  // already due
+  EXPECT_EQ(ob.hasten("12D3KooWUnknown", 1000), 0u);
+  ob.acked("f1", 1001);
+  EXPECT_EQ(ob.hasten(rec("x", 0, 1).recipient, 1002), 0u);  // delivered ones are not pending
+}
+
 TEST(outbox, ack_delivers_once_and_stops_retries) {
   outbox ob;
   ob.add(rec("a", 0, 100000));

@@ -1,6 +1,12 @@
 // A peer that moves to another address: its new card's address is used even
-// though the connection to the old one once worked (routing, "suspect").
+// though the connection to the old one once worked (routing, "suspect"). A
+// peer that restarts at the same address: the connection dialled to it comes
+// back by itself (zmq transport, "resume"), so it can answer a dialler that
+// has no address of its own. A peer that connects gets what failed to reach
+// it at once, not at the message's next retry.
 #include "node_fixture.hpp"
+
+#include <chrono>
 
 using namespace aqua;
 using namespace aqua::test::node_fixture;
@@ -32,4 +38,54 @@ TEST(node, a_peer_that_moved_is_reached_at_its_new_address_after_the_old_connect
   auto m = (*bob)->receive(20s);  // retries at ~0.5, 1.5, 3.5, 7.5 s; the old connection is suspect after 3 s
   ASSERT_TRUE(m) << "alice kept sending to " << old_address << ": " << m.err().what();
   EXPECT_EQ(m->payload, bytes{'2'});
+}
+
+TEST(node, a_peer_that_restarts_reaches_a_dialler_that_has_no_address_over_the_connection_the_dialler_opened) {
+  test::temp_dir tmp("node");
+  // alice only dials: her card has no address, so bob can reach her only over a connection she opened.
+  auto alice = node::start(make_node_dir(tmp, "alice", "components: {}\ntransports:\n  - plugin: zmq\n", 0));
+  ASSERT_TRUE(alice) << alice.err().what();
+  std::string address;
+  {
+    auto bob = node::start(make_node_dir(tmp, "bob", zmq_yaml, 1));
+    ASSERT_TRUE(bob) << bob.err().what();
+    introduce(**alice, **bob);
+    address = (*bob)->listen_addresses().front();
+    ASSERT_TRUE((*alice)->send(seed_key(1).id(), bytes{'1'}));
+    ASSERT_TRUE((*bob)->receive(10s));
+    ASSERT_TRUE(eventually([&] { return (*alice)->status()->outbox_pending == 0u; }));
+  }
+  // bob restarts at the same address (as a daemon restart does) and has something for alice, who sends nothing.
+  auto bob = node::start(
+    make_node_dir(tmp, "bob", "components: {}\ntransports:\n  - plugin: zmq\n    listen: [" + address + "]\n", 1));
+  ASSERT_TRUE(bob) << bob.err().what();
+  ASSERT_TRUE((*bob)->send(seed_key(0).id(), bytes{'2'}));
+  auto m = (*alice)->receive(20s);
+  ASSERT_TRUE(m) << "bob's message did not reach alice: " << m.err().what();
+  EXPECT_EQ(m->payload, bytes{'2'});
+  EXPECT_EQ(m->sender, seed_key(1).id());
+}
+
+TEST(node, a_peer_that_connects_gets_the_messages_that_failed_to_reach_it_at_once_not_at_their_next_retry) {
+  test::temp_dir tmp("node");
+  auto alice = node::start(make_node_dir(tmp, "alice", "components: {}\ntransports:\n  - plugin: zmq\n", 0));
+  auto bob = node::start(make_node_dir(tmp, "bob", zmq_yaml, 1));
+  ASSERT_TRUE(alice && bob);
+  introduce(**alice, **bob);
+  auto id = (*bob)->send(seed_key(0).id(), bytes{'x'});  // alice has no address: every attempt fails
+  ASSERT_TRUE(id) << id.err().what();
+  auto attempts = [&] {
+    auto out = (*bob)->outbox();
+    for (auto& m : out ? *out : std::vector<outbound_message>{})
+      if (m.message_id == *id) return m.attempts;
+    return 0u;
+  };
+  // Attempts at about 0, 0.5, 1.5, 3.5 and 7.5 s; the sixth is 8 s (+-20%) after the fifth.
+  ASSERT_TRUE(eventually([&] { return attempts() >= 5; }, 30s, 50ms));
+  const auto connected = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*alice)->send(seed_key(1).id(), bytes{'y'}));  // alice dials bob
+  auto m = (*alice)->receive(20s);
+  ASSERT_TRUE(m) << m.err().what();
+  EXPECT_EQ(m->payload, bytes{'x'});
+  EXPECT_LT(std::chrono::steady_clock::now() - connected, 4s) << "bob waited for the message's next retry";
 }
