@@ -316,6 +316,8 @@ class Usage(unittest.TestCase):
             # With a topic the empty message is a signal: it gets as far as looking for the daemon.
             self.assertEqual(run("send", peer, "", "--topic", "ping", env=env).returncode, 5)
             self.assertEqual(run("send", peer, "--topic", "ping", env=env).returncode, 5)  # no text at all: the same
+            # A C1 control is UTF-8 (U+0085 here): not refused as "not UTF-8".
+            self.assertEqual(run("send", peer, "hi", "--topic", "a\u0085b", env=env).returncode, 5)
             # Checked before any daemon is asked, in the CLI's own terms.
             for args, want in ((("--ttl", "1000d"), "--ttl '1000d' is more than a year (365d)"),
                                (("--timeout", "5s"), "--timeout is how long --wait waits for the ack: give --wait too"),
