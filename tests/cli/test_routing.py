@@ -2,7 +2,9 @@
 """Routing as `aqua doctor PEER` reports it, with real daemons (docs/routing.md):
   * a co-hosted agent stays on the in-process loopback path after an idle spell longer than the happy-eyeballs
     suspect time, although its card also has a zmq address;
-  * a zmq peer whose daemon was stopped is not reported connected once routing has seen it stop answering.
+  * a zmq peer whose daemon was stopped is not reported connected once routing has seen it stop answering;
+  * a daemon that restarts reaches a peer without an address of its own over the connection that peer dialled,
+    which comes back by itself (docs/transports.md, "Resuming").
 Usage: test_routing.py <aqua>"""
 import json
 import os
@@ -104,6 +106,29 @@ class Routing(daemons.Processes):
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertIn("is this node itself", p.stderr)
             self.stop_all(proc_a)
+
+    def test_a_restarted_daemon_reaches_a_peer_without_an_address_over_the_connection_that_peer_dialled(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-routing-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            aqua(a, "init")  # an in-process address only: b cannot dial a
+            with open(os.path.join(a, "config.yaml"), "a") as f:
+                f.write("  - plugin: zmq\n")  # a can dial (a transport with no listen address)
+            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            with open(os.path.join(tmp, "a.log"), "w") as la, open(os.path.join(tmp, "b.log"), "w") as lb:
+                proc_a, ev_a = self.start(a, la, "serve")
+                proc_b, ev_b = self.start(b, lb, "serve")
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            aqua(a, "send", "bob", "hello bob", "--wait")  # a dials b
+            self.stop_all(proc_b)
+            with open(os.path.join(tmp, "b2.log"), "w") as lb:
+                proc_b, _ = self.start(b, lb, "serve")
+            # Until 2026-11-28 a's connection stayed silent until a sent again: b could not reach a at all.
+            out = json.loads(aqua(b, "send", "alice", "back again", "--wait", "--timeout", "20s", "--json"))
+            self.assertEqual(out["state"], "delivered", out)
+            texts = [m["text"] for m in json.loads(aqua(a, "inbox", "list", "--json"))["messages"]]
+            self.assertEqual(texts, ["back again"])
+            self.stop_all(proc_a, proc_b)
 
 
 if __name__ == "__main__":
