@@ -87,7 +87,12 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
           if (name != tc.name) continue;
           for (auto& addr : tc.listen) {
             auto r = t->listen(addr);
-            if (!r) return to_caf(error{r.err().code(), "transport '" + name + "' cannot listen on " + addr + ": " + r.err().message()});
+            if (!r) {
+              const auto& why = r.err().message();  // a transport's own message may name the address already
+              return to_caf(error{r.err().code(), "transport '" + name + "' " +
+                                                    (why.find(addr) != std::string::npos ? why
+                                                                                        : "cannot listen on " + addr + ": " + why)});
+            }
             bound.push_back(*r);
           }
         }

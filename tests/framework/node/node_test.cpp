@@ -326,6 +326,9 @@ TEST(node, bad_setup_never_starts_a_half_node) {
   auto clash = node::start(make_node_dir(tmp, "d", "components: {}\ntransports:\n  - plugin: loopback\n    listen: [/memory/hb-free, /memory/hb-taken]\n", 1));
   ASSERT_FALSE(clash);
   EXPECT_EQ(clash.err().code(), errc::address_in_use);
+  const auto& why = clash.err().message();  // the address once, though the transport's own message names it too
+  EXPECT_EQ(why.find("/memory/hb-taken"), why.rfind("/memory/hb-taken")) << why;
+  EXPECT_NE(why.find("transport 'loopback'"), std::string::npos) << why;
   auto reuse = node::start(make_node_dir(tmp, "e", yaml_for("/memory/hb-free", ""), 2));
   EXPECT_TRUE(reuse) << reuse.err().what();
 }
