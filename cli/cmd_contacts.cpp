@@ -39,6 +39,38 @@ nlohmann::json card_json(const e2ee::contact_card& c) {
           {"created_ms", c.created_ms}, {"expires_ms", c.expires_ms}, {"card", e2ee::card_to_text(c)}};
 }
 
+// The addresses a daemon of `cfg` lists in its card, as far as the config tells them without running it: a
+// relay_v2 listen address /p2p-circuit stands for a reservation on each of the transport's relays, and a
+// reservation is listed as RELAY/p2p-circuit/p2p/SELF (as the daemon lists it once reserved); a /tcp/0 address gets
+// its port only when a daemon binds it, so it is left out (`left_out` says which).
+std::vector<std::string> configured_addresses(const node_config& cfg, const peer_id& self,
+                                              std::vector<std::string>& left_out) {
+  std::vector<std::string> out;
+  const std::string circuit = "/p2p-circuit", me = "/p2p/" + self.str();
+  for (const auto& t : cfg.transports)
+    for (const auto& a : t.listen) {
+      if (t.plugin == "relay_v2" && a == circuit) {
+        auto relays = t.settings.count("relays") ? t.settings.at("relays") : std::string();
+        for (std::size_t at = 0; at <= relays.size();) {
+          auto end = std::min(relays.find(',', at), relays.size());
+          auto one = relays.substr(at, end - at);
+          one.erase(0, one.find_first_not_of(" \t"));
+          one.erase(one.find_last_not_of(" \t") + 1);
+          if (!one.empty()) out.push_back(one + circuit + me);
+          at = end + 1;
+        }
+      } else if (t.plugin == "relay_v2" && a.size() > circuit.size() &&
+                 a.compare(a.size() - circuit.size(), circuit.size(), circuit) == 0) {
+        out.push_back(a + me);
+      } else if (a.size() >= 6 && (a.compare(a.size() - 6, 6, "/tcp/0") == 0 || a.find("/tcp/0/") != std::string::npos)) {
+        left_out.push_back(a);
+      } else {
+        out.push_back(a);
+      }
+    }
+  return out;
+}
+
 int run_export(const global_options& g, const card_options& o) {
   // A running daemon holds the store (and the keys a card names): its card,
   // signed at start with its listen addresses, or one it signs now with the
@@ -74,8 +106,13 @@ int run_export(const global_options& g, const card_options& o) {
   auto addresses = o.addresses;
   std::int64_t days = o.validity_days.value_or(30);
   if (auto cfg = load_config(*dir / config_file_name)) {  // defaults: as the node would sign its card
-    if (addresses.empty())
-      for (auto& t : cfg->transports) addresses.insert(addresses.end(), t.listen.begin(), t.listen.end());
+    if (addresses.empty()) {
+      std::vector<std::string> left_out;
+      addresses = configured_addresses(*cfg, kp->id(), left_out);
+      for (const auto& a : left_out)
+        std::cerr << "aqua: warning: the card leaves out " << a << " (port 0: the port is known once 'aqua serve' "
+                  << "binds it; export the card while the daemon runs, or pass --address)\n";
+    }
     if (!o.validity_days) days = cfg->crypto.card_validity_days;
   } else if (o.addresses.empty()) {  // a card without addresses: peers who add it cannot dial us
     std::cerr << "aqua: warning: the card lists no addresses, since the config does not load (" << cfg.err().what()
@@ -102,13 +139,13 @@ result<nlohmann::json> contacts_request(const global_options& g, const nlohmann:
   if (!no_daemon(d.err())) return d.err();
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
-  if (!std::filesystem::exists(*dir / key_file_name))
-    return no_identity_in(*dir);
+  auto kp = read_identity(*dir);  // the owner: our own card is refused as a contact
+  if (!kp) return kp.err();
   auto db = store::db::open(*dir / store::dir_name);
   if (!db) return db.err();
   auto cs = contact_store::open(std::shared_ptr<store::db>(std::move(*db)), *dir / contact_book::legacy_file_name);
   if (!cs) return cs.err();
-  if (auto kp = read_key_file(*dir / key_file_name)) (*cs)->set_owner(kp->id());
+  (*cs)->set_owner(kp->id());
   auto store = *cs;
   auto info = [](result<contact> c) -> result<contact_info> {
     if (!c) return c.err();

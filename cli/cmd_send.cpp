@@ -165,7 +165,7 @@ int run_status(const global_options& g) {
     auto dir = resolve_data_dir(g.dir);
     std::string id;
     if (dir)
-      if (auto kp = read_key_file(*dir / key_file_name)) id = kp->id().str();
+      if (auto kp = read_identity(*dir)) id = kp->id().str();
     if (g.json)
       print_json({{"running", false}, {"peer_id", id}, {"data_dir", dir ? dir->string() : ""},
                   {"hint", d.err().message()}});

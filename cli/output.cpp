@@ -61,9 +61,22 @@ error no_identity_in(const std::filesystem::path& dir, const std::string& detail
                "no identity in '" + dir.string() + "'" + (detail.empty() ? "" : " (" + detail + ")") + "; " + init_hint(dir)};
 }
 
+result<std::filesystem::path> identity_key_path(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / config_file_name, ec)) return dir / key_file_name;
+  // The key the node serves with: its config may name another file (components.identity.key_file).
+  auto cfg = load_config(dir / config_file_name);
+  if (!cfg) return cfg.err();
+  return cfg->identity.key_file;
+}
+
 result<keypair> read_identity(const std::filesystem::path& dir) {
-  auto kp = read_key_file(dir / key_file_name);
-  if (!kp && kp.err().code() == errc::no_identity) return no_identity_in(dir);
+  auto path = identity_key_path(dir);
+  if (!path) return path.err();
+  auto kp = read_key_file(*path);
+  if (!kp && kp.err().code() == errc::no_identity)
+    return no_identity_in(dir, *path == dir / key_file_name ? std::string()
+                                                           : "components.identity.key_file " + path->string());
   return kp;
 }
 

@@ -34,8 +34,11 @@ int report(const error& e, bool json, const nlohmann::json& extra = nullptr);
 std::string init_hint(const std::filesystem::path& dir);
 // errc::no_identity (exit 4) for a data dir without an identity: "no identity in 'DIR' (<detail>); <init_hint>".
 error no_identity_in(const std::filesystem::path& dir, const std::string& detail = {});
-// The identity key of data dir `dir`; a missing key is no_identity_in(dir) (its hint names --dir), other key
-// file problems as read_key_file reports them.
+// The key file the node of data dir `dir` serves with: its config's components.identity.key_file when `dir` has
+// a config (an error if that does not load), else `dir`/identity.key.
+result<std::filesystem::path> identity_key_path(const std::filesystem::path& dir);
+// The identity key of data dir `dir` (identity_key_path); a missing key is no_identity_in(dir) (its hint names
+// --dir), other key file problems as read_key_file reports them.
 result<keypair> read_identity(const std::filesystem::path& dir);
 // A node's store failure (node::store_failure) as the error a command that
 // ran the node ends with: "<what> stopped" and that a restart loses nothing.

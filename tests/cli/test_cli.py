@@ -205,6 +205,55 @@ class InitAndId(unittest.TestCase):
         p = run("--dir", self.dir, "id", check=4)
         self.assertIn("64 hex digits", p.stderr)
 
+    def test_commands_without_a_daemon_use_the_key_file_the_config_names(self):
+        # serve reads components.identity.key_file; until 2026-11-28 id, status, card export and contacts read
+        # identity.key whatever the config said (card export then wrote the other identity's keys to the store).
+        other = os.path.join(self.tmp.name, "other")
+        run("--dir", self.dir, "init", check=0)
+        run("--dir", other, "init", check=0)
+        want = json.loads(run("--dir", other, "id", "--json", check=0).stdout)["peer_id"]
+        mine = json.loads(run("--dir", self.dir, "id", "--json", check=0).stdout)["peer_id"]
+        with open(os.path.join(other, "identity.key"), "rb") as f:
+            key = f.read()
+        fd = os.open(os.path.join(self.dir, "other.key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, key)
+        os.close(fd)
+        cfg = os.path.join(self.dir, "config.yaml")
+        with open(cfg) as f:
+            text = f.read()
+        self.assertIn("key_file: identity.key", text)
+        with open(cfg, "w") as f:
+            f.write(text.replace("key_file: identity.key", "key_file: other.key"))
+        self.assertNotEqual(want, mine)
+        self.assertEqual(json.loads(run("--dir", self.dir, "id", "--json", check=0).stdout)["peer_id"], want)
+        self.assertEqual(json.loads(run("--dir", self.dir, "status", "--json", check=5).stdout)["peer_id"], want)
+        self.assertEqual(json.loads(run("--dir", self.dir, "card", "export", "--json", check=0).stdout)["peer_id"], want)
+        os.remove(os.path.join(self.dir, "other.key"))
+        p = run("--dir", self.dir, "id", check=4)
+        self.assertIn("components.identity.key_file " + os.path.join(self.dir, "other.key"), p.stderr)
+        with open(cfg, "a") as f:
+            f.write("bogus: [\n")
+        self.assertIn("config.yaml", run("--dir", self.dir, "id", check=3).stderr)
+        self.assertIn("config.yaml", run("--dir", self.dir, "card", "export", check=3).stderr)
+
+    def test_a_card_exported_without_a_daemon_lists_the_addresses_the_daemon_would(self):
+        relay = os.path.join(self.tmp.name, "relay")
+        run("--dir", relay, "init", check=0)
+        relay_id = json.loads(run("--dir", relay, "id", "--json", check=0).stdout)["peer_id"]
+        run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/tcp/0", check=0)
+        me = json.loads(run("--dir", self.dir, "id", "--json", check=0).stdout)["peer_id"]
+        r1, r2 = f"/ip4/127.0.0.1/tcp/47001/p2p/{relay_id}", f"/ip4/127.0.0.1/tcp/47002/p2p/{relay_id}"
+        with open(os.path.join(self.dir, "config.yaml"), "a") as f:
+            f.write(f"  - plugin: relay_v2\n    listen: [/p2p-circuit]\n    settings: {{relays: \"{r1}, {r2}\"}}\n")
+        p = run("--dir", self.dir, "card", "export", "--json", check=0)
+        addresses = json.loads(p.stdout)["addresses"]
+        # A bare /p2p-circuit (undialable: it names no relay) and a port 0 are not in it; the reservations are.
+        self.assertIn(f"{r1}/p2p-circuit/p2p/{me}", addresses)
+        self.assertIn(f"{r2}/p2p-circuit/p2p/{me}", addresses)
+        self.assertNotIn("/p2p-circuit", addresses)
+        self.assertFalse([a for a in addresses if a.endswith("/tcp/0")], addresses)
+        self.assertIn("leaves out /ip4/127.0.0.1/tcp/0 (port 0", p.stderr)
+
 
 class CardsAndContacts(unittest.TestCase):
     def setUp(self):
