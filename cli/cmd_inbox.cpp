@@ -196,13 +196,15 @@ int run_watch(const global_options& g, const std::string& config, std::uint64_t 
       return true;
     });
     // The daemon stopping ends the stream: no daemon (exit 5), and where to resume.
-    if (!r && (r.err().code() == errc::connection_closed || r.err().code() == errc::not_running))
+    if (!r && (r.err().code() == errc::connection_closed || r.err().code() == errc::not_running)) {
+      auto dir = resolve_data_dir(g.dir);  // the hint names the data dir, as every other hint does
       return report(error{errc::not_running, "the daemon stopped; " +
                                                  (last != since ? "the last message printed was seq " + std::to_string(last)
                                                           : std::string("no message was printed")) +
-                                                 ": resume with 'aqua inbox watch --since " + std::to_string(last) +
-                                                 "'"},
+                                                 ": resume with 'aqua " + (dir ? "--dir " + dir->string() + " " : "") +
+                                                 "inbox watch --since " + std::to_string(last) + "'"},
                     g.json, {{"since", last}});
+    }
     if (!r) return report(r.err(), g.json);
     return exit_ok;
   }

@@ -498,7 +498,7 @@ class Daemon(unittest.TestCase):
             self.assertEqual(watch.returncode, 5, err)
             stopped = json.loads(rest)["error"]
             self.assertEqual((stopped["code"], stopped["since"]), ("not_running", second["seq"]))
-            self.assertIn(f"resume with 'aqua inbox watch --since {second['seq']}'", stopped["message"])
+            self.assertIn(f"resume with 'aqua --dir {b} inbox watch --since {second['seq']}'", stopped["message"])
             self.stop(proc_a)
 
     def test_send_cut_off_by_a_dying_daemon_names_the_id_to_retry_with(self):
