@@ -154,6 +154,7 @@ void add_demo_command(CLI::App& app, global_options& g, int& rc) {
   demo->add_option("--work-dir", *dir, "Keep the demo's data dirs and report here (default: a temp dir, removed afterwards)");
   demo->add_option("--topic", *topic, "The report's topic (default: electric vehicle prices)");
   demo->footer("Examples:\n  aqua demo\n  aqua demo --json --work-dir /tmp/aqua-demo\n"
+               "  aqua --dir /tmp/aqua-demo-local init   # once: the identity of the daemon below\n"
                "  aqua serve --config configs/demo-local.yaml   # the same agents in a daemon");
   demo->callback([&g, &rc, dir, topic] { rc = run_demo(g, *dir, *topic); });
 }

@@ -236,7 +236,8 @@ void add_send_commands(CLI::App& app, global_options& g, int& rc) {
   auto* send = app.add_subcommand("send", "Send an end-to-end encrypted message (through the running daemon)");
   send->add_option("to", o->to, "Recipient: peer ID (12D3KooW...) or contact alias")->required();
   send->add_option("text", o->text, "Message text, or - to read it from stdin");
-  send->add_option("--file", o->file, "Send the contents of file F (with the topic at most crypto.max_frame_bytes, 1 MiB by default)");
+  send->add_option("--file", o->file, "Send the contents of file F (at most crypto.max_frame_bytes, 1 MiB by default; with a topic, the two "
+                   "together at most 1 byte less)");
   send->add_option("--ttl", o->ttl, "Give up delivering after this long (e.g. 30s, 5m, 2d; default: the config's)");
   send->add_flag("--wait", o->wait, "Wait for the recipient's authenticated delivery ack");
   send->add_option("--timeout", o->timeout, "With --wait: how long to wait (default 30s; exit 6 after)");

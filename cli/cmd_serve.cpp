@@ -181,7 +181,8 @@ void add_serve_command(CLI::App& app, global_options& g, int& rc) {
                 "the daemon's store or an agent's): that node takes no more writes then, and a restart resumes\n"
                 "from its durable state (docs/storage.md). A stop that takes over 30 s (an agent handler that never\n"
                 "returns) ends the process with exit 1; nothing acknowledged is lost.\n"
-                "Examples:\n  aqua serve\n  aqua serve --config configs/node.example.yaml --json");
+                "Examples:\n  aqua serve\n  aqua --dir /srv/agent serve --json\n"
+                "  aqua serve --config /etc/aqua/node.yaml   # its node.data_dir (or its own dir) holds the identity");
   serve->callback([&g, &rc, config] { rc = run_daemon(g, *config, {}); });
 }
 

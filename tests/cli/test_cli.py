@@ -190,6 +190,8 @@ class InitAndId(unittest.TestCase):
         p = run("plugin", "check", "zmq", "--listen", "/ip4/1.2.3/tcp/1", check=2)
         self.assertIn("--listen '/ip4/1.2.3/tcp/1' is no address this plugin listens on", p.stderr)
         self.assertIn("not an IPv4 address", p.stderr)
+        p = run("plugin", "check", "relay_v2", "--listen", "/p2p-circuit", check=2)  # at once, not after 10 s
+        self.assertIn("/p2p-circuit reserves on the relays of the 'relays' setting, and it names none", p.stderr)
         p = run("plugin", "check", "nosuch", "--json", check=1)
         self.assertIn("nosuch", json.loads(p.stdout)["error"]["message"])
 

@@ -269,6 +269,10 @@ class Daemon(unittest.TestCase):
                     with self.assertRaises(client.AquaError) as err:
                         c.call("send", **req)
                     self.assertEqual(err.exception.code, code, req)
+                with self.assertRaises(client.AquaError) as err:  # a year is 365 days, as for ttl_s and the CLI
+                    c.call("receive", timeout_ms=365 * 86400 * 1000 + 1)
+                self.assertEqual(err.exception.code, "invalid_argument")
+                self.assertIn("'timeout_ms' is more than a year", err.exception.message)
                 with self.assertRaises(client.AquaError) as err:  # no session with ourselves: refused, not retried
                     c.call("send", to=aqua(a, "id").strip(), text="to myself")
                 self.assertIn("own peer ID", err.exception.message)

@@ -181,6 +181,9 @@ class relay_v2_transport : public transport {
     if (start_error_) return *start_error_;
     if (auto r = check_listen_address(address); !r) return r.err();
     const std::string relay = address.substr(0, address.size() - circuit_suffix.size());
+    if (relay.empty() && lim_.relays.empty())  // nothing to reserve on: say so now, not after listen_timeout_ms
+      return error{errc::bad_address, "relay_v2: /p2p-circuit reserves on the relays of the 'relays' setting, and it "
+                                       "names none: set relays, or listen on /ip4/A/tcp/P/p2p/RELAY/p2p-circuit"};
     if (!relay.empty())
       if (auto r = rc_->add_relay(relay); !r) return r.err();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(lim_.listen_timeout_ms);

@@ -71,7 +71,8 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
                              " is " + std::to_string(inner.size() - self->state.setup.max_inner) +
                              " bytes too large: payload and topic together may take " +
                              std::to_string(self->state.setup.max_inner - (inner.size() - payload.size() - topic.size())) +
-                             " bytes (crypto.max_frame_bytes)"});
+                             " bytes (crypto.max_frame_bytes " + std::to_string(self->state.setup.max_inner - 1) +
+                             (topic.empty() ? ")" : ", less 1 byte for the topic's length)")});
       std::string id;  // canonical: lower-case hex, as records are keyed ("ABC..." named another record)
       if (!wanted_id.empty()) {
         auto raw = from_hex(wanted_id);

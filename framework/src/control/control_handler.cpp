@@ -43,7 +43,7 @@ bool given(const nlohmann::json& req, const char* key) {  // null is the same as
 result<std::chrono::milliseconds> arg_wait(const nlohmann::json& req, const char* cmd, std::uint64_t fallback) {
   auto ms = arg_uint(req, cmd, "timeout_ms", fallback);
   if (!ms) return ms.err();
-  if (*ms > 366ull * 24 * 3600 * 1000)
+  if (*ms > 365ull * 24 * 3600 * 1000)  // 365 days, as ttl_s and the CLI's --timeout
     return error{errc::invalid_argument, std::string(cmd) + ": 'timeout_ms' is more than a year"};
   return std::chrono::milliseconds(*ms);
 }
