@@ -214,6 +214,9 @@ void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& ms
     }
     return;
   }
+  // Data of the session that ended with the TCP connection, read only after the drop (it waited in ZeroMQ's queue,
+  // e.g. while our reading was paused): that session is gone, so is the frame (its sender retries it).
+  if (k == kind::data && l.resuming && !l.established()) return;
   if (k == kind::data && msg.size() >= 2 && l.established()) {
     std::vector<bytes_view> chunks;
     for (std::size_t i = 1; i < msg.size(); ++i) chunks.push_back(view(msg[i]));
