@@ -209,7 +209,7 @@ int run_add(const global_options& g, const contact_options& o) {
   const auto trust = c.value("trust", std::string());
   const bool refreshed = c.value("refreshed", false);
   if (g.json) {
-    print_json({{"peer_id", id}, {"alias", alias}, {"trust", trust}, {"refreshed", refreshed}});
+    print_json(c);  // the contact as contacts.add answers it (show's fields, and "refreshed")
   } else if (trust == "blocked") {  // a known peer keeps its trust: never "added" for one that stays blocked
     std::cout << id << (alias.empty() ? "" : " ('" + alias + "')") << " is blocked: its card was refreshed, and it "
               << "stays blocked (its messages are refused); 'aqua contacts unblock " << (alias.empty() ? id : alias)

@@ -290,6 +290,10 @@ class CardsAndContacts(unittest.TestCase):
         self.assertIn("own card", run("--dir", self.a, "contacts", "add", card_file, check=2).stderr)
         added = json.loads(run("--dir", self.b, "contacts", "add", card_file, "--alias", "alice", "--json", check=0).stdout)
         self.assertEqual(added["trust"], "unverified")
+        self.assertFalse(added["refreshed"])
+        shown = json.loads(run("--dir", self.b, "contacts", "show", "alice", "--json", check=0).stdout)
+        self.assertEqual({k: v for k, v in added.items() if k != "refreshed"},  # the same fields as show and the API
+                         {k: v for k, v in shown.items() if k != "safety_code"})
         listed = json.loads(run("--dir", self.b, "contacts", "list", "--json", check=0).stdout)["contacts"]
         self.assertEqual([c["alias"] for c in listed], ["alice"])
         v = json.loads(run("--dir", self.b, "contacts", "verify", "alice", "--json", check=0).stdout)
