@@ -617,6 +617,10 @@ class Daemon(unittest.TestCase):
                                  timeout=60)
             self.assertEqual(out.returncode, 3, out.stderr)
             self.assertIn("is writable by group or others (mode 0777)", out.stderr)
+            self.assertNotIn("serving", out.stdout)  # refused before the daemon says it serves
+            out = subprocess.run([AQUA, "--dir", a, "config", "check", cfg], capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 3, out.stderr)  # and by config check
+            self.assertIn("is writable by group or others (mode 0777)", out.stderr)
 
     def test_a_daemon_with_an_agent_directory_and_no_agents_publishes_its_card(self):
         # A daemon fronting an agent that uses the control API has no `agents:`; it is found by its node.name

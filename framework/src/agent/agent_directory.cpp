@@ -38,9 +38,15 @@ result<void> prepare_directory(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return error{errc::io_error, "agent_directory: cannot create " + dir.string() + ": " + ec.message()};
+  return check_directory(dir);
+}
+
+result<void> check_directory(const fs::path& dir) {
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0)
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return ok();
     return error{errc::io_error, "agent_directory: " + dir.string() + ": " + std::strerror(errno)};
+  }
   if (!S_ISDIR(st.st_mode)) return error{errc::config_bad_value, "agent_directory: " + dir.string() + " is not a directory"};
   if (st.st_uid != ::geteuid() && st.st_uid != 0)
     return error{errc::config_bad_value, "agent_directory: " + dir.string() + " belongs to uid " + std::to_string(st.st_uid) +

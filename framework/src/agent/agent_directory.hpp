@@ -31,10 +31,13 @@ result<void> publish_card(const std::filesystem::path& dir, const std::string& n
 // `warned` is given (the directory is rescanned every second).
 inline constexpr std::size_t max_directory_cards = 4096;
 std::vector<directory_entry> scan_directory(const std::filesystem::path& dir, std::set<std::string>* warned = nullptr);
-// Creates `dir` (0755) if missing and checks that only this user (or root)
-// can put files there: owned by us or root, not writable by group or others.
-// Whoever can write a card there can claim an agent's name.
+// Creates `dir` (0700 with the CLI's umask) if missing and checks that only
+// this user (or root) can put files there: owned by us or root, not writable
+// by group or others. Whoever can write a card there can claim an agent's name.
 result<void> prepare_directory(const std::filesystem::path& dir);
+// prepare_directory's checks without creating anything (a missing `dir` passes:
+// it will be created private): what `config check` and serve check before start.
+result<void> check_directory(const std::filesystem::path& dir);
 // The first address other processes can dial (not /memory/), or empty.
 std::string remote_address(const e2ee::contact_card& c);
 

@@ -146,6 +146,9 @@ agent_host::agent_host(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 agent_host::~agent_host() { stop(); }
 
 result<std::vector<std::shared_ptr<agent>>> agent_host::load(const node_config& cfg) {
+  // A directory others could write to is refused here, before a daemon says it serves (and by config check).
+  if (!cfg.agent_directory.path.empty())
+    if (auto r = check_directory(cfg.agent_directory.path); !r) return r.err();
   std::vector<std::shared_ptr<agent>> made;
   for (std::size_t i = 0; i < cfg.agents.size(); ++i) {
     auto& a = cfg.agents[i];
