@@ -108,8 +108,9 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     std::string note = sent ? std::string() : why;
     if (sent && cur->attempts >= 1)
       note = "not acknowledged after " + std::to_string(cur->attempts + 1) +
-             " attempts, each taken by a connection or a relay mailbox: the peer may be offline (aqua doctor " +
-             cur->recipient + ")";
+             " attempts, each handed to a connection (perhaps still connecting) or a relay mailbox: the peer may be "
+             "offline, or its address taken by another node ('aqua doctor " + cur->recipient + "' shows why the "
+             "connections failed)";
     if (auto* r = s.out.transmitted(id, now_ms(), unit, note); r && r->state == delivery::out_state::sent) {
       // The attempt's bookkeeping is written lazily, in one batch per
       // sent_flush_delay: a restart retries queued and sent messages alike,
