@@ -49,7 +49,9 @@ void print_text(const nlohmann::json& r) {
   }
   if (!str(p, "last_path").empty())
     std::cout << "  last used: " << str(p, "last_path") << " via " << str(p, "last_address") << "\n";
-  if (p["addresses"].empty()) std::cout << "  no addresses (add its card: aqua contacts add)\n";
+  if (p["addresses"].empty())
+    std::cout << "  no addresses: no route names it and its card (if it is a contact: aqua contacts add) lists none; "
+                 "a peer without an address of its own is reached over the connections it opens\n";
   for (auto& a : p["addresses"]) {
     std::cout << "  " << str(a, "kind") << "  " << str(a, "address");
     if (a["failures"].get<std::uint64_t>() > 0)

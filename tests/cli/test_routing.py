@@ -124,6 +124,9 @@ class Routing(daemons.Processes):
             with open(os.path.join(tmp, "b2.log"), "w") as lb:
                 proc_b, _ = self.start(b, lb, "serve")
             # Until 2026-11-28 a's connection stayed silent until a sent again: b could not reach a at all.
+            path = wait_for("a's connection to come back", lambda: (lambda p: p if p["connection"] else None)(
+                doctor_path(b, "alice")))
+            self.assertGreaterEqual(path["heard_ms_ago"], 0, path)  # its handshake counts as hearing from a
             out = json.loads(aqua(b, "send", "alice", "back again", "--wait", "--timeout", "20s", "--json"))
             self.assertEqual(out["state"], "delivered", out)
             texts = [m["text"] for m in json.loads(aqua(a, "inbox", "list", "--json"))["messages"]]

@@ -103,8 +103,9 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
     // already know the peer, so replies can use it at once.
     [=](incoming_atom, const std::string& transport, const connection_ptr& c) {
       auto peer = c->remote_peer();
-      add_connection(self, c, transport, peer.empty() ? std::string() : peer.str());
+      const auto id = add_connection(self, c, transport, peer.empty() ? std::string() : peer.str());
       if (peer.empty()) return;
+      self->state.conns[id].heard_ms = routing_now_ms();  // its handshake just came from the peer
       self->state.held_by_relays.seen_online(peer.str(), routing_now_ms());
       self->send(self->state.setup.mailbox, reachable_atom::value, peer.str());
     },

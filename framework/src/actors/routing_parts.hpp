@@ -76,7 +76,7 @@ struct conn_entry {
   // suspect (suspect_after_ms), even if it once worked: ZeroMQ keeps
   // reconnecting a dialled socket to an address the peer left for good.
   std::int64_t unanswered_since_ms = 0;
-  std::int64_t heard_ms = 0;  // when the peer last sent a frame on it (0: never)
+  std::int64_t heard_ms = 0;  // when the peer last sent a frame on it, or authenticated it (accepted; 0: never)
 };
 
 // A deposit on a relay mailbox in flight: tried transport by transport,
