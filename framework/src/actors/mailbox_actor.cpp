@@ -69,7 +69,8 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
                            "message of " + std::to_string(payload.size()) + " bytes" +
                              (topic.empty() ? "" : " with a topic of " + std::to_string(topic.size()) + " bytes") +
                              " is " + std::to_string(inner.size() - self->state.setup.max_inner) +
-                             " bytes too large: payload and topic together may take " +
+                             (inner.size() - self->state.setup.max_inner == 1 ? " byte" : " bytes") +
+                             " too large: payload and topic together may take " +
                              std::to_string(self->state.setup.max_inner - (inner.size() - payload.size() - topic.size())) +
                              " bytes (crypto.max_frame_bytes " + std::to_string(self->state.setup.max_inner - 1) +
                              (topic.empty() ? ")" : ", less 1 byte for the topic's length)")});
