@@ -44,6 +44,15 @@ def wait_for(what, fn, timeout=30.0):
 
 
 class Routing(daemons.Processes):
+    def serve_introduced(self, tmp, a, b):
+        """Daemons a (alias "alice" at b) and b ("bob" at a), each with the other's card: (process a, process b)."""
+        with open(os.path.join(tmp, "a.log"), "w") as la, open(os.path.join(tmp, "b.log"), "w") as lb:
+            proc_a, ev_a = self.start(a, la, "serve")
+            proc_b, ev_b = self.start(b, lb, "serve")
+        aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+        aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+        return proc_a, proc_b
+
     def test_a_co_hosted_agent_is_still_reached_over_loopback_after_an_idle_spell(self):
         with tempfile.TemporaryDirectory(prefix="aqua-routing-") as tmp:
             d = os.path.join(tmp, "d")
@@ -75,11 +84,7 @@ class Routing(daemons.Processes):
             a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
             aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
             aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
-            with open(os.path.join(tmp, "a.log"), "w") as la, open(os.path.join(tmp, "b.log"), "w") as lb:
-                proc_a, ev_a = self.start(a, la, "serve")
-                proc_b, ev_b = self.start(b, lb, "serve")
-            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
-            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            proc_a, proc_b = self.serve_introduced(tmp, a, b)
             # alice dials bob; bob answers on that connection; alice's last frame on it is her ack of his message
             aqua(a, "send", "bob", "hello bob", "--wait")
             aqua(b, "send", "alice", "hello alice", "--wait")
@@ -114,11 +119,7 @@ class Routing(daemons.Processes):
             with open(os.path.join(a, "config.yaml"), "a") as f:
                 f.write("  - plugin: zmq\n")  # a can dial (a transport with no listen address)
             aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
-            with open(os.path.join(tmp, "a.log"), "w") as la, open(os.path.join(tmp, "b.log"), "w") as lb:
-                proc_a, ev_a = self.start(a, la, "serve")
-                proc_b, ev_b = self.start(b, lb, "serve")
-            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
-            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            proc_a, proc_b = self.serve_introduced(tmp, a, b)
             aqua(a, "send", "bob", "hello bob", "--wait")  # a dials b
             self.stop_all(proc_b)
             with open(os.path.join(tmp, "b2.log"), "w") as lb:

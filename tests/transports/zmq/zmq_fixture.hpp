@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,22 @@ struct accept_all : transport_observer {
   std::size_t count() {
     std::lock_guard<std::mutex> g(m);
     return conns.size();
+  }
+};
+
+// Records why a connection closed (any thread).
+struct close_watch : connection_observer {
+  std::mutex m;
+  std::optional<error> why;
+  void on_readable() override {}
+  void on_writable() override {}
+  void on_closed(const error& e) override {
+    std::lock_guard<std::mutex> g(m);
+    why = e;
+  }
+  std::optional<error> get() {
+    std::lock_guard<std::mutex> g(m);
+    return why;
   }
 };
 

@@ -26,22 +26,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct close_watch : connection_observer {
-  std::mutex m;
-  std::optional<error> why;
-  void on_readable() override {}
-  void on_writable() override {}
-  void on_closed(const error& e) override {
-    std::lock_guard<std::mutex> g(m);
-    why = e;
-  }
-  std::optional<error> get() {
-    std::lock_guard<std::mutex> g(m);
-    return why;
-  }
-};
-
 using aqua::test::accept_all;
+using aqua::test::close_watch;
 using aqua::test::eventually;
 using aqua::test::load;
 using aqua::test::node_side;
@@ -177,122 +163,6 @@ TEST(zmq, a_plaintext_or_garbage_sender_gets_nothing_through_and_the_listener_st
   ASSERT_TRUE((*c)->send(bytes{42}));
   ASSERT_TRUE(eventually([&] { return server.acc->count() == 1; }));
   EXPECT_EQ(receive(*server.acc->first()), (bytes{42}));
-}
-
-// A listener that restarts (same address and identity, no session state): the dialled connection redoes its
-// handshake once ZeroMQ has reconnected, without a frame to send, so the restarted side gets a connection it can
-// answer on; frames sent on the old connection object arrive; it never closes.
-TEST(zmq, a_dialled_connection_resumes_by_itself_when_its_listener_restarts) {
-  auto server = std::make_unique<node_side>();
-  auto addr = server->addr;
-  auto key = server->key;
-  node_side client(false);
-  auto c = client.t->dial(addr + "/p2p/" + key.id().str());
-  ASSERT_TRUE(c);
-  auto watch = std::make_shared<close_watch>();
-  (*c)->set_observer(watch);
-  ASSERT_TRUE((*c)->send(bytes{1}));
-  ASSERT_TRUE(eventually([&] { return server->acc->count() == 1; }));
-  server.reset();  // the listener process "restarts": same address, no session state
-  auto t = load();
-  auto acc = std::make_shared<accept_all>();
-  t->start(acc, std::make_shared<node_transport_host>(key, system_env()));
-  ASSERT_TRUE(t->listen(addr));
-  ASSERT_TRUE(eventually([&] { return acc->count() == 1; }, 10s)) << "the dialler did not resume by itself";
-  auto resumed = acc->first();
-  EXPECT_EQ(resumed->remote_peer(), client.key.id());
-  ASSERT_TRUE(resumed->send(bytes{7}));  // the restarted side answers on it
-  std::optional<bytes> back;
-  ASSERT_TRUE(eventually([&] { return (back = (*c)->try_receive()).has_value(); }, 10s));
-  EXPECT_EQ(back, (bytes{7}));
-  ASSERT_TRUE((*c)->send(bytes{2}));
-  std::optional<bytes> got;
-  ASSERT_TRUE(eventually([&] { return (got = resumed->try_receive()).has_value(); }, 10s));
-  EXPECT_EQ(got, (bytes{2}));
-  EXPECT_FALSE(watch->get().has_value()) << watch->get()->what();
-  EXPECT_TRUE((*c)->is_open());
-  t->stop();
-}
-
-// Frames of the old session that the dialler reads only after the drop (its reading was paused: a full inbound
-// queue here, a stopped process in the review that found it) are dropped, not taken for a broken link: until
-// 2026-11-28 they failed the resuming connection ("unexpected zmq message kind 2").
-TEST(zmq, frames_of_the_old_session_read_after_the_drop_do_not_end_the_resumed_connection) {
-  auto server = std::make_unique<node_side>();
-  auto addr = server->addr;
-  auto key = server->key;
-  transport_config cfg;
-  cfg.settings = {{"queue_frames", "2"}};
-  node_side client(false, cfg);
-  auto c = client.t->dial(addr + "/p2p/" + key.id().str());
-  ASSERT_TRUE(c);
-  auto watch = std::make_shared<close_watch>();
-  (*c)->set_observer(watch);
-  ASSERT_TRUE((*c)->send(bytes{1}));
-  ASSERT_TRUE(eventually([&] { return server->acc->count() == 1; }));
-  auto accepted = server->acc->first();
-  for (std::uint8_t i = 10; i < 16; ++i) ASSERT_TRUE(accepted->send(bytes{i}));  // 2 fill the queue, 4 wait in ZeroMQ
-  std::this_thread::sleep_for(300ms);
-  server.reset();                      // the TCP connection ends with frames of its session unread
-  std::this_thread::sleep_for(500ms);  // the dialler sees the drop while its reading is paused
-  int taken = 0;
-  for (auto until = std::chrono::steady_clock::now() + 1s; std::chrono::steady_clock::now() < until;)
-    if ((*c)->try_receive()) ++taken;  // reading resumes: the rest of the old session's frames are read now
-    else std::this_thread::sleep_for(10ms);
-  EXPECT_GE(taken, 2);
-  EXPECT_FALSE(watch->get().has_value()) << watch->get()->what();
-  auto t = load();
-  auto acc = std::make_shared<accept_all>();
-  t->start(acc, std::make_shared<node_transport_host>(key, system_env()));
-  ASSERT_TRUE(t->listen(addr));
-  ASSERT_TRUE(eventually([&] { return acc->count() == 1; }, 10s)) << "the dialler did not resume";
-  ASSERT_TRUE(acc->first()->send(bytes{7}));
-  std::optional<bytes> back;
-  ASSERT_TRUE(eventually([&] { return (back = (*c)->try_receive()).has_value(); }, 10s));
-  EXPECT_EQ(back, (bytes{7}));
-  EXPECT_FALSE(watch->get().has_value()) << watch->get()->what();
-  t->stop();
-}
-
-// The resumed handshake expects the identity the link had: another node at the address fails the connection.
-TEST(zmq, a_dialled_connection_does_not_resume_with_another_identity_at_the_address) {
-  auto server = std::make_unique<node_side>();
-  auto addr = server->addr;
-  node_side client(false);
-  auto c = client.t->dial(addr);  // no /p2p/: the first handshake took whoever answered
-  ASSERT_TRUE(c);
-  auto watch = std::make_shared<close_watch>();
-  (*c)->set_observer(watch);
-  ASSERT_TRUE((*c)->send(bytes{1}));
-  ASSERT_TRUE(eventually([&] { return server->acc->count() == 1; }));
-  EXPECT_EQ((*c)->remote_peer(), server->key.id());
-  server.reset();
-  auto t = load();
-  auto acc = std::make_shared<accept_all>();
-  t->start(acc, std::make_shared<node_transport_host>(keypair::generate(), system_env()));
-  ASSERT_TRUE(t->listen(addr));
-  ASSERT_TRUE(eventually([&] { return watch->get().has_value(); }, 15s));
-  EXPECT_EQ(acc->count(), 0u);
-  EXPECT_FALSE((*c)->is_open());
-  t->stop();
-}
-
-// A listener gone for longer than handshake_timeout_ms: the connection fails (routing redials with its next frame).
-TEST(zmq, a_dialled_connection_whose_listener_stays_down_fails_after_the_handshake_timeout) {
-  auto server = std::make_unique<node_side>();
-  transport_config cfg;
-  cfg.settings = {{"handshake_timeout_ms", "1000"}};
-  node_side client(false, cfg);
-  auto c = client.t->dial(server->addr + "/p2p/" + server->key.id().str());
-  ASSERT_TRUE(c);
-  auto watch = std::make_shared<close_watch>();
-  (*c)->set_observer(watch);
-  ASSERT_TRUE((*c)->send(bytes{1}));
-  ASSERT_TRUE(eventually([&] { return server->acc->count() == 1; }));
-  server.reset();
-  ASSERT_TRUE(eventually([&] { return watch->get().has_value(); }, 10s));
-  EXPECT_EQ(watch->get()->code(), errc::timeout);
-  EXPECT_NE(watch->get()->message().find("the TCP connection dropped"), std::string::npos) << watch->get()->what();
 }
 
 // Senders seal and send in their own threads when the socket is free, and
