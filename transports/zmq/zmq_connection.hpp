@@ -13,6 +13,9 @@ namespace aqua::zmqt {
 
 struct limits {
   std::int64_t handshake_timeout_ms = 10000;
+  // A dialled link whose TCP connection dropped redoes its handshake (zmq_transport::resume) until this long after
+  // the drop; then it fails and routing redials with its next frame.
+  std::int64_t resume_timeout_ms = 60000;
   std::size_t max_peers = 4096;  // connections per listener, handshaking or established
   // TCP connections per listener, in all and from one IP address (zmq_guard.hpp); max_connections is
   // lowered to half the process's open-file limit if that is less.

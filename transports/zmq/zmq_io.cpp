@@ -233,15 +233,21 @@ void zmq_transport::on_dealer_message(dealer& d, std::vector<zmq::message_t>& ms
 
 void zmq_transport::housekeeping() {
   auto now = steady_ms();
-  auto expired = [&](const link& l) { return !l.established() && now - l.started_ms > lim_.handshake_timeout_ms; };
+  auto expired = [&](const link& l) {
+    return !l.established() &&
+           now - l.started_ms > (l.resuming ? lim_.resume_timeout_ms : lim_.handshake_timeout_ms);
+  };
   for (auto it = dealers_.begin(); it != dealers_.end();) {
     auto& d = **it;
     std::unique_lock<std::mutex> g(d.m);
     if (expired(d.l) && d.l.conn->is_open())
-      fail_link(d.l, error{errc::timeout, (d.l.resuming ? "the TCP connection dropped and no new Noise handshake with "
-                                                        : "no Noise handshake with ") +
-                                            d.l.conn->remote_address() + " within " +
-                                            std::to_string(lim_.handshake_timeout_ms) + " ms"});
+      fail_link(d.l, error{errc::timeout, d.l.resuming ? "the TCP connection dropped and no new Noise handshake with " +
+                                                           d.l.conn->remote_address() + " within " +
+                                                           std::to_string(lim_.resume_timeout_ms) +
+                                                           " ms (resume_timeout_ms)"
+                                                       : "no Noise handshake with " + d.l.conn->remote_address() +
+                                                           " within " + std::to_string(lim_.handshake_timeout_ms) +
+                                                           " ms"});
     // Connections the node closed go away here, in the I/O thread.
     if (!d.l.conn->close_requested()) {
       ++it;

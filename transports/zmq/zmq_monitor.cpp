@@ -275,7 +275,7 @@ void zmq_transport::resume(dealer& d) {
   auto& l = d.l;
   const auto now = steady_ms();
   if (!l.resuming) {
-    l.started_ms = now;  // handshake_timeout_ms bounds the whole resumption, from the drop
+    l.started_ms = now;  // resume_timeout_ms bounds the whole resumption, from the drop
     spdlog::debug("zmq: connection {}: the TCP connection ended; redoing the Noise handshake with {} when ZeroMQ "
                  "has reconnected", l.conn->remote_address(), l.conn->remote_peer().str());
   }

@@ -223,16 +223,18 @@ result<std::unique_ptr<transport>> make_zmq(const transport_config& cfg) {
       auto r = parse_setting(key, value, 1, std::size_t{1} << 40);
       if (!r) return r.err();
       lim.max_held_bytes = *r;
-    } else if (key == "handshake_timeout_ms" || key == "evict_idle_ms") {
+    } else if (key == "handshake_timeout_ms" || key == "evict_idle_ms" || key == "resume_timeout_ms") {
       auto r = parse_setting(key, value, 1, 3600000);
       if (!r) return r.err();
-      (key == "handshake_timeout_ms" ? lim.handshake_timeout_ms : lim.evict_idle_ms) = static_cast<std::int64_t>(*r);
+      (key == "handshake_timeout_ms" ? lim.handshake_timeout_ms
+       : key == "evict_idle_ms"      ? lim.evict_idle_ms
+                                     : lim.resume_timeout_ms) = static_cast<std::int64_t>(*r);
     } else {
       return error{errc::config_unknown_key, "unknown setting '" + key +
                                                  "' (zmq knows queue_frames, queue_bytes, max_frame_bytes, hwm, "
                                                  "reconnect_ivl_ms, reconnect_ivl_max_ms, max_peers, max_connections, "
                                                  "max_connections_per_ip, new_connections_per_ip_per_s, max_held_bytes, "
-                                                 "handshake_timeout_ms, evict_idle_ms)"};
+                                                 "handshake_timeout_ms, evict_idle_ms, resume_timeout_ms)"};
     }
   }
   if (lim.max_frame_bytes > lim.queue_bytes)
