@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "contacts/contact_store.hpp"
 #include "core/bounded_read.hpp"
+#include "core/split_list.hpp"
 #include "control/control_handler.hpp"
 #include "daemon_client.hpp"
 #include "e2ee/own_card.hpp"
@@ -50,15 +51,9 @@ std::vector<std::string> configured_addresses(const node_config& cfg, const peer
   for (const auto& t : cfg.transports)
     for (const auto& a : t.listen) {
       if (t.plugin == "relay_v2" && a == circuit) {
-        auto relays = t.settings.count("relays") ? t.settings.at("relays") : std::string();
-        for (std::size_t at = 0; at <= relays.size();) {
-          auto end = std::min(relays.find(',', at), relays.size());
-          auto one = relays.substr(at, end - at);
-          one.erase(0, one.find_first_not_of(" \t"));
-          one.erase(one.find_last_not_of(" \t") + 1);
-          if (!one.empty()) out.push_back(one + circuit + me);
-          at = end + 1;
-        }
+        if (auto relays = t.settings.find("relays"); relays != t.settings.end())
+          for (const auto& one : detail::split_trimmed(relays->second, ',', detail::max_relays_setting))
+            out.push_back(one + circuit + me);  // the relays the transport reserves on, read as it reads them
       } else if (t.plugin == "relay_v2" && a.size() > circuit.size() &&
                  a.compare(a.size() - circuit.size(), circuit.size(), circuit) == 0) {
         out.push_back(a + me);

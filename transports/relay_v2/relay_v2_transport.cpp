@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/split_list.hpp"
 #include "p2p/relay_client.hpp"
 
 namespace aqua::relayt {
@@ -326,16 +327,7 @@ result<std::unique_ptr<transport>> make_relay_v2(const transport_config& cfg) {
   limits lim;
   for (const auto& [key, value] : cfg.settings) {
     if (key == "relays") {
-      std::size_t at = 0;
-      for (int i = 0; i < 64 && at <= value.size(); ++i) {
-        auto comma = value.find(',', at);
-        std::string one = value.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-        one.erase(0, one.find_first_not_of(" \t"));
-        one.erase(one.find_last_not_of(" \t") + 1);
-        if (!one.empty()) lim.relays.push_back(one);
-        if (comma == std::string::npos) break;
-        at = comma + 1;
-      }
+      lim.relays = detail::split_trimmed(value, ',', detail::max_relays_setting);
     } else if (key == "max_frame_bytes" || key == "queue_bytes") {
       auto r = parse_setting(key, value, 1, std::size_t{1} << 32);
       if (!r) return r.err();
