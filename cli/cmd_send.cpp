@@ -85,11 +85,8 @@ int run_send(const global_options& g, const send_options& o) {
   // The control API carries the topic as a JSON string: bytes that are not UTF-8 would arrive replaced (U+FFFD).
   for (std::size_t i = 0; i < o.topic.size();) {
     const auto c = static_cast<std::uint8_t>(o.topic[i]);
-    auto n = c < 0x80 ? 1 : detail::utf8_sequence(reinterpret_cast<const std::uint8_t*>(o.topic.data()) + i,
-                                                  o.topic.size() - i);
-    // utf8_sequence also refuses C1 controls (U+0080..U+009F, C2 80..C2 9F): UTF-8 all the same (shown escaped).
-    if (n == 0 && c == 0xc2 && i + 1 < o.topic.size() && (static_cast<std::uint8_t>(o.topic[i + 1]) & 0xe0) == 0x80)
-      n = 2;
+    const auto n = c < 0x80 ? 1 : detail::utf8_sequence(reinterpret_cast<const std::uint8_t*>(o.topic.data()) + i,
+                                                        o.topic.size() - i, /*accept_c1=*/true);
     if (n == 0)
       return report(error{errc::invalid_argument, "--topic is not UTF-8 text (byte " + std::to_string(i) +
                                                       "): a topic travels as text"},

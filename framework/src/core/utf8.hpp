@@ -9,8 +9,9 @@ namespace aqua::detail {
 
 // The length (2 to 4) of the UTF-8 sequence starting at p[0] (a byte >= 0x80,
 // `left` bytes available) if it is the shortest form of a scalar value (no
-// surrogates, at most U+10FFFF) and not a C1 control (U+0080..U+009F); else 0.
-inline std::size_t utf8_sequence(const std::uint8_t* p, std::size_t left) {
+// surrogates, at most U+10FFFF) and not a C1 control (U+0080..U+009F) unless
+// `accept_c1` (valid UTF-8 all the same: text that is only shown escaped); else 0.
+inline std::size_t utf8_sequence(const std::uint8_t* p, std::size_t left, bool accept_c1 = false) {
   const std::uint8_t c = p[0];
   const std::size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
   if (n == 0 || c > 0xf4 || n > left) return 0;
@@ -20,7 +21,7 @@ inline std::size_t utf8_sequence(const std::uint8_t* p, std::size_t left) {
     cp = (cp << 6) | (p[k] & 0x3f);
   }
   if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff) ||
-      (cp >= 0x80 && cp <= 0x9f))
+      (!accept_c1 && cp >= 0x80 && cp <= 0x9f))
     return 0;
   return n;
 }
