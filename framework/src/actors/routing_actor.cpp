@@ -105,8 +105,9 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       auto peer = c->remote_peer();
       const auto id = add_connection(self, c, transport, peer.empty() ? std::string() : peer.str());
       if (peer.empty()) return;
-      self->state.conns[id].heard_ms = routing_now_ms();  // its handshake just came from the peer
-      self->state.held_by_relays.seen_online(peer.str(), routing_now_ms());
+      const auto now = routing_now_ms();
+      self->state.conns[id].heard_ms = now;  // its handshake just came from the peer
+      self->state.held_by_relays.seen_online(peer.str(), now);
       self->send(self->state.setup.mailbox, reachable_atom::value, peer.str());
     },
     // An envelope for `peer` (from the mailbox): true once the transport has

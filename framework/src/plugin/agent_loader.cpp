@@ -5,7 +5,6 @@
 
 #include <boost/dll/shared_library.hpp>
 
-
 #include "aqua/agent.hpp"
 #include "plugin/plugin_loader.hpp"
 

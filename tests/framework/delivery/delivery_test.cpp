@@ -7,10 +7,12 @@ using namespace aqua;
 using namespace aqua::delivery;
 
 namespace {
-out_record rec(const std::string& id, std::int64_t created, std::int64_t ttl) {
+const std::string peer_a = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";  // rec()'s recipient unless given
+
+out_record rec(const std::string& id, std::int64_t created, std::int64_t ttl, const std::string& recipient = peer_a) {
   out_record r;
   r.message_id = id;
-  r.recipient = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";
+  r.recipient = recipient;
   r.envelope = {1, 2, 3};
   r.created_ms = created;
   r.expires_ms = created + ttl;
@@ -62,9 +64,7 @@ TEST(outbox, retries_back_off_exponentially_with_bounded_jitter_and_a_cap) {
 TEST(outbox, a_recipient_that_connects_gets_its_failed_messages_at_once_and_its_in_flight_ones_keep_their_schedule) {
   outbox ob;
   for (auto id : {"f1", "f2", "fly"}) ob.add(rec(id, 0, 100000));
-  auto other = rec("o", 0, 100000);
-  other.recipient = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
-  ob.add(other);
+  ob.add(rec("o", 0, 100000, "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"));
   for (int i = 0; i < 5; ++i) {  // five failed attempts each: the next one is 8 s away
     ob.transmitted("f1", i * 100, 0.5, "connection_refused: cannot reach it");
     ob.transmitted("f2", i * 100, 0.5, "connection_refused: cannot reach it");
@@ -72,13 +72,13 @@ TEST(outbox, a_recipient_that_connects_gets_its_failed_messages_at_once_and_its_
   }
   ob.transmitted("fly", 900, 0.5);  // got through: waiting for its ack (next attempt at 1400)
   EXPECT_TRUE(ob.due(1000).empty());
-  EXPECT_EQ(ob.hasten(rec("x", 0, 1).recipient, 1000), 2u);
+  EXPECT_EQ(ob.hasten(peer_a, 1000), 2u);
   EXPECT_EQ(ob.due(1000), (std::vector<std::string>{"f1", "f2"}));  // not "fly" (in flight), not "o" (another peer)
   EXPECT_EQ(ob.find("fly")->next_attempt_ms, 1400);
-  EXPECT_EQ(ob.hasten(rec("x", 0, 1).recipient, 1000), 0u);  // already due
+  EXPECT_EQ(ob.hasten(peer_a, 1000), 0u);  // already due
   EXPECT_EQ(ob.hasten("12D3KooWUnknown", 1000), 0u);
   ob.acked("f1", 1001);
-  EXPECT_EQ(ob.hasten(rec("x", 0, 1).recipient, 1002), 0u);  // delivered ones are not pending
+  EXPECT_EQ(ob.hasten(peer_a, 1002), 0u);  // delivered ones are not pending
 }
 
 TEST(outbox, ack_delivers_once_and_stops_retries) {
@@ -312,9 +312,7 @@ TEST(dedup, the_same_id_from_two_senders_is_two_messages) {
 TEST(outbox, a_recipients_window_bounds_what_is_in_flight) {
   outbox ob;
   for (int i = 0; i < 5; ++i) ob.add(rec("a" + std::to_string(i), 0, 100000));
-  auto other = rec("b0", 0, 100000);
-  other.recipient = "someone else";
-  ob.add(other);
+  ob.add(rec("b0", 0, 100000, "someone else"));
   EXPECT_EQ(ob.due(0, 2), (std::vector<std::string>{"a0", "a1", "b0"}));
   ob.acked("a0", 1);
   EXPECT_EQ(ob.due(1, 2), (std::vector<std::string>{"a1", "a2", "b0"}));
@@ -332,9 +330,7 @@ TEST(outbox, the_timer_ignores_messages_waiting_outside_the_window) {
 TEST(outbox, within_window_admits_only_a_recipients_oldest_pending_messages) {
   outbox ob;
   for (auto id : {"a1", "a2", "a3"}) ob.add(rec(id, 0, 100000));
-  auto other = rec("b1", 0, 100000);
-  other.recipient = "12D3KooWOther";
-  ob.add(other);
+  ob.add(rec("b1", 0, 100000, "12D3KooWOther"));
   EXPECT_TRUE(ob.within_window("a2", 2));
   EXPECT_FALSE(ob.within_window("a3", 2));  // two older ones of the same recipient are pending
   EXPECT_TRUE(ob.within_window("b1", 1));   // another recipient has its own window
