@@ -153,9 +153,9 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       if (auto it = self->state.conns.find(id); it != self->state.conns.end()) it->second.blocked = false;
       flush(self, id);
     },
-    [=](closed_atom, std::uint64_t id, const std::string& why) {
+    [=](closed_atom, std::uint64_t id, const std::string& code, const std::string& why) {
       drain(self, id);  // frames sent before the close are still delivered
-      fail_connection(self, id, error{errc::connection_closed, why});
+      fail_connection(self, id, error{errc_from_string(code).value_or(errc::connection_closed), why});
     },
     [=](status_atom) {
       auto& s = self->state;

@@ -31,7 +31,11 @@ class conn_observer : public connection_observer {
   conn_observer(caf::weak_actor_ptr r, std::uint64_t id) : routing_(std::move(r)), id_(id) {}
   void on_readable() override { post(routing_, caf::make_message(readable_atom::value, id_)); }
   void on_writable() override { post(routing_, caf::make_message(writable_atom::value, id_)); }
-  void on_closed(const error& why) override { post(routing_, caf::make_message(closed_atom::value, id_, why.message())); }
+  // The code travels by name (CAF does not know errc): a refused identity
+  // stays wrong_recipient in the path table and doctor's report.
+  void on_closed(const error& why) override {
+    post(routing_, caf::make_message(closed_atom::value, id_, std::string(to_string(why.code())), why.message()));
+  }
 
  private:
   caf::weak_actor_ptr routing_;

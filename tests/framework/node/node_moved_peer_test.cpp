@@ -3,7 +3,8 @@
 // peer that restarts at the same address: the connection dialled to it comes
 // back by itself (zmq transport, "resume"), so it can answer a dialler that
 // has no address of its own. A peer that connects gets what failed to reach
-// it at once, not at the message's next retry.
+// it at once, not at the message's next retry. An address that another
+// identity now answers at is reported as such (wrong_recipient).
 #include "node_fixture.hpp"
 
 #include <chrono>
@@ -88,4 +89,32 @@ TEST(node, a_peer_that_connects_gets_the_messages_that_failed_to_reach_it_at_onc
   ASSERT_TRUE(m) << m.err().what();
   EXPECT_EQ(m->payload, bytes{'x'});
   EXPECT_LT(std::chrono::steady_clock::now() - connected, 4s) << "bob waited for the message's next retry";
+}
+
+TEST(node, an_address_now_held_by_another_identity_is_reported_as_wrong_recipient_by_diagnose_path) {
+  test::temp_dir tmp("node");
+  auto alice = node::start(make_node_dir(tmp, "alice", zmq_yaml, 0));
+  ASSERT_TRUE(alice) << alice.err().what();
+  std::string address;
+  {
+    auto bob = node::start(make_node_dir(tmp, "bob", zmq_yaml, 1));
+    ASSERT_TRUE(bob) << bob.err().what();
+    introduce(**alice, **bob);
+    address = (*bob)->listen_addresses().front();
+  }
+  // carol now listens where bob's card says bob is
+  auto carol = node::start(
+    make_node_dir(tmp, "carol", "components: {}\ntransports:\n  - plugin: zmq\n    listen: [" + address + "]\n", 2));
+  ASSERT_TRUE(carol) << carol.err().what();
+  ASSERT_TRUE((*alice)->send(seed_key(1).id(), bytes{'x'}));
+  std::string last_error;
+  ASSERT_TRUE(eventually([&] {
+    auto d = (*alice)->diagnose_path(seed_key(1).id());
+    if (!d) return false;
+    for (auto& a : d->addresses)
+      if (a.failures > 0) last_error = a.last_error;
+    return !last_error.empty();
+  }, 20s, 50ms));
+  EXPECT_EQ(last_error.rfind("wrong_recipient: ", 0), 0u) << last_error;
+  EXPECT_NE(last_error.find(seed_key(2).id().str()), std::string::npos) << last_error;
 }
