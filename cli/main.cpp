@@ -30,15 +30,28 @@ std::optional<std::string> unknown_command(CLI::App& app) {
   return "unknown command '" + rest.front() + "' for '" + path + "' (it knows: " + known + ")";
 }
 
+constexpr const char* exit_codes =
+  "Exit codes: 0 ok, 1 operation failed (e.g. a missing file, a conflict with what is stored),\n"
+  "2 bad usage, 3 invalid or unreadable config, 4 identity/key problem (or none yet: run 'aqua init'),\n"
+  "5 no daemon running (start one with 'aqua serve'), 6 timed out waiting.";
+
+// Every subcommand's --help ends with the exit codes, so a script author
+// reading `aqua send --help` need not know that `aqua --help` lists them.
+void add_exit_codes(CLI::App& app) {
+  for (auto* sub : app.get_subcommands({})) {
+    const auto footer = sub->get_footer();
+    sub->footer(footer.empty() ? exit_codes : footer + "\n\n" + exit_codes);
+    add_exit_codes(*sub);
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   using namespace aqua::cli;
   ::umask(077);  // everything aqua writes (keys, store, contacts) is private to its user
-  CLI::App app{"aqua - TCP/IP for AI agents: identities, verified handshakes and end-to-end encrypted messages.\n"
-               "\nExit codes: 0 ok, 1 operation failed (e.g. a missing file, a conflict with what is stored),\n"
-               "2 bad usage, 3 invalid or unreadable config, 4 identity/key problem (or none yet: run 'aqua init'),\n"
-               "5 no daemon running (start one with 'aqua serve'), 6 timed out waiting. See README.md."};
+  CLI::App app{std::string("aqua - TCP/IP for AI agents: identities, verified handshakes and end-to-end encrypted messages.\n\n") +
+               exit_codes + " See README.md."};
   constexpr const char* version = "0.1.0";
   app.set_version_flag("--version", std::string("aqua ") + version);
   app.require_subcommand(1);
@@ -61,6 +74,7 @@ int main(int argc, char** argv) {
   add_send_commands(app, g, rc);
   add_relay_commands(app, g, rc);
   add_doctor_commands(app, g, rc);
+  add_exit_codes(app);
   // Logs go to stderr: stdout carries results (and NDJSON events with --json).
   spdlog::set_default_logger(spdlog::stderr_color_mt("aqua"));
   app.parse_complete_callback(

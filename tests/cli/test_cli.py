@@ -407,6 +407,13 @@ class Usage(unittest.TestCase):
             self.assertRegex(examples, r"\n  aqua (--dir \S+ )?" + " ".join(path) + r"\b", f"{path}:\n{examples}")
             self.assertNotIn("aqua config check configs/node.example.yaml\n  aqua demo", out, path)
 
+    def test_every_command_help_lists_the_exit_codes(self):
+        for path in command_paths():
+            out = run(*path, "--help", check=0).stdout
+            for code in ("0 ok", "2 bad usage", "3 invalid or unreadable config", "5 no daemon running", "6 timed out"):
+                self.assertIn(code, out, path)
+            self.assertEqual(out.count("Exit codes:"), 1, f"{path}:\n{out}")
+
     def test_every_command_answers_garbage_with_a_precise_error_never_a_crash(self):
         # Walks the command tree from --help and feeds every command bad
         # arguments; long-running commands (a daemon, a watch) are left out.
