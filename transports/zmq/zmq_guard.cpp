@@ -1,6 +1,21 @@
 #include "zmq_guard.hpp"
 
+#include <arpa/inet.h>
+
+#include <cstring>
+
 namespace aqua::zmqt {
+
+std::string limit_address(const std::string& ip) {
+  unsigned char a[16];
+  if (::inet_pton(AF_INET6, ip.c_str(), a) != 1) return ip;
+  static constexpr unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (std::memcmp(a, v4_mapped, sizeof v4_mapped) == 0)
+    return ::inet_ntop(AF_INET, a + 12, buf, sizeof buf) ? std::string(buf) : ip;
+  std::memset(a + 8, 0, 8);
+  return ::inet_ntop(AF_INET6, a, buf, sizeof buf) ? std::string(buf) + "/64" : ip;
+}
 
 conn_guard::verdict conn_guard::accepted(int fd, const std::string& address, std::int64_t now_ms) {
   closed(fd);  // a missed disconnect of an earlier connection on this fd number

@@ -28,6 +28,13 @@
 
 namespace aqua::zmqt {
 
+// The address the per-address limits count a peer under: an IPv4 address
+// itself (also when it arrives IPv4-mapped, ::ffff:a.b.c.d), an IPv6 address
+// its /64 ("2001:db8:1:2::/64"): one host usually holds a whole /64, so
+// counting single IPv6 addresses would let it open as many connections as it
+// likes. Text that is no IP address comes back unchanged.
+std::string limit_address(const std::string& ip);
+
 class conn_guard {
  public:
   struct limits {
@@ -40,7 +47,7 @@ class conn_guard {
 
   explicit conn_guard(limits lim) : lim_(lim), rate_(lim.new_per_address_per_s) {}
 
-  // libzmq accepted `fd` from `address` (the peer's IP, no port). Kept
+  // libzmq accepted `fd` from `address` (limit_address() of the peer's IP). Kept
   // connections are tracked until closed(); refused ones are not.
   verdict accepted(int fd, const std::string& address, std::int64_t now_ms);
   // libzmq's connection on `fd` ended (unknown fds are ignored).

@@ -195,7 +195,8 @@ void zmq_transport::read_monitor(listener& li) {
     std::string ip, endpoint;
     // Already gone (its disconnect follows), or the number reused by something else: nothing to track.
     if (!describe(fd, port, ip, endpoint) || port != li.port) continue;
-    const auto v = li.guard->accepted(fd, ip, now);
+    const auto group = limit_address(ip);  // an IPv6 peer counts under its /64
+    const auto v = li.guard->accepted(fd, group, now);
     if (v == conn_guard::verdict::keep) {
       li.endpoints[fd] = endpoint;
       li.meter->opened(fd);
@@ -204,10 +205,10 @@ void zmq_transport::read_monitor(listener& li) {
     ::shutdown(fd, SHUT_RDWR);
     ++li.refused;
     if (now - li.refused_logged_ms >= 1000) {
-      spdlog::warn("zmq: {} refused {} connection(s) (last from {}{}): {} open, {} from that address "
+      spdlog::warn("zmq: {} refused {} connection(s) (last from {}{}): {} open, {} from that address (an IPv6 one: its /64) "
                    "(max_connections {}, max_connections_per_ip {}, new_connections_per_ip_per_s {})",
                    li.address, li.refused, ip, v == conn_guard::verdict::over_rate ? ", too many new ones a second" : "",
-                   li.guard->open(), li.guard->open_from(ip), li.guard->settings().max_connections,
+                   li.guard->open(), li.guard->open_from(group), li.guard->settings().max_connections,
                    li.guard->settings().max_per_address, li.guard->settings().new_per_address_per_s);
       li.refused = 0;
       li.refused_logged_ms = now;

@@ -1,5 +1,6 @@
 // The zmq listener's connection guard (sans-I/O): which TCP connections it
-// refuses at accept and which it closes for want of a Noise link.
+// refuses at accept and which it closes for want of a Noise link, and the
+// address (an IPv6 /64) its per-address limits count a peer under.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -99,4 +100,21 @@ TEST(zmq_guard, refuses_new_connections_from_one_address_beyond_its_rate_and_let
   l.new_per_address_per_s = 0;
   conn_guard open(l);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(open.accepted(100 + i, "10.0.0.1", 0), verdict::keep) << i;
+}
+
+TEST(zmq_guard, an_ipv6_peer_counts_under_its_64_and_an_ipv4_mapped_one_under_its_ipv4_address) {
+  using aqua::zmqt::limit_address;
+  EXPECT_EQ(limit_address("10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(limit_address("::ffff:10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(limit_address("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(limit_address("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+  EXPECT_EQ(limit_address("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+  EXPECT_EQ(limit_address("::1"), "::/64");
+  EXPECT_EQ(limit_address("not an address"), "not an address");
+  // Two hosts of one /64 share its limit; the next /64 has its own.
+  auto g = make(10, 2);
+  EXPECT_EQ(g.accepted(10, limit_address("2001:db8:1:2::a"), 0), verdict::keep);
+  EXPECT_EQ(g.accepted(11, limit_address("2001:db8:1:2::b"), 0), verdict::keep);
+  EXPECT_EQ(g.accepted(12, limit_address("2001:db8:1:2::c"), 0), verdict::over_address);
+  EXPECT_EQ(g.accepted(13, limit_address("2001:db8:1:3::a"), 0), verdict::keep);
 }
