@@ -63,9 +63,25 @@ std::string to_multiaddr(const std::string& endpoint, bool v6) {
   return std::string(v6 ? "/ip6/" : "/ip4/") + host + "/tcp/" + hp.substr(colon + 1);
 }
 
+// The process's ZeroMQ context, shared by its zmq transports: a context brings an I/O thread and a reaper thread,
+// and an agent host runs one transport per agent. Sockets per context are raised from libzmq's default 1023 (a
+// dialled peer costs three: its DEALER and the two PAIRs of its monitor) to what the system allows, up to 65536.
+std::shared_ptr<zmq::context_t> shared_context() {
+  static std::mutex m;
+  static std::weak_ptr<zmq::context_t> current;
+  std::lock_guard<std::mutex> g(m);
+  if (auto c = current.lock()) return c;
+  auto c = std::make_shared<zmq::context_t>(1);
+  const int limit = c->get(zmq::ctxopt::socket_limit);
+  c->set(zmq::ctxopt::max_sockets, std::min(limit, 65536));
+  current = c;
+  return c;
+}
+
 } // namespace
 
-zmq_transport::zmq_transport(limits lim) : lim_(lim), ctx_(1), wake_push_(ctx_, zmq::socket_type::push) {
+zmq_transport::zmq_transport(limits lim)
+    : lim_(lim), ctx_holder_(shared_context()), ctx_(*ctx_holder_), wake_push_(ctx_, zmq::socket_type::push) {
   wake_pull_ = zmq::socket_t(ctx_, zmq::socket_type::pull);
   auto ep = "inproc://aqua-zmq-wake-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
   wake_pull_.bind(ep);

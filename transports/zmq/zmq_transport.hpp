@@ -149,7 +149,10 @@ class zmq_transport : public transport {
   std::shared_ptr<transport_observer> observer() const;
 
   limits lim_;
-  zmq::context_t ctx_;
+  // One ZeroMQ context (its I/O and reaper threads) for every zmq transport in the process, e.g. a daemon's and
+  // each of its agents' (shared_context() in zmq_transport.cpp); the last one to go terminates it.
+  std::shared_ptr<zmq::context_t> ctx_holder_;
+  zmq::context_t& ctx_;
   zmq::socket_t wake_push_;
   zmq::socket_t wake_pull_;
   std::mutex wake_mutex_;

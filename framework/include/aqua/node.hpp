@@ -161,6 +161,10 @@ class send_ticket {
   std::shared_ptr<state> s_;
 };
 
+namespace node_detail {
+struct starter;  // private: starts a node in an actor system shared with others (the agent host's)
+}
+
 class node {
  public:
   // Validates the identity and every plugin before spawning anything: a bad
@@ -265,6 +269,7 @@ class node {
   void stop();
 
  private:
+  friend struct node_detail::starter;
   struct impl;
   explicit node(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

@@ -14,6 +14,7 @@
 #include "agent/agent_transports.hpp"
 #include "aqua/agent.hpp"
 #include "identity/key_store.hpp"
+#include "node/actor_runtime.hpp"
 
 namespace aqua {
 
@@ -24,8 +25,8 @@ struct agent_host::impl {
   node_config cfg;
   options opts;
   host_shared shared;
-  caf::actor_system_config sys_cfg;
-  std::unique_ptr<caf::actor_system> system;
+  // The agents' actors and their nodes' actors: one system for the host (node/actor_runtime.hpp).
+  std::shared_ptr<node_detail::actor_runtime> actors;
   std::vector<std::unique_ptr<runtime>> runtimes;
   std::vector<std::string> plugins;
   std::unique_ptr<requester> daemon_requester;
@@ -191,6 +192,10 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
   // 2. One node per agent, with routes to the co-hosted agents, the daemon and the directory's agents whose
   //    cards are there already (one published later is reached at its card's addresses once it is a contact).
   std::vector<std::unique_ptr<node>> nodes;
+  // One actor system for every agent node and the agents' actors: a node of its own would bring a scheduler, a
+  // clock and a timer thread per agent (docs/agents.md, "Threads").
+  p->actors = node_detail::make_actor_runtime(
+    std::max<std::uint32_t>(2, node_worker_threads(cfg.worker_threads, std::thread::hardware_concurrency())));
   const auto early = dir.path.empty() ? std::vector<directory_entry>() : scan_directory(dir.path, &p->dir_warned);
   for (std::size_t i = 0; i < cfg.agents.size(); ++i) {
     auto nc = agent_node_config(cfg, cfg.agents[i], ids[i]);
@@ -200,7 +205,7 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
     for (auto& e : early)
       if (!local_names.count(e.name) && !remote_address(e.verified).empty() && !(daemon && e.verified.id() == daemon->id()))
         nc.routing.routes.push_back({e.verified.id(), remote_address(e.verified)});
-    auto n = node::start(nc);
+    auto n = node_detail::starter::start(nc, p->actors);
     if (!n) return error{n.err().code(), "agent '" + cfg.agents[i].name + "': " + n.err().message()};
     nodes.push_back(std::move(*n));
   }
@@ -269,10 +274,7 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
     auto v = raw ? e2ee::verify_card(*raw, system_env()->now_unix_ms()) : result<e2ee::contact_card>(raw.err());
     if (v) p->shared.add_name(name, v->id());
   }
-  // 5. Actors: one detached actor per agent in one actor system for the host.
-  p->sys_cfg.set("scheduler.max-threads", 2);
-  p->sys_cfg.set("logger.verbosity", caf::atom("quiet"));
-  p->system = std::make_unique<caf::actor_system>(p->sys_cfg);
+  // 5. Actors: one detached actor per agent, in the system the agents' nodes run in.
   auto config_dir = cfg.source.has_parent_path() ? fs::absolute(cfg.source).parent_path() : fs::current_path();
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     p->runtimes.push_back(std::make_unique<runtime>(p->shared, cfg.agents[i], config_dir, made[i], std::move(nodes[i])));
@@ -295,7 +297,7 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
   }
   for (auto& r : p->runtimes) {
     p->shared.emit({0, 0, "started", r->name(), {}, r->id(), {}, {}, {}, {}, 0, 0, r->config().plugin});
-    r->launch(p->system.get());
+    r->launch(p->actors->system.get());
   }
   return std::unique_ptr<agent_host>(new agent_host(std::move(p)));
 }
@@ -397,8 +399,9 @@ void agent_host::stop() {
   if (impl_->dir_thread.joinable()) impl_->dir_thread.join();
   if (impl_->daemon_pump.joinable()) impl_->daemon_pump.join();
   for (auto& r : impl_->runtimes) r->shutdown();
-  impl_->system.reset();  // waits for the agents' actors
+  for (auto& r : impl_->runtimes) r->await_actor();  // all told first: their handlers end side by side
   for (auto& r : impl_->runtimes) r->stop_node();
+  impl_->actors.reset();  // the last user of the system: joins its threads
   impl_->runtimes.clear();  // agents (and their plugin libraries) go last
 }
 

@@ -81,6 +81,7 @@ std::uint64_t pump_records_loaded() { return records_loaded.load(); }
 
 struct runtime::actor_handle {
   caf::actor self;
+  caf::actor ending;  // told to exit by shutdown(), awaited by await_actor()
 };
 
 // --- runtime -----------------------------------------------------------------
@@ -117,8 +118,16 @@ void runtime::shutdown() {
   if (pump_.joinable()) pump_.join();
   if (actor_ && actor_->self) {
     caf::anon_send_exit(actor_->self, caf::exit_reason::user_shutdown);
+    actor_->ending = std::move(actor_->self);
     actor_->self = nullptr;
   }
+}
+
+void runtime::await_actor() {
+  if (!actor_ || !actor_->ending) return;
+  caf::scoped_actor waiter{actor_->ending.home_system()};
+  waiter->wait_for(actor_->ending);  // a handler that is running finishes first
+  actor_->ending = nullptr;
 }
 
 void runtime::stop_node() {

@@ -90,7 +90,8 @@ class runtime final : public agent_context {
   // Spawns the agent's actor in `sys` (an opaque caf::actor_system*) and
   // starts the inbox pump; the actor then runs agent::start().
   void launch(void* sys);
-  void shutdown();  // stops the pump, cancels waiting calls, ends the actor
+  void shutdown();  // stops the pump, cancels waiting calls, tells the actor to end
+  void await_actor();  // until the actor has ended (after shutdown)
   void stop_node();
   node& get_node() { return *node_; }
   agent& get_agent() { return *agent_; }

@@ -1,4 +1,5 @@
-// node: builds one caf::actor_system per node and wires the component
+// node: builds a caf::actor_system per node (or starts in the agent host's,
+// node/actor_runtime.hpp) and wires the component
 // actors as the config says. Everything that can fail (key file, plugins)
 // is checked before the first actor is spawned.
 
@@ -29,7 +30,33 @@ using namespace actors;
 node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 node::~node() { stop(); }
 
-result<std::unique_ptr<node>> node::start(const node_config& cfg) {
+namespace node_detail {
+
+std::shared_ptr<actor_runtime> make_actor_runtime(std::size_t workers) {
+  auto rt = std::make_shared<actor_runtime>();
+  // Worker threads: on 2 cores one worker beat two (bench/transport,
+  // docs/performance.md): request/reply p50 -50..-85 us on tmpfs and
+  // -170..-360 us on disk; the second worker mostly added wake-ups and work
+  // stealing beside the transport's, ZeroMQ's and the store's threads.
+  rt->cfg.set("scheduler.max-threads", workers);
+  // An idle CAF worker spins briefly, then (by default) naps 50 us at a time
+  // 500 times before it blocks on its condition variable. Every actor hop
+  // that lands on a napping worker waits out the nap, and the naps are half
+  // the node's system calls when idle. Going straight to the condition
+  // variable (woken on enqueue) cut bench/transport's request/reply p50 by
+  // ~30% (tmpfs: 450 -> 310 us) and raised throughput ~10%.
+  rt->cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
+  rt->cfg.set("logger.verbosity", caf::atom("quiet"));
+  rt->system = std::make_unique<caf::actor_system>(rt->cfg);
+  return rt;
+}
+
+} // namespace node_detail
+
+result<std::unique_ptr<node>> node::start(const node_config& cfg) { return node_detail::starter::start(cfg, nullptr); }
+
+result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg,
+                                                          std::shared_ptr<actor_runtime> runtime) {
   if (std::getenv("AQUA_LOG_NODE_NAME")) spdlog::set_pattern("[%H:%M:%S.%e] [" + cfg.name + "] [%l] %v");
   auto kp = read_key_file(cfg.identity.key_file);
   if (!kp) return kp.err();
@@ -71,24 +98,12 @@ result<std::unique_ptr<node>> node::start(const node_config& cfg) {
   }
   setup.transports = std::move(ordered);
 
-  auto p = std::make_unique<impl>();
+  auto p = std::make_unique<node::impl>();
   p->cfg = cfg;
   p->self = kp->id();
-  // Worker threads: on 2 cores one worker beat two (bench/transport,
-  // docs/performance.md): request/reply p50 -50..-85 us on tmpfs and
-  // -170..-360 us on disk; the second worker mostly added wake-ups and work
-  // stealing beside the transport's, ZeroMQ's and the store's threads.
-  p->sys_cfg.set("scheduler.max-threads",
-                 std::size_t{node_worker_threads(cfg.worker_threads, std::thread::hardware_concurrency())});
-  // An idle CAF worker spins briefly, then (by default) naps 50 us at a time
-  // 500 times before it blocks on its condition variable. Every actor hop
-  // that lands on a napping worker waits out the nap, and the naps are half
-  // the node's system calls when idle. Going straight to the condition
-  // variable (woken on enqueue) cut bench/transport's request/reply p50 by
-  // ~30% (tmpfs: 450 -> 310 us) and raised throughput ~10%.
-  p->sys_cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
-  p->sys_cfg.set("logger.verbosity", caf::atom("quiet"));
-  p->system = std::make_unique<caf::actor_system>(p->sys_cfg);
+  p->runtime = runtime ? std::move(runtime)
+                       : make_actor_runtime(node_worker_threads(cfg.worker_threads, std::thread::hardware_concurrency()));
+  p->system = p->runtime->system.get();
   auto& sys = *p->system;
   p->bridge = node_detail::spawn_ask_bridge(sys);
 
@@ -343,12 +358,20 @@ void node::stop() {
   if (impl_->mailbox) (void) impl_->ask<bool>(impl_->mailbox, std::chrono::seconds(5), sent_flush_atom::value, true);
   impl_->stopped = true;
   if (impl_->host) impl_->host->set_held_sink({});
+  std::vector<caf::actor> own;
   for (auto* a : {&impl_->routing, &impl_->relay, &impl_->mailbox, &impl_->crypto, &impl_->identity, &impl_->bridge})
     if (*a) {
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+      own.push_back(std::move(*a));
       *a = nullptr;
     }
-  impl_->system.reset();  // waits for every actor to finish
+  if (impl_->runtime.use_count() > 1) {  // a shared system runs on: wait for our actors (and their state) to end
+    caf::scoped_actor self{*impl_->system};
+    self->wait_for(own);
+  }
+  own.clear();
+  impl_->system = nullptr;
+  impl_->runtime.reset();  // our own system: waits for every actor to finish
   impl_->transports.clear();
   impl_->contacts.reset();
   impl_->db.reset();      // after the actors: their last writes are done

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "actors/protocol.hpp"
+#include "node/actor_runtime.hpp"
 #include "node/ask_bridge.hpp"
 #include "aqua/node.hpp"
 #include "contacts/contact_store.hpp"
@@ -32,8 +33,8 @@ struct send_ticket::state {
 struct node::impl {
   node_config cfg;
   peer_id self;
-  caf::actor_system_config sys_cfg;
-  std::unique_ptr<caf::actor_system> system;
+  std::shared_ptr<node_detail::actor_runtime> runtime;  // its own, or shared with other nodes (actor_runtime.hpp)
+  caf::actor_system* system = nullptr;                  // runtime's
   std::shared_ptr<store::db> db;
   std::shared_ptr<contact_store> contacts;
   std::shared_ptr<node_transport_host> host;
