@@ -221,7 +221,7 @@ int run_watch(const global_options& g, const std::string& config, std::uint64_t 
   if (!n) return report(n.err(), g.json);
   // As the daemon's watch: every stored message after `since`, then each new one; nothing is marked read.
   for (std::uint64_t after = since; !stop;) {
-    auto batch = (*n)->watch(after, 256, std::chrono::milliseconds(200));
+    auto batch = (*n)->watch(after, 256, 1u << 20, std::chrono::milliseconds(200));  // at most ~1 MiB of payloads in memory
     if (auto f = (*n)->store_failure()) return report(stopped_by_store_failure("the watch", *f), g.json);
     if (!batch) return report(batch.err(), g.json);
     if (batch->empty()) continue;

@@ -240,6 +240,11 @@ class node {
   // returns an empty list if none came. Any number of watchers see every
   // message (unlike receive(), which hands each message out once).
   result<std::vector<inbound_message>> watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout);
+  // The same, and the list ends once its payloads hold `max_bytes` (0 = no
+  // bound; the first message always comes): a stream of large messages costs
+  // its watcher one bounded batch at a time.
+  result<std::vector<inbound_message>> watch(std::uint64_t after, std::size_t max, std::size_t max_bytes,
+                                             std::chrono::milliseconds timeout);
   result<node_status> status();
   // The first failed store write (disk full, I/O error), if any. The node is
   // then fail-stop: its store refuses every further write, so sends fail and

@@ -164,14 +164,15 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
       st.waiting.push_back({token, reply});
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
     },
-    // Messages with sequence > after (at most max, 0 = all), waiting up to
-    // timeout_ms for the first; not marked read. For watchers (NDJSON streams).
-    [=](watch_atom, std::uint64_t after, std::uint64_t max, std::uint64_t timeout_ms,
+    // Messages with sequence > after (at most max, 0 = all; ending once
+    // their payloads hold max_bytes, 0 = no bound), waiting up to timeout_ms
+    // for the first; not marked read. For watchers (NDJSON streams).
+    [=](watch_atom, std::uint64_t after, std::uint64_t max, std::uint64_t max_bytes, std::uint64_t timeout_ms,
         const answer<message_list>& reply) {
-      auto list = inbox_after(self, after, max);
+      auto list = inbox_after(self, after, max, max_bytes);
       if (!list || !list->empty() || timeout_ms == 0) return reply(std::move(list));
       auto token = self->state.next_token++;
-      self->state.watchers.push_back({token, after, max, reply});
+      self->state.watchers.push_back({token, after, max, max_bytes, reply});
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);
     },
     // The outcome of message `id` (delivered or expired), waiting up to timeout_ms.

@@ -253,13 +253,17 @@ result<inbound_message> take_unread(mailbox_actor_t* self) {
   return to_inbound(*rec);
 }
 
-result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std::size_t max) {
+result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std::size_t max, std::size_t max_bytes) {
   message_list out;
+  std::size_t bytes = 0;
   auto r = self->state.setup.db->scan(
     "i/",
     [&](std::string_view, std::string_view v) {
-      if (auto rec = delivery::in_record::decode(as_bytes(v)); rec && rec->seq > after) out.push_back(to_inbound(*rec));
-      return max == 0 || out.size() < max;
+      if (auto rec = delivery::in_record::decode(as_bytes(v)); rec && rec->seq > after) {
+        out.push_back(to_inbound(*rec));
+        bytes += out.back().payload.size();
+      }
+      return (max == 0 || out.size() < max) && (max_bytes == 0 || bytes < max_bytes);
     },
     store::hex_key("i/", after));
   if (!r) return r.err();
@@ -269,7 +273,7 @@ result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std
 void serve_watchers(mailbox_actor_t* self) {
   auto& ws = self->state.watchers;
   for (auto it = ws.begin(); it != ws.end();) {
-    auto list = inbox_after(self, it->after, it->max);
+    auto list = inbox_after(self, it->after, it->max, it->max_bytes);
     if (list && list->empty()) {
       ++it;
       continue;

@@ -48,6 +48,7 @@ struct mailbox_state {
     std::uint64_t token;
     std::uint64_t after;  // wants messages with a larger sequence number
     std::size_t max;
+    std::size_t max_bytes;  // 0: no bound
     answer<message_list> reply;
   };
   std::vector<watcher> watchers;
@@ -141,7 +142,7 @@ result<delivery::in_record> inbox_record(mailbox_actor_t* self, std::uint64_t se
 // Hands unread messages to the waiting receive callers, oldest first.
 void serve_waiters(mailbox_actor_t* self);
 // Up to `max` stored messages with sequence > after, in order (none marked read).
-result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std::size_t max);
+result<message_list> inbox_after(mailbox_actor_t* self, std::uint64_t after, std::size_t max, std::size_t max_bytes = 0);
 // Answers watchers that now have messages; called after a message is stored.
 void serve_watchers(mailbox_actor_t* self);
 // Answers callers awaiting message `id`'s outcome once it is delivered or expired.

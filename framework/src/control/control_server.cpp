@@ -253,7 +253,9 @@ void server::serve_client(int fd) {
 void server::stream_watch(int fd, std::uint64_t after, const nlohmann::json& id) {
   if (!write_line(fd, {{"id", id}, {"ok", true}, {"result", {{"watching", true}, {"since", after}}}})) return;
   while (!stopping_) {
-    auto batch = handler_.target().watch(after, 256, std::chrono::milliseconds(500));
+    // A batch waits in memory until the client has read it: at most 256 messages or 1 MiB of payloads (and one
+    // message past that), so a watcher that stops reading holds one bounded batch whatever the backlog.
+    auto batch = handler_.target().watch(after, 256, watch_batch_bytes, std::chrono::milliseconds(500));
     if (!batch) {
       write_line(fd, error_response(id, batch.err()));
       return;

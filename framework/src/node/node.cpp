@@ -252,9 +252,14 @@ result<outbound_message> node::await_outcome(const std::string& message_id, std:
 }
 
 result<std::vector<inbound_message>> node::watch(std::uint64_t after, std::size_t max, std::chrono::milliseconds timeout) {
+  return watch(after, max, 0, timeout);
+}
+
+result<std::vector<inbound_message>> node::watch(std::uint64_t after, std::size_t max, std::size_t max_bytes,
+                                                 std::chrono::milliseconds timeout) {
   auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
   return impl_->call<message_list>(impl_->mailbox, timeout + std::chrono::seconds(5), watch_atom::value, after,
-                                   std::uint64_t{max}, ms);
+                                   std::uint64_t{max}, std::uint64_t{max_bytes}, ms);
 }
 
 result<inbound_message> node::read(std::uint64_t sequence) {

@@ -1,6 +1,7 @@
 // Inbox sequence numbers (node.hpp, docs/storage.md "meta/inbox_seq"): never
 // given out twice, also when the newest message was deleted before a restart;
-// read_through() says where the read history ends.
+// read_through() says where the read history ends; watch() batches bounded
+// in bytes.
 #include "node_fixture.hpp"
 
 using namespace aqua;
@@ -85,4 +86,37 @@ TEST(node, read_through_stops_before_the_oldest_unread_message) {
   ASSERT_TRUE(eventually([&] { return p.bob->inbox()->size() == 3u; }));
   ASSERT_TRUE(p.bob->read(2));
   EXPECT_EQ(through(), 3u);  // 4 is unread
+}
+
+TEST(node, watch_with_a_byte_bound_ends_its_batch_once_the_payloads_reach_it) {
+  test::temp_dir tmp("node");
+  auto bob = node::start(make_node_dir(tmp, "bob", yaml_for("/memory/wb-bob", ""), 1));
+  auto alice = node::start(make_node_dir(tmp, "alice", yaml_for("/memory/wb-alice", route(1, "/memory/wb-bob")), 0));
+  ASSERT_TRUE(bob && alice);
+  introduce(**alice, **bob);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*alice)->send((*bob)->id(), bytes(300'000, static_cast<std::uint8_t>(i))));
+  ASSERT_TRUE(eventually([&] { return (*bob)->status()->inbox_unread == 5u; }, 10s));
+  auto all = (*bob)->watch(0, 256, 0ms);
+  ASSERT_TRUE(all) << all.err().what();
+  EXPECT_EQ(all->size(), 5u);
+  auto bounded = (*bob)->watch(0, 256, 1'000'000, 0ms);  // 4 x 300 kB reach 1 MB: the batch ends there
+  ASSERT_TRUE(bounded) << bounded.err().what();
+  ASSERT_EQ(bounded->size(), 4u);
+  auto rest = (*bob)->watch(bounded->back().sequence, 256, 1'000'000, 0ms);
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ(rest->front().payload, bytes(300'000, 4));
+  auto one = (*bob)->watch(0, 256, 1, 0ms);  // the first message always comes
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->size(), 1u);
+  // A waiting watcher gets the same bound.
+  auto last = rest->front().sequence;
+  std::thread later([&] {
+    std::this_thread::sleep_for(200ms);
+    for (int i = 0; i < 2; ++i) (void) (*alice)->send((*bob)->id(), bytes(600'000, 9));
+  });
+  auto waited = (*bob)->watch(last, 256, 500'000, 10s);
+  later.join();
+  ASSERT_TRUE(waited) << waited.err().what();
+  EXPECT_EQ(waited->size(), 1u);
 }
