@@ -458,6 +458,16 @@ class Daemon(unittest.TestCase):
             self.assertEqual(json.loads(wf.readline())["result"]["watching"], True)
             self.assertEqual(json.loads(wf.readline())["message"]["message_id"], out["message_id"])
             w.close()
+            # The last request needs no newline: end of input ends it (printf '{...}' | socat - UNIX:...).
+            c = socket.socket(socket.AF_UNIX)
+            c.connect(ev_b["control"])
+            c.settimeout(30)
+            c.sendall(b'{"id": 12, "cmd": "status"}\n{"id": 13, "cmd": "hello"}')
+            c.shutdown(socket.SHUT_WR)
+            answers = [json.loads(line) for line in c.makefile().read().splitlines()]
+            c.close()
+            self.assertEqual([x["id"] for x in answers], [12, 13], answers)
+            self.assertTrue(all(x["ok"] for x in answers), answers)
             self.stop(proc_b)
             self.stop(proc_a)
 

@@ -209,8 +209,10 @@ void server::serve_client(int fd) {
   while (!stopping_) {
     auto n = ::recv(fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    if (!lines.feed(buf, static_cast<std::size_t>(n))) {
+    if (n < 0) return;
+    // End of input ends the last line too: `printf '{...}' | socat - UNIX:...` sends no newline.
+    const bool eof = n == 0;
+    if (!(eof ? lines.feed("\n", 1) : lines.feed(buf, static_cast<std::size_t>(n)))) {
       write_line(fd, error_response(nullptr, error{errc::frame_too_large, "request line longer than " +
                                                                            std::to_string(max_line_bytes) + " bytes"}));
       return;
@@ -247,6 +249,7 @@ void server::serve_client(int fd) {
         return;
       }
     }
+    if (eof) return;
   }
 }
 
