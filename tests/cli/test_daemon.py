@@ -358,36 +358,50 @@ class Daemon(unittest.TestCase):
             proc, ev = self.start(a)
             self.assertGreater(len(ev["control"]), 107)
             self.assertEqual(json.loads(aqua(a, "status", "--json"))["peer_id"], ev["peer_id"])
-            # 64 clients at once are served; the 65th is told why it is not.
-            held = []
-            for _ in range(64):
+            # 64 clients at once are served.
+            def client():
                 c = socket.socket(socket.AF_UNIX)
                 c.connect(f"/proc/self/fd/{os.open(a, os.O_PATH)}/control.sock")
                 c.settimeout(30)
+                return c
+            held = []
+            for _ in range(64):
+                c = client()
                 c.sendall(b'{"id":1,"cmd":"hello"}\n')
                 self.assertIn(b'"ok":true', c.recv(4096))
                 held.append(c)
-            full = subprocess.run([AQUA, "--dir", a, "status"], capture_output=True, text=True, timeout=60)
-            self.assertEqual(full.returncode, 1, full.stderr)
-            self.assertIn("too many clients (64)", full.stderr)
-            # Clients waiting for messages (up to a day) do not hold up SIGTERM.
-            for c in held[:3]:
-                c.sendall(b'{"id":2,"cmd":"receive","timeout_ms":86400000}\n')
-            for c in held[4:]:
-                c.close()
-            # ...nor does one that sends requests and never reads the answers (its thread blocks writing them).
+            # One sends requests and never reads the answers (its thread blocks writing them): busy, not idle.
             held[3].setblocking(False)
             try:
                 for _ in range(20000):
                     held[3].send(b'{"id":3,"cmd":"status"}\n' * 64)
             except BlockingIOError:
                 pass
+            # A 65th client takes the place of the one idle the longest (a second at least), which is told why.
+            time.sleep(1.2)
+            self.assertEqual(json.loads(aqua(a, "status", "--json"))["peer_id"], ev["peer_id"])
+            note = json.loads(held[0].makefile().readline())
+            self.assertEqual(note["error"]["code"], "would_block", note)
+            self.assertIn("idle, for a new client (at most 64 connections)", note["error"]["message"])
+            self.assertEqual(held[0].recv(4096), b"")
+            held[0].close()
+            # With none idle, the 65th is refused and told why. Clients waiting for messages (up to a day) are busy.
+            waiting = held[1:3] + held[4:] + [client()]
+            for c in waiting:
+                c.sendall(b'{"id":2,"cmd":"receive","timeout_ms":86400000}\n')
+            time.sleep(0.3)
+            full = subprocess.run([AQUA, "--dir", a, "status"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(full.returncode, 1, full.stderr)
+            self.assertIn("too many clients (64)", full.stderr)
+            for c in waiting[2:]:
+                c.close()
+            # Clients waiting for messages do not hold up SIGTERM, nor does the one that never reads its answers.
             time.sleep(0.5)
             t0 = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=60), 0)
             self.assertLess(time.monotonic() - t0, 5, "the daemon waited for its clients' receive timeouts")
-            for c in held[:3]:  # each waiting receive is answered, as control.md says
+            for c in waiting[:2]:  # each waiting receive is answered, as control.md says
                 answer = json.loads(c.makefile().readline())
                 self.assertEqual((answer["id"], answer["error"]["code"]), (2, "not_running"), answer)
                 c.close()

@@ -36,6 +36,11 @@ bool write_line(int fd, const nlohmann::json& j) {
   return write_all(fd, detail::json_text(j) + "\n");
 }
 
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
 // Answers a client we will not serve, then closes: after reading what it
 // sent (briefly), since closing a unix socket with unread data resets the
 // connection and the client would lose the answer.
@@ -173,15 +178,16 @@ void server::accept_loop() {
         ++it;
       }
     }
-    if (clients_.size() >= opts_.max_clients) {
+    if (clients_.size() >= opts_.max_clients && !evict_idlest()) {
       refuse(fd, error{errc::would_block, "control socket: too many clients (" + std::to_string(opts_.max_clients) +
                                               "); try again when others have finished"});
       continue;
     }
     auto& c = clients_.emplace_back();
     c.fd = fd;
+    c.idle_since_ms = steady_ms();
     c.thread = std::thread([this, &c] {
-      serve_client(c.fd);
+      serve_client(c);
       std::lock_guard done_lock(clients_mutex_);  // stop() must never shut down a reused fd number
       ::close(c.fd);
       c.fd = -1;
@@ -202,7 +208,31 @@ bool client_gone(int fd) {
 
 } // namespace
 
-void server::serve_client(int fd) {
+// A connection that sends nothing must not keep others out for ever: once max_clients are connected, the one idle
+// the longest (evict_idle_after_ms at least) is told so and closed. Only an idle one: a request in hand, a waiting
+// receive or a watch is never cut. With the mutex held (its thread closes the fd under it).
+bool server::evict_idlest() {
+  const auto now = steady_ms();
+  client* victim = nullptr;
+  for (auto& c : clients_)
+    if (!c.done && c.fd >= 0 && c.state == client::idle && now - c.idle_since_ms >= opts_.evict_idle_after_ms &&
+        (!victim || c.idle_since_ms < victim->idle_since_ms))
+      victim = &c;
+  int expected = client::idle;
+  if (!victim || !victim->state.compare_exchange_strong(expected, client::evicted)) return false;
+  const auto note = detail::json_text(error_response(
+                      nullptr, error{errc::would_block, "control socket: closed after " +
+                                                          std::to_string((now - victim->idle_since_ms) / 1000) +
+                                                          " s idle, for a new client (at most " +
+                                                          std::to_string(opts_.max_clients) + " connections)"})) +
+                    "\n";
+  (void) ::send(victim->fd, note.data(), note.size(), MSG_NOSIGNAL | MSG_DONTWAIT);  // best effort: it is idle
+  ::shutdown(victim->fd, SHUT_RDWR);
+  return true;
+}
+
+void server::serve_client(client& c) {
+  const int fd = c.fd;
   line_splitter lines(max_line_bytes);
   char buf[65536];
   std::string line;
@@ -210,6 +240,8 @@ void server::serve_client(int fd) {
     auto n = ::recv(fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return;
+    int expected = client::idle;
+    if (!c.state.compare_exchange_strong(expected, client::busy)) return;  // evicted while it was idle
     // End of input ends the last line too: `printf '{...}' | socat - UNIX:...` sends no newline.
     const bool eof = n == 0;
     if (!(eof ? lines.feed("\n", 1) : lines.feed(buf, static_cast<std::size_t>(n)))) {
@@ -250,6 +282,8 @@ void server::serve_client(int fd) {
       }
     }
     if (eof) return;
+    c.idle_since_ms = steady_ms();
+    c.state = client::idle;
   }
 }
 

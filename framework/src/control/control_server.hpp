@@ -28,6 +28,9 @@ static_assert(list_page_bytes <= max_line_bytes / 2, "an inbox.list page must fi
 
 struct server_options {
   std::size_t max_clients = 64;
+  // With max_clients connected, a new client takes the place of the one idle
+  // the longest (no request being answered, not watching) for at least this long.
+  std::int64_t evict_idle_after_ms = 1000;
 };
 
 class server {
@@ -44,7 +47,9 @@ class server {
  private:
   server(node& n, std::filesystem::path data_dir) : handler_(n, data_dir, &stopping_) {}
   void accept_loop();
-  void serve_client(int fd);
+  struct client;
+  void serve_client(client& c);
+  bool evict_idlest();  // with clients_mutex_ held
   void stream_watch(int fd, std::uint64_t after, const nlohmann::json& id);
   void give_back_unsent(const nlohmann::json& req, const nlohmann::json& response);
   bool all_clients_done();
@@ -58,9 +63,12 @@ class server {
   std::thread acceptor_;
   std::mutex clients_mutex_;
   struct client {
+    enum : int { idle, busy, evicted };
     int fd;
     std::thread thread;
     std::atomic<bool> done{false};
+    std::atomic<int> state{idle};  // busy while it has requests in hand or watches; evicted: ours to close
+    std::atomic<std::int64_t> idle_since_ms{0};
   };
   std::list<client> clients_;
 };
