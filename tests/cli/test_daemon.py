@@ -344,6 +344,18 @@ class Daemon(unittest.TestCase):
                         self.assertEqual(resp["id"], n)
                         if not resp["ok"]:
                             self.assertTrue(resp["error"]["code"] and resp["error"]["message"], resp)
+            # A repeated key is refused, not resolved to its last value (a wrapper checking the first "cmd" or
+            # "who" would be bypassed), also inside an argument; a number id that cannot be echoed exactly too.
+            for line, needle in ((b'{"id":1,"cmd":"hello","cmd":"status"}', "repeats the key 'cmd'"),
+                                 (b'{"id":1,"cmd":"contacts.show","who":"a","who":"b"}', "repeats the key 'who'"),
+                                 (b'{"id":{"k":1,"k":2},"cmd":"hello"}', "repeats the key 'k'"),
+                                 (b'{"id":123456789012345678901234567890,"cmd":"hello"}', "integer of at most 64 bits"),
+                                 (b'{"id":1.5,"cmd":"hello"}', "integer of at most 64 bits")):
+                resp = ask(line)
+                self.assertEqual((resp["id"], resp["ok"], resp["error"]["code"]), (None, False, "invalid_argument"), line)
+                self.assertIn(needle, resp["error"]["message"], line)
+            for good_id in (18446744073709551615, -9223372036854775808, "x" * 100, [1, "a"], None):
+                self.assertEqual(ask(json.dumps({"id": good_id, "cmd": "hello"}).encode())["id"], good_id)
             self.assertEqual(ask(b'{"id":"last","cmd":"hello"}')["result"]["protocol"], 1)
             reader.close()
             sock.close()

@@ -155,8 +155,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   for (const auto& line : got) {
     if (line.empty()) continue;  // the server skips blank lines
-    auto req = json::parse(line, nullptr, false);
-    if (req.is_discarded()) continue;  // answered "not valid JSON" by the server itself
+    auto parsed = aqua::control::parse_request(line);
+    // Refused by the server itself (not JSON, too deep, a repeated key, an inexact number id): invalid_argument.
+    if (!parsed) {
+      AQUA_FUZZ_CHECK(parsed.err().code() == aqua::errc::invalid_argument && !parsed.err().message().empty());
+      continue;
+    }
+    auto& req = *parsed;
     bound_waits(req);
     auto cmd = req.is_object() ? req.find("cmd") : req.end();
     if (cmd != req.end() && cmd->is_string() && *cmd == "watch") {  // the server streams; only its start is parsed

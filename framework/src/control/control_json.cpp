@@ -1,5 +1,7 @@
 #include "control/control_json.hpp"
 
+#include <algorithm>
+
 #include "core/utf8.hpp"
 
 namespace aqua::control {
@@ -112,6 +114,37 @@ nlohmann::json error_json(const error& e) {
 
 nlohmann::json request_id(const nlohmann::json& request) {
   return request.is_object() && request.contains("id") ? request["id"] : nlohmann::json();
+}
+
+result<nlohmann::json> parse_request(std::string_view line) {
+  if (nests_deeper_than(line, max_request_depth))
+    return error{errc::invalid_argument,
+                 "request nests arrays/objects deeper than " + std::to_string(max_request_depth) + " levels"};
+  std::vector<std::vector<std::string>> keys;  // per open object: the keys seen so far (objects are small)
+  std::string repeated;
+  auto check = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    using ev_t = nlohmann::json::parse_event_t;
+    if (ev == ev_t::object_start) keys.emplace_back();
+    if (ev == ev_t::object_end && !keys.empty()) keys.pop_back();
+    if (ev == ev_t::key && !keys.empty() && parsed.is_string()) {
+      const auto& k = parsed.get_ref<const std::string&>();
+      auto& seen = keys.back();
+      if (std::find(seen.begin(), seen.end(), k) != seen.end()) {
+        if (repeated.empty()) repeated = k;
+      } else if (seen.size() < 4096) {
+        seen.push_back(k);
+      }
+    }
+    return true;
+  };
+  auto req = nlohmann::json::parse(line, check, false);
+  if (req.is_discarded()) return error{errc::invalid_argument, "request is not valid JSON"};
+  if (!repeated.empty())
+    return error{errc::invalid_argument, "request repeats the key " + (repeated.size() <= 64 ? "'" + repeated + "'"
+                                                                       : "of " + std::to_string(repeated.size()) + " bytes")};
+  if (auto id = req.is_object() ? req.find("id") : req.end(); id != req.end() && id->is_number_float())
+    return error{errc::invalid_argument, "a number id must be an integer of at most 64 bits (or use a string)"};
+  return req;
 }
 
 bool nests_deeper_than(std::string_view text, std::size_t limit) {

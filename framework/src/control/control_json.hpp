@@ -36,5 +36,9 @@ nlohmann::json error_response(const nlohmann::json& id, const error& e);
 // recursed once per level and overflowed the client thread's stack.
 inline constexpr std::size_t max_request_depth = 64;
 bool nests_deeper_than(std::string_view text, std::size_t limit);
+// One request line as JSON, or invalid_argument: not valid JSON, nested deeper than max_request_depth, a key
+// repeated in one object (a wrapper that checks the first "cmd" must not be bypassed by a second), or a number
+// "id" that is not an integer of at most 64 bits (it could not be echoed exactly). A refused request's id is null.
+result<nlohmann::json> parse_request(std::string_view line);
 
 } // namespace aqua::control

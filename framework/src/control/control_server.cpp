@@ -251,19 +251,12 @@ void server::serve_client(client& c) {
     }
     while (lines.next(line)) {
       if (line.empty()) continue;
-      if (nests_deeper_than(line, max_request_depth)) {
-        if (!write_line(fd, error_response(nullptr, error{errc::invalid_argument,
-                                                          "request nests arrays/objects deeper than " +
-                                                              std::to_string(max_request_depth) + " levels"})))
-          return;
+      auto parsed = parse_request(line);
+      if (!parsed) {
+        if (!write_line(fd, error_response(nullptr, parsed.err()))) return;
         continue;
       }
-      auto req = nlohmann::json::parse(line, nullptr, false);
-      if (req.is_discarded()) {
-        if (!write_line(fd, error_response(nullptr, error{errc::invalid_argument, "request is not valid JSON"})))
-          return;
-        continue;
-      }
+      auto& req = *parsed;
       auto cmd = req.is_object() ? req.find("cmd") : req.end();
       if (cmd != req.end() && cmd->is_string() && *cmd == "watch") {
         auto after = handler_.watch_start(req);
