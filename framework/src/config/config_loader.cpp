@@ -56,7 +56,7 @@ void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::pat
     if (auto why = node_name_problem(cfg.name); !why.empty()) w.fail(errc::config_bad_value, c, path + ".name", why);
   }
   if (auto c = w.child(n, path, "data_dir", false); c.IsDefined())
-    cfg.data_dir = resolve(base, w.as_string(c, path + ".data_dir"));
+    cfg.data_dir = resolve(base, w.as_path(c, path + ".data_dir"));
   if (auto c = w.child(n, path, "log_level", false); c.IsDefined()) {
     cfg.log_level = w.as_string(c, path + ".log_level");
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
@@ -66,8 +66,11 @@ void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::pat
   }
   if (auto c = w.child(n, path, "worker_threads", false); c.IsDefined())
     cfg.worker_threads = w.as_uint(c, path + ".worker_threads", 0, 64);
-  if (auto c = w.child(n, path, "plugin_path", false); c.IsDefined())
-    for (auto& p : w.as_string_list(c, path + ".plugin_path")) cfg.plugin_path.push_back(resolve(base, p));
+  if (auto c = w.child(n, path, "plugin_path", false); c.IsDefined()) {
+    (void) w.as_string_list(c, path + ".plugin_path");  // a list of strings
+    for (std::size_t i = 0; i < c.size(); ++i)
+      cfg.plugin_path.push_back(resolve(base, w.as_path(c[i], yaml_walker::index(path + ".plugin_path", i))));
+  }
 }
 
 void parse_routes(const yaml_walker& w, const YAML::Node& list, const std::string& path, routing_config& rc) {
@@ -182,7 +185,7 @@ void parse_components(const yaml_walker& w, const YAML::Node& n, const fs::path&
   };
   if (auto c = section("identity", {"key_file"}); c.IsMap())
     if (auto k = w.child(c, path + ".identity", "key_file", false); k.IsDefined())
-      cfg.identity.key_file = resolve(cfg.data_dir, w.as_string(k, path + ".identity.key_file"));
+      cfg.identity.key_file = resolve(cfg.data_dir, w.as_path(k, path + ".identity.key_file"));
   if (auto c = section("crypto", {"max_frame_bytes", "unknown_senders", "default_ttl_s", "card_validity_days"});
       c.IsMap()) {
     const std::string cp = path + ".crypto";
@@ -342,7 +345,7 @@ void parse_agent_directory(const yaml_walker& w, const YAML::Node& n, const fs::
   const std::string path = "agent_directory";
   w.check_keys(n, path, {"path", "require", "wait_s"});
   auto p = w.child(n, path, "path", true);
-  cfg.agent_directory.path = resolve(base, w.as_string(p, path + ".path"));
+  cfg.agent_directory.path = resolve(base, w.as_path(p, path + ".path"));
   if (auto c = w.child(n, path, "require", false); c.IsDefined()) {
     cfg.agent_directory.require = w.as_string_list(c, path + ".require");
     for (std::size_t i = 0; i < cfg.agent_directory.require.size(); ++i)

@@ -70,6 +70,16 @@ std::string yaml_walker::as_string(const YAML::Node& n, const std::string& path)
   return n.Scalar();
 }
 
+std::string yaml_walker::as_path(const YAML::Node& n, const std::string& path) const {
+  auto s = as_string(n, path);
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f)
+      fail(errc::config_bad_value, n, path,
+           "a path must not contain control characters (found byte " + std::to_string(c) +
+             (c == 0 ? ", a NUL" : c == '\n' ? ", a newline" : "") + ")");
+  return s;
+}
+
 bool yaml_walker::as_bool(const YAML::Node& n, const std::string& path) const {
   if (n.IsScalar()) {
     const auto& s = n.Scalar();

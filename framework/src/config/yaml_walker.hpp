@@ -34,6 +34,9 @@ class yaml_walker {
   YAML::Node child(const YAML::Node& map, const std::string& path, const char* key, bool required) const;
 
   std::string as_string(const YAML::Node& n, const std::string& path) const;
+  // A file system path: a string without control characters (a NUL would cut the path short where the OS
+  // reads it, and a newline or an escape garbles every message that names it): config_bad_value.
+  std::string as_path(const YAML::Node& n, const std::string& path) const;
   bool as_bool(const YAML::Node& n, const std::string& path) const;
   std::uint32_t as_uint(const YAML::Node& n, const std::string& path, std::uint32_t min, std::uint32_t max) const;
   std::uint64_t as_uint64(const YAML::Node& n, const std::string& path, std::uint64_t min, std::uint64_t max) const;

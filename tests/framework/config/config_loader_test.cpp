@@ -368,3 +368,19 @@ TEST(config, an_agent_cannot_take_the_node_name) {
   auto fine = parse(std::string("node: {name: data}\n") + minimal + "agents:\n  - {plugin: data, name: data2}\n");
   ASSERT_TRUE(fine) << fine.err().what();
 }
+
+TEST(config, a_path_with_a_control_character_is_refused_where_it_stands) {
+  // A NUL cut the data dir short where the OS read it ("d\0evil" was the key file of "d"), and config check
+  // showed it as "d evil"; a newline garbled every message naming it.
+  expect_error(std::string("node: {data_dir: \"d\\0evil\"}\n") + minimal, errc::config_bad_value, "1:18: node.data_dir:",
+               "a path must not contain control characters (found byte 0, a NUL)");
+  expect_error(std::string("node: {data_dir: \"d\\nx\"}\n") + minimal, errc::config_bad_value, "1:18: node.data_dir:",
+               "found byte 10, a newline");
+  expect_error(std::string("node: {plugin_path: [ok, \"p\\x1b[2J\"]}\n") + minimal, errc::config_bad_value,
+               "1:26: node.plugin_path[1]:", "found byte 27");
+  expect_error(std::string("node: {}\ncomponents:\n  identity: {key_file: \"k\\tey\"}\ntransports: []\n"),
+               errc::config_bad_value, "3:24: components.identity.key_file:", "found byte 9");
+  auto fine = parse(std::string("node: {data_dir: \"d \\u00e9vil\", plugin_path: [a b]}\n") + minimal);
+  ASSERT_TRUE(fine) << fine.err().what();
+  EXPECT_EQ(fine->data_dir, std::filesystem::path("/base/d \u00e9vil"));
+}
