@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace aqua {
@@ -153,14 +154,22 @@ result<keypair> read_key_file(const fs::path& file) {
   std::ifstream in(file);
   if (!in) return io_error("cannot open secret key", file);
   std::string line;
-  int lineno = 0;
+  int lineno = 0, key_line = 0;
+  std::optional<keypair> found;
+  // One key line; comments and blank lines around it. Anything else after it (a second key, trailing garbage)
+  // is refused: which key the file holds must not depend on which line a reader takes.
   while (std::getline(in, line)) {
     ++lineno;
-    if (line.empty() || line[0] == '#') continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') continue;
+    auto where = "secret key '" + file.string() + "' line " + std::to_string(lineno) + ": ";
+    if (found) {
+      sodium_memzero(line.data(), line.size());
+      return error{errc::bad_key_file, where + "unexpected text after the key (line " + std::to_string(key_line) +
+                                         "): a key file holds one key line"};
+    }
     std::istringstream ls(line);
     std::string header, hex, extra;
     ls >> header >> hex >> extra;
-    auto where = "secret key '" + file.string() + "' line " + std::to_string(lineno) + ": ";
     if (header != key_header)
       return error{errc::bad_key_file, where + "expected '" + std::string(key_header) + " <64 hex digits>'"};
     if (!extra.empty()) return error{errc::bad_key_file, where + "unexpected text after the key"};
@@ -172,9 +181,12 @@ result<keypair> read_key_file(const fs::path& file) {
     if (!seed) return error{errc::bad_key_file, where + seed.err().message()};
     auto kp = keypair::from_seed(*seed);
     sodium_memzero(seed->data(), seed->size());
-    return kp;
+    if (!kp) return kp.err();
+    found.emplace(std::move(*kp));
+    key_line = lineno;
   }
-  return error{errc::bad_key_file, "secret key '" + file.string() + "' holds no key line"};
+  if (!found) return error{errc::bad_key_file, "secret key '" + file.string() + "' holds no key line"};
+  return std::move(*found);
 }
 
 } // namespace aqua

@@ -82,6 +82,10 @@ TEST(key_store, rejects_malformed_key_files_precisely) {
     {"aqua-ed25519-seed-v1 abcd\n", "64 hex digits, got 4"},
     {"aqua-ed25519-seed-v1 " + std::string(64, 'g') + "\n", "invalid hex character"},
     {"aqua-ed25519-seed-v1 " + std::string(64, 'a') + " extra\n", "unexpected text"},
+    // Which key a file holds must not depend on which line a reader takes: one key line only.
+    {"aqua-ed25519-seed-v1 " + std::string(64, 'a') + "\naqua-ed25519-seed-v1 " + std::string(64, 'b') + "\n",
+     "line 2: unexpected text after the key (line 1): a key file holds one key line"},
+    {"aqua-ed25519-seed-v1 " + std::string(64, 'a') + "\n" + std::string(10, '\0'), "line 2: unexpected text after"},
   };
   for (auto& c : cases) {
     ASSERT_TRUE(write_file_atomic(file, c.content, 0600));
@@ -90,6 +94,14 @@ TEST(key_store, rejects_malformed_key_files_precisely) {
     EXPECT_EQ(r.err().code(), errc::bad_key_file) << c.content;
     EXPECT_NE(r.err().message().find(c.expect), std::string::npos) << r.err().message();
   }
+}
+
+TEST(key_store, comments_and_blank_lines_around_the_key_line_are_fine) {
+  test::temp_dir tmp("ks");
+  auto file = tmp.path() / key_file_name;
+  ASSERT_TRUE(write_file_atomic(file, "# mine\n\naqua-ed25519-seed-v1 " + std::string(64, 'a') + "\n  \n# end\n\r\n", 0600));
+  auto r = read_key_file(file);
+  ASSERT_TRUE(r) << r.err().what();
 }
 
 TEST(key_store, missing_key_says_to_run_init) {
