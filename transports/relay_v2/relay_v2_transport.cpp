@@ -9,9 +9,10 @@
 //   relays           comma-separated /ip4/A/tcp/P/p2p/RELAY addresses to reserve on
 //   max_frame_bytes  largest frame (default 4 MiB)
 //   queue_bytes      bytes queued per connection each way (default 8 MiB)
-//   listen_timeout_ms how long listen() waits for a reservation (default 10000)
+//   listen_timeout_ms how long listen() waits for a reservation before going on without one (default 10000)
 
 #include <aqua/plugin.hpp>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <deque>
@@ -193,11 +194,19 @@ class relay_v2_transport : public transport {
         if (relay.empty() || a.rfind(relay + "/p2p-circuit/", 0) == 0) return a;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    // No reservation yet (the relay is down or restarting, the network not up yet): the node starts anyway and
+    // the client keeps reserving in the background (every 5 s), as it does when a reservation is lost later. The
+    // address is the one the reservation will have; until then peers that dial it are refused by the relay and
+    // leave their mail on its mailbox, which we fetch once connected.
     std::string why;
     for (const auto& s : rc_->status())
-      if (relay.empty() || s.relay == relay) why += (why.empty() ? "" : "; ") + s.relay + ": " + s.last_error;
-    return error{errc::timeout, "relay_v2: no reservation for " + address + " after " +
-                                    std::to_string(lim_.listen_timeout_ms) + " ms (" + why + ")"};
+      if (relay.empty() || s.relay == relay)
+        why += (why.empty() ? "" : "; ") + s.relay + ": " + (s.last_error.empty() ? "still connecting" : s.last_error);
+    const std::string first = relay.empty() ? lim_.relays.front() : relay;
+    spdlog::warn("relay_v2: no reservation for {} after {} ms ({}); going on without one and reserving in the "
+                 "background: peers reach this node through {} once the reservation is made",
+                 address, lim_.listen_timeout_ms, why, first);
+    return first + "/p2p-circuit/p2p/" + host_->local_peer().str();
   }
 
   result<std::shared_ptr<connection>> dial(const std::string& address) override {
