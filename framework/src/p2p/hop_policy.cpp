@@ -51,13 +51,15 @@ outcome<reservation_grant> hop_policy::reserve(const peer_id& peer, std::string_
   const std::size_t others = reservations_.size() - (refresh ? 1 : 0);
   if (others >= config_.max_reservations)
     return refuse(status::reservation_refused,
-                  "the relay holds its maximum of " + std::to_string(config_.max_reservations) + " reservations");
+                  "the relay holds its maximum of " + std::to_string(config_.max_reservations) +
+                    " reservations (max_reservations)");
   auto bucket = per_ip_.find(ip);
   std::size_t same_ip = bucket == per_ip_.end() ? 0 : bucket->second;
   if (refresh && existing->second.ip == ip) --same_ip;
   if (same_ip >= config_.max_reservations_per_ip)
     return refuse(status::reservation_refused, "IP '" + std::string(ip) + "' already holds the maximum of " +
-                                                   std::to_string(config_.max_reservations_per_ip) + " reservations");
+                                                   std::to_string(config_.max_reservations_per_ip) +
+                                                   " reservations (max_reservations_per_ip)");
 
   if (refresh) drop(existing);
   const std::int64_t expire_ms = now_ms + config_.reservation_ttl_ms;

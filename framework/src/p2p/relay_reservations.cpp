@@ -131,7 +131,8 @@ void relay_client::relay_failed(std::size_t i, const std::string& why, std::int6
 void relay_client::on_reserved(std::size_t i, const relay::hop_message& m) {
   auto& r = relays_[i];
   if (m.type != relay::hop_message::kind::status || m.status != relay::status::ok || !m.reservation)
-    return relay_failed(i, "reservation refused: " + relay::to_string(m.status.value_or(relay::status::unused)));
+    return relay_failed(i, "reservation refused: " + relay::to_string(m.status.value_or(relay::status::unused)) +
+                             " (the relay's log says why, e.g. one of its limits: max_reservations_per_ip)");
   const auto now_ms = env_->now_unix_ms();
   if (!m.reservation->voucher.empty()) {
     auto v = open_voucher(m.reservation->voucher, r.ep.id, now_ms);

@@ -298,7 +298,11 @@ void relay_server::answer_hop(skey k, relay::status code, const std::string& why
 void relay_server::on_reserve(skey k, const peer_conn& pc) {
   const auto now = env_->now_unix_ms();
   auto g = policy_.reserve(pc.peer, pc.ip, now, pc.relayed);
-  if (!g) return answer_hop(k, g.code(), g.reason());
+  if (!g) {
+    // The wire has no room for a reason: the operator learns it here (which limit, and its setting).
+    warn_limited(refused_log_, now, "relay: {} ({}){}", g.reason(), relay::to_string(g.code()));
+    return answer_hop(k, g.code(), g.reason());
+  }
   reservation_conn_[pc.peer] = k.first;
   relay::reservation r;
   r.expire = g->expire_s;

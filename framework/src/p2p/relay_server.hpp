@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "core/log_limit.hpp"
 #include "p2p/hop_policy.hpp"
 #include "p2p/relay_messages.hpp"
 #include "p2p/stream_service.hpp"
@@ -173,6 +174,7 @@ class relay_server {
   bool started_ = false;
   std::vector<std::function<void()>> pending_ticks_;  // every() before start()
   relay_server_stats counters_;  // the counters; addresses, connections and hop filled by stats()
+  log_limit refused_log_{5, 10000};  // refused reservations: the client only learns RESERVATION_REFUSED
 };
 
 // "/ip4/A/tcp/P" -> (A, P); bad_address otherwise.

@@ -82,6 +82,9 @@ TEST(hop_policy, a_refused_refresh_keeps_the_existing_reservation) {
   ASSERT_TRUE(p.reserve(id_of(2), "192.0.2.2", t0));
   auto r = p.reserve(id_of(1), "192.0.2.2", t0 + 5);
   ASSERT_FALSE(r);
+  // The wire only says RESERVATION_REFUSED: the relay logs this reason, which names the setting to raise.
+  EXPECT_NE(r.reason().find("IP '192.0.2.2' already holds the maximum of 1 reservations (max_reservations_per_ip)"),
+            std::string::npos) << r.reason();
   EXPECT_TRUE(p.has_reservation(id_of(1), t0 + 5));
   EXPECT_FALSE(p.has_reservation(id_of(1), t0 + hour));
 }
