@@ -161,6 +161,11 @@ class Relay(unittest.TestCase):
             for key in ("data_dir", "card", "running", "peer_id", "listen", "relay"):
                 self.assertIn(key, doc)
             self.assertIn(f"relay server: {relay_addr} (2 reservations", aqua(r, "doctor").stdout)
+            # A relay client's doctor: each relay, its state, and when the reservation expires (a number, seconds).
+            rel_a = json.loads(aqua(a, "doctor", "--json").stdout)["relays"]
+            self.assertEqual([(x["relay"], x["state"]) for x in rel_a], [(relay_addr, "reserved")], rel_a)
+            self.assertIsInstance(rel_a[0]["expires_unix_s"], int, rel_a)
+            self.assertGreater(rel_a[0]["expires_unix_s"], time.time())
             # The relay_v2 plugin's self-test through this relay: reserve, dial itself, frames both ways (it sent
             # before the circuit was open and failed with would_block until 2026-11-27).
             p = aqua(r, "plugin", "check", "relay_v2", "--listen", f"{relay_addr}/p2p-circuit", "--json")

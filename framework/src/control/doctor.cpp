@@ -79,7 +79,15 @@ result<nlohmann::json> doctor_report(node& n, const std::optional<peer_id>& peer
     auto prefix = "relay " + r["relay"].get<std::string>() + " ";
     for (auto& t : st->transports)
       for (auto& [k, v] : t.details)
-        if (k.rfind(prefix, 0) == 0) r[k.substr(prefix.size())] = v;
+        if (k.rfind(prefix, 0) == 0) {
+          // Transports report text; a time in seconds is a number here, as every other time in the report.
+          const auto field = k.substr(prefix.size());
+          if (field.size() > 7 && field.compare(field.size() - 7, 7, "_unix_s") == 0 && !v.empty() &&
+              v.find_first_not_of("0123456789") == std::string::npos && v.size() <= 19)
+            r[field] = std::stoull(v);
+          else
+            r[field] = v;
+        }
   }
   out["relays"] = relays;
   auto nat = guess_nat(observed, local);
