@@ -5,6 +5,14 @@
 #include <utility>
 
 namespace aqua::p2p {
+
+namespace {
+// A Noise failure, named as such once: the core's own messages already start with "noise: ".
+error noise_error(const error& e) {
+  return e.message().rfind("noise: ", 0) == 0 ? e : error{e.code(), "noise: " + e.message()};
+}
+} // namespace
+
 namespace {
 
 // Feeds the current connection-level negotiation; returns its output.
@@ -72,7 +80,7 @@ result<void> p2p_connection::on_data(bytes_view in) {
   }
   if (auto r = noise_->on_data(in); !r) {
     // would_block cannot happen: plaintext is drained after every frame batch.
-    return fail(error{r.err().code(), "noise: " + r.err().message()});
+    return fail(noise_error(r.err()));
   }
   return pump_plaintext();
 }
@@ -94,7 +102,7 @@ result<void> p2p_connection::start_noise(bytes leftover) {
   // Queued by noise_stream until the handshake completes.
   if (auto r = noise_->send(hello); !r) return fail(r.err());
   if (leftover.empty()) return ok();
-  if (auto r = noise_->on_data(leftover); !r) return fail(error{r.err().code(), "noise: " + r.err().message()});
+  if (auto r = noise_->on_data(leftover); !r) return fail(noise_error(r.err()));
   return pump_plaintext();
 }
 

@@ -88,6 +88,7 @@ TEST(P2pConnection, RefusesWrongExpectedPeer) {
   p.run();
   ASSERT_TRUE(p.sa.err);
   EXPECT_EQ(p.sa.err->code(), errc::wrong_recipient);
+  EXPECT_EQ(p.sa.err->message().rfind("noise: dialled ", 0), 0u) << p.sa.err->message();  // "noise: " once
   EXPECT_TRUE(p.a.failed());
   EXPECT_FALSE(p.b.established());
 }
