@@ -389,7 +389,9 @@ int print_outbox(const global_options& g, nlohmann::json& list, const control::a
       std::cout << ", expires " << utc_time(m.value("expires_ms", std::int64_t(0)));
     std::cout << ", " << attempts << (attempts == 1 ? " attempt" : " attempts") << "\n";
     if (auto e = m.find("last_error"); e != m.end() && e->is_string() && !e->get<std::string>().empty())
-      std::cout << (state == "expired" ? "  last error: " : "  last attempt failed: ")
+      // Not always a failure: an attempt that got through says where the message is (a relay's mailbox) or that
+      // it is not acknowledged yet.
+      std::cout << (state == "expired" ? "  last error: " : "  last attempt: ")
                 << terminal_text(e->get<std::string>()) << "\n";
   }
   return exit_ok;

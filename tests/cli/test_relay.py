@@ -194,6 +194,11 @@ class Relay(unittest.TestCase):
             while time.time() < deadline and json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"] < deposited + 2:
                 time.sleep(0.2)
             self.assertGreaterEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_deposited"], deposited + 2)
+            # The sender's outbox says where the message is: on the relay's mailbox, not only in its own outbox.
+            away = [m for m in json.loads(aqua(a, "outbox", "list", "--json").stdout)["messages"] if m["state"] == "sent"]
+            self.assertEqual(len(away), 1, away)
+            self.assertIn(f"held on the mailbox of relay {relay_addr} (attempt ", away[0]["last_error"])
+            self.assertIn(f"last attempt: held on the mailbox of relay {relay_addr}", aqua(a, "outbox", "list").stdout)
             # The relay's status shows what its mailbox holds.
             mb = json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]
             self.assertTrue(mb["serving"])
@@ -282,7 +287,7 @@ class Relay(unittest.TestCase):
             # (the relay_v2 transport used to take frames before the circuit opened, so a retry over the
             # circuit read as "sent" and the next line's last error vanished).
             self.assertEqual(json.loads(aqua(a, "status", "--json").stdout)["frames_sent"], 0)
-            self.assertIn("last attempt failed: connection_refused: cannot reach", aqua(a, "outbox", "list").stdout)
+            self.assertIn("last attempt: connection_refused: cannot reach", aqua(a, "outbox", "list").stdout)
             # With the relay gone, alice's reservation is gone: status lists no circuit address any more (it kept
             # the one from the start until 2026-11-27).
             circuit = f"{relay_addr}/p2p-circuit/p2p/"

@@ -93,6 +93,7 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     return;
   }
   if (!st.in_flight.insert(id).second) return;
+  // `why`: why it failed; when sent, the relay whose mailbox holds it (empty: a connection took it).
   auto after = [self, id](bool sent, const std::string& why) {
     auto& s = self->state;
     s.in_flight.erase(id);
@@ -106,7 +107,11 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     // A retry that got through still says why the message is not delivered yet: transports take frames for a
     // peer that is gone (ZeroMQ queues them, a relay mailbox holds them) and only the ack tells.
     std::string note = sent ? std::string() : why;
-    if (sent && cur->attempts >= 1)
+    if (sent && !why.empty())
+      note = "held on the mailbox of " + (why.rfind('/', 0) == 0 ? "relay " + why : why) + " (attempt " +
+             std::to_string(cur->attempts + 1) + "): it hands the message over when " + cur->recipient +
+             " checks in; not acknowledged yet";
+    else if (sent && cur->attempts >= 1)
       note = "not acknowledged after " + std::to_string(cur->attempts + 1) +
              " attempts, each handed to a connection (perhaps still connecting) or a relay mailbox: the peer may be "
              "offline, or its address taken by another node ('aqua doctor " + cur->recipient + "' shows why the "
@@ -125,7 +130,8 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     arm_timer(self);
   };
   self->request(st.routing, caf::infinite, transmit_atom::value, rec->recipient, rec->envelope, true)
-    .then([after](bool) { after(true, {}); }, [after](const caf::error& e) { after(false, from_caf(e).what()); });
+    .then([after](const std::string& held_by) { after(true, held_by); },
+          [after](const caf::error& e) { after(false, from_caf(e).what()); });
 }
 
 void flush_sent(mailbox_actor_t* self, std::function<void(const result<void>&)> done) {
@@ -211,7 +217,7 @@ void flush_acks(mailbox_actor_t* self, const std::string& peer) {
         persist(self, std::move(b), [=](const result<void>& r) {
           if (!r) return;  // not durable: the ack is not sent; the sender's retry will get one
           self->request(self->state.routing, caf::infinite, transmit_atom::value, peer, env, false)  // an ack
-            .then([](bool) {}, [=](const caf::error& e) {
+            .then([](const std::string&) {}, [=](const caf::error& e) {
               spdlog::debug("mailbox: ack for {} not sent: {}", id, from_caf(e).what());
             });
         });

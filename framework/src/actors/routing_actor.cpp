@@ -110,12 +110,13 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
       self->state.held_by_relays.seen_online(peer.str(), now);
       self->send(self->state.setup.mailbox, reachable_atom::value, peer.str());
     },
-    // An envelope for `peer` (from the mailbox): true once the transport has
-    // it. `expects_answer`: false for an ack (the peer answers nothing).
-    [=](transmit_atom, const std::string& peer, bytes& envelope, bool expects_answer) -> caf::result<bool> {
+    // An envelope for `peer` (from the mailbox), answered once a transport
+    // has it: "" when a connection took it, else the relay whose mailbox
+    // holds it for the peer. `expects_answer`: false for an ack.
+    [=](transmit_atom, const std::string& peer, bytes& envelope, bool expects_answer) -> caf::result<std::string> {
       auto rp = self->make_response_promise();
       transmit(self, peer, pending_frame{std::move(envelope), rp, 0, expects_answer});
-      return caf::delegated<bool>();
+      return caf::delegated<std::string>();
     },
     // The mailbox opened a message from `sender` on `conn`: replies use it.
     // The newest evidence wins: after a peer restarts, its old connection

@@ -113,7 +113,7 @@ void flush(routing_actor_t* self, std::uint64_t id) {
     ++self->state.sent;
     // A live connection took a frame for the peer: what relays hold for it may have been fetched meanwhile.
     if (!e.peer.empty()) self->state.held_by_relays.seen_online(e.peer, routing_now_ms());
-    if (p.rp) p.rp->deliver(true);
+    if (p.rp) p.rp->deliver(std::string());  // a connection took it
     e.pending.pop_front();
   }
 }
@@ -187,7 +187,7 @@ void deposit_done(routing_actor_t* self, std::uint64_t token, const result<void>
     st.held_by_relays.deposited(job.peer, job.p.frame, routing_now_ms());
     st.paths.used(job.peer, routing::path_kind::mailbox, address, routing_now_ms());
     spdlog::debug("routing: deposited a frame for {} on the mailbox of {}", job.peer, address);
-    if (job.p.rp) job.p.rp->deliver(true);
+    if (job.p.rp) job.p.rp->deliver(address.substr(0, address.find("/p2p-circuit")));  // the relay that holds it
     st.deposits.erase(it);
     return;
   }
@@ -243,7 +243,7 @@ void deposit_via(routing_actor_t* self, const std::string& peer, pending_frame p
                  const std::string& failures, std::int64_t now) {
   auto& st = self->state;
   if (st.held_by_relays.held(peer, p.frame, now)) {
-    if (p.rp) p.rp->deliver(true);  // a relay still holds these very bytes for the peer, as far as we know
+    if (p.rp) p.rp->deliver(std::string("a relay"));  // one still holds these very bytes for the peer, as far as we know
     return;
   }
   auto token = st.next_deposit++;
