@@ -103,7 +103,7 @@ std::vector<monitor_event> take_events(zmq::socket_t& monitor) {
 // A PAIR socket that receives libzmq's `events` about `sock`'s TCP connections (an inproc endpoint per socket).
 result<std::unique_ptr<zmq::socket_t>> attach_monitor(zmq::context_t& ctx, zmq::socket_t& sock, int events,
                                                       const std::string& name) {
-  const auto ep = "inproc://aqua-zmq-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(sock.handle()));
+  const auto ep = inproc_endpoint("monitor");
   if (zmq_socket_monitor(sock.handle(), ep.c_str(), events) != 0)
     return error{errc::io_error, "zmq: cannot monitor " + name + ": " + zmq_strerror(zmq_errno())};
   auto m = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::pair);

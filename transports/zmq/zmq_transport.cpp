@@ -83,7 +83,7 @@ std::shared_ptr<zmq::context_t> shared_context() {
 zmq_transport::zmq_transport(limits lim)
     : lim_(lim), ctx_holder_(shared_context()), ctx_(*ctx_holder_), wake_push_(ctx_, zmq::socket_type::push) {
   wake_pull_ = zmq::socket_t(ctx_, zmq::socket_type::pull);
-  auto ep = "inproc://aqua-zmq-wake-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  auto ep = inproc_endpoint("wake");
   wake_pull_.bind(ep);
   wake_push_.set(zmq::sockopt::sndhwm, 0);
   wake_push_.connect(ep);

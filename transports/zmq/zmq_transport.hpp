@@ -33,6 +33,15 @@
 
 namespace aqua::zmqt {
 
+// A new inproc endpoint name. Names are unique in the process, not derived from addresses: the ZeroMQ context is
+// shared by every transport (zmq_transport.cpp) and unbinds a closed socket's endpoint only once its reaper gets to
+// it, so a transport (or socket) allocated where a closed one was found the name still taken ("Address already in
+// use" from the factory).
+inline std::string inproc_endpoint(const char* what) {
+  static std::atomic<std::uint64_t> counter{0};
+  return std::string("inproc://aqua-zmq-") + what + "-" + std::to_string(++counter);
+}
+
 class zmq_transport : public transport {
  public:
   explicit zmq_transport(limits lim);
