@@ -13,7 +13,9 @@ namespace {
 result<void> check_listen(const std::vector<std::string>& addrs) {
   for (const auto& a : addrs) {
     auto ma = multiaddr::parse(a);
-    if (!ma || ma->parts().size() != 2 || ma->parts()[0].protocol != "ip4" || ma->parts()[1].protocol != "tcp")
+    if (!ma)  // the parser's reason (a port above 65535, a bad IPv4 address) says more than the expected form
+      return error{errc::invalid_argument, "--listen: expected /ip4/A/tcp/P, got '" + a + "': " + ma.err().message()};
+    if (ma->parts().size() != 2 || ma->parts()[0].protocol != "ip4" || ma->parts()[1].protocol != "tcp")
       return error{errc::invalid_argument, "--listen: expected /ip4/A/tcp/P, got '" + a + "'"};
   }
   return ok();

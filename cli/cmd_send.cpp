@@ -164,7 +164,7 @@ int run_status(const global_options& g) {
     if (dir)
       if (auto kp = read_identity(*dir)) id = kp->id().str();
     if (g.json)
-      print_json({{"running", false}, {"peer_id", id}, {"data_dir", dir ? dir->string() : ""},
+      print_json({{"running", false}, {"peer_id", id}, {"data_dir", dir ? std::filesystem::absolute(*dir).lexically_normal().string() : ""},
                   {"hint", d.err().message()}});
     else
       std::cout << "daemon: not running\n"
@@ -181,23 +181,29 @@ int run_status(const global_options& g) {
   std::cout << "daemon: running (" << st->value("name", "") << ", data dir " << st->value("data_dir", "") << ")\n"
             << "peer id: " << st->value("peer_id", "") << "\n";
   for (auto& a : (*st)["listen"]) std::cout << "listening: " << a.get<std::string>() << "\n";
+  // Relay reservations (relay_v2): "relay <address>" -> reserved | connected, not reserved | not connected.
+  for (auto& t : (*st)["transports"])
+    for (auto& kv : t["details"])
+      if (kv.size() == 2 && kv[0].is_string() && kv[1].is_string() && kv[0].get<std::string>().rfind("relay ", 0) == 0 &&
+          kv[0].get<std::string>().find(' ', 6) == std::string::npos)
+        std::cout << kv[0].get<std::string>() << ": " << kv[1].get<std::string>() << "\n";
   std::cout << "connections: " << (*st)["connections"] << "\n"
             << "frames sent/received/rejected/forwarded: " << (*st)["frames_sent"] << "/" << (*st)["frames_received"]
             << "/" << (*st)["frames_rejected"] << "/" << (*st)["frames_forwarded"] << "\n"
             << "queues: inbox unread " << (*st)["inbox_unread"] << ", outbox pending " << (*st)["outbox_pending"]
             << ", frames waiting for a transport " << (*st)["frames_waiting"] << " (" << (*st)["connections_blocked"]
-            << " connections blocked)\n";
+            << " connections blocked), left on relay mailboxes for offline peers " << (*st)["frames_deposited"] << "\n";
   if (auto f = st->find("store_failure"); f != st->end() && f->is_string())
     std::cout << "store: FAILED, the node takes no more writes until it is restarted: " << f->get<std::string>() << "\n";
   if (auto r = st->find("relay"); r != st->end() && r->value("serving", false)) {
     for (auto& a : (*r)["addresses"]) std::cout << "relay server: " << a.get<std::string>() << "\n";
-    std::cout << "relay: " << (*r)["connections"] << " peers connected, " << (*r)["reservations"] << " reservations, "
-              << (*r)["circuits"] << " circuits open, " << (*r)["bytes_relayed"] << " bytes relayed, "
-              << (*r)["reservations_refused"] << "+" << (*r)["connects_refused"]
-              << " reservations+connects refused, " << (*r)["circuits_limited"] << " circuits reset at a limit\n";
+    std::cout << "relay: " << (*r)["connections"] << " connections, " << (*r)["reservations"] << " reservations, "
+              << (*r)["circuits"] << " circuits open, " << (*r)["bytes_relayed"] << " bytes relayed; refused: "
+              << (*r)["reservations_refused"] << " reservations, " << (*r)["connects_refused"] << " connects; "
+              << (*r)["circuits_limited"] << " circuits reset at a limit\n";
     if (auto m = r->find("mailbox"); m != r->end() && m->value("serving", false))
-      std::cout << "relay mailbox: " << (*m)["held"] << " envelopes (" << (*m)["held_bytes"] << " bytes) held for "
-                << (*m)["recipients"] << " peers; since start " << (*m)["stored"] << " stored, "
+      std::cout << "relay mailbox: " << (*m)["held"] << " envelopes (" << (*m)["held_bytes"] << " bytes) held, recipients: "
+                << (*m)["recipients"] << "; since start " << (*m)["stored"] << " stored, "
                 << (*m)["delivered"] << " delivered, " << (*m)["expired"] << " expired, " << (*m)["refused"]
                 << " refused, " << (*m)["duplicates"] << " duplicates\n";
   }

@@ -73,6 +73,8 @@ class Relay(unittest.TestCase):
             # Precise errors before anything runs.
             bad = aqua(r, "relay", "serve", "--listen", "/ip4/127.0.0.1/udp/1", check=2)
             self.assertIn("--listen: expected /ip4/A/tcp/P, got '/ip4/127.0.0.1/udp/1'", bad.stderr)
+            far = aqua(r, "relay", "serve", "--listen", "/ip4/127.0.0.1/tcp/99999", check=2)
+            self.assertIn("/tcp/99999: port must be 0..65535", far.stderr)
             none = aqua(r, "relay", "serve", check=2)
             self.assertIn("no listen address: pass --listen", none.stderr)
 
@@ -85,6 +87,11 @@ class Relay(unittest.TestCase):
             use_relay(lonely, relay_addr)
             with open(os.path.join(lonely, "config.yaml"), "a") as f:
                 f.write("      listen_timeout_ms: 1000\n")
+            # Without a daemon, status --json names the data dir absolute, as the daemon does (it echoed --dir).
+            off = subprocess.run([AQUA, "--dir", os.path.relpath(lonely), "status", "--json"], capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(off.returncode, 5, off.stderr)
+            self.assertEqual(json.loads(off.stdout)["data_dir"], os.path.abspath(lonely))
             proc_l, ev_l = self.start(lonely, "serve")
             self.assertEqual(ev_l["listen"], [])  # no reservation yet; its card has the address it will have
             card = json.loads(aqua(lonely, "card", "export", "--json").stdout)
@@ -155,6 +162,9 @@ class Relay(unittest.TestCase):
             self.assertGreater(rel["bytes_relayed"], N * 2 * 100)
             text = aqua(r, "status").stdout
             self.assertIn(f"relay server: {relay_addr}", text)
+            status_a = aqua(a, "status").stdout  # a client's reservation, and what it left on relay mailboxes
+            self.assertIn(f"relay {relay_addr}: reserved\n", status_a)
+            self.assertIn("left on relay mailboxes for offline peers 0", status_a)
             self.assertIn("2 reservations", text)
             # doctor has everything status has (docs/api/control.md), and says the node is a relay
             doc = json.loads(aqua(r, "doctor", "--json").stdout)
@@ -207,7 +217,7 @@ class Relay(unittest.TestCase):
             self.assertEqual(mb["recipients"], 1)
             self.assertEqual(mb["stored"], mb["held"] + 1)  # the large message above, fetched by bob
             self.assertEqual(mb["delivered"], 1)
-            self.assertIn(f"relay mailbox: {mb['held']} envelopes ({mb['held_bytes']} bytes) held for 1 peers",
+            self.assertIn(f"relay mailbox: {mb['held']} envelopes ({mb['held_bytes']} bytes) held, recipients: 1;",
                           aqua(r, "status").stdout)
             proc_b, _ = self.start(b, "serve")
             deadline = time.time() + 60
