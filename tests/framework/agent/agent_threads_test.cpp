@@ -3,22 +3,14 @@
 // a hundred schedulers, clocks, timer and ZeroMQ I/O threads.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "aqua/agent.hpp"
 #include "framework/agent/test_agents.hpp"
 #include "support/eventually.hpp"
+#include "support/threads.hpp"
 
 using namespace aqua;
 using namespace std::chrono_literals;
-
-namespace {
-std::size_t threads_now() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
-  return n;
-}
-} // namespace
+using test::threads_now;
 
 TEST(AgentHost, AgentsShareOneActorSystemAndOneZeroMQContextSoThreadsGrowByAFewPerAgent) {
   test::temp_dir tmp("agent");

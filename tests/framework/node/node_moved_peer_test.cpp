@@ -8,12 +8,23 @@
 #include "node_fixture.hpp"
 
 #include <chrono>
+#include <functional>
 
 using namespace aqua;
 using namespace aqua::test::node_fixture;
 
 namespace {
 const std::string zmq_yaml = "components: {}\ntransports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/0]\n";
+
+// Starts bob (zmq, a port of his own), introduces him to alice, runs `while_up` with him, stops him: his address.
+std::string bob_was_there(const test::temp_dir& tmp, node& alice, const std::function<void(node&)>& while_up = {}) {
+  auto bob = node::start(make_node_dir(tmp, "bob", zmq_yaml, 1));
+  EXPECT_TRUE(bob) << bob.err().what();
+  if (!bob) return {};
+  introduce(alice, **bob);
+  if (while_up) while_up(**bob);
+  return (*bob)->listen_addresses().front();
+}
 }
 
 TEST(node, a_peer_that_moved_is_reached_at_its_new_address_after_the_old_connection_worked) {
@@ -46,16 +57,12 @@ TEST(node, a_peer_that_restarts_reaches_a_dialler_that_has_no_address_over_the_c
   // alice only dials: her card has no address, so bob can reach her only over a connection she opened.
   auto alice = node::start(make_node_dir(tmp, "alice", "components: {}\ntransports:\n  - plugin: zmq\n", 0));
   ASSERT_TRUE(alice) << alice.err().what();
-  std::string address;
-  {
-    auto bob = node::start(make_node_dir(tmp, "bob", zmq_yaml, 1));
-    ASSERT_TRUE(bob) << bob.err().what();
-    introduce(**alice, **bob);
-    address = (*bob)->listen_addresses().front();
+  const auto address = bob_was_there(tmp, **alice, [&](node& bob) {
     ASSERT_TRUE((*alice)->send(seed_key(1).id(), bytes{'1'}));
-    ASSERT_TRUE((*bob)->receive(10s));
+    ASSERT_TRUE(bob.receive(10s));
     ASSERT_TRUE(eventually([&] { return (*alice)->status()->outbox_pending == 0u; }));
-  }
+  });
+  ASSERT_FALSE(address.empty());
   // bob restarts at the same address (as a daemon restart does) and has something for alice, who sends nothing.
   auto bob = node::start(
     make_node_dir(tmp, "bob", "components: {}\ntransports:\n  - plugin: zmq\n    listen: [" + address + "]\n", 1));
@@ -95,13 +102,8 @@ TEST(node, an_address_now_held_by_another_identity_is_reported_as_wrong_recipien
   test::temp_dir tmp("node");
   auto alice = node::start(make_node_dir(tmp, "alice", zmq_yaml, 0));
   ASSERT_TRUE(alice) << alice.err().what();
-  std::string address;
-  {
-    auto bob = node::start(make_node_dir(tmp, "bob", zmq_yaml, 1));
-    ASSERT_TRUE(bob) << bob.err().what();
-    introduce(**alice, **bob);
-    address = (*bob)->listen_addresses().front();
-  }
+  const auto address = bob_was_there(tmp, **alice);
+  ASSERT_FALSE(address.empty());
   // carol now listens where bob's card says bob is
   auto carol = node::start(
     make_node_dir(tmp, "carol", "components: {}\ntransports:\n  - plugin: zmq\n    listen: [" + address + "]\n", 2));

@@ -2,19 +2,11 @@
 // has one transport per agent): its I/O and reaper threads are there once,
 // and transports created and destroyed one after another never collide on
 // the context's inproc endpoint names.
-#include <filesystem>
-
+#include "support/threads.hpp"
 #include "zmq_fixture.hpp"
 
 using namespace aqua;
-
-namespace {
-std::size_t threads_now() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
-  return n;
-}
-} // namespace
+using test::threads_now;
 
 TEST(zmq, transports_in_one_process_share_the_zeromq_threads) {
   auto first = test::load();
