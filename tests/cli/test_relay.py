@@ -209,6 +209,13 @@ class Relay(unittest.TestCase):
             self.assertEqual(len(away), 1, away)
             self.assertIn(f"held on the mailbox of relay {relay_addr} (attempt ", away[0]["last_error"])
             self.assertIn(f"last attempt: held on the mailbox of relay {relay_addr}", aqua(a, "outbox", "list").stdout)
+            deadline = time.time() + 15  # retries (at ~0.5 and ~1.5 s) are not deposited again and still name the relay
+            while time.time() < deadline and away[0]["attempts"] < 3:
+                time.sleep(0.2)
+                away = [m for m in json.loads(aqua(a, "outbox", "list", "--json").stdout)["messages"]
+                        if m["message_id"] == away[0]["message_id"]]
+            self.assertGreaterEqual(away[0]["attempts"], 3, away)
+            self.assertIn(f"held on the mailbox of relay {relay_addr} (attempt ", away[0]["last_error"])
             # The relay's status shows what its mailbox holds.
             mb = json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]
             self.assertTrue(mb["serving"])

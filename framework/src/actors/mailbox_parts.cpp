@@ -108,7 +108,7 @@ void transmit(mailbox_actor_t* self, const std::string& id) {
     // peer that is gone (ZeroMQ queues them, a relay mailbox holds them) and only the ack tells.
     std::string note = sent ? std::string() : why;
     if (sent && !why.empty())
-      note = "held on the mailbox of " + (why.rfind('/', 0) == 0 ? "relay " + why : why) + " (attempt " +
+      note = "held on the mailbox of relay " + why + " (attempt " +
              std::to_string(cur->attempts + 1) + "): it hands the message over when " + cur->recipient +
              " checks in; not acknowledged yet";
     else if (sent && cur->attempts >= 1)

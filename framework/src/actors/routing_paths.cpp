@@ -184,10 +184,11 @@ void deposit_done(routing_actor_t* self, std::uint64_t token, const result<void>
   auto& address = job.addresses[(job.next - 1) / n];
   if (r) {
     ++st.deposited;
-    st.held_by_relays.deposited(job.peer, job.p.frame, routing_now_ms());
+    const auto relay = address.substr(0, address.find("/p2p-circuit"));
+    st.held_by_relays.deposited(job.peer, job.p.frame, relay, routing_now_ms());
     st.paths.used(job.peer, routing::path_kind::mailbox, address, routing_now_ms());
     spdlog::debug("routing: deposited a frame for {} on the mailbox of {}", job.peer, address);
-    if (job.p.rp) job.p.rp->deliver(address.substr(0, address.find("/p2p-circuit")));  // the relay that holds it
+    if (job.p.rp) job.p.rp->deliver(relay);  // the relay that holds it
     st.deposits.erase(it);
     return;
   }
@@ -242,8 +243,8 @@ std::optional<std::uint64_t> try_alternative(routing_actor_t* self, const std::s
 void deposit_via(routing_actor_t* self, const std::string& peer, pending_frame p, std::vector<std::string> mailboxes,
                  const std::string& failures, std::int64_t now) {
   auto& st = self->state;
-  if (st.held_by_relays.held(peer, p.frame, now)) {
-    if (p.rp) p.rp->deliver(std::string("a relay"));  // one still holds these very bytes for the peer, as far as we know
+  if (auto relay = st.held_by_relays.held(peer, p.frame, now)) {
+    if (p.rp) p.rp->deliver(*relay);  // it still holds these very bytes for the peer, as far as we know
     return;
   }
   auto token = st.next_deposit++;

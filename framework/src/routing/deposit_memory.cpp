@@ -17,20 +17,22 @@ namespace {
 constexpr std::size_t hash_part = 17;  // "/" and 16 bytes of hash after the peer
 } // namespace
 
-void deposit_memory::deposited(const std::string& peer, bytes_view frame, std::int64_t now_ms) {
+void deposit_memory::deposited(const std::string& peer, bytes_view frame, const std::string& relay,
+                               std::int64_t now_ms) {
   auto k = key(peer, frame);
-  if (deposits_.insert_or_assign(k, now_ms).second) {
+  if (deposits_.insert_or_assign(k, deposit{now_ms, relay}).second) {
     order_.push_back(std::move(k));
     ++per_peer_[peer];
   }
   trim();
 }
 
-bool deposit_memory::held(const std::string& peer, bytes_view frame, std::int64_t now_ms) const {
+std::optional<std::string> deposit_memory::held(const std::string& peer, bytes_view frame, std::int64_t now_ms) const {
   auto it = deposits_.find(key(peer, frame));
-  if (it == deposits_.end() || now_ms - it->second >= keep_ms_) return false;
+  if (it == deposits_.end() || now_ms - it->second.when >= keep_ms_) return std::nullopt;
   auto seen = online_.find(peer);
-  return seen == online_.end() || seen->second < it->second;
+  if (seen != online_.end() && seen->second >= it->second.when) return std::nullopt;
+  return it->second.relay;
 }
 
 void deposit_memory::seen_online(const std::string& peer, std::int64_t now_ms) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -26,11 +27,11 @@ class deposit_memory {
   explicit deposit_memory(std::int64_t keep_ms = 10 * 60 * 1000, std::size_t max_remembered = 16384)
       : keep_ms_(keep_ms), max_(max_remembered) {}
 
-  // A relay confirmed holding `frame` for `peer` at `now_ms`.
-  void deposited(const std::string& peer, bytes_view frame, std::int64_t now_ms);
-  // Whether a relay still holds `frame` for `peer`, as far as we know: deposited within keep_ms and after the
-  // peer was last seen online.
-  bool held(const std::string& peer, bytes_view frame, std::int64_t now_ms) const;
+  // The relay `relay` confirmed holding `frame` for `peer` at `now_ms`.
+  void deposited(const std::string& peer, bytes_view frame, const std::string& relay, std::int64_t now_ms);
+  // The relay that still holds `frame` for `peer`, as far as we know (deposited within keep_ms and after the
+  // peer was last seen online), or nullopt.
+  std::optional<std::string> held(const std::string& peer, bytes_view frame, std::int64_t now_ms) const;
   // Evidence that `peer` is online at `now_ms`: what was deposited for it before may have been fetched.
   void seen_online(const std::string& peer, std::int64_t now_ms);
 
@@ -42,7 +43,11 @@ class deposit_memory {
 
   std::int64_t keep_ms_;
   std::size_t max_;
-  std::unordered_map<std::string, std::int64_t> deposits_;  // peer "/" BLAKE2b-128(frame) -> when
+  struct deposit {
+    std::int64_t when;
+    std::string relay;
+  };
+  std::unordered_map<std::string, deposit> deposits_;       // peer "/" BLAKE2b-128(frame) -> when, where
   std::deque<std::string> order_;                           // oldest first, for the bound
   std::unordered_map<std::string, std::size_t> per_peer_;   // peer -> deposits remembered
   std::unordered_map<std::string, std::int64_t> online_;    // peer -> last seen online (peers with deposits only)
