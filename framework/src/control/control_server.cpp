@@ -283,7 +283,7 @@ void server::serve_client(client& c) {
 void server::stream_watch(int fd, std::uint64_t after, const nlohmann::json& id) {
   if (!write_line(fd, {{"id", id}, {"ok", true}, {"result", {{"watching", true}, {"since", after}}}})) return;
   while (!stopping_) {
-    // A batch waits in memory until the client has read it: at most 256 messages or 1 MiB of payloads (and one
+    // A batch waits in memory until the client has read it: at most 256 messages or 256 KiB of payloads (and one
     // message past that), so a watcher that stops reading holds one bounded batch whatever the backlog.
     auto batch = handler_.target().watch(after, 256, watch_batch_bytes, std::chrono::milliseconds(500));
     if (!batch) {

@@ -18,7 +18,7 @@ namespace aqua::control {
 
 inline constexpr const char* socket_name = "control.sock";
 inline constexpr std::size_t max_line_bytes = 4u << 20;  // a request line: a 1 MiB payload as hex, with room to spare
-inline constexpr std::size_t watch_batch_bytes = 1u << 20;  // payload bytes a watch stream fetches at a time
+inline constexpr std::size_t watch_batch_bytes = 256u << 10;  // payload bytes a watch stream fetches at a time
 // A response line: at most one message object more than a page holds, and a message object carries its payload as
 // hex (2 characters a byte) and, when it is text, as a JSON string (at most 2 characters a byte, escapes included):
 // 4 × the largest payload a node opens (crypto.max_frame_bytes, at most 64 MiB: config_loader.cpp) plus its other
