@@ -72,11 +72,20 @@ std::string yaml_walker::as_string(const YAML::Node& n, const std::string& path)
 
 std::string yaml_walker::as_path(const YAML::Node& n, const std::string& path) const {
   auto s = as_string(n, path);
-  for (unsigned char c : s)
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f)
       fail(errc::config_bad_value, n, path,
            "a path must not contain control characters (found byte " + std::to_string(c) +
              (c == 0 ? ", a NUL" : c == '\n' ? ", a newline" : "") + ")");
+    // C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F) are invisible too, e.g. NEL.
+    if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(s[i + 1]) <= 0x9f)
+      fail(errc::config_bad_value, n, path,
+           "a path must not contain control characters (found U+00" +
+             std::string(1, "0123456789ABCDEF"[static_cast<unsigned char>(s[i + 1]) >> 4]) +
+             std::string(1, "0123456789ABCDEF"[static_cast<unsigned char>(s[i + 1]) & 15]) + ", a C1 control)");
+  }
   return s;
 }
 

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -173,6 +175,10 @@ result<keypair> read_key_file(const fs::path& file) {
     if (header != key_header)
       return error{errc::bad_key_file, where + "expected '" + std::string(key_header) + " <64 hex digits>'"};
     if (!extra.empty()) return error{errc::bad_key_file, where + "unexpected text after the key"};
+    const auto hexdigit = [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)) != 0; };
+    if (hex.size() > 2 * keypair::seed_size && std::all_of(hex.begin(), hex.begin() + 2 * keypair::seed_size, hexdigit) &&
+        !hexdigit(hex[2 * keypair::seed_size]))  // e.g. NUL padding right after the key
+      return error{errc::bad_key_file, where + "unexpected text after the key"};
     if (hex.size() != 2 * keypair::seed_size)
       return error{errc::bad_key_file, where + "key must be 64 hex digits, got " + std::to_string(hex.size())};
     auto seed = from_hex(hex);

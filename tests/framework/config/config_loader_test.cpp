@@ -380,6 +380,8 @@ TEST(config, a_path_with_a_control_character_is_refused_where_it_stands) {
                "1:26: node.plugin_path[1]:", "found byte 27");
   expect_error(std::string("node: {}\ncomponents:\n  identity: {key_file: \"k\\tey\"}\ntransports: []\n"),
                errc::config_bad_value, "3:24: components.identity.key_file:", "found byte 9");
+  expect_error(std::string("node: {data_dir: \"d\\u0085x\"}\n") + minimal, errc::config_bad_value, "1:18: node.data_dir:",
+               "found U+0085, a C1 control");
   auto fine = parse(std::string("node: {data_dir: \"d \\u00e9vil\", plugin_path: [a b]}\n") + minimal);
   ASSERT_TRUE(fine) << fine.err().what();
   EXPECT_EQ(fine->data_dir, std::filesystem::path("/base/d \u00e9vil"));

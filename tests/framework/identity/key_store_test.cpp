@@ -86,6 +86,7 @@ TEST(key_store, rejects_malformed_key_files_precisely) {
     {"aqua-ed25519-seed-v1 " + std::string(64, 'a') + "\naqua-ed25519-seed-v1 " + std::string(64, 'b') + "\n",
      "line 2: unexpected text after the key (line 1): a key file holds one key line"},
     {"aqua-ed25519-seed-v1 " + std::string(64, 'a') + "\n" + std::string(10, '\0'), "line 2: unexpected text after"},
+    {"aqua-ed25519-seed-v1 " + std::string(64, 'a') + std::string(16, '\0') + "\n", "line 1: unexpected text after the key"},
   };
   for (auto& c : cases) {
     ASSERT_TRUE(write_file_atomic(file, c.content, 0600));
