@@ -174,7 +174,7 @@ result<void> zmq_transport::open_monitor(listener& li) {
   li.meter = make_meter(lim_);
   auto last = li.sock->get(zmq::sockopt::last_endpoint);
   li.port = static_cast<std::uint16_t>(std::stoul(last.substr(last.rfind(':') + 1)));
-  auto m = attach_monitor(ctx_, *li.sock, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED, li.address);
+  auto m = attach_monitor(ctx_, *li.sock, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED, li.address);
   if (!m) return m.err();
   li.monitor = std::move(*m);
   return ok();
@@ -292,6 +292,29 @@ void zmq_transport::resume(dealer& d) {
 
 void zmq_transport::check_meter(dealer& d, bool paused) {
   if (d.meter) meter_pass(*d.meter, d.metered_ms, d.endpoints, 0, paused, d.l.conn->remote_address());
+}
+
+// ZeroMQ closes a listening TCP socket in its I/O thread some time after the ZeroMQ socket is closed. With a context
+// per transport, terminating the context waited for that; in the process's shared context (zmq_transport.cpp) a
+// listener started again in the same process (a node restarted in place) found its port still taken. So a listener
+// is unbound first and its monitor's CLOSED event for the listening socket awaited.
+void zmq_transport::release_port(listener& li) {
+  if (!li.sock || !li.monitor) return;
+  std::string ep;
+  try {
+    ep = li.sock->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t&) {
+    return;
+  }
+  if (ep.empty() || zmq_unbind(li.sock->handle(), ep.c_str()) != 0) return;
+  const auto deadline = steady_ms() + 2000;
+  while (steady_ms() < deadline) {
+    zmq_pollitem_t item{li.monitor->handle(), 0, ZMQ_POLLIN, 0};
+    (void) zmq_poll(&item, 1, 20);
+    for (const auto [id, fd] : take_events(*li.monitor))
+      if (id == ZMQ_EVENT_CLOSED && !li.endpoints.count(fd)) return;  // the listening socket, not a connection
+  }
+  spdlog::warn("zmq: {}: the listening socket was not closed within 2 s of unbinding", li.address);
 }
 
 void zmq_transport::close_monitor(zmq::socket_t* sock, std::unique_ptr<zmq::socket_t>& monitor) {

@@ -185,6 +185,7 @@ void zmq_transport::stop() {
       std::lock_guard<std::mutex> g(li->m);
       for (auto& [rid, lk] : li->peers) lk.conn->mark_closed(error{errc::connection_closed, "transport stopped"});
       li->peers.clear();
+      release_port(*li);  // the port is free when stop() returns, as it was with a context per transport
       close_monitor(li->sock.get(), li->monitor);
       li->sock.reset();
     }

@@ -134,6 +134,8 @@ class zmq_transport : public transport {
   void check_meter(dealer& d, bool paused);
   // Detaches a socket's monitor (before the socket goes).
   static void close_monitor(zmq::socket_t* sock, std::unique_ptr<zmq::socket_t>& monitor);
+  // Unbinds a listener and waits (at most 2 s) until ZeroMQ has closed its listening TCP socket.
+  void release_port(listener& li);
   // I/O thread, with the socket's mutex held: reads what the socket has.
   // True when it stopped before the socket ran dry (come back at once).
   bool drain_router(const std::shared_ptr<listener>& li, std::size_t max_parts);

@@ -36,3 +36,24 @@ TEST(zmq, a_transport_created_where_a_destroyed_one_was_loads_and_listens) {
     (*c)->close();
   }
 }
+
+// ZeroMQ closes a listening TCP socket in its I/O thread after the ZeroMQ socket is closed; in a shared context
+// nothing waited for that, and a node restarted in place found its port taken. stop() now returns with it free.
+TEST(zmq, a_stopped_listener_leaves_its_port_free_for_the_next_one_at_once) {
+  test::node_side client(false);  // dials every listener: the context's I/O thread has connections to handle too
+  const auto key = keypair::generate();
+  std::string addr = "/ip4/127.0.0.1/tcp/0";
+  for (int i = 0; i < 100; ++i) {
+    auto t = test::load();
+    ASSERT_TRUE(t) << "round " << i;
+    t->start(std::make_shared<test::accept_all>(), std::make_shared<node_transport_host>(key, system_env()));
+    auto bound = t->listen(addr);
+    ASSERT_TRUE(bound) << "round " << i << ": " << bound.err().what();
+    addr = *bound;  // the same port every round after the first
+    auto c = client.t->dial(addr + "/p2p/" + key.id().str());
+    ASSERT_TRUE(c);
+    (void) (*c)->send(bytes{1});
+    t->stop();
+    (*c)->close();
+  }
+}
