@@ -115,8 +115,8 @@ result<frame> decode(bytes_view payload) {
     f.body.assign(body.begin(), body.end());
   }
   if (f.kind == frame_kind::error) {
-    if (!str("code", true, f.error_code) || !str("message", false, f.error_message))
-      return bad("an error frame needs a string 'code'");
+    if (!str("code", true, f.error_code) || f.error_code.empty() || !str("message", false, f.error_message))
+      return bad("an error frame needs a string 'code' (not empty)");
   }
   return f;
 }

@@ -157,6 +157,12 @@ TEST(AgentFrame, EncodeRefusesWhatDecodeWould) {
   EXPECT_TRUE(agents::decode(*ok));
   f.correlation.clear();
   EXPECT_FALSE(agents::encode(f));  // a reply must name its request
+  // An error frame with an empty code: encode refuses it, so decode must too (libFuzzer found decode taking it).
+  const std::string empty_code =
+    R"({"aqua_agent":1,"kind":"error","corr":"ab","type":"t","code":"","message":"m"})";
+  auto dropped = agents::decode(bytes(empty_code.begin(), empty_code.end()));
+  ASSERT_FALSE(dropped);
+  EXPECT_EQ(dropped.err().code(), errc::bad_frame);
 }
 
 // SIGKILL while beta's first handler runs and eleven more tells wait: after the restart every one of them is
