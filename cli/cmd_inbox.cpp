@@ -16,6 +16,7 @@
 #include "node_start.hpp"
 #include "contacts/contact_store.hpp"
 #include "control/control_json.hpp"
+#include "control/control_server.hpp"
 #include "daemon_client.hpp"
 #include "delivery/message_views.hpp"
 #include "delivery/outbox.hpp"
@@ -221,7 +222,7 @@ int run_watch(const global_options& g, const std::string& config, std::uint64_t 
   if (!n) return report(n.err(), g.json);
   // As the daemon's watch: every stored message after `since`, then each new one; nothing is marked read.
   for (std::uint64_t after = since; !stop;) {
-    auto batch = (*n)->watch(after, 256, 1u << 20, std::chrono::milliseconds(200));  // at most ~1 MiB of payloads in memory
+    auto batch = (*n)->watch(after, 256, control::watch_batch_bytes, std::chrono::milliseconds(200));  // as the daemon's watch
     if (auto f = (*n)->store_failure()) return report(stopped_by_store_failure("the watch", *f), g.json);
     if (!batch) return report(batch.err(), g.json);
     if (batch->empty()) continue;

@@ -184,8 +184,7 @@ int run_status(const global_options& g) {
   // Relay reservations (relay_v2): "relay <address>" -> reserved | connected, not reserved | not connected.
   for (auto& t : (*st)["transports"])
     for (auto& kv : t["details"])
-      if (kv.size() == 2 && kv[0].is_string() && kv[1].is_string() && kv[0].get<std::string>().rfind("relay ", 0) == 0 &&
-          kv[0].get<std::string>().find(' ', 6) == std::string::npos)
+      if (kv.size() == 2 && kv[0].is_string() && kv[1].is_string() && control::is_relay_state_key(kv[0].get<std::string>()))
         std::cout << kv[0].get<std::string>() << ": " << kv[1].get<std::string>() << "\n";
   std::cout << "connections: " << (*st)["connections"] << "\n"
             << "frames sent/received/rejected/forwarded: " << (*st)["frames_sent"] << "/" << (*st)["frames_received"]

@@ -1,6 +1,6 @@
 #include "control/control_json.hpp"
 
-#include <algorithm>
+#include <set>
 
 #include "core/utf8.hpp"
 
@@ -120,21 +120,15 @@ result<nlohmann::json> parse_request(std::string_view line) {
   if (nests_deeper_than(line, max_request_depth))
     return error{errc::invalid_argument,
                  "request nests arrays/objects deeper than " + std::to_string(max_request_depth) + " levels"};
-  std::vector<std::vector<std::string>> keys;  // per open object: the keys seen so far (objects are small)
+  std::vector<std::set<std::string>> keys;  // per open object: the keys seen so far
   std::string repeated;
   auto check = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
     using ev_t = nlohmann::json::parse_event_t;
     if (ev == ev_t::object_start) keys.emplace_back();
     if (ev == ev_t::object_end && !keys.empty()) keys.pop_back();
-    if (ev == ev_t::key && !keys.empty() && parsed.is_string()) {
-      const auto& k = parsed.get_ref<const std::string&>();
-      auto& seen = keys.back();
-      if (std::find(seen.begin(), seen.end(), k) != seen.end()) {
-        if (repeated.empty()) repeated = k;
-      } else if (seen.size() < 4096) {
-        seen.push_back(k);
-      }
-    }
+    if (ev == ev_t::key && !keys.empty() && parsed.is_string() &&
+        !keys.back().insert(parsed.get<std::string>()).second && repeated.empty())
+      repeated = parsed.get<std::string>();
     return true;
   };
   auto req = nlohmann::json::parse(line, check, false);

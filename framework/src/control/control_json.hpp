@@ -36,6 +36,11 @@ nlohmann::json error_response(const nlohmann::json& id, const error& e);
 // recursed once per level and overflowed the client thread's stack.
 inline constexpr std::size_t max_request_depth = 64;
 bool nests_deeper_than(std::string_view text, std::size_t limit);
+// Whether a transport detail key is a relay's reservation state ("relay <address>"; relay_v2's other details
+// about that relay add a word: "relay <address> last_error").
+inline bool is_relay_state_key(std::string_view key) {
+  return key.rfind("relay ", 0) == 0 && key.find(' ', 6) == std::string_view::npos;
+}
 // One request line as JSON, or invalid_argument: not valid JSON, nested deeper than max_request_depth, a key
 // repeated in one object (a wrapper that checks the first "cmd" must not be bypassed by a second), or a number
 // "id" that is not an integer of at most 64 bits (it could not be echoed exactly). A refused request's id is null.

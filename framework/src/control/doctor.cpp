@@ -72,7 +72,7 @@ result<nlohmann::json> doctor_report(node& n, const std::optional<peer_id>& peer
       const std::string suffix = " observed_addr";
       if (k.size() > suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0)
         observed.push_back(v);
-      if (k.rfind("relay ", 0) == 0 && k.find(' ', 6) == std::string::npos)
+      if (is_relay_state_key(k))
         relays.push_back({{"transport", t.name}, {"relay", k.substr(6)}, {"state", v}});
     }
   for (auto& r : relays) {

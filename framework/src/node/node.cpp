@@ -370,7 +370,7 @@ void node::stop() {
       own.push_back(std::move(*a));
       *a = nullptr;
     }
-  if (impl_->runtime.use_count() > 1) {  // a shared system runs on: wait for our actors (and their state) to end
+  {  // our actors (and their state) end before the store goes; a shared system runs on after that
     caf::scoped_actor self{*impl_->system};
     self->wait_for(own);
   }
