@@ -1,4 +1,4 @@
-// aqua inbox list|read|ack|delete|watch, aqua outbox list: through the
+// aqua inbox list|read|ack|delete|watch: through the
 // running daemon's control API when there is one (it holds the store's lock),
 // else straight from the store (watch then runs the node itself).
 
@@ -19,9 +19,9 @@
 #include "control/control_server.hpp"
 #include "daemon_client.hpp"
 #include "delivery/message_views.hpp"
-#include "delivery/outbox.hpp"
 #include "delivery/records.hpp"
 #include "identity/key_store.hpp"
+#include "local_store.hpp"
 #include "output.hpp"
 #include "store/store.hpp"
 
@@ -38,42 +38,10 @@ struct list_options {
 
 result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list,
                              std::size_t& unreadable);
-int print_outbox(const global_options& g, nlohmann::json& list, const control::alias_map& aliases,
-                 std::size_t unreadable);
-
-// A node that never ran has no store yet (`aqua serve` creates it): nullptr,
-// which reads as "no messages".
-result<std::unique_ptr<store::db>> open_store(const global_options& g) {
-  auto dir = resolve_data_dir(g.dir);
-  if (!dir) return dir.err();
-  std::error_code ec;
-  if (!std::filesystem::exists(*dir, ec))
-    return error{errc::no_identity, "no aqua data dir at '" + dir->string() + "'; " + init_hint(*dir)};
-  // Anything else there (a store without its CURRENT file, a plain file) is for db::open to name.
-  const auto sdir = *dir / store::dir_name;
-  if (!std::filesystem::exists(sdir, ec) || (std::filesystem::is_directory(sdir, ec) && std::filesystem::is_empty(sdir, ec)))
-    return std::unique_ptr<store::db>();
-  auto db = store::db::open(sdir, false);
-  if (!db && db.err().code() == errc::store_locked)
-    return error{errc::store_locked,
-                 db.err().message() + "; no daemon answers on its control socket, so another aqua command holds the "
-                 "node (an 'aqua inbox watch' run without a daemon, 'aqua demo', or a daemon starting or stopping): "
-                 "stop it, or run 'aqua serve' so that commands share the node through it"};
-  return db;
-}
 
 nlohmann::json message_json(const delivery::in_record& rec, const control::alias_map& aliases);
 
 // The contacts' aliases as stored (records that do not decode are left out).
-control::alias_map stored_aliases(store::db& db) {
-  control::alias_map out;
-  (void) db.scan(contact_prefix, [&](std::string_view k, std::string_view v) {
-    if (auto c = decode_contact_record(k, as_bytes(v)); c && !c->alias.empty()) out.emplace(c->id.str(), c->alias);
-    return true;
-  });
-  return out;
-}
-
 // The sender's alias when it has one, else its peer ID.
 std::string sender_label(const nlohmann::json& m) {
   return m.value("sender_alias", m["sender"].get<std::string>());
@@ -117,16 +85,6 @@ void print_message(const global_options& g, const nlohmann::json& m) {
             << "\n";
   if (m.contains("text")) std::cout << terminal_text(m["text"].get<std::string>(), true) << "\n";
   else std::cout << "<" << m["payload_hex"].get<std::string>().size() / 2 << " bytes, see --json payload_hex>\n";
-}
-
-// The daemon's answer to `req`, or nullopt when no daemon runs (fall back to the store).
-std::optional<result<nlohmann::json>> via_daemon(const global_options& g, const nlohmann::json& req) {
-  auto d = connect_daemon(g);
-  if (!d) {
-    if (no_daemon(d.err())) return std::nullopt;
-    return result<nlohmann::json>(d.err());
-  }
-  return (*d)->call(req);
 }
 
 // read (print + mark read), ack (mark read), delete — on the stored record.
@@ -256,13 +214,6 @@ std::optional<result<void>> list_via_daemon(const global_options& g, const list_
   }
 }
 
-// Never silently: a record this aqua cannot read is not a message that never was.
-void warn_unreadable(std::size_t n, const char* box) {
-  if (n)
-    std::cerr << "aqua: warning: " << n << " " << box << " record" << (n == 1 ? "" : "s") << " could not be read and "
-              << (n == 1 ? "is" : "are") << " not listed: run 'aqua store check' for details\n";
-}
-
 int run_inbox(const global_options& g, const list_options& o) {
   nlohmann::json list = nlohmann::json::array();
   std::size_t unreadable = 0;
@@ -305,99 +256,6 @@ nlohmann::json message_json(const delivery::in_record& rec, const control::alias
   return control::to_json(delivery::to_inbound(rec), aliases);
 }
 
-int run_outbox(const global_options& g) {
-  nlohmann::json list = nlohmann::json::array();
-  control::alias_map aliases;
-  std::size_t unreadable = 0;
-  std::string after;
-  for (bool first = true;; first = false) {  // the daemon answers in pages
-    auto d = via_daemon(g, {{"cmd", "outbox.list"}, {"after", after}});
-    if (!d && first) break;  // no daemon: the store
-    if (!d) return report(error{errc::not_running, "the daemon stopped while the outbox was being listed"}, g.json);
-    if (!*d) return report(d->err(), g.json);
-    for (auto& m : (**d)["messages"]) list.push_back(std::move(m));
-    if (!(**d).value("more", false)) {
-      if (auto c = via_daemon(g, {{"cmd", "contacts.list"}}); c && *c)
-        for (auto& e : (**c)["contacts"])
-          if (!e.value("alias", std::string()).empty()) aliases.emplace(e["peer_id"].get<std::string>(), e["alias"]);
-      return print_outbox(g, list, aliases, unreadable);
-    }
-    auto next = (**d).value("next_after", std::string());
-    if (next <= after) return report(error{errc::bad_frame, "the daemon's outbox.list page did not advance"}, g.json);
-    after = next;
-  }
-  auto db = open_store(g);
-  if (!db) return report(db.err(), g.json);
-  if (!*db) return print_outbox(g, list, aliases, unreadable);  // never ran: nothing sent
-  auto r = (*db)->scan("o/", [&](std::string_view, std::string_view v) {
-    auto rec = delivery::out_record::decode(as_bytes(v));
-    if (!rec) {
-      ++unreadable;
-      return true;
-    }
-    list.push_back(control::to_json(delivery::to_outbound(*rec)));  // as the daemon's outbox.list shows it
-    return true;
-  });
-  if (!r) return report(r.err(), g.json);
-  aliases = stored_aliases(**db);
-  return print_outbox(g, list, aliases, unreadable);
-}
-
-// "2026-11-27 17:45:02Z" for a Unix time in milliseconds.
-std::string utc_time(std::int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(ms) + " ms";
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
-
-// "13 ms", "2.5 s", "42 s".
-std::string duration_text(std::int64_t ms) {
-  if (ms < 1000) return std::to_string(std::max<std::int64_t>(ms, 0)) + " ms";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, ms < 10000 ? "%.1f s" : "%.0f s", static_cast<double>(ms) / 1000.0);
-  return buf;
-}
-
-// In send order (the daemon pages in message ID order); each recipient by its alias when it has one.
-int print_outbox(const global_options& g, nlohmann::json& list, const control::alias_map& aliases,
-                 std::size_t unreadable) {
-  std::stable_sort(list.begin(), list.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
-    return std::pair(a.value("created_ms", std::int64_t(0)), a.value("message_id", std::string())) <
-           std::pair(b.value("created_ms", std::int64_t(0)), b.value("message_id", std::string()));
-  });
-  for (auto& m : list)
-    if (auto it = aliases.find(m.value("recipient", std::string())); it != aliases.end()) m["recipient_alias"] = it->second;
-  warn_unreadable(unreadable, "outbox");
-  if (g.json) {
-    nlohmann::json out{{"messages", list}};
-    if (unreadable) out["unreadable"] = unreadable;
-    print_json(out);
-    return exit_ok;
-  }
-  if (list.empty()) std::cout << "no sent messages\n";
-  for (auto& m : list) {
-    const auto state = m.value("state", std::string());
-    const auto attempts = m.value("attempts", 0u);
-    std::cout << m.value("message_id", std::string()) << "  " << state << "  to "
-              << m.value("recipient_alias", m.value("recipient", std::string())) << "  queued "
-              << utc_time(m.value("created_ms", std::int64_t(0)));
-    if (state == "delivered")
-      std::cout << ", delivered after " << duration_text(m.value("delivered_ms", std::int64_t(0)) - m.value("created_ms", std::int64_t(0)));
-    else if (state != "expired")
-      std::cout << ", expires " << utc_time(m.value("expires_ms", std::int64_t(0)));
-    std::cout << ", " << attempts << (attempts == 1 ? " attempt" : " attempts") << "\n";
-    if (auto e = m.find("last_error"); e != m.end() && e->is_string() && !e->get<std::string>().empty())
-      // Not always a failure: an attempt that got through says where the message is (a relay's mailbox) or that
-      // it is not acknowledged yet.
-      std::cout << (state == "expired" ? "  last error: " : "  last attempt: ")
-                << terminal_text(e->get<std::string>()) << "\n";
-  }
-  return exit_ok;
-}
-
 } // namespace
 
 void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
@@ -432,12 +290,6 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
                 "mark messages read ('aqua inbox ack SEQ' does).\n"
                 "Example:\n  aqua inbox watch --json | while read -r m; do echo \"$m\" | jq .text; done");
   watch->callback([&g, &rc, o] { rc = run_watch(g, o->config, o->since); });
-  auto* outbox = app.add_subcommand("outbox", "Messages this node sent, with their delivery state");
-  outbox->require_subcommand(1);
-  outbox->footer("Examples:\n  aqua outbox list\n  aqua outbox list --json");
-  auto* olist = outbox->add_subcommand("list", "List sent messages: queued, sent, delivered or expired");
-  olist->footer("Examples:\n  aqua outbox list\n  aqua outbox list --json");
-  olist->callback([&g, &rc] { rc = run_outbox(g); });
 }
 
 } // namespace aqua::cli

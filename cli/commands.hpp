@@ -58,7 +58,8 @@ void add_plugin_commands(CLI::App& app, global_options& g, int& rc);    // plugi
 void add_contact_commands(CLI::App& app, global_options& g, int& rc);   // card export, contacts ...
 void add_store_commands(CLI::App& app, global_options& g, int& rc);     // store check, store repair
 void add_serve_command(CLI::App& app, global_options& g, int& rc);      // serve
-void add_inbox_commands(CLI::App& app, global_options& g, int& rc);     // inbox list, outbox list
+void add_inbox_commands(CLI::App& app, global_options& g, int& rc);     // inbox list|read|ack|delete|watch
+void add_outbox_commands(CLI::App& app, global_options& g, int& rc);    // outbox list
 void add_send_commands(CLI::App& app, global_options& g, int& rc);      // send, status
 void add_relay_commands(CLI::App& app, global_options& g, int& rc);     // relay serve
 

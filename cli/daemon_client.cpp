@@ -137,4 +137,13 @@ result<std::unique_ptr<daemon_client>> connect_daemon(const global_options& g) {
 
 bool no_daemon(const error& e) { return e.code() == errc::not_running; }
 
+std::optional<result<nlohmann::json>> via_daemon(const global_options& g, const nlohmann::json& req) {
+  auto d = connect_daemon(g);
+  if (!d) {
+    if (no_daemon(d.err())) return std::nullopt;
+    return result<nlohmann::json>(d.err());
+  }
+  return (*d)->call(req);
+}
+
 } // namespace aqua::cli

@@ -44,5 +44,7 @@ class daemon_client {
 result<std::unique_ptr<daemon_client>> connect_daemon(const global_options& g);
 // true when errors mean "no daemon" (so a command may fall back to the store).
 bool no_daemon(const error& e);
+// The daemon's answer to one request `req`, or nullopt when no daemon runs (the command falls back to the store).
+std::optional<result<nlohmann::json>> via_daemon(const global_options& g, const nlohmann::json& req);
 
 } // namespace aqua::cli

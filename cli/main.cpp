@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   add_store_commands(app, g, rc);
   add_serve_command(app, g, rc);
   add_inbox_commands(app, g, rc);
+  add_outbox_commands(app, g, rc);
   add_send_commands(app, g, rc);
   add_relay_commands(app, g, rc);
   add_doctor_commands(app, g, rc);

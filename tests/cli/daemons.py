@@ -25,6 +25,13 @@ def aqua(d, *args, check=0, stdin=None):
     return p.stdout
 
 
+def aqua_stderr(d, *args, check):
+    """`aqua --dir d args...` that must exit with `check`: its stderr."""
+    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=120)
+    assert p.returncode == check, f"{args}: rc={p.returncode} out={p.stdout} err={p.stderr}"
+    return p.stderr
+
+
 def serve(d, stderr=subprocess.PIPE, config=None):
     """`aqua --dir d serve --json [--config config]`, once it reports serving: (process, its "serving" event)."""
     extra = ["--config", config] if config else []

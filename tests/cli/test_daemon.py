@@ -21,7 +21,7 @@ import time
 import unittest
 
 import daemons
-from daemons import aqua, free_port
+from daemons import aqua, aqua_stderr, free_port
 
 AQUA = SRC = None
 N = 1000
@@ -222,6 +222,21 @@ class Daemon(unittest.TestCase):
                 self.assertEqual((len(page["messages"]), page["more"]), (N, True))
                 rest = c.call("outbox.list", after=page["next_after"])
                 self.assertEqual((len(rest["messages"]), rest["more"]), (3, False))
+            # outbox list filters (applied by the CLI after the pages): the last N queued to one recipient (by alias
+            # or peer ID), by state (pending: queued or sent); a recipient it does not know and a state that is not
+            # one are errors.
+            every = json.loads(aqua(a, "outbox", "list", "--json"))["messages"]
+            last = json.loads(aqua(a, "outbox", "list", "--to", "bob", "--last", "3", "--json"))["messages"]
+            self.assertEqual([m["message_id"] for m in last], [m["message_id"] for m in every[-3:]])
+            self.assertEqual(len(json.loads(aqua(a, "outbox", "list", "--to", idb, "--state", "delivered", "--json"))
+                                 ["messages"]), N + 3)
+            self.assertEqual(json.loads(aqua(a, "outbox", "list", "--state", "pending", "--json"))["messages"], [])
+            self.assertEqual(aqua(a, "outbox", "list", "--state", "pending"), "no sent messages match\n")
+            self.assertEqual(json.loads(aqua(a, "outbox", "list", "--to", ida, "--json"))["messages"], [])
+            self.assertIn("outbox list --to: 'carol' is neither a peer ID nor a contact alias",
+                          aqua_stderr(a, "outbox", "list", "--to", "carol", check=1))
+            self.assertIn("--state: lost not in {queued,sent,delivered,expired,pending}",
+                          aqua_stderr(a, "outbox", "list", "--state", "lost", check=2))
             listed = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
             self.assertEqual([m["seq"] for m in listed], list(range(1, N + 4)))
             self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json", "--since", "1", "--limit", "1001"))

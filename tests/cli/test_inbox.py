@@ -78,6 +78,10 @@ class Inbox(unittest.TestCase):
             self.assertEqual([m["seq"] for m in since], [listed[4]["seq"]])
             out = json.loads(aqua(a, "outbox", "list", "--json"))["messages"]
             self.assertEqual(sorted(m["state"] for m in out), ["delivered"] * 5)
+            # Its filters work on the store too (no daemon here): the last two to bob, none pending.
+            last = json.loads(aqua(a, "outbox", "list", "--to", idb, "--last", "2", "--json"))["messages"]
+            self.assertEqual([m["message_id"] for m in last], [m["message_id"] for m in out[-2:]])
+            self.assertEqual(json.loads(aqua(a, "outbox", "list", "--state", "queued", "--json"))["messages"], [])
             # Deleting the newest message (no daemon: on the store) does not give its number to the next one.
             newest = listed[4]["seq"]
             aqua(b, "inbox", "delete", str(newest))
