@@ -307,6 +307,13 @@ class Daemon(unittest.TestCase):
             out = subprocess.run([AQUA, "--dir", a, "send", "nobody", "x"], capture_output=True, text=True)
             self.assertEqual(out.returncode, 1)
             self.assertIn("neither a peer ID nor a contact alias", out.stderr)
+            # A peer ID with no card and no session: the error says how to get the card.
+            stranger = json.loads(aqua(os.path.join(tmp, "stranger"), "init", "--json"))["peer_id"]
+            out = subprocess.run([AQUA, "--dir", a, "send", stranger, "x"], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn(f"unknown_session: no session with {stranger} and no contact card to start one: add its card "
+                          "first (on its host 'aqua card export > peer.card', here 'aqua contacts add peer.card')",
+                          out.stderr)
             out = subprocess.run([AQUA, "--dir", a, "send", "nobody", "x", "--ttl", "soon"], capture_output=True,
                                  text=True)
             self.assertEqual(out.returncode, 2)

@@ -178,6 +178,10 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
     before = std::move(*known);
   }
   auto id = node_.send(*peer, std::move(payload), o);
+  if (!id && id.err().code() == errc::unknown_session)  // the first message to a peer needs its card
+    return error{errc::unknown_session, id.err().message() + ": add its card first (on its host 'aqua card export > "
+                                        "peer.card', here 'aqua contacts add peer.card'); a peer that wrote to this "
+                                        "node first can be answered without one"};
   if (!id) return id.err();
   nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
   if (!*wait) {
