@@ -1,6 +1,7 @@
 // aqua store check | repair
 
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "identity/key_store.hpp"
@@ -28,8 +29,11 @@ int run_store(const global_options& g, const std::string& action) {
                                              dir->string() + " serve' creates it)"},
                   g.json);
   }
+  std::optional<store::repair_outcome> repaired;
   if (action == "repair") {
-    if (auto r = store::db::repair(path); !r) return report(r.err(), g.json);
+    auto r = store::db::repair(path);
+    if (!r) return report(r.err(), g.json);
+    repaired = std::move(*r);
   }
   auto db = store::db::open(path, false);
   if (!db) return report(db.err(), g.json);
@@ -51,6 +55,10 @@ int run_store(const global_options& g, const std::string& action) {
   if (g.json) {
     nlohmann::json out{{"store", path.string()}, {"ok", ok}, {"repaired", action == "repair"}, {"keys", keys}};
     if (!ok) out["unreadable"] = {{"count", unreadable}, {"records", named}};
+    if (repaired) {
+      out["kept"] = repaired->kept.string();
+      out["losses"] = repaired->losses;
+    }
     print_json(out);
   } else {
     std::cout << path.string() << ": " << (action == "repair" ? "repaired, " : "");
@@ -60,6 +68,14 @@ int run_store(const global_options& g, const std::string& action) {
                 << " not decode (the node skips " << (unreadable == 1 ? "it" : "them") << "):\n";
     for (auto& n : named) std::cout << "  " << n["key"].get<std::string>() << ": " << n["error"].get<std::string>() << "\n";
     if (unreadable > named.size()) std::cout << "  ... and " << unreadable - named.size() << " more\n";
+    if (repaired && !repaired->losses.empty()) {
+      std::cout << "what the repair could not read is not in the repaired store (the files are in "
+                << (path / "lost").string() << "):\n";
+      for (auto& l : repaired->losses) std::cout << "  " << terminal_text(l) << "\n";
+    }
+    if (repaired)
+      std::cout << "the store as it was before the repair is kept in " << repaired->kept.string()
+                << " (delete it once the node runs well)\n";
   }
   return ok ? exit_ok : exit_failure;
 }
@@ -72,8 +88,10 @@ void add_store_commands(CLI::App& app, global_options& g, int& rc) {
   st->footer("Examples:\n  aqua store check\n  aqua --dir /srv/agent store repair --json");
   for (auto [name, help, examples] :
        {command_doc{"check", "Open the store and read every key", "Examples:\n  aqua store check\n  aqua --dir /srv/agent store check --json"},
-        command_doc{"repair", "Run LevelDB's repair on a corrupted store, then check it",
-            "Stop the node first (aqua serve holds the store's lock).\nExamples:\n  aqua store repair\n  aqua --dir /srv/agent store repair --json"}}) {
+        command_doc{"repair", "Run LevelDB's repair on a copy of a corrupted store, swap it in, then check it",
+            "Stop the node first (aqua serve holds the store's lock). The repair runs on a copy (it needs about twice\n"
+            "the store's size free) that replaces the store only once it worked; the store as it was is kept beside\n"
+            "it as store.before-repair-<UTC time>.\nExamples:\n  aqua store repair\n  aqua --dir /srv/agent store repair --json"}}) {
     std::string action = name;
     auto* cmd = st->add_subcommand(name, help);
     cmd->footer(examples);

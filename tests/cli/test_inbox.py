@@ -103,7 +103,13 @@ class Inbox(unittest.TestCase):
                 p = subprocess.run([AQUA, "--dir", b, *args], capture_output=True, text=True, timeout=60)
                 self.assertEqual(p.returncode, 1, (args, p.stdout, p.stderr))
                 self.assertIn("no CURRENT file; run 'aqua store repair'", p.stderr)
-            aqua(b, "store", "repair")
+            repaired = json.loads(aqua(b, "store", "repair", "--json"))
+            # Repaired on a copy; the store as it was is kept beside it (here: without its CURRENT file).
+            self.assertEqual((repaired["ok"], repaired["repaired"], repaired["losses"]), (True, True, []))
+            self.assertTrue(os.path.basename(repaired["kept"]).startswith("store.before-repair-"), repaired)
+            self.assertFalse(os.path.exists(os.path.join(repaired["kept"], "CURRENT")))
+            self.assertEqual(sorted(n for n in os.listdir(b) if n.startswith("store")),
+                             ["store", os.path.basename(repaired["kept"])])
             self.assertEqual(len(json.loads(aqua(b, "inbox", "list", "--json"))["messages"]), 4)
             # Records that do not decode (a newer aqua's, or damaged) are skipped by the node and the CLI, never
             # silently: the lists count them, the node warns at start, and `store check` names them (exit 1).

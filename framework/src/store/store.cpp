@@ -42,8 +42,12 @@ error from_status(const leveldb::Status& s, const std::string& what) {
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
     return error{errc::store_locked, msg + " (another aqua process has this store open: a daemon already running on "
                                            "this data dir, or a command holding its node)"};
-  // A table file cut short or emptied reads as an I/O error ("Invalid argument"), not as corruption.
   const auto text = s.ToString();
+  // A full disk is not damage: repair would not help (and needs room itself).
+  if (s.IsIOError() && text.find("No space left on device") != std::string::npos)
+    return error{errc::io_error, msg + " (the disk is full: free space on it and retry; LevelDB needs room to open a "
+                                       "store too)"};
+  // A table file cut short or emptied reads as an I/O error ("Invalid argument"), not as corruption.
   if (s.IsIOError() && (text.find(".ldb") != std::string::npos || text.find(".sst") != std::string::npos))
     return error{errc::io_error, msg + " (if that file is damaged, 'aqua store repair' recovers what the others hold)"};
   return error{errc::io_error, msg};
@@ -83,20 +87,6 @@ result<std::unique_ptr<db>> db::open(const std::filesystem::path& dir, bool crea
   }
   out->committer_ = std::thread([p = out.get()] { p->committer_loop(); });
   return out;
-}
-
-result<void> db::repair(const std::filesystem::path& dir) {
-  // LevelDB's repair takes no lock: run on a store a node has open, it rewrites the files under it (and the node's
-  // later writes are lost). It runs holding the store's lock, as a node does.
-  auto* env = leveldb::Env::Default();
-  leveldb::FileLock* lock = nullptr;
-  auto s = env->LockFile((dir / "LOCK").string(), &lock);
-  if (!s.ok()) return from_status(s, "cannot repair store '" + dir.string() + "'");
-  leveldb::Options opts;
-  s = leveldb::RepairDB(dir.string(), opts);
-  env->UnlockFile(lock);
-  if (!s.ok()) return from_status(s, "repair of '" + dir.string() + "' failed");
-  return ok();
 }
 
 db::~db() {

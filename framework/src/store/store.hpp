@@ -22,6 +22,7 @@
 
 #include "aqua/bytes.hpp"
 #include "aqua/error.hpp"
+#include "store/free_space.hpp"
 
 namespace aqua::store {
 
@@ -30,6 +31,11 @@ inline constexpr const char* dir_name = "store";
 // An encoded record as a WriteBatch takes it (Put copies it): no string in between.
 inline leveldb::Slice as_slice(bytes_view b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 inline constexpr std::uint32_t layout_version = 1;
+
+struct repair_outcome {
+  std::filesystem::path kept;          // the store as it was before the repair, beside it
+  std::vector<std::string> losses;     // what the repair dropped, as LevelDB says it ("Log #14: ignoring ...")
+};
 
 struct commit_stats {
   std::uint64_t batches = 0;  // synced LevelDB writes
@@ -41,8 +47,11 @@ class db {
   // errc::store_corrupt (says to run `aqua store repair`), store_locked
   // (another process has it open), io_error.
   static result<std::unique_ptr<db>> open(const std::filesystem::path& dir, bool create = true);
-  // leveldb::RepairDB; the store must not be open.
-  static result<void> repair(const std::filesystem::path& dir);
+  // leveldb::RepairDB on a copy of the store, put in its place only once it
+  // succeeded (store_repair.cpp); the store must not be open (store_locked).
+  // Needs free space for the copy (`probe`: statvfs when empty); any failure
+  // leaves the store as it was.
+  static result<repair_outcome> repair(const std::filesystem::path& dir, free_space_probe probe = {});
   ~db();
 
   using done_fn = std::function<void(const result<void>&)>;

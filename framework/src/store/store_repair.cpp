@@ -1,0 +1,166 @@
+// db::repair: LevelDB's RepairDB, run on a copy of the store and swapped in
+// only once it succeeded (docs/storage.md, "aqua store check | repair").
+//
+// RepairDB works in place and is not safe to interrupt or to run short of
+// space: it moves every log file to lost/ whether or not it could convert it
+// into a table (with the disk full, the newest acknowledged writes went to
+// lost/ and a later open saw a consistent, older store), and a repair killed
+// half-way left a table that the next open deleted as obsolete. So the store
+// is copied, the copy repaired, and the two directories exchanged atomically
+// (renameat2 RENAME_EXCHANGE); the original is kept beside it. Until the
+// exchange the store is never touched.
+
+#include "store/store.hpp"
+
+#include <leveldb/env.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <cstdarg>
+
+namespace aqua::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string os_error(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+result<void> sync_path(const fs::path& p, bool directory) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  if (fd < 0) return error{errc::io_error, os_error("cannot open '" + p.string() + "' to sync it")};
+  const int rc = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) return error{errc::io_error, os_error("cannot sync '" + p.string() + "'")};
+  return ok();
+}
+
+// Bytes of the regular files under `dir`.
+result<std::uint64_t> tree_bytes(const fs::path& dir) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (it->is_regular_file(ec)) n += it->file_size(ec);
+  if (ec) return error{errc::io_error, "cannot read store '" + dir.string() + "': " + ec.message()};
+  return n;
+}
+
+// Every file and directory of `from` but its LOCK, each file synced.
+result<void> copy_tree(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const auto rel = fs::relative(it->path(), from, ec);
+    if (ec) break;
+    const auto target = to / rel;
+    if (it->is_directory(ec)) {
+      fs::create_directory(target, ec);
+    } else if (rel != "LOCK") {
+      fs::copy_file(it->path(), target, ec);
+      if (!ec)
+        if (auto s = sync_path(target, false); !s) return s;
+    }
+    if (ec) return error{errc::io_error, "cannot copy '" + it->path().string() + "': " + ec.message()};
+  }
+  if (ec) return error{errc::io_error, "cannot copy store '" + from.string() + "': " + ec.message()};
+  return ok();
+}
+
+// RepairDB moves every log and manifest to lost/ once read, converted or not, and says what it dropped only in
+// its info log: this keeps those lines.
+class loss_log final : public leveldb::Logger {
+ public:
+  void Logv(const char* format, std::va_list ap) override {
+    char buf[512];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    std::string line(buf);
+    // "Log #3: 21 ops saved to Table #7 OK", "Table #7: 21 entries OK": read; anything else about a log or a table
+    // ("Table #9: 0 entries Corruption: ...", "Log #14: ignoring conversion error: ...", "... dropping ...") is a loss.
+    const bool about_file = line.rfind("Log #", 0) == 0 || line.rfind("Table #", 0) == 0;
+    if (about_file && !line.ends_with(" OK")) lines.push_back(line);
+  }
+  std::vector<std::string> lines;
+};
+
+// "<store>.<what>-20261128T091500Z", or with "-2", "-3"... when taken.
+fs::path free_name(const fs::path& dir, const std::string& what) {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  char stamp[32] = "0";
+  if (gmtime_r(&t, &tm)) std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const auto base = dir.string() + "." + what + "-" + stamp;
+  std::error_code ec;
+  fs::path p = base;
+  for (int i = 2; fs::exists(p, ec) || fs::is_symlink(p, ec); ++i) p = base + "-" + std::to_string(i);
+  return p;
+}
+
+std::string size_text(std::uint64_t bytes) {
+  return bytes >= (1u << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
+}
+
+} // namespace
+
+result<repair_outcome> db::repair(const fs::path& dir, free_space_probe probe) {
+  // LevelDB's repair takes no lock: run on a store a node has open, it rewrites the files under it (and the node's
+  // later writes are lost). It runs holding the store's lock, as a node does.
+  auto* env = leveldb::Env::Default();
+  leveldb::FileLock* lock = nullptr;
+  auto s = env->LockFile((dir / "LOCK").string(), &lock);
+  if (!s.ok()) return from_status(s, "cannot repair store '" + dir.string() + "'");
+  struct unlock_at_end {
+    leveldb::Env* env;
+    leveldb::FileLock* lock;
+    ~unlock_at_end() { env->UnlockFile(lock); }
+  } unlock{env, lock};
+  const std::string unchanged = "; the store was not changed";
+
+  auto size = tree_bytes(dir);
+  if (!size) return error{errc::io_error, size.err().message() + unchanged};
+  const auto parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
+  auto free = (probe ? probe : free_space_probe(statvfs_free_bytes))(parent);
+  if (!free) return error{errc::io_error, free.err().message() + unchanged};
+  // The copy, and room for what the repair writes (a table per log, a manifest): at most about the store again.
+  const std::uint64_t need = 2 * *size + (1u << 20);
+  if (*free < need)
+    return error{errc::io_error, "repair needs about " + size_text(need) + " free beside store '" + dir.string() +
+                                   "' (a copy of it, and room for what the repair writes), and the filesystem has " +
+                                   size_text(*free) + ": free space first" + unchanged};
+
+  const auto work = free_name(dir, "repair");
+  auto fail = [&](std::string why) -> error {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    return error{errc::io_error, std::move(why) + unchanged};
+  };
+  std::error_code ec;
+  if (!fs::create_directory(work, ec) || ::chmod(work.c_str(), 0700) != 0)  // ratchet and prekey secrets
+    return fail("cannot make '" + work.string() + "' for the repair: " + (ec ? ec.message() : std::strerror(errno)));
+  if (auto c = copy_tree(dir, work); !c) return fail("cannot copy the store for its repair: " + c.err().message());
+  loss_log losses;
+  leveldb::Options opts;
+  opts.info_log = &losses;
+  s = leveldb::RepairDB(work.string(), opts);
+  if (!s.ok()) return fail("repair of '" + dir.string() + "' failed (on a copy): " + s.ToString());
+  repair_outcome out;
+  out.losses = std::move(losses.lines);
+  if (auto r = sync_path(work, true); !r) return fail(r.err().message());
+  if (::renameat2(AT_FDCWD, work.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0)
+    return fail(os_error("cannot put the repaired copy in place of '" + dir.string() + "' (an atomic exchange of "
+                         "the two directories)"));
+  // `work` holds the store as it was now.
+  out.kept = free_name(dir, "before-repair");
+  if (std::rename(work.c_str(), out.kept.c_str()) != 0) out.kept = work;
+  (void) sync_path(parent, true);  // the exchange is done; a failed sync of it changes nothing to report
+  return out;
+}
+
+} // namespace aqua::store
