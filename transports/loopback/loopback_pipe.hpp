@@ -14,7 +14,7 @@ namespace aqua::loopback {
 struct limits {
   std::size_t queue_frames = 1024;
   std::size_t queue_bytes = 4u << 20;
-  std::size_t max_frame_bytes = 1u << 20;
+  std::size_t max_frame_bytes = 2u << 20;  // a payload of crypto.max_frame_bytes (1 MiB) and its envelope
 };
 
 class pipe : public std::enable_shared_from_this<pipe> {
