@@ -19,6 +19,7 @@
 
 #include "aqua/agent.hpp"
 #include "aqua/node.hpp"
+#include "agent/agent_transports.hpp"
 #include "control/control_server.hpp"
 #include "commands.hpp"
 #include "node_start.hpp"
@@ -83,6 +84,17 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
   // setting fails before "serving"; the agents start after it (they may wait for the agent directory).
   auto made = agent_host::load(*cfg);
   if (!made) return report(made.err(), g.json);
+  if (agents::add_daemon_loopback(*cfg))
+    spdlog::info("{}: no loopback transport: added a dial-only one, so the daemon reaches its agents in process",
+                 cfg->source.string());
+  // A signal while the plugins loaded (a factory may take its time): stop before serving anything.
+  const timespec no_wait{0, 0};
+  if (const int early = sigtimedwait(&set, nullptr, &no_wait); early > 0) {
+    const char* name = early == SIGINT ? "SIGINT" : "SIGTERM";
+    if (g.json) print_json({{"event", "stopped"}, {"signal", name}, {"while", "starting"}});
+    else std::cout << "aqua: stopped on " << name << " while loading plugins; nothing was served" << std::endl;
+    return exit_ok;
+  }
   int sig = 0;
   const auto signal_name = [&sig] { return sig == SIGINT ? "SIGINT" : "SIGTERM"; };
   auto n = start_node_interruptibly(

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Routing as `aqua doctor PEER` reports it, with real daemons (docs/routing.md):
+  * a daemon configured with zmq only reaches its agents over an added dial-only loopback transport;
   * a co-hosted agent stays on the in-process loopback path after an idle spell longer than the happy-eyeballs
     suspect time, although its card also has a zmq address;
   * a zmq peer whose daemon was stopped is not reported connected once routing has seen it stop answering;
@@ -78,6 +79,29 @@ class Routing(daemons.Processes):
                 if i == 0:
                     time.sleep(SUSPECT_S + 0.5)  # the idle spell under test, not a synchronisation
             self.stop_all(proc)
+
+    def test_a_daemon_with_only_zmq_reaches_its_agents_in_process(self):
+        # `aqua init --listen /ip4/...` writes a zmq transport only; the agents' cards list /memory/<id> first,
+        # which zmq cannot dial (bad_address): until 2026-11-28 every request timed out and was retried for its TTL.
+        with tempfile.TemporaryDirectory(prefix="aqua-routing-") as tmp:
+            d = os.path.join(tmp, "d")
+            aqua(d, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            with open(os.path.join(d, "config.yaml"), "a") as f:
+                f.write("agents:\n  - plugin: data\n")
+            with open(os.path.join(tmp, "serve.log"), "w") as log:
+                proc, ev = self.start(d, log, "serve")
+            self.assertFalse(any(a.startswith("/memory/") for a in ev["listen"]), ev)  # dial-only: the card is as was
+            agent = wait_for("the agent's card", lambda: [
+                c for c in json.loads(aqua(d, "contacts", "list", "--json"))["contacts"] if c["alias"] == "data"])[0]
+            out = json.loads(aqua(d, "send", "data", request_frame("%032x" % 7), "--topic", "aqua.agent.v1", "--wait",
+                                  "--timeout", "20s", "--json"))
+            self.assertEqual(out["state"], "delivered", out)
+            wait_for("the agent's answer", lambda: json.loads(aqua(d, "inbox", "list", "--json"))["messages"])
+            path = doctor_path(d, agent["peer_id"])
+            self.assertEqual((path["last_path"], path["last_address"]), ("direct", f"/memory/{agent['peer_id']}"), path)
+            self.stop_all(proc)
+            with open(os.path.join(tmp, "serve.log")) as f:
+                self.assertIn("no loopback transport: added a dial-only one", f.read())
 
     def test_doctor_says_a_stopped_zmq_peer_is_not_connected_once_it_leaves_a_message_unanswered(self):
         with tempfile.TemporaryDirectory(prefix="aqua-routing-") as tmp:

@@ -52,6 +52,30 @@ class ServeStop(daemons.Processes):
             with open(os.path.join(tmp, "serve.log")) as f:
                 self.assertIn(f"the stop did not finish within {GRACE_MS} ms", f.read())
 
+    def test_a_signal_while_a_plugin_loads_stops_before_anything_is_served(self):
+        # A factory that takes its time (here 2.5 s): the SIGTERM that came meanwhile ended the process only after
+        # it had started the node, the control API and the agents (and it said "serving").
+        with tempfile.TemporaryDirectory(prefix="aqua-stop-") as tmp:
+            d = os.path.join(tmp, "d")
+            aqua(d, "init")
+            with open(os.path.join(d, "config.yaml"), "a") as f:
+                f.write("agents:\n  - plugin: stuck\n    settings: {factory_ms: '2500'}\n")
+            env = dict(os.environ, AQUA_PLUGIN_PATH=PLUGIN_DIR)
+            proc = subprocess.Popen([daemons.AQUA, "--dir", d, "serve"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=env)
+            try:
+                time.sleep(0.5)
+                proc.send_signal(signal.SIGTERM)
+                out, err = proc.communicate(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            self.assertEqual(proc.returncode, 0, err)
+            self.assertIn("aqua: stopped on SIGTERM while loading plugins; nothing was served", out)
+            self.assertNotIn("serving as", out)
+            self.assertFalse(os.path.exists(os.path.join(d, "control.sock")))
+
 
 if __name__ == "__main__":
     daemons.AQUA = sys.argv.pop(1)

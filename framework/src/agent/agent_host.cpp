@@ -84,6 +84,20 @@ transport_config agents::agent_transport(const node_config& daemon, const std::s
   return t;
 }
 
+bool agents::add_daemon_loopback(node_config& daemon) {
+  if (daemon.agents.empty()) return false;
+  std::set<std::string> names;
+  for (auto& t : daemon.transports) {
+    if (t.plugin == "loopback") return false;
+    names.insert(t.name);
+  }
+  std::string name = "loopback";
+  for (int i = 2; names.count(name); ++i) name = "loopback-" + std::to_string(i);
+  daemon.transports.push_back(transport_config{name, "loopback", {}, {}});
+  daemon.routing.transports.push_back(name);
+  return true;
+}
+
 namespace {
 
 // The node config of one agent: the daemon's crypto/mailbox settings and

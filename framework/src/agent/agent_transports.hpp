@@ -13,4 +13,9 @@ namespace aqua::agents {
 // transport of that plugin in `daemon` (if it has one).
 transport_config agent_transport(const node_config& daemon, const std::string& plugin, std::vector<std::string> listen);
 
+// The daemon node of an agent host reaches its agents over loopback (their cards list /memory/<id> first). A
+// daemon config with agents but no loopback transport (`aqua init --listen /ip4/...` writes zmq only) gets a
+// dial-only one (no listen address, so its card is unchanged): true when it was added.
+bool add_daemon_loopback(node_config& daemon);
+
 } // namespace aqua::agents

@@ -1,6 +1,7 @@
 // A test agent whose handlers never return: what `aqua serve`'s shutdown
 // watchdog is for (tests/cli/test_serve_stop.py). Setting `entered`: a file
 // it creates once a handler runs, so the test knows the agent is stuck.
+// Setting `factory_ms`: how long its factory takes (a plugin slow to load).
 #include <aqua/agent.hpp>
 
 #include <chrono>
@@ -25,7 +26,9 @@ class stuck final : public aqua::agent {
 };
 
 aqua::result<std::unique_ptr<aqua::agent>> make(const aqua::agent_config& cfg) {
-  if (auto r = aqua::check_setting_keys(cfg, {"entered"}); !r) return r.err();
+  if (auto r = aqua::check_setting_keys(cfg, {"entered", "factory_ms"}); !r) return r.err();
+  if (auto it = cfg.settings.find("factory_ms"); it != cfg.settings.end())
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::stoul(it->second)));
   return std::unique_ptr<aqua::agent>(new stuck());
 }
 
