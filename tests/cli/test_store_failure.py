@@ -9,7 +9,8 @@
   * the same with `aqua inbox watch` running bob's node without a daemon;
   * the same for an agent's store: a daemon (carol) hosting an agent whose
     store fills up exits 1 naming the agent, and after a restart the agent
-    has every message alice sent it.
+    has every message alice sent it;
+  * on a read-only data dir, the reading commands name the reason.
 Needs root and unshare (re-runs itself in a new mount namespace); else exit 77.
 Usage: test_store_failure.py <aqua>"""
 import json
@@ -186,6 +187,16 @@ def main():
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=60)
             assert p.returncode == 0, f"exit code {p.returncode}"
+        # A data dir on a read-only filesystem: the reading commands say why they cannot open the store (they said
+        # "cannot chmod 0700 store dir" with no reason, for a store dir that was 0700 already).
+        subprocess.run(["mount", "--bind", b, b], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", b, b], check=True)
+        try:
+            p = subprocess.run([daemons.AQUA, "--dir", b, "inbox", "list"], capture_output=True, text=True, timeout=60)
+            assert p.returncode == 1 and "Read-only file system" in p.stderr, (p.returncode, p.stderr)
+            print("read-only data dir:", p.stderr.strip()[:200])
+        finally:
+            subprocess.run(["umount", b], check=False, capture_output=True)
     finally:
         for p in procs:  # only the daemons this test started, by PID
             if p.poll() is None:

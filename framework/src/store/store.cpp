@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
 #include <future>
 
 namespace aqua::store {
@@ -62,8 +63,10 @@ result<std::unique_ptr<db>> db::open(const std::filesystem::path& dir, bool crea
     return error{errc::store_corrupt, "store '" + dir.string() + "' holds data files but no CURRENT file; run 'aqua store "
                                       "repair' to rebuild it from them (nothing was changed)"};
   if (create) std::filesystem::create_directories(dir, ec);
-  if (std::filesystem::exists(dir, ec) && ::chmod(dir.c_str(), 0700) != 0)
-    return error{errc::io_error, "cannot chmod 0700 store dir '" + dir.string() + "'"};
+  // Only when it is not 0700 already: a read-only filesystem (or an immutable dir) need not fail here, and when it
+  // does, the reason is said.
+  if (struct stat st {}; ::stat(dir.c_str(), &st) == 0 && (st.st_mode & 07777) != 0700 && ::chmod(dir.c_str(), 0700) != 0)
+    return error{errc::io_error, "cannot chmod 0700 store dir '" + dir.string() + "': " + std::strerror(errno)};
   leveldb::Options opts;
   opts.create_if_missing = create;
   opts.paranoid_checks = true;
