@@ -21,11 +21,14 @@ int run_store(const global_options& g, const std::string& action) {
   if (!dir) return report(dir.err(), g.json);
   auto path = *dir / store::dir_name;
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  const bool there = std::filesystem::exists(path, ec);
+  if (ec) return report(error{errc::io_error, "cannot read store '" + path.string() + "': " + ec.message()}, g.json);
+  if (!there || (std::filesystem::is_directory(path, ec) && std::filesystem::is_empty(path, ec))) {
     // As every command that finds no data dir or no identity: exit 4 and what to do.
     if (!std::filesystem::exists(*dir / key_file_name, ec))
       return report(no_identity_in(*dir, "so no store to " + action), g.json);
-    return report(error{errc::not_found, "no store at '" + path.string() + "': the node has not run yet ('aqua --dir " +
+    return report(error{errc::not_found, (there ? "an empty store dir at '" : "no store at '") + path.string() +
+                                             "': the node has not run yet ('aqua --dir " +
                                              dir->string() + " serve' creates it)"},
                   g.json);
   }

@@ -19,7 +19,10 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
     return error{errc::no_identity, "no aqua data dir at '" + dir->string() + "'; " + init_hint(*dir)};
   // Anything else there (a store without its CURRENT file, a plain file) is for db::open to name.
   const auto sdir = *dir / store::dir_name;
-  if (!std::filesystem::exists(sdir, ec) || (std::filesystem::is_directory(sdir, ec) && std::filesystem::is_empty(sdir, ec)))
+  const bool there = std::filesystem::exists(sdir, ec);
+  if (ec)  // a symlink loop, a dir we may not search: not "no messages"
+    return error{errc::io_error, "cannot read store '" + sdir.string() + "': " + ec.message()};
+  if (!there || (std::filesystem::is_directory(sdir, ec) && std::filesystem::is_empty(sdir, ec)))
     return std::unique_ptr<store::db>();
   auto db = store::db::open(sdir, false);
   if (!db && db.err().code() == errc::store_locked)

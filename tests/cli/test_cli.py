@@ -163,6 +163,15 @@ class InitAndId(unittest.TestCase):
         self.assertEqual(json.loads(run("--dir", self.dir, "outbox", "list", "--json", check=0).stdout), {"messages": []})
         p = run("--dir", self.dir, "inbox", "read", "1", check=1)
         self.assertIn("has not run yet", p.stderr)
+        store = os.path.join(self.dir, "store")
+        os.mkdir(store)  # an empty store dir: still a node that never ran
+        self.assertIn("an empty store dir at", run("--dir", self.dir, "store", "check", check=1).stderr)
+        os.rmdir(store)
+        os.symlink(store, store)  # a store that cannot be read is not an empty one
+        for args in (("inbox", "list"), ("outbox", "list"), ("store", "check")):
+            p = run("--dir", self.dir, *args, check=1)
+            self.assertIn(f"cannot read store '{store}': Too many levels of symbolic links", p.stderr)
+        os.remove(store)
 
     def test_id_refuses_a_group_readable_key_like_ssh(self):
         run("--dir", self.dir, "init", check=0)
