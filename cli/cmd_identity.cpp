@@ -105,8 +105,15 @@ int run_init(const global_options& g, const init_options& o) {
   if (name == ".aqua" || !node_name_problem(name).empty()) name = "aqua";
   auto listen = o.listen;
   if (listen.empty()) listen.push_back("/memory/" + id.str().substr(id.str().size() - 12));
-  if (auto r = write_file_atomic(config_file, default_config_yaml(name, listen), 0600); !r)
-    return report(r.err(), g.json);
+  if (auto r = write_file_atomic(config_file, default_config_yaml(name, listen), 0600); !r) {
+    // A key without its config is a data dir init refuses next time (already_exists) and nothing can run: the
+    // new key, never used, goes again.
+    std::error_code rm;
+    fs::remove(key_file, rm);
+    return report(error{r.err().code(), r.err().message() + " (the new identity key was removed again: run init "
+                                                             "again once that is fixed)"},
+                  g.json);
+  }
   if (g.json) {
     nlohmann::json j{{"peer_id", id.str()}, {"public_key", id.key().hex()}, {"dir", dir->string()},
                      {"key_file", key_file.string()}, {"config", config_file.string()}};

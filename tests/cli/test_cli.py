@@ -173,6 +173,17 @@ class InitAndId(unittest.TestCase):
             self.assertIn(f"cannot read store '{store}': Too many levels of symbolic links", p.stderr)
         os.remove(store)
 
+    def test_an_init_whose_config_cannot_be_written_leaves_no_key_behind(self):
+        # (A full disk did this: the key was written, the config not, and every later init said already_exists.)
+        os.makedirs(os.path.join(self.dir, "config.yaml.tmp"))  # the config's temporary file cannot be made
+        os.chmod(self.dir, 0o700)
+        p = run("--dir", self.dir, "init", check=1)
+        self.assertIn("config.yaml.tmp", p.stderr)
+        self.assertIn("(the new identity key was removed again: run init again once that is fixed)", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "identity.key")))
+        os.rmdir(os.path.join(self.dir, "config.yaml.tmp"))
+        run("--dir", self.dir, "init", check=0)
+
     def test_id_refuses_a_group_readable_key_like_ssh(self):
         run("--dir", self.dir, "init", check=0)
         key = os.path.join(self.dir, "identity.key")
