@@ -32,7 +32,7 @@ std::optional<std::string> unknown_command(CLI::App& app) {
 
 constexpr const char* exit_codes =
   "Exit codes: 0 ok, 1 operation failed (e.g. a missing file, a conflict with what is stored),\n"
-  "2 bad usage, 3 invalid or unreadable config, 4 identity/key problem (or none yet: run 'aqua init'),\n"
+  "2 bad usage, 3 invalid or unreadable config, 4 identity/key problem (or none yet: run 'aqua init'; or a config others may write to),\n"
   "5 no daemon running (start one with 'aqua serve'), 6 timed out waiting.";
 
 // Every subcommand's --help ends with the exit codes, so a script author

@@ -167,6 +167,21 @@ class ConfigCheck(unittest.TestCase):
             self.assertIn("/ip4/127.0.0.1/udp/4001", p.stderr)
             run("config", "check", "--no-plugins", cfg, check=0)
 
+    def test_a_config_others_may_change_is_refused(self):
+        # It names the key file and the plugins (code) a node loads.
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            run("--dir", tmp, "init", check=0)
+            cfg = os.path.join(tmp, "config.yaml")
+            for mode in (0o666, 0o620):
+                os.chmod(cfg, mode)
+                for args in (("config", "check", cfg), ("--dir", tmp, "serve")):
+                    p = run(*args, check=4)
+                    self.assertIn(f"insecure_permissions: config '{cfg}' may be changed by other users (mode "
+                                  f"{mode:04o}), and it names the key file and the plugins a node loads: "
+                                  f"'chmod go-w {cfg}'", p.stderr)
+            os.chmod(cfg, 0o644)
+            run("config", "check", cfg, check=0)
+
     def test_missing_file(self):
         p = run("config", "check", "/nonexistent/aqua.yaml", check=3)
         self.assertIn("cannot open config '/nonexistent/aqua.yaml': No such file or directory", p.stderr)

@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
 
@@ -432,6 +434,15 @@ result<node_config> load_config(const fs::path& file) {
     // Too large is a config error already; a file that is missing, unreadable or a directory cannot be used either.
     if (text.err().code() == errc::config_syntax) return text.err();
     return error{errc::config_unreadable, text.err().message()};
+  }
+  // The config names the key file, the data dir and the plugins a node loads: one anybody else may change is
+  // refused, as sshd refuses such an authorized_keys.
+  if (struct stat st {}; ::stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return error{errc::insecure_permissions,
+                 "config '" + file.string() + "' may be changed by other users (mode " + mode + "), and it names "
+                 "the key file and the plugins a node loads: 'chmod go-w " + file.string() + "'"};
   }
   auto base = fs::absolute(file).parent_path();
   return parse_config(*text, file.string(), base);
