@@ -9,6 +9,7 @@
 #include "contacts/contact_store.hpp"
 #include "core/terminal_text.hpp"
 #include "delivery/record_check.hpp"
+#include "e2ee/engine.hpp"
 #include "store/store.hpp"
 
 namespace aqua::cli {
@@ -44,8 +45,12 @@ int run_store(const global_options& g, const std::string& action) {
   // one that does not decode is skipped by the node: its message is never handed out or retried.
   std::size_t keys = 0, unreadable = 0;
   nlohmann::json named = nlohmann::json::array();
+  std::optional<bytes> meta;  // the E2EE engine's state, loaded below as the node loads it
+  std::vector<bytes> sessions;
   auto r = (*db)->scan("", [&](std::string_view k, std::string_view v) {
     ++keys;
+    if (k == "e/meta") meta = bytes(v.begin(), v.end());
+    else if (k.starts_with("e/s/")) sessions.emplace_back(v.begin(), v.end());
     auto bad = delivery::check_record(k, as_bytes(v));
     if (!bad && k.starts_with("c/"))
       if (auto c = decode_contact_record(k, as_bytes(v)); !c) bad = c.err();
@@ -54,6 +59,16 @@ int run_store(const global_options& g, const std::string& action) {
     return true;
   });
   if (!r) return report(r.err(), g.json);
+  // A node refuses to start on E2EE state that does not load (or sessions without their engine record).
+  std::optional<error> engine_bad;
+  if (meta) {
+    if (auto e = e2ee::engine::load_parts(*meta, sessions, system_env(), {}); !e) engine_bad = e.err();
+  } else if (!sessions.empty()) {
+    engine_bad = error{errc::bad_session_state, std::to_string(sessions.size()) + " E2EE session record(s) but no "
+                                                "e/meta, the engine record they belong to"};
+  }
+  if (engine_bad && ++unreadable <= max_named)
+    named.push_back({{"key", meta ? "e/meta + e/s/" : "e/s/"}, {"error", engine_bad->what() + " (the node will not start)"}});
   const bool ok = unreadable == 0;
   if (g.json) {
     nlohmann::json out{{"store", path.string()}, {"ok", ok}, {"repaired", action == "repair"}, {"keys", keys}};

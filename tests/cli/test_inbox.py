@@ -148,6 +148,22 @@ class Inbox(unittest.TestCase):
                 watch.send_signal(signal.SIGINT)
                 _, err = watch.communicate(timeout=30)
             self.assertIn("mailbox: 1 inbox and 0 outbox records do not decode", err)
+            # E2EE state that does not load: the node refuses to start on it, so `store check` names it too (it
+            # said OK). Then without its engine record: the node refuses the orphaned sessions (it had started a
+            # fresh engine and dropped them) and so does the check.
+            for value in ("09000102", None):
+                put = subprocess.run([PUT, os.path.join(a, "store"), "e/meta", *([value] if value else ["--delete"])],
+                                     capture_output=True, text=True, timeout=60)
+                self.assertEqual(put.returncode, 0, put.stderr)
+                p = subprocess.run([AQUA, "--dir", a, "store", "check"], capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn("  e/meta + e/s/: unknown_version: engine state version 9" if value else
+                              "  e/s/: bad_session_state: ", p.stdout)
+                self.assertIn("(the node will not start)", p.stdout)
+                p = subprocess.run([AQUA, "--dir", a, "inbox", "watch"], capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn("unknown_version" if value else "bad_session_state", p.stderr)
+            self.assertIn("but not the engine record they belong to (e/meta): the store was damaged", p.stderr)
 
 
 if __name__ == "__main__":

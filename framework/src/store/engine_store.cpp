@@ -41,9 +41,23 @@ result<e2ee::engine> load_engine(db& store, const public_key& self, std::shared_
     auto loaded = e2ee::engine::load_parts(as_bytes(**meta), sessions, e, limits);
     if (!loaded) return error{loaded.err().code(), "E2EE state in store '" + store.path().string() + "': " + loaded.err().message()};
     if (!(loaded->self() == peer_id::from_public_key(self)))
-      return error{errc::bad_session_state, "E2EE state in the store belongs to " + loaded->self().str()};
+      return error{errc::bad_session_state, "E2EE state in store '" + store.path().string() + "' belongs to " +
+                                                loaded->self().str() + ", not to this node's key (" +
+                                                peer_id::from_public_key(self).str() + "): the key file was replaced; "
+                                                "put back the key that goes with this store, or move the store aside "
+                                                "to start this identity afresh"};
     return loaded;
   }
+  // No engine yet: a store that has never run one. Sessions without it are a damaged store (its e/meta record
+  // lost): a fresh engine would drop every session silently, and peers' messages would never open again.
+  std::size_t orphans = 0;
+  if (auto r = store.scan("e/s/", [&](std::string_view, std::string_view) { return ++orphans, true; }); !r) return r.err();
+  if (orphans)
+    return error{errc::bad_session_state,
+                 "store '" + store.path().string() + "' holds " + std::to_string(orphans) + " E2EE session" +
+                   (orphans == 1 ? "" : "s") + " but not the engine record they belong to (e/meta): the store was "
+                   "damaged. Restore it from a backup; or, to start with new E2EE state, move the store aside (your "
+                   "peers then need your new card, and your contacts and messages stay in the old store)"};
   auto fresh = e2ee::engine::create(self, e, limits);
   leveldb::WriteBatch b;
   engine_ops(fresh.take_changes()).append_to(b);
