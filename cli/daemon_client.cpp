@@ -1,5 +1,6 @@
 #include "daemon_client.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,24 @@
 
 namespace aqua::cli {
 
+namespace {
+
+// The process holding the store's LOCK (LevelDB takes an fcntl write lock on it), if another one does.
+std::optional<pid_t> store_holder(const std::filesystem::path& data_dir) {
+  const auto lock = data_dir / "store" / "LOCK";
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  const bool asked = ::fcntl(fd, F_GETLK, &fl) == 0;
+  ::close(fd);
+  if (!asked || fl.l_type == F_UNLCK) return std::nullopt;
+  return fl.l_pid;
+}
+
+} // namespace
+
 result<std::unique_ptr<daemon_client>> daemon_client::connect(const std::filesystem::path& data_dir) {
   auto path = data_dir / control::socket_name;
   std::error_code ec;
@@ -24,6 +43,12 @@ result<std::unique_ptr<daemon_client>> daemon_client::connect(const std::filesys
               (has_identity ? std::string() : "this dir holds no identity yet: run 'aqua --dir " + data_dir.string() +
                                                   " init', then ") +
               "start one with 'aqua --dir " + data_dir.string() + " serve' (it keeps running until Ctrl-C)";
+  // Starting one would fail (store_locked) while another command runs the node itself.
+  if (auto pid = has_identity ? store_holder(data_dir) : std::nullopt)
+    hint = "no daemon answers for " + data_dir.string() + ", but another aqua process (pid " + std::to_string(*pid) +
+           ") holds its node: an 'aqua inbox watch' or 'aqua demo' run without a daemon, or a daemon starting or "
+           "stopping. Wait for it or stop it; to share the node between commands, run 'aqua --dir " +
+           data_dir.string() + " serve' instead";
   auto addr = control::unix_address::of(path);
   if (!addr) {
     if (addr.err().code() == errc::io_error && !std::filesystem::exists(data_dir)) return error{errc::not_running, hint};

@@ -53,6 +53,13 @@ class Inbox(unittest.TestCase):
                 p = subprocess.run([AQUA, "--dir", b, "inbox", "list"], capture_output=True, text=True, timeout=60)
                 self.assertNotEqual(p.returncode, 0)
                 self.assertIn("an 'aqua inbox watch' run without a daemon", p.stderr)
+                # So do the daemon's clients: starting a daemon, as they used to say, would fail (store_locked).
+                p = subprocess.run([AQUA, "--dir", b, "status"], capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 5, p.stderr)
+                self.assertIn(f"but another aqua process (pid {watch.pid}) holds its node", p.stdout)
+                p = subprocess.run([AQUA, "--dir", b, "send", ida, "x"], capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 5, p.stderr)
+                self.assertIn(f"but another aqua process (pid {watch.pid}) holds its node", p.stderr)
             finally:
                 watch.send_signal(signal.SIGINT)
                 watch.wait(timeout=30)

@@ -31,7 +31,8 @@ result<void> load_from_store(mailbox_actor_t* self) {
   if (*highest) {
     if (auto v = delivery::decode_inbox_seq(as_bytes(**highest))) st.next_seq = std::max(st.next_seq, *v + 1);
     else  // only the stored messages' numbers are known: one deleted last may see its number again
-      spdlog::warn("mailbox: {} is not a u64 ({} bytes); ignored", delivery::inbox_seq_key, (*highest)->size());
+      spdlog::warn("mailbox: {} is not a sequence number (8 bytes, below 2^64-1; it has {} bytes); ignored",
+                   delivery::inbox_seq_key, (*highest)->size());
   }
   // Records that do not decode (a newer aqua's, or damaged) are skipped, never silently: counted and warned about.
   std::size_t unreadable_in = 0, unreadable_out = 0;
