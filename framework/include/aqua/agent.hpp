@@ -72,7 +72,7 @@ struct agent_message {
   std::string sender_name;   // the name the sender's host gave it (for display; `sender` is what counts)
   agent_payload payload;
   std::string transport;     // the transport it arrived on (loopback, zmq, ...)
-  std::string trust;         // verified | unverified | unknown
+  std::string trust;         // verified | unverified | unknown (only with crypto.unknown_senders: accept)
   std::string correlation;   // request id (32 hex digits); empty for tell()
   std::int64_t deadline_unix_ms = 0;  // the requester's deadline; 0 for tell()
 };
@@ -86,7 +86,7 @@ struct agent_reply {
 };
 
 struct agent_call {
-  std::string to;  // an agent name, a contact alias known to the host, or a peer ID
+  std::string to;  // an agent name (co-hosted, the daemon's node.name, the agent directory's) or a peer ID
   agent_payload payload;
 };
 
@@ -118,7 +118,7 @@ class agent_context {
   // directory of the config file that declared the agent.
   virtual std::string setting(const std::string& key, const std::string& fallback = {}) const = 0;
   virtual std::filesystem::path path_setting(const std::string& key, const std::string& fallback = {}) const = 0;
-  // An agent name, contact alias or peer ID -> peer ID (errc::not_found).
+  // An agent name (co-hosted, the daemon's, the directory's) or peer ID -> peer ID (errc::not_found).
   virtual result<peer_id> resolve(const std::string& who) = 0;
   virtual result<void> tell(const std::string& to, agent_payload payload) = 0;
   // Blocks until the reply arrives, the peer answers with an error (its
