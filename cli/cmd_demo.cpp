@@ -126,14 +126,19 @@ int run_demo(const global_options& g, const std::string& work_dir, const std::st
   std::ifstream in(report_file);
   std::string md{std::istreambuf_iterator<char>(in), {}};
   if (g.json) {
-    print_json({{"you", (*you)->id().str()}, {"agents", agents}, {"events", events}, {"result", done->payload.text()},
-                {"report_path", report_file.string()}, {"report", md}, {"total_ms", total_ms},
-                {"requests_served", stats.requests_served}, {"timeouts", stats.timeouts}, {"dir", base.string()}});
+    // The orchestrator's answer is JSON text: embedded as JSON (a string only if it is not). Without --work-dir
+    // the files are gone when this returns: no paths to them.
+    auto result = nlohmann::json::parse(done->payload.text(), nullptr, false);
+    if (result.is_discarded()) result = done->payload.text();
+    print_json({{"you", (*you)->id().str()}, {"agents", agents}, {"events", events}, {"result", result},
+                {"report_path", keep ? nlohmann::json(report_file.string()) : nlohmann::json()}, {"report", md},
+                {"total_ms", total_ms}, {"requests_served", stats.requests_served}, {"timeouts", stats.timeouts},
+                {"dir", keep ? nlohmann::json(base.string()) : nlohmann::json()}, {"kept", keep}});
   } else {
     say("");
     say("workflow done in " + std::to_string(total_ms).substr(0, 6) + " ms: " + std::to_string(stats.requests_served) +
         " requests served, " + std::to_string(stats.timeouts) + " timeouts");
-    say("report (" + report_file.string() + "):");
+    say(keep ? "report (" + report_file.string() + "):" : "report (its files are deleted at exit; --work-dir DIR keeps them):");
     say("----------------------------------------------------------------------");
     std::cout << terminal_text(md, true);  // the report quotes the topic and the headlines
     say("----------------------------------------------------------------------");

@@ -525,6 +525,10 @@ class Usage(unittest.TestCase):
             self.assertIn(pair, replies)
         self.assertIn("Models compared: 18", out["report"])
         self.assertEqual(out["timeouts"], 0)
+        # Without --work-dir its files are gone at exit: no paths to them; the orchestrator's answer is JSON.
+        self.assertEqual((out["kept"], out["dir"], out["report_path"]), (False, None, None))
+        self.assertIsInstance(out["result"], dict)
+        self.assertIn("its files are deleted at exit; --work-dir DIR keeps them", run("demo", check=0).stdout)
 
 if __name__ == "__main__":
     AQUA, SRC = sys.argv[1], sys.argv[2]
