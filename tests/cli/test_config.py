@@ -138,6 +138,13 @@ class ConfigCheck(unittest.TestCase):
                 ("transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/4001]\n"
                  "components:\n  relay: {serve: true, listen: [/ip4/127.0.0.1/tcp/4001]}\n",
                  "5:33: components.relay.listen[0]", "transports[0].listen[0]"),
+                # Agents bind in the daemon's process too: serve said "serving" first, then address_in_use.
+                ("transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/4001]\ncomponents: {}\n"
+                 "agents:\n  - plugin: news\n    listen: [/ip4/127.0.0.1/tcp/4001]\n",
+                 "7:14: agents[0].listen[0]", "transports[0].listen[0]"),
+                ("transports: []\ncomponents: {}\nagents:\n  - plugin: news\n    listen: [/ip4/127.0.0.1/tcp/4001]\n"
+                 "  - plugin: data\n    listen: [/ip4/127.0.0.1/tcp/4001]\n",
+                 "7:14: agents[1].listen[0]", "agents[0].listen[0]"),
             ]
             for yaml, where, first in cases:
                 with open(cfg, "w") as f:

@@ -292,7 +292,8 @@ bool valid_agent_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
 }
 
-void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg, bool name_given) {
+void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg, bool name_given,
+                  listened_map& listened) {
   const std::string path = "agents";
   if (list.IsNull()) return;
   if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
@@ -328,6 +329,7 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
         if (addr.rfind("/memory/", 0) == 0)
           w.fail(errc::config_bad_value, c[j], at,
                  "agents always listen on /memory/<peer ID>; list only addresses for other processes here");
+        check_listened_once(w, c[j], at, addr, listened);  // agents bind in the daemon's process
         ac.listen.push_back(addr);
         cfg.located[at] = w.where(c[j]);  // its zmq factory may refuse it (aqua config check)
       }
@@ -417,7 +419,7 @@ result<node_config> parse_config(std::string_view yaml, const std::string& sourc
     const bool name_given = !cfg.name.empty();
     if (cfg.name.empty()) cfg.name = cfg.data_dir.filename().string();
     if (!node_name_problem(cfg.name).empty()) cfg.name = "aqua";  // a data dir named so that it cannot name files
-    if (auto a = w.child(root, "", "agents", false); a.IsDefined()) parse_agents(w, a, cfg, name_given);
+    if (auto a = w.child(root, "", "agents", false); a.IsDefined()) parse_agents(w, a, cfg, name_given, listened);
     if (auto d = w.child(root, "", "agent_directory", false); d.IsDefined() && !d.IsNull())
       parse_agent_directory(w, d, base_dir, cfg);
     return cfg;
