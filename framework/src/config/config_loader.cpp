@@ -288,8 +288,10 @@ listened_map parse_transports(const yaml_walker& w, const YAML::Node& list, node
   return listened;
 }
 
+// Starting with a letter or digit: "-" is the CLI's stdin and "--wait" an option, so neither could be named there.
 bool valid_agent_name(const std::string& s) {
-  return !s.empty() && s.size() <= 64 && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+  return !s.empty() && s.size() <= 64 && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos &&
+         s.find_first_of("abcdefghijklmnopqrstuvwxyz0123456789") == 0;
 }
 
 void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg, bool name_given,
@@ -308,7 +310,7 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
     if (auto c = w.child(a, p, "name", false); c.IsDefined()) {
       ac.name = w.as_string(c, p + ".name");
       if (!valid_agent_name(ac.name))
-        w.fail(errc::config_bad_value, c, p + ".name", "agent names are 1-64 of [a-z0-9_-], got '" + ac.name + "'");
+        w.fail(errc::config_bad_value, c, p + ".name", "agent names are 1-64 of [a-z0-9_-], starting with a letter or digit, got '" + ac.name + "'");
     }
     if (!names.insert(ac.name).second)
       w.fail(errc::config_bad_value, a, p + ".name", "agent name '" + ac.name + "' is used twice");

@@ -346,6 +346,12 @@ TEST(AgentConfig, ErrorsNameTheKey) {
   EXPECT_EQ(bad.err().code(), errc::config_bad_value);
   EXPECT_NE(bad.err().message().find("f.yaml:4:"), std::string::npos) << bad.err().message();
   EXPECT_NE(bad.err().message().find("agents[0].name"), std::string::npos) << bad.err().message();
+  for (const char* name : {"'-'", "'--wait'", "_x"}) {  // the CLI could not name them ("-" is stdin)
+    auto odd = parse_config(std::string("components: {}\ntransports: []\nagents:\n  - {plugin: news, name: ") + name + "}\n",
+                            "f.yaml", "/tmp");
+    ASSERT_FALSE(odd) << name;
+    EXPECT_NE(odd.err().message().find("starting with a letter or digit"), std::string::npos) << odd.err().message();
+  }
   auto dup = parse_config("components: {}\ntransports: []\nagents: [{plugin: news}, {plugin: news}]\n", "f.yaml", "/tmp");
   ASSERT_FALSE(dup);
   EXPECT_NE(dup.err().message().find("used twice"), std::string::npos);
