@@ -39,7 +39,7 @@ inline const CLI::Validator& whole_number() {
       if (digits && (s.size() < 20 || s <= "18446744073709551615")) return {};
       return "'" + s + "' is not a whole number from 0 to 18446744073709551615";
     },
-    "UINT");
+    "");  // the option already shows UINT: a name here made it "UINT:UINT"
   return v;
 }
 
