@@ -89,7 +89,16 @@ int run_check(const global_options& g, const check_options& o) {
   std::vector<std::filesystem::path> dirs(o.plugin_path.begin(), o.plugin_path.end());
   plugin_loader loader(dirs);
   auto file = loader.find(o.name);
-  if (!file) return report(file.err(), g.json);
+  if (!file) {
+    // An agent plugin of that name: this command checks transports; say how agents are checked.
+    if (auto agent = loader.find_file("libaqua_agent_" + o.name + ".so", "agent plugin '" + o.name + "'"))
+      return report(error{file.err().code(), file.err().message() + "\n" + agent->string() + " is an agent plugin: "
+                                             "'aqua plugin check' checks transports; check an agent with 'aqua config "
+                                             "check' on a config whose agents list names it (it loads the plugin and "
+                                             "runs its factory with the settings)"},
+                    g.json);
+    return report(file.err(), g.json);
+  }
   transport_config cfg;
   cfg.plugin = cfg.name = o.name;
   auto t = loader.load_transport(cfg);

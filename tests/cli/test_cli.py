@@ -214,6 +214,9 @@ class InitAndId(unittest.TestCase):
         self.assertIn("/p2p-circuit reserves on the relays of the 'relays' setting, and it names none", p.stderr)
         p = run("plugin", "check", "nosuch", "--json", check=1)
         self.assertIn("nosuch", json.loads(p.stdout)["error"]["message"])
+        p = run("plugin", "check", "news", check=1)  # an agent plugin: says how agents are checked
+        self.assertIn("libaqua_agent_news.so is an agent plugin: 'aqua plugin check' checks transports; check an "
+                      "agent with 'aqua config check'", p.stderr)
 
     def test_id_without_init_says_what_to_do(self):
         p = run("--dir", self.dir, "id", check=4)
