@@ -53,6 +53,10 @@ std::shared_ptr<actor_runtime> make_actor_runtime(std::size_t workers) {
 
 } // namespace node_detail
 
+namespace {
+constexpr int store_lock_waits = 40;  // x 50 ms: 2 s
+} // namespace
+
 result<std::unique_ptr<node>> node::start(const node_config& cfg) { return node_detail::starter::start(cfg, nullptr); }
 
 result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg,
@@ -62,6 +66,13 @@ result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg
   if (!kp) return kp.err();
   if (auto r = ensure_private_dir(cfg.data_dir); !r) return r.err();
   auto db = store::db::open(cfg.data_dir / store::dir_name);
+  // A command reading the store without a daemon (`aqua contacts list`, `inbox list`) holds its lock for a few
+  // milliseconds: a node starting meanwhile (`aqua serve &` then such a command at once) waits for it instead of
+  // failing with store_locked. A node that keeps the store (another daemon) is still refused, after the wait.
+  for (int i = 0; i < store_lock_waits && !db && db.err().code() == errc::store_locked; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    db = store::db::open(cfg.data_dir / store::dir_name);
+  }
   if (!db) return db.err();
   std::shared_ptr<store::db> shared_db = std::move(*db);
   crypto_setup crypto;
