@@ -11,15 +11,12 @@ using namespace aqua::test::node_fixture;
 
 TEST(node, the_largest_payload_allowed_crosses_the_default_loopback_first_and_later) {
   test::temp_dir tmp("node");
-  auto a_cfg = make_node_dir(tmp, "alice", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/alice.yaml"), 0);
-  auto b_cfg = make_node_dir(tmp, "bob", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/bob.yaml"), 1);
-  auto bob = node::start(b_cfg);
-  ASSERT_TRUE(bob) << bob.err().what();
-  auto alice = node::start(a_cfg);
-  ASSERT_TRUE(alice) << alice.err().what();
-  introduce(**alice, **bob);
+  auto p = start_introduced_pair(tmp, "frame-size");
+  ASSERT_TRUE(p.alice && p.bob);
+  auto& alice = p.alice;
+  auto& bob = p.bob;
   // One byte over: refused at once, naming the largest payload that fits.
-  auto over = (*alice)->send((*bob)->id(), bytes((1u << 20) + 1, 'x'));
+  auto over = alice->send(bob->id(), bytes((1u << 20) + 1, 'x'));
   ASSERT_FALSE(over);
   EXPECT_EQ(over.err().code(), errc::frame_too_large);
   const auto& why = over.err().message();
@@ -28,13 +25,13 @@ TEST(node, the_largest_payload_allowed_crosses_the_default_loopback_first_and_la
   const std::size_t largest = std::stoul(why.substr(at + 36));
   EXPECT_GT(largest, (1u << 20) - 64);
   for (char fill : {'a', 'b'}) {  // the first goes in a prekey envelope with alice's card, the second does not
-    auto id = (*alice)->send((*bob)->id(), bytes(largest, static_cast<std::uint8_t>(fill)));
+    auto id = alice->send(bob->id(), bytes(largest, static_cast<std::uint8_t>(fill)));
     ASSERT_TRUE(id) << id.err().what();
-    auto got = (*bob)->receive(20s);
+    auto got = bob->receive(20s);
     ASSERT_TRUE(got) << got.err().what();
     EXPECT_EQ(got->message_id, *id);
     EXPECT_EQ(got->payload, bytes(largest, static_cast<std::uint8_t>(fill)));
-    auto outcome = (*alice)->await_outcome(*id, 10s);
+    auto outcome = alice->await_outcome(*id, 10s);
     ASSERT_TRUE(outcome) << outcome.err().what();
   }
 }

@@ -12,7 +12,7 @@ using namespace aqua::test::node_fixture;
 
 TEST(node, a_start_waits_for_a_store_lock_held_briefly_and_refuses_one_kept) {
   test::temp_dir tmp("node");
-  auto cfg = make_node_dir(tmp, "alice", read_file(AQUA_SOURCE_DIR "/configs/two-nodes/alice.yaml"), 0);
+  auto cfg = make_node_dir(tmp, "alice", yaml_for("/memory/store-lock-alice", ""), 0);
   const auto dir = cfg.data_dir / store::dir_name;
   {
     auto first = node::start(cfg);  // creates the store
