@@ -189,6 +189,16 @@ class ConfigCheck(unittest.TestCase):
             os.chmod(cfg, 0o644)
             run("config", "check", cfg, check=0)
 
+    def test_a_data_dir_that_is_a_file_is_refused_where_it_is_written(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
+            cfg, plain = os.path.join(tmp, "node.yaml"), os.path.join(tmp, "plain")
+            open(plain, "w").close()
+            with open(cfg, "w") as f:
+                f.write(f"node: {{data_dir: {plain}}}\ncomponents: {{}}\ntransports: []\n")
+            for args in (("config", "check", cfg), ("serve", "--config", cfg)):
+                p = run(*args, check=3)  # a config error (it said io_error ... Not a directory, exit 1)
+                self.assertIn(f"{cfg}:1:18: node.data_dir: '{plain}' is not a directory", p.stderr)
+
     def test_missing_file(self):
         p = run("config", "check", "/nonexistent/aqua.yaml", check=3)
         self.assertIn("cannot open config '/nonexistent/aqua.yaml': No such file or directory", p.stderr)

@@ -57,8 +57,13 @@ void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::pat
     cfg.name = w.as_string(c, path + ".name");
     if (auto why = node_name_problem(cfg.name); !why.empty()) w.fail(errc::config_bad_value, c, path + ".name", why);
   }
-  if (auto c = w.child(n, path, "data_dir", false); c.IsDefined())
+  if (auto c = w.child(n, path, "data_dir", false); c.IsDefined()) {
     cfg.data_dir = resolve(base, w.as_path(c, path + ".data_dir"));
+    // It may not exist yet (aqua init makes it); a file there is a mistake in this file, said where it is.
+    std::error_code ec;
+    if (fs::exists(cfg.data_dir, ec) && !fs::is_directory(cfg.data_dir, ec))
+      w.fail(errc::config_bad_value, c, path + ".data_dir", "'" + cfg.data_dir.string() + "' is not a directory");
+  }
   if (auto c = w.child(n, path, "log_level", false); c.IsDefined()) {
     cfg.log_level = w.as_string(c, path + ".log_level");
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
