@@ -160,15 +160,24 @@ int run_status(const global_options& g) {
   if (!d) {
     if (!no_daemon(d.err())) return report(d.err(), g.json);
     auto dir = resolve_data_dir(g.dir);
-    std::string id;
-    if (dir)
-      if (auto kp = read_identity(*dir)) id = kp->id().str();
-    if (g.json)
-      print_json({{"running", false}, {"peer_id", id}, {"data_dir", dir ? std::filesystem::absolute(*dir).lexically_normal().string() : ""},
-                  {"hint", d.err().message()}});
-    else
-      std::cout << "daemon: not running\n"
-                << (id.empty() ? "" : "peer id: " + id + "\n") << d.err().message() << "\n";
+    std::string id, blocker;
+    if (dir) {
+      // What 'aqua serve' would fail on, said now rather than after the user follows the hint.
+      auto kp = read_identity(*dir);
+      if (kp) id = kp->id().str();
+      else if (std::filesystem::exists(*dir)) blocker = kp.err().what();
+      if (auto cfg = load_node_config(g, ""); !cfg && blocker.empty() && kp) blocker = cfg.err().what();
+    }
+    if (g.json) {
+      nlohmann::json out{{"running", false}, {"peer_id", id},
+                         {"data_dir", dir ? std::filesystem::absolute(*dir).lexically_normal().string() : ""},
+                         {"hint", d.err().message()}};
+      if (!blocker.empty()) out["serve_would_fail"] = blocker;
+      print_json(out);
+    } else {
+      std::cout << "daemon: not running\n" << (id.empty() ? "" : "peer id: " + id + "\n") << d.err().message() << "\n";
+      if (!blocker.empty()) std::cout << "but 'aqua serve' would fail now: " << terminal_text(blocker) << "\n";
+    }
     return exit_no_daemon;
   }
   auto st = (*d)->call({{"cmd", "status"}});

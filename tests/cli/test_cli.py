@@ -229,6 +229,11 @@ class InitAndId(unittest.TestCase):
             f.write("aqua-ed25519-seed-v1 1234\n")
         p = run("--dir", self.dir, "id", check=4)
         self.assertIn("64 hex digits", p.stderr)
+        # status without a daemon says what 'aqua serve', the command it suggests, would fail on.
+        p = run("--dir", self.dir, "status", check=5)
+        self.assertIn("but 'aqua serve' would fail now: bad_key_file", p.stdout)
+        self.assertIn("64 hex digits", json.loads(run("--dir", self.dir, "status", "--json", check=5).stdout)
+                      ["serve_would_fail"])
 
     def test_commands_without_a_daemon_use_the_key_file_the_config_names(self):
         # serve reads components.identity.key_file; until 2026-11-28 id, status, card export and contacts read
