@@ -152,6 +152,11 @@ result<repair_outcome> db::repair(const fs::path& dir, free_space_probe probe) {
   if (!s.ok()) return fail("repair of '" + dir.string() + "' failed (on a copy): " + s.ToString());
   repair_outcome out;
   out.losses = std::move(losses.lines);
+  // RepairDB syncs the tables it builds and CURRENT, not its new manifest: every file is synced before the swap.
+  for (auto it = fs::recursive_directory_iterator(work, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (auto r = sync_path(it->path(), it->is_directory(ec)); !r) return fail(r.err().message());
+  if (ec) return fail("cannot read the repaired copy '" + work.string() + "': " + ec.message());
   if (auto r = sync_path(work, true); !r) return fail(r.err().message());
   if (::renameat2(AT_FDCWD, work.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0)
     return fail(os_error("cannot put the repaired copy in place of '" + dir.string() + "' (an atomic exchange of "
