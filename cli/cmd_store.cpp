@@ -39,8 +39,15 @@ int run_store(const global_options& g, const std::string& action) {
     if (!r) return report(r.err(), g.json);
     repaired = std::move(*r);
   }
+  // After a repair the store was swapped already: a failing check says so, and where the one before is.
+  auto failed = [&](const error& e) {
+    if (!repaired) return report(e, g.json);
+    return report(error{e.code(), e.message() + " (checking the repaired store; it is in place, and the store as it "
+                                                "was before the repair is kept in " + repaired->kept.string() + ")"},
+                  g.json);
+  };
   auto db = store::db::open(path, false);
-  if (!db) return report(db.err(), g.json);
+  if (!db) return failed(db.err());
   // Every key is read (LevelDB checks each block's CRC); the delivery and contact records are decoded too, since
   // one that does not decode is skipped by the node: its message is never handed out or retried.
   std::size_t keys = 0, unreadable = 0;
@@ -58,7 +65,7 @@ int run_store(const global_options& g, const std::string& action) {
       named.push_back({{"key", terminal_text(k)}, {"error", bad->what()}});
     return true;
   });
-  if (!r) return report(r.err(), g.json);
+  if (!r) return failed(r.err());
   // A node refuses to start on E2EE state that does not load (or sessions without their engine record).
   std::optional<error> engine_bad;
   if (meta) {
@@ -76,6 +83,7 @@ int run_store(const global_options& g, const std::string& action) {
     if (repaired) {
       out["kept"] = repaired->kept.string();
       out["losses"] = repaired->losses;
+      out["notes"] = repaired->notes;
     }
     print_json(out);
   } else {
@@ -91,6 +99,8 @@ int run_store(const global_options& g, const std::string& action) {
                 << (path / "lost").string() << "):\n";
       for (auto& l : repaired->losses) std::cout << "  " << terminal_text(l) << "\n";
     }
+    if (repaired)
+      for (auto& n : repaired->notes) std::cout << "note: " << terminal_text(n) << "\n";
     if (repaired)
       std::cout << "the store as it was before the repair is kept in " << repaired->kept.string()
                 << " (delete it once the node runs well)\n";

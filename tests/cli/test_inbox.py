@@ -113,6 +113,7 @@ class Inbox(unittest.TestCase):
             repaired = json.loads(aqua(b, "store", "repair", "--json"))
             # Repaired on a copy; the store as it was is kept beside it (here: without its CURRENT file).
             self.assertEqual((repaired["ok"], repaired["repaired"], repaired["losses"]), (True, True, []))
+            self.assertIn("the store did not open", repaired["notes"][0])  # no CURRENT: rebuilt from its files
             self.assertTrue(os.path.basename(repaired["kept"]).startswith("store.before-repair-"), repaired)
             self.assertFalse(os.path.exists(os.path.join(repaired["kept"], "CURRENT")))
             self.assertEqual(sorted(n for n in os.listdir(b) if n.startswith("store")),

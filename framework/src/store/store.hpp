@@ -35,6 +35,7 @@ inline constexpr std::uint32_t layout_version = 1;
 struct repair_outcome {
   std::filesystem::path kept;          // the store as it was before the repair, beside it
   std::vector<std::string> losses;     // what the repair dropped, as LevelDB says it ("Log #14: ignoring ...")
+  std::vector<std::string> notes;      // how it went: e.g. the store did not open, so logs were read unchecked
 };
 
 struct commit_stats {

@@ -13,6 +13,7 @@
 #include "store/store.hpp"
 
 #include <leveldb/env.h>
+#include <leveldb/iterator.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -85,7 +86,9 @@ class loss_log final : public leveldb::Logger {
     // "Log #3: 21 ops saved to Table #7 OK", "Table #7: 21 entries OK": read; anything else about a log or a table
     // ("Table #9: 0 entries Corruption: ...", "Log #14: ignoring conversion error: ...", "... dropping ...") is a loss.
     const bool about_file = line.rfind("Log #", 0) == 0 || line.rfind("Table #", 0) == 0;
-    if (about_file && !line.ends_with(" OK")) lines.push_back(line);
+    const bool read = line.ends_with(" OK") || line.ends_with(" entries repaired");
+    // A log recovered by an open: "(ignoring error) <dir>/000026.log: dropping 112 bytes; Corruption: ...".
+    if ((about_file && !read) || line.find(": dropping ") != std::string::npos) lines.push_back(line);
   }
   std::vector<std::string> lines;
 };
@@ -104,12 +107,55 @@ fs::path free_name(const fs::path& dir, const std::string& what) {
 }
 
 std::string size_text(std::uint64_t bytes) {
-  return bytes >= (1u << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
+  char buf[32];
+  if (bytes >= (100u << 20)) std::snprintf(buf, sizeof buf, "%llu MiB", static_cast<unsigned long long>(bytes >> 20));
+  else if (bytes >= (1u << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1u << 20));
+  else std::snprintf(buf, sizeof buf, "%llu KiB", static_cast<unsigned long long>(bytes >> 10));
+  return buf;
+}
+
+// LevelDB's RepairDB reads log files without checking their checksums (repair.cc passes checksum=false to its
+// log reader): a damaged log's bytes went into the store as they were (an altered message, a broken session).
+// An open with paranoid_checks off recovers the logs *with* checksums instead, skipping the damaged records (and
+// saying so in the info log), and writes them to tables. Then every record is read with checksums: a store that
+// reads whole needs nothing more; else (a table damaged or missing) RepairDB rebuilds it, with no logs left to
+// misread. Only a store whose manifest cannot be read goes straight to RepairDB. `losses` gets what was dropped.
+result<void> recover_logs_then_repair(const fs::path& work, leveldb::Logger& log, std::vector<std::string>& losses,
+                                      std::vector<std::string>& notes) {
+  leveldb::Options opts;
+  opts.info_log = &log;
+  opts.paranoid_checks = false;
+  leveldb::DB* raw = nullptr;
+  auto s = leveldb::DB::Open(opts, work.string(), &raw);
+  if (s.ok()) {
+    std::unique_ptr<leveldb::DB> opened(raw);
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = true;
+    std::unique_ptr<leveldb::Iterator> it(opened->NewIterator(ro));
+    std::size_t keys = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++keys;
+    if (it->status().ok()) return ok();  // every record reads: the logs were the only thing to recover
+    losses.push_back("reading the store failed after " + std::to_string(keys) + " keys (" + it->status().ToString() +
+                     "): rebuilt from the files that read");
+  } else {
+    notes.push_back("the store did not open (" + s.ToString() + "): rebuilt from its files; LevelDB reads log files "
+                    "without their checksums then, so check the newest messages");
+  }
+  leveldb::Options ropts;
+  ropts.info_log = &log;
+  s = leveldb::RepairDB(work.string(), ropts);
+  if (!s.ok()) return error{errc::io_error, s.ToString()};
+  return ok();
 }
 
 } // namespace
 
-result<repair_outcome> db::repair(const fs::path& dir, free_space_probe probe) {
+result<repair_outcome> db::repair(const fs::path& given, free_space_probe probe) {
+  // A store that is a symlink is repaired where it is: the copy and the kept original beside its target (an
+  // exchange with the link would have put a real directory in the link's place, on another filesystem).
+  std::error_code cec;
+  const fs::path dir = fs::is_symlink(given, cec) ? fs::canonical(given, cec) : given;
+  if (cec) return error{errc::io_error, "cannot resolve store '" + given.string() + "': " + cec.message()};
   // LevelDB's repair takes no lock: run on a store a node has open, it rewrites the files under it (and the node's
   // later writes are lost). It runs holding the store's lock, as a node does.
   auto* env = leveldb::Env::Default();
@@ -145,13 +191,14 @@ result<repair_outcome> db::repair(const fs::path& dir, free_space_probe probe) {
   if (!fs::create_directory(work, ec) || ::chmod(work.c_str(), 0700) != 0)  // ratchet and prekey secrets
     return fail("cannot make '" + work.string() + "' for the repair: " + (ec ? ec.message() : std::strerror(errno)));
   if (auto c = copy_tree(dir, work); !c) return fail("cannot copy the store for its repair: " + c.err().message());
-  loss_log losses;
-  leveldb::Options opts;
-  opts.info_log = &losses;
-  s = leveldb::RepairDB(work.string(), opts);
-  if (!s.ok()) return fail("repair of '" + dir.string() + "' failed (on a copy): " + s.ToString());
+  loss_log log;
+  std::vector<std::string> found, notes;
+  if (auto r = recover_logs_then_repair(work, log, found, notes); !r)
+    return fail("repair of '" + dir.string() + "' failed (on a copy): " + r.err().message());
   repair_outcome out;
-  out.losses = std::move(losses.lines);
+  out.losses = std::move(found);
+  out.notes = std::move(notes);
+  out.losses.insert(out.losses.end(), log.lines.begin(), log.lines.end());
   // RepairDB syncs the tables it builds and CURRENT, not its new manifest: every file is synced before the swap.
   for (auto it = fs::recursive_directory_iterator(work, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec))
