@@ -66,7 +66,7 @@ void print_text(const nlohmann::json& r) {
 void add_doctor_commands(CLI::App& app, global_options& g, int& rc) {
   auto peer = std::make_shared<std::string>();
   auto* doctor = app.add_subcommand("doctor", "Reachability report: listen addresses, relays, NAT guess, path to a peer");
-  doctor->add_option("peer", *peer, "Peer ID or alias: also show the path routing takes to it and why");
+  doctor->add_option("peer", *peer, "Peer ID or alias: also show the path routing takes to it and why")->check(non_empty());
   doctor->footer(
     "Needs the running daemon (aqua serve).\n"
     "Examples:\n  aqua doctor\n  aqua doctor bob\n  aqua doctor --json 12D3KooW...");

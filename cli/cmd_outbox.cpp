@@ -151,7 +151,8 @@ void add_outbox_commands(CLI::App& app, global_options& g, int& rc) {
   outbox->require_subcommand(1);
   outbox->footer("Examples:\n  aqua outbox list\n  aqua outbox list --state pending --to bob");
   auto* list = outbox->add_subcommand("list", "List sent messages: queued, sent, delivered or expired, in send order");
-  list->add_option("--to", o->to, "Only messages to this recipient: peer ID (12D3KooW...) or contact alias");
+  list->add_option("--to", o->to, "Only messages to this recipient: peer ID (12D3KooW...) or contact alias")
+    ->check(non_empty());
   list->add_option("--state", o->state, "Only messages in this state (pending: queued or sent, i.e. not acknowledged yet)")
     ->check(CLI::IsMember({"queued", "sent", "delivered", "expired", "pending"}));
   list->add_option("--last", o->last, "Only the N most recently queued of those (0: all)")->check(whole_number());

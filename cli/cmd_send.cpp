@@ -245,15 +245,17 @@ result<std::uint64_t> parse_duration_ms(const std::string& text, const std::stri
 void add_send_commands(CLI::App& app, global_options& g, int& rc) {
   auto o = std::make_shared<send_options>();
   auto* send = app.add_subcommand("send", "Send an end-to-end encrypted message (through the running daemon)");
-  send->add_option("to", o->to, "Recipient: peer ID (12D3KooW...) or contact alias")->required();
+  send->add_option("to", o->to, "Recipient: peer ID (12D3KooW...) or contact alias")->required()->check(non_empty());
   send->add_option("text", o->text, "Message text, or - to read it from stdin");
   send->add_option("--file", o->file, "Send the contents of file F (at most crypto.max_frame_bytes, 1 MiB by default; with a topic, the two "
                    "together at most 1 byte less)");
-  send->add_option("--ttl", o->ttl, "Give up delivering after this long (e.g. 30s, 5m, 2d; default: the config's)");
+  send->add_option("--ttl", o->ttl, "Give up delivering after this long (e.g. 30s, 5m, 2d; default: the config's)")
+    ->check(non_empty());
   send->add_flag("--wait", o->wait, "Wait for the recipient's authenticated delivery ack");
   send->add_option("--timeout", o->timeout, "With --wait: how long to wait (default 30s; exit 6 after)");
   send->add_option("--topic", o->topic, "A topic label, up to 255 bytes, encrypted with the message");
-  send->add_option("--message-id", o->message_id, "32 hex digits: makes retrying the command safe (sent once; the same ID with another recipient, text or topic is refused)");
+  send->add_option("--message-id", o->message_id, "32 hex digits: makes retrying the command safe (sent once; the same ID with another recipient, text or topic is refused)")
+    ->check(non_empty());
   send->footer(
     "Examples:\n  aqua send 12D3KooWAbc... \"hello\"\n  aqua send bob --topic research --wait \"here are the findings\"\n"
     "  aqua send bob --file report.pdf --ttl 2d\n  echo '{\"q\":1}' | aqua send bob - --json\n"

@@ -43,6 +43,13 @@ inline const CLI::Validator& whole_number() {
   return v;
 }
 
+// A value that may not be empty: CLI11 takes `--message-id ""` as given, and an empty ID, TTL, recipient or peer
+// silently meant "none" (a retry script whose $ID was unset sent a new message every time).
+inline const CLI::Validator& non_empty() {
+  static const CLI::Validator v([](std::string& s) -> std::string { return s.empty() ? "must not be empty" : ""; }, "");
+  return v;
+}
+
 // The first address given twice in `addresses` (a repeated --listen would collide with itself), if any.
 inline std::optional<std::string> repeated(const std::vector<std::string>& addresses) {
   for (std::size_t i = 1; i < addresses.size(); ++i)

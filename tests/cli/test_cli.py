@@ -378,6 +378,10 @@ class Usage(unittest.TestCase):
                      ("inbox", "list", "--since", "18446744073709551616"), ("inbox", "watch", "--since", "x")):
             self.assertIn("is not a whole number", run(*args, check=2).stderr, args)
         run("--log-level", "loud", "id", check=2)
+        # An empty value is not "none": `--message-id "$ID"` with ID unset made every retry a new message.
+        for args in (("send", "bob", "x", "--message-id", ""), ("send", "bob", "x", "--ttl", ""), ("send", "", "x"),
+                     ("doctor", ""), ("outbox", "list", "--to", "")):
+            self.assertIn("must not be empty", run(*args, check=2).stderr, args)
         run(check=2)
         self.assertIn("--dir is empty", run("--dir", "", "id", check=2).stderr)  # not a silent ~/.aqua
         self.assertIn("AQUA_DIR is set but empty", run("id", env={"AQUA_DIR": ""}, check=2).stderr)
