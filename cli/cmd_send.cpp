@@ -1,5 +1,8 @@
 // aqua send | aqua status: through the daemon's control API.
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <iostream>
 
@@ -27,6 +30,36 @@ struct send_options {
   bool text_given = false;  // "" given on the command line, not left out
   bool timeout_given = false;
 };
+
+// Ctrl-C (or SIGTERM) during `send --wait`: the message may be queued already, and the user needs its ID to check
+// on it or retry it once (it left with exit 130 and said nothing). The note is made before the wait, so the
+// handler only writes it (async-signal-safe) and exits.
+std::string interrupt_note;
+bool interrupt_note_on_stdout = false;
+
+extern "C" void on_interrupt(int sig) {
+  const int fd = interrupt_note_on_stdout ? STDOUT_FILENO : STDERR_FILENO;
+  for (std::size_t done = 0; done < interrupt_note.size();) {
+    const auto n = ::write(fd, interrupt_note.data() + done, interrupt_note.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::_exit(128 + sig);
+}
+
+void arm_interrupt_note(const std::string& id, bool json) {
+  const std::string text = "interrupted while waiting for the ack of message " + id + ": it may be queued (see 'aqua "
+                           "outbox list'); retry with --message-id " + id + " to send it at most once";
+  // --json: the error object of a timeout (the wait ended without the ack), with the message ID to retry with.
+  interrupt_note = json ? nlohmann::json{{"error", {{"code", "timeout"}, {"message", text}, {"message_id", id}}}}.dump() + "\n"
+                        : "aqua: " + text + "\n";
+  interrupt_note_on_stdout = json;
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
 
 int run_send(const global_options& g, const send_options& o) {
   if (!o.text.empty() && !o.file.empty())
@@ -105,6 +138,7 @@ int run_send(const global_options& g, const send_options& o) {
   }
   auto d = connect_daemon(g);
   if (!d) return report(d.err(), g.json);
+  if (o.wait) arm_interrupt_note(id, g.json);
   auto t0 = std::chrono::steady_clock::now();
   const auto wall0 = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();

@@ -568,6 +568,39 @@ class Daemon(unittest.TestCase):
             self.assertIn(f"resume with 'aqua --dir {b} inbox watch --since {second['seq']}'", stopped["message"])
             self.stop(proc_a)
 
+    def test_ctrl_c_during_send_wait_names_the_id_to_retry_with(self):
+        # It exited 130 and said nothing, even with --json: the message was queued and its ID unknown.
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")  # never started: no ack comes
+            aqua(a, "contacts", "add", aqua(b, "card", "export").strip(), "--alias", "bob")
+            self.start(a)
+            for json_out in (False, True):
+                send = subprocess.Popen([AQUA, "--dir", a, "send", "bob", "x", "--wait", "--timeout", "60s",
+                                         *(["--json"] if json_out else [])],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                try:
+                    time.sleep(1.0)
+                    send.send_signal(signal.SIGINT)
+                    out, err = send.communicate(timeout=30)
+                finally:
+                    if send.poll() is None:
+                        send.kill()
+                        send.wait()
+                self.assertEqual(send.returncode, 130, err)
+                if json_out:
+                    e = json.loads(out)["error"]
+                    self.assertEqual(e["code"], "timeout")
+                    mid = e["message_id"]
+                else:
+                    m = re.search(r"interrupted while waiting for the ack of message ([0-9a-f]{32}): it may be queued "
+                                  r"\(see 'aqua outbox list'\); retry with --message-id \1 to send it at most once", err)
+                    self.assertTrue(m, err)
+                    mid = m.group(1)
+                listed = [r["message_id"] for r in json.loads(aqua(a, "outbox", "list", "--json"))["messages"]]
+                self.assertIn(mid, listed)
+
     def test_send_cut_off_by_a_dying_daemon_names_the_id_to_retry_with(self):
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
             a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
