@@ -88,6 +88,10 @@ result<void> self_test(transport& t, const std::string& listen) {
 int run_check(const global_options& g, const check_options& o) {
   std::vector<std::filesystem::path> dirs(o.plugin_path.begin(), o.plugin_path.end());
   plugin_loader loader(dirs);
+  if (o.name.find('/') != std::string::npos || o.name.ends_with(".so"))
+    return report(error{errc::invalid_argument, "'" + o.name + "': give the plugin's name (e.g. zmq for "
+                                                "libaqua_transport_zmq.so), and its directory with --plugin-path DIR"},
+                  g.json);
   auto file = loader.find(o.name);
   if (!file) {
     // An agent plugin of that name: this command checks transports; say how agents are checked.

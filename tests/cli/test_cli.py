@@ -214,6 +214,8 @@ class InitAndId(unittest.TestCase):
         self.assertIn("/p2p-circuit reserves on the relays of the 'relays' setting, and it names none", p.stderr)
         p = run("plugin", "check", "nosuch", "--json", check=1)
         self.assertIn("nosuch", json.loads(p.stdout)["error"]["message"])
+        p = run("plugin", "check", "/x/libaqua_transport_zmq.so", check=2)  # a path is not a name
+        self.assertIn("give the plugin's name (e.g. zmq for libaqua_transport_zmq.so)", p.stderr)
         p = run("plugin", "check", "news", check=1)  # an agent plugin: says how agents are checked
         self.assertIn("libaqua_agent_news.so is an agent plugin: 'aqua plugin check' checks transports; check an "
                       "agent with 'aqua config check'", p.stderr)

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "agent/agent_directory.hpp"
@@ -93,7 +94,15 @@ bool agents::add_daemon_loopback(node_config& daemon) {
   }
   std::string name = "loopback";
   for (int i = 2; names.count(name); ++i) name = "loopback-" + std::to_string(i);
-  daemon.transports.push_back(transport_config{name, "loopback", {}, {}});
+  // Frames as large as the node's messages may make them (a raised crypto.max_frame_bytes): loopback's default
+  // (2 MiB) with room for the envelope, and queues that hold two of them. The agents' loopbacks copy these settings.
+  const std::uint64_t frame = std::max<std::uint64_t>(2u << 20, std::uint64_t{daemon.crypto.max_frame_bytes} + (64u << 10));
+  transport_config t{name, "loopback", {}, {}};
+  if (frame > (2u << 20)) {
+    t.settings["max_frame_bytes"] = std::to_string(frame);
+    t.settings["queue_bytes"] = std::to_string(std::max<std::uint64_t>(4u << 20, 2 * frame));
+  }
+  daemon.transports.push_back(std::move(t));
   daemon.routing.transports.push_back(name);
   return true;
 }
@@ -220,7 +229,14 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
       if (!local_names.count(e.name) && !remote_address(e.verified).empty() && !(daemon && e.verified.id() == daemon->id()))
         nc.routing.routes.push_back({e.verified.id(), remote_address(e.verified)});
     auto n = node_detail::starter::start(nc, p->actors);
-    if (!n) return error{n.err().code(), "agent '" + cfg.agents[i].name + "': " + n.err().message()};
+    if (!n) {
+      // The store's hints ("run 'aqua store repair'") mean the agent's own store, a data dir of its own.
+      const auto c = n.err().code();
+      const bool store = c == errc::store_corrupt || c == errc::io_error || c == errc::bad_session_state;
+      return error{c, "agent '" + cfg.agents[i].name + "': " + n.err().message() +
+                        (store ? " (this agent's store: 'aqua --dir " + nc.data_dir.string() + " store check|repair')"
+                               : std::string())};
+    }
     nodes.push_back(std::move(*n));
   }
   // 3. Publish our cards for the other daemons, then wait for the cards of the agents we must reach: in this

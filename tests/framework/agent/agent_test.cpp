@@ -11,6 +11,7 @@
 
 #include "agent/agent_directory.hpp"
 #include "agent/agent_frame.hpp"
+#include "agent/agent_transports.hpp"
 #include "aqua/agent.hpp"
 #include "aqua/node.hpp"
 #include "identity/key_store.hpp"
@@ -338,6 +339,20 @@ TEST(AgentPlugins, MissingAndWrongAbiAreRefused) {
   ASSERT_FALSE(host);
   EXPECT_EQ(host.err().code(), errc::plugin_abi_mismatch);
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "agents"));  // nothing started
+}
+
+TEST(AgentConfig, ADaemonWithoutLoopbackGetsADialOnlyOneThatCarriesItsLargestFrames) {
+  auto cfg = parse_config("components: {crypto: {max_frame_bytes: 4194304}}\ntransports:\n  - plugin: zmq\n"
+                          "agents: [{plugin: news}]\n", "f.yaml", "/tmp");
+  ASSERT_TRUE(cfg) << cfg.err().what();
+  ASSERT_TRUE(agents::add_daemon_loopback(*cfg));
+  ASSERT_EQ(cfg->transports.size(), 2u);
+  const auto& t = cfg->transports[1];
+  EXPECT_EQ(t.plugin, "loopback");
+  EXPECT_TRUE(t.listen.empty());  // dial-only: the daemon's card does not change
+  EXPECT_EQ(t.settings.at("max_frame_bytes"), std::to_string((4u << 20) + (64u << 10)));
+  EXPECT_EQ(cfg->routing.transports.back(), t.name);
+  EXPECT_FALSE(agents::add_daemon_loopback(*cfg));  // it has one now
 }
 
 TEST(AgentConfig, ErrorsNameTheKey) {
