@@ -54,10 +54,12 @@ int run_store(const global_options& g, const std::string& action) {
   nlohmann::json named = nlohmann::json::array();
   std::optional<bytes> meta;  // the E2EE engine's state, loaded below as the node loads it
   std::vector<bytes> sessions;
+  bool messages = false;
   auto r = (*db)->scan("", [&](std::string_view k, std::string_view v) {
     ++keys;
     if (k == "e/meta") meta = bytes(v.begin(), v.end());
     else if (k.starts_with("e/s/")) sessions.emplace_back(v.begin(), v.end());
+    else if (k.starts_with("i/") || k.starts_with("o/")) messages = true;
     auto bad = delivery::check_record(k, as_bytes(v));
     if (!bad && k.starts_with("c/"))
       if (auto c = decode_contact_record(k, as_bytes(v)); !c) bad = c.err();
@@ -69,10 +71,16 @@ int run_store(const global_options& g, const std::string& action) {
   // A node refuses to start on E2EE state that does not load (or sessions without their engine record).
   std::optional<error> engine_bad;
   if (meta) {
-    if (auto e = e2ee::engine::load_parts(*meta, sessions, system_env(), {}); !e) engine_bad = e.err();
+    auto e = e2ee::engine::load_parts(*meta, sessions, system_env(), {});
+    if (!e) engine_bad = e.err();
+    else if (auto kp = read_identity(*dir); kp && !(e->self() == kp->id()))  // the key file was replaced
+      engine_bad = error{errc::bad_session_state, "the E2EE state belongs to " + e->self().str() + ", not to this "
+                                                  "node's key (" + kp->id().str() + ")"};
   } else if (!sessions.empty()) {
     engine_bad = error{errc::bad_session_state, std::to_string(sessions.size()) + " E2EE session record(s) but no "
                                                 "e/meta, the engine record they belong to"};
+  } else if (messages) {
+    engine_bad = error{errc::bad_session_state, "messages but no E2EE state (e/meta)"};
   }
   if (engine_bad && ++unreadable <= max_named)
     named.push_back({{"key", meta ? "e/meta + e/s/" : "e/s/"}, {"error", engine_bad->what() + " (the node will not start)"}});
@@ -90,8 +98,13 @@ int run_store(const global_options& g, const std::string& action) {
     std::cout << path.string() << ": " << (action == "repair" ? "repaired, " : "");
     if (ok) std::cout << "OK, " << keys << " keys\n";
     else
-      std::cout << keys << " keys, " << unreadable << (unreadable == 1 ? " record that does" : " records that do")
-                << " not decode (the node skips " << (unreadable == 1 ? "it" : "them") << "):\n";
+      std::cout << keys << " keys, "
+                << (engine_bad ? std::to_string(unreadable) + (unreadable == 1 ? " problem" : " problems") +
+                                   " (the node skips a record that does not decode, and does not start on E2EE state "
+                                   "that does not load):\n"
+                               : std::to_string(unreadable) +
+                                   (unreadable == 1 ? " record that does not decode (the node skips it):\n"
+                                                    : " records that do not decode (the node skips them):\n"));
     for (auto& n : named) std::cout << "  " << n["key"].get<std::string>() << ": " << n["error"].get<std::string>() << "\n";
     if (unreadable > named.size()) std::cout << "  ... and " << unreadable - named.size() << " more\n";
     if (repaired && !repaired->losses.empty()) {

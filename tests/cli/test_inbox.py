@@ -159,6 +159,17 @@ class Inbox(unittest.TestCase):
             # E2EE state that does not load: the node refuses to start on it, so `store check` names it too (it
             # said OK). Then without its engine record: the node refuses the orphaned sessions (it had started a
             # fresh engine and dropped them) and so does the check.
+            # Another identity's key beside this store: the node refuses it, and so does the check now.
+            key_a = os.path.join(a, "identity.key")
+            with open(key_a) as f:
+                saved = f.read()
+            with open(os.path.join(b, "identity.key")) as f, open(key_a, "w") as g:
+                g.write(f.read())
+            p = subprocess.run([AQUA, "--dir", a, "store", "check"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn(f"the E2EE state belongs to {ida}, not to this node's key ({idb})", p.stdout)
+            with open(key_a, "w") as g:
+                g.write(saved)
             for value in ("09000102", None):
                 put = subprocess.run([PUT, os.path.join(a, "store"), "e/meta", *([value] if value else ["--delete"])],
                                      capture_output=True, text=True, timeout=60)
@@ -168,6 +179,8 @@ class Inbox(unittest.TestCase):
                 self.assertIn("  e/meta + e/s/: unknown_version: engine state version 9" if value else
                               "  e/s/: bad_session_state: ", p.stdout)
                 self.assertIn("(the node will not start)", p.stdout)
+                self.assertIn("problems (the node skips a record that does not decode, and does not start on E2EE "
+                              "state that does not load):", p.stdout)
                 p = subprocess.run([AQUA, "--dir", a, "inbox", "watch"], capture_output=True, text=True, timeout=60)
                 self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
                 self.assertIn("unknown_version" if value else "bad_session_state", p.stderr)

@@ -52,6 +52,16 @@ result<e2ee::engine> load_engine(db& store, const public_key& self, std::shared_
   // lost): a fresh engine would drop every session silently, and peers' messages would never open again.
   std::size_t orphans = 0;
   if (auto r = store.scan("e/s/", [&](std::string_view, std::string_view) { return ++orphans, true; }); !r) return r.err();
+  // Messages without any engine state: the engine that sealed and opened them is gone (both its records lost).
+  bool messages = false;
+  for (const char* prefix : {"i/", "o/"})
+    if (auto r = store.scan(prefix, [&](std::string_view, std::string_view) { return messages = true, false; }); !r)
+      return r.err();
+  if (!orphans && messages)
+    return error{errc::bad_session_state,
+                 "store '" + store.path().string() + "' holds messages but no E2EE state (e/meta): the store was "
+                 "damaged, and a fresh engine would leave every peer's session broken. Restore it from a backup; or, "
+                 "to start with new E2EE state, move the store aside (your peers then need your new card)"};
   if (orphans)
     return error{errc::bad_session_state,
                  "store '" + store.path().string() + "' holds " + std::to_string(orphans) + " E2EE session" +

@@ -39,6 +39,20 @@ TEST(engine_store, sessions_without_their_engine_record_are_refused_not_dropped_
   EXPECT_FALSE(meta->has_value());  // nothing written
 }
 
+TEST(engine_store, messages_without_any_engine_state_are_refused) {
+  // e/meta and every e/s/ gone, the inbox still there: a fresh engine started silently and no session opened.
+  test::temp_dir tmp("engine-store");
+  auto db = store::db::open(tmp.path() / "s");
+  ASSERT_TRUE(db) << db.err().what();
+  leveldb::WriteBatch b;
+  b.Put(store::hex_key("i/", 1), "a message record");
+  ASSERT_TRUE((*db)->write(std::move(b)));
+  auto r = store::load_engine(**db, keypair::generate().pub(), system_env(), {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code(), errc::bad_session_state);
+  EXPECT_NE(r.err().message().find("holds messages but no E2EE state (e/meta)"), std::string::npos) << r.err().what();
+}
+
 TEST(engine_store, a_store_of_another_identity_names_both) {
   test::temp_dir tmp("engine-store");
   auto db = store::db::open(tmp.path() / "s");
