@@ -245,6 +245,10 @@ std::vector<std::string> outbox::expire(std::int64_t now_ms) {
     auto& r = records_.find(by_expiry_.begin()->second->message_id)->second;
     index_remove(r);
     r.state = out_state::expired;
+    // Said first: a last attempt's note ("held on the mailbox of relay R ... not acknowledged yet") read as if the
+    // message were still on its way.
+    const std::string expired = "expired before " + r.recipient + " acknowledged it";
+    r.last_error = clip_error(r.last_error.empty() ? expired : expired + "; last attempt: " + r.last_error);
     finished_.push_back(r.message_id);
     out.push_back(r.message_id);
   }

@@ -19,6 +19,7 @@ TEST(control_outbox, pages_are_bounded_in_bytes_when_records_carry_long_errors) 
   // 700 expired records whose last error is as long as it may be and doubles in size as JSON ('"' escapes):
   // ~8 KiB each, ~6 MB in all — more than a line (control::max_line_bytes, 4 MiB) if listed in one page.
   const std::size_t n = 700;
+  ASSERT_TRUE(node::start(cfg));  // a node that ran (its E2EE state is there: messages without it are refused)
   {
     auto db = store::db::open(cfg.data_dir / store::dir_name);
     ASSERT_TRUE(db) << db.err().what();

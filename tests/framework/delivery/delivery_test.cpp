@@ -103,6 +103,7 @@ TEST(outbox, unacked_messages_expire_at_their_ttl) {
   EXPECT_TRUE(ob.expire(999).empty());
   EXPECT_EQ(ob.expire(1000), std::vector<std::string>{"a"});
   EXPECT_EQ(ob.find("a")->state, out_state::expired);
+  EXPECT_EQ(ob.find("a")->last_error.rfind("expired before ", 0), 0u) << ob.find("a")->last_error;
   EXPECT_EQ(ob.due(2000), std::vector<std::string>{"b"});
   ob.forget_finished();
   EXPECT_EQ(ob.find("a"), nullptr);

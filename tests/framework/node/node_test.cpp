@@ -238,6 +238,8 @@ TEST(node, unreachable_messages_stay_queued_with_retries_until_they_expire) {
   ASSERT_TRUE(list && list->size() == 1);
   EXPECT_NE(list->front().last_error.find("no connection to " + stranger.kp.id().str()), std::string::npos)
     << list->front().last_error;
+  EXPECT_EQ(list->front().last_error.rfind("expired before " + stranger.kp.id().str() + " acknowledged it; last attempt: ", 0),
+            0u) << list->front().last_error;
 }
 
 // Bob blocked alice: her frames reach him (the transport takes them) and he drops them unanswered. Her outbox
