@@ -177,13 +177,22 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     },
     // The outcome of message `id` (delivered or expired), waiting up to timeout_ms.
     [=](await_atom, const std::string& id, std::uint64_t timeout_ms, const answer<outbound_message>& reply) {
-      auto raw = self->state.setup.db->get("o/" + id);
+      auto& st = self->state;
+      auto raw = st.setup.db->get("o/" + id);
       if (!raw) return reply(raw.err());
-      if (!raw->has_value()) return reply(error{errc::not_found, "no sent message with id " + id});
-      auto rec = delivery::out_record::decode(as_bytes(**raw));
-      if (!rec) return reply(rec.err());
-      if (rec->state == delivery::out_state::delivered || rec->state == delivery::out_state::expired)
-        return reply(to_outbound(*rec));
+      if (!raw->has_value()) {
+        // A send of this id still being sealed or written (a repeat answered while the first copy was on its way
+        // there: several `send --message-id X --wait` at once): its outcome comes like any other's.
+        const bool coming = st.named_unsettled.count(id) > 0 ||
+                            std::any_of(st.seal_queue.begin(), st.seal_queue.end(),
+                                        [&](const auto& q) { return q.req.id_hex == id; });
+        if (!coming) return reply(error{errc::not_found, "no sent message with id " + id});
+      } else {
+        auto rec = delivery::out_record::decode(as_bytes(**raw));
+        if (!rec) return reply(rec.err());
+        if (rec->state == delivery::out_state::delivered || rec->state == delivery::out_state::expired)
+          return reply(to_outbound(*rec));
+      }
       auto token = self->state.next_token++;
       self->state.awaiting.emplace(id, std::make_pair(token, reply));
       self->delayed_send(self, std::chrono::milliseconds(timeout_ms), expire_atom::value, token);

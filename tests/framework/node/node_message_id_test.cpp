@@ -1,5 +1,7 @@
 // send with a message_id (node.hpp): retries are safe, and the id stays bound
 // to the recipient and the content it was first used for.
+#include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "node_fixture.hpp"
@@ -130,4 +132,36 @@ TEST(node, a_message_id_repeated_with_another_payload_or_topic_is_refused) {
   auto changed = (*again)->send(bob, bytes{'y'}, t);
   ASSERT_FALSE(changed);
   EXPECT_EQ(changed.err().code(), errc::conflict) << changed.err().what();
+}
+
+TEST(node, sends_of_one_message_id_at_once_all_get_its_outcome) {
+  // A repeat answered while the first copy was still being sealed or written found no outbox record to await:
+  // several `aqua send --message-id X --wait` at once failed with not_found, one or two of three.
+  test::temp_dir tmp("node");
+  auto p = start_introduced_pair(tmp, "msgid-race");
+  ASSERT_TRUE(p.alice && p.bob);
+  for (int round = 0; round < 5; ++round) {
+    send_options o;
+    char id[33];
+    std::snprintf(id, sizeof id, "%032x", 0xabc0 + round);
+    o.message_id = id;
+    std::vector<std::thread> senders;
+    std::atomic<int> delivered{0};
+    std::vector<std::string> errors(6);
+    for (std::size_t t = 0; t < errors.size(); ++t)
+      senders.emplace_back([&, t] {
+        auto sent = p.alice->send(seed_key(1).id(), bytes{'r', static_cast<std::uint8_t>('0' + round)}, o);
+        if (!sent) return void(errors[t] = "send: " + sent.err().what());
+        auto outcome = p.alice->await_outcome(*sent, std::chrono::seconds(20));
+        if (!outcome) return void(errors[t] = "await: " + outcome.err().what());
+        if (outcome->state == "delivered") ++delivered;
+      });
+    for (auto& s : senders) s.join();
+    for (auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
+    EXPECT_EQ(delivered.load(), 6) << "round " << round;
+    auto m = p.bob->receive(10s);  // once
+    ASSERT_TRUE(m) << m.err().what();
+    EXPECT_EQ(m->message_id, o.message_id);
+  }
+  EXPECT_FALSE(p.bob->receive(300ms));
 }
