@@ -9,6 +9,11 @@
 #include <csignal>
 #include <iostream>
 
+#include <fcntl.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+
 #include "aqua/node.hpp"
 #include "store/engine_store.hpp"
 
@@ -34,6 +39,7 @@ struct list_options {
   std::uint64_t since = 0;
   std::uint64_t seq = 0;
   std::string config;
+  std::string output;  // read --output: the payload's bytes go to this file ("-": stdout)
 };
 
 result<void> list_from_store(const global_options& g, const list_options& o, nlohmann::json& list,
@@ -73,6 +79,38 @@ void print_message_line(const nlohmann::json& m) {
             << body << "\n";
 }
 
+// read --output FILE: the payload as it was sent (a --file, binary or text), to FILE (mode 0600, replaced) or "-".
+result<void> write_payload(const nlohmann::json& m, const std::string& output) {
+  bytes payload;
+  if (m.contains("text")) {
+    const auto& t = m["text"].get_ref<const std::string&>();
+    payload.assign(t.begin(), t.end());
+  } else if (auto raw = from_hex(m.value("payload_hex", std::string()))) {
+    payload = std::move(*raw);
+  } else {
+    return error{errc::bad_frame, "the message's payload_hex is not hex"};
+  }
+  if (output == "-") {
+    std::cout.write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+    std::cout.flush();
+    if (!std::cout) return error{errc::io_error, "cannot write the payload to stdout"};
+    return ok();
+  }
+  const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return error{errc::io_error, "--output '" + output + "': " + std::strerror(errno)};
+  std::size_t done = 0;
+  while (done < payload.size()) {
+    const auto n = ::write(fd, payload.data() + done, payload.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  const int saved = errno;
+  const bool closed = ::close(fd) == 0;
+  if (done < payload.size() || !closed)
+    return error{errc::io_error, "--output '" + output + "': " + std::strerror(done < payload.size() ? saved : errno)};
+  return ok();
+}
+
 void print_message(const global_options& g, const nlohmann::json& m) {
   if (g.json) {
     print_json(m);
@@ -88,10 +126,22 @@ void print_message(const global_options& g, const nlohmann::json& m) {
 }
 
 // read (print + mark read), ack (mark read), delete — on the stored record.
-int run_one(const global_options& g, std::uint64_t seq, const std::string& action) {
+int run_one(const global_options& g, std::uint64_t seq, const std::string& action, const std::string& output) {
+  // With --output the message goes to the file (its header to stderr): stdout may be the payload itself ("-").
+  auto show = [&](const nlohmann::json& m) -> int {
+    if (output.empty()) return print_message(g, m), exit_ok;
+    if (auto w = write_payload(m, output); !w) return report(w.err(), g.json);
+    if (output != "-" && g.json) print_json({{"seq", m["seq"]}, {"output", output}});
+    else if (output != "-")
+      std::cerr << "message " << m["seq"] << " from " << sender_label(m) << ": "
+                << (m.contains("text") ? m["text"].get_ref<const std::string&>().size()
+                                       : m["payload_hex"].get_ref<const std::string&>().size() / 2)
+                << " bytes written to " << output << "\n";
+    return exit_ok;
+  };
   if (auto r = via_daemon(g, {{"cmd", "inbox." + action}, {"seq", seq}})) {
     if (!*r) return report(r->err(), g.json);
-    if (action == "read") print_message(g, **r);
+    if (action == "read") return show(**r);
     else if (g.json) print_json(**r);
     return exit_ok;
   }
@@ -132,7 +182,7 @@ int run_one(const global_options& g, std::uint64_t seq, const std::string& actio
   }
   if (auto r = (*db)->write(std::move(b)); !r) return report(r.err(), g.json);
   if (action == "read") {
-    print_message(g, message_json(*rec, stored_aliases(**db)));
+    return show(message_json(*rec, stored_aliases(**db)));
   } else if (g.json) {
     print_json({{"seq", seq}, {action == "delete" ? "deleted" : "acked", true}});
   }
@@ -270,7 +320,7 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
   list->footer("Examples:\n  aqua inbox list --unread\n  aqua inbox list --json --since 100 --limit 10");
   list->callback([&g, &rc, o] { rc = run_inbox(g, *o); });
   for (auto [name, help, examples] :
-       {command_doc{"read", "Print message SEQ and mark it read", "Examples:\n  aqua inbox read 42\n  aqua inbox read 42 --json"},
+       {command_doc{"read", "Print message SEQ and mark it read", "Examples:\n  aqua inbox read 42\n  aqua inbox read 42 --json\n  aqua inbox read 42 --output report.pdf"},
         command_doc{"ack", "Mark message SEQ read", "Examples:\n  aqua inbox ack 42\n  aqua inbox ack 42 --json"},
         command_doc{"delete", "Delete message SEQ from the inbox",
             "Its message ID stays in the dedup index: a retransmission is not delivered again.\n"
@@ -278,8 +328,11 @@ void add_inbox_commands(CLI::App& app, global_options& g, int& rc) {
     auto* sub = inbox->add_subcommand(name, help);
     sub->footer(examples);
     sub->add_option("seq", o->seq, "Sequence number (see 'aqua inbox list')")->required()->check(whole_number());
+    if (std::string(name) == "read")
+      sub->add_option("--output,-o", o->output, "Write the payload's bytes to FILE (mode 0600; - for stdout): a file "
+                      "sent with 'aqua send --file', binary or text")->check(non_empty());
     std::string action = name;
-    sub->callback([&g, &rc, o, action] { rc = run_one(g, o->seq, action); });
+    sub->callback([&g, &rc, o, action] { rc = run_one(g, o->seq, action, action == "read" ? o->output : ""); });
   }
   auto* watch = inbox->add_subcommand("watch", "Print new messages as they arrive (NDJSON with --json) until Ctrl-C");
   watch->add_option("--config", o->config, "Node config when no daemon runs (default: <data dir>/config.yaml)");

@@ -550,6 +550,21 @@ class Daemon(unittest.TestCase):
             self.assertEqual(len(listed[0]["payload_hex"]), 4_000_000)
             read = json.loads(aqua(b, "inbox", "read", str(listed[0]["seq"]), "--json"))
             self.assertEqual(read["text"], body)
+            # A file sent with --file comes back as its bytes with read --output (mode 0600), or to stdout with -.
+            blob = bytes(range(256)) * 1000
+            with open(os.path.join(tmp, "blob.bin"), "wb") as f:
+                f.write(blob)
+            aqua(a, "send", "bob", "--file", os.path.join(tmp, "blob.bin"), "--wait")
+            seq = json.loads(aqua(b, "inbox", "list", "--json"))["messages"][-1]["seq"]
+            out = os.path.join(tmp, "got.bin")
+            self.assertEqual(json.loads(aqua(b, "inbox", "read", str(seq), "--output", out, "--json")),
+                             {"seq": seq, "output": out})
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), blob)
+            self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
+            raw = subprocess.run([AQUA, "--dir", b, "inbox", "read", str(seq), "-o", "-"], capture_output=True,
+                                 timeout=60)
+            self.assertEqual((raw.returncode, raw.stdout), (0, blob))
             watch = subprocess.Popen([AQUA, "--dir", b, "inbox", "watch", "--since", "0", "--json"],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
@@ -561,11 +576,11 @@ class Daemon(unittest.TestCase):
                 if watch.poll() is None:
                     watch.kill()  # by PID: only the watch this test started
                     watch.communicate(timeout=30)
-            self.assertEqual((first["text"], second["text"]), (body, "small one after it"))
+            self.assertEqual((first["text"], second["text"]), (body, "small one after it"))  # (the blob is third)
             self.assertEqual(watch.returncode, 5, err)
-            stopped = json.loads(rest)["error"]
-            self.assertEqual((stopped["code"], stopped["since"]), ("not_running", second["seq"]))
-            self.assertIn(f"resume with 'aqua --dir {b} inbox watch --since {second['seq']}'", stopped["message"])
+            stopped = json.loads(rest.strip().splitlines()[-1])["error"]
+            self.assertEqual((stopped["code"], stopped["since"]), ("not_running", second["seq"] + 1))
+            self.assertIn(f"resume with 'aqua --dir {b} inbox watch --since {second['seq'] + 1}'", stopped["message"])
             self.stop(proc_a)
 
     def test_ctrl_c_during_send_wait_names_the_id_to_retry_with(self):
