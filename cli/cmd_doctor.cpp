@@ -35,7 +35,7 @@ void print_text(const nlohmann::json& r) {
   }
   std::cout << "nat: " << str(r["nat"], "verdict") << " - " << str(r["nat"], "why") << "\n";
   std::cout << "connections: " << r["connections"] << ", outbox pending " << r["outbox_pending"]
-            << ", deposited on relay mailboxes " << r["frames_deposited"] << "\n";
+            << ", deposited on relay mailboxes since start " << r["frames_deposited"] << "\n";
   if (!r.contains("path")) return;
   auto& p = r["path"];
   std::cout << "\npath to " << str(p, "peer_id") << ":\n  decision: " << str(p, "decision") << "\n";

@@ -234,7 +234,7 @@ int run_status(const global_options& g) {
             << "/" << (*st)["frames_rejected"] << "/" << (*st)["frames_forwarded"] << "\n"
             << "queues: inbox unread " << (*st)["inbox_unread"] << ", outbox pending " << (*st)["outbox_pending"]
             << ", frames waiting for a transport " << (*st)["frames_waiting"] << " (" << (*st)["connections_blocked"]
-            << " connections blocked), left on relay mailboxes for offline peers " << (*st)["frames_deposited"] << "\n";
+            << " connections blocked), deposited on relay mailboxes for offline peers since start " << (*st)["frames_deposited"] << "\n";
   if (auto f = st->find("store_failure"); f != st->end() && f->is_string())
     std::cout << "store: FAILED, the node takes no more writes until it is restarted: " << f->get<std::string>() << "\n";
   if (auto r = st->find("relay"); r != st->end() && r->value("serving", false)) {

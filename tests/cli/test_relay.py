@@ -164,7 +164,7 @@ class Relay(unittest.TestCase):
             self.assertIn(f"relay server: {relay_addr}", text)
             status_a = aqua(a, "status").stdout  # a client's reservation, and what it left on relay mailboxes
             self.assertIn(f"relay {relay_addr}: reserved\n", status_a)
-            self.assertIn("left on relay mailboxes for offline peers 0", status_a)
+            self.assertIn("deposited on relay mailboxes for offline peers since start 0", status_a)
             self.assertIn("2 reservations", text)
             # doctor has everything status has (docs/api/control.md), and says the node is a relay
             doc = json.loads(aqua(r, "doctor", "--json").stdout)

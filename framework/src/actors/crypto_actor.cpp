@@ -29,7 +29,7 @@ struct crypto_state {
     if (!to) return fail(to.err());
     auto c = setup.contacts->find(*to);
     if (c && c->trust == trust_state::blocked)
-      return fail(error{errc::sender_blocked, recipient + " is blocked in the contact book"});
+      return fail(error{errc::sender_blocked, recipient + " is blocked in the contact book (unblock it with 'aqua contacts unblock " + recipient + "' to send to it)"});
     std::optional<e2ee::contact_card> card;
     auto now = setup.engine->environment().now_unix_ms();
     if (c && !setup.engine->has_session(*to)) {

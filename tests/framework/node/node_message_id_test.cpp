@@ -165,3 +165,16 @@ TEST(node, sends_of_one_message_id_at_once_all_get_its_outcome) {
   }
   EXPECT_FALSE(p.bob->receive(300ms));
 }
+
+TEST(node, sending_to_a_blocked_contact_says_how_to_unblock_it) {
+  test::temp_dir tmp("node");
+  auto p = start_introduced_pair(tmp, "blocked-recipient");
+  ASSERT_TRUE(p.alice && p.bob);
+  ASSERT_TRUE(p.alice->set_contact_trust(p.bob->id().str(), "blocked"));
+  auto sent = p.alice->send(p.bob->id(), bytes{'x'});
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.err().code(), errc::sender_blocked);
+  EXPECT_NE(sent.err().message().find("is blocked in the contact book (unblock it with 'aqua contacts unblock " +
+                                      p.bob->id().str() + "' to send to it)"),
+            std::string::npos) << sent.err().what();
+}
