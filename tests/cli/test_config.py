@@ -174,7 +174,7 @@ class ConfigCheck(unittest.TestCase):
             self.assertIn("/ip4/127.0.0.1/udp/4001", p.stderr)
             run("config", "check", "--no-plugins", cfg, check=0)
 
-    def test_a_config_others_may_change_is_refused(self):
+    def test_a_config_others_may_change_or_own_is_refused(self):
         # It names the key file and the plugins (code) a node loads.
         with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:
             run("--dir", tmp, "init", check=0)
@@ -188,6 +188,13 @@ class ConfigCheck(unittest.TestCase):
                                   f"'chmod go-w {cfg}'", p.stderr)
             os.chmod(cfg, 0o644)
             run("config", "check", cfg, check=0)
+            if os.geteuid() == 0:  # another user's config or key file (root may give them away): refused too
+                for f in (cfg, os.path.join(tmp, "identity.key")):
+                    os.chown(f, 65534, -1)
+                    p = run("--dir", tmp, "id", check=4)
+                    self.assertIn(f"'{f}' belongs to uid 65534, not to this user (uid 0) or root", p.stderr)
+                    os.chown(f, 0, -1)
+                run("--dir", tmp, "id", check=0)
 
     def test_a_data_dir_that_is_a_file_is_refused_where_it_is_written(self):
         with tempfile.TemporaryDirectory(prefix="aqua-cli-") as tmp:

@@ -1,4 +1,5 @@
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
@@ -446,7 +447,13 @@ result<node_config> load_config(const fs::path& file) {
   }
   // The config names the key file, the data dir and the plugins a node loads: one anybody else may change is
   // refused, as sshd refuses such an authorized_keys.
-  if (struct stat st {}; ::stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && st.st_uid != ::geteuid() && st.st_uid != 0)
+    return error{errc::insecure_permissions,
+                 "config '" + file.string() + "' belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
+                   std::to_string(::geteuid()) + ") or root, and it names the key file and the plugins a node loads: "
+                   "use a config of your own"};
+  if (::stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return error{errc::insecure_permissions,

@@ -150,6 +150,11 @@ result<keypair> read_key_file(const fs::path& file) {
                  "permissions " + mode_string(st.st_mode) + " for secret key '" + file.string() +
                      "' are too open: it must not be accessible by group or others. Fix with: chmod 600 " +
                      file.string()};
+  // Another user's file (not root's) could be swapped for a key of theirs: refused, as sshd refuses such keys.
+  if (st.st_uid != ::geteuid() && st.st_uid != 0)
+    return error{errc::insecure_permissions,
+                 "secret key '" + file.string() + "' belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
+                     std::to_string(::geteuid()) + ") or root: use a key file of your own (chown it, or 'aqua init')"};
   if (st.st_size > static_cast<off_t>(max_key_file_size))
     return error{errc::bad_key_file, "secret key '" + file.string() + "' is too large (" +
                                          std::to_string(st.st_size) + " bytes)"};
