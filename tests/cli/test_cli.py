@@ -318,6 +318,8 @@ class CardsAndContacts(unittest.TestCase):
         with open(card_file, "w") as f:
             f.write(card + "\n")
         self.assertIn("own card", run("--dir", self.a, "contacts", "add", card_file, check=2).stderr)
+        p = run("--dir", self.b, "contacts", "add", card_file, "--alias=-x", check=2)  # 'send -x' would be an option
+        self.assertIn("alias '-x' must not start with '-'", p.stderr)
         added = json.loads(run("--dir", self.b, "contacts", "add", card_file, "--alias", "alice", "--json", check=0).stdout)
         self.assertEqual(added["trust"], "unverified")
         self.assertFalse(added["refreshed"])

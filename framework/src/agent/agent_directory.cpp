@@ -75,6 +75,10 @@ std::vector<directory_entry> scan_directory(const fs::path& dir, std::set<std::s
     auto p = it->path();
     if (p.extension() != ".card") continue;
     ++cards;
+    if (p.stem().string().empty() || p.stem().string()[0] == '-') {  // names agents and aliases cannot have
+      skip(p, "a name must start with a letter or digit");
+      continue;
+    }
     std::error_code kind_ec;
     if (!fs::is_regular_file(p, kind_ec)) {  // a FIFO would block the scan
       skip(p, "not a regular file");

@@ -89,6 +89,9 @@ result<const contact*> contact_book::add(bytes card, const e2ee::contact_card& v
                                          std::int64_t now_ms) {
   if (!alias.empty() && !valid_alias(alias))
     return error{errc::invalid_argument, "alias '" + alias + "' must be 1-64 of [A-Za-z0-9._-] and not look like a peer ID"};
+  // New aliases only (stored ones still load): "-x" was taken, and then 'aqua send -x hi' read it as an option.
+  if (!alias.empty() && alias[0] == '-')
+    return error{errc::invalid_argument, "alias '" + alias + "' must not start with '-' (the CLI would read it as an option)"};
   auto id = verified.id();
   for (auto& c : contacts_)
     if (!alias.empty() && c.alias == alias && !(c.id == id))
