@@ -22,6 +22,7 @@
 #include "agent/agent_transports.hpp"
 #include "control/control_server.hpp"
 #include "commands.hpp"
+#include "daemon_client.hpp"
 #include "node_start.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
@@ -108,6 +109,15 @@ int run_daemon(const global_options& g, const std::string& config, const daemon_
       else std::cout << "aqua: stopped on " << signal_name() << " while starting; nothing was served" << std::endl;
     });
   sig = 0;
+  if (!n && n.err().code() == errc::store_locked)
+    if (auto pid = store_holder(cfg->data_dir)) {  // who: most often a daemon already serving this data dir
+      const bool serving = static_cast<bool>(daemon_client::connect(cfg->data_dir));
+      return report(error{errc::store_locked,
+                          n.err().message() + (serving ? "; a daemon already serves " + cfg->data_dir.string() +
+                                                             " (pid " + std::to_string(*pid) + "): 'aqua status' shows it"
+                                                       : "; pid " + std::to_string(*pid) + " holds it")},
+                    g.json);
+    }
   if (!n) return report(n.err(), g.json);
   auto ctl = control::server::start(**n, cfg->data_dir);
   if (!ctl) return report(ctl.err(), g.json);

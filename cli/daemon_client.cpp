@@ -17,9 +17,6 @@
 
 namespace aqua::cli {
 
-namespace {
-
-// The process holding the store's LOCK (LevelDB takes an fcntl write lock on it), if another one does.
 std::optional<pid_t> store_holder(const std::filesystem::path& data_dir) {
   const auto lock = data_dir / "store" / "LOCK";
   const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
@@ -32,8 +29,6 @@ std::optional<pid_t> store_holder(const std::filesystem::path& data_dir) {
   if (!asked || fl.l_type == F_UNLCK) return std::nullopt;
   return fl.l_pid;
 }
-
-} // namespace
 
 result<std::unique_ptr<daemon_client>> daemon_client::connect(const std::filesystem::path& data_dir) {
   auto path = data_dir / control::socket_name;

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -39,6 +41,9 @@ class daemon_client {
   std::size_t scanned_ = 0;  // buf_'s bytes before this hold no newline
   std::uint64_t next_id_ = 1;
 };
+
+// The process holding the data dir's store lock (LevelDB's fcntl lock on store/LOCK), if another one does.
+std::optional<pid_t> store_holder(const std::filesystem::path& data_dir);
 
 // Data dir of the global options, then connect; not_running if none.
 result<std::unique_ptr<daemon_client>> connect_daemon(const global_options& g);

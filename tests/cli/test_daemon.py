@@ -267,6 +267,7 @@ class Daemon(unittest.TestCase):
             second = subprocess.run([AQUA, "--dir", a, "serve"], capture_output=True, text=True, timeout=60)
             self.assertNotEqual(second.returncode, 0)
             self.assertIn("store_locked", second.stderr)
+            self.assertIn(f"; a daemon already serves {a} (pid {proc.pid}): 'aqua status' shows it", second.stderr)
             forced = subprocess.run([AQUA, "--dir", a, "init", "--force"], capture_output=True, text=True, timeout=60)
             self.assertEqual(forced.returncode, 1, forced.stderr)
             self.assertIn("stop it before replacing its identity", forced.stderr)
