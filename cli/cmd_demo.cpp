@@ -89,7 +89,9 @@ int run_demo(const global_options& g, const std::string& work_dir, const std::st
   if (!cfg) return report(cfg.err(), g.json);
 
   say("== aqua demo: a multi-agent workflow, end-to-end encrypted on every hop ==");
-  say("config " + (base / config_file_name).string() + "; sample data from " + data.string());
+  say(keep ? "config " + (base / config_file_name).string() + "; sample data from " + data.string()
+            : "sample data from " + data.string() + " (config, stores and report in a temporary dir, deleted at exit; "
+              "--work-dir DIR keeps them)");
   auto you = node::start(*cfg);
   if (!you) return report(you.err(), g.json);
   nlohmann::json events = nlohmann::json::array();
@@ -102,8 +104,8 @@ int run_demo(const global_options& g, const std::string& work_dir, const std::st
   auto host = agent_host::start(*cfg, opts);
   if (!host) return report(host.err(), g.json);
   say("");
-  say("agents (each a CAF actor with its own Ed25519 identity, E2EE state and store under " +
-      (base / "agents").string() + "):");
+  say(std::string("agents (each a CAF actor with its own Ed25519 identity, E2EE state and store") +
+      (keep ? " under " + (base / "agents").string() : "") + "):");
   say("  you           " + (*you)->id().str() + "  (this process's daemon identity)");
   nlohmann::json agents = nlohmann::json::array();
   for (auto& a : (*host)->agents()) {
@@ -130,6 +132,7 @@ int run_demo(const global_options& g, const std::string& work_dir, const std::st
     // the files are gone when this returns: no paths to them.
     auto result = nlohmann::json::parse(done->payload.text(), nullptr, false);
     if (result.is_discarded()) result = done->payload.text();
+    if (!keep && result.is_object()) result.erase("path");  // the writer's file, deleted below
     print_json({{"you", (*you)->id().str()}, {"agents", agents}, {"events", events}, {"result", result},
                 {"report_path", keep ? nlohmann::json(report_file.string()) : nlohmann::json()}, {"report", md},
                 {"total_ms", total_ms}, {"requests_served", stats.requests_served}, {"timeouts", stats.timeouts},

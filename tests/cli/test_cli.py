@@ -544,6 +544,7 @@ class Usage(unittest.TestCase):
         # Without --work-dir its files are gone at exit: no paths to them; the orchestrator's answer is JSON.
         self.assertEqual((out["kept"], out["dir"], out["report_path"]), (False, None, None))
         self.assertIsInstance(out["result"], dict)
+        self.assertNotIn("path", out["result"])
         self.assertIn("its files are deleted at exit; --work-dir DIR keeps them", run("demo", check=0).stdout)
 
 if __name__ == "__main__":
