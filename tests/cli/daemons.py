@@ -7,6 +7,7 @@ import resource
 import signal
 import socket
 import subprocess
+import time
 import unittest
 
 AQUA = None
@@ -30,6 +31,20 @@ def aqua_stderr(d, *args, check):
     p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=120)
     assert p.returncode == check, f"{args}: rc={p.returncode} out={p.stdout} err={p.stderr}"
     return p.stderr
+
+
+def signalled(args, after_s, sig, env=None):
+    """Runs `args`, sends it `sig` after `after_s` seconds: (exit code, stdout, stderr). Killed by PID if it hangs."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        time.sleep(after_s)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err
 
 
 def serve(d, stderr=subprocess.PIPE, config=None):

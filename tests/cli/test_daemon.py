@@ -593,18 +593,9 @@ class Daemon(unittest.TestCase):
             aqua(a, "contacts", "add", aqua(b, "card", "export").strip(), "--alias", "bob")
             self.start(a)
             for json_out in (False, True):
-                send = subprocess.Popen([AQUA, "--dir", a, "send", "bob", "x", "--wait", "--timeout", "60s",
-                                         *(["--json"] if json_out else [])],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                try:
-                    time.sleep(1.0)
-                    send.send_signal(signal.SIGINT)
-                    out, err = send.communicate(timeout=30)
-                finally:
-                    if send.poll() is None:
-                        send.kill()
-                        send.wait()
-                self.assertEqual(send.returncode, 130, err)
+                rc, out, err = daemons.signalled([AQUA, "--dir", a, "send", "bob", "x", "--wait", "--timeout", "60s",
+                                                  *(["--json"] if json_out else [])], 1.0, signal.SIGINT)
+                self.assertEqual(rc, 130, err)
                 if json_out:
                     e = json.loads(out)["error"]
                     self.assertEqual(e["code"], "timeout")

@@ -61,17 +61,8 @@ class ServeStop(daemons.Processes):
             with open(os.path.join(d, "config.yaml"), "a") as f:
                 f.write("agents:\n  - plugin: stuck\n    settings: {factory_ms: '2500'}\n")
             env = dict(os.environ, AQUA_PLUGIN_PATH=PLUGIN_DIR)
-            proc = subprocess.Popen([daemons.AQUA, "--dir", d, "serve"], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, env=env)
-            try:
-                time.sleep(0.5)
-                proc.send_signal(signal.SIGTERM)
-                out, err = proc.communicate(timeout=30)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            self.assertEqual(proc.returncode, 0, err)
+            rc, out, err = daemons.signalled([daemons.AQUA, "--dir", d, "serve"], 0.5, signal.SIGTERM, env=env)
+            self.assertEqual(rc, 0, err)
             self.assertIn("aqua: stopped on SIGTERM while loading plugins; nothing was served", out)
             self.assertNotIn("serving as", out)
             self.assertFalse(os.path.exists(os.path.join(d, "control.sock")))
