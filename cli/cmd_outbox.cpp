@@ -64,9 +64,12 @@ result<void> collect(const global_options& g, nlohmann::json& list, control::ali
 
 // --to as a peer ID: itself, or the contact with that alias.
 result<std::string> recipient_of(const std::string& to, const control::alias_map& aliases) {
-  if (auto id = peer_id::parse(to)) return id->str();
-  for (const auto& [id, alias] : aliases)
-    if (alias == to) return id;
+  auto id = peer_id::parse(to);
+  if (id) return id->str();
+  if (to.rfind("12D3KooW", 0) == 0)  // no alias looks like a peer ID: a mistyped one
+    return error{errc::invalid_argument, "outbox list --to: '" + to + "' is not a valid peer ID: " + id.err().message()};
+  for (const auto& [peer, alias] : aliases)
+    if (alias == to) return peer;
   return error{errc::not_found, "outbox list --to: '" + to + "' is neither a peer ID nor a contact alias"};
 }
 

@@ -274,7 +274,7 @@ class Daemon(unittest.TestCase):
             self.assertEqual(aqua(a, "id").strip(), json.loads(aqua(a, "status", "--json"))["peer_id"])
             with client.AquaClient.for_data_dir(a, timeout=30) as c:
                 for req, code in (({"to": "nobody", "text": "x"}, "not_found"),
-                                  ({"to": "12D3KooWxyz", "text": "x"}, "not_found"),
+                                  ({"to": "12D3KooWxyz", "text": "x"}, "invalid_argument"),  # no alias looks like a peer ID
                                   ({"text": "x"}, "invalid_argument"),
                                   ({"to": "a", "text": "x", "payload_hex": "00"}, "invalid_argument"),
                                   ({"to": "a", "payload_hex": "zz"}, "invalid_argument"),
@@ -308,6 +308,9 @@ class Daemon(unittest.TestCase):
             out = subprocess.run([AQUA, "--dir", a, "send", "nobody", "x"], capture_output=True, text=True)
             self.assertEqual(out.returncode, 1)
             self.assertIn("neither a peer ID nor a contact alias", out.stderr)
+            out = subprocess.run([AQUA, "--dir", a, "send", "12D3KooWxxx", "x"], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 2)  # a mistyped peer ID is a usage error (no alias looks like one)
+            self.assertIn("'12D3KooWxxx' is not a valid peer ID: ", out.stderr)
             # A peer ID with no card and no session: the error says how to get the card.
             stranger = json.loads(aqua(os.path.join(tmp, "stranger"), "init", "--json"))["peer_id"]
             out = subprocess.run([AQUA, "--dir", a, "send", stranger, "x"], capture_output=True, text=True)

@@ -129,7 +129,11 @@ nlohmann::json handler::handle(const nlohmann::json& request, const gone_fn& gon
 }
 
 result<peer_id> handler::resolve_peer(const std::string& who) {
-  if (auto id = peer_id::parse(who)) return *id;
+  auto id = peer_id::parse(who);
+  if (id) return *id;
+  // No alias looks like a peer ID (contact_book refuses them): a mistyped one is a usage error, said as such.
+  if (who.rfind("12D3KooW", 0) == 0)
+    return error{errc::invalid_argument, "'" + who + "' is not a valid peer ID: " + id.err().message()};
   auto c = node_.find_contact(who);
   if (!c) return error{errc::not_found, "'" + who + "' is neither a peer ID nor a contact alias"};
   return c->id;
