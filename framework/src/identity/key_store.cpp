@@ -140,8 +140,17 @@ result<void> write_key_file(const fs::path& file, const keypair& kp, bool overwr
 result<keypair> read_key_file(const fs::path& file) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
-    if (errno == ENOENT)
+    if (errno == ENOENT) {
+      // Beside a config or a store, the key was lost or moved: 'aqua init' alone refuses such a dir.
+      std::error_code ec;
+      const auto dir = file.parent_path();
+      if (fs::exists(dir / config_file_name, ec) || fs::exists(dir / "store", ec))
+        return error{errc::no_identity, "no secret key at '" + file.string() + "', though " + dir.string() +
+                                            " holds a config or a store: put the key back, or run 'aqua --dir " +
+                                            dir.string() + " init --force' to start a new identity (the old files "
+                                            "are moved aside)"};
       return error{errc::no_identity, "no secret key at '" + file.string() + "'; run 'aqua init' first"};
+    }
     return io_error("cannot stat secret key", file);
   }
   if (!S_ISREG(st.st_mode)) return error{errc::bad_key_file, "'" + file.string() + "' is not a regular file"};

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -111,6 +113,13 @@ TEST(key_store, missing_key_says_to_run_init) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code(), errc::no_identity);
   EXPECT_NE(r.err().message().find("aqua init"), std::string::npos);
+  // Beside a config, the key was lost: 'aqua init' alone would refuse the dir (already_exists).
+  std::ofstream(tmp.path() / "config.yaml") << "components: {}\ntransports: []\n";
+  auto lost = read_key_file(tmp.path() / "identity.key");
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.err().code(), errc::no_identity);
+  EXPECT_NE(lost.err().message().find("put the key back, or run 'aqua --dir " + tmp.path().string() + " init --force'"),
+            std::string::npos) << lost.err().what();
 }
 
 TEST(key_store, data_dir_prefers_flag_then_env_then_home) {
