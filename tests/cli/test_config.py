@@ -151,6 +151,20 @@ class ConfigCheck(unittest.TestCase):
                     f.write(yaml)
                 p = run("config", "check", cfg, check=3)
                 self.assertIn(f"{cfg}:{where}: '/ip4/127.0.0.1/tcp/4001' is listed twice (also at {first})", p.stderr)
+            # The same binding spelled otherwise: leading zeros, a /p2p/ suffix, 0.0.0.0 beside one address.
+            me = json.loads(run("--dir", tmp, "id", "--json", check=0).stdout)["peer_id"]
+            for second, why in (("/ip4/127.0.0.1/tcp/04001", "is listed twice"),
+                                (f"/ip4/127.0.0.1/tcp/4001/p2p/{me}", "is listed twice"),
+                                ("/ip4/0.0.0.0/tcp/4001", "binds port 4001 where 0.0.0.0 takes it on every address")):
+                with open(cfg, "w") as f:
+                    f.write(f"transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/4001]\ncomponents: {{}}\n"
+                            f"agents:\n  - plugin: news\n    listen: [{second}]\n")
+                p = run("config", "check", "--no-plugins", cfg, check=3)
+                self.assertIn(f"agents[0].listen[0]: '{second}' {why} (also at transports[0].listen[0])", p.stderr)
+            with open(cfg, "w") as f:  # two addresses, one port: two bindings
+                f.write("transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/4001, /ip4/127.0.0.2/tcp/4001]\n"
+                        "components: {}\n")
+            run("config", "check", "--no-plugins", cfg, check=0)
             # Port 0 (any free port) twice binds two ports: fine.
             with open(cfg, "w") as f:
                 f.write("transports:\n  - plugin: zmq\n    listen: [/ip4/127.0.0.1/tcp/0, /ip4/127.0.0.1/tcp/0]\n"

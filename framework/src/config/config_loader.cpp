@@ -40,15 +40,40 @@ std::string checked_address(const yaml_walker& w, const YAML::Node& n, const std
 }
 
 // Listen addresses the node binds, by where they were first listed: the same one twice would fail the start with
-// address_in_use. Port 0 (any free port) and relayed (/p2p-circuit) addresses bind nothing of their own.
+// address_in_use. Port 0 (any free port) and relayed (/p2p-circuit) addresses bind nothing of their own. Compared
+// as what they bind: a port's leading zeros and a trailing /p2p/<id> do not make another address, and 0.0.0.0 (::)
+// takes its port on every address of its family. Keys: "<ip4|ip6|dns...>/<host>/tcp/<port>", and for the family
+// "*<ip4|ip6>/tcp/<port>" -> (path, host).
 using listened_map = std::map<std::string, std::string>;
 void check_listened_once(const yaml_walker& w, const YAML::Node& n, const std::string& path, const std::string& address,
                          listened_map& listened) {
-  const bool any_port = address.size() >= 6 && address.compare(address.size() - 6, 6, "/tcp/0") == 0;
-  if (any_port || address.find("/p2p-circuit") != std::string::npos) return;
-  if (auto [it, fresh] = listened.emplace(address, path); !fresh)
-    w.fail(errc::config_bad_address, n, path, "'" + address + "' is listed twice (also at " + it->second +
+  auto ma = multiaddr::parse(address);
+  if (!ma || ma->has("p2p-circuit")) return;
+  std::string key, family, host, port;
+  for (auto& part : ma->parts()) {
+    if (part.protocol == "p2p") continue;
+    std::string v = part.value;
+    if ((part.protocol == "tcp" || part.protocol == "udp") && !v.empty() && v.size() < 10 &&
+        v.find_first_not_of("0123456789") == std::string::npos)
+      v = std::to_string(std::stoul(v));
+    if (part.protocol == "ip4" || part.protocol == "ip6") family = part.protocol, host = v;
+    if (part.protocol == "tcp") port = v;
+    key += "/" + part.protocol + "/" + v;
+  }
+  if (port == "0") return;
+  auto twice = [&](const std::string& first_at, const std::string& why) {
+    w.fail(errc::config_bad_address, n, path, "'" + address + "' " + why + " (also at " + first_at +
                                                 "): the second listen would fail with address_in_use");
+  };
+  if (auto [it, fresh] = listened.emplace(key, path); !fresh) twice(it->second, "is listed twice");
+  if (family.empty() || port.empty()) return;
+  const auto wildcard = family == "ip4" ? "0.0.0.0" : "::";
+  auto [it, fresh] = listened.emplace("*" + family + "/tcp/" + port, path + "\n" + host);
+  if (fresh) return;
+  const auto cut = it->second.find('\n');
+  const auto first_host = it->second.substr(cut + 1);
+  if (first_host != host && (first_host == wildcard || host == wildcard))
+    twice(it->second.substr(0, cut), "binds port " + port + " where " + wildcard + " takes it on every address");
 }
 
 void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::path& base, node_config& cfg) {
