@@ -59,9 +59,20 @@ result<std::unique_ptr<db>> db::open(const std::filesystem::path& dir, bool crea
   out->dir_ = dir;
   // The store holds ratchet and prekey secrets: a private dir, always.
   std::error_code ec;
-  if (std::filesystem::exists(dir, ec) && tables_without_current(dir))
-    return error{errc::store_corrupt, "store '" + dir.string() + "' holds data files but no CURRENT file; run 'aqua store "
-                                      "repair' to rebuild it from them (nothing was changed)"};
+  if (std::filesystem::exists(dir, ec) && tables_without_current(dir)) {
+    // A store another process is creating right now (its MANIFEST written, CURRENT not yet: `aqua contacts add`
+    // and a starting `aqua serve` at once) looks the same; it holds the LOCK meanwhile. Only with the lock is it
+    // a store without CURRENT.
+    auto* env = leveldb::Env::Default();
+    leveldb::FileLock* lock = nullptr;
+    if (auto s = env->LockFile((dir / "LOCK").string(), &lock); !s.ok())
+      return from_status(s, "cannot open store '" + dir.string() + "'");
+    const bool missing = tables_without_current(dir);
+    env->UnlockFile(lock);
+    if (missing)
+      return error{errc::store_corrupt, "store '" + dir.string() + "' holds data files but no CURRENT file; run 'aqua "
+                                        "store repair' to rebuild it from them (nothing was changed)"};
+  }
   if (create) std::filesystem::create_directories(dir, ec);
   // Only when it is not 0700 already: a read-only filesystem (or an immutable dir) need not fail here, and when it
   // does, the reason is said.

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <leveldb/env.h>
+
 #include "store/store.hpp"
 #include "support/test_dirs.hpp"
 
@@ -125,6 +127,25 @@ TEST(store, a_store_without_its_current_file_is_refused_not_started_afresh) {
   std::size_t n = 0;
   ASSERT_TRUE((*db)->scan("i/", [&](std::string_view, std::string_view) { return ++n, true; }));
   EXPECT_EQ(n, 50u);
+}
+
+TEST(store, a_store_another_process_is_creating_is_locked_not_corrupt) {
+  // Mid-creation (MANIFEST written, CURRENT not yet, the creator holding LOCK) it looks like a store that lost its
+  // CURRENT: `aqua contacts add` creating the store as `aqua serve` started made serve fail with store_corrupt.
+  test::temp_dir tmp("store");
+  auto dir = tmp.path() / "s";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "MANIFEST-000001") << "being written";
+  auto* env = leveldb::Env::Default();
+  leveldb::FileLock* lock = nullptr;
+  ASSERT_TRUE(env->LockFile((dir / "LOCK").string(), &lock).ok());
+  auto busy = store::db::open(dir);
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.err().code(), errc::store_locked) << busy.err().what();
+  env->UnlockFile(lock);
+  auto lost = store::db::open(dir);  // nobody holds it: a store without CURRENT
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.err().code(), errc::store_corrupt) << lost.err().what();
 }
 
 TEST(store, corruption_is_reported_and_repair_recovers_the_data) {
