@@ -9,7 +9,7 @@
 #include "contacts/contact_store.hpp"
 #include "core/terminal_text.hpp"
 #include "delivery/record_check.hpp"
-#include "e2ee/engine.hpp"
+#include "store/engine_store.hpp"
 #include "store/store.hpp"
 
 namespace aqua::cli {
@@ -52,14 +52,8 @@ int run_store(const global_options& g, const std::string& action) {
   // one that does not decode is skipped by the node: its message is never handed out or retried.
   std::size_t keys = 0, unreadable = 0;
   nlohmann::json named = nlohmann::json::array();
-  std::optional<bytes> meta;  // the E2EE engine's state, loaded below as the node loads it
-  std::vector<bytes> sessions;
-  bool messages = false;
   auto r = (*db)->scan("", [&](std::string_view k, std::string_view v) {
     ++keys;
-    if (k == "e/meta") meta = bytes(v.begin(), v.end());
-    else if (k.starts_with("e/s/")) sessions.emplace_back(v.begin(), v.end());
-    else if (k.starts_with("i/") || k.starts_with("o/")) messages = true;
     auto bad = delivery::check_record(k, as_bytes(v));
     if (!bad && k.starts_with("c/"))
       if (auto c = decode_contact_record(k, as_bytes(v)); !c) bad = c.err();
@@ -68,22 +62,15 @@ int run_store(const global_options& g, const std::string& action) {
     return true;
   });
   if (!r) return failed(r.err());
-  // A node refuses to start on E2EE state that does not load (or sessions without their engine record).
-  std::optional<error> engine_bad;
-  if (meta) {
-    auto e = e2ee::engine::load_parts(*meta, sessions, system_env(), {});
-    if (!e) engine_bad = e.err();
-    else if (auto kp = read_identity(*dir); kp && !(e->self() == kp->id()))  // the key file was replaced
-      engine_bad = error{errc::bad_session_state, "the E2EE state belongs to " + e->self().str() + ", not to this "
-                                                  "node's key (" + kp->id().str() + ")"};
-  } else if (!sessions.empty()) {
-    engine_bad = error{errc::bad_session_state, std::to_string(sessions.size()) + " E2EE session record(s) but no "
-                                                "e/meta, the engine record they belong to"};
-  } else if (messages) {
-    engine_bad = error{errc::bad_session_state, "messages but no E2EE state (e/meta)"};
-  }
+  // A node refuses to start on E2EE state that does not load, is another identity's, or is missing beside sessions
+  // or messages: the same decision (store::read_engine), compared with the key file when it reads.
+  std::optional<peer_id> self;
+  if (auto kp = read_identity(*dir)) self = kp->id();
+  auto stored = store::read_engine(**db, self, system_env());
+  if (!stored) return failed(stored.err());
+  const auto& engine_bad = stored->problem;
   if (engine_bad && ++unreadable <= max_named)
-    named.push_back({{"key", meta ? "e/meta + e/s/" : "e/s/"}, {"error", engine_bad->what() + " (the node will not start)"}});
+    named.push_back({{"key", stored->has_meta ? "e/meta + e/s/" : "e/s/"}, {"error", engine_bad->what() + " (the node will not start)"}});
   const bool ok = unreadable == 0;
   if (g.json) {
     nlohmann::json out{{"store", path.string()}, {"ok", ok}, {"repaired", action == "repair"}, {"keys", keys}};

@@ -26,48 +26,66 @@ ops engine_ops(const e2ee::engine::changes& c) {
   return o;
 }
 
-result<e2ee::engine> load_engine(db& store, const public_key& self, std::shared_ptr<env> e, e2ee::engine_limits limits) {
+result<stored_engine> read_engine(db& store, const std::optional<peer_id>& self, std::shared_ptr<env> e,
+                                  e2ee::engine_limits limits) {
+  stored_engine out;
   auto meta = store.get("e/meta");
   if (!meta) return meta.err();
-  std::optional<e2ee::engine> g;
-  if (meta->has_value()) {
-    std::vector<bytes> sessions;
-    if (auto r = store.scan("e/s/", [&](std::string_view, std::string_view v) {
-          sessions.emplace_back(v.begin(), v.end());
-          return true;
-        });
-        !r)
-      return r.err();
+  out.has_meta = meta->has_value();
+  std::vector<bytes> sessions;
+  if (auto r = store.scan("e/s/", [&](std::string_view, std::string_view v) {
+        sessions.emplace_back(v.begin(), v.end());
+        return true;
+      });
+      !r)
+    return r.err();
+  if (out.has_meta) {
     auto loaded = e2ee::engine::load_parts(as_bytes(**meta), sessions, e, limits);
-    if (!loaded) return error{loaded.err().code(), "E2EE state in store '" + store.path().string() + "': " + loaded.err().message()};
-    if (!(loaded->self() == peer_id::from_public_key(self)))
-      return error{errc::bad_session_state, "E2EE state in store '" + store.path().string() + "' belongs to " +
-                                                loaded->self().str() + ", not to this node's key (" +
-                                                peer_id::from_public_key(self).str() + "): the key file was replaced; "
-                                                "put back the key that goes with this store, or move the store aside "
-                                                "to start this identity afresh"};
-    return loaded;
+    if (!loaded) {
+      out.problem = loaded.err();
+      out.unreadable = true;
+    } else if (self && !(loaded->self() == *self)) {
+      out.problem = error{errc::bad_session_state, "store '" + store.path().string() + "': the E2EE state belongs to " +
+                                                       loaded->self().str() + ", not to this node's key (" +
+                                                       self->str() + "): the key file was replaced; put back the key "
+                                                       "that goes with this store, or move the store aside to start "
+                                                       "this identity afresh"};
+    } else {
+      out.engine = std::move(*loaded);
+    }
+    return out;
   }
   // No engine yet: a store that has never run one. Sessions without it are a damaged store (its e/meta record
   // lost): a fresh engine would drop every session silently, and peers' messages would never open again.
-  std::size_t orphans = 0;
-  if (auto r = store.scan("e/s/", [&](std::string_view, std::string_view) { return ++orphans, true; }); !r) return r.err();
+  if (!sessions.empty()) {
+    out.problem = error{errc::bad_session_state,
+                        "store '" + store.path().string() + "' holds " + std::to_string(sessions.size()) + " E2EE session" +
+                          (sessions.size() == 1 ? "" : "s") + " but not the engine record they belong to (e/meta): the "
+                          "store was damaged. Restore it from a backup; or, to start with new E2EE state, move the store "
+                          "aside (your peers then need your new card, and your contacts and messages stay in the old "
+                          "store)"};
+    return out;
+  }
   // Messages without any engine state: the engine that sealed and opened them is gone (both its records lost).
   bool messages = false;
   for (const char* prefix : {"i/", "o/"})
     if (auto r = store.scan(prefix, [&](std::string_view, std::string_view) { return messages = true, false; }); !r)
       return r.err();
-  if (!orphans && messages)
-    return error{errc::bad_session_state,
-                 "store '" + store.path().string() + "' holds messages but no E2EE state (e/meta): the store was "
-                 "damaged, and a fresh engine would leave every peer's session broken. Restore it from a backup; or, "
-                 "to start with new E2EE state, move the store aside (your peers then need your new card)"};
-  if (orphans)
-    return error{errc::bad_session_state,
-                 "store '" + store.path().string() + "' holds " + std::to_string(orphans) + " E2EE session" +
-                   (orphans == 1 ? "" : "s") + " but not the engine record they belong to (e/meta): the store was "
-                   "damaged. Restore it from a backup; or, to start with new E2EE state, move the store aside (your "
-                   "peers then need your new card, and your contacts and messages stay in the old store)"};
+  if (messages)
+    out.problem = error{errc::bad_session_state,
+                        "store '" + store.path().string() + "' holds messages but no E2EE state (e/meta): the store was "
+                        "damaged, and a fresh engine would leave every peer's session broken. Restore it from a backup; "
+                        "or, to start with new E2EE state, move the store aside (your peers then need your new card)"};
+  return out;
+}
+
+result<e2ee::engine> load_engine(db& store, const public_key& self, std::shared_ptr<env> e, e2ee::engine_limits limits) {
+  auto stored = read_engine(store, peer_id::from_public_key(self), e, limits);
+  if (!stored) return stored.err();
+  if (stored->unreadable)
+    return error{stored->problem->code(), "E2EE state in store '" + store.path().string() + "': " + stored->problem->message()};
+  if (stored->problem) return *stored->problem;
+  if (stored->engine) return std::move(*stored->engine);
   auto fresh = e2ee::engine::create(self, e, limits);
   leveldb::WriteBatch b;
   engine_ops(fresh.take_changes()).append_to(b);

@@ -24,7 +24,21 @@ struct ops {
 };
 
 ops engine_ops(const e2ee::engine::changes& c);
-// Loads the engine from the store, or creates fresh keys and writes them.
+
+// The E2EE state a store holds, checked as a node loads it (load_engine) and as `aqua store check` reports it:
+// `engine` when it loads (and belongs to `self`, if given); neither when the store has none yet (nor sessions or
+// messages); `problem` when a node must not start on it: state that does not load (`unreadable`: the codec's error
+// as it is), another identity's state, sessions or messages without their engine record (e/meta). The result's
+// own errors are the store's.
+struct stored_engine {
+  std::optional<e2ee::engine> engine;
+  std::optional<error> problem;
+  bool unreadable = false;
+  bool has_meta = false;  // e/meta is there
+};
+result<stored_engine> read_engine(db& store, const std::optional<peer_id>& self, std::shared_ptr<env> e,
+                                  e2ee::engine_limits limits = {});
+// Loads the engine from the store (read_engine; a problem is the error), or creates fresh keys and writes them.
 result<e2ee::engine> load_engine(db& store, const public_key& self, std::shared_ptr<env> e,
                                  e2ee::engine_limits limits = {});
 
