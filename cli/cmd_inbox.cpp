@@ -9,11 +9,6 @@
 #include <csignal>
 #include <iostream>
 
-#include <fcntl.h>
-#include <unistd.h>
-#include <cerrno>
-#include <cstring>
-
 #include "aqua/node.hpp"
 #include "store/engine_store.hpp"
 
@@ -47,7 +42,6 @@ result<void> list_from_store(const global_options& g, const list_options& o, nlo
 
 nlohmann::json message_json(const delivery::in_record& rec, const control::alias_map& aliases);
 
-// The contacts' aliases as stored (records that do not decode are left out).
 // The sender's alias when it has one, else its peer ID.
 std::string sender_label(const nlohmann::json& m) {
   return m.value("sender_alias", m["sender"].get<std::string>());
@@ -79,7 +73,8 @@ void print_message_line(const nlohmann::json& m) {
             << body << "\n";
 }
 
-// read --output FILE: the payload as it was sent (a --file, binary or text), to FILE (mode 0600, replaced) or "-".
+// read --output FILE: the payload as it was sent (a --file, binary or text), to FILE (mode 0600, replaced
+// atomically) or "-".
 result<void> write_payload(const nlohmann::json& m, const std::string& output) {
   bytes payload;
   if (m.contains("text")) {
@@ -96,19 +91,7 @@ result<void> write_payload(const nlohmann::json& m, const std::string& output) {
     if (!std::cout) return error{errc::io_error, "cannot write the payload to stdout"};
     return ok();
   }
-  const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return error{errc::io_error, "--output '" + output + "': " + std::strerror(errno)};
-  std::size_t done = 0;
-  while (done < payload.size()) {
-    const auto n = ::write(fd, payload.data() + done, payload.size() - done);
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  const int saved = errno;
-  const bool closed = ::close(fd) == 0;
-  if (done < payload.size() || !closed)
-    return error{errc::io_error, "--output '" + output + "': " + std::strerror(done < payload.size() ? saved : errno)};
-  return ok();
+  return write_file_atomic(output, std::string(payload.begin(), payload.end()), 0600);
 }
 
 void print_message(const global_options& g, const nlohmann::json& m) {
