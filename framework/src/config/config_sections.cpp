@@ -24,9 +24,25 @@ std::string plugin_name(const yaml_walker& w, const YAML::Node& entry, const std
 }
 
 // Starting with a letter or digit: "-" is the CLI's stdin and "--wait" an option, so neither could be named there.
+constexpr const char* agent_name_rule = "agent names are 1-64 of [a-z0-9_-], starting with a letter or digit";
 bool valid_agent_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos &&
          s.find_first_of("abcdefghijklmnopqrstuvwxyz0123456789") == 0;
+}
+
+// The `settings` map of a transports[] or agents[] entry at `p`, and where the entry, its plugin and each setting
+// are written (a plugin's factory may refuse one: located_error).
+std::map<std::string, std::string> entry_settings(const yaml_walker& w, const YAML::Node& entry, const std::string& p,
+                                                  node_config& cfg) {
+  std::map<std::string, std::string> settings;
+  if (auto c = w.child(entry, p, "settings", false); c.IsDefined() && !c.IsNull()) {
+    settings = w.as_scalar_map(c, p + ".settings");
+    for (auto it = c.begin(); it != c.end(); ++it)
+      cfg.located[p + ".settings." + it->first.Scalar()] = w.where(it->second);
+  }
+  cfg.located[p] = w.where(entry);
+  cfg.located[p + ".plugin"] = w.where(entry["plugin"]);
+  return settings;
 }
 
 } // namespace
@@ -108,13 +124,7 @@ listened_map parse_transports(const yaml_walker& w, const YAML::Node& list, node
         cfg.located[at] = w.where(c[j]);  // the plugin's factory may refuse it (located_error)
       }
     }
-    if (auto c = w.child(t, p, "settings", false); c.IsDefined() && !c.IsNull()) {
-      tc.settings = w.as_scalar_map(c, p + ".settings");
-      for (auto it = c.begin(); it != c.end(); ++it)
-        cfg.located[p + ".settings." + it->first.Scalar()] = w.where(it->second);
-    }
-    cfg.located[p] = w.where(t);
-    cfg.located[p + ".plugin"] = w.where(t["plugin"]);
+    tc.settings = entry_settings(w, t, p, cfg);
     cfg.transports.push_back(std::move(tc));
   }
   return listened;
@@ -136,7 +146,7 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
     if (auto c = w.child(a, p, "name", false); c.IsDefined()) {
       ac.name = w.as_string(c, p + ".name");
       if (!valid_agent_name(ac.name))
-        w.fail(errc::config_bad_value, c, p + ".name", "agent names are 1-64 of [a-z0-9_-], starting with a letter or digit, got '" + ac.name + "'");
+        w.fail(errc::config_bad_value, c, p + ".name", std::string(agent_name_rule) + ", got '" + ac.name + "'");
     }
     if (!names.insert(ac.name).second)
       w.fail(errc::config_bad_value, a, p + ".name", "agent name '" + ac.name + "' is used twice");
@@ -162,13 +172,7 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
         cfg.located[at] = w.where(c[j]);  // its zmq factory may refuse it (aqua config check)
       }
     }
-    if (auto c = w.child(a, p, "settings", false); c.IsDefined() && !c.IsNull()) {
-      ac.settings = w.as_scalar_map(c, p + ".settings");
-      for (auto it = c.begin(); it != c.end(); ++it)
-        cfg.located[p + ".settings." + it->first.Scalar()] = w.where(it->second);
-    }
-    cfg.located[p] = w.where(a);
-    cfg.located[p + ".plugin"] = w.where(a["plugin"]);
+    ac.settings = entry_settings(w, a, p, cfg);
     cfg.agents.push_back(std::move(ac));
   }
 }
@@ -183,7 +187,7 @@ void parse_agent_directory(const yaml_walker& w, const YAML::Node& n, const fs::
     for (std::size_t i = 0; i < cfg.agent_directory.require.size(); ++i)
       if (!valid_agent_name(cfg.agent_directory.require[i]))
         w.fail(errc::config_bad_value, c[i], yaml_walker::index(path + ".require", i),
-               "agent names are 1-64 of [a-z0-9_-], got '" + cfg.agent_directory.require[i] + "'");
+               std::string(agent_name_rule) + ", got '" + cfg.agent_directory.require[i] + "'");
   }
   if (auto c = w.child(n, path, "wait_s", false); c.IsDefined())
     cfg.agent_directory.wait_s = w.as_uint(c, path + ".wait_s", 0, 3600);
