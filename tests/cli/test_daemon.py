@@ -587,13 +587,18 @@ class Daemon(unittest.TestCase):
             self.assertIn(f"resume with 'aqua --dir {b} inbox watch --since {second['seq'] + 1}'", stopped["message"])
             self.stop(proc_a)
 
+    def alice_with_bob_offline(self, tmp):
+        """alice's and bob's data dirs in tmp; bob (whose daemon never starts: no ack comes) is alice's contact."""
+        a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+        aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+        aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")  # never started: no ack comes
+        aqua(a, "contacts", "add", aqua(b, "card", "export").strip(), "--alias", "bob")
+        return a, b
+
     def test_ctrl_c_during_send_wait_names_the_id_to_retry_with(self):
         # It exited 130 and said nothing, even with --json: the message was queued and its ID unknown.
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
-            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
-            aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
-            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")  # never started: no ack comes
-            aqua(a, "contacts", "add", aqua(b, "card", "export").strip(), "--alias", "bob")
+            a, b = self.alice_with_bob_offline(tmp)
             self.start(a)
             for json_out in (False, True):
                 rc, out, err = daemons.signalled([AQUA, "--dir", a, "send", "bob", "x", "--wait", "--timeout", "60s",
@@ -613,10 +618,7 @@ class Daemon(unittest.TestCase):
 
     def test_send_cut_off_by_a_dying_daemon_names_the_id_to_retry_with(self):
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
-            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
-            aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
-            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")  # never started: no ack comes
-            aqua(a, "contacts", "add", aqua(b, "card", "export").strip(), "--alias", "bob")
+            a, b = self.alice_with_bob_offline(tmp)
             proc_a, _ = self.start(a)
             send = subprocess.Popen([AQUA, "--dir", a, "send", "bob", "x", "--wait", "--timeout", "60s"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
