@@ -18,15 +18,15 @@ namespace {
 constexpr std::size_t max_named = 20;  // records that do not decode, named one by one
 
 int run_store(const global_options& g, const std::string& action) {
-  auto dir = resolve_data_dir(g.dir);
-  if (!dir) return report(dir.err(), g.json);
-  auto path = *dir / store::dir_name;
+  auto dir = resolve_data_dir(g.dir), data = node_data_dir(g);  // data: --dir, or its config's node.data_dir
+  if (!dir || !data) return report(!dir ? dir.err() : data.err(), g.json);
+  auto path = *data / store::dir_name;
   std::error_code ec;
   const bool there = std::filesystem::exists(path, ec);
   if (ec) return report(error{errc::io_error, "cannot read store '" + path.string() + "': " + ec.message()}, g.json);
   if (!there || (std::filesystem::is_directory(path, ec) && std::filesystem::is_empty(path, ec))) {
     // As every command that finds no data dir or no identity: exit 4 and what to do.
-    if (!std::filesystem::exists(*dir / key_file_name, ec))
+    if (auto key = identity_key_path(*dir); !key || !std::filesystem::exists(*key, ec))
       return report(no_identity_in(*dir, "so no store to " + action), g.json);
     return report(error{errc::not_found, (there ? "an empty store dir at '" : "no store at '") + path.string() +
                                              "': the node has not run yet ('aqua --dir " +

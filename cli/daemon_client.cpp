@@ -30,20 +30,24 @@ std::optional<pid_t> store_holder(const std::filesystem::path& data_dir) {
   return fl.l_pid;
 }
 
-result<std::unique_ptr<daemon_client>> daemon_client::connect(const std::filesystem::path& data_dir) {
+result<std::unique_ptr<daemon_client>> daemon_client::connect(const std::filesystem::path& data_dir,
+                                                              const std::filesystem::path& command_dir) {
   auto path = data_dir / control::socket_name;
+  const auto dir = (command_dir.empty() ? data_dir : command_dir).string();
+  const auto served = dir == data_dir.string() ? dir : dir + " (data dir " + data_dir.string() + ")";
   std::error_code ec;
-  const bool has_identity = std::filesystem::exists(data_dir / key_file_name, ec);
-  auto hint = "no daemon is running for " + data_dir.string() + "; " +
-              (has_identity ? std::string() : "this dir holds no identity yet: run 'aqua --dir " + data_dir.string() +
+  const bool has_identity = std::filesystem::exists(data_dir / key_file_name, ec) ||
+                            std::filesystem::exists(std::filesystem::path(dir) / key_file_name, ec);
+  auto hint = "no daemon is running for " + served + "; " +
+              (has_identity ? std::string() : "this dir holds no identity yet: run 'aqua --dir " + dir +
                                                   " init', then ") +
-              "start one with 'aqua --dir " + data_dir.string() + " serve' (it keeps running until Ctrl-C)";
+              "start one with 'aqua --dir " + dir + " serve' (it keeps running until Ctrl-C)";
   // Starting one would fail (store_locked) while another command runs the node itself.
   if (auto pid = has_identity ? store_holder(data_dir) : std::nullopt)
-    hint = "no daemon answers for " + data_dir.string() + ", but another aqua process (pid " + std::to_string(*pid) +
+    hint = "no daemon answers for " + served + ", but another aqua process (pid " + std::to_string(*pid) +
            ") holds its node: an 'aqua inbox watch' or 'aqua demo' run without a daemon, or a daemon starting or "
            "stopping. Wait for it or stop it; to share the node between commands, run 'aqua --dir " +
-           data_dir.string() + " serve' instead";
+           dir + " serve' instead";
   auto addr = control::unix_address::of(path);
   if (!addr) {
     if (addr.err().code() == errc::io_error && !std::filesystem::exists(data_dir)) return error{errc::not_running, hint};
@@ -152,7 +156,9 @@ result<void> daemon_client::stream(nlohmann::json request, const std::function<b
 result<std::unique_ptr<daemon_client>> connect_daemon(const global_options& g) {
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
-  return daemon_client::connect(*dir);
+  auto data = node_data_dir(g);
+  if (!data) return data.err();
+  return daemon_client::connect(*data, *dir);
 }
 
 bool no_daemon(const error& e) { return e.code() == errc::not_running; }

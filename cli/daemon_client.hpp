@@ -20,8 +20,10 @@ struct global_options;
 
 class daemon_client {
  public:
-  // errc::not_running (with how to start one) when no daemon serves the data dir.
-  static result<std::unique_ptr<daemon_client>> connect(const std::filesystem::path& data_dir);
+  // errc::not_running (with how to start one) when no daemon serves the data dir. `command_dir`: the --dir the
+  // hints name (the dir holding the config, when its node.data_dir is another), default the data dir.
+  static result<std::unique_ptr<daemon_client>> connect(const std::filesystem::path& data_dir,
+                                                        const std::filesystem::path& command_dir = {});
   ~daemon_client();
 
   // One request -> its "result" object, or the daemon's error as an aqua::error;

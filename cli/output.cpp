@@ -70,6 +70,16 @@ result<std::filesystem::path> identity_key_path(const std::filesystem::path& dir
   return cfg->identity.key_file;
 }
 
+result<std::filesystem::path> node_data_dir(const global_options& g) {
+  auto dir = resolve_data_dir(g.dir);
+  if (!dir) return dir.err();
+  std::error_code ec;
+  if (!std::filesystem::exists(*dir / config_file_name, ec)) return dir;
+  auto cfg = load_config(*dir / config_file_name);
+  if (!cfg) return cfg.err();
+  return cfg->data_dir;
+}
+
 result<keypair> read_identity(const std::filesystem::path& dir) {
   auto path = identity_key_path(dir);
   if (!path) return path.err();

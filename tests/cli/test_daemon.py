@@ -595,6 +595,52 @@ class Daemon(unittest.TestCase):
         aqua(a, "contacts", "add", aqua(b, "card", "export").strip(), "--alias", "bob")
         return a, b
 
+    def test_commands_follow_the_data_dir_the_config_names(self):
+        # node.data_dir in <--dir>/config.yaml moves the store and the control socket; serve followed it, but every
+        # other command looked in --dir: no daemon for send/status, "no messages" from inbox list.
+        with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
+            a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            aqua(a, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            aqua(b, "init", "--listen", f"/ip4/127.0.0.1/tcp/{free_port()}")
+            moved = os.path.join(tmp, "a-data")
+            os.mkdir(moved, 0o700)
+            os.rename(os.path.join(a, "identity.key"), os.path.join(moved, "identity.key"))
+            cfg = os.path.join(a, "config.yaml")
+            with open(cfg) as f:
+                text = f.read().replace("  # data_dir defaults to the directory holding this file",
+                                        f"  data_dir: {moved}")
+            with open(cfg, "w") as f:
+                f.write(text)
+            out = aqua_stderr(a, "status", check=5)
+            self.assertEqual(out, "")
+            st = json.loads(aqua(a, "status", "--json", check=5))
+            self.assertEqual(st["data_dir"], moved)
+            self.assertNotIn("serve_would_fail", st)
+            self.assertIn(f"no daemon is running for {a} (data dir {moved}); start one with 'aqua --dir {a} serve'",
+                          st["hint"])
+            aqua(a, "contacts", "add", aqua(b, "card", "export").strip(), "--alias", "bob")
+            aqua(b, "contacts", "add", aqua(a, "card", "export").strip(), "--alias", "alice")
+            pa, _ = self.start(a)
+            pb, _ = self.start(b)
+            self.assertEqual(json.loads(aqua(a, "status", "--json"))["data_dir"], moved)
+            aqua(b, "send", "alice", "to the moved store", "--wait", "--timeout", "30s")
+            listed = json.loads(aqua(a, "inbox", "list", "--json"))["messages"]
+            self.assertEqual([m["text"] for m in listed], ["to the moved store"])
+            self.stop(pa)
+            self.stop(pb)
+            # Without the daemon, on the store itself.
+            listed = json.loads(aqua(a, "inbox", "list", "--json"))["messages"]
+            self.assertEqual([m["text"] for m in listed], ["to the moved store"])
+            self.assertIn("alice", aqua(b, "contacts", "list"))
+            self.assertIn("bob", aqua(a, "contacts", "list"))
+            self.assertIn(os.path.join(moved, "store") + ": OK", aqua(a, "store", "check"))
+            self.assertFalse(os.path.exists(os.path.join(a, "store")))
+            # A config that does not load: the store could be anywhere, so commands say so instead of guessing.
+            with open(cfg, "a") as f:
+                f.write("bogus: [\n")
+            err = aqua_stderr(a, "inbox", "list", check=3)
+            self.assertIn("config.yaml", err)
+
     def test_ctrl_c_during_send_wait_names_the_id_to_retry_with(self):
         # It exited 130 and said nothing, even with --json: the message was queued and its ID unknown.
         with tempfile.TemporaryDirectory(prefix="aqua-daemon-") as tmp:
