@@ -3,6 +3,7 @@ port, the CLI against a data dir, and a started daemon. The test's main sets
 AQUA (the aqua binary) before using them."""
 import json
 import os
+import random
 import resource
 import signal
 import socket
@@ -14,9 +15,18 @@ AQUA = None
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port free now, for an address a daemon binds later. Below the kernel's ephemeral range
+    (ip_local_port_range, 32768 up here): a port the kernel handed out as free (bind to 0) is also what it hands
+    the next outgoing connection, so a daemon started a moment later found it taken (address_in_use)."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 20000-31999")
 
 
 def aqua(d, *args, check=0, stdin=None):

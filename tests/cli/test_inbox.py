@@ -12,13 +12,9 @@ import tempfile
 import time
 import unittest
 
+from daemons import free_port
+
 AQUA = SENDER = PUT = None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def aqua(d, *args, check=0):
