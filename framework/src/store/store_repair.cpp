@@ -15,15 +15,18 @@
 #include <leveldb/env.h>
 #include <leveldb/iterator.h>
 
+#include "store/log_scrub.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <cstdarg>
 
 namespace aqua::store {
 namespace {
@@ -114,12 +117,32 @@ std::string size_text(std::uint64_t bytes) {
   return buf;
 }
 
+// Every log of `work` rewritten with only the records whose checksums hold (log_scrub.hpp); `losses` names the damage.
+result<void> scrub_logs(const fs::path& work, std::vector<std::string>& losses) {
+  std::error_code ec;
+  std::vector<fs::path> logs;
+  for (auto& e : fs::directory_iterator(work, ec))
+    if (e.path().extension() == ".log") logs.push_back(e.path());
+  if (ec) return error{errc::io_error, "cannot list '" + work.string() + "': " + ec.message()};
+  std::sort(logs.begin(), logs.end());
+  for (const auto& log : logs) {
+    auto r = scrub_log(log);
+    if (!r) return r.err();
+    if (r->damaged)
+      losses.push_back(log.filename().string() + ": " + std::to_string(r->bytes_dropped) + " bytes in " +
+                       std::to_string(r->damaged) + " damaged place" + (r->damaged == 1 ? "" : "s") +
+                       " dropped by their checksums (" + std::to_string(r->records_kept) + " records kept" +
+                       (r->tail_bytes ? ", and an incomplete last write of " + std::to_string(r->tail_bytes) + " bytes" : "") + ")");
+  }
+  return ok();
+}
+
 // LevelDB's RepairDB reads log files without checking their checksums (repair.cc passes checksum=false to its
 // log reader): a damaged log's bytes went into the store as they were (an altered message, a broken session).
 // An open with paranoid_checks off recovers the logs *with* checksums instead, skipping the damaged records (and
 // saying so in the info log), and writes them to tables. Then every record is read with checksums: a store that
-// reads whole needs nothing more; else (a table damaged or missing) RepairDB rebuilds it, with no logs left to
-// misread. Only a store whose manifest cannot be read goes straight to RepairDB. `losses` gets what was dropped.
+// reads whole needs nothing more; else (a table damaged or missing) RepairDB rebuilds it. A store whose manifest
+// cannot be read goes straight to RepairDB, its logs scrubbed first (scrub_logs). `losses` gets what was dropped.
 result<void> recover_logs_then_repair(const fs::path& work, leveldb::Logger& log, std::vector<std::string>& losses,
                                       std::vector<std::string>& notes) {
   leveldb::Options opts;
@@ -138,9 +161,10 @@ result<void> recover_logs_then_repair(const fs::path& work, leveldb::Logger& log
     losses.push_back("reading the store failed after " + std::to_string(keys) + " keys (" + it->status().ToString() +
                      "): rebuilt from the files that read");
   } else {
-    notes.push_back("the store did not open (" + s.ToString() + "): rebuilt from its files; LevelDB reads log files "
-                    "without their checksums then, so check the newest messages");
+    notes.push_back("the store did not open (" + s.ToString() + "): rebuilt from its files");
   }
+  // RepairDB would import a damaged log record as it is: each log keeps only the records whose checksums hold.
+  if (auto r = scrub_logs(work, losses); !r) return r;
   leveldb::Options ropts;
   ropts.info_log = &log;
   s = leveldb::RepairDB(work.string(), ropts);
