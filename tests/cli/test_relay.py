@@ -216,6 +216,10 @@ class Relay(unittest.TestCase):
                         if m["message_id"] == away[0]["message_id"]]
             self.assertGreaterEqual(away[0]["attempts"], 3, away)
             self.assertIn(f"held on the mailbox of relay {relay_addr} (attempt ", away[0]["last_error"])
+            # doctor's last path is that mailbox too; it said "relayed" (the circuit dial each retry tries first).
+            path = json.loads(aqua(a, "doctor", "bob", "--json").stdout)["path"]
+            self.assertEqual((path["last_path"], path["last_address"]), ("mailbox", f"{relay_addr}/p2p-circuit/p2p/{ids[b]}"),
+                             path)
             # The relay's status shows what its mailbox holds.
             mb = json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]
             self.assertTrue(mb["serving"])

@@ -244,6 +244,9 @@ void deposit_via(routing_actor_t* self, const std::string& peer, pending_frame p
                  const std::string& failures, std::int64_t now) {
   auto& st = self->state;
   if (auto relay = st.held_by_relays.held(peer, p.frame, now)) {
+    // The path this attempt took is still that mailbox (a relayed dial may have been recorded on the way here).
+    auto at = std::find_if(mailboxes.begin(), mailboxes.end(), [&](const std::string& a) { return a.starts_with(*relay); });
+    st.paths.used(peer, routing::path_kind::mailbox, at != mailboxes.end() ? *at : *relay, now);
     if (p.rp) p.rp->deliver(*relay);  // it still holds these very bytes for the peer, as far as we know
     return;
   }
