@@ -320,6 +320,61 @@ class Relay(unittest.TestCase):
             self.assertEqual(json.loads(aqua(a, "status", "--json").stdout)["listen"], [])
             self.stop(proc_a)
 
+    def test_a_stranger_whose_mail_a_relay_held_gets_its_ack(self):
+        # bob has never heard of carol; carol has bob's card. Her message waits on the relay's mailbox while bob is
+        # away, and carol goes offline too. When bob fetches it, his ack had no path (no connection carried the
+        # message, carol is no contact of his): it was dropped, and only a retry of carol's over a live connection
+        # could bring another. The card in her first message says where she is: the ack waits on the relay for her.
+        with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
+            r, b, c = (os.path.join(tmp, x) for x in ("relay", "b", "c"))
+            port = free_port()
+            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-stranger-r").stdout)["peer_id"]
+            proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+            relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
+            for d in (b, c):
+                aqua(d, "init", "--listen", f"/memory/stranger-{os.path.basename(d)}")
+                use_relay(d, relay_addr)
+            proc_b, ev_b = self.start(b, "serve")
+            proc_c, _ = self.start(c, "serve")
+            aqua(c, "contacts", "add", ev_b["card"], "--alias", "bob")
+            self.stop(proc_b)
+            mid = json.loads(aqua(c, "send", "bob", "from a stranger", "--json").stdout)["message_id"]
+
+            def held():
+                return json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]["held"]
+            deadline = time.time() + 60
+            while time.time() < deadline and held() < 1:
+                time.sleep(0.2)
+            self.assertEqual(held(), 1)
+            self.stop(proc_c)  # carol is offline when bob fetches her message
+            proc_b, _ = self.start(b, "serve")
+            deadline, got = time.time() + 60, []
+            while time.time() < deadline and not got:
+                got = json.loads(aqua(b, "inbox", "list", "--json").stdout)["messages"]
+                time.sleep(0.2)
+            self.assertEqual([(m["text"], m["trust"], m["quarantined"]) for m in got],
+                             [("from a stranger", "unknown", True)])
+            self.assertNotIn("peer_id", aqua(b, "contacts", "list", "--json").stdout)
+            # bob took his mail off the relay, and the relay now holds his ack for carol.
+            deadline = time.time() + 60
+            while time.time() < deadline and json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"][
+                    "delivered"] < 1:
+                time.sleep(0.2)
+            deadline = time.time() + 30
+            while time.time() < deadline and held() < 1:
+                time.sleep(0.2)
+            self.assertEqual(held(), 1, "bob's ack for carol is not on the relay")
+            proc_c, _ = self.start(c, "serve")
+            deadline, state = time.time() + 60, ""
+            while time.time() < deadline and state != "delivered":
+                state = [m for m in json.loads(aqua(c, "outbox", "list", "--json").stdout)["messages"]
+                         if m["message_id"] == mid][0]["state"]
+                time.sleep(0.2)
+            self.assertEqual(state, "delivered")
+            self.stop(proc_b)
+            self.stop(proc_c)
+            self.stop(proc_r)
+
     def test_the_relay_closes_a_silent_connection_after_ping_timeout_s(self):
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
             r, a = (os.path.join(tmp, x) for x in ("relay", "a"))

@@ -57,6 +57,7 @@ struct crypto_state {
     auto c = setup.contacts->find(m->sender);
     out.trust = c ? std::string(to_string(c->trust)) : "unknown";
     out.quarantined = !c.has_value();
+    if (!c && m->sender_card) out.card_addresses = m->sender_card->addresses;
     out.sender = m->sender.str();
     out.message_id = std::move(m->message_id);
     out.inner = std::move(m->payload);

@@ -76,6 +76,8 @@ after_fn stage(mailbox_actor_t* self, leveldb::WriteBatch& b, const queued_frame
                bool& window_moved) {
   auto& st = self->state;
   if (q.conn != 0) self->send(st.routing, bind_atom::value, q.conn, o.sender);
+  // Before the ack goes out (same sender, same receiver: in order): a path for it when no connection is bound.
+  if (!o.card_addresses.empty()) self->send(st.routing, learn_atom::value, o.sender, o.card_addresses);
   auto in = delivery::parse_inner(o.inner);
   auto done = q.done;
   if (!in) {

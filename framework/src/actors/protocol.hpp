@@ -44,6 +44,7 @@ using relay_atom = caf::atom_constant<caf::atom("relay")>;
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using frame_atom = caf::atom_constant<caf::atom("frame")>;
 using bind_atom = caf::atom_constant<caf::atom("bind")>;
+using learn_atom = caf::atom_constant<caf::atom("learnaddr")>;
 using transmit_atom = caf::atom_constant<caf::atom("transmit")>;
 using durable_atom = caf::atom_constant<caf::atom("durable")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -124,6 +125,9 @@ struct opened_message {
   std::string sender, message_id, trust;
   bytes inner;
   bool quarantined = false;
+  // A sender who is no contact, on its session's first (prekey) message: the addresses its signed card lists
+  // (routing remembers them for the ack, routing/sender_addresses.hpp).
+  std::vector<std::string> card_addresses;
 };
 using open_requests = std::vector<open_request>;
 using opened_messages = std::vector<opened_message>;

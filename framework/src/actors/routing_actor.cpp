@@ -128,6 +128,10 @@ caf::behavior routing_actor(routing_actor_t* self, routing_setup setup) {
         if (it->second.peer == sender) st.by_peer[sender] = conn;
       }
     },
+    // A sender who is no contact said in its card where it can be reached (the mailbox, on a prekey message).
+    [=](learn_atom, const std::string& sender, const std::vector<std::string>& addresses) {
+      self->state.senders.learn(sender, addresses);
+    },
     // A frame a relay's mailbox held for us: ours only (a relay checked the
     // recipient, but we do not rely on it); nothing to forward. `depositor`:
     // who the mailbox says deposited it (peer ID text or empty), a hint.

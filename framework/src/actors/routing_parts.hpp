@@ -9,6 +9,7 @@
 #include "core/log_limit.hpp"
 #include "actors/protocol.hpp"
 #include "routing/deposit_memory.hpp"
+#include "routing/sender_addresses.hpp"
 #include "routing/path_table.hpp"
 
 namespace aqua::actors {
@@ -107,6 +108,8 @@ struct routing_state {
   // Envelopes a relay mailbox confirmed holding: the outbox's retries of an
   // offline peer's message do not deposit it again (routing/deposit_memory.hpp).
   routing::deposit_memory held_by_relays;
+  // Where senders who are no contacts said (in their cards) they can be reached: a path for their acks.
+  routing::sender_addresses senders;
   log_limit peer_log;  // lines about frames peers sent that were rejected or dropped (core/log_limit.hpp)
   static inline const char* name = "aqua.routing";
 

@@ -70,12 +70,15 @@ std::vector<std::string> addresses_of(routing_actor_t* self, const std::string& 
   auto& st = self->state;
   std::vector<std::string> out;
   if (auto route = st.routes.find(peer); route != st.routes.end()) out.push_back(route->second);
+  auto add = [&out](const std::vector<std::string>& addresses) {
+    for (auto& a : addresses)
+      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  };
   auto id = peer_id::parse(peer);
-  if (!st.setup.contacts || !id) return out;
-  if (auto c = st.setup.contacts->find(*id))
-    if (auto card = e2ee::decode_card(c->card))
-      for (auto& a : card->addresses)
-        if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  if (st.setup.contacts && id)
+    if (auto c = st.setup.contacts->find(*id))
+      if (auto card = e2ee::decode_card(c->card)) add(card->addresses);
+  add(st.senders.of(peer));
   return out;
 }
 
