@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""An independent implementation of aqua's wire formats, written from docs/protocol/*.md alone (js/spec/: cards,
+X3DH, double ratchet, envelopes, the inner frames, the relay mailbox, over js-libp2p), against the aqua binary:
+
+  1. it reproduces the spec's test vectors (tests/data/vectors/e2ee.txt) byte for byte;
+  2. carol (js, a new identity bob never heard of) deposits a prekey envelope for bob on an aqua relay's mailbox
+     while bob is offline; bob's daemon fetches it: his inbox has her text, her peer ID as sender, trust unknown;
+  3. bob's ack has a path to carol although she is no contact of his and offline (the card in her envelope names
+     her circuit address): it waits on the relay, and carol fetches and opens it;
+  4. bob replies (`aqua send <carol's peer ID>`: the session her envelope started), carol opens the reply and acks
+     it with a session envelope after a DH ratchet step; bob's outbox says delivered.
+
+usage: spec_client_test.py AQUA JS_DIR VECTORS_FILE
+Exit 0 = pass, 1 = fail, 77 = skip (node or js node_modules missing). 127.0.0.1 only; every process started here
+is bounded by a timeout and killed by its PID.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from daemons import free_port  # noqa: E402
+
+AQUA, JS_DIR, VECTORS = sys.argv[1], sys.argv[2], sys.argv[3]
+SPEC = os.path.join(JS_DIR, "spec")
+procs = []
+
+
+def aqua(d, *args):
+    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError(f"aqua {args}: rc={p.returncode} {p.stderr}")
+    return p.stdout
+
+
+def carol(mode, state, *args):
+    p = subprocess.run(["node", os.path.join(SPEC, "carol.mjs"), mode, "--state", state, *args], capture_output=True,
+                       text=True, timeout=90)
+    if p.returncode != 0:
+        raise AssertionError(f"carol {mode}: rc={p.returncode}\n{p.stdout}\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def serve(d, log, *args):
+    p = subprocess.Popen([AQUA, "--dir", d, *args, "--json"], stdout=subprocess.PIPE, stderr=log, text=True)
+    procs.append(p)
+    ev = json.loads(p.stdout.readline() or "{}")  # bounded: a daemon that fails to start exits
+    if ev.get("event") != "serving":
+        raise AssertionError(f"{args} did not start: {ev}")
+    return p, ev
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=60)
+
+
+def until(what, cond, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def main():
+    if shutil.which("node") is None or not os.path.isdir(os.path.join(JS_DIR, "node_modules")):
+        print("skip: node or tests/interop/js/node_modules missing (scripts/setup.sh runs npm ci)")
+        return 77
+    v = subprocess.run(["node", os.path.join(SPEC, "vectors.mjs"), VECTORS], capture_output=True, text=True, timeout=60)
+    print(v.stdout.strip())
+    if v.returncode != 0:
+        raise AssertionError(f"the spec's test vectors: {v.stderr}")
+    with tempfile.TemporaryDirectory(prefix="aqua-spec-") as tmp:
+        r, b = os.path.join(tmp, "relay"), os.path.join(tmp, "bob")
+        state = os.path.join(tmp, "carol.json")
+        port = free_port()
+        aqua(r, "init", "--listen", "/memory/spec-relay")
+        aqua(b, "init", "--listen", "/memory/spec-bob")
+        with open(os.path.join(tmp, "relay.log"), "w") as rlog, open(os.path.join(tmp, "bob.log"), "w") as blog:
+            proc_r, ev_r = serve(r, rlog, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+            relay = ev_r["relay"][0]
+            with open(os.path.join(b, "config.yaml"), "a") as f:
+                f.write(f"  - plugin: relay_v2\n    listen: [/p2p-circuit]\n    settings: {{relays: {relay}}}\n")
+            with open(os.path.join(tmp, "bob.card"), "w") as f:
+                f.write(aqua(b, "card", "export"))
+            with open(os.path.join(tmp, "bob.json"), "w") as f:
+                f.write(aqua(b, "card", "export", "--json"))
+
+            def held():
+                return json.loads(aqua(r, "status", "--json"))["relay"]["mailbox"]["held"]
+
+            # 2. carol deposits while bob is offline.
+            sent = carol("send", state, "--card", os.path.join(tmp, "bob.card"), "--json", os.path.join(tmp, "bob.json"),
+                         "--relay", relay, "--text", "hello bob, from an implementation of the specs")
+            assert sent["event"] == "deposited" and sent["name"] == "OK", sent
+            proc_b, _ = serve(b, blog, "serve")
+            msgs = until("carol's message in bob's inbox",
+                         lambda: json.loads(aqua(b, "inbox", "list", "--json"))["messages"])
+            m = msgs[0]
+            assert (m["sender"], m["text"], m["trust"], m["quarantined"], m["transport"]) == (
+                sent["carol"], "hello bob, from an implementation of the specs", "unknown", True, "mailbox"), m
+            # 3. bob's ack waits on the relay for carol (offline, no contact of bob's); she opens it.
+            until("bob's ack on the relay", lambda: held() >= 1)
+            got = carol("fetch", state, "--relay", relay, "--wait-ms", "3000")
+            acks = [x for x in got["mail"] if x.get("opened", {}).get("inner_type") == 2]
+            assert acks and acks[0]["opened"]["acks_our_message"], got
+            # 4. bob replies over the session carol started; she opens it and acks it (kind 2, a DH ratchet step).
+            reply_id = json.loads(aqua(b, "send", sent["carol"], "hello carol", "--json"))["message_id"]
+            until("bob's reply on the relay", lambda: held() >= 1)
+            got = carol("fetch", state, "--relay", relay, "--wait-ms", "3000")
+            texts = [x["opened"].get("text") for x in got["mail"] if "opened" in x]
+            assert "hello carol" in texts, got
+            acked = carol("ack", state, "--relay", relay)
+            assert acked["name"] == "OK" and reply_id in acked["acked"], acked
+
+            def reply_state():
+                out = json.loads(aqua(b, "outbox", "list", "--json"))["messages"]
+                return [x["state"] for x in out if x["message_id"] == reply_id] == ["delivered"]
+            until("bob's reply delivered", reply_state)
+            stop(proc_b)
+            stop(proc_r)
+    print("independent implementation: vectors, first contact through a relay mailbox, ack, reply and its ack: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        rc = main()
+    finally:
+        for p in procs:  # only the processes this test started, by PID
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+    sys.exit(rc)
