@@ -5,7 +5,6 @@ zmq on 127.0.0.1. Usage: test_inbox.py <aqua> <crash_sender> <store_put>"""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile

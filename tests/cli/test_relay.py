@@ -63,6 +63,24 @@ class Relay(unittest.TestCase):
         p.wait(timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr.read())
 
+    def relay_for(self, r, clients, name, relay_settings=""):
+        """`aqua relay serve` from data dir `r` on a free port (with `relay_settings`, lines under components.relay),
+        and the data dirs `clients` inited to use it: (the relay's process, its address)."""
+        port = free_port()
+        idr = json.loads(aqua(r, "init", "--json", "--listen", f"/memory/relay-{name}-r").stdout)["peer_id"]
+        if relay_settings:
+            cfg = os.path.join(r, "config.yaml")
+            with open(cfg) as f:
+                text = f.read()
+            with open(cfg, "w") as f:
+                f.write(text.replace("    serve: false\n", "    serve: false\n" + relay_settings))
+        proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+        relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
+        for d in clients:
+            aqua(d, "init", "--listen", f"/memory/{name}-{os.path.basename(d)}")
+            use_relay(d, relay_addr)
+        return proc_r, relay_addr
+
     def test_two_daemons_talk_through_aqua_relay_serve(self):
         client = load_client()
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
@@ -267,18 +285,8 @@ class Relay(unittest.TestCase):
     def test_a_deposit_the_relay_refuses_for_quota_shows_in_the_senders_outbox(self):
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
             r, a, b = (os.path.join(tmp, x) for x in ("relay", "a", "b"))
-            port = free_port()
-            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-quota-r").stdout)["peer_id"]
-            cfg = os.path.join(r, "config.yaml")
-            with open(cfg) as f:
-                text = f.read()
-            with open(cfg, "w") as f:  # the relay's mailbox holds one message per recipient
-                f.write(text.replace("    serve: false\n", "    serve: false\n    mailbox_max_messages_per_peer: 1\n"))
-            proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
-            relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
-            for d in (a, b):
-                aqua(d, "init", "--listen", f"/memory/quota-{os.path.basename(d)}")
-                use_relay(d, relay_addr)
+            # the relay's mailbox holds one message per recipient
+            proc_r, relay_addr = self.relay_for(r, (a, b), "quota", "    mailbox_max_messages_per_peer: 1\n")
             proc_a, ev_a = self.start(a, "serve")
             proc_b, ev_b = self.start(b, "serve")
             aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
@@ -327,13 +335,7 @@ class Relay(unittest.TestCase):
         # could bring another. The card in her first message says where she is: the ack waits on the relay for her.
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
             r, b, c = (os.path.join(tmp, x) for x in ("relay", "b", "c"))
-            port = free_port()
-            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-stranger-r").stdout)["peer_id"]
-            proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
-            relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
-            for d in (b, c):
-                aqua(d, "init", "--listen", f"/memory/stranger-{os.path.basename(d)}")
-                use_relay(d, relay_addr)
+            proc_r, relay_addr = self.relay_for(r, (b, c), "stranger")
             proc_b, ev_b = self.start(b, "serve")
             proc_c, _ = self.start(c, "serve")
             aqua(c, "contacts", "add", ev_b["card"], "--alias", "bob")
@@ -378,16 +380,8 @@ class Relay(unittest.TestCase):
     def test_the_relay_closes_a_silent_connection_after_ping_timeout_s(self):
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
             r, a = (os.path.join(tmp, x) for x in ("relay", "a"))
-            port = free_port()
-            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-ping-r").stdout)["peer_id"]
-            cfg = os.path.join(r, "config.yaml")
-            with open(cfg) as f:
-                text = f.read()
-            with open(cfg, "w") as f:  # ping every second, close after 3 s of silence (default 15 s / 45 s)
-                f.write(text.replace("    serve: false\n", "    serve: false\n    ping_interval_s: 1\n    ping_timeout_s: 3\n"))
-            proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
-            aqua(a, "init", "--listen", "/memory/ping-a")
-            use_relay(a, f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}")
+            # ping every second, close after 3 s of silence (default 15 s / 45 s)
+            proc_r, _ = self.relay_for(r, (a,), "ping", "    ping_interval_s: 1\n    ping_timeout_s: 3\n")
             proc_a, _ = self.start(a, "serve")
 
             def reservations():
@@ -412,19 +406,9 @@ class Relay(unittest.TestCase):
     def test_a_relay_whose_disk_is_nearly_full_refuses_deposits_and_keeps_running(self):
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
             r, a, b = (os.path.join(tmp, x) for x in ("relay", "a", "b"))
-            port = free_port()
-            idr = json.loads(aqua(r, "init", "--json", "--listen", "/memory/relay-disk-r").stdout)["peer_id"]
-            cfg = os.path.join(r, "config.yaml")
-            with open(cfg) as f:
-                text = f.read()
-            with open(cfg, "w") as f:  # keeps 16 TiB free: more than this disk has, so it counts as nearly full
-                f.write(text.replace("    serve: false\n", "    serve: false\n    mailbox_min_free_bytes: 17592186044416\n"))
-            aqua(r, "config", "check", cfg)  # a known key with a valid value
-            proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
-            relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
-            for d in (a, b):
-                aqua(d, "init", "--listen", f"/memory/disk-{os.path.basename(d)}")
-                use_relay(d, relay_addr)
+            # keeps 16 TiB free: more than this disk has, so it counts as nearly full
+            proc_r, relay_addr = self.relay_for(r, (a, b), "disk", "    mailbox_min_free_bytes: 17592186044416\n")
+            aqua(r, "config", "check", os.path.join(r, "config.yaml"))  # a known key with a valid value
             proc_a, _ = self.start(a, "serve")
             proc_b, ev_b = self.start(b, "serve")
             aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")

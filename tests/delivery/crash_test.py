@@ -10,34 +10,20 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from daemons import free_port  # noqa: E402  (the global random, not the seeded rng: kills stay as seeded)
 
 AQUA, SENDER = sys.argv[1], sys.argv[2]
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
 KILLS = int(sys.argv[4]) if len(sys.argv) > 4 else 6
 DEADLINE = time.time() + float(os.environ.get("AQUA_CRASH_SECONDS", "240"))
 rng = random.Random(int(os.environ.get("AQUA_CRASH_SEED", "7")))
-port_rng = random.Random()  # not the seeded rng: ports must not change the kill schedule
 started = []  # every process we start, so we only ever kill our own
-
-
-def free_port():
-    """A loopback TCP port free now, for an address a daemon binds later. Below the kernel's ephemeral range
-    (ip_local_port_range, 32768 up here): a port the kernel handed out as free (bind to 0) is also what it hands
-    the next outgoing connection, so a daemon started a moment later found it taken (address_in_use)."""
-    for _ in range(200):
-        port = port_rng.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 20000-31999")
 
 
 def aqua(d, *args, check=True):

@@ -55,6 +55,31 @@ fs::path store_with_a_log(const test::temp_dir& tmp, int records) {
   return dir;
 }
 
+// Writes "ABCD" over the middle of the store's log (inside one of its records); returns the log's path.
+fs::path damage_the_log(const fs::path& dir) {
+  fs::path log;
+  for (auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".log") log = e.path();
+  EXPECT_FALSE(log.empty());
+  std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(fs::file_size(log) / 2));
+  f << "ABCD";
+  return log;
+}
+
+// The i/ records of the repaired store at `dir`, each checked to be one that was written (200 bytes of 'm').
+std::size_t unaltered_records(const fs::path& dir) {
+  auto db = store::db::open(dir, false);
+  EXPECT_TRUE(db) << db.err().what();
+  std::size_t kept = 0;
+  if (!db) return 0;
+  EXPECT_TRUE((*db)->scan("i/", [&](std::string_view, std::string_view v) {
+    EXPECT_EQ(v, std::string(200, 'm'));  // never an altered value
+    return ++kept, true;
+  }));
+  return kept;
+}
+
 } // namespace
 
 TEST(store_repair, without_room_for_a_copy_it_changes_nothing_and_says_how_much_it_needs) {
@@ -130,26 +155,12 @@ TEST(store_repair, a_damaged_log_is_recovered_with_its_checksums_never_imported_
   // message's text, a session) while repair and check said OK. The repair recovers logs with their checksums.
   test::temp_dir tmp("repair");
   const auto dir = store_with_a_log(tmp, 100);  // 100 x 200 bytes of 'm', all in the log
-  fs::path log;
-  for (auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".log") log = e.path();
-  ASSERT_FALSE(log.empty());
-  {
-    std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(log) / 2));
-    f << "ABCD";
-  }
+  damage_the_log(dir);
   auto r = store::db::repair(dir);
   ASSERT_TRUE(r) << r.err().what();
   const auto said = ::testing::PrintToString(r->losses);
   EXPECT_NE(said.find(": dropping "), std::string::npos) << said;
-  auto db = store::db::open(dir, false);
-  ASSERT_TRUE(db) << db.err().what();
-  std::size_t kept = 0;
-  ASSERT_TRUE((*db)->scan("i/", [&](std::string_view, std::string_view v) {
-    EXPECT_EQ(v, std::string(200, 'm'));  // never an altered value
-    return ++kept, true;
-  }));
+  const auto kept = unaltered_records(dir);
   EXPECT_LT(kept, 100u);
   EXPECT_GT(kept, 0u);
 }
@@ -159,29 +170,15 @@ TEST(store_repair, a_damaged_log_is_never_imported_altered_even_when_the_manifes
   // flipped bytes came back inside a value. The repair scrubs each log by its checksums before RepairDB.
   test::temp_dir tmp("repair");
   const auto dir = store_with_a_log(tmp, 100);
-  fs::path log;
-  for (auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".log") log = e.path();
+  for (auto& e : fs::directory_iterator(dir))
     if (e.path().filename().string().rfind("MANIFEST", 0) == 0) std::ofstream(e.path(), std::ios::trunc) << "garbage";
-  }
-  ASSERT_FALSE(log.empty());
-  {
-    std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(log) / 2));
-    f << "ABCD";
-  }
+  const auto log = damage_the_log(dir);
   auto r = store::db::repair(dir);
   ASSERT_TRUE(r) << r.err().what();
   const auto said = ::testing::PrintToString(r->losses);
   EXPECT_NE(said.find(log.filename().string() + ": "), std::string::npos) << said;
   EXPECT_NE(said.find("1 damaged place dropped by their checksums"), std::string::npos) << said;
-  auto db = store::db::open(dir, false);
-  ASSERT_TRUE(db) << db.err().what();
-  std::size_t kept = 0;
-  ASSERT_TRUE((*db)->scan("i/", [&](std::string_view, std::string_view v) {
-    EXPECT_EQ(v, std::string(200, 'm'));  // never an altered value
-    return ++kept, true;
-  }));
+  const auto kept = unaltered_records(dir);
   EXPECT_LT(kept, 100u);
   EXPECT_GT(kept, 40u);  // the records before the damage (all 100 share one 32 KiB block: the rest of it is lost)
 }
