@@ -40,6 +40,8 @@ result<bytes> link::open(const std::vector<bytes_view>& chunks, std::size_t max_
       return error{errc::frame_too_large, "noise message of " + std::to_string(c.size()) + " bytes"};
     auto plain = session->open(c);
     if (!plain) return plain.err();
+    if (frame.size() + plain->size() > max_frame)  // the chunk count bounds it only to a chunk's worth above
+      return error{errc::frame_too_large, "data message of more than max_frame_bytes (" + std::to_string(max_frame) + ")"};
     if (frame.empty()) frame = std::move(*plain);
     else frame.insert(frame.end(), plain->begin(), plain->end());
   }

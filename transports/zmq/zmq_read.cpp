@@ -46,7 +46,15 @@ bool zmq_transport::drain_router(const std::shared_ptr<listener>& lp, std::size_
     if (!s.recv(rid, zmq::recv_flags::dontwait)) return false;
     if (!rid.more() || !s.recv(first, zmq::recv_flags::dontwait)) continue;
     std::vector<zmq::message_t> msg;
-    if (!read_rest(s, first, msg, max_parts, lp->meter.get())) continue;  // oversized: dropped
+    if (!read_rest(s, first, msg, max_parts, lp->meter.get())) {
+      // Oversized: dropped unread, and its link ends as the dialler's does. Left up, its session would expect the
+      // Noise messages the peer sealed into it, so the next good frame failed (after a stall) anyway.
+      if (auto it = lp->peers.find(rid.to_string()); it != lp->peers.end()) {
+        fail_link(it->second, error{errc::frame_too_large, "peer sent a frame larger than max_frame_bytes"});
+        erase_peer(*lp, it);
+      }
+      continue;
+    }
     on_router_message(lp, rid.to_string(), msg);
   }
   return true;
