@@ -4,14 +4,17 @@ namespace aqua::zmqt {
 
 void zconn::set_observer(std::shared_ptr<connection_observer> obs) {
   bool pending = false, closed = false;
+  std::optional<error> why;
   {
     std::lock_guard<std::mutex> g(m_);
     obs_ = obs;
     pending = !in_.empty();
     closed = closed_;
+    why = close_reason_;
   }
   if (obs && pending) obs->on_readable();
-  if (obs && closed) obs->on_closed(error{errc::connection_closed, "zmq connection closed"});
+  // The reason it ended (e.g. wrong_recipient), not a generic one: the close may come before the observer.
+  if (obs && closed) obs->on_closed(why ? *why : error{errc::connection_closed, "zmq connection closed"});
 }
 
 result<void> zconn::send(bytes_view frame) {
@@ -118,6 +121,7 @@ void zconn::mark_closed(const error& why) {
     std::lock_guard<std::mutex> g(m_);
     if (closed_) return;
     closed_ = true;
+    close_reason_ = why;
     obs = obs_;
   }
   if (obs) obs->on_closed(why);

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 
 namespace aqua::zmqt {
 
@@ -86,6 +87,7 @@ class zconn : public connection {
   std::deque<bytes> in_, out_;
   std::size_t in_bytes_ = 0, out_bytes_ = 0;
   bool closed_ = false, close_requested_ = false, sender_blocked_ = false, reader_paused_ = false;
+  std::optional<error> close_reason_;  // why mark_closed ended it: an observer set later is told the same
   std::shared_ptr<connection_observer> obs_;
   peer_id remote_peer_;
 };

@@ -113,7 +113,11 @@ TEST(zmq, refuses_a_peer_presenting_another_identity_than_the_dialled_one) {
   ASSERT_TRUE(c);
   auto watch = std::make_shared<close_watch>();
   (*c)->set_observer(watch);
-  ASSERT_TRUE((*c)->send(as_bytes("must never arrive")));
+  // The refusal may come before this send (1 run in ~40 under load): then the send fails, naming the link's end.
+  if (auto sent = (*c)->send(as_bytes("must never arrive")); !sent) {
+    EXPECT_TRUE(sent.err().code() == errc::connection_closed || sent.err().code() == errc::wrong_recipient)
+        << sent.err().what();
+  }
   ASSERT_TRUE(eventually([&] { return watch->get().has_value(); }));
   EXPECT_EQ(watch->get()->code(), errc::wrong_recipient) << watch->get()->what();
   EXPECT_FALSE((*c)->is_open());
