@@ -377,6 +377,43 @@ class Relay(unittest.TestCase):
             self.stop(proc_c)
             self.stop(proc_r)
 
+    def test_messages_to_a_stopped_peer_reach_the_relay_mailbox_within_seconds(self):
+        # bob stops (SIGSTOP: as a partition, his connection stays open). alice's messages stayed on that silent
+        # connection until the relay connection's keepalive gave up and the next retry came (~60 s): a sender going
+        # offline within that minute left nothing on the relay. Now a suspect connection's frames go to a mailbox too.
+        with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
+            r, a, b = (os.path.join(tmp, x) for x in ("relay", "a", "b"))
+            proc_r, relay_addr = self.relay_for(r, (a, b), "frozen")
+            proc_a, ev_a = self.start(a, "serve")
+            proc_b, ev_b = self.start(b, "serve")
+            aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
+            aqua(b, "contacts", "add", ev_a["card"], "--alias", "alice")
+            aqua(a, "send", "bob", "warm-up", "--wait", "--timeout", "30s")  # a live circuit, answered
+            proc_b.send_signal(signal.SIGSTOP)
+            try:
+                t0 = time.time()
+                for i in range(3):
+                    aqua(a, "send", "bob", f"frozen-{i}")
+
+                def stored():
+                    return json.loads(aqua(r, "status", "--json").stdout)["relay"]["mailbox"]["stored"]
+                deadline = time.time() + 30
+                while time.time() < deadline and stored() < 3:
+                    time.sleep(0.2)
+                self.assertGreaterEqual(stored(), 3)
+                self.assertLess(time.time() - t0, 20)  # the suspect time (3 s) and a retry or two, not a minute
+            finally:
+                proc_b.send_signal(signal.SIGCONT)
+            deadline, states = time.time() + 60, []
+            while time.time() < deadline and states != ["delivered"] * 4:
+                states = [m["state"] for m in json.loads(aqua(a, "outbox", "list", "--json").stdout)["messages"]]
+                time.sleep(0.2)
+            self.assertEqual(states, ["delivered"] * 4)
+            texts = sorted(m["text"] for m in json.loads(aqua(b, "inbox", "list", "--json").stdout)["messages"])
+            self.assertEqual(texts, ["frozen-0", "frozen-1", "frozen-2", "warm-up"])  # each once
+            for p in (proc_a, proc_b, proc_r):
+                self.stop(p)
+
     def test_the_relay_closes_a_silent_connection_after_ping_timeout_s(self):
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
             r, a = (os.path.join(tmp, x) for x in ("relay", "a"))

@@ -63,6 +63,23 @@ void fail_connection(routing_actor_t* self, std::uint64_t id, const error& why) 
   }
 }
 
+namespace {
+
+// The peer has left a frame of ours unanswered for the suspect time on `e`,
+// dialled or accepted (in-process connections cannot go silent).
+bool silent(const conn_entry& e, std::int64_t now) {
+  if (routing::in_process(e.address) || routing::in_process(e.conn->remote_address())) return false;
+  return e.unanswered_since_ms != 0 && now - e.unanswered_since_ms >= suspect_after_ms;
+}
+
+bool suspect(const conn_entry& e, std::int64_t now) {
+  if (e.address.empty() || routing::in_process(e.address)) return false;
+  if (!e.answered) return now - e.opened_ms >= suspect_after_ms;
+  return silent(e, now);
+}
+
+} // namespace
+
 // Where `peer` can be reached: the static route from the config first, then
 // the addresses its contact card advertises (the shared contact store, so
 // `aqua contacts add` takes effect without a restart).
@@ -114,8 +131,9 @@ void flush(routing_actor_t* self, std::uint64_t id) {
       return;
     }
     ++self->state.sent;
-    // A live connection took a frame for the peer: what relays hold for it may have been fetched meanwhile.
-    if (!e.peer.empty()) self->state.held_by_relays.seen_online(e.peer, routing_now_ms());
+    // A live connection took a frame for the peer: what relays hold for it may have been fetched meanwhile. Not
+    // so on a connection the peer has left unanswered (its frames also go to a mailbox, transmit()).
+    if (!e.peer.empty() && !suspect(e, routing_now_ms())) self->state.held_by_relays.seen_online(e.peer, routing_now_ms());
     if (p.rp) p.rp->deliver(std::string());  // a connection took it
     e.pending.pop_front();
   }
@@ -209,19 +227,6 @@ std::optional<std::uint64_t> connection_to(routing_actor_t* self, const std::str
   return std::nullopt;
 }
 
-// The peer has left a frame of ours unanswered for the suspect time on `e`,
-// dialled or accepted (in-process connections cannot go silent).
-bool silent(const conn_entry& e, std::int64_t now) {
-  if (routing::in_process(e.address) || routing::in_process(e.conn->remote_address())) return false;
-  return e.unanswered_since_ms != 0 && now - e.unanswered_since_ms >= suspect_after_ms;
-}
-
-bool suspect(const conn_entry& e, std::int64_t now) {
-  if (e.address.empty() || routing::in_process(e.address)) return false;
-  if (!e.answered) return now - e.opened_ms >= suspect_after_ms;
-  return silent(e, now);
-}
-
 // `current` was dialled and the peer has been silent on it for a while: dial
 // the next live address that has no connection yet; it becomes the peer's
 // connection (the old one stays until it answers or fails).
@@ -278,7 +283,18 @@ void transmit(routing_actor_t* self, const std::string& peer, pending_frame p) {
     auto c = st.conns.find(it->second);
     if (c != st.conns.end() && c->second.conn->is_open()) {
       auto target = it->second;
-      if (auto alt = try_alternative(self, peer, c->second)) target = *alt;
+      if (auto alt = try_alternative(self, peer, c->second)) {
+        target = *alt;
+      } else if (auto now = routing_now_ms(); suspect(c->second, now)) {
+        // The peer has left this connection unanswered (stopped, partitioned: the transport may not notice for a
+        // minute) and no other live path dials: a relay's mailbox takes the frame too, and the copy on the
+        // connection arrives if the peer comes back on it (the receiver keeps one and acks both).
+        auto boxes = st.paths.choose(peer, addresses_of(self, peer), now, st.can_relay).mailbox;
+        if (!boxes.empty()) {
+          enqueue(self, target, peer, pending_frame{p.frame, std::nullopt, p.reroutes, p.expects_answer});
+          return deposit_via(self, peer, std::move(p), std::move(boxes), {}, now);
+        }
+      }
       enqueue(self, target, peer, std::move(p));
       return;
     }
