@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
+#include "p2p/relay_client.hpp"
 #include "store/store.hpp"
 
 namespace aqua::cli {
@@ -21,6 +22,7 @@ struct init_options {
   bool force = false;
   std::string name;
   std::vector<std::string> listen;
+  std::vector<std::string> relays;  // --relay: a relay_v2 transport reserving on them
 };
 
 // `init --force` on a data dir with an identity: the old key and its store
@@ -65,8 +67,8 @@ int run_init(const global_options& g, const init_options& o) {
     if (!m) return report(error{errc::invalid_argument, "--listen '" + a + "': " + m.err().message()}, g.json);
     if (m->has("p2p-circuit"))
       return report(error{errc::invalid_argument, "--listen '" + a + "': init writes a zmq transport (direct TCP); "
-                                                   "to be reached through a relay, add a relay_v2 transport to the "
-                                                   "config afterwards (docs/relay.md)"},
+                                                   "to be reached through a relay, give the relay with --relay "
+                                                   "/ip4/A/tcp/P/p2p/RELAY (docs/relay.md)"},
                     g.json);
     // default_config_yaml gives every address but /memory/ to the zmq transport, which takes TCP only.
     const bool host = m->has("ip4") || m->has("ip6") || m->has("dns") || m->has("dns4") || m->has("dns6");
@@ -77,6 +79,14 @@ int run_init(const global_options& g, const init_options& o) {
   }
   if (auto twice = repeated(o.listen))
     return report(error{errc::invalid_argument, "--listen '" + *twice + "' is given twice"}, g.json);
+  for (auto& r : o.relays)
+    if (auto ok = p2p::relay_client::check_relay_address(r); !ok)
+      return report(error{errc::invalid_argument, "--relay '" + r + "': " + ok.err().message() +
+                                                   " (a relay is /ip4/HOST/tcp/PORT/p2p/<its peer ID>, as 'aqua "
+                                                   "relay serve' prints it)"},
+                    g.json);
+  if (auto twice = repeated(o.relays))
+    return report(error{errc::invalid_argument, "--relay '" + *twice + "' is given twice"}, g.json);
   std::error_code ec;
   const bool exists = fs::exists(key_file, ec);
   if (!o.force && exists)
@@ -105,7 +115,15 @@ int run_init(const global_options& g, const init_options& o) {
   if (name == ".aqua" || !node_name_problem(name).empty()) name = "aqua";
   auto listen = o.listen;
   if (listen.empty()) listen.push_back("/memory/" + id.str().substr(id.str().size() - 12));
-  if (auto r = write_file_atomic(config_file, default_config_yaml(name, listen), 0600); !r) {
+  auto yaml = default_config_yaml(name, listen);
+  if (!o.relays.empty()) {  // transports: is the file's last section
+    std::string list;
+    for (auto& r : o.relays) list += (list.empty() ? "" : ",") + r;
+    yaml += "  - plugin: relay_v2           # reached through these relays (docs/relay.md): reserves on each\n"
+            "    listen: [/p2p-circuit]\n"
+            "    settings: {relays: \"" + list + "\"}\n";
+  }
+  if (auto r = write_file_atomic(config_file, yaml, 0600); !r) {
     // A key without its config is a data dir init refuses next time (already_exists) and nothing can run: the
     // new key, never used, goes again.
     std::error_code rm;
@@ -154,7 +172,11 @@ void add_identity_commands(CLI::App& app, global_options& g, int& rc) {
   init->add_option("--listen", opts->listen,
                    "Address to listen on (repeatable): /ip4/IP/tcp/PORT for direct connections (zmq), "
                    "/memory/NAME in-process; default: an in-process address only, nothing on the network");
-  init->footer("Examples:\n  aqua init\n  aqua init --listen /ip4/0.0.0.0/tcp/4001\n  aqua --dir /tmp/alice init --name alice\n  AQUA_DIR=/srv/agent aqua init --force --json");
+  init->add_option("--relay", opts->relays,
+                   "A circuit relay to be reached through (repeatable): /ip4/IP/tcp/PORT/p2p/RELAY_ID, as 'aqua relay "
+                   "serve' prints it. Adds a relay_v2 transport that reserves on it; peers behind NAT reach each other "
+                   "through it, and its mailbox holds mail while you are offline");
+  init->footer("Examples:\n  aqua init\n  aqua init --listen /ip4/0.0.0.0/tcp/4001\n  aqua init --relay /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...\n  aqua --dir /tmp/alice init --name alice\n  AQUA_DIR=/srv/agent aqua init --force --json");
   init->callback([&g, &rc, opts] { rc = run_init(g, *opts); });
 
   auto* id = app.add_subcommand("id", "Print this node's peer ID (--json adds the public key)");

@@ -147,8 +147,26 @@ class InitAndId(unittest.TestCase):
         p = run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/tcp/4001", "--listen", "/ip4/127.0.0.1/tcp/4001",
                 check=2)  # serve would collide with itself (address_in_use)
         self.assertIn("--listen '/ip4/127.0.0.1/tcp/4001' is given twice", p.stderr)
+        p = run("--dir", self.dir, "init", "--relay", "/ip4/127.0.0.1/tcp/4001", check=2)  # no relay peer ID
+        self.assertIn("--relay '/ip4/127.0.0.1/tcp/4001': ", p.stderr)
+        self.assertIn("as 'aqua relay serve' prints it", p.stderr)
+        relay = relayed[:-len("/p2p-circuit")]
+        p = run("--dir", self.dir, "init", "--relay", relay, "--relay", relay, check=2)
+        self.assertIn(f"--relay '{relay}' is given twice", p.stderr)
         self.assertFalse(os.path.exists(self.dir))
         run("--dir", self.dir, "init", "--listen", "/ip4/127.0.0.1/tcp/4001", check=0)
+
+    def test_init_with_relays_writes_a_relay_v2_transport_that_config_check_accepts(self):
+        relay2 = "/ip4/127.0.0.2/tcp/4002/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+        relay = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWQ3nucUpHghDry6AKkXWvLyjNeVM8aFS9w6R3Nn5q24Ht"
+        run("--dir", self.dir, "init", "--relay", relay, "--relay", relay2, check=0)
+        p = run("--dir", self.dir, "config", "check", "--json", check=0)
+        self.assertTrue(json.loads(p.stdout)["ok"], p.stdout)
+        with open(os.path.join(self.dir, "config.yaml")) as f:
+            cfg = f.read()
+        self.assertIn(f'  - plugin: relay_v2', cfg)
+        self.assertIn(f'    settings: {{relays: "{relay},{relay2}"}}\n', cfg)
+        self.assertIn("plugin: loopback", cfg)  # the in-process address stays (agents, the CLI's own node)
 
     def test_inbox_and_outbox_of_a_node_that_never_ran_are_empty(self):
         p = run("--dir", self.dir, "inbox", "list", check=4)

@@ -63,9 +63,10 @@ class Relay(unittest.TestCase):
         p.wait(timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr.read())
 
-    def relay_for(self, r, clients, name, relay_settings=""):
+    def relay_for(self, r, clients, name, relay_settings="", init_relay=False):
         """`aqua relay serve` from data dir `r` on a free port (with `relay_settings`, lines under components.relay),
-        and the data dirs `clients` inited to use it: (the relay's process, its address)."""
+        and the data dirs `clients` inited to use it — relay_v2 only, or with `init_relay` as `aqua init --relay`
+        writes it (beside the in-process loopback): (the relay's process, its address)."""
         port = free_port()
         idr = json.loads(aqua(r, "init", "--json", "--listen", f"/memory/relay-{name}-r").stdout)["peer_id"]
         if relay_settings:
@@ -77,8 +78,10 @@ class Relay(unittest.TestCase):
         proc_r, _ = self.start(r, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
         relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{idr}"
         for d in clients:
-            aqua(d, "init", "--listen", f"/memory/{name}-{os.path.basename(d)}")
-            use_relay(d, relay_addr)
+            aqua(d, "init", "--listen", f"/memory/{name}-{os.path.basename(d)}",
+                 *(["--relay", relay_addr] if init_relay else []))
+            if not init_relay:
+                use_relay(d, relay_addr)
         return proc_r, relay_addr
 
     def test_two_daemons_talk_through_aqua_relay_serve(self):
@@ -335,7 +338,7 @@ class Relay(unittest.TestCase):
         # could bring another. The card in her first message says where she is: the ack waits on the relay for her.
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
             r, b, c = (os.path.join(tmp, x) for x in ("relay", "b", "c"))
-            proc_r, relay_addr = self.relay_for(r, (b, c), "stranger")
+            proc_r, relay_addr = self.relay_for(r, (b, c), "stranger", init_relay=True)
             proc_b, ev_b = self.start(b, "serve")
             proc_c, _ = self.start(c, "serve")
             aqua(c, "contacts", "add", ev_b["card"], "--alias", "bob")
@@ -383,7 +386,7 @@ class Relay(unittest.TestCase):
         # offline within that minute left nothing on the relay. Now a suspect connection's frames go to a mailbox too.
         with tempfile.TemporaryDirectory(prefix="aqua-relay-") as tmp:
             r, a, b = (os.path.join(tmp, x) for x in ("relay", "a", "b"))
-            proc_r, relay_addr = self.relay_for(r, (a, b), "frozen")
+            proc_r, relay_addr = self.relay_for(r, (a, b), "frozen", init_relay=True)
             proc_a, ev_a = self.start(a, "serve")
             proc_b, ev_b = self.start(b, "serve")
             aqua(a, "contacts", "add", ev_b["card"], "--alias", "bob")
