@@ -1,7 +1,7 @@
 #pragma once
 // The secure link of one zmq connection: the Noise XX session that
 // authenticates the peer (docs/protocol/noise.md) and the zmq message
-// format around it (docs/transports.md, "zmq wire format"). No sockets here:
+// format around it (docs/protocol/noise.md, "Framing over message transports"). No sockets here:
 // messages in, messages out — the transport's I/O thread moves them.
 //
 // Every zmq message (after the ROUTER's routing-id part) is multipart:
