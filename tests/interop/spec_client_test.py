@@ -8,7 +8,11 @@ X3DH, double ratchet, envelopes, the inner frames, the relay mailbox, over js-li
   3. bob's ack has a path to carol although she is no contact of his and offline (the card in her envelope names
      her circuit address): it waits on the relay, and carol fetches and opens it;
   4. bob replies (`aqua send <carol's peer ID>`: the session her envelope started), carol opens the reply and acks
-     it with a session envelope after a DH ratchet step; bob's outbox says delivered.
+     it with a session envelope after a DH ratchet step; bob's outbox says delivered;
+  5. the direct zmq transport, with its own ZMTP 3.1 and Noise XX (js/spec/zmtp.mjs, noise.mjs, link.mjs): noise.md's
+     test vector, a dialler that refuses a listener with another identity, a first message over zmq and its ack,
+     and black-box checks of the listener's limits (checks.mjs: each as noise.md and transports.md say), after
+     which the daemon still serves.
 
 usage: spec_client_test.py AQUA JS_DIR VECTORS_FILE
 Exit 0 = pass, 1 = fail, 77 = skip (node or js node_modules missing). 127.0.0.1 only; every process started here
@@ -127,8 +131,45 @@ def main():
             until("bob's reply delivered", reply_state)
             stop(proc_b)
             stop(proc_r)
-    print("independent implementation: vectors, first contact through a relay mailbox, ack, reply and its ack: OK")
+        zmq_phase(tmp)
+    print("independent implementation: vectors, first contact through a relay mailbox, ack, reply and its ack, "
+          "the zmq wire and its limits: OK")
     return 0
+
+
+def node_js(script, *args, timeout=90):
+    p = subprocess.run(["node", os.path.join(SPEC, script), *args], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def zmq_phase(tmp):
+    rc, out, err = node_js("noise_vectors.mjs")
+    assert rc == 0, f"noise.md test vector: {out} {err}"
+    d = os.path.join(tmp, "dora")  # a daemon reached directly over zmq
+    port = free_port()
+    aqua(d, "init", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+    with open(os.path.join(tmp, "dora.log"), "w") as log:
+        proc, _ = serve(d, log, "serve")
+        card = os.path.join(tmp, "dora.card")
+        with open(card, "w") as f:
+            f.write(aqua(d, "card", "export"))
+        other = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"
+        rc, out, err = node_js("carol_zmq.mjs", "--port", str(port), "--card", card, "--expect-peer", other)
+        assert '"error":"wrong_recipient"' in out, f"the dialler did not refuse another identity: {out} {err}"
+        state = os.path.join(tmp, "carol-zmq.json")
+        text = "hello over ZMTP and Noise, from the specs"
+        rc, out, err = node_js("carol_zmq.mjs", "--port", str(port), "--card", card, "--text", text, "--state", state)
+        assert '"event":"acked"' in out, f"no ack over zmq: {out} {err}"
+        with open(state) as f:
+            carol = json.load(f)["carol"]
+        msgs = json.loads(aqua(d, "inbox", "list", "--json"))["messages"]
+        assert [(m["sender"], m["text"], m["transport"]) for m in msgs] == [(carol, text, "zmq")], msgs
+        rc, out, err = node_js("checks.mjs", "--port", str(port), "--card", card, "--aqua", AQUA, "--dir", d,
+                               timeout=200)
+        print(out.strip())
+        assert rc == 0, f"checks of the zmq listener: {out} {err[-2000:]}"
+        json.loads(aqua(d, "status", "--json"))  # still serving
+        stop(proc)
 
 
 if __name__ == "__main__":
