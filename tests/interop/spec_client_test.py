@@ -9,7 +9,11 @@ X3DH, double ratchet, envelopes, the inner frames, the relay mailbox, over js-li
      her circuit address): it waits on the relay, and carol fetches and opens it;
   4. bob replies (`aqua send <carol's peer ID>`: the session her envelope started), carol opens the reply and acks
      it with a session envelope after a DH ratchet step; bob's outbox says delivered;
-  5. the direct zmq transport, with its own ZMTP 3.1 and Noise XX (js/spec/zmtp.mjs, noise.mjs, link.mjs): noise.md's
+  5. the live path through a relay (js/spec/carol_live.mjs, ratchet.mjs): carol reserves on an aqua relay with
+     js-libp2p, bob (`aqua init --relay`) adds her card and sends with --wait: he dials her circuit, she opens his
+     prekey envelope as the X3DH responder and acks it on his /aqua/msg stream; then she sends to him on that
+     stream and over a connection she dials, and he acks each;
+  6. the direct zmq transport, with its own ZMTP 3.1 and Noise XX (js/spec/zmtp.mjs, noise.mjs, link.mjs): noise.md's
      test vector, a dialler that refuses a listener with another identity, a first message over zmq and its ack,
      and black-box checks of the listener's limits (checks.mjs: each as noise.md and transports.md say), after
      which the daemon still serves.
@@ -20,11 +24,13 @@ is bounded by a timeout and killed by its PID.
 """
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
@@ -131,15 +137,84 @@ def main():
             until("bob's reply delivered", reply_state)
             stop(proc_b)
             stop(proc_r)
+        live_phase(tmp)
         zmq_phase(tmp)
     print("independent implementation: vectors, first contact through a relay mailbox, ack, reply and its ack, "
-          "the zmq wire and its limits: OK")
+          "the live path through a relay both ways, the zmq wire and its limits: OK")
     return 0
 
 
 def node_js(script, *args, timeout=90):
     p = subprocess.run(["node", os.path.join(SPEC, script), *args], capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+class LivePeer:
+    """carol_live.mjs: its JSON events on stdout, read by a thread; commands on stdin."""
+
+    def __init__(self, relay, out, log):
+        self.p = subprocess.Popen(["node", os.path.join(SPEC, "carol_live.mjs"), "--relay", relay, "--out", out],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+        procs.append(self.p)
+        self.q = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                self.q.put(json.loads(line))
+            except ValueError:
+                pass
+
+    def wait(self, event, timeout=40):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                ev = self.q.get(timeout=max(0.05, end - time.time()))
+            except queue.Empty:
+                break
+            if ev.get("event") == "error":
+                raise AssertionError(f"carol_live: {ev}")
+            if ev.get("event") == event:
+                return ev
+        raise AssertionError(f"carol_live: no {event} event")
+
+    def cmd(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+
+def live_phase(tmp):
+    r, b = os.path.join(tmp, "relay-live"), os.path.join(tmp, "bob-live")
+    port = free_port()
+    aqua(r, "init", "--listen", "/memory/spec-live-relay")
+    with open(os.path.join(tmp, "relay-live.log"), "w") as rlog, open(os.path.join(tmp, "bob-live.log"), "w") as blog, \
+            open(os.path.join(tmp, "carol-live.log"), "w") as clog:
+        proc_r, ev_r = serve(r, rlog, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+        relay = ev_r["relay"][0]
+        aqua(b, "init", "--listen", "/memory/spec-live-bob", "--relay", relay)
+        carol = LivePeer(relay, tmp, clog)
+        res = carol.wait("reserved")
+        with open(res["card_file"]) as f:
+            card = f.read().strip()
+        proc_b, _ = serve(b, blog, "serve")
+        aqua(b, "contacts", "add", card, "--alias", "carol")
+        until("bob's reservation", lambda: any("p2p-circuit" in a for a in json.loads(aqua(b, "status", "--json"))["listen"]))
+        sent = json.loads(aqua(b, "send", "carol", "hi carol", "--wait", "--timeout", "40s", "--json"))
+        assert sent["state"] == "delivered", sent
+        for how, text in (("send", "hi bob, on your stream"), ("dial-send", "hi bob, on a connection I dialled")):
+            carol.cmd(f"{how} {text}")
+            carol.wait("acked")
+
+            def stored(text=text):
+                return [m for m in json.loads(aqua(b, "inbox", "list", "--json"))["messages"] if m["text"] == text]
+            m = until(f"'{text}' in bob's inbox", stored)[0]
+            assert (m["sender"], m["trust"], m["quarantined"], m["transport"]) == (
+                res["peer"], "unverified", False, "relay_v2"), m
+        carol.cmd("quit")
+        carol.p.wait(timeout=30)
+        stop(proc_b)
+        stop(proc_r)
 
 
 def zmq_phase(tmp):
