@@ -12,7 +12,8 @@ X3DH, double ratchet, envelopes, the inner frames, the relay mailbox, over js-li
   5. the live path through a relay (js/spec/carol_live.mjs, ratchet.mjs): carol reserves on an aqua relay with
      js-libp2p, bob (`aqua init --relay`) adds her card and sends with --wait: he dials her circuit, she opens his
      prekey envelope as the X3DH responder and acks it on his /aqua/msg stream; then she sends to him on that
-     stream and over a connection she dials, and he acks each;
+     stream and over a connection she dials, and he acks each; a dial-only peer (carol_dialer.mjs) that sends and
+     closes its write half at once still gets its ack;
   6. the direct zmq transport, with its own ZMTP 3.1 and Noise XX (js/spec/zmtp.mjs, noise.mjs, link.mjs): noise.md's
      test vector, a dialler that refuses a listener with another identity, a first message over zmq and its ack,
      and black-box checks of the listener's limits (checks.mjs: each as noise.md and transports.md say), after
@@ -213,6 +214,15 @@ def live_phase(tmp):
                 res["peer"], "unverified", False, "relay_v2"), m
         carol.cmd("quit")
         carol.p.wait(timeout=30)
+        # A dial-only peer (no reservation, a card without addresses) that sends and closes its write half at once
+        # still gets its ack on the stream: aqua closed its own half at the FIN, before the ack could leave.
+        card_b = os.path.join(tmp, "bob-live.card")
+        with open(card_b, "w") as f:
+            f.write(aqua(b, "card", "export"))
+        for fin in ([], ["--fin"]):
+            rc, out, err = node_js("carol_dialer.mjs", "--bob-card", card_b, "--text", f"dial-only {fin}", *fin)
+            res = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+            assert res.get("acked") is True, f"dial-only peer {fin}: no ack on its stream: {out} {err[-1500:]}"
         stop(proc_b)
         stop(proc_r)
 

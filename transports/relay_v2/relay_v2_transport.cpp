@@ -131,6 +131,9 @@ class relay_conn : public connection {
   std::optional<error> closed_reason_;
 };
 
+// How long our half of a stream stays open after the peer closed its own (on_remote_closed).
+constexpr std::int64_t fin_grace_ms = 2000;
+
 struct limits {
   std::vector<std::string> relays;
   std::size_t max_frame = 4u << 20;
@@ -293,10 +296,16 @@ class relay_v2_transport : public transport {
       }
     };
     cb.on_remote_closed = [this](channel_id ch) {
-      if (auto c = find(ch)) {
-        c->closed(error{errc::connection_closed, "closed by the peer"});
-        (void) rc_->close(ch);  // our half too: the stream is then gone
-      }
+      // The peer has nothing more to send, but may still read: our half stays open a moment for what we owe it.
+      // Acks leave only once their messages are durable, so a peer that sends, closes its half and reads (as the
+      // spec allows, aqua-msg.md "Closing") got none when our half closed at once. Then the stream goes.
+      if (!find(ch)) return;
+      rc_->host().add_timer(fin_grace_ms, [this, ch] {
+        if (auto c = find(ch)) {
+          c->closed(error{errc::connection_closed, "closed by the peer"});
+          (void) rc_->close(ch);  // our half too: the stream is then gone
+        }
+      });
     };
     cb.on_channel_closed = [this](channel_id ch, const error& e) {
       std::shared_ptr<relay_conn> c;
