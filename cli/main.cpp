@@ -98,8 +98,14 @@ int main(int argc, char** argv) {
     bool json = g.json;
     for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) json = json || std::string_view(argv[i]) == "--json";
     const auto what = unknown_command(app).value_or(e.what());
-    if (json) return report(aqua::error{aqua::errc::invalid_argument, what + " (see 'aqua --help')"}, true);
-    std::cerr << "aqua: error: " << what << "\nRun 'aqua --help' for usage.\n";
+    // The help of the (sub)command being parsed, not the top level's: 'aqua inbox watch --help'.
+    std::string command = "aqua";
+    for (const CLI::App* cur = &app; !cur->get_subcommands().empty();) {
+      cur = cur->get_subcommands().front();
+      command += " " + cur->get_name();
+    }
+    if (json) return report(aqua::error{aqua::errc::invalid_argument, what + " (see '" + command + " --help')"}, true);
+    std::cerr << "aqua: error: " << what << "\nRun '" << command << " --help' for usage.\n";
     return exit_usage;
   } catch (const std::exception& e) {
     std::cerr << "aqua: error: " << e.what() << "\n";

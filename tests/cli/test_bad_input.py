@@ -46,6 +46,22 @@ class BadInput(daemons.Processes):
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("the node has not run yet", p.stderr)
 
+    def test_a_usage_error_points_at_the_help_of_the_command_it_is_in(self):
+        # It always said "Run 'aqua --help'", whose page does not list a subcommand's options.
+        d = os.path.join(self.tmp.name, "usage")
+        p = run(d, "inbox", "watch", "--since", "-1")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--since: '-1' is not a whole number", p.stderr)
+        self.assertIn("Run 'aqua inbox watch --help' for usage.", p.stderr)
+        p = run(d, "send", "--json")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["error"]["message"], "to is required (see 'aqua send --help')")
+        p = run(d, "store", "frob")
+        self.assertIn("unknown command 'frob' for 'aqua store' (it knows: check, repair)", p.stderr)
+        self.assertIn("Run 'aqua store --help' for usage.", p.stderr)
+        self.assertIn("Run 'aqua --help' for usage.", run(d, "bogus").stderr)
+        self.assertFalse(os.path.exists(d))
+
     def test_message_id_arguments_must_be_message_ids(self):
         sys.path.insert(0, os.path.join(SRC, "examples", "control_client"))
         import aqua_client  # noqa: E402

@@ -443,11 +443,12 @@ class Usage(unittest.TestCase):
             self.assertIn("takes at most crypto.max_frame_bytes (1 MiB by default)", p.stderr)
 
     def test_usage_errors_are_json_with_json_flag(self):
-        for args in (("--json", "relay"), ("status", "stray", "--json"), ("send", "--json")):
+        for args, command in ((("--json", "relay"), "relay"), (("status", "stray", "--json"), "status"),
+                              (("send", "--json"), "send")):
             p = run(*args, check=2)
             err = json.loads(p.stdout.strip().splitlines()[-1])["error"]
             self.assertEqual(err["code"], "invalid_argument")
-            self.assertIn("aqua --help", err["message"])
+            self.assertIn(f"(see 'aqua {command} --help')", err["message"])  # the help of the command it is in
 
     def test_every_command_help_shows_examples_of_that_command(self):
         # CLI11 hands a parent's footer down: a group or a command without its
