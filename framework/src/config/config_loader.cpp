@@ -62,7 +62,7 @@ void parse_node_section(const yaml_walker& w, const YAML::Node& n, const fs::pat
 }
 
 void parse_routes(const yaml_walker& w, const YAML::Node& list, const std::string& path, routing_config& rc) {
-  if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
+  w.expect_list(list, path);
   for (std::size_t i = 0; i < list.size(); ++i) {
     auto p = yaml_walker::index(path, i);
     const YAML::Node& r = list[i];
@@ -101,7 +101,7 @@ void parse_relay(const yaml_walker& w, const YAML::Node& c, const std::string& r
     auto k = w.child(c, rp, key, false);
     if (!k.IsDefined()) return;
     const std::string p = rp + "." + key;
-    if (!k.IsSequence()) w.fail(errc::config_wrong_type, k, p, std::string("expected a list, got ") + config_detail::kind_name(k));
+    w.expect_list(k, p);
     out.clear();
     for (std::size_t i = 0; i < k.size(); ++i) {
       out.push_back(checked_ip4_tcp(w, k[i], yaml_walker::index(p, i)));

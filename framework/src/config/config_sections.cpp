@@ -99,10 +99,36 @@ void check_listened_once(const yaml_walker& w, const YAML::Node& n, const std::s
     twice(it->second.substr(0, cut), "binds port " + port + " where " + wildcard + " takes it on every address");
 }
 
+namespace {
+
+// The `listen` list of the transports[]/agents[] entry at `p`: each address checked, bound only once in the file
+// (check_listened_once) and located, since the plugin's factory may refuse it (located_error). An agent's list may
+// not name /memory/ addresses: agents always listen on their own.
+std::vector<std::string> listen_list(const yaml_walker& w, const YAML::Node& entry, const std::string& p,
+                                     node_config& cfg, listened_map& listened, bool agent) {
+  std::vector<std::string> out;
+  auto c = w.child(entry, p, "listen", false);
+  if (!c.IsDefined()) return out;
+  w.expect_list(c, p + ".listen");
+  for (std::size_t j = 0; j < c.size(); ++j) {
+    auto at = yaml_walker::index(p + ".listen", j);
+    auto addr = checked_address(w, c[j], at);
+    if (agent && addr.rfind("/memory/", 0) == 0)
+      w.fail(errc::config_bad_value, c[j], at,
+             "agents always listen on /memory/<peer ID>; list only addresses for other processes here");
+    check_listened_once(w, c[j], at, addr, listened);
+    out.push_back(std::move(addr));
+    cfg.located[at] = w.where(c[j]);
+  }
+  return out;
+}
+
+} // namespace
+
 // Returns the listen addresses that bind something, by where they are written (check_listened_once).
 listened_map parse_transports(const yaml_walker& w, const YAML::Node& list, node_config& cfg) {
   const std::string path = "transports";
-  if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
+  w.expect_list(list, path);
   std::set<std::string> names;
   listened_map listened;
   for (std::size_t i = 0; i < list.size(); ++i) {
@@ -115,15 +141,7 @@ listened_map parse_transports(const yaml_walker& w, const YAML::Node& list, node
     if (auto c = w.child(t, p, "name", false); c.IsDefined()) tc.name = w.as_string(c, p + ".name");
     if (!names.insert(tc.name).second)
       w.fail(errc::config_bad_value, t, p + ".name", "transport name '" + tc.name + "' is used twice");
-    if (auto c = w.child(t, p, "listen", false); c.IsDefined()) {
-      if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
-      for (std::size_t j = 0; j < c.size(); ++j) {
-        auto at = yaml_walker::index(p + ".listen", j);
-        tc.listen.push_back(checked_address(w, c[j], at));
-        check_listened_once(w, c[j], at, tc.listen.back(), listened);
-        cfg.located[at] = w.where(c[j]);  // the plugin's factory may refuse it (located_error)
-      }
-    }
+    tc.listen = listen_list(w, t, p, cfg, listened, false);
     tc.settings = entry_settings(w, t, p, cfg);
     cfg.transports.push_back(std::move(tc));
   }
@@ -134,7 +152,7 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
                   listened_map& listened) {
   const std::string path = "agents";
   if (list.IsNull()) return;
-  if (!list.IsSequence()) w.fail(errc::config_wrong_type, list, path, std::string("expected a list, got ") + config_detail::kind_name(list));
+  w.expect_list(list, path);
   std::set<std::string> names;
   for (std::size_t i = 0; i < list.size(); ++i) {
     auto p = yaml_walker::index(path, i);
@@ -159,19 +177,7 @@ void parse_agents(const yaml_walker& w, const YAML::Node& list, node_config& cfg
                (name_given ? std::string("its node.name") : "no node.name is set: the data dir's name, '" + cfg.name + "'") +
                "); give the agent or the node another name");
     }
-    if (auto c = w.child(a, p, "listen", false); c.IsDefined()) {
-      if (!c.IsSequence()) w.fail(errc::config_wrong_type, c, p + ".listen", std::string("expected a list, got ") + config_detail::kind_name(c));
-      for (std::size_t j = 0; j < c.size(); ++j) {
-        auto at = yaml_walker::index(p + ".listen", j);
-        auto addr = checked_address(w, c[j], at);
-        if (addr.rfind("/memory/", 0) == 0)
-          w.fail(errc::config_bad_value, c[j], at,
-                 "agents always listen on /memory/<peer ID>; list only addresses for other processes here");
-        check_listened_once(w, c[j], at, addr, listened);  // agents bind in the daemon's process
-        ac.listen.push_back(addr);
-        cfg.located[at] = w.where(c[j]);  // its zmq factory may refuse it (aqua config check)
-      }
-    }
+    ac.listen = listen_list(w, a, p, cfg, listened, true);  // agents bind in the daemon's process
     ac.settings = entry_settings(w, a, p, cfg);
     cfg.agents.push_back(std::move(ac));
   }

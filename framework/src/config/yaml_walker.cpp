@@ -38,6 +38,10 @@ void yaml_walker::expect_map(const YAML::Node& n, const std::string& path) const
   if (!n.IsMap()) fail(errc::config_wrong_type, n, path, std::string("expected a mapping, got ") + kind_name(n));
 }
 
+void yaml_walker::expect_list(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsSequence()) fail(errc::config_wrong_type, n, path, std::string("expected a list, got ") + kind_name(n));
+}
+
 void yaml_walker::check_keys(const YAML::Node& map, const std::string& path,
                              std::initializer_list<std::string_view> allowed) const {
   expect_map(map, path);
@@ -124,7 +128,7 @@ std::uint64_t yaml_walker::as_uint64(const YAML::Node& n, const std::string& pat
 }
 
 std::vector<std::string> yaml_walker::as_string_list(const YAML::Node& n, const std::string& path) const {
-  if (!n.IsSequence()) fail(errc::config_wrong_type, n, path, std::string("expected a list, got ") + kind_name(n));
+  expect_list(n, path);
   std::vector<std::string> out;
   for (std::size_t i = 0; i < n.size(); ++i) out.push_back(as_string(n[i], index(path, i)));
   return out;

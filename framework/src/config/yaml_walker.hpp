@@ -28,6 +28,7 @@ class yaml_walker {
   [[noreturn]] void fail_at(errc code, const YAML::Mark& mark, const std::string& path, const std::string& what) const;
 
   void expect_map(const YAML::Node& n, const std::string& path) const;
+  void expect_list(const YAML::Node& n, const std::string& path) const;
   // Unknown or duplicate keys are errors; `allowed` lists the legal ones.
   void check_keys(const YAML::Node& map, const std::string& path, std::initializer_list<std::string_view> allowed) const;
   // The child or an invalid node; fails with config_missing_field when `required`.
