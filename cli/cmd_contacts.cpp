@@ -89,18 +89,19 @@ int run_export(const global_options& g, const card_options& o) {
       return report(d.err(), g.json);
     }
   }
-  auto dir = resolve_data_dir(g.dir), data = node_data_dir(g);  // data: --dir, or its config's node.data_dir
-  if (!dir || !data) return report(!dir ? dir.err() : data.err(), g.json);
-  auto kp = read_identity(*dir);
+  auto at = paths_of(g);
+  if (!at) return report(at.err(), g.json);
+  const auto& dir = at->dir;
+  auto kp = read_identity(dir);
   if (!kp) return report(kp.err(), g.json);
   // Without a daemon: the card's keys from the node's store (made on first use).
-  auto db = store::db::open(*data / store::dir_name);
+  auto db = store::db::open(at->data / store::dir_name);
   if (!db) return report(db.err(), g.json);
   auto engine = store::load_engine(**db, kp->pub(), system_env());
   if (!engine) return report(engine.err(), g.json);
   auto addresses = o.addresses;
   std::int64_t days = o.validity_days.value_or(30);
-  if (auto cfg = load_config(*dir / config_file_name)) {  // defaults: as the node would sign its card
+  if (auto cfg = load_config(dir / config_file_name)) {  // defaults: as the node would sign its card
     if (addresses.empty()) {
       std::vector<std::string> left_out;
       addresses = configured_addresses(*cfg, kp->id(), left_out);
@@ -132,13 +133,13 @@ result<nlohmann::json> contacts_request(const global_options& g, const nlohmann:
   auto d = connect_daemon(g);
   if (d) return (*d)->call(req);
   if (!no_daemon(d.err())) return d.err();
-  auto dir = resolve_data_dir(g.dir), data = node_data_dir(g);
-  if (!dir || !data) return !dir ? dir.err() : data.err();
-  auto kp = read_identity(*dir);  // the owner: our own card is refused as a contact
+  auto at = paths_of(g);
+  if (!at) return at.err();
+  auto kp = read_identity(at->dir);  // the owner: our own card is refused as a contact
   if (!kp) return kp.err();
-  auto db = store::db::open(*data / store::dir_name);
+  auto db = store::db::open(at->data / store::dir_name);
   if (!db) return db.err();
-  auto cs = contact_store::open(std::shared_ptr<store::db>(std::move(*db)), *data / contact_book::legacy_file_name);
+  auto cs = contact_store::open(std::shared_ptr<store::db>(std::move(*db)), at->data / contact_book::legacy_file_name);
   if (!cs) return cs.err();
   (*cs)->set_owner(kp->id());
   auto store = *cs;

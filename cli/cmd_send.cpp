@@ -203,9 +203,9 @@ int run_status(const global_options& g) {
       if (auto cfg = load_node_config(g, ""); !cfg && blocker.empty() && kp) blocker = cfg.err().what();
     }
     if (g.json) {
-      auto data = node_data_dir(g);
+      auto at = paths_of(g);
       nlohmann::json out{{"running", false}, {"peer_id", id},
-                         {"data_dir", data ? std::filesystem::absolute(*data).lexically_normal().string() : ""},
+                         {"data_dir", at ? std::filesystem::absolute(at->data).lexically_normal().string() : ""},
                          {"hint", d.err().message()}};
       if (!blocker.empty()) out["serve_would_fail"] = blocker;
       print_json(out);

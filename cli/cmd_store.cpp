@@ -18,19 +18,20 @@ namespace {
 constexpr std::size_t max_named = 20;  // records that do not decode, named one by one
 
 int run_store(const global_options& g, const std::string& action) {
-  auto dir = resolve_data_dir(g.dir), data = node_data_dir(g);  // data: --dir, or its config's node.data_dir
-  if (!dir || !data) return report(!dir ? dir.err() : data.err(), g.json);
-  auto path = *data / store::dir_name;
+  auto at = paths_of(g);
+  if (!at) return report(at.err(), g.json);
+  const auto& dir = at->dir;
+  auto path = at->data / store::dir_name;
   std::error_code ec;
   const bool there = std::filesystem::exists(path, ec);
   if (ec) return report(error{errc::io_error, "cannot read store '" + path.string() + "': " + ec.message()}, g.json);
   if (!there || (std::filesystem::is_directory(path, ec) && std::filesystem::is_empty(path, ec))) {
     // As every command that finds no data dir or no identity: exit 4 and what to do.
-    if (auto key = identity_key_path(*dir); !key || !std::filesystem::exists(*key, ec))
-      return report(no_identity_in(*dir, "so no store to " + action), g.json);
+    if (!std::filesystem::exists(at->key_file, ec))
+      return report(no_identity_in(dir, "so no store to " + action), g.json);
     return report(error{errc::not_found, (there ? "an empty store dir at '" : "no store at '") + path.string() +
                                              "': the node has not run yet ('aqua --dir " +
-                                             dir->string() + " serve' creates it)"},
+                                             dir.string() + " serve' creates it)"},
                   g.json);
   }
   std::optional<store::repair_outcome> repaired;
@@ -65,7 +66,7 @@ int run_store(const global_options& g, const std::string& action) {
   // A node refuses to start on E2EE state that does not load, is another identity's, or is missing beside sessions
   // or messages: the same decision (store::read_engine), compared with the key file when it reads.
   std::optional<peer_id> self;
-  if (auto kp = read_identity(*dir)) self = kp->id();
+  if (auto kp = read_identity(dir)) self = kp->id();
   auto stored = store::read_engine(**db, self, system_env());
   if (!stored) return failed(stored.err());
   const auto& engine_bad = stored->problem;

@@ -18,9 +18,13 @@ struct global_options {
   std::string log_level;           // --log-level; empty: warn (aqua serve: the config's node.log_level)
 };
 
-// Where the node of --dir (resolve_data_dir) keeps its store and control socket: --dir itself, or the
-// node.data_dir its config.yaml names (an error if that config does not load: the store could be anywhere).
-result<std::filesystem::path> node_data_dir(const global_options& g);
+// Where the node of --dir lives, from one read of its config.yaml: `dir` is --dir (resolve_data_dir: the config,
+// and what hints name), `data` where it keeps its store and control socket (--dir, or the node.data_dir the config
+// names), `key_file` the key it serves with. An error if that config does not load: the store could be anywhere.
+struct node_paths {
+  std::filesystem::path dir, data, key_file;
+};
+result<node_paths> paths_of(const global_options& g);
 // The node config: `config` if given, else <data dir>/config.yaml (as `aqua init` wrote it).
 result<node_config> load_node_config(const global_options& g, const std::string& config);
 

@@ -154,11 +154,9 @@ result<void> daemon_client::stream(nlohmann::json request, const std::function<b
 }
 
 result<std::unique_ptr<daemon_client>> connect_daemon(const global_options& g) {
-  auto dir = resolve_data_dir(g.dir);
-  if (!dir) return dir.err();
-  auto data = node_data_dir(g);
-  if (!data) return data.err();
-  return daemon_client::connect(*data, *dir);
+  auto at = paths_of(g);
+  if (!at) return at.err();
+  return daemon_client::connect(at->data, at->dir);
 }
 
 bool no_daemon(const error& e) { return e.code() == errc::not_running; }

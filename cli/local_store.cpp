@@ -17,10 +17,10 @@ result<std::unique_ptr<store::db>> open_store(const global_options& g) {
   std::error_code ec;
   if (!std::filesystem::exists(*dir, ec))
     return error{errc::no_identity, "no aqua data dir at '" + dir->string() + "'; " + init_hint(*dir)};
-  auto data = node_data_dir(g);  // --dir, or its config's node.data_dir
-  if (!data) return data.err();
+  auto at = paths_of(g);  // its store: under --dir, or the node.data_dir its config names
+  if (!at) return at.err();
   // Anything else there (a store without its CURRENT file, a plain file) is for db::open to name.
-  const auto sdir = *data / store::dir_name;
+  const auto sdir = at->data / store::dir_name;
   const bool there = std::filesystem::exists(sdir, ec);
   if (ec)  // a symlink loop, a dir we may not search: not "no messages"
     return error{errc::io_error, "cannot read store '" + sdir.string() + "': " + ec.message()};

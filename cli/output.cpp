@@ -70,14 +70,14 @@ result<std::filesystem::path> identity_key_path(const std::filesystem::path& dir
   return cfg->identity.key_file;
 }
 
-result<std::filesystem::path> node_data_dir(const global_options& g) {
+result<node_paths> paths_of(const global_options& g) {
   auto dir = resolve_data_dir(g.dir);
   if (!dir) return dir.err();
   std::error_code ec;
-  if (!std::filesystem::exists(*dir / config_file_name, ec)) return dir;
+  if (!std::filesystem::exists(*dir / config_file_name, ec)) return node_paths{*dir, *dir, *dir / key_file_name};
   auto cfg = load_config(*dir / config_file_name);
   if (!cfg) return cfg.err();
-  return cfg->data_dir;
+  return node_paths{*dir, cfg->data_dir, cfg->identity.key_file};
 }
 
 result<keypair> read_identity(const std::filesystem::path& dir) {
