@@ -35,26 +35,27 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
-from daemons import free_port  # noqa: E402
+import daemons  # noqa: E402
+from daemons import aqua, free_port  # noqa: E402
 
 AQUA, JS_DIR, VECTORS = sys.argv[1], sys.argv[2], sys.argv[3]
 SPEC = os.path.join(JS_DIR, "spec")
+daemons.AQUA = AQUA
 procs = []
 
 
-def aqua(d, *args):
-    p = subprocess.run([AQUA, "--dir", d, *args], capture_output=True, text=True, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError(f"aqua {args}: rc={p.returncode} {p.stderr}")
-    return p.stdout
+def node_js(script, *args, timeout=90):
+    """`node js/spec/<script> args...`: (exit code, stdout, stderr)."""
+    p = subprocess.run(["node", os.path.join(SPEC, script), *args], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
 
 
 def carol(mode, state, *args):
-    p = subprocess.run(["node", os.path.join(SPEC, "carol.mjs"), mode, "--state", state, *args], capture_output=True,
-                       text=True, timeout=90)
-    if p.returncode != 0:
-        raise AssertionError(f"carol {mode}: rc={p.returncode}\n{p.stdout}\n{p.stderr}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    """carol.mjs (the mailbox peer) in `mode`: its JSON result line; it must succeed."""
+    rc, out, err = node_js("carol.mjs", mode, "--state", state, *args)
+    if rc != 0:
+        raise AssertionError(f"carol {mode}: rc={rc}\n{out}\n{err}")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def serve(d, log, *args):
@@ -143,11 +144,6 @@ def main():
     print("independent implementation: vectors, first contact through a relay mailbox, ack, reply and its ack, "
           "the live path through a relay both ways, the zmq wire and its limits: OK")
     return 0
-
-
-def node_js(script, *args, timeout=90):
-    p = subprocess.run(["node", os.path.join(SPEC, script), *args], capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr
 
 
 class LivePeer:
