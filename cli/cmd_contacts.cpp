@@ -29,6 +29,7 @@ struct contact_options {
   std::string alias;
   bool alias_given = false;
   std::string who;
+  std::string timeout = "15s";
 };
 
 nlohmann::json card_json(const e2ee::contact_card& c) {
@@ -166,6 +167,8 @@ result<nlohmann::json> contacts_request(const global_options& g, const nlohmann:
   return control::contacts_command(ops, req.at("cmd").get<std::string>(), req);
 }
 
+int print_added(const global_options& g, const nlohmann::json& c, const std::string& where);
+
 int run_add(const global_options& g, const contact_options& o) {
   // A card's text itself, '-' for stdin, or a file holding it.
   constexpr std::size_t max_card = 1u << 20;
@@ -199,7 +202,11 @@ int run_add(const global_options& g, const contact_options& o) {
   }
   auto added = contacts_request(g, {{"cmd", "contacts.add"}, {"card", text}, {"alias", o.alias}});
   if (!added) return report(added.err(), g.json);
-  auto& c = *added;
+  return print_added(g, *added, "");
+}
+
+// A contact as contacts.add and contacts.lookup answer it; `where` says where its card came from.
+int print_added(const global_options& g, const nlohmann::json& c, const std::string& where) {
   auto alias = c.value("alias", std::string());
   const auto id = c.value("peer_id", std::string());
   const auto trust = c.value("trust", std::string());
@@ -212,10 +219,26 @@ int run_add(const global_options& g, const contact_options& o) {
               << "' lifts the block\n";
   } else {
     std::cout << (refreshed ? "refreshed the card of " : "added ") << id << (alias.empty() ? "" : " as '" + alias + "'")
-              << " (" << trust << (trust == "verified" ? "" : "; compare safety codes with 'aqua contacts verify'")
-              << ")\n";
+              << where << " (" << trust
+              << (trust == "verified" ? "" : "; compare safety codes with 'aqua contacts verify'") << ")\n";
   }
   return exit_ok;
+}
+
+int run_lookup(const global_options& g, const contact_options& o) {
+  if (o.alias_given && o.alias.empty())
+    return report(error{errc::invalid_argument, "--alias is empty: give a name, or leave --alias out"}, g.json);
+  auto id = peer_id::parse(o.who);
+  if (!id) return report(error{errc::invalid_argument, "'" + o.who + "' is no peer ID: " + id.err().message()}, g.json);
+  auto ms = parse_duration_ms(o.timeout, "--timeout");
+  if (!ms) return report(ms.err(), g.json);
+  if (*ms < 1 || *ms > 120000)
+    return report(error{errc::invalid_argument, "--timeout must be between 1ms and 2m"}, g.json);
+  auto d = connect_daemon(g);  // the relays are the daemon's
+  if (!d) return report(d.err(), g.json);
+  auto found = (*d)->call({{"cmd", "contacts.lookup"}, {"peer", id->str()}, {"alias", o.alias}, {"timeout_ms", *ms}});
+  if (!found) return report(found.err(), g.json);
+  return print_added(g, *found, " from its card on a relay");
 }
 
 int run_list(const global_options& g) {
@@ -286,7 +309,8 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   auto o = std::make_shared<contact_options>();
   auto* contacts = app.add_subcommand("contacts", "Manage contacts: other agents' verified cards and trust");
   contacts->require_subcommand(1);
-  contacts->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua contacts list --json\n"
+  contacts->footer("Examples:\n  aqua contacts add bob.card --alias bob\n  aqua contacts lookup 12D3KooW... --alias bob\n"
+                   "  aqua contacts list --json\n"
                    "  aqua contacts verify bob   # after comparing the safety code with bob\n  aqua contacts block 12D3KooW...\n"
                    "  aqua contacts unblock 12D3KooW...");
   auto* add = contacts->add_subcommand("add", "Add (or refresh) a contact from a card file, card text, or - for stdin");
@@ -298,6 +322,20 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
   add->callback([&g, &rc, o, add] {
     o->alias_given = add->get_option("--alias")->count() > 0;
     rc = run_add(g, *o);
+  });
+  auto* lookup = contacts->add_subcommand("lookup", "Find a peer's card on the relays (the daemon's) and add it");
+  lookup->add_option("peer", o->who, "Peer ID (12D3KooW...)")->required();
+  lookup->add_option("--alias", o->alias, "Short name to use instead of the peer ID");
+  lookup->add_option("--timeout", o->timeout, "How long to wait for the relays (default 15s, at most 2m)");
+  lookup->footer("Asks every relay the daemon's relay_v2 transport reserves on (docs/protocol/card-directory.md). The card\n"
+                 "is checked (its signature is the peer's own: a relay cannot forge one) and added unverified, or\n"
+                 "refreshes a contact's card. 'aqua send <PEER_ID>' does this by itself for a peer that is no contact.\n"
+                 "Needs a running daemon (exit 5 otherwise); exit 1 when no relay has the card.\n"
+                 "Examples:\n  aqua contacts lookup 12D3KooW... --alias bob\n"
+                 "  aqua contacts lookup 12D3KooW... --json && aqua contacts show 12D3KooW...");
+  lookup->callback([&g, &rc, o, lookup] {
+    o->alias_given = lookup->get_option("--alias")->count() > 0;
+    rc = run_lookup(g, *o);
   });
   auto* list = contacts->add_subcommand("list", "List contacts with their trust state");
   list->footer("Examples:\n  aqua contacts list\n  aqua contacts list --json");

@@ -249,6 +249,8 @@ int run_status(const global_options& g) {
                 << (*m)["recipients"] << "; since start " << (*m)["stored"] << " stored, "
                 << (*m)["delivered"] << " delivered, " << (*m)["expired"] << " expired, " << (*m)["refused"]
                 << " refused, " << (*m)["duplicates"] << " duplicates\n";
+    if (auto c = r->find("card_directory"); c != r->end() && c->value("serving", false))
+      std::cout << "relay card directory: " << (*c)["cards"] << " cards\n";
   }
   return exit_ok;
 }

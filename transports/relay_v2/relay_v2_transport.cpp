@@ -254,6 +254,15 @@ class relay_v2_transport : public transport {
     rc_->deposit(address, bytes(frame.begin(), frame.end()), ttl_s, std::move(done));
   }
 
+  void publish_card(bytes card) override {
+    if (rc_) rc_->publish_card(std::move(card));
+  }
+
+  void lookup_card(const peer_id& peer, std::function<void(result<bytes>)> done) override {
+    if (!rc_) return done(error{errc::not_running, "relay_v2 transport: not started"});
+    rc_->lookup_card(peer, std::move(done));
+  }
+
   void stop() override {
     if (rc_) rc_->stop();
     std::lock_guard lk(mu_);

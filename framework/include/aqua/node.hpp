@@ -73,6 +73,8 @@ struct relay_server_status {
   std::uint64_t mail_refused = 0;     // deposits refused: quota, disk nearly full, too large, not an envelope, expired
   std::uint64_t mail_delivered = 0;   // fetched and acknowledged by their recipient
   std::uint64_t mail_expired = 0;     // dropped at their expiry
+  // The card directory served with the mailbox (docs/protocol/card-directory.md): signed cards held now.
+  std::uint64_t cards_held = 0;
 };
 
 struct node_status {
@@ -269,6 +271,15 @@ class node {
   // verifying never lifts a block by the way.
   result<contact_info> set_contact_trust(const std::string& who, const std::string& trust);
   result<peer_id> remove_contact(const std::string& who);
+  // Looks `peer`'s card up where the transports can (relay_v2: the card
+  // directories of its relays, docs/protocol/card-directory.md), checks it
+  // (signature, validity, that it is `peer`'s) and adds it as an unverified
+  // contact, or refreshes a contact's card (trust and alias kept unless an
+  // alias is given). errc::not_found naming what each relay said;
+  // not_supported when no transport looks cards up (no relays). send() does
+  // this by itself for a peer that is no contact and has no session.
+  result<contact_info> lookup_contact(const peer_id& peer, const std::string& alias = {},
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
   // Stops every actor and transport; idempotent, also run by the destructor.
   void stop();

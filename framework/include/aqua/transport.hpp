@@ -37,8 +37,8 @@
 namespace aqua {
 
 // 2: transport_host, secure_session, remote_peer(); 3: store-and-forward (deposit, deliver_held);
-// 4: deliver_held takes the depositor the mailbox reports
-inline constexpr std::uint32_t transport_abi_version = 4;
+// 4: deliver_held takes the depositor the mailbox reports; 5: publish_card, lookup_card (card directory)
+inline constexpr std::uint32_t transport_abi_version = 5;
 
 // One Noise XX session (Noise_XX_25519_ChaChaPoly_SHA256 with the libp2p
 // handshake payload, docs/protocol/noise.md) bound to the node's identity.
@@ -149,6 +149,19 @@ class transport {
                        std::function<void(result<void>)> done) {
     (void) address, (void) frame, (void) ttl_s;
     done(error{errc::not_supported, plugin_name() + ": no mailbox (store-and-forward) on this transport"});
+  }
+  // Card directory (docs/protocol/card-directory.md): `card` is the node's
+  // encoded signed card (docs/protocol/cards.md); a transport that can,
+  // offers it where peers may look it up (relay_v2: on every relay it
+  // reserves on). Called again whenever the card changes.
+  virtual void publish_card(bytes card) { (void) card; }
+  // Looks up `peer`'s card where this transport can (relay_v2: its relays).
+  // `done` runs exactly once, on any thread, with the encoded card as found
+  // (the node verifies it: signature, validity, that it is `peer`'s), or
+  // errc::not_found, or not_supported when this transport has no directory.
+  virtual void lookup_card(const peer_id& peer, std::function<void(result<bytes>)> done) {
+    (void) peer;
+    done(error{errc::not_supported, plugin_name() + ": no card directory on this transport"});
   }
 };
 

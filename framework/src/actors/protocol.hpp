@@ -198,6 +198,7 @@ class relay_server;
 } // namespace p2p
 namespace store {
 class held_mail;
+class card_directory;
 } // namespace store
 } // namespace aqua
 namespace aqua::actors {
@@ -213,6 +214,8 @@ struct relay_setup {
   std::function<void(p2p::relay_server&)> add_services;
   // The relay's mailbox (relay.mailbox), for its figures in the status; null without one.
   std::shared_ptr<store::held_mail> mail;
+  // Its card directory, for the count in the status; null without one.
+  std::shared_ptr<store::card_directory> cards;
 };
 // (init) -> vector<string>: starts the relay server when cfg.serve (its addresses; empty otherwise).
 // (status) -> relay_server_status. Also (forward, ...) / (fwd_done, ...) as before.

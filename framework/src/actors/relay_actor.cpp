@@ -9,6 +9,7 @@
 #include "actors/protocol.hpp"
 #include "node/transport_host.hpp"
 #include "p2p/relay_server.hpp"
+#include "store/card_directory.hpp"
 #include "store/held_mail.hpp"
 
 namespace aqua::actors {
@@ -43,6 +44,7 @@ struct relay_state {
   std::vector<p2p::stream_service> services;
   std::function<void(p2p::relay_server&)> add_services;
   std::shared_ptr<store::held_mail> mail;
+  std::shared_ptr<store::card_directory> cards;
   std::unique_ptr<p2p::relay_server> server;  // stopped (thread joined) when the state dies
   std::uint32_t in_flight = 0;
   std::uint64_t forwarded = 0;
@@ -88,6 +90,7 @@ caf::behavior relay_actor(caf::stateful_actor<relay_state>* self, relay_setup se
   self->state.services = std::move(setup.services);
   self->state.add_services = std::move(setup.add_services);
   self->state.mail = std::move(setup.mail);
+  self->state.cards = std::move(setup.cards);
   return {
     // Starts the relay server (relay.serve); its addresses, or the start error.
     [=](init_atom) -> caf::result<std::vector<std::string>> {
@@ -127,7 +130,10 @@ caf::behavior relay_actor(caf::stateful_actor<relay_state>* self, relay_setup se
     [=](status_atom) -> std::uint64_t { return self->state.forwarded; },
     [=](status_atom, relay_atom) -> relay_server_status {
       auto& st = self->state;
-      return st.server ? status_of(*st.server, st.mail.get()) : relay_server_status{};
+      if (!st.server) return relay_server_status{};
+      auto out = status_of(*st.server, st.mail.get());
+      if (st.cards) out.cards_held = st.cards->size();
+      return out;
     },
   };
 }

@@ -150,6 +150,11 @@ std::optional<contact> contact_store::find(const peer_id& id) const {
   return std::nullopt;
 }
 
+bool contact_store::knows(const peer_id& id) const {
+  std::lock_guard lock(mutex_);
+  return book_.find(id) != nullptr;
+}
+
 result<contact> contact_store::set_trust(const std::string& who, trust_state trust) {
   std::lock_guard lock(mutex_);
   auto c = book_.find(who);

@@ -40,6 +40,8 @@ class contact_store {
   // By peer ID text or alias; errc::not_found with a hint.
   result<contact> find(const std::string& who) const;
   std::optional<contact> find(const peer_id& id) const;
+  // Whether `id` is a contact (any trust), without copying it.
+  bool knows(const peer_id& id) const;
   // errc::conflict for blocked -> verified (unblock first: verifying never lifts a block).
   result<contact> set_trust(const std::string& who, trust_state trust);
   // -> the removed contact's peer ID.

@@ -19,6 +19,9 @@ contact_ops node_contact_ops(node& n) {
   ops.find = [&n](const std::string& who) { return n.find_contact(who); };
   ops.set_trust = [&n](const std::string& who, const std::string& trust) { return n.set_contact_trust(who, trust); };
   ops.remove = [&n](const std::string& who) { return n.remove_contact(who); };
+  ops.lookup = [&n](const peer_id& peer, const std::string& alias, std::chrono::milliseconds timeout) {
+    return n.lookup_contact(peer, alias, timeout);
+  };
   return ops;
 }
 
@@ -51,6 +54,25 @@ result<nlohmann::json> contacts_command(const contact_ops& ops, const std::strin
     auto c = ops.add(*text, *alias);
     if (!c) return c.err();
     // A known peer keeps its trust, blocked included: "refreshed" and "trust" say so (the CLI printed "added").
+    auto j = contact_json(*c);
+    j["refreshed"] = refreshed;
+    return j;
+  }
+  if (cmd == "contacts.lookup") {
+    auto peer = arg_string(req, "contacts.lookup", "peer", true);
+    auto alias = arg_string(req, "contacts.lookup", "alias", false);
+    auto timeout = arg_uint(req, "contacts.lookup", "timeout_ms", 15000);
+    if (!peer) return peer.err();
+    if (!alias) return alias.err();
+    if (!timeout) return timeout.err();
+    if (*timeout < 1 || *timeout > 120000)
+      return error{errc::invalid_argument, "contacts.lookup: 'timeout_ms' must be 1..120000"};
+    auto id = peer_id::parse(*peer);
+    if (!id) return error{errc::invalid_argument, "contacts.lookup: 'peer' is no peer ID: " + id.err().message()};
+    if (!ops.lookup) return error{errc::not_running, "looking a card up needs the running daemon (its relays)"};
+    const bool refreshed = static_cast<bool>(ops.find(id->str()));
+    auto c = ops.lookup(*id, *alias, std::chrono::milliseconds(*timeout));
+    if (!c) return c.err();
     auto j = contact_json(*c);
     j["refreshed"] = refreshed;
     return j;

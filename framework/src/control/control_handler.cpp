@@ -58,7 +58,7 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& command_argu
     {"inbox.read", {"seq"}}, {"inbox.ack", {"seq"}}, {"inbox.delete", {"seq"}}, {"outbox.list", {"after"}},
     {"contacts.list", {}}, {"contacts.add", {"card", "alias"}}, {"contacts.show", {"who"}},
     {"contacts.verify", {"who"}}, {"contacts.block", {"who"}}, {"contacts.unblock", {"who"}},
-    {"contacts.remove", {"who"}}};
+    {"contacts.remove", {"who"}}, {"contacts.lookup", {"peer", "alias", "timeout_ms"}}};
   return args;
 }
 
@@ -184,8 +184,9 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   auto id = node_.send(*peer, std::move(payload), o);
   if (!id && id.err().code() == errc::unknown_session)  // the first message to a peer needs its card
     return error{errc::unknown_session, id.err().message() + ": add its card first (on its host 'aqua card export > "
-                                        "peer.card', here 'aqua contacts add peer.card'); a peer that wrote to this "
-                                        "node first can be answered without one"};
+                                        "peer.card', here 'aqua contacts add peer.card'), or have it use a relay of "
+                                        "this node's, where its card is looked up (aqua init --relay); a peer that "
+                                        "wrote to this node first can be answered without one"};
   if (!id) return id.err();
   nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
   if (!*wait) {

@@ -98,6 +98,8 @@ struct contact_ops {
   std::function<result<contact_info>(const std::string& who)> find;
   std::function<result<contact_info>(const std::string& who, const std::string& trust)> set_trust;
   std::function<result<peer_id>(const std::string& who)> remove;
+  // Card directory lookup (node::lookup_contact); empty where there is no node (the CLI over the store).
+  std::function<result<contact_info>(const peer_id& peer, const std::string& alias, std::chrono::milliseconds)> lookup;
 };
 contact_ops node_contact_ops(node& n);
 result<nlohmann::json> contacts_command(const contact_ops& ops, const std::string& cmd, const nlohmann::json& req);

@@ -78,7 +78,8 @@ nlohmann::json to_json(const relay_server_status& r) {
             {"duplicates", r.mail_duplicates},
             {"refused", r.mail_refused},
             {"delivered", r.mail_delivered},
-            {"expired", r.mail_expired}}}};
+            {"expired", r.mail_expired}}},
+          {"card_directory", {{"serving", r.mailbox}, {"cards", r.cards_held}}}};
 }
 
 nlohmann::json to_json(const node_status& s) {

@@ -16,9 +16,7 @@
 #include "node/node_impl.hpp"
 #include "identity/key_store.hpp"
 #include "node/transport_host.hpp"
-#include "p2p/mailbox_service.hpp"
-#include "p2p/relay_server.hpp"
-#include "store/held_mail.hpp"
+#include "e2ee/card.hpp"
 #include "store/engine_store.hpp"
 #include "plugin/plugin_loader.hpp"
 
@@ -88,11 +86,9 @@ result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg
   if (!contacts) return contacts.err();
   (*contacts)->set_owner(kp->id());
   crypto.contacts = *contacts;
-  std::optional<result<std::unique_ptr<store::held_mail>>> mail;
-  if (cfg.relay.serve && cfg.relay.mailbox) {
-    mail.emplace(store::held_mail::open(shared_db, store::limits_of(cfg.relay)));
-    if (!*mail) return mail->err();
-  }
+  // The relay server's mailbox and card directory (relay.serve): opened before any actor runs.
+  relay_setup relay;
+  if (auto r = node_detail::add_relay_services(relay, cfg, shared_db); !r) return r.err();
   routing_setup setup;
   auto transports = plugin_loader::load_transports(cfg);
   if (!transports) return transports.err();
@@ -132,31 +128,9 @@ result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg
   p->contacts = *contacts;
   p->mailbox = spawn_mailbox(sys, mailbox_setup{cfg.mailbox, shared_db, p->crypto, {},
                                                 std::uint64_t{cfg.crypto.default_ttl_s} * 1000, limits.max_payload});
-  relay_setup relay;
   relay.self = p->self;
   relay.cfg = cfg.relay;
   relay.host = host;  // the relay server's identity (Noise, vouchers)
-  // Server-side protocols of the relay server (relay.serve) register here:
-  // relay.services (p2p/stream_service.hpp), or relay.add_services for ones
-  // that need the server's loop (relay_server::post, every).
-  if (cfg.relay.serve && cfg.relay.mailbox) {
-    // /aqua/mailbox/1.0.0: store-and-forward for offline peers (docs/protocol/mailbox.md).
-    std::shared_ptr<store::held_mail> held = std::move(**mail);
-    relay.mail = held;
-    p2p::mailbox_service_config mc;
-    mc.max_incomplete_bytes_per_peer = cfg.relay.mailbox_max_incomplete_bytes_per_peer;
-    mc.max_incomplete_bytes_total = cfg.relay.mailbox_max_incomplete_bytes_total;
-    mc.max_storing_bytes_per_peer = cfg.relay.mailbox_max_incomplete_bytes_per_peer;
-    mc.max_storing_bytes_total = cfg.relay.mailbox_max_incomplete_bytes_total;
-    mc.incomplete_timeout_ms = std::int64_t{cfg.relay.mailbox_incomplete_timeout_s} * 1000;
-    relay.add_services = [held, mc](p2p::relay_server& rs) {
-      auto mb = p2p::mailbox_service::create(
-          held, system_env(), [&rs](std::function<void()> fn) { return rs.post(std::move(fn)); }, mc);
-      rs.every(mb->config().sweep_interval_ms, [mb] { mb->sweep(); });
-      rs.every(mb->config().reap_interval_ms, [mb] { mb->reap(); });
-      rs.add_service(mb->service());
-    };
-  }
   p->relay = spawn_relay(sys, std::move(relay));
   setup.self = p->self;
   setup.cfg = cfg.routing;
@@ -193,6 +167,9 @@ result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg
       .receive(
         [&](const std::string& card, const store::ops& changes) {
           n->impl_->card = card;
+          // Offered where peers can look it up (relay_v2: the relays we reserve on; card-directory.md).
+          if (auto encoded = e2ee::card_from_text(card))
+            for (auto& [name, t] : n->impl_->transports) t->publish_card(*encoded);
           leveldb::WriteBatch b;
           changes.append_to(b);
           if (auto r = n->impl_->db->write(std::move(b)); !r) failure = r.err();
@@ -225,7 +202,17 @@ result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::mi
 }
 
 result<std::string> node::send(const peer_id& to, bytes payload, const send_options& o) {
-  return send_async(to, std::move(payload), o).wait(o.timeout);
+  bytes again;
+  const bool may_discover = !impl_->stopped && !impl_->contacts->knows(to);
+  if (may_discover) again = payload;  // the copy is only kept for a peer that may need its card looked up
+  auto r = send_async(to, std::move(payload), o).wait(o.timeout);
+  if (r || r.err().code() != errc::unknown_session || !may_discover) return r;
+  // No session and no card: look the card up where the peer publishes it (card-directory.md), then send.
+  // As long as a relay may take to answer (relay_v2's lookup_timeout_ms, 10 s), whatever o.timeout (the outbox's).
+  auto found = impl_->discover_card(to, {}, std::chrono::seconds(12));
+  if (!found && found.err().code() == errc::not_supported) return r;  // nowhere to look (no relays)
+  if (!found) return error{errc::unknown_session, r.err().message() + "; " + found.err().message()};
+  return send_async(to, std::move(again), o).wait(o.timeout);
 }
 
 send_ticket node::send_async(const peer_id& to, bytes payload, const send_options& o) {

@@ -30,6 +30,12 @@ struct send_ticket::state {
   node_detail::reply_slot<std::string> slot;
 };
 
+namespace node_detail {
+// relay.serve with relay.mailbox: opens the relay's held mail and card directory in `db` and sets
+// relay.mail and relay.add_services (node/relay_setup.cpp). Store errors.
+result<void> add_relay_services(actors::relay_setup& relay, const node_config& cfg, std::shared_ptr<store::db> db);
+} // namespace node_detail
+
 struct node::impl {
   node_config cfg;
   peer_id self;
@@ -44,6 +50,11 @@ struct node::impl {
   std::vector<std::string> listen_addrs;
   std::string card;
   bool stopped = false;
+
+  // Looks up `to`'s card through the transports (relay_v2's card directory), checks it and adds it as an
+  // unverified contact (node_discovery.cpp). not_found naming what each transport said; not_supported when
+  // no transport looks up cards.
+  result<contact> discover_card(const peer_id& to, const std::string& alias, std::chrono::milliseconds timeout);
 
   template <class T, class... Ts>
   result<T> ask(const caf::actor& who, std::chrono::milliseconds timeout, Ts&&... xs) {

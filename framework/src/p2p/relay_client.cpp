@@ -196,7 +196,7 @@ void relay_client::on_closed(conn_id c, const error& e) {
 
 void relay_client::on_event(conn_id c, p2p_event& ev) {
   const skey k{c, ev.stream_id};
-  if (auto it = streams_.find(k); it != streams_.end() && it->second.r >= role::mb_deposit)
+  if (auto it = streams_.find(k); it != streams_.end() && it->second.r >= role::request)
     return on_mailbox_event(k, it->second, ev);  // relay_mailbox.cpp
   switch (ev.kind) {
     case p2p_event_kind::identified: {

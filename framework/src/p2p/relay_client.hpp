@@ -11,6 +11,8 @@
 //   callbacks: on_channel_open / on_frame / on_remote_closed / on_channel_closed / on_writable
 //   rc.deposit(circuit_addr, frame, ttl_s, done);  // network mailbox (docs/protocol/mailbox.md)
 //   callbacks.on_held(frame, depositor, done): mail the relays held for us; acked to the relay after done(ok)
+//   rc.publish_card(card);                        // card directory (docs/protocol/card-directory.md): on every reservation
+//   rc.lookup_card(peer, done);                   // asks every relay for PEER's card
 //
 // A channel is one /aqua/msg/1.0.0 stream on a relayed connection: the
 // dialer opens it; the listener accepts any number. Callbacks run on the
@@ -52,7 +54,8 @@ struct relay_client_config {
   // Network mailbox (relay_mailbox.cpp): fetch held mail on every reservation (needs on_held).
   bool fetch_mail = true;
   std::int64_t deposit_timeout_ms = 30000;      // a deposit without an answer by then fails with timeout
-  std::size_t max_deposits = 256;               // deposits in flight; more fail with would_block
+  std::size_t max_deposits = 256;               // requests (deposits, card lookups) in flight; more fail with would_block
+  std::int64_t lookup_timeout_ms = 10000;       // a card LOOKUP or PUBLISH without an answer by then fails with timeout
   std::size_t max_pending_acks = 4096;          // acks waiting for a fetch stream per relay
 };
 
@@ -113,6 +116,13 @@ class relay_client {
   // mailbox), quota_exceeded, frame_too_large, message_expired, bad_envelope, timeout, connection_closed.
   void deposit(const std::string& circuit_addr, bytes frame, std::uint32_t ttl_s,
                std::function<void(result<void>)> done);
+  // Card directory (relay_cards.cpp): publishes `card` (our encoded signed card) on every relay we hold a
+  // reservation on, now and on each new reservation connection; an empty card stops publishing.
+  void publish_card(bytes card);
+  // Asks every configured relay for `peer`'s card; done runs exactly once, on the loop thread (or the caller's
+  // after stop()): the first card a relay answers that verifies as `peer`'s (signature, validity), or not_found
+  // naming what each relay said, not_supported without relays.
+  void lookup_card(const peer_id& peer, std::function<void(result<bytes>)> done);
   tcp_host& host() { return *host_; }
   // Whether `text` is a relay address the client can use (/ip4/A/tcp/P/p2p/ID): bad_address, or the peer ID's error.
   static result<void> check_relay_address(const std::string& text);
@@ -132,19 +142,25 @@ class relay_client {
     std::uint64_t expire = 0;
     std::string observed, last_error;
     timer_id timer = 0;
+    conn_id card_conn = 0;         // the reservation connection our card was published on
   };
-  enum class role : std::uint8_t { hop_reserve, hop_connect, stop, channel, mb_deposit, mb_fetch };  // mb_*: last
+  enum class role : std::uint8_t { hop_reserve, hop_connect, stop, channel, request, mb_fetch };  // request, mb_fetch: last
   struct stream_ctx {
     role r = role::channel;
     std::size_t relay = 0;         // hop_reserve
-    channel_id ch = 0;             // hop_connect, channel; mb_deposit: the deposit
+    channel_id ch = 0;             // hop_connect, channel; request: the request_op
     relay::delimited_reader reader;
   };
-  struct deposit_op {
+  // One request on a stream of its own to a relay (a mailbox DEPOSIT, a card PUBLISH or LOOKUP): the framed
+  // request out, one delimited answer back.
+  struct request_op {
     conn_id conn = 0;
     std::uint32_t stream = 0;
-    bytes out;                     // the framed DEPOSIT not yet taken by the stream
-    std::function<void(result<void>)> done;
+    std::string protocol;          // the stream's protocol
+    std::string service;           // its name in errors: "mailbox", "card directory"
+    std::size_t max_answer = 0;    // largest answer message
+    bytes out;                     // the framed request not yet taken by the stream
+    std::function<void(result<bytes>)> done;  // the answer message (without its length prefix), or why none
     timer_id timer = 0;
   };
   struct fetch_state {
@@ -215,9 +231,13 @@ class relay_client {
   // Network mailbox (relay_mailbox.cpp).
   void deposit_on_loop(const std::string& addr, bytes frame, std::uint32_t ttl_s,
                        std::function<void(result<void>)> done);
-  void start_deposit(conn_id relay_conn, std::uint64_t op);
-  void finish_deposit(std::uint64_t op, result<void> r);
-  void flush_deposit(std::uint64_t op);
+  // Requests to a relay's services (relay_mailbox.cpp).
+  void request(const relay_ep& ep, request_op op, std::int64_t timeout_ms);
+  void start_request(conn_id relay_conn, std::uint64_t op);
+  void finish_request(std::uint64_t op, result<bytes> r);
+  void flush_request(std::uint64_t op);
+  // Card directory (relay_cards.cpp).
+  void publish_card_on(std::size_t relay);
   void start_fetch(conn_id relay_conn);
   // Opens a new fetch stream on `relay_conn` after retry_ms (once, however often it is asked).
   void retry_fetch(conn_id relay_conn);
@@ -251,9 +271,10 @@ class relay_client {
   std::map<skey, channel_id> channel_of_;
   channel_id next_channel_ = 1;
   std::vector<std::string> last_published_;
-  std::map<std::uint64_t, deposit_op> deposits_;
-  std::map<conn_id, std::vector<std::uint64_t>> deposit_waiters_;  // relay conn not yet established -> deposits
-  std::uint64_t next_deposit_ = 1;
+  std::map<std::uint64_t, request_op> requests_;
+  std::map<conn_id, std::vector<std::uint64_t>> request_waiters_;  // relay conn not yet established -> requests
+  std::uint64_t next_request_ = 1;
+  bytes card_;                                                      // ours, published on reservations
   std::map<conn_id, fetch_state> fetches_;                          // per reservation connection
   std::shared_ptr<mailbox_guard> guard_ = std::make_shared<mailbox_guard>();
 };

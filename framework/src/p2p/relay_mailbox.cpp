@@ -1,6 +1,8 @@
 // relay_client: the network mailbox client (docs/protocol/mailbox.md):
 // DEPOSIT to a relay's mailbox, and a FETCH stream on every reservation
 // connection whose envelopes go to on_held and are acknowledged after done(ok).
+// Requests (one message out, one answer back on a stream of their own) serve
+// the deposits and the card directory (relay_cards.cpp).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -54,69 +56,84 @@ void relay_client::deposit_on_loop(const std::string& addr, bytes frame, std::ui
   if (frame.empty() || frame.size() > mb::max_envelope_size)
     return done(error{errc::frame_too_large, "mailbox: envelope of " + std::to_string(frame.size()) +
                                                  " bytes (1.." + std::to_string(mb::max_envelope_size) + ")"});
-  if (deposits_.size() >= config_.max_deposits)
-    return done(error{errc::would_block, "relay client: " + std::to_string(deposits_.size()) + " deposits in flight"});
   auto framed = mb::frame(mb::deposit(recipient->to_bytes(), std::move(frame), ttl_s));
   if (!framed) return done(framed.err());
-  const std::uint64_t op = next_deposit_++;
-  deposit_op& d = deposits_[op];
-  d.out = std::move(*framed);
-  d.done = std::move(done);
-  d.timer = host_->add_timer(config_.deposit_timeout_ms, [this, op] {
-    if (auto it = deposits_.find(op); it != deposits_.end()) {
-      it->second.timer = 0;
-      finish_deposit(op, error{errc::timeout, "mailbox: no answer to DEPOSIT within " +
-                                                  std::to_string(config_.deposit_timeout_ms) + " ms"});
-    }
-  });
-  // The relay's connection (reservation, earlier dial or deposit) or a new one.
-  auto link = link_to(*ep);
-  if (!link) return finish_deposit(op, link.err());
-  if (link->established) return start_deposit(link->conn, op);
-  deposits_[op].conn = link->conn;
-  deposit_waiters_[link->conn].push_back(op);
+  request_op op;
+  op.protocol = std::string(mb::protocol_id);
+  op.service = "mailbox";
+  op.max_answer = mb::max_message_size;
+  op.out = std::move(*framed);
+  op.done = [done = std::move(done)](result<bytes> answer) {
+    if (!answer) return done(answer.err());
+    auto msg = mb::decode(*answer);
+    if (!msg) return done(error{errc::bad_frame, "mailbox: bad answer: " + msg.err().message()});
+    if (msg->type != mb::message::kind::status || !msg->status)
+      return done(error{errc::bad_frame, "mailbox: answer is not a STATUS"});
+    done(mb::to_result(*msg->status, msg->text));
+  };
+  request(*ep, std::move(op), config_.deposit_timeout_ms);
 }
 
-void relay_client::start_deposit(conn_id relay_conn, std::uint64_t op) {
-  auto it = deposits_.find(op);
-  if (it == deposits_.end()) return;
+void relay_client::request(const relay_ep& ep, request_op op, std::int64_t timeout_ms) {
+  if (requests_.size() >= config_.max_deposits)
+    return op.done(error{errc::would_block, "relay client: " + std::to_string(requests_.size()) + " requests in flight"});
+  const std::uint64_t id = next_request_++;
+  request_op& r = requests_[id] = std::move(op);
+  r.timer = host_->add_timer(timeout_ms, [this, id, timeout_ms] {
+    if (auto it = requests_.find(id); it != requests_.end()) {
+      it->second.timer = 0;
+      const std::string service = it->second.service;
+      finish_request(id, error{errc::timeout, service + ": no answer within " + std::to_string(timeout_ms) + " ms"});
+    }
+  });
+  // The relay's connection (reservation, earlier dial or request) or a new one.
+  auto link = link_to(ep);
+  if (!link) return finish_request(id, link.err());
+  if (link->established) return start_request(link->conn, id);
+  requests_[id].conn = link->conn;
+  request_waiters_[link->conn].push_back(id);
+}
+
+void relay_client::start_request(conn_id relay_conn, std::uint64_t op) {
+  auto it = requests_.find(op);
+  if (it == requests_.end()) return;
   it->second.conn = relay_conn;
-  auto s = host_->open_stream(relay_conn, {std::string(mb::protocol_id)});
-  if (!s) return finish_deposit(op, s.err());
-  it = deposits_.find(op);  // opening flushes, which may close the connection and with it finish this deposit
-  if (it == deposits_.end()) return;
+  auto s = host_->open_stream(relay_conn, {it->second.protocol});
+  if (!s) return finish_request(op, s.err());
+  it = requests_.find(op);  // opening flushes, which may close the connection and with it finish this request
+  if (it == requests_.end()) return;
   it->second.stream = *s;
   stream_ctx ctx;
-  ctx.r = role::mb_deposit;
+  ctx.r = role::request;
   ctx.ch = op;
-  ctx.reader = relay::delimited_reader(mb::max_message_size);
+  ctx.reader = relay::delimited_reader(it->second.max_answer);
   streams_[{relay_conn, *s}] = std::move(ctx);
 }
 
-void relay_client::flush_deposit(std::uint64_t op) {
-  auto it = deposits_.find(op);
-  if (it == deposits_.end() || it->second.stream == 0) return;
+void relay_client::flush_request(std::uint64_t op) {
+  auto it = requests_.find(op);
+  if (it == requests_.end() || it->second.stream == 0) return;
   if (it->second.out.empty()) return;
   auto n = host_->write(it->second.conn, it->second.stream, it->second.out);
-  it = deposits_.find(op);  // the write may have closed the connection, and with it this deposit
-  if (it == deposits_.end()) return;
-  if (!n) return finish_deposit(op, n.err());
-  deposit_op& d = it->second;
+  it = requests_.find(op);  // the write may have closed the connection, and with it this request
+  if (it == requests_.end()) return;
+  if (!n) return finish_request(op, n.err());
+  request_op& d = it->second;
   d.out.erase(d.out.begin(), d.out.begin() + static_cast<std::ptrdiff_t>(*n));
-  if (d.out.empty()) (void) host_->close_stream(d.conn, d.stream);  // one DEPOSIT per stream
+  if (d.out.empty()) (void) host_->close_stream(d.conn, d.stream);  // one request per stream
 }
 
-void relay_client::finish_deposit(std::uint64_t op, result<void> r) {
-  auto it = deposits_.find(op);
-  if (it == deposits_.end()) return;
-  deposit_op d = std::move(it->second);
-  deposits_.erase(it);
+void relay_client::finish_request(std::uint64_t op, result<bytes> r) {
+  auto it = requests_.find(op);
+  if (it == requests_.end()) return;
+  request_op d = std::move(it->second);
+  requests_.erase(it);
   host_->cancel_timer(d.timer);
   if (d.stream != 0 && streams_.erase({d.conn, d.stream})) {
     if (r) (void) host_->close_stream(d.conn, d.stream);
     else (void) host_->reset_stream(d.conn, d.stream);
   }
-  if (!r) spdlog::debug("relay client: deposit failed: {}", r.err().what());
+  if (!r) spdlog::debug("relay client: {} request failed: {}", d.service, r.err().what());
   d.done(std::move(r));
 }
 
@@ -158,7 +175,7 @@ void relay_client::on_mailbox_event(skey k, stream_ctx& ctx, p2p_event& ev) {
   const std::uint64_t op = ctx.ch;
   switch (ev.kind) {
     case p2p_event_kind::stream_opened:
-      if (!fetch) return flush_deposit(op);
+      if (!fetch) return flush_request(op);
       if (auto it = fetches_.find(k.first); it != fetches_.end() && it->second.stream == k.second) {
         it->second.open = true;
         (void) host_->write(k.first, k.second, mb::frame(mb::fetch()).value());
@@ -166,26 +183,31 @@ void relay_client::on_mailbox_event(skey k, stream_ctx& ctx, p2p_event& ev) {
       }
       return;
     case p2p_event_kind::writable:
-      if (!fetch) flush_deposit(op);
+      if (!fetch) flush_request(op);
       return;
     case p2p_event_kind::stream_data:
       if (fetch) return on_mail(k, ev.data);
       ctx.reader.feed(ev.data);
       if (auto m = ctx.reader.next(); !m || *m) {
-        auto msg = m ? mb::decode(**m) : result<mb::message>(m.err());
-        if (!msg) return finish_deposit(op, error{errc::bad_frame, "mailbox: bad answer: " + msg.err().message()});
-        if (msg->type != mb::message::kind::status || !msg->status)
-          return finish_deposit(op, error{errc::bad_frame, "mailbox: answer is not a STATUS"});
-        return finish_deposit(op, mb::to_result(*msg->status, msg->text));
+        if (!m) {
+          auto it = requests_.find(op);
+          const std::string what = it == requests_.end() ? std::string("relay") : it->second.service;
+          return finish_request(op, error{m.err().code(), what + ": bad answer: " + m.err().message()});
+        }
+        return finish_request(op, std::move(**m));
       }
       return;
     case p2p_event_kind::stream_closed:
     case p2p_event_kind::stream_reset: {
       const bool refused = ev.reason.rfind("protocol negotiation failed", 0) == 0;
-      if (!fetch)
-        return finish_deposit(op, refused ? error{errc::not_supported, "mailbox: the relay has no mailbox (" +
+      if (!fetch) {
+        auto it = requests_.find(op);
+        if (it == requests_.end()) return;
+        const std::string& what = it->second.service;
+        return finish_request(op, refused ? error{errc::not_supported, what + ": the relay has no " + what + " (" +
                                                                            ev.reason + ")"}
-                                          : error{errc::connection_closed, "mailbox: stream ended without an answer"});
+                                          : error{errc::connection_closed, what + ": stream ended without an answer"});
+      }
       streams_.erase(k);
       (void) host_->reset_stream(k.first, k.second);
       if (auto it = fetches_.find(k.first); it != fetches_.end() && it->second.stream == k.second) {
@@ -299,23 +321,25 @@ void relay_client::retry_fetch(conn_id relay_conn) {
 }
 
 void relay_client::mailbox_conn_up(conn_id c) {
-  auto it = deposit_waiters_.find(c);
-  if (it == deposit_waiters_.end()) return;
+  auto it = request_waiters_.find(c);
+  if (it == request_waiters_.end()) return;
   auto ops = std::move(it->second);
-  deposit_waiters_.erase(it);
-  for (auto op : ops) start_deposit(c, op);
+  request_waiters_.erase(it);
+  for (auto op : ops) start_request(c, op);
 }
 
 void relay_client::mailbox_conn_gone(conn_id c, const error& e) {
   std::vector<std::uint64_t> dead;
-  if (auto it = deposit_waiters_.find(c); it != deposit_waiters_.end()) {
+  if (auto it = request_waiters_.find(c); it != request_waiters_.end()) {
     dead = std::move(it->second);
-    deposit_waiters_.erase(it);
+    request_waiters_.erase(it);
   }
-  for (const auto& [op, d] : deposits_)
+  for (const auto& [op, d] : requests_)
     if (d.conn == c) dead.push_back(op);
   for (auto op : dead)
-    finish_deposit(op, error{errc::connection_closed, "mailbox: connection to the relay lost: " + e.what()});
+    if (auto it = requests_.find(op); it != requests_.end())
+      finish_request(op, error{errc::connection_closed,
+                               it->second.service + ": connection to the relay lost: " + e.what()});
   if (auto it = fetches_.find(c); it != fetches_.end()) {
     host_->cancel_timer(it->second.retry);
     fetches_.erase(it);

@@ -155,6 +155,7 @@ void relay_client::on_reserved(std::size_t i, const relay::hop_message& m) {
   schedule_reserve(i, delay);
   publish_addresses();
   start_fetch(relays_[i].conn);  // held mail (relay_mailbox.cpp); not r: on_addresses may add_relay (relays_ grows)
+  publish_card_on(i);            // our card, once per reservation connection (relay_cards.cpp)
 }
 
 } // namespace aqua::p2p

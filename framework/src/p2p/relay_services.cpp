@@ -15,6 +15,7 @@ void relay_server::open_service(skey k, const stream_service& svc, const peer_co
   ctx.remote = pc.peer;
   ctx.remote_addr = host_->remote_address(k.first);
   ctx.relayed = pc.relayed;
+  if (auto r = reservation_conn_.find(pc.peer); r != reservation_conn_.end()) ctx.reserved = r->second == k.first;
   // Posted, so a handler may call it from inside its own callbacks; the
   // generation check makes it a no-op once the stream (or server) is gone.
   ctx.wake = [this, k, gen, alive = std::weak_ptr<int>(alive_)] {

@@ -48,6 +48,7 @@ struct stream_context {
   // safe to call from inside any handler's callback and after the stream
   // is gone (then it does nothing).
   std::function<void()> wake;
+  bool reserved = false;    // the peer holds a reservation on this relay through this connection
 };
 
 struct stream_service {
