@@ -17,7 +17,11 @@ X3DH, double ratchet, envelopes, the inner frames, the relay mailbox, over js-li
   6. the direct zmq transport, with its own ZMTP 3.1 and Noise XX (js/spec/zmtp.mjs, noise.mjs, link.mjs): noise.md's
      test vector, a dialler that refuses a listener with another identity, a first message over zmq and its ack,
      and black-box checks of the listener's limits (checks.mjs: each as noise.md and transports.md say), after
-     which the daemon still serves.
+     which the daemon still serves;
+  7. the relay card directory (js/spec/card_dir.mjs): a js peer publishes its card on an aqua relay it reserves on,
+     looks up a daemon's card and verifies it, gets each documented refusal (REFUSED, BAD_CARD, STALE_CARD,
+     NOT_FOUND, MALFORMED_MESSAGE, UNEXPECTED_MESSAGE); the daemon, which never saw it, sends to its peer ID: it
+     finds the card on the relay, and the js peer opens the message as X3DH responder and acks it.
 
 usage: spec_client_test.py AQUA JS_DIR VECTORS_FILE
 Exit 0 = pass, 1 = fail, 77 = skip (node or js node_modules missing). 127.0.0.1 only; every process started here
@@ -141,6 +145,7 @@ def main():
             stop(proc_r)
         live_phase(tmp)
         zmq_phase(tmp)
+        card_directory_phase(tmp)
     print("independent implementation: vectors, first contact through a relay mailbox, ack, reply and its ack, "
           "the live path through a relay both ways, the zmq wire and its limits: OK")
     return 0
@@ -251,6 +256,26 @@ def zmq_phase(tmp):
         assert rc == 0, f"checks of the zmq listener: {out} {err[-2000:]}"
         json.loads(aqua(d, "status", "--json"))  # still serving
         stop(proc)
+
+
+def card_directory_phase(tmp):
+    r, b = os.path.join(tmp, "relay-cards"), os.path.join(tmp, "bob-cards")
+    port = free_port()
+    aqua(r, "init", "--listen", "/memory/spec-cards-relay")
+    with open(os.path.join(tmp, "relay-cards.log"), "w") as rlog, open(os.path.join(tmp, "bob-cards.log"), "w") as blog:
+        proc_r, ev_r = serve(r, rlog, "relay", "serve", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+        relay = ev_r["relay"][0]
+        aqua(b, "init", "--listen", "/memory/spec-cards-bob", "--relay", relay)
+        proc_b, _ = serve(b, blog, "serve")
+        bob = json.loads(aqua(b, "id", "--json"))["peer_id"]
+        until("bob's card on the relay",
+              lambda: json.loads(aqua(r, "status", "--json"))["relay"]["card_directory"]["cards"] >= 1)
+        rc, out, err = node_js("card_dir.mjs", "--relay", relay, "--peer", bob, "--aqua", AQUA, "--dir", b,
+                               timeout=200)
+        print(out.strip().splitlines()[-1] if out.strip() else "")
+        assert rc == 0, f"card directory client: rc={rc}\n{out}\n{err[-3000:]}"
+        stop(proc_b)
+        stop(proc_r)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 #include "core/terminal_text.hpp"
 #include "p2p/protobuf.hpp"
+#include "p2p/relay_messages.hpp"
 
 namespace aqua::p2p::cards {
 namespace {
@@ -164,16 +165,6 @@ message status_message(status s, std::string text) {
   return m;
 }
 
-result<bytes> frame(const message& m) {
-  bytes body = encode(m);
-  if (body.size() > max_message_size)
-    return error{errc::frame_too_large, "card message of " + std::to_string(body.size()) + " bytes exceeds " +
-                                            std::to_string(max_message_size)};
-  bytes out;
-  out.reserve(body.size() + 4);
-  pb::put_varint(out, body.size());
-  out.insert(out.end(), body.begin(), body.end());
-  return out;
-}
+result<bytes> frame(const message& m) { return relay::frame(encode(m), max_message_size); }
 
 } // namespace aqua::p2p::cards

@@ -96,8 +96,12 @@ class card_stream : public stream_handler {
     pending_ = std::make_shared<pending_answer>();
     directory_->put(ctx_.remote, m.card, env_->now_unix_ms(),
                     [pending = pending_, post = post_, wake = ctx_.wake, who = ctx_.remote.str()](result<void> r) {
+                      // The client prefixes "card directory: <STATUS>: " itself (cards::to_error).
+                      std::string why = r ? std::string() : r.err().message();
+                      if (constexpr std::string_view ours = "card directory: "; why.rfind(ours, 0) == 0)
+                        why.erase(0, ours.size());
                       auto reply = r ? cm::status_message(cm::status::ok)
-                                     : cm::status_message(status_of(r.err()), r.err().message());
+                                     : cm::status_message(status_of(r.err()), std::move(why));
                       if (r) spdlog::debug("card directory: card of {} kept", who);
                       else spdlog::info("card directory: card of {} refused: {}", who, r.err().what());
                       {
