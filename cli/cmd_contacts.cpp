@@ -228,15 +228,13 @@ int print_added(const global_options& g, const nlohmann::json& c, const std::str
 int run_lookup(const global_options& g, const contact_options& o) {
   if (o.alias_given && o.alias.empty())
     return report(error{errc::invalid_argument, "--alias is empty: give a name, or leave --alias out"}, g.json);
-  auto id = peer_id::parse(o.who);
-  if (!id) return report(error{errc::invalid_argument, "'" + o.who + "' is no peer ID: " + id.err().message()}, g.json);
   auto ms = parse_duration_ms(o.timeout, "--timeout");
   if (!ms) return report(ms.err(), g.json);
   if (*ms < 1 || *ms > 120000)
     return report(error{errc::invalid_argument, "--timeout must be between 1ms and 2m"}, g.json);
   auto d = connect_daemon(g);  // the relays are the daemon's
   if (!d) return report(d.err(), g.json);
-  auto found = (*d)->call({{"cmd", "contacts.lookup"}, {"peer", id->str()}, {"alias", o.alias}, {"timeout_ms", *ms}});
+  auto found = (*d)->call({{"cmd", "contacts.lookup"}, {"peer", o.who}, {"alias", o.alias}, {"timeout_ms", *ms}});
   if (!found) return report(found.err(), g.json);
   return print_added(g, *found, " from its card on a relay");
 }
@@ -324,13 +322,15 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
     rc = run_add(g, *o);
   });
   auto* lookup = contacts->add_subcommand("lookup", "Find a peer's card on the relays (the daemon's) and add it");
-  lookup->add_option("peer", o->who, "Peer ID (12D3KooW...)")->required();
+  lookup->add_option("peer", o->who, "Peer ID (12D3KooW...), or a contact's alias to refresh its card")->required();
   lookup->add_option("--alias", o->alias, "Short name to use instead of the peer ID");
-  lookup->add_option("--timeout", o->timeout, "How long to wait for the relays (default 15s, at most 2m)");
-  lookup->footer("Asks every relay the daemon's relay_v2 transport reserves on (docs/protocol/card-directory.md). The card\n"
-                 "is checked (its signature is the peer's own: a relay cannot forge one) and added unverified, or\n"
+  lookup->add_option("--timeout", o->timeout,
+                     "How long to wait for the relays (default 15s, at most 2m; each relay gets at most 10s)");
+  lookup->footer("Asks every relay configured for the daemon's relay_v2 transport (docs/protocol/card-directory.md). The\n"
+                 "card is checked (its signature is the peer's own: a relay cannot forge one) and added unverified, or\n"
                  "refreshes a contact's card. 'aqua send <PEER_ID>' does this by itself for a peer that is no contact.\n"
-                 "Needs a running daemon (exit 5 otherwise); exit 1 when no relay has the card.\n"
+                 "Needs a running daemon (exit 5 otherwise); exit 1 when no relay has the card (not_found), exit 6\n"
+                 "when no relay answered in time (timeout; other errors of unreachable relays: exit 1).\n"
                  "Examples:\n  aqua contacts lookup 12D3KooW... --alias bob\n"
                  "  aqua contacts lookup 12D3KooW... --json && aqua contacts show 12D3KooW...");
   lookup->callback([&g, &rc, o, lookup] {

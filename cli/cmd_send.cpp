@@ -185,6 +185,9 @@ int run_send(const global_options& g, const send_options& o) {
     else
       std::cout << "queued " << r->value("message_id", "") << " for " << who
                 << " (see 'aqua outbox list'; --wait waits for the recipient's ack)\n";
+    if (r->value("card_found", false))
+      std::cout << "found " << peer << "'s card on a relay and added it as an unverified contact (compare safety codes "
+                << "with 'aqua contacts verify " << peer << "')\n";
   }
   return exit_ok;
 }
@@ -296,7 +299,9 @@ void add_send_commands(CLI::App& app, global_options& g, int& rc) {
   send->footer(
     "Examples:\n  aqua send 12D3KooWAbc... \"hello\"\n  aqua send bob --topic research --wait \"here are the findings\"\n"
     "  aqua send bob --file report.pdf --ttl 2d\n  echo '{\"q\":1}' | aqua send bob - --json\n"
-    "Needs a running daemon ('aqua serve'); without one it exits with code 5 and says how to start it.");
+    "Needs a running daemon ('aqua serve'); without one it exits with code 5 and says how to start it.\n"
+    "A first message to a peer ID that is no contact looks its card up on the daemon's relays first (up to 12 s,\n"
+    "besides --timeout) and adds it as an unverified contact (docs/protocol/card-directory.md).");
   send->callback([&g, &rc, o, send] {
     o->text_given = send->get_option("text")->count() > 0;
     o->timeout_given = send->get_option("--timeout")->count() > 0;

@@ -40,6 +40,11 @@ class Discovery(daemons.Processes):
             time.sleep(0.2)
         self.fail(f"{what}: not within {timeout_s} s (last: {value})")
 
+    def card_state(self, d):
+        """What `aqua status` says about the node's card on each relay."""
+        st = json.loads(aqua(d, "status", "--json"))
+        return [v for t in st["transports"] for k, v in t["details"] if k.startswith("relay ") and k.endswith(" card")]
+
     def setup_nodes(self, tmp, *names):
         r = os.path.join(tmp, "relay")
         aqua(r, "init", "--listen", "/memory/discovery-relay")
@@ -56,12 +61,15 @@ class Discovery(daemons.Processes):
             proc_a, _ = self.node(tmp, a)
             proc_b, _ = self.node(tmp, b)
             self.assertEqual(json.loads(aqua(a, "contacts", "list", "--json"))["contacts"], [])
+            self.wait_for("bob's status: card published", lambda: self.card_state(b) == ["published"])
             sent = json.loads(aqua(a, "send", id_b, "found you", "--wait", "--timeout", "30s", "--json"))
-            self.assertEqual(sent["state"], "delivered", sent)
+            self.assertEqual((sent["state"], sent.get("card_found")), ("delivered", True), sent)
+            again = json.loads(aqua(a, "send", id_b, "again", "--wait", "--timeout", "30s", "--json"))
+            self.assertNotIn("card_found", again)  # a contact now
             contacts = json.loads(aqua(a, "contacts", "list", "--json"))["contacts"]
             self.assertEqual([(c["peer_id"], c["trust"]) for c in contacts], [(id_b, "unverified")])
             got = json.loads(aqua(b, "inbox", "list", "--json"))["messages"]
-            self.assertEqual([(m["sender"], m["text"]) for m in got], [(id_a, "found you")])
+            self.assertEqual([(m["sender"], m["text"]) for m in got], [(id_a, "found you"), (id_a, "again")])
             # bob answers by peer ID: alice's card came with her first message.
             back = json.loads(aqua(b, "send", id_a, "hello alice", "--wait", "--timeout", "30s", "--json"))
             self.assertEqual(back["state"], "delivered", back)
@@ -101,12 +109,41 @@ class Discovery(daemons.Processes):
             self.assertEqual((again["peer_id"], again["alias"], again["trust"], again["refreshed"]),
                              (id_b, "bob", "unverified", True))
             self.assertTrue(any(x.endswith(f"/p2p-circuit/p2p/{id_b}") for x in again["addresses"]), again)
-            self.assertIn("is no peer ID", daemons.aqua_stderr(a, "contacts", "lookup", "bob", check=2))
+            by_alias = json.loads(aqua(a, "contacts", "lookup", "bob", "--json"))  # a contact's alias: a refresh
+            self.assertEqual((by_alias["peer_id"], by_alias["refreshed"]), (id_b, True))
+            self.assertIn("'nobody' is neither a peer ID",
+                          daemons.aqua_stderr(a, "contacts", "lookup", "nobody", check=2))
+            self.assertIn(f"alias 'bob' already names {id_b}",  # refused before asking the relays
+                          daemons.aqua_stderr(a, "contacts", "lookup", UNKNOWN, "--alias", "bob", check=1))
             self.assertIn("own peer ID", daemons.aqua_stderr(a, "contacts", "lookup", id_a, check=2))
             self.assertIn(f"NOT_FOUND: no card for {UNKNOWN}",
                           daemons.aqua_stderr(a, "contacts", "lookup", UNKNOWN, check=1))
             self.assertIn("relay card directory: 2 cards", aqua(r, "status"))
             self.stop_all(proc_a, proc_b, proc_r)
+
+    def test_a_card_names_every_relay_so_a_peer_on_the_second_one_reaches_it(self):
+        with tempfile.TemporaryDirectory(prefix="aqua-discovery-") as tmp:
+            relays = []
+            for name in ("r1", "r2"):
+                d = os.path.join(tmp, name)
+                aqua(d, "init", "--listen", f"/memory/discovery-{name}")
+                relays.append(self.relay(tmp, d, free_port()))
+            (proc_r1, addr1), (proc_r2, addr2) = relays
+            h, m = os.path.join(tmp, "h"), os.path.join(tmp, "m")
+            id_h = json.loads(aqua(h, "init", "--json", "--listen", "/memory/discovery-h", "--relay", addr1,
+                                   "--relay", addr2))["peer_id"]
+            aqua(m, "init", "--listen", "/memory/discovery-m", "--relay", addr2)
+            proc_h, _ = self.node(tmp, h)
+            card = json.loads(aqua(h, "card", "export", "--json"))
+            for relay in (addr1, addr2):  # listen(/p2p-circuit) gave only the first: the card named only relay 1
+                self.assertIn(f"{relay}/p2p-circuit/p2p/{id_h}", card["addresses"])
+            self.wait_for("h's card on relay 2", lambda: json.loads(aqua(os.path.join(tmp, "r2"), "status", "--json"))[
+                "relay"]["card_directory"]["cards"] >= 1)
+            self.stop_all(proc_r1)
+            proc_m, _ = self.node(tmp, m)
+            sent = json.loads(aqua(m, "send", id_h, "through relay 2", "--wait", "--timeout", "30s", "--json"))
+            self.assertEqual(sent["state"], "delivered", sent)
+            self.stop_all(proc_h, proc_m, proc_r2)
 
     def test_a_peer_no_relay_knows_is_an_unknown_session_naming_the_lookup(self):
         with tempfile.TemporaryDirectory(prefix="aqua-discovery-") as tmp:
@@ -122,7 +159,15 @@ class Discovery(daemons.Processes):
             self.assertEqual(p.returncode, 1)
             self.assertEqual(json.loads(p.stdout)["error"]["code"], "unknown_session")
             self.assertEqual(json.loads(aqua(a, "outbox", "list", "--json"))["messages"], [])  # nothing queued
-            self.stop_all(proc_a, proc_r)
+            self.stop_all(proc_r)
+            # A relay that is down is not "no card": the error says the relays could not be asked (try later).
+            p = daemons.subprocess.run([daemons.AQUA, "--dir", a, "send", UNKNOWN, "x", "--json"],
+                                       capture_output=True, text=True, timeout=120)
+            e = json.loads(p.stdout)["error"]
+            self.assertNotEqual(e["code"], "unknown_session", e)
+            self.assertIn("its card could not be looked up: looking its card up failed: relay_v2: no relay could be "
+                          "asked for its card", e["message"])
+            self.stop_all(proc_a)
             # A relay that serves no directory (relay.mailbox: false) says so; the lookup ends not found.
             r2, plain = os.path.join(tmp, "relay2"), os.path.join(tmp, "plain")
             aqua(r2, "init", "--listen", "/memory/discovery-relay2")
@@ -135,6 +180,9 @@ class Discovery(daemons.Processes):
             proc_p, _ = self.node(tmp, plain)
             err = daemons.aqua_stderr(plain, "send", UNKNOWN, "x", check=1)
             self.assertIn(f"no relay has its card ({relay2}: card directory: the relay has no card directory", err)
+            states = self.wait_for("the plain node's card state", lambda: self.card_state(plain))
+            self.assertTrue(states[0].startswith("not published: card directory: the relay has no card directory"),
+                            states)
             self.stop_all(proc_p, proc_r2)
             # Without relays there is nowhere to look.
             lone = os.path.join(tmp, "lone")
@@ -142,7 +190,7 @@ class Discovery(daemons.Processes):
             proc_l, _ = self.node(tmp, lone)
             err = daemons.aqua_stderr(lone, "send", UNKNOWN, "x", check=1)
             self.assertIn(f"no session with {UNKNOWN} and no contact card to start one: add its card first", err)
-            self.assertIn("or have it use a relay of this node's, where its card is looked up (aqua init --relay)", err)
+            self.assertIn("or have both nodes use one relay (aqua init --relay), where cards are looked up", err)
             self.assertIn("no transport looks up cards (no relays configured)",
                           daemons.aqua_stderr(lone, "contacts", "lookup", UNKNOWN, check=1))
             self.stop_all(proc_l)

@@ -233,6 +233,9 @@ class relay_v2_transport : public transport {
   }
 
   std::vector<std::string> listen_addresses() const override { return rc_ ? rc_->addresses() : std::vector<std::string>{}; }
+  std::vector<std::string> card_addresses() const override {
+    return rc_ ? rc_->circuit_addresses() : std::vector<std::string>{};
+  }
 
   // The relay's mailbox (docs/protocol/mailbox.md); address = /ip4/A/tcp/P/p2p/RELAY/p2p-circuit/p2p/RECIPIENT.
   std::vector<std::pair<std::string, std::string>> diagnostics() const override {
@@ -244,6 +247,7 @@ class relay_v2_transport : public transport {
       if (s.reserved) out.emplace_back("relay " + s.relay + " expires_unix_s", std::to_string(s.expire_unix_s));
       if (!s.observed_addr.empty()) out.emplace_back("relay " + s.relay + " observed_addr", s.observed_addr);
       if (!s.last_error.empty()) out.emplace_back("relay " + s.relay + " last_error", s.last_error);
+      if (!s.card.empty()) out.emplace_back("relay " + s.relay + " card", s.card);
     }
     return out;
   }

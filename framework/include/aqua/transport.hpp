@@ -37,7 +37,8 @@
 namespace aqua {
 
 // 2: transport_host, secure_session, remote_peer(); 3: store-and-forward (deposit, deliver_held);
-// 4: deliver_held takes the depositor the mailbox reports; 5: publish_card, lookup_card (card directory)
+// 4: deliver_held takes the depositor the mailbox reports; 5: publish_card, lookup_card (card directory),
+// card_addresses
 inline constexpr std::uint32_t transport_abi_version = 5;
 
 // One Noise XX session (Noise_XX_25519_ChaChaPoly_SHA256 with the libp2p
@@ -150,6 +151,10 @@ class transport {
     (void) address, (void) frame, (void) ttl_s;
     done(error{errc::not_supported, plugin_name() + ": no mailbox (store-and-forward) on this transport"});
   }
+  // Addresses for the node's card besides those listen() returned (relay_v2:
+  // a circuit address through every relay it reserves on, reserved yet or
+  // not, where listen("/p2p-circuit") returned the first one).
+  virtual std::vector<std::string> card_addresses() const { return {}; }
   // Card directory (docs/protocol/card-directory.md): `card` is the node's
   // encoded signed card (docs/protocol/cards.md); a transport that can,
   // offers it where peers may look it up (relay_v2: on every relay it

@@ -67,10 +67,22 @@ result<nlohmann::json> contacts_command(const contact_ops& ops, const std::strin
     if (!timeout) return timeout.err();
     if (*timeout < 1 || *timeout > 120000)
       return error{errc::invalid_argument, "contacts.lookup: 'timeout_ms' must be 1..120000"};
+    // A peer ID, or a contact's alias (to refresh its card).
     auto id = peer_id::parse(*peer);
-    if (!id) return error{errc::invalid_argument, "contacts.lookup: 'peer' is no peer ID: " + id.err().message()};
+    std::optional<contact_info> known;
+    if (auto c = ops.find(*peer)) known = *c;
+    if (!id && known) id = known->id;
+    if (!id)
+      return error{errc::invalid_argument, "contacts.lookup: '" + *peer + "' is neither a peer ID (" +
+                                               id.err().message() + ") nor the alias of a contact"};
+    if (!known)
+      if (auto c = ops.find(id->str())) known = *c;
+    // An alias that names another contact is refused now, not after the relays answered.
+    if (!alias->empty())
+      if (auto other = ops.find(*alias); other && !(other->id == *id))
+        return error{errc::conflict, "alias '" + *alias + "' already names " + other->id.str()};
     if (!ops.lookup) return error{errc::not_running, "looking a card up needs the running daemon (its relays)"};
-    const bool refreshed = static_cast<bool>(ops.find(id->str()));
+    const bool refreshed = known.has_value();
     auto c = ops.lookup(*id, *alias, std::chrono::milliseconds(*timeout));
     if (!c) return c.err();
     auto j = contact_json(*c);

@@ -181,16 +181,21 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
     if (!known) return known.err();
     before = std::move(*known);
   }
+  const bool was_contact = static_cast<bool>(node_.find_contact(peer->str()));
   auto id = node_.send(*peer, std::move(payload), o);
   if (!id && id.err().code() == errc::unknown_session)  // the first message to a peer needs its card
     return error{errc::unknown_session, id.err().message() + ": add its card first (on its host 'aqua card export > "
-                                        "peer.card', here 'aqua contacts add peer.card'), or have it use a relay of "
-                                        "this node's, where its card is looked up (aqua init --relay); a peer that "
-                                        "wrote to this node first can be answered without one"};
+                                        "peer.card', here 'aqua contacts add peer.card'), or have both nodes use one "
+                                        "relay (aqua init --relay), where cards are looked up; a peer that wrote to "
+                                        "this node first can be answered without one"};
   if (!id) return id.err();
+  // send looked the card up on a relay (card-directory.md) and added the peer as an unverified contact: say so.
+  const bool card_found = !was_contact && node_.find_contact(peer->str());
   nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
   if (!*wait) {
-    return before ? to_json(*before) : out;  // a retry changes nothing in the record
+    auto j = before ? to_json(*before) : out;  // a retry changes nothing in the record
+    if (card_found) j["card_found"] = true;
+    return j;
   }
   auto outcome =
     interruptible(*timeout, gone, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
@@ -201,7 +206,9 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   }
   if (outcome->state == "expired")
     return error{errc::message_expired, "message " + *id + " expired before " + peer->str() + " acknowledged it"};
-  return to_json(*outcome);
+  auto j = to_json(*outcome);
+  if (card_found) j["card_found"] = true;
+  return j;
 }
 
 result<std::optional<outbound_message>> handler::outbox_record(const std::string& id) {

@@ -163,7 +163,13 @@ result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg
   {
     caf::scoped_actor sa{*n->impl_->system};
     std::optional<error> failure;
-    sa->request(n->impl_->crypto, std::chrono::seconds(10), init_atom::value, *addrs)
+    // The card names what the transports listen on, and every relay a relay_v2 transport reserves on (its
+    // listen("/p2p-circuit") returned only the first): a sender that found the card on one of them reaches us there.
+    std::vector<std::string> card_addrs = *addrs;
+    for (auto& [name, t] : n->impl_->transports)
+      for (auto& a : t->card_addresses())
+        if (std::find(card_addrs.begin(), card_addrs.end(), a) == card_addrs.end()) card_addrs.push_back(a);
+    sa->request(n->impl_->crypto, std::chrono::seconds(10), init_atom::value, card_addrs)
       .receive(
         [&](const std::string& card, const store::ops& changes) {
           n->impl_->card = card;
@@ -211,7 +217,10 @@ result<std::string> node::send(const peer_id& to, bytes payload, const send_opti
   // As long as a relay may take to answer (relay_v2's lookup_timeout_ms, 10 s), whatever o.timeout (the outbox's).
   auto found = impl_->discover_card(to, {}, std::chrono::seconds(12));
   if (!found && found.err().code() == errc::not_supported) return r;  // nowhere to look (no relays)
-  if (!found) return error{errc::unknown_session, r.err().message() + "; " + found.err().message()};
+  if (!found && found.err().code() == errc::not_found)
+    return error{errc::unknown_session, r.err().message() + "; " + found.err().message()};
+  if (!found)  // the relays could not be asked now (down, hung): retry later, unlike a card nobody has
+    return error{found.err().code(), r.err().message() + "; its card could not be looked up: " + found.err().message()};
   return send_async(to, std::move(again), o).wait(o.timeout);
 }
 

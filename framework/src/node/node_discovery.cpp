@@ -23,6 +23,7 @@ result<contact> node::impl::discover_card(const peer_id& to, const std::string& 
     std::size_t waiting = 0;
     std::vector<bytes> cards;
     std::vector<std::string> said;  // the errors, "transport: why"
+    std::optional<errc> code;       // not_found once any transport did not find it, else the first error's
   };
   auto a = std::make_shared<answers>();
   a->waiting = transports.size();
@@ -30,8 +31,12 @@ result<contact> node::impl::discover_card(const peer_id& to, const std::string& 
     t->lookup_card(to, [a, name = name](result<bytes> card) {
       std::lock_guard<std::mutex> lock(a->mu);
       --a->waiting;
-      if (card) a->cards.push_back(std::move(*card));
-      else if (card.err().code() != errc::not_supported) a->said.push_back(name + ": " + card.err().message());
+      if (card) {
+        a->cards.push_back(std::move(*card));
+      } else if (card.err().code() != errc::not_supported) {
+        a->said.push_back(name + ": " + card.err().message());
+        if (!a->code || card.err().code() == errc::not_found) a->code = card.err().code();
+      }
       a->cv.notify_all();
     });
   std::unique_lock<std::mutex> lock(a->mu);
@@ -41,23 +46,31 @@ result<contact> node::impl::discover_card(const peer_id& to, const std::string& 
     for (; checked < a->cards.size(); ++checked) {
       auto c = e2ee::verify_card(a->cards[checked], system_env()->now_unix_ms());
       if (c && c->id() == to) {
+        lock.unlock();
+        // A contact whose stored card is as new (e.g. one added by hand, signed later) keeps it: nothing to refresh.
+        if (auto known = contacts->find(to); known && alias.empty()) {
+          auto held = e2ee::decode_card(known->card);
+          if (held && held->created_ms >= c->created_ms) return *known;
+        }
         auto added = contacts->add(e2ee::card_to_text(*c), alias, system_env()->now_unix_ms(), trust_state::unverified);
         if (added) spdlog::info("node {}: found {}'s card through its relays", cfg.name, to.str());
         return added;
       }
       a->said.push_back(c ? "a card of " + c->id().str() + ", not of " + to.str() : "a card that does not verify: " +
                                                                                           c.err().message());
+      a->code = errc::not_found;
     }
     if (a->waiting == 0) break;
     if (a->cv.wait_until(lock, deadline) == std::cv_status::timeout && a->cards.size() == checked) {
       a->said.push_back("no answer within " + std::to_string(timeout.count()) + " ms");
+      if (!a->code) a->code = errc::timeout;
       break;
     }
   }
   if (a->said.empty()) return error{errc::not_supported, "no transport looks up cards (no relays configured)"};
   std::string all;
   for (const auto& s : a->said) all += (all.empty() ? "" : "; ") + s;
-  return error{errc::not_found, "looking its card up failed: " + all};
+  return error{a->code.value_or(errc::not_found), "looking its card up failed: " + all};
 }
 
 result<contact_info> node::lookup_contact(const peer_id& peer, const std::string& alias,

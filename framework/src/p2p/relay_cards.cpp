@@ -54,6 +54,8 @@ void relay_client::publish_card_on(std::size_t i) {
   op.done = [this, i, conn, relay](result<bytes> answer) {
     auto a = card_answer(std::move(answer));
     if (a && *a) a = error{errc::bad_frame, "card directory: a CARD answered our PUBLISH"};
+    if (i < relays_.size() && relays_[i].conn == conn)
+      relays_[i].card_state = a ? "published" : "not published: " + a.err().message();
     if (!a) {
       // A relay without a directory says so once per reservation connection; the next reservation tries again.
       if (a.err().code() == errc::not_supported) spdlog::info("relay client: {}: {}", relay, a.err().what());
@@ -71,7 +73,8 @@ void relay_client::lookup_card(const peer_id& peer, std::function<void(result<by
     std::function<void(result<bytes>)> done;
     std::size_t waiting = 0;
     std::vector<std::string> said;  // what each relay answered, for the error
-    bool not_found = false;
+    bool answered = false;          // some relay was reached and answered (no card, no directory, a bad card)
+    errc last = errc::not_found;    // the last failure's code
     ~lookup() {  // dropped uncalled: the loop stopped
       if (done) done(error{errc::not_running, "relay client: stopped"});
     }
@@ -106,11 +109,17 @@ void relay_client::lookup_card(const peer_id& peer, std::function<void(result<by
           e = error{errc::bad_card, c ? "a card of " + c->id().str() : "a card that does not verify: " + c.err().message()};
         }
         l->said.push_back(relay + ": " + e->message());
+        const errc c = e->code();
+        l->last = c;
+        l->answered = l->answered || !(c == errc::timeout || c == errc::connection_refused ||
+                                       c == errc::connection_closed || c == errc::would_block || c == errc::not_running);
         if (l->waiting != 0) return;
         std::string all;
         for (const auto& s : l->said) all += (all.empty() ? "" : "; ") + s;
-        // not_found whatever each relay said (no directory, unreachable, NOT_FOUND): the peer's card is not to be had.
-        std::exchange(l->done, {})(error{errc::not_found, "no relay has its card (" + all + ")"});
+        // not_found once a relay answered (no card, no directory, a bad card); when none could be asked (down,
+        // hung, unreachable) the last failure's code: worth trying again later, unlike not_found.
+        if (l->answered) return std::exchange(l->done, {})(error{errc::not_found, "no relay has its card (" + all + ")"});
+        std::exchange(l->done, {})(error{l->last, "no relay could be asked for its card (" + all + ")"});
       };
       request(r.ep, std::move(op), config_.lookup_timeout_ms);
     }

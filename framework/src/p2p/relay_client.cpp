@@ -117,11 +117,19 @@ std::vector<std::string> relay_client::addresses() {
   return on_loop([this] { return addresses_locked(); });
 }
 
+std::vector<std::string> relay_client::circuit_addresses() {
+  return on_loop([this] {
+    std::vector<std::string> out;
+    for (const auto& r : relays_) out.push_back(r.ep.text + "/p2p-circuit/p2p/" + self_.str());
+    return out;
+  });
+}
+
 std::vector<relay_status> relay_client::status() {
   return on_loop([this] {
     std::vector<relay_status> out;
     for (const auto& r : relays_)
-      out.push_back(relay_status{r.ep.text, r.connected, r.reserved, r.expire, r.observed, r.last_error});
+      out.push_back(relay_status{r.ep.text, r.connected, r.reserved, r.expire, r.observed, r.last_error, r.card_state});
     return out;
   });
 }

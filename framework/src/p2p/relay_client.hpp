@@ -82,6 +82,7 @@ struct relay_status {
   std::uint64_t expire_unix_s = 0;
   std::string observed_addr;         // our address as the relay sees it (identify), text
   std::string last_error;
+  std::string card;                  // our card on its directory: "published", "not published: <why>", or empty
 };
 
 class relay_client {
@@ -101,6 +102,8 @@ class relay_client {
   // Adds a relay (as in config.relays) after start(); a known one is ok().
   result<void> add_relay(const std::string& relay_addr);
   std::vector<std::string> addresses();
+  // Our circuit address through every relay (reserved or not): /ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/SELF.
+  std::vector<std::string> circuit_addresses();
   std::vector<relay_status> status();
   // Dials `/ip4/R/tcp/P/p2p/RELAY/p2p-circuit/p2p/PEER`; the channel opens later (or closes with the reason).
   // A failure inside the call (e.g. the connection to the relay breaks as the HOP stream opens) is returned
@@ -143,6 +146,7 @@ class relay_client {
     std::string observed, last_error;
     timer_id timer = 0;
     conn_id card_conn = 0;         // the reservation connection our card was published on
+    std::string card_state;        // relay_status::card
   };
   enum class role : std::uint8_t { hop_reserve, hop_connect, stop, channel, request, mb_fetch };  // request, mb_fetch: last
   struct stream_ctx {

@@ -213,7 +213,11 @@ void relay_client::on_mailbox_event(skey k, stream_ctx& ctx, p2p_event& ev) {
       if (auto it = fetches_.find(k.first); it != fetches_.end() && it->second.stream == k.second) {
         it->second.stream = 0;
         it->second.open = false;
-        if (refused) spdlog::info("relay client: relay has no mailbox ({})", ev.reason);
+        if (refused) {
+          auto* conn = host_->connection(k.first);
+          spdlog::info("relay client: relay {} has no mailbox ({})", conn ? conn->remote_peer().str() : std::string("?"),
+                       ev.reason);
+        }
         else retry_fetch(k.first);  // the relay ended it: fetch again later
       }
       return;
