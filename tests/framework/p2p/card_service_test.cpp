@@ -3,15 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 
 #include "e2ee/card.hpp"
 #include "identity/keypair.hpp"
 #include "p2p/card_messages.hpp"
 #include "p2p/card_service.hpp"
 #include "p2p/relay_messages.hpp"
+#include "framework/p2p/service_loop.hpp"
 #include "support/test_dirs.hpp"
 
 using namespace aqua;
@@ -39,33 +37,7 @@ bytes make_card(const keypair& signer, std::int64_t created = t0, std::int64_t e
   return e2ee::encode_card(c);
 }
 
-// The server's loop: post() from any thread (the store's committer), run here.
-struct loop {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::function<void()>> q;
-  bool post(std::function<void()> fn) {
-    {
-      std::lock_guard<std::mutex> g(mu);
-      q.push_back(std::move(fn));
-    }
-    cv.notify_all();
-    return true;
-  }
-  // Runs posted functions until `until` holds; false after 5 s without.
-  bool run_until(const std::function<bool()>& until) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!until()) {
-      std::unique_lock<std::mutex> lock(mu);
-      if (!cv.wait_until(lock, deadline, [&] { return !q.empty(); })) return false;
-      auto fn = std::move(q.front());
-      q.pop_front();
-      lock.unlock();
-      fn();
-    }
-    return true;
-  }
-};
+using loop = test::service_loop;  // the server's loop
 
 // One stream as the server drives it: take_output() after every call and every wake.
 struct stream {

@@ -2,14 +2,12 @@
 // behind held_mail, and the "loop" being this test thread.
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 
 #include "identity/keypair.hpp"
 #include "p2p/mailbox_messages.hpp"
 #include "p2p/mailbox_service.hpp"
 #include "p2p/relay_messages.hpp"
+#include "framework/p2p/service_loop.hpp"
 #include "support/fake_envelope.hpp"
 #include "support/test_dirs.hpp"
 
@@ -24,33 +22,7 @@ constexpr std::int64_t day_ms = 86400000;
 
 peer_id id_of(std::uint8_t seed) { return keypair::from_seed(bytes(32, seed)).value().id(); }
 
-// The server's loop: post() from any thread, run here.
-struct loop {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::function<void()>> q;
-  bool post(std::function<void()> fn) {
-    {
-      std::lock_guard<std::mutex> g(mu);
-      q.push_back(std::move(fn));
-    }
-    cv.notify_all();
-    return true;
-  }
-  // Runs posted functions until `until` holds (bounded).
-  bool run_until(const std::function<bool()>& until) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!until()) {
-      std::unique_lock<std::mutex> lock(mu);
-      if (!cv.wait_until(lock, deadline, [&] { return !q.empty(); })) return false;
-      auto fn = std::move(q.front());
-      q.pop_front();
-      lock.unlock();
-      fn();
-    }
-    return true;
-  }
-};
+using loop = test::service_loop;  // the server's loop
 
 struct stream {
   std::unique_ptr<stream_handler> h;
