@@ -75,8 +75,6 @@ result<nlohmann::json> contacts_command(const contact_ops& ops, const std::strin
     if (!id)
       return error{errc::invalid_argument, "contacts.lookup: '" + *peer + "' is neither a peer ID (" +
                                                id.err().message() + ") nor the alias of a contact"};
-    if (!known)
-      if (auto c = ops.find(id->str())) known = *c;
     // An alias that names another contact is refused now, not after the relays answered.
     if (!alias->empty())
       if (auto other = ops.find(*alias); other && !(other->id == *id))

@@ -118,11 +118,7 @@ std::vector<std::string> relay_client::addresses() {
 }
 
 std::vector<std::string> relay_client::circuit_addresses() {
-  return on_loop([this] {
-    std::vector<std::string> out;
-    for (const auto& r : relays_) out.push_back(r.ep.text + "/p2p-circuit/p2p/" + self_.str());
-    return out;
-  });
+  return on_loop([this] { return addresses_locked(false); });
 }
 
 std::vector<relay_status> relay_client::status() {

@@ -219,7 +219,8 @@ class relay_client {
   void relay_failed(std::size_t i, const std::string& why, std::int64_t retry_in_ms = -1);
   void schedule_reserve(std::size_t i, std::int64_t delay_ms);
   void publish_addresses();
-  std::vector<std::string> addresses_locked() const;
+  // Our circuit address through each relay we hold a reservation on (all relays: !reserved_only).
+  std::vector<std::string> addresses_locked(bool reserved_only = true) const;
   // Channels, HOP CONNECT and STOP (relay_channels.cpp).
   result<channel_id> dial_on_loop(const std::string& circuit_addr);
   void on_stop_data(skey k, stream_ctx& ctx, bytes_view data);

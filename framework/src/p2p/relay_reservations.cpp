@@ -9,11 +9,11 @@
 
 namespace aqua::p2p {
 
-std::vector<std::string> relay_client::addresses_locked() const {
+std::vector<std::string> relay_client::addresses_locked(bool reserved_only) const {
   std::vector<std::string> out;
   const std::string self = self_.str();
   for (const auto& r : relays_)
-    if (r.reserved) out.push_back(r.ep.text + "/p2p-circuit/p2p/" + self);
+    if (r.reserved || !reserved_only) out.push_back(r.ep.text + "/p2p-circuit/p2p/" + self);
   return out;
 }
 
