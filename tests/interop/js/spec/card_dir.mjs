@@ -18,13 +18,6 @@ import '../lib/polyfill.mjs'
 import { parseArgs } from 'node:util'
 import { execFile } from 'node:child_process'
 import { ed25519 } from '@noble/curves/ed25519'
-import { createLibp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -32,6 +25,7 @@ import { pushable } from 'it-pushable'
 import * as lp from 'it-length-prefixed'
 import * as L from './aqua_spec.mjs'
 import * as R from './ratchet.mjs'
+import { loopbackRelayNode } from './loopback_node.mjs'
 
 const CARD_PROTO = '/aqua/card/1.0.0'
 const MSG_PROTO = '/aqua/msg/1.0.0'
@@ -163,19 +157,8 @@ const isStatus = (a, name) => a.type === 'STATUS' && a.status === name
 }
 
 // ---------------------------------------------------------------- nodes
-const isLoop = (ma) => { for (const [c, v] of ma.stringTuples()) { if (c === 4 && v !== '127.0.0.1') return false; if (c === 41 || (c >= 53 && c <= 56)) return false } return true }
 async function makeNode (seed, { reserve }) {
-  const privateKey = await generateKeyPairFromSeed('Ed25519', seed)
-  return createLibp2p({
-    privateKey,
-    addresses: { listen: reserve ? [`${args.relay}/p2p-circuit`] : [] },
-    transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: 10000 })],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: async (ma) => !isLoop(ma), filterMultiaddrForPeer: async (_p, ma) => isLoop(ma) },
-    connectionManager: { allow: ['/ip4/127.0.0.1/ipcidr/32'], inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 },
-    services: { identify: identify(), ping: ping() }
-  })
+  return loopbackRelayNode(await generateKeyPairFromSeed('Ed25519', seed), reserve ? args.relay : null)
 }
 const env = L.osEnv
 const relayAddr = multiaddr(args.relay)

@@ -20,6 +20,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { pushable } from 'it-pushable'
 import * as lp from 'it-length-prefixed'
 import * as L from './aqua_spec.mjs'
+import { isLoop } from './loopback_node.mjs'
 
 const { values: args } = parseArgs({ options: { 'bob-card': { type: 'string' }, text: { type: 'string' }, fin: { type: 'boolean', default: false }, 'wait-ms': { type: 'string', default: '6000' } } })
 const emit = (o) => console.log(JSON.stringify(o))
@@ -31,7 +32,6 @@ const card = L.signCard({ identityKey: carolIK, agreementKey: keys.ak, spkId: ke
 const sess = L.x3dhInitiate(env, { identityKey: carolIK, keys, cardBytes: card }, bob)
 const messageId = env.random(16)
 const envelope = L.sealPrekey(sess, { messageId, expiresMs: now + 3600000, payload: L.cat(Uint8Array.of(1), L.ascii(args.text)) })
-const isLoop = (ma) => { for (const [c, v] of ma.stringTuples()) { if (c === 4 && v !== '127.0.0.1') return false; if (c === 41 || (c >= 53 && c <= 56)) return false } return true }
 const node = await createLibp2p({
   privateKey: await generateKeyPairFromSeed('Ed25519', seed),
   transports: [tcp(), circuitRelayTransport()], connectionEncrypters: [noise()], streamMuxers: [yamux()],

@@ -15,19 +15,13 @@ import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { createInterface } from 'node:readline'
 import { ed25519 } from '@noble/curves/ed25519'
-import { createLibp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pushable } from 'it-pushable'
 import * as lp from 'it-length-prefixed'
 import * as L from './aqua_spec.mjs'
 import * as R from './ratchet.mjs'
+import { loopbackRelayNode } from './loopback_node.mjs'
 
 const PROTO = '/aqua/msg/1.0.0'
 const { values: args } = parseArgs({ options: { relay: { type: 'string' }, out: { type: 'string' }, 'timeout-s': { type: 'string', default: '150' } } })
@@ -50,17 +44,7 @@ let liveOpen = false
 let inConn = null
 
 const privateKey = await generateKeyPairFromSeed('Ed25519', seed)
-const isLoop = (ma) => { for (const [c, v] of ma.stringTuples()) { if (c === 4 && v !== '127.0.0.1') return false; if (c === 41 || (c >= 53 && c <= 56)) return false } return true }
-const node = await createLibp2p({
-  privateKey,
-  addresses: { listen: [`${args.relay}/p2p-circuit`] },
-  transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: 10000 })],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
-  connectionGater: { denyDialMultiaddr: async (ma) => !isLoop(ma), filterMultiaddrForPeer: async (_p, ma) => isLoop(ma) },
-  connectionManager: { allow: ['/ip4/127.0.0.1/ipcidr/32'], inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 },
-  services: { identify: identify(), ping: ping() }
-})
+const node = await loopbackRelayNode(privateKey, args.relay)
 log('libp2p peer', node.peerId.toString(), node.peerId.toString() === carolPeer ? '(= aqua peer id)' : 'MISMATCH')
 
 // ---------------------------------------------------------------- incoming frames
