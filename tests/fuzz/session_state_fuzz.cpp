@@ -18,11 +18,11 @@ std::vector<std::vector<std::uint8_t>> aqua_fuzz_seeds() {
   }
   out.push_back(alice.engine.save());
   out.push_back(bob.engine.save());
-  auto v1 = bob.engine.save();  // the same state as version 1 (no spent one-time prekeys here)
-  if (v1[0] == aqua::e2ee::engine_state_version) {
-    v1[0] = 1;
-    out.push_back(v1);
-  }
+  // The same states as older aqua wrote them: version 1 (alice has no spent one-time prekeys), version 3 (bob has)
+  out.push_back(aqua::test::legacy_state(alice.engine.save(), 1));
+  out.push_back(aqua::test::legacy_state(bob.engine.save(), aqua::e2ee::engine_state_version_spent));
+  bob.engine.rotate_signed_prekey();  // version 4 with a previous signed prekey and its keep time
+  out.push_back(bob.engine.save());
   return out;
 }
 

@@ -47,7 +47,7 @@ void engine::spend_one_time_prekey(std::uint32_t id, std::int64_t now_ms) {
     }
     const auto until = now_ms + limits_.spent_one_time_keep_ms;
     spent[id] = local_prekeys::spent_prekey{it->second, until};
-    if (next_spent_expiry_ms_ == 0 || until < next_spent_expiry_ms_) next_spent_expiry_ms_ = until;
+    note_keep_until(until);
   }
   prekeys_.one_time.erase(it);
   top_up_one_time_prekeys();  // fresh ones are published with the next card
@@ -63,14 +63,21 @@ void engine::forget_spent_prekeys(std::int64_t now_ms) {
       meta_dirty_ = true;
       continue;
     }
-    if (next_spent_expiry_ms_ == 0 || it->second.keep_until_ms < next_spent_expiry_ms_)
-      next_spent_expiry_ms_ = it->second.keep_until_ms;
+    note_keep_until(it->second.keep_until_ms);
     ++it;
+  }
+  if (auto& prev = prekeys_.previous_signed_prekey; prev && prev->keep_until_ms > 0) {
+    if (prev->keep_until_ms <= now_ms) {
+      prev.reset();
+      meta_dirty_ = true;
+    } else {
+      note_keep_until(prev->keep_until_ms);
+    }
   }
 }
 
 contact_card engine::card_template(std::vector<std::string> addresses, std::vector<std::string> capabilities,
-                                   std::int64_t validity_ms) const {
+                                   std::int64_t validity_ms) {
   contact_card c;
   c.identity = self_key_;
   c.agreement_key = prekeys_.agreement.pub;
@@ -81,6 +88,11 @@ contact_card engine::card_template(std::vector<std::string> addresses, std::vect
   for (auto& [id, kp] : prekeys_.one_time) c.one_time_prekeys.push_back({id, kp.pub});
   c.created_ms = env_->now_unix_ms();
   c.expires_ms = c.created_ms + validity_ms;
+  if (c.expires_ms > prekeys_.signed_prekey_cards_until_ms) {
+    prekeys_.signed_prekey_cards_until_ms = c.expires_ms;
+    meta_dirty_ = true;
+  }
+  if (prekeys_.signed_prekey_published_ms == 0) prekeys_.signed_prekey_published_ms = c.created_ms;
   return c;
 }
 
@@ -391,9 +403,21 @@ engine::changes engine::take_changes() {
 
 void engine::rotate_signed_prekey() {
   meta_dirty_ = true;
-  prekeys_.previous_signed_prekey = std::make_pair(prekeys_.signed_prekey_id, prekeys_.signed_prekey);
+  const auto now = env_->now_unix_ms();
+  const auto cards_until = prekeys_.signed_prekey_cards_until_ms > 0 ? prekeys_.signed_prekey_cards_until_ms
+                                                                     : now + limits_.spent_one_time_keep_ms;
+  const auto keep = std::max(now, cards_until) + limits_.retired_prekey_grace_ms;
+  prekeys_.previous_signed_prekey = local_prekeys::retired_prekey{prekeys_.signed_prekey_id, prekeys_.signed_prekey, keep};
+  note_keep_until(keep);
+  prekeys_.signed_prekey_cards_until_ms = 0;
+  prekeys_.signed_prekey_published_ms = 0;
   ++prekeys_.signed_prekey_id;
   prekeys_.signed_prekey = x25519_keypair::generate(*env_);
+}
+
+bool engine::signed_prekey_rotation_safe(std::int64_t now_ms) const {
+  const auto& prev = prekeys_.previous_signed_prekey;
+  return !prev || prev->keep_until_ms <= now_ms;
 }
 
 } // namespace aqua::e2ee

@@ -21,6 +21,8 @@ namespace aqua::e2ee {
 // meta blob (no replay window, the same bytes in both) is still written as 1.
 inline constexpr std::uint8_t engine_state_version = 2;
 inline constexpr std::uint8_t engine_state_version_spent = 3;  // version 2 + spent one-time prekeys
+// Version 3 + the signed prekeys' card and keep times (sessions.md, "Engine state, version 4").
+inline constexpr std::uint8_t engine_state_version_rotation = 4;
 
 struct engine_limits {
   ratchet_limits ratchet;
@@ -34,6 +36,9 @@ struct engine_limits {
   // listed it (cards are valid 30 days by default); 0 deletes it on first use. At most max_spent_one_time.
   std::int64_t spent_one_time_keep_ms = 30LL * 24 * 3600 * 1000;
   std::size_t max_spent_one_time = 2000;  // 44 bytes each in the engine state (e/meta, rewritten per new session)
+  // A retired signed prekey is kept this long past the expiry of the last card made with it, for messages
+  // sealed from such a card shortly before it expired (their TTL runs on; a node uses crypto.default_ttl_s).
+  std::int64_t retired_prekey_grace_ms = 7LL * 24 * 3600 * 1000;
   std::size_t max_sessions = 10000;     // least recently used sessions are evicted beyond this
   std::uint32_t expire_every = 1024;    // opens between sweeps of expired skipped keys
   // Budgets of the two costly steps of open() per likely sender, when the caller asks for them (open's
@@ -60,8 +65,10 @@ class engine {
   const peer_id& self() const { return self_id_; }
   // An unsigned card for us: the caller signs card_signing_input() with the
   // identity key, stores the signature, and hands the result to set_own_card.
+  // Records the card's expiry as one of the current signed prekey's (its keep time after a rotation), and the
+  // first card's time as the prekey's publication.
   contact_card card_template(std::vector<std::string> addresses, std::vector<std::string> capabilities,
-                             std::int64_t validity_ms) const;
+                             std::int64_t validity_ms);
   result<void> set_own_card(const bytes& signed_card);
   const bytes& own_card() const { return own_card_; }
 
@@ -96,9 +103,21 @@ class engine {
   // it to measure the crypto on that path.
   result<bool> complete_pending_step(const peer_id& peer);
 
-  // Moves to a fresh signed prekey; the previous one stays valid for late
-  // prekey messages until the next rotation.
+  // Moves to a fresh signed prekey; the previous one stays valid for late prekey messages until the last card
+  // made with it expires, plus retired_prekey_grace_ms (unknown card expiry: now + spent_one_time_keep_ms), or
+  // until the next rotation, whichever comes first. The caller decides when (signed_prekey_rotation_safe), and
+  // should then publish a newly signed card.
   void rotate_signed_prekey();
+  // Whether a rotation now would retire no signed prekey that a valid card still names: none was retired, or
+  // the previous one's keep time is over (or unknown).
+  bool signed_prekey_rotation_safe(std::int64_t now_ms) const;
+  std::uint32_t signed_prekey_id() const { return prekeys_.signed_prekey_id; }
+  // When the first card naming the current signed prekey was made (0: none yet).
+  std::int64_t signed_prekey_published_ms() const { return prekeys_.signed_prekey_published_ms; }
+  // 0 without a previous signed prekey or with no known keep time.
+  std::int64_t previous_signed_prekey_until_ms() const {
+    return prekeys_.previous_signed_prekey ? prekeys_.previous_signed_prekey->keep_until_ms : 0;
+  }
 
   // Whole state in one blob (files, fuzzing, tests).
   bytes save() const;
@@ -150,7 +169,7 @@ class engine {
   void top_up_one_time_prekeys();
   // A one-time prekey a new session used: kept as spent (or deleted), replaced by a fresh one.
   void spend_one_time_prekey(std::uint32_t id, std::int64_t now_ms);
-  // Deletes spent one-time prekeys whose keep time is over.
+  // Deletes spent one-time prekeys, and the previous signed prekey, whose keep time is over.
   void forget_spent_prekeys(std::int64_t now_ms);
 
   std::shared_ptr<env> env_;
@@ -173,7 +192,11 @@ class engine {
   std::deque<tag_bytes> consumed_order_;
   std::unordered_map<tag_bytes, peer_id, tag_hash> consumed_;  // consumed tag -> its session's peer
   std::uint32_t opens_since_expiry_ = 0;
-  std::int64_t next_spent_expiry_ms_ = 0;  // earliest keep_until_ms among spent one-time prekeys (0: none)
+  // Earliest keep_until_ms among spent one-time prekeys and the previous signed prekey (0: none).
+  std::int64_t next_spent_expiry_ms_ = 0;
+  void note_keep_until(std::int64_t until_ms) {
+    if (until_ms > 0 && (next_spent_expiry_ms_ == 0 || until_ms < next_spent_expiry_ms_)) next_spent_expiry_ms_ = until_ms;
+  }
   // The budgets of open()'s limit_by_sender, per peer ID text (not saved: they start full after a load).
   rate_buckets<std::string> session_setups_{0}, searches_{0};
   void set_limits(const engine_limits& limits);

@@ -15,15 +15,27 @@ bytes engine::save_impl(bool with_sessions) const {
   // Without a replay window versions 1 and 2 are the same bytes: the meta
   // blob a node stores stays version 1, readable by an older aqua.
   // Spent one-time prekeys need version 3.
-  out.push_back(!prekeys_.spent_one_time.empty() ? engine_state_version_spent : with_sessions ? engine_state_version : 1);
+  // Version 4 once a card or a rotation gave the signed prekeys keep times (every node after its first card).
+  const auto& prev = prekeys_.previous_signed_prekey;
+  const bool rotation = prekeys_.signed_prekey_published_ms != 0 || prekeys_.signed_prekey_cards_until_ms != 0 ||
+                        (prev && prev->keep_until_ms != 0);
+  out.push_back(rotation                            ? engine_state_version_rotation
+                : !prekeys_.spent_one_time.empty() ? engine_state_version_spent
+                : with_sessions                    ? engine_state_version
+                                                   : 1);
   put_bytes(out, self_key_.raw());
   put_bytes(out, prekeys_.agreement.sec);
   put_u32(out, prekeys_.signed_prekey_id);
   put_bytes(out, prekeys_.signed_prekey.sec);
-  out.push_back(prekeys_.previous_signed_prekey ? 1 : 0);
-  if (prekeys_.previous_signed_prekey) {
-    put_u32(out, prekeys_.previous_signed_prekey->first);
-    put_bytes(out, prekeys_.previous_signed_prekey->second.sec);
+  if (rotation) {
+    put_u64(out, static_cast<std::uint64_t>(prekeys_.signed_prekey_published_ms));
+    put_u64(out, static_cast<std::uint64_t>(prekeys_.signed_prekey_cards_until_ms));
+  }
+  out.push_back(prev ? 1 : 0);
+  if (prev) {
+    put_u32(out, prev->id);
+    if (rotation) put_u64(out, static_cast<std::uint64_t>(prev->keep_until_ms));
+    put_bytes(out, prev->kp.sec);
   }
   put_u32(out, prekeys_.next_one_time_id);
   put_u32(out, static_cast<std::uint32_t>(prekeys_.one_time.size()));
@@ -31,7 +43,7 @@ bytes engine::save_impl(bool with_sessions) const {
     put_u32(out, id);
     put_bytes(out, kp.sec);
   }
-  if (!prekeys_.spent_one_time.empty()) {
+  if (rotation || !prekeys_.spent_one_time.empty()) {
     put_u32(out, static_cast<std::uint32_t>(prekeys_.spent_one_time.size()));
     for (auto& [id, sp] : prekeys_.spent_one_time) {
       put_u32(out, id);
@@ -92,14 +104,21 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
   };
   std::uint8_t version = 0, has_prev = 0;
   if (!r.u8(version)) return bad("empty");
-  if (version != 1 && version != engine_state_version && version != engine_state_version_spent)
-    return error{errc::unknown_version, "engine state version " + std::to_string(version) + " (this aqua reads 1 to 3)"};
+  if (version < 1 || version > engine_state_version_rotation)
+    return error{errc::unknown_version, "engine state version " + std::to_string(version) + " (this aqua reads 1 to 4)"};
+  const bool rotation = version == engine_state_version_rotation;
   engine g;
   g.env_ = std::move(e);
   g.set_limits(limits);
   key32 self{}, ak{}, spk{};
-  if (!r.key(self) || !r.key(ak) || !r.u32(g.prekeys_.signed_prekey_id) || !r.key(spk) || !r.u8(has_prev))
+  std::uint64_t published = 0, cards_until = 0, prev_until = 0;
+  if (!r.key(self) || !r.key(ak) || !r.u32(g.prekeys_.signed_prekey_id) || !r.key(spk) ||
+      (rotation && (!r.u64(published) || !r.u64(cards_until))) || !r.u8(has_prev))
     return bad("truncated in keys");
+  if (published > static_cast<std::uint64_t>(INT64_MAX) || cards_until > static_cast<std::uint64_t>(INT64_MAX))
+    return bad("signed prekey times out of range");
+  g.prekeys_.signed_prekey_published_ms = static_cast<std::int64_t>(published);
+  g.prekeys_.signed_prekey_cards_until_ms = static_cast<std::int64_t>(cards_until);
   g.self_key_ = public_key(self);
   g.self_id_ = peer_id::from_public_key(g.self_key_);
   g.prekeys_.agreement = x25519_keypair::from_secret(ak);
@@ -108,9 +127,14 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
   if (has_prev) {
     std::uint32_t id = 0;
     key32 sec{};
-    if (!r.u32(id) || !r.key(sec)) return bad("truncated in previous prekey");
-    g.prekeys_.previous_signed_prekey = std::make_pair(id, x25519_keypair::from_secret(sec));
+    if (!r.u32(id) || (rotation && !r.u64(prev_until)) || !r.key(sec)) return bad("truncated in previous prekey");
+    if (prev_until > static_cast<std::uint64_t>(INT64_MAX)) return bad("previous prekey keep time out of range");
+    g.prekeys_.previous_signed_prekey =
+      local_prekeys::retired_prekey{id, x25519_keypair::from_secret(sec), static_cast<std::int64_t>(prev_until)};
+    g.note_keep_until(static_cast<std::int64_t>(prev_until));
   }
+  if (rotation && published == 0 && cards_until == 0 && prev_until == 0)
+    return bad("version 4 without signed prekey times");
   std::uint32_t n_otk = 0, card_len = 0, n_sessions = 0, n_seen = 0;
   if (!r.u32(g.prekeys_.next_one_time_id) || !r.u32(n_otk)) return bad("truncated in one-time prekeys");
   if (n_otk > 100000) return bad("too many one-time prekeys");
@@ -122,10 +146,11 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
       return bad("one-time prekey ids not strictly increasing");
     g.prekeys_.one_time[id] = x25519_keypair::from_secret(sec);
   }
-  if (version == engine_state_version_spent) {
+  if (version == engine_state_version_spent || rotation) {
     std::uint32_t n_spent = 0;
     if (!r.u32(n_spent)) return bad("truncated in spent one-time prekeys");
-    if (n_spent == 0 || n_spent > 100000) return bad("version 3 with " + std::to_string(n_spent) + " spent one-time prekeys");
+    if ((!rotation && n_spent == 0) || n_spent > 100000)
+      return bad("version " + std::to_string(version) + " with " + std::to_string(n_spent) + " spent one-time prekeys");
     for (std::uint32_t i = 0; i < n_spent; ++i) {
       std::uint32_t id = 0;
       std::uint64_t until = 0;
@@ -136,7 +161,7 @@ result<engine> engine::load(bytes_view data, std::shared_ptr<env> e, engine_limi
       if (g.prekeys_.one_time.count(id)) return bad("one-time prekey " + std::to_string(id) + " both unused and spent");
       const auto keep = static_cast<std::int64_t>(until);
       g.prekeys_.spent_one_time[id] = local_prekeys::spent_prekey{x25519_keypair::from_secret(sec), keep};
-      if (g.next_spent_expiry_ms_ == 0 || keep < g.next_spent_expiry_ms_) g.next_spent_expiry_ms_ = keep;
+      g.note_keep_until(keep);
     }
   }
   bytes_view v;

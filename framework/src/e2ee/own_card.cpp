@@ -12,4 +12,13 @@ result<contact_card> make_own_card(engine& g, const signer& sign, std::vector<st
   return c;
 }
 
+renewal_plan plan_renewal(const engine& g, std::int64_t now_ms, std::int64_t validity_ms, bool force) {
+  renewal_plan p;
+  auto own = g.own_card().empty() ? result<contact_card>(error{errc::not_found, ""}) : decode_card(g.own_card());
+  p.renew = force || !own || now_ms - own->created_ms >= (own->expires_ms - own->created_ms) / 2;
+  const auto published = g.signed_prekey_published_ms();
+  p.rotate = p.renew && published != 0 && now_ms - published >= validity_ms / 2 && g.signed_prekey_rotation_safe(now_ms);
+  return p;
+}
+
 } // namespace aqua::e2ee

@@ -15,4 +15,14 @@ using signer = std::function<bytes(bytes_view)>;
 result<contact_card> make_own_card(engine& g, const signer& sign, std::vector<std::string> addresses,
                                    std::vector<std::string> capabilities, std::int64_t validity_ms);
 
+// When a node re-signs its card and rotates its signed prekey (cards.md, "Renewal"). A card is renewed once
+// half its validity has passed (or when `force`d; or when there is none), so a running node's card never
+// expires. The signed prekey is rotated at a renewal once it has been published for half of `validity_ms`
+// and no valid card names the previous one any more (engine::signed_prekey_rotation_safe).
+struct renewal_plan {
+  bool renew = false;
+  bool rotate = false;
+};
+renewal_plan plan_renewal(const engine& g, std::int64_t now_ms, std::int64_t validity_ms, bool force);
+
 } // namespace aqua::e2ee

@@ -43,7 +43,7 @@ key32 x3dh_secret(const key32& dh1, const key32& dh2, const key32& dh3, const ke
 
 const x25519_keypair* find_signed_prekey(const local_prekeys& ours, std::uint32_t id) {
   if (id == ours.signed_prekey_id) return &ours.signed_prekey;
-  if (ours.previous_signed_prekey && ours.previous_signed_prekey->first == id) return &ours.previous_signed_prekey->second;
+  if (ours.previous_signed_prekey && ours.previous_signed_prekey->id == id) return &ours.previous_signed_prekey->kp;
   return nullptr;
 }
 

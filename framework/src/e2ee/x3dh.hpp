@@ -11,7 +11,18 @@ struct local_prekeys {
   x25519_keypair agreement;  // long-term, published in the card
   std::uint32_t signed_prekey_id = 1;
   x25519_keypair signed_prekey;
-  std::optional<std::pair<std::uint32_t, x25519_keypair>> previous_signed_prekey;  // grace after rotation
+  // When the first card with the current signed prekey was made, and the latest expiry of such a card (0: none
+  // made yet, or a state from before 2026-11-28).
+  std::int64_t signed_prekey_published_ms = 0;
+  std::int64_t signed_prekey_cards_until_ms = 0;
+  // The one before the last rotation, still accepted until keep_until_ms (0: until the next rotation, a state
+  // from before 2026-11-28). sessions.md, "Signed prekey rotation".
+  struct retired_prekey {
+    std::uint32_t id = 0;
+    x25519_keypair kp;
+    std::int64_t keep_until_ms = 0;
+  };
+  std::optional<retired_prekey> previous_signed_prekey;
   std::map<std::uint32_t, x25519_keypair> one_time;  // unused: published in our cards
   std::uint32_t next_one_time_id = 1;
   // Used once, kept until keep_until_ms for other initiators working from a copy of the same card

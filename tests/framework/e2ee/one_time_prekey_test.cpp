@@ -10,6 +10,8 @@ using namespace aqua::e2ee;
 using test::msg_id;
 using test::party;
 using test::str;
+using test::legacy_state;
+using test::spent_count;
 
 namespace {
 
@@ -31,8 +33,6 @@ struct one_time_fixture : ::testing::Test {
     return r ? *r : bytes{};
   }
 };
-
-std::uint8_t state_version(const engine& g) { return g.save().at(0); }
 
 } // namespace
 
@@ -68,12 +68,15 @@ TEST_F(one_time_fixture, a_spent_one_time_prekey_is_deleted_after_its_keep_time)
   auto alice = party::make(0, env), bob = party::make(1, env, lim), carol = party::make(2, env);
   const auto card = one_choice(bob);
   ASSERT_TRUE(bob.engine.open(seal(alice, bob, card, "first")));
-  EXPECT_EQ(state_version(bob.engine), engine_state_version_spent);
+  const auto with_spent = bob.engine.save();
+  EXPECT_EQ(spent_count(with_spent), 1u);
   env->advance_ms(60000);
   auto late = bob.engine.open(seal(carol, bob, card, "a minute late"));
   ASSERT_FALSE(late);
   EXPECT_EQ(late.err().code(), errc::prekey_unavailable) << late.err().what();
-  EXPECT_EQ(state_version(bob.engine), engine_state_version);  // the secret is gone from the state too
+  const auto after = bob.engine.save();  // the secret is gone from the state too: 44 bytes (ID, keep time, key)
+  EXPECT_EQ(spent_count(after), 0u);
+  EXPECT_EQ(after.size(), with_spent.size() - 44);
 }
 
 TEST_F(one_time_fixture, keep_time_zero_deletes_a_one_time_prekey_on_first_use) {
@@ -114,15 +117,23 @@ TEST_F(one_time_fixture, spent_one_time_prekeys_survive_save_and_load_in_version
   auto alice = party::make(0, env), bob = party::make(1, env), carol = party::make(2, env);
   const auto card = one_choice(bob);
   ASSERT_TRUE(bob.engine.open(seal(alice, bob, card, "first")));
-  const auto saved = bob.engine.save();
-  ASSERT_EQ(saved.at(0), engine_state_version_spent);
+  const auto saved = bob.engine.save();  // version 4: bob made a card
+  ASSERT_EQ(saved.at(0), engine_state_version_rotation);
   auto loaded = engine::load(saved, env);
   ASSERT_TRUE(loaded) << loaded.err().what();
   EXPECT_EQ(loaded->save(), saved);  // canonical
+  // The same state as an aqua before 2026-11-28 wrote it (version 3) loads and saves back as it was.
+  const auto v3 = legacy_state(saved, engine_state_version_spent);
+  auto old = engine::load(v3, env);
+  ASSERT_TRUE(old) << old.err().what();
+  EXPECT_EQ(old->save(), v3);
+  auto from_v3 = old->open(seal(carol, bob, card, "from version 3"));
+  ASSERT_TRUE(from_v3) << from_v3.err().what();
   // A node's store: the meta blob (no sessions) carries them too.
   auto meta = bob.engine.take_changes().meta;
   ASSERT_TRUE(meta);
-  EXPECT_EQ(meta->at(0), engine_state_version_spent);
+  EXPECT_EQ(meta->at(0), engine_state_version_rotation);
+  EXPECT_EQ(spent_count(*meta), 1u);
   auto parts = engine::load_parts(*meta, {}, env);
   ASSERT_TRUE(parts) << parts.err().what();
   auto c = parts->open(seal(carol, bob, card, "after a restart"));
@@ -132,8 +143,7 @@ TEST_F(one_time_fixture, spent_one_time_prekeys_survive_save_and_load_in_version
 
 TEST_F(one_time_fixture, a_version_3_state_without_spent_prekeys_is_refused) {
   auto bob = party::make(1, env);
-  auto s = bob.engine.save();
-  ASSERT_EQ(s.at(0), engine_state_version);
+  auto s = legacy_state(bob.engine.save(), engine_state_version);
   // Version 3 inserts a count of spent one-time prekeys after the unused ones; 0 is not canonical.
   const std::size_t after_otks = 1 + 32 + 32 + 4 + 32 + 1 + 4 + 4 + 36 * 20;
   s[0] = engine_state_version_spent;
