@@ -128,6 +128,40 @@ int run_export(const global_options& g, const card_options& o) {
   return exit_ok;
 }
 
+// aqua card renew: the running daemon re-signs its card now (it does so by itself once half its validity has
+// passed) and offers it on its relays; without a daemon there is nothing to renew (the next start signs one).
+int run_renew(const global_options& g, bool rotate) {
+  auto d = connect_daemon(g);
+  if (!d) {
+    if (!no_daemon(d.err())) return report(d.err(), g.json);
+    return report(error{d.err().code(), d.err().message() + " (a daemon signs a fresh card each time it starts, and "
+                                                              "renews it while it runs)"},
+                  g.json);
+  }
+  nlohmann::json req{{"cmd", "card.renew"}};
+  if (rotate) req["rotate"] = true;
+  auto r = (*d)->call(req);
+  if (!r) return report(r.err(), g.json);
+  auto raw = e2ee::card_from_text(r->value("card", std::string()));
+  auto card = raw ? e2ee::decode_card(*raw) : result<e2ee::contact_card>(raw.err());
+  if (!card) return report(card.err(), g.json);
+  const bool rotated = r->value("signed_prekey_rotated", false);
+  if (g.json) {
+    auto j = card_json(*card);
+    j["signed_prekey_rotated"] = rotated;
+    print_json(j);
+    return exit_ok;
+  }
+  std::cout << "renewed the card of " << card->id().str() << ": valid until " << utc_time(card->expires_ms)
+            << ", signed prekey " << card->signed_prekey_id
+            << (rotated ? " (new: the previous one still opens first messages from older copies of the card)"
+                        : " (kept: rotated once published for half the card validity and no older card needs the "
+                          "previous one)")
+            << "\n"
+            << e2ee::card_to_text(*card) << "\n";
+  return exit_ok;
+}
+
 // contacts.* (docs/api/control.md) through the running daemon, which holds
 // the store; without one, on the store directly.
 result<nlohmann::json> contacts_request(const global_options& g, const nlohmann::json& req) {
@@ -303,6 +337,16 @@ void add_contact_commands(CLI::App& app, global_options& g, int& rc) {
               "daemon signs one\n(its own card does not change); without a daemon, the store's keys sign it.\n"
               "Examples:\n  aqua card export > me.card\n  aqua card export --json --capability research");
   exp->callback([&g, &rc, co] { rc = run_export(g, *co); });
+  auto* renew = card->add_subcommand("renew", "Have the running daemon re-sign its card now and offer it on its relays");
+  renew->footer("A daemon renews its card by itself once half its validity has passed (checked hourly), and\n"
+                "then rotates its signed prekey when that has been published for half the validity and no\n"
+                "unexpired card names the previous one (docs/protocol/cards.md, \"Renewal\"). Use this after\n"
+                "changing addresses or relays, or to publish fresh one-time prekeys. Exit code 5 when no daemon runs.\n"
+                "Examples:\n  aqua card renew\n  aqua card renew --rotate --json | jq .signed_prekey.id");
+  auto rotate = std::make_shared<bool>(false);
+  renew->add_flag("--rotate", *rotate,
+                  "Also replace the signed prekey now (refused while a card naming the previous one may be in use)");
+  renew->callback([&g, &rc, rotate] { rc = run_renew(g, *rotate); });
 
   auto o = std::make_shared<contact_options>();
   auto* contacts = app.add_subcommand("contacts", "Manage contacts: other agents' verified cards and trust");

@@ -79,16 +79,6 @@ bool state_matches(const std::string& want, const std::string& state) {
   return state == want;
 }
 
-// "2026-11-27 17:45:02Z" for a Unix time in milliseconds.
-std::string utc_time(std::int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(ms) + " ms";
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
-
 // "13 ms", "2.5 s", "42 s".
 std::string duration_text(std::int64_t ms) {
   if (ms < 1000) return std::to_string(std::max<std::int64_t>(ms, 0)) + " ms";

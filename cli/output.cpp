@@ -4,6 +4,7 @@
 #include "core/json_text.hpp"
 #include "identity/key_store.hpp"
 
+#include <ctime>
 #include <iostream>
 
 namespace aqua::cli {
@@ -119,6 +120,16 @@ void print_json(const nlohmann::json& j) { std::cout << detail::json_text(j) << 
 error stopped_by_store_failure(const std::string& what, const error& failure) {
   return error{failure.code(), "the node's store failed, so " + what + " stopped: " + failure.message() +
                                  " (nothing durable is lost: restart once the cause is fixed)"};
+}
+
+// "2026-11-27 17:45:02Z" for a Unix time in milliseconds.
+std::string utc_time(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(ms) + " ms";
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
 }
 
 } // namespace aqua::cli

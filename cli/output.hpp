@@ -45,6 +45,8 @@ result<keypair> read_identity(const std::filesystem::path& dir);
 error stopped_by_store_failure(const std::string& what, const error& failure);
 
 void print_json(const nlohmann::json& j);
+// "2026-11-27 17:45:02Z" for a Unix time in milliseconds.
+std::string utc_time(std::int64_t ms);
 // terminal_text (core/terminal_text.hpp): what a peer chose, made safe to print.
 
 } // namespace aqua::cli

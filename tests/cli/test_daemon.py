@@ -352,11 +352,11 @@ class Daemon(unittest.TestCase):
                          # an id is echoed: nested 100,000 deep, printing it overflowed the client thread's stack
                          b'{"id":' + b"[" * 100000 + b"]" * 100000 + b',"cmd":"hello"}'):
                 self.assertFalse(ask(line)["ok"], line[:40])
-            commands = ["hello", "status", "doctor", "card", "send", "receive", "inbox.list", "inbox.read", "inbox.ack",
+            commands = ["hello", "status", "doctor", "card", "card.renew", "send", "receive", "inbox.list", "inbox.read", "inbox.ack",
                         "inbox.delete", "outbox.list", "contacts.list", "contacts.add", "contacts.show",
                         "contacts.verify", "contacts.block", "contacts.unblock", "contacts.remove", "nope"]
             fields = ["to", "text", "payload_hex", "topic", "ttl_s", "message_id", "wait", "timeout_ms", "unread",
-                      "limit", "since", "seq", "peer", "card", "alias", "who", "after", "addresses", "capabilities",
+                      "limit", "since", "seq", "peer", "card", "alias", "who", "after", "addresses", "capabilities", "rotate",
                       "validity_days"]
             values = [None, True, -1, 2 ** 64, 1.5, "x", "", [], {}, "12D3KooW" + "1" * 44, 1e308]
             n = 0

@@ -184,7 +184,20 @@ class node {
   std::vector<std::string> listen_addresses() const;
   // Our contact card ("aqua-card-v1:..."), signed by the identity actor at
   // start, advertising the listen addresses. Others add it as a contact.
-  const std::string& card() const;
+  // The node renews it once half its validity has passed (checked hourly),
+  // so a copy may be older than what this returns now (docs/protocol/cards.md).
+  std::string card() const;
+  // Re-signs our card now with the addresses the transports list now,
+  // rotating the signed prekey when due (docs/protocol/cards.md, "Renewal"), or
+  // with `new_signed_prekey` now (conflict while a card of ours that names
+  // the previous one may still be in use), and offers it where peers look
+  // cards up (relay_v2: the relays' card directories). card() returns it
+  // from now on.
+  struct card_renewal {
+    std::string card;
+    bool signed_prekey_rotated = false;
+  };
+  result<card_renewal> renew_card(bool new_signed_prekey = false);
   // A card signed now with our keys, advertising `addresses` and
   // `capabilities` (checked as a card's fields are: invalid_argument), valid
   // for `validity`: for handing out a card other than card() while the node

@@ -3,11 +3,13 @@
 // trust policy (blocked / unknown senders) before anything is decrypted.
 // It never writes the store itself: every reply carries the engine state
 // changes, which the mailbox writes in the same batch as the records that
-// depend on them. Its own card is signed by the identity actor at start.
+// depend on them. Its own card is signed by the identity actor at start and
+// renewed on request (renew_atom).
 
 #include <sodium.h>
 
 #include "actors/protocol.hpp"
+#include "e2ee/own_card.hpp"
 #include "store/engine_store.hpp"
 
 namespace aqua::actors {
@@ -93,31 +95,49 @@ void sign_template(crypto_actor_t* self, e2ee::contact_card tmpl, Promise rp, Th
 caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
   self->state.setup = std::move(setup);
   return {
-    // Sign and install our card (addresses known once routing listens).
-    // -> (card text, state changes to write)
-    [=](init_atom, const std::vector<std::string>& addresses) -> caf::result<std::string, store::ops> {
+    // Our card, signed and installed at start (addresses known once routing listens) and renewed later
+    // (node/card_keeper.cpp): renew_now always, renew_when_due once half its validity has passed
+    // (e2ee::plan_renewal), both rotating the signed prekey when due; renew_rotating now with a new one (refused
+    // while a valid card may still name the previous one).
+    // -> (card text, or "" when not due; rotated; state changes to write)
+    [=](renew_atom, const std::vector<std::string>& addresses, std::int32_t mode) -> caf::result<std::string, bool, store::ops> {
       auto& st = self->state;
-      auto days = std::int64_t{st.setup.cfg.card_validity_days};
-      auto rp = self->make_response_promise<std::string, store::ops>();
-      sign_template(self, st.setup.engine->card_template(addresses, {}, days * 24 * 3600 * 1000), rp,
-                    [=](const e2ee::contact_card& c) mutable {
-                      if (auto r = self->state.setup.engine->set_own_card(e2ee::encode_card(c)); !r) {
-                        rp.deliver(to_caf(r.err()));
-                        return;
-                      }
-                      rp.deliver(e2ee::card_to_text(c), self->state.changes());
-                    });
+      auto& g = *st.setup.engine;
+      const auto validity = std::int64_t{st.setup.cfg.card_validity_days} * 24 * 3600 * 1000;
+      const auto now = g.environment().now_unix_ms();
+      auto plan = e2ee::plan_renewal(g, now, validity, mode != renew_when_due);
+      if (!plan.renew) return caf::result<std::string, bool, store::ops>(std::string(), false, store::ops{});
+      if (mode == renew_rotating) {
+        if (!g.signed_prekey_rotation_safe(now)) {
+          const auto left_h = (g.previous_signed_prekey_until_ms() - now + 3599999) / 3600000;
+          return to_caf(error{errc::conflict, "the previous signed prekey stays for another " + std::to_string(left_h) +
+                                                " h, for cards of ours (or messages sealed from them) still valid; "
+                                                "a new one now would retire it: try again after that"});
+        }
+        plan.rotate = true;
+      }
+      if (auto r = e2ee::check_card_fields(addresses, {}); !r) return to_caf(r.err());
+      if (plan.rotate) g.rotate_signed_prekey();
+      auto rp = self->make_response_promise<std::string, bool, store::ops>();
+      sign_template(self, g.card_template(addresses, {}, validity), rp, [=](const e2ee::contact_card& c) mutable {
+        if (auto r = self->state.setup.engine->set_own_card(e2ee::encode_card(c)); !r) {
+          rp.deliver(to_caf(r.err()));
+          return;
+        }
+        rp.deliver(e2ee::card_to_text(c), plan.rotate, self->state.changes());
+      });
       return rp;
     },
     // A card signed on request (aqua card export --capability ... while a daemon runs): the same keys as ours,
-    // the caller's addresses and capabilities. Not installed: the card our first messages carry stays the one
-    // signed at start. -> card text
+    // the caller's addresses and capabilities. Not installed: the card our first messages carry stays our own.
+    // -> (card text, state changes to write)
     [=](card_atom, const std::vector<std::string>& addresses, const std::vector<std::string>& capabilities,
-        std::int64_t validity_ms) -> caf::result<std::string> {
+        std::int64_t validity_ms) -> caf::result<std::string, store::ops> {
       if (auto r = e2ee::check_card_fields(addresses, capabilities); !r) return to_caf(r.err());
-      auto rp = self->make_response_promise<std::string>();
+      auto rp = self->make_response_promise<std::string, store::ops>();
+      // Its expiry is recorded as one of the signed prekey's cards (kept that long after a rotation).
       sign_template(self, self->state.setup.engine->card_template(addresses, capabilities, validity_ms), rp,
-                    [=](const e2ee::contact_card& c) mutable { rp.deliver(e2ee::card_to_text(c)); });
+                    [=](const e2ee::contact_card& c) mutable { rp.deliver(e2ee::card_to_text(c), self->state.changes()); });
       return rp;
     },
     // -> (envelope, message id hex, expires_ms, state changes)

@@ -294,6 +294,37 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     [=](outbox_atom, const std::string& after, std::uint64_t max) -> caf::result<outbox_list> {
       return outbox_page(self, after, max);
     },
+    // Our card renewed (node/card_keeper.cpp) or signed on request (node::sign_card): the crypto actor's state
+    // changes pass here, like those of every seal and open, so they are written in the order it made them; the
+    // card is answered once they are durable (a card naming a signed prekey the store lost would be useless).
+    // -> (card text, or "" when not due; whether the signed prekey was rotated)
+    [=](renew_atom, const std::vector<std::string>& addresses, std::int32_t mode) -> caf::result<std::string, bool> {
+      auto rp = self->make_response_promise<std::string, bool>();
+      self->request(self->state.setup.crypto, caf::infinite, renew_atom::value, addresses, mode)
+        .then(
+          [=](const std::string& card, bool rotated, const store::ops& changes) mutable {
+            persist_then(self, changes, [=](const result<void>& r) mutable {
+              if (r) rp.deliver(card, rotated);
+              else rp.deliver(to_caf(r.err()));
+            });
+          },
+          [=](const caf::error& e) mutable { rp.deliver(e); });
+      return rp;
+    },
+    [=](card_atom, const std::vector<std::string>& addresses, const std::vector<std::string>& capabilities,
+        std::int64_t validity_ms) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      self->request(self->state.setup.crypto, caf::infinite, card_atom::value, addresses, capabilities, validity_ms)
+        .then(
+          [=](const std::string& card, const store::ops& changes) mutable {
+            persist_then(self, changes, [=](const result<void>& r) mutable {
+              if (r) rp.deliver(card);
+              else rp.deliver(to_caf(r.err()));
+            });
+          },
+          [=](const caf::error& e) mutable { rp.deliver(e); });
+      return rp;
+    },
     [=](status_atom) {
       auto& st = self->state;
       return caf::make_message(st.received, st.rejected, std::uint64_t{st.out.pending()}, std::uint64_t{st.unread.size()});

@@ -23,6 +23,13 @@ void persist(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::function<void(
   });
 }
 
+void persist_then(mailbox_actor_t* self, const store::ops& changes, std::function<void(const result<void>&)> cont) {
+  leveldb::WriteBatch b;
+  changes.append_to(b);
+  if (!has_ops(b)) return cont(ok());
+  persist(self, std::move(b), std::move(cont));
+}
+
 result<void> load_from_store(mailbox_actor_t* self) {
   auto& st = self->state;
   auto now = now_ms();

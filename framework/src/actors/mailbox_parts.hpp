@@ -97,6 +97,8 @@ inline bool has_ops(const leveldb::WriteBatch& b) { return b.ApproximateSize() >
 // Submits `b` to the group committer; `cont` runs inside the actor once the
 // batch is durable (or failed).
 void persist(mailbox_actor_t* self, leveldb::WriteBatch&& b, std::function<void(const result<void>&)> cont = {});
+// Writes `changes` (the crypto actor's) in order with every other batch, then calls `cont`; at once without any.
+void persist_then(mailbox_actor_t* self, const store::ops& changes, std::function<void(const result<void>&)> cont);
 result<void> load_from_store(mailbox_actor_t* self);
 
 void transmit(mailbox_actor_t* self, const std::string& id);

@@ -29,6 +29,9 @@ using whoami_atom = caf::atom_constant<caf::atom("whoami")>;
 using init_atom = caf::atom_constant<caf::atom("init")>;
 using seal_atom = caf::atom_constant<caf::atom("seal")>;
 using card_atom = caf::atom_constant<caf::atom("card")>;
+using renew_atom = caf::atom_constant<caf::atom("renew")>;
+// renew_atom's mode: when due (the card keeper's hourly check), now, or now with a new signed prekey.
+inline constexpr std::int32_t renew_when_due = 0, renew_now = 1, renew_rotating = 2;
 // routing
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using listen_atom = caf::atom_constant<caf::atom("listen")>;

@@ -70,6 +70,7 @@ result<contact_book> contact_book::load_json(const std::filesystem::path& file) 
         return error{errc::invalid_argument, at + ": alias '" + ct.alias + "' already names " + other.id.str()};
     ct.trust = *trust;
     ct.card = *raw;
+    ct.card_expires_ms = card->expires_ms;
     ct.added_ms = c.value("added_ms", std::int64_t{0});
     book.contacts_.push_back(std::move(ct));
   }
@@ -102,11 +103,12 @@ result<const contact*> contact_book::add(bytes card, const e2ee::contact_card& v
       if (old && old->created_ms > verified.created_ms)
         return error{errc::conflict, "the stored card of " + id.str() + " is newer than this one"};
       c.card = std::move(card);
+      c.card_expires_ms = verified.expires_ms;
       if (!alias.empty()) c.alias = alias;
       return &c;
     }
   }
-  contacts_.push_back(contact{id, alias, trust_state::unverified, std::move(card), now_ms});
+  contacts_.push_back(contact{id, alias, trust_state::unverified, std::move(card), now_ms, verified.expires_ms});
   return &contacts_.back();
 }
 

@@ -24,6 +24,7 @@ struct contact {
   trust_state trust = trust_state::unverified;
   bytes card;  // encoded, signature-checked when added
   std::int64_t added_ms = 0;
+  std::int64_t card_expires_ms = 0;  // the card's (kept with it: node::send checks it without decoding)
 };
 
 class contact_book {

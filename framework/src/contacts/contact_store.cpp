@@ -60,6 +60,7 @@ result<contact> decode_contact_record(std::string_view key, bytes_view value) {
   if (!decoded->identity.verify(e2ee::card_signing_input(*decoded), decoded->signature))
     return error{errc::bad_card_signature, where + ": stored card does not verify"};
   c.id = decoded->id();
+  c.card_expires_ms = decoded->expires_ms;
   if (key.substr(std::string_view(contact_prefix).size()) != c.id.str())
     return error{errc::store_corrupt, where + " holds the card of " + c.id.str()};
   c.trust = static_cast<trust_state>(trust);
@@ -153,6 +154,12 @@ std::optional<contact> contact_store::find(const peer_id& id) const {
 bool contact_store::knows(const peer_id& id) const {
   std::lock_guard lock(mutex_);
   return book_.find(id) != nullptr;
+}
+
+bool contact_store::needs_card(const peer_id& id, std::int64_t now_ms) const {
+  std::lock_guard lock(mutex_);
+  auto* c = book_.find(id);
+  return c == nullptr || now_ms >= c->card_expires_ms;
 }
 
 result<contact> contact_store::set_trust(const std::string& who, trust_state trust) {

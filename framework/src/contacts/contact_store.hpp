@@ -42,6 +42,9 @@ class contact_store {
   std::optional<contact> find(const peer_id& id) const;
   // Whether `id` is a contact (any trust), without copying it.
   bool knows(const peer_id& id) const;
+  // Whether a session with `id` could not start from the contact book: not a contact, or its card expired
+  // by `now_ms` (node::send then looks a card up, docs/protocol/card-directory.md).
+  bool needs_card(const peer_id& id, std::int64_t now_ms) const;
   // errc::conflict for blocked -> verified (unblock first: verifying never lifts a block).
   result<contact> set_trust(const std::string& who, trust_state trust);
   // -> the removed contact's peer ID.

@@ -52,7 +52,8 @@ result<std::chrono::milliseconds> arg_wait(const nlohmann::json& req, const char
 // command ran without it.
 const std::map<std::string, std::vector<std::string>, std::less<>>& command_arguments() {
   static const std::map<std::string, std::vector<std::string>, std::less<>> args{
-    {"hello", {}}, {"status", {}}, {"card", {"addresses", "capabilities", "validity_days"}}, {"doctor", {"peer"}},
+    {"hello", {}}, {"status", {}}, {"card", {"addresses", "capabilities", "validity_days"}}, {"card.renew", {"rotate"}},
+    {"doctor", {"peer"}},
     {"send", {"to", "text", "payload_hex", "ttl_s", "message_id", "topic", "wait", "timeout_ms"}},
     {"receive", {"timeout_ms"}}, {"watch", {"since"}}, {"inbox.list", {"unread", "limit", "since"}},
     {"inbox.read", {"seq"}}, {"inbox.ack", {"seq"}}, {"inbox.delete", {"seq"}}, {"outbox.list", {"after"}},
@@ -267,8 +268,8 @@ result<nlohmann::json> handler::inbox_list(const nlohmann::json& req) {
   return out;
 }
 
-// Our card as the node signed it at start; with any argument, one signed now with those fields (the others: the
-// listen addresses, no capabilities, the config's crypto.card_validity_days).
+// Our card as the node signed it (at start, or its latest renewal); with any argument, one signed now with those
+// fields (the others: the listen addresses, no capabilities, the config's crypto.card_validity_days).
 result<nlohmann::json> handler::card(const nlohmann::json& req) {
   auto addresses = arg_strings(req, "card", "addresses");
   auto capabilities = arg_strings(req, "card", "capabilities");
@@ -324,6 +325,13 @@ result<nlohmann::json> handler::dispatch(const std::string& cmd, const nlohmann:
     return *j;
   }
   if (cmd == "card") return card(req);
+  if (cmd == "card.renew") {
+    auto rotate = arg_bool(req, "card.renew", "rotate", false);
+    if (!rotate) return rotate.err();
+    auto r = node_.renew_card(*rotate);
+    if (!r) return error{r.err().code(), "card.renew: " + r.err().message()};
+    return nlohmann::json{{"card", r->card}, {"peer_id", node_.id().str()}, {"signed_prekey_rotated", r->signed_prekey_rotated}};
+  }
   if (cmd == "send") return send(req, gone);
   if (cmd == "inbox.list") return inbox_list(req);
   if (cmd == "inbox.read" || cmd == "inbox.ack" || cmd == "inbox.delete") {

@@ -79,6 +79,8 @@ result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg
   limits.max_payload = cfg.crypto.max_frame_bytes + 1;  // + the inner type byte
   // A used one-time prekey stays usable as long as a card of ours that listed it may still be in use.
   limits.spent_one_time_keep_ms = std::int64_t{cfg.crypto.card_validity_days} * 24 * 3600 * 1000;
+  // A retired signed prekey outlives the last card naming it by as long as a message sealed from that card lives.
+  limits.retired_prekey_grace_ms = std::int64_t{cfg.crypto.default_ttl_s} * 1000;
   auto engine = store::load_engine(*shared_db, kp->pub(), system_env(), limits);
   if (!engine) return engine.err();
   crypto.engine = std::make_shared<e2ee::engine>(std::move(*engine));
@@ -160,29 +162,8 @@ result<std::unique_ptr<node>> node_detail::starter::start(const node_config& cfg
   auto relay_addrs = n->impl_->ask<std::vector<std::string>>(n->impl_->relay, std::chrono::seconds(10), init_atom::value);
   if (!relay_addrs) return relay_addrs.err();
   for (const auto& a : *relay_addrs) spdlog::info("node {} relays circuits at {}", cfg.name, a);
-  {
-    caf::scoped_actor sa{*n->impl_->system};
-    std::optional<error> failure;
-    // The card names what the transports listen on, and every relay a relay_v2 transport reserves on (its
-    // listen("/p2p-circuit") returned only the first): a sender that found the card on one of them reaches us there.
-    std::vector<std::string> card_addrs = *addrs;
-    for (auto& [name, t] : n->impl_->transports)
-      for (auto& a : t->card_addresses())
-        if (std::find(card_addrs.begin(), card_addrs.end(), a) == card_addrs.end()) card_addrs.push_back(a);
-    sa->request(n->impl_->crypto, std::chrono::seconds(10), init_atom::value, card_addrs)
-      .receive(
-        [&](const std::string& card, const store::ops& changes) {
-          n->impl_->card = card;
-          // Offered where peers can look it up (relay_v2: the relays we reserve on; card-directory.md).
-          if (auto encoded = e2ee::card_from_text(card))
-            for (auto& [name, t] : n->impl_->transports) t->publish_card(*encoded);
-          leveldb::WriteBatch b;
-          changes.append_to(b);
-          if (auto r = n->impl_->db->write(std::move(b)); !r) failure = r.err();
-        },
-        [&](const caf::error& e) { failure = from_caf(e); });
-    if (failure) return *failure;
-  }
+  // Our card: signed now, renewed by the card keeper, offered where peers look cards up.
+  if (auto r = n->impl_->start_card(*addrs); !r) return r.err();
   spdlog::info("node {} started as {} on {}", cfg.name, n->impl_->self.str(),
                addrs->empty() ? std::string("(no listeners)") : addrs->front());
   return n;
@@ -200,7 +181,6 @@ std::vector<std::string> node::listen_addresses() const {
       if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   return out;
 }
-const std::string& node::card() const { return impl_->card; }
 
 result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout, std::uint64_t ttl_ms,
                                const std::string& message_id) {
@@ -209,16 +189,19 @@ result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::mi
 
 result<std::string> node::send(const peer_id& to, bytes payload, const send_options& o) {
   bytes again;
-  const bool may_discover = !impl_->stopped && !impl_->contacts->knows(to);
+  // Not a contact, or one whose card expired: a failed first message may need its card looked up.
+  const bool may_discover = !impl_->stopped && impl_->contacts->needs_card(to, system_env()->now_unix_ms());
   if (may_discover) again = payload;  // the copy is only kept for a peer that may need its card looked up
   auto r = send_async(to, std::move(payload), o).wait(o.timeout);
-  if (r || r.err().code() != errc::unknown_session || !may_discover) return r;
-  // No session and no card: look the card up where the peer publishes it (card-directory.md), then send.
+  if (r || !may_discover) return r;
+  const auto failed = r.err().code();
+  if (failed != errc::unknown_session && failed != errc::card_expired) return r;
+  // No session and no (valid) card: look the card up where the peer publishes it (card-directory.md), then send.
   // As long as a relay may take to answer (relay_v2's lookup_timeout_ms, 10 s), whatever o.timeout (the outbox's).
   auto found = impl_->discover_card(to, {}, std::chrono::seconds(12));
   if (!found && found.err().code() == errc::not_supported) return r;  // nowhere to look (no relays)
   if (!found && found.err().code() == errc::not_found)
-    return error{errc::unknown_session, r.err().message() + "; " + found.err().message()};
+    return error{failed, r.err().message() + "; " + found.err().message()};
   if (!found)  // the relays could not be asked now (down, hung): retry later, unlike a card nobody has
     return error{found.err().code(), r.err().message() + "; its card could not be looked up: " + found.err().message()};
   return send_async(to, std::move(again), o).wait(o.timeout);
@@ -371,7 +354,7 @@ void node::stop() {
   impl_->stopped = true;
   if (impl_->host) impl_->host->set_held_sink({});
   std::vector<caf::actor> own;
-  for (auto* a : {&impl_->routing, &impl_->relay, &impl_->mailbox, &impl_->crypto, &impl_->identity, &impl_->bridge})
+  for (auto* a : {&impl_->keeper, &impl_->routing, &impl_->relay, &impl_->mailbox, &impl_->crypto, &impl_->identity, &impl_->bridge})
     if (*a) {
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
       own.push_back(std::move(*a));

@@ -1,18 +1,10 @@
 // aqua::node's contact calls: a thin layer over the node's contact_store
-// (shared with the crypto and routing actors, so changes apply at once);
-// and cards signed on request.
+// (shared with the crypto and routing actors, so changes apply at once).
 
 #include "aqua/env.hpp"
 #include "node/node_impl.hpp"
 
 namespace aqua {
-
-result<std::string> node::sign_card(const std::vector<std::string>& addresses,
-                                    const std::vector<std::string>& capabilities, std::chrono::milliseconds validity) {
-  if (validity.count() <= 0) return error{errc::invalid_argument, "a card's validity must be positive"};
-  return impl_->ask<std::string>(impl_->crypto, std::chrono::seconds(10), actors::card_atom::value, addresses,
-                                 capabilities, static_cast<std::int64_t>(validity.count()));
-}
 
 result<contact_info> node::add_contact(const std::string& card_text, const std::string& alias,
                                        const std::string& trust) {

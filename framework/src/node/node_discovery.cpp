@@ -47,10 +47,11 @@ result<contact> node::impl::discover_card(const peer_id& to, const std::string& 
       auto c = e2ee::verify_card(a->cards[checked], system_env()->now_unix_ms());
       if (c && c->id() == to) {
         lock.unlock();
-        // A contact whose stored card is as new (e.g. one added by hand, signed later) keeps it: nothing to refresh.
+        // A contact whose stored card is as new (e.g. one added by hand, signed later) and still valid keeps it:
+        // nothing to refresh.
         if (auto known = contacts->find(to); known && alias.empty()) {
           auto held = e2ee::decode_card(known->card);
-          if (held && held->created_ms >= c->created_ms) return *known;
+          if (held && held->created_ms >= c->created_ms && system_env()->now_unix_ms() < held->expires_ms) return *known;
         }
         auto added = contacts->add(e2ee::card_to_text(*c), alias, system_env()->now_unix_ms(), trust_state::unverified);
         if (added) spdlog::info("node {}: found {}'s card through its relays", cfg.name, to.str());

@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 
 #include "actors/protocol.hpp"
@@ -47,9 +48,21 @@ struct node::impl {
   std::vector<std::pair<std::string, std::shared_ptr<transport>>> transports;  // for status (thread-safe calls)
   caf::actor identity, crypto, mailbox, relay, routing;
   caf::actor bridge;  // node_detail::spawn_ask_bridge: answers ask() without a scoped_actor
+  caf::actor keeper;  // node_detail::spawn_card_keeper: renews the card
   std::vector<std::string> listen_addrs;
-  std::string card;
+  // Our card: signed at start, replaced by each renewal (the keeper's thread) while card() reads it.
+  struct card_slot {
+    std::mutex mu;
+    std::string text;
+  };
+  std::shared_ptr<card_slot> card = std::make_shared<card_slot>();
   bool stopped = false;
+
+  // Signs and installs our first card (addresses: `listening`, what the transports listen on at start, and the
+  // circuit addresses they add) and starts the card keeper (node_card.cpp).
+  result<void> start_card(const std::vector<std::string>& listening);
+  // The card's addresses: `base` and each transport's card_addresses().
+  std::vector<std::string> card_addresses(std::vector<std::string> base) const;
 
   // Looks up `to`'s card through the transports (relay_v2's card directory), checks it and adds it as an
   // unverified contact (node_discovery.cpp). not_found naming what each transport said; not_supported when

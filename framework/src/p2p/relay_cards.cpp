@@ -29,8 +29,12 @@ result<std::optional<bytes>> card_answer(result<bytes> answer) {
 
 void relay_client::publish_card(bytes card) {
   (void) host_->post([this, card = std::move(card)]() mutable {
+    const bool renewed = !card_.empty();
     card_ = std::move(card);
-    for (auto& r : relays_) r.card_conn = 0;
+    for (auto& r : relays_) {
+      r.card_conn = 0;
+      if (renewed && r.card_state == "published") r.card_state = "publishing the renewed card (the relay holds the one before)";
+    }
     for (std::size_t i = 0; i < relays_.size(); ++i) publish_card_on(i);
   });
 }
@@ -51,9 +55,10 @@ void relay_client::publish_card_on(std::size_t i) {
   op.out = std::move(*framed);
   const conn_id conn = r.conn;
   const std::string relay = r.ep.text;
-  op.done = [this, i, conn, relay](result<bytes> answer) {
+  op.done = [this, i, conn, relay, card = card_](result<bytes> answer) {
     auto a = card_answer(std::move(answer));
     if (a && *a) a = error{errc::bad_frame, "card directory: a CARD answered our PUBLISH"};
+    if (card != card_) return;  // renewed meanwhile: the answer to the newer card's PUBLISH counts
     if (i < relays_.size() && relays_[i].conn == conn)
       relays_[i].card_state = a ? "published" : "not published: " + a.err().message();
     if (!a) {
