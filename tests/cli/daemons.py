@@ -152,8 +152,24 @@ class Processes(unittest.TestCase):
         self.assertEqual(ev.get("event"), "serving", text(log.name))
         return p, ev
 
+    def wait_for(self, what, fn, timeout_s=60):
+        """fn() until it returns something true (returned), polled every 0.2 s for at most timeout_s."""
+        deadline, value = time.time() + timeout_s, None
+        while time.time() < deadline:
+            value = fn()
+            if value:
+                return value
+            time.sleep(0.2)
+        self.fail(f"{what}: not within {timeout_s} s (last: {value})")
+
     def stop_all(self, *procs):
         for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=60)
             self.assertEqual(p.returncode, 0)
+
+
+def card_state(d):
+    """What `aqua status` says about the node's card on each relay ("published", "not published: why", ...)."""
+    st = json.loads(aqua(d, "status", "--json"))
+    return [v for t in st["transports"] for k, v in t["details"] if k.startswith("relay ") and k.endswith(" card")]

@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import unittest
 
 import daemons
@@ -24,19 +23,6 @@ class Renewal(daemons.Processes):
         p, ev = self.start(d, log, *args)
         log.close()
         return p, ev
-
-    def wait_for(self, what, fn, timeout_s=60):
-        deadline, value = time.time() + timeout_s, None
-        while time.time() < deadline:
-            value = fn()
-            if value:
-                return value
-            time.sleep(0.2)
-        self.fail(f"{what}: not within {timeout_s} s (last: {value})")
-
-    def card_state(self, d):
-        st = json.loads(aqua(d, "status", "--json"))
-        return [v for t in st["transports"] for k, v in t["details"] if k.startswith("relay ") and k.endswith(" card")]
 
     def inbox(self, d):
         return [(m["sender"], m["text"]) for m in json.loads(aqua(d, "inbox", "list", "--json"))["messages"]]
@@ -67,9 +53,9 @@ class Renewal(daemons.Processes):
             kept = json.loads(aqua(b, "card", "renew", "--json"))  # without --rotate: re-signed, same prekey
             self.assertEqual((kept["signed_prekey_rotated"], kept["signed_prekey"]["id"]), (False, 2))
             self.assertIn("renewed the card of " + id_b, aqua(b, "card", "renew"))
-            self.assertIn(self.card_state(b)[0], ("published",
+            self.assertIn(daemons.card_state(b)[0], ("published",
                                                  "publishing the renewed card (the relay holds the one before)"))
-            self.wait_for("bob's renewed card published", lambda: self.card_state(b) == ["published"])
+            self.wait_for("bob's renewed card published", lambda: daemons.card_state(b) == ["published"])
 
             # carol has no card of bob's: she finds the renewed one on the relay and reaches bob.
             proc_c, _ = self.serve(tmp, c, "serve")

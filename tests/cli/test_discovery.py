@@ -9,7 +9,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import unittest
 
 import daemons
@@ -31,20 +30,6 @@ class Discovery(daemons.Processes):
         log.close()
         return p, ev
 
-    def wait_for(self, what, fn, timeout_s=60):
-        deadline, value = time.time() + timeout_s, None
-        while time.time() < deadline:
-            value = fn()
-            if value:
-                return value
-            time.sleep(0.2)
-        self.fail(f"{what}: not within {timeout_s} s (last: {value})")
-
-    def card_state(self, d):
-        """What `aqua status` says about the node's card on each relay."""
-        st = json.loads(aqua(d, "status", "--json"))
-        return [v for t in st["transports"] for k, v in t["details"] if k.startswith("relay ") and k.endswith(" card")]
-
     def setup_nodes(self, tmp, *names):
         r = os.path.join(tmp, "relay")
         aqua(r, "init", "--listen", "/memory/discovery-relay")
@@ -61,7 +46,7 @@ class Discovery(daemons.Processes):
             proc_a, _ = self.node(tmp, a)
             proc_b, _ = self.node(tmp, b)
             self.assertEqual(json.loads(aqua(a, "contacts", "list", "--json"))["contacts"], [])
-            self.wait_for("bob's status: card published", lambda: self.card_state(b) == ["published"])
+            self.wait_for("bob's status: card published", lambda: daemons.card_state(b) == ["published"])
             sent = json.loads(aqua(a, "send", id_b, "found you", "--wait", "--timeout", "30s", "--json"))
             self.assertEqual((sent["state"], sent.get("card_found")), ("delivered", True), sent)
             again = json.loads(aqua(a, "send", id_b, "again", "--wait", "--timeout", "30s", "--json"))
@@ -180,7 +165,7 @@ class Discovery(daemons.Processes):
             proc_p, _ = self.node(tmp, plain)
             err = daemons.aqua_stderr(plain, "send", UNKNOWN, "x", check=1)
             self.assertIn(f"no relay has its card ({relay2}: card directory: the relay has no card directory", err)
-            states = self.wait_for("the plain node's card state", lambda: self.card_state(plain))
+            states = self.wait_for("the plain node's card state", lambda: daemons.card_state(plain))
             self.assertTrue(states[0].startswith("not published: card directory: the relay has no card directory"),
                             states)
             self.stop_all(proc_p, proc_r2)
