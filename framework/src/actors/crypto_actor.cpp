@@ -105,8 +105,9 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
       auto& g = *st.setup.engine;
       const auto validity = std::int64_t{st.setup.cfg.card_validity_days} * 24 * 3600 * 1000;
       const auto now = g.environment().now_unix_ms();
+      g.forget_expired_prekeys(now);  // on time, also on an idle node (the keeper asks hourly)
       auto plan = e2ee::plan_renewal(g, now, validity, mode != renew_when_due);
-      if (!plan.renew) return caf::result<std::string, bool, store::ops>(std::string(), false, store::ops{});
+      if (!plan.renew) return caf::result<std::string, bool, store::ops>(std::string(), false, st.changes());
       if (mode == renew_rotating) {
         if (!g.signed_prekey_rotation_safe(now)) {
           const auto left_h = (g.previous_signed_prekey_until_ms() - now + 3599999) / 3600000;

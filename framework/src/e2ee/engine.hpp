@@ -111,6 +111,9 @@ class engine {
   // Whether a rotation now would retire no signed prekey that a valid card still names: none was retired, or
   // the previous one's keep time is over (or unknown).
   bool signed_prekey_rotation_safe(std::int64_t now_ms) const;
+  // Deletes the spent one-time prekeys and the previous signed prekey whose keep time is over (seal and open do
+  // it too; a node also asks hourly, so an idle node forgets them on time).
+  void forget_expired_prekeys(std::int64_t now_ms) { forget_spent_prekeys(now_ms); }
   std::uint32_t signed_prekey_id() const { return prekeys_.signed_prekey_id; }
   // When the first card naming the current signed prekey was made (0: none yet).
   std::int64_t signed_prekey_published_ms() const { return prekeys_.signed_prekey_published_ms; }

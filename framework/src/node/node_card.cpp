@@ -47,11 +47,12 @@ result<void> node::impl::start_card(const std::vector<std::string>& listening) {
   caf::scoped_actor sa{*system};
   std::optional<error> failure;
   sa->request(mailbox, std::chrono::seconds(10), renew_atom::value, first, actors::renew_now)
-    .receive([&](const std::string& card_text, bool) {
-      std::lock_guard lock(card->mu);
-      card->text = card_text;
-    },
-             [&](const caf::error& e) { failure = from_caf(e); });
+    .receive(
+      [&](const std::string& card_text, bool) {
+        std::lock_guard lock(card->mu);
+        card->text = card_text;
+      },
+      [&](const caf::error& e) { failure = from_caf(e); });
   if (failure) return *failure;
   if (auto encoded = e2ee::card_from_text(card->text))
     for (auto& [name, t] : transports) t->publish_card(*encoded);
@@ -65,16 +66,15 @@ std::string node::card() const {
 
 result<node::card_renewal> node::renew_card(bool new_signed_prekey) {
   if (impl_->stopped) return error{errc::not_running, "node " + impl_->cfg.name + " is stopped"};
-  struct answer {
-    std::string card;
-    bool rotated = false;
-  };
   caf::scoped_actor sa{*impl_->system};
-  result<card_renewal> out = error{errc::timeout, "no answer from node " + impl_->cfg.name + "'s card keeper within 10 s"};
+  result<card_renewal> out = error{errc::not_running, "node " + impl_->cfg.name + " is stopped"};
   sa->request(impl_->keeper, std::chrono::seconds(10), renew_atom::value,
               new_signed_prekey ? actors::renew_rotating : actors::renew_now)
     .receive([&](const std::string& text, bool rotated) { out = card_renewal{text, rotated}; },
-             [&](const caf::error& e) { out = from_caf(e); });
+             [&](const caf::error& e) {
+               auto why = from_caf(e);
+               out = why.code() == errc::timeout ? no_answer(impl_->cfg.name, std::chrono::seconds(10)) : why;
+             });
   return out;
 }
 

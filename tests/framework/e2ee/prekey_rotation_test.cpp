@@ -72,6 +72,23 @@ TEST_F(rotation, a_retired_signed_prekey_opens_first_messages_until_its_last_car
   EXPECT_EQ(reloaded->previous_signed_prekey_until_ms(), 0);
 }
 
+TEST_F(rotation, an_idle_engine_forgets_a_retired_signed_prekey_when_asked_after_its_keep_time) {
+  auto bob = party::make(1, env, limits(0));
+  const auto card = bob.verified_card(env->now_unix_ms());
+  bob.engine.rotate_signed_prekey();
+  (void) bob.engine.take_changes();
+  bob.engine.forget_expired_prekeys(card.expires_ms - 1);
+  EXPECT_EQ(bob.engine.previous_signed_prekey_until_ms(), card.expires_ms);
+  EXPECT_FALSE(bob.engine.take_changes().meta);
+  bob.engine.forget_expired_prekeys(card.expires_ms);  // no seal, no open: the node's hourly call
+  EXPECT_EQ(bob.engine.previous_signed_prekey_until_ms(), 0);
+  auto meta = bob.engine.take_changes().meta;  // written, so the secret leaves the store too
+  ASSERT_TRUE(meta);
+  auto parts = engine::load_parts(*meta, {}, env);
+  ASSERT_TRUE(parts) << parts.err().what();
+  EXPECT_EQ(parts->previous_signed_prekey_until_ms(), 0);
+}
+
 TEST_F(rotation, a_card_made_with_a_longer_validity_keeps_its_signed_prekey_that_long) {
   auto bob = party::make(1, env, limits(0));
   auto long_card = new_card(bob, 365 * day);  // aqua card export --validity-days 365
