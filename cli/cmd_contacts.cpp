@@ -152,13 +152,13 @@ int run_renew(const global_options& g, bool rotate) {
     print_json(j);
     return exit_ok;
   }
-  std::cout << "renewed the card of " << card->id().str() << ": valid until " << utc_time(card->expires_ms)
+  // The card alone on stdout (aqua card renew > me.card, as with card export); what happened on stderr.
+  std::cerr << "aqua: renewed the card of " << card->id().str() << ": valid until " << utc_time(card->expires_ms)
             << ", signed prekey " << card->signed_prekey_id
-            << (rotated ? " (new: the previous one still opens first messages from older copies of the card)"
-                        : " (kept: rotated once published for half the card validity and no older card needs the "
-                          "previous one)")
-            << "\n"
-            << e2ee::card_to_text(*card) << "\n";
+            << (rotated ? " (new: the previous one still opens first messages from older copies of the card)\n"
+                        : " (kept; it rotates at a renewal once published for half the card validity, when no "
+                          "unexpired card names the previous one)\n");
+  std::cout << e2ee::card_to_text(*card) << "\n";
   return exit_ok;
 }
 

@@ -188,6 +188,9 @@ int run_send(const global_options& g, const send_options& o) {
     if (r->value("card_found", false))
       std::cout << "found " << peer << "'s card on a relay and added it as an unverified contact (compare safety codes "
                 << "with 'aqua contacts verify " << peer << "')\n";
+    if (r->value("card_refreshed", false))
+      std::cout << "the stored card of " << peer << " had expired: replaced by its current card from a relay (alias and "
+                << "trust kept)\n";
   }
   return exit_ok;
 }
@@ -228,10 +231,13 @@ int run_status(const global_options& g) {
   std::cout << "daemon: running (" << st->value("name", "") << ", data dir " << st->value("data_dir", "") << ")\n"
             << "peer id: " << st->value("peer_id", "") << "\n";
   for (auto& a : (*st)["listen"]) std::cout << "listening: " << a.get<std::string>() << "\n";
-  // Relay reservations (relay_v2): "relay <address>" -> reserved | connected, not reserved | not connected.
+  // Relay reservations (relay_v2): "relay <address>" -> reserved | connected, not reserved | not connected; and
+  // whether our card is published there ("relay <address> card").
+  auto card_key = [](const std::string& k) { return k.rfind("relay ", 0) == 0 && k.size() > 5 && k.ends_with(" card"); };
   for (auto& t : (*st)["transports"])
     for (auto& kv : t["details"])
-      if (kv.size() == 2 && kv[0].is_string() && kv[1].is_string() && control::is_relay_state_key(kv[0].get<std::string>()))
+      if (kv.size() == 2 && kv[0].is_string() && kv[1].is_string() &&
+          (control::is_relay_state_key(kv[0].get<std::string>()) || card_key(kv[0].get<std::string>())))
         std::cout << kv[0].get<std::string>() << ": " << kv[1].get<std::string>() << "\n";
   std::cout << "connections: " << (*st)["connections"] << "\n"
             << "frames sent/received/rejected/forwarded: " << (*st)["frames_sent"] << "/" << (*st)["frames_received"]

@@ -52,10 +52,18 @@ class Renewal(daemons.Processes):
             self.assertIn("the previous signed prekey stays for another", err)
             kept = json.loads(aqua(b, "card", "renew", "--json"))  # without --rotate: re-signed, same prekey
             self.assertEqual((kept["signed_prekey_rotated"], kept["signed_prekey"]["id"]), (False, 2))
-            self.assertIn("renewed the card of " + id_b, aqua(b, "card", "renew"))
+            # The text form prints the card alone on stdout (what happened goes to stderr): it can be saved and added.
+            self.assertIn("aqua: renewed the card of " + id_b, daemons.aqua_stderr(b, "card", "renew", check=0))
+            card_file = os.path.join(tmp, "bob.card")
+            with open(card_file, "w") as f:
+                f.write(aqua(b, "card", "renew"))
+            d = os.path.join(tmp, "d")
+            aqua(d, "init", "--listen", "/memory/renewal-d")
+            self.assertEqual(json.loads(aqua(d, "contacts", "add", card_file, "--json"))["peer_id"], id_b)
             self.assertIn(daemons.card_state(b)[0], ("published",
                                                  "publishing the renewed card (the relay holds the one before)"))
             self.wait_for("bob's renewed card published", lambda: daemons.card_state(b) == ["published"])
+            self.assertIn(" card: published\n", aqua(b, "status"))
 
             # carol has no card of bob's: she finds the renewed one on the relay and reaches bob.
             proc_c, _ = self.serve(tmp, c, "serve")

@@ -279,6 +279,9 @@ class node {
                                    const std::string& trust = "unverified");
   result<std::vector<contact_info>> contacts();
   result<contact_info> find_contact(const std::string& who);
+  // When the card of contact `peer` (any trust) expires, Unix ms; nullopt
+  // for no contact. Cheap, no copy (find_contact describes the whole card).
+  std::optional<std::int64_t> contact_card_expiry(const peer_id& peer) const;
   // trust: unverified | verified | blocked. A blocked contact is not made
   // verified (errc::conflict): unblock it (set "unverified") first, so that
   // verifying never lifts a block by the way.

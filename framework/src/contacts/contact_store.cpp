@@ -162,6 +162,12 @@ bool contact_store::needs_card(const peer_id& id, std::int64_t now_ms) const {
   return c == nullptr || now_ms >= c->card_expires_ms;
 }
 
+std::optional<std::int64_t> contact_store::card_expiry(const peer_id& id) const {
+  std::lock_guard lock(mutex_);
+  auto* c = book_.find(id);
+  return c ? std::optional<std::int64_t>(c->card_expires_ms) : std::nullopt;
+}
+
 result<contact> contact_store::set_trust(const std::string& who, trust_state trust) {
   std::lock_guard lock(mutex_);
   auto c = book_.find(who);

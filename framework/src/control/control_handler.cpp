@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "aqua/env.hpp"
 #include "control/control_json.hpp"
 #include "control/doctor.hpp"
 #include "core/json_text.hpp"
@@ -182,7 +183,7 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
     if (!known) return known.err();
     before = std::move(*known);
   }
-  const bool was_contact = static_cast<bool>(node_.find_contact(peer->str()));
+  const auto expiry_before = node_.contact_card_expiry(*peer);
   auto id = node_.send(*peer, std::move(payload), o);
   if (!id && id.err().code() == errc::unknown_session)  // the first message to a peer needs its card
     return error{errc::unknown_session, id.err().message() + ": add its card first (on its host 'aqua card export > "
@@ -190,12 +191,19 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
                                         "relay (aqua init --relay), where cards are looked up; a peer that wrote to "
                                         "this node first can be answered without one"};
   if (!id) return id.err();
-  // send looked the card up on a relay (card-directory.md) and added the peer as an unverified contact: say so.
-  const bool card_found = !was_contact && node_.find_contact(peer->str());
+  // send looked the card up on a relay (card-directory.md) and added the peer as an unverified contact, or
+  // replaced a contact's expired card: say so.
+  bool card_found = false, card_refreshed = false;
+  if (!expiry_before || *expiry_before <= system_env()->now_unix_ms()) {
+    const auto after = node_.contact_card_expiry(*peer);
+    card_found = !expiry_before && after;
+    card_refreshed = expiry_before && after && *after > *expiry_before;
+  }
   nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
   if (!*wait) {
     auto j = before ? to_json(*before) : out;  // a retry changes nothing in the record
     if (card_found) j["card_found"] = true;
+    if (card_refreshed) j["card_refreshed"] = true;
     return j;
   }
   auto outcome =
@@ -209,6 +217,7 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
     return error{errc::message_expired, "message " + *id + " expired before " + peer->str() + " acknowledged it"};
   auto j = to_json(*outcome);
   if (card_found) j["card_found"] = true;
+  if (card_refreshed) j["card_refreshed"] = true;
   return j;
 }
 

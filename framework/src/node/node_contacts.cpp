@@ -31,6 +31,11 @@ result<contact_info> node::find_contact(const std::string& who) {
   return describe(*c);
 }
 
+std::optional<std::int64_t> node::contact_card_expiry(const peer_id& peer) const {
+  if (impl_->stopped) return std::nullopt;
+  return impl_->contacts->card_expiry(peer);
+}
+
 result<contact_info> node::set_contact_trust(const std::string& who, const std::string& trust) {
   if (impl_->stopped) return error{errc::not_running, "node is stopped"};
   auto t = parse_trust(trust);

@@ -33,7 +33,11 @@ void relay_client::publish_card(bytes card) {
     card_ = std::move(card);
     for (auto& r : relays_) {
       r.card_conn = 0;
-      if (renewed && r.card_state == "published") r.card_state = "publishing the renewed card (the relay holds the one before)";
+      if (renewed && r.card_state == "published")
+        r.card_state = r.reserved && r.conn != 0
+                         ? "publishing the renewed card (the relay holds the one before)"
+                         : "not published: no reservation now; the renewed card is published once reserved (the "
+                           "relay holds the one before)";
     }
     for (std::size_t i = 0; i < relays_.size(); ++i) publish_card_on(i);
   });

@@ -3,6 +3,7 @@
 // on LevelDB) and the real relay_v2 plugin on 127.0.0.1.
 #include <thread>
 
+#include "control/control_handler.hpp"
 #include "e2ee/card.hpp"
 #include "node_fixture.hpp"
 
@@ -19,6 +20,7 @@ std::string relay_only_yaml(const std::string& relay) {
 struct node_card_renewal : ::testing::Test {
   test::temp_dir tmp{"nodecr"};
   std::unique_ptr<node> relay, alice, bob;
+  node_config alice_cfg;
 
   void SetUp() override {
     auto r = node::start(make_node_dir(tmp, "relay",
@@ -31,7 +33,8 @@ struct node_card_renewal : ::testing::Test {
     auto b = node::start(make_node_dir(tmp, "bob", relay_only_yaml(addr), 1));
     ASSERT_TRUE(b) << b.err().what();
     bob = std::move(*b);
-    auto a = node::start(make_node_dir(tmp, "alice", relay_only_yaml(addr), 0));
+    alice_cfg = make_node_dir(tmp, "alice", relay_only_yaml(addr), 0);
+    auto a = node::start(alice_cfg);
     ASSERT_TRUE(a) << a.err().what();
     alice = std::move(*a);
     ASSERT_TRUE(eventually([&] { return relay->status()->relay.cards_held == 2u; }, 20s));
@@ -50,8 +53,12 @@ TEST_F(node_card_renewal, a_contact_whose_card_expired_is_reached_with_its_card_
   const auto now = system_env()->now_unix_ms();
   add_contact(*alice, resigned(bob->card(), 1, now + 1500));  // bob's own card, cut to expire in 1.5 s
   std::this_thread::sleep_for(2s);
-  auto sent = alice->send(bob->id(), bytes{'h', 'i'}, 30s);
-  ASSERT_TRUE(sent) << sent.err().what();  // card_expired without the lookup
+  // Through the control API (aqua send): it says the card was replaced.
+  control::handler h(*alice, alice_cfg.data_dir);
+  auto sent = h.handle({{"id", 1}, {"cmd", "send"}, {"to", bob->id().str()}, {"text", "hi"}});
+  ASSERT_TRUE(sent["ok"].get<bool>()) << sent.dump();  // card_expired without the lookup
+  EXPECT_EQ(sent["result"].value("card_refreshed", false), true) << sent.dump();
+  EXPECT_FALSE(sent["result"].contains("card_found")) << sent.dump();
   auto got = bob->receive(20s);
   ASSERT_TRUE(got) << got.err().what();
   EXPECT_EQ(text(got->payload), "hi");
