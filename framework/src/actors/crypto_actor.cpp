@@ -110,7 +110,7 @@ caf::behavior crypto_actor(crypto_actor_t* self, crypto_setup setup) {
       if (!plan.renew) return caf::result<std::string, bool, store::ops>(std::string(), false, st.changes());
       if (mode == renew_rotating) {
         if (!g.signed_prekey_rotation_safe(now)) {
-          const auto left_h = (g.previous_signed_prekey_until_ms() - now + 3599999) / 3600000;
+          const auto left_h = (g.previous_signed_prekey_until_ms() - now) / 3600000 + 1;
           return to_caf(error{errc::conflict, "the previous signed prekey stays for another " + std::to_string(left_h) +
                                                 " h, for cards of ours (or messages sealed from them) still valid; "
                                                 "a new one now would retire it: try again after that"});

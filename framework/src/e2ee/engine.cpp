@@ -406,7 +406,8 @@ void engine::rotate_signed_prekey() {
   const auto now = env_->now_unix_ms();
   const auto cards_until = prekeys_.signed_prekey_cards_until_ms > 0 ? prekeys_.signed_prekey_cards_until_ms
                                                                      : now + limits_.spent_one_time_keep_ms;
-  const auto keep = std::max(now, cards_until) + limits_.retired_prekey_grace_ms;
+  const auto base = std::max(now, cards_until);  // saturating: a state's times are only bounded by INT64_MAX
+  const auto keep = base > INT64_MAX - limits_.retired_prekey_grace_ms ? INT64_MAX : base + limits_.retired_prekey_grace_ms;
   prekeys_.previous_signed_prekey = local_prekeys::retired_prekey{prekeys_.signed_prekey_id, prekeys_.signed_prekey, keep};
   note_keep_until(keep);
   prekeys_.signed_prekey_cards_until_ms = 0;

@@ -24,7 +24,7 @@ void renew(keeper_t* self, std::int32_t mode, Done done, Failed failed) {
       [self, done](const std::string& card, bool rotated) mutable {
         if (!card.empty()) {
           self->state.setup.installed(card);
-          spdlog::info("card renewed{}", rotated ? " with a new signed prekey" : "");
+          spdlog::info("node {}: card renewed{}", self->state.setup.node_name, rotated ? " with a new signed prekey" : "");
         }
         done(card, rotated);
       },
@@ -39,8 +39,9 @@ caf::behavior card_keeper(keeper_t* self, card_keeper_setup setup) {
       auto again = [self] { self->delayed_send(self, self->state.setup.check_every, tick_atom::value); };
       renew(
         self, actors::renew_when_due, [again](const std::string&, bool) { again(); },
-        [again](const caf::error& e) {
-          spdlog::warn("card renewal failed (tried again at the next check): {}", actors::from_caf(e).what());
+        [self, again](const caf::error& e) {
+          spdlog::warn("node {}: card renewal failed (tried again at the next check): {}", self->state.setup.node_name,
+                       actors::from_caf(e).what());
           again();
         });
     },

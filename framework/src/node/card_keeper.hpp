@@ -14,6 +14,7 @@
 namespace aqua::node_detail {
 
 struct card_keeper_setup {
+  std::string node_name;  // for the log
   caf::actor mailbox;
   std::function<std::vector<std::string>()> addresses;       // what the card lists now
   std::function<void(const std::string& card)> installed;    // a new card is durable

@@ -25,6 +25,7 @@ std::vector<std::string> node::impl::card_addresses(std::vector<std::string> bas
 
 result<void> node::impl::start_card(const std::vector<std::string>& listening) {
   node_detail::card_keeper_setup k;
+  k.node_name = cfg.name;
   k.mailbox = mailbox;
   k.addresses = [this] {  // as the transports listen now (a relay_v2 address comes with its reservation)
     std::vector<std::string> now;
