@@ -35,8 +35,9 @@ result<void> add_relay_services(actors::relay_setup& relay, const node_config& c
     rs.every(mb->config().sweep_interval_ms, [mb] { mb->sweep(); });
     rs.every(mb->config().reap_interval_ms, [mb] { mb->reap(); });
     rs.add_service(mb->service());
-    auto cs = p2p::card_service::create(directory, system_env(), post);
+    auto cs = p2p::card_service::create(directory, system_env(), post, mc.incomplete_timeout_ms);
     rs.every(p2p::card_service::sweep_interval_ms, [cs] { cs->sweep(); });
+    rs.every(p2p::card_service::reap_interval_ms, [cs] { cs->reap(); });
     rs.add_service(cs->service());
   };
   return ok();

@@ -29,15 +29,21 @@ struct pending_answer {
   std::optional<bytes> framed;
 };
 
+} // namespace
+
 class card_stream : public stream_handler {
  public:
-  card_stream(std::shared_ptr<store::card_directory> directory, std::shared_ptr<env> e,
-              std::shared_ptr<card_service::poster> post, stream_context ctx)
-      : directory_(std::move(directory)), env_(std::move(e)), post_(std::move(post)), ctx_(std::move(ctx)),
-        reader_(cm::max_message_size) {}
+  card_stream(std::shared_ptr<card_service> svc, stream_context ctx, std::uint64_t id)
+      : svc_(std::move(svc)), directory_(svc_->directory_), env_(svc_->env_), post_(svc_->post_), ctx_(std::move(ctx)),
+        reader_(cm::max_message_size), id_(id) {
+    svc_->streams_[id_] = this;
+  }
+  ~card_stream() override { svc_->streams_.erase(id_); }
 
   result<void> on_data(bytes_view data) override {
+    if (aborted_) return ok();
     if (state_ != state::fresh) return error{errc::bad_frame, "card directory: data after the request"};
+    if (!started_ms_ && !data.empty()) started_ms_ = env_->now_unix_ms();
     reader_.feed(data);
     auto raw = reader_.next();
     if (!raw) return answer(cm::status_message(cm::status::malformed_message, raw.err().message()));
@@ -67,6 +73,18 @@ class card_stream : public stream_handler {
     return std::exchange(out_, {});
   }
   bool finished() const override { return state_ == state::done; }
+  bool aborted() const override { return aborted_; }
+
+  // Loop thread (reap): resets the stream when its request started before `deadline_ms` and is not whole.
+  bool reap(std::int64_t deadline_ms) {
+    if (aborted_ || state_ != state::fresh || !started_ms_ || *started_ms_ > deadline_ms) return false;
+    spdlog::debug("card directory: stream from {}: a request still incomplete after {} ms ({} bytes), resetting",
+                  ctx_.remote.str(), svc_->incomplete_timeout_ms_, reader_.buffered());
+    aborted_ = true;
+    reader_ = relay::delimited_reader(cm::max_message_size);  // its bytes go now, not with the stream
+    ctx_.wake();
+    return true;
+  }
 
  private:
   enum class state : std::uint8_t { fresh, storing, done };
@@ -114,25 +132,30 @@ class card_stream : public stream_handler {
     return ok();
   }
 
+  std::shared_ptr<card_service> svc_;
   std::shared_ptr<store::card_directory> directory_;
   std::shared_ptr<env> env_;
   std::shared_ptr<card_service::poster> post_;
   stream_context ctx_;
   relay::delimited_reader reader_;
+  std::uint64_t id_;
   state state_ = state::fresh;
+  bool aborted_ = false;
+  std::optional<std::int64_t> started_ms_;  // the request's first byte
   bytes out_;
   std::shared_ptr<pending_answer> pending_;
 };
 
-} // namespace
-
 std::shared_ptr<card_service> card_service::create(std::shared_ptr<store::card_directory> directory,
-                                                   std::shared_ptr<env> e, post_fn post) {
-  return std::shared_ptr<card_service>(new card_service(std::move(directory), std::move(e), std::move(post)));
+                                                   std::shared_ptr<env> e, post_fn post,
+                                                   std::int64_t incomplete_timeout_ms) {
+  return std::shared_ptr<card_service>(
+    new card_service(std::move(directory), std::move(e), std::move(post), incomplete_timeout_ms));
 }
 
-card_service::card_service(std::shared_ptr<store::card_directory> directory, std::shared_ptr<env> e, post_fn post)
-    : directory_(std::move(directory)), env_(std::move(e)) {
+card_service::card_service(std::shared_ptr<store::card_directory> directory, std::shared_ptr<env> e, post_fn post,
+                           std::int64_t incomplete_timeout_ms)
+    : directory_(std::move(directory)), env_(std::move(e)), incomplete_timeout_ms_(incomplete_timeout_ms) {
   post_->post = std::move(post);
 }
 
@@ -146,8 +169,16 @@ stream_service card_service::service() {
   return stream_service{std::string(cards::protocol_id), [weak](stream_context ctx) -> std::unique_ptr<stream_handler> {
                           auto svc = weak.lock();
                           if (!svc) return nullptr;
-                          return std::make_unique<card_stream>(svc->directory_, svc->env_, svc->post_, std::move(ctx));
+                          const auto id = svc->next_stream_++;
+                          return std::make_unique<card_stream>(std::move(svc), std::move(ctx), id);
                         }};
+}
+
+std::size_t card_service::reap() {
+  const std::int64_t deadline = env_->now_unix_ms() - incomplete_timeout_ms_;
+  std::size_t n = 0;
+  for (auto& [id, stream] : streams_) n += stream->reap(deadline);  // reap() only wakes: streams_ stays as is
+  return n;
 }
 
 std::size_t card_service::sweep() {

@@ -309,3 +309,26 @@ TEST(card_service, opens_no_handler_once_the_service_is_gone) {
   fx.svc.reset();
   EXPECT_EQ(open(stream_context{id_of(1), "/ip4/127.0.0.1/tcp/1", false, [] {}, true}), nullptr);
 }
+
+TEST(card_service, resets_a_stream_whose_request_is_still_incomplete_after_the_timeout) {
+  fixture fx;  // incomplete_timeout_ms: 30 s
+  const auto f = cm::frame(cm::lookup(id_of(2).to_bytes())).value();
+  auto& slow = fx.open(id_of(1), false);
+  slow.send_bytes(bytes_view(f).first(5));
+  auto& idle = fx.open(id_of(3), false);  // no byte yet: nothing buffered, nothing to reap
+  fx.env->set_ms(t0 + 29999);
+  EXPECT_EQ(fx.svc->reap(), 0u);
+  auto& done = fx.open(id_of(4), false);  // answered at once: not reaped later either
+  done.send(cm::lookup(id_of(2).to_bytes()));
+  ASSERT_EQ(done.got.size(), 1u);
+  fx.env->set_ms(t0 + 30000);
+  EXPECT_EQ(fx.svc->reap(), 1u);
+  EXPECT_TRUE(slow.h->aborted());
+  EXPECT_EQ(slow.wakes, 1);  // the server resets it on the wake
+  EXPECT_TRUE(slow.got.empty());
+  EXPECT_FALSE(idle.h->aborted());
+  EXPECT_FALSE(done.h->aborted());
+  EXPECT_EQ(fx.svc->reap(), 0u);  // once
+  EXPECT_TRUE(slow.h->on_data(bytes_view(f).subspan(5)));  // the rest, late: ignored
+  EXPECT_TRUE(slow.got.empty());
+}
