@@ -66,6 +66,12 @@ void card_directory::put(const peer_id& publisher, bytes_view card, std::int64_t
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = index_.find(peer);
+    // Full: expired cards (which the periodic sweep drops later) make room first, at most once a second (a
+    // scan of the whole index).
+    if (it == index_.end() && index_.size() >= limits_.max_cards && now_ms - last_full_expire_ms_ >= 1000) {
+      last_full_expire_ms_ = now_ms;
+      expire_locked(now_ms, index_.size());
+    }
     if (it == index_.end() && index_.size() >= limits_.max_cards)
       return done(error{errc::quota_exceeded, "card directory: full (" + std::to_string(limits_.max_cards) + " cards)"});
     if (it != index_.end() && verified->created_ms < it->second.created_ms)
@@ -98,6 +104,10 @@ result<std::optional<bytes>> card_directory::get(const peer_id& peer, std::int64
 
 std::size_t card_directory::expire(std::int64_t now_ms, std::size_t max) {
   std::lock_guard<std::mutex> lock(mu_);  // held while submitting: see put
+  return expire_locked(now_ms, max);
+}
+
+std::size_t card_directory::expire_locked(std::int64_t now_ms, std::size_t max) {
   leveldb::WriteBatch b;
   std::size_t n = 0;
   for (auto it = index_.begin(); it != index_.end() && n < max;) {

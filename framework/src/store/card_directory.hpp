@@ -44,7 +44,8 @@ class card_directory {
 
   // Keeps `card` (encoded, cards.md) for `publisher`. done: ok once durable (also when the same card is held);
   // bad_card (does not decode), bad_card_signature, card_expired, wrong_recipient (the card is another
-  // peer's), conflict (older than the one held), quota_exceeded, or the store's error.
+  // peer's), conflict (older than the one held), quota_exceeded (full of unexpired cards: expired ones are
+  // dropped first, at most once a second), or the store's error.
   void put(const peer_id& publisher, bytes_view card, std::int64_t now_ms, std::function<void(result<void>)> done);
   // The card held for `peer` unless it expired by now_ms; nullopt when none.
   result<std::optional<bytes>> get(const peer_id& peer, std::int64_t now_ms) const;
@@ -59,10 +60,13 @@ class card_directory {
   card_directory(std::shared_ptr<db> store, card_directory_limits limits)
       : store_(std::move(store)), limits_(limits) {}
 
+  std::size_t expire_locked(std::int64_t now_ms, std::size_t max);  // mu_ held
+
   std::shared_ptr<db> store_;
   card_directory_limits limits_;
   mutable std::mutex mu_;
   std::map<std::string, entry> index_;  // peer ID text -> the held card's times
+  std::int64_t last_full_expire_ms_ = INT64_MIN / 2;  // put's scan when full
 };
 
 inline constexpr const char* card_directory_prefix = "k/";

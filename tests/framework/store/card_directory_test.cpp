@@ -219,6 +219,25 @@ TEST(card_directory, refuses_a_new_peer_past_the_quota_but_lets_a_held_peer_refr
   EXPECT_EQ(fx.cards->size(), 1u);
 }
 
+TEST(card_directory, a_full_directory_drops_its_expired_cards_for_a_new_peer_before_the_sweep) {
+  fixture fx(card_directory_limits{.max_cards = 2});
+  const auto alice = key_of(1), bob = key_of(2), carol = key_of(3), dave = key_of(4);
+  ASSERT_TRUE(fx.put(alice.id(), make_card(alice, t0, t0 + day_ms)));
+  ASSERT_TRUE(fx.put(bob.id(), make_card(bob, t0, t0 + 3 * day_ms)));
+  auto full = fx.put(carol.id(), make_card(carol, t0 + 1000, t0 + 3 * day_ms), t0 + 1000);  // nothing expired yet
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.err().code(), errc::quota_exceeded) << full.err().what();
+  // A day later alice's card expired: it makes room for carol (no sweep ran), bob's stays.
+  ASSERT_TRUE(fx.put(carol.id(), make_card(carol, t0 + day_ms, t0 + 3 * day_ms), t0 + day_ms));
+  EXPECT_EQ(fx.cards->size(), 2u);
+  EXPECT_FALSE(fx.get(alice.id(), t0));
+  EXPECT_TRUE(fx.get(bob.id(), t0 + day_ms));
+  // Full of valid cards: refused again.
+  auto still = fx.put(dave.id(), make_card(dave, t0 + day_ms, t0 + 3 * day_ms), t0 + day_ms + 2000);
+  ASSERT_FALSE(still);
+  EXPECT_EQ(still.err().code(), errc::quota_exceeded);
+}
+
 TEST(card_directory, expire_deletes_only_expired_cards) {
   fixture fx;
   const auto alice = key_of(1), bob = key_of(2), carol = key_of(3);
