@@ -11,6 +11,7 @@
 #include "core/bounded_read.hpp"
 #include "core/utf8.hpp"
 #include "daemon_client.hpp"
+#include "e2ee/card.hpp"
 #include "e2ee/envelope.hpp"
 #include "identity/key_store.hpp"
 #include "output.hpp"
@@ -230,6 +231,12 @@ int run_status(const global_options& g) {
   }
   std::cout << "daemon: running (" << st->value("name", "") << ", data dir " << st->value("data_dir", "") << ")\n"
             << "peer id: " << st->value("peer_id", "") << "\n";
+  // Our card: when it expires and when the daemon renews it (half its validity; docs/protocol/cards.md, "Renewal").
+  if (auto raw = e2ee::card_from_text(st->value("card", std::string())))
+    if (auto c = e2ee::decode_card(*raw))
+      std::cout << "card: signed prekey " << c->signed_prekey_id << ", valid until " << utc_time(c->expires_ms)
+                << ", renewed by the daemon from " << utc_time(c->created_ms + (c->expires_ms - c->created_ms) / 2)
+                << "\n";
   for (auto& a : (*st)["listen"]) std::cout << "listening: " << a.get<std::string>() << "\n";
   // Relay reservations (relay_v2): "relay <address>" -> reserved | connected, not reserved | not connected; and
   // whether our card is published there ("relay <address> card").

@@ -63,7 +63,9 @@ class Renewal(daemons.Processes):
             self.assertIn(daemons.card_state(b)[0], ("published",
                                                  "publishing the renewed card (the relay holds the one before)"))
             self.wait_for("bob's renewed card published", lambda: daemons.card_state(b) == ["published"])
-            self.assertIn(" card: published\n", aqua(b, "status"))
+            status = aqua(b, "status")
+            self.assertIn(" card: published\n", status)
+            self.assertIn("card: signed prekey 2, valid until ", status)
 
             # carol has no card of bob's: she finds the renewed one on the relay and reaches bob.
             proc_c, _ = self.serve(tmp, c, "serve")
