@@ -795,6 +795,16 @@ class Daemon(unittest.TestCase):
                 time.sleep(0.1)
             with open(card) as f:
                 self.assertEqual(f.read().strip(), ev["card"])
+            # A renewed card is published there too (within the directory's 1 s rescan), for the other daemons.
+            renewed = aqua(a, "card", "renew").strip()
+            self.assertNotEqual(renewed, ev["card"])
+            for _ in range(100):  # bounded
+                with open(card) as f:
+                    if f.read().strip() == renewed:
+                        break
+                time.sleep(0.1)
+            with open(card) as f:
+                self.assertEqual(f.read().strip(), renewed)
             self.stop(proc)
 
     def test_a_signal_while_the_node_waits_for_its_relay_at_start_ends_it_at_once(self):

@@ -34,6 +34,7 @@ struct agent_host::impl {
   std::mutex dir_mutex;
   std::map<std::string, std::string> dir_cards;  // directory name -> card text already wired
   std::map<std::string, std::string> dir_ids;    // directory name -> the peer ID it was first seen with
+  std::map<std::string, std::string> published;  // our names -> the card text in the directory (renewals republish)
   std::set<std::string> dir_warned;              // what the rescans warned about once
   std::atomic<bool> running{false};
   std::thread dir_thread, daemon_pump;
@@ -197,7 +198,10 @@ result<std::unique_ptr<agent_host>> agent_host::start_with(const node_config& cf
           spdlog::warn("agent_directory: {}.card named {}; it now names {} (this daemon's '{}'). If another daemon "
                        "runs an agent '{}', the two clash: give one of them another name",
                        name, e.verified.id().str(), n.id().str(), name, name);
-      return publish_card(dir.path, name, n.card());
+      auto text = n.card();
+      if (auto r = publish_card(dir.path, name, text); !r) return r;
+      p->published[name] = std::move(text);
+      return ok();
     };
     for (std::size_t i = 0; i < nodes.size(); ++i)
       if (auto r = publish(cfg.agents[i].name, *nodes[i]); !r) return r.err();
@@ -286,6 +290,21 @@ void agent_host::impl::refresh_directory() {
       spdlog::error("{}; not reading it until that is fixed", safe.err().what());
     return;
   }
+  // Our cards renewed since they were published (node/card_keeper.cpp): the others pick the new text up here.
+  auto republish = [&](const std::string& name, const node& n) {
+    auto text = n.card();
+    auto it = published.find(name);
+    if (it == published.end() || it->second == text) return;
+    if (auto r = publish_card(path, name, text); !r) {
+      if (dir_warned.insert("publish|" + name + "|" + r.err().message()).second)
+        spdlog::warn("agent_directory: the renewed card of '{}' could not be published: {}", name, r.err().what());
+      return;
+    }
+    it->second = std::move(text);
+    spdlog::info("agent_directory: published the renewed card of '{}'", name);
+  };
+  for (auto& r : runtimes) republish(r->name(), r->get_node());
+  if (opts.daemon) republish(opts.daemon->config().name, *opts.daemon);
   auto entries = scan_directory(path, &dir_warned);
   std::vector<std::pair<std::string, std::string>> fresh;
   for (auto& e : entries) {
