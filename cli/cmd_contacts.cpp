@@ -251,6 +251,9 @@ int print_added(const global_options& g, const nlohmann::json& c, const std::str
     std::cout << id << (alias.empty() ? "" : " ('" + alias + "')") << " is blocked: its card was refreshed, and it "
               << "stays blocked (its messages are refused); 'aqua contacts unblock " << (alias.empty() ? id : alias)
               << "' lifts the block\n";
+  } else if (refreshed && !c.value("card_changed", true)) {  // contacts.lookup of a card already held
+    std::cout << "the card of " << id << (alias.empty() ? "" : " ('" + alias + "')")
+              << " is up to date: its relays hold no newer one (" << trust << ")\n";
   } else {
     std::cout << (refreshed ? "refreshed the card of " : "added ") << id << (alias.empty() ? "" : " as '" + alias + "'")
               << where << " (" << trust

@@ -91,8 +91,13 @@ class Discovery(daemons.Processes):
             self.assertEqual(out, f"added {id_b} as 'bob' from its card on a relay (unverified; compare safety codes "
                                   "with 'aqua contacts verify')\n")
             again = json.loads(aqua(a, "contacts", "lookup", id_b, "--json"))
-            self.assertEqual((again["peer_id"], again["alias"], again["trust"], again["refreshed"]),
-                             (id_b, "bob", "unverified", True))
+            self.assertEqual((again["peer_id"], again["alias"], again["trust"], again["refreshed"], again["card_changed"]),
+                             (id_b, "bob", "unverified", True, False))  # the relay holds the card alice has
+            self.assertEqual(aqua(a, "contacts", "lookup", "bob"), f"the card of {id_b} ('bob') is up to date: its "
+                                                                  "relays hold no newer one (unverified)\n")
+            aqua(b, "card", "renew")  # bob's newer card reaches the relay (wait: its PUBLISH is asynchronous)
+            self.wait_for("bob's renewed card on the relay", lambda: json.loads(
+                aqua(a, "contacts", "lookup", id_b, "--json"))["card_changed"])
             self.assertTrue(any(x.endswith(f"/p2p-circuit/p2p/{id_b}") for x in again["addresses"]), again)
             by_alias = json.loads(aqua(a, "contacts", "lookup", "bob", "--json"))  # a contact's alias: a refresh
             self.assertEqual((by_alias["peer_id"], by_alias["refreshed"]), (id_b, True))

@@ -85,6 +85,8 @@ result<nlohmann::json> contacts_command(const contact_ops& ops, const std::strin
     if (!c) return c.err();
     auto j = contact_json(*c);
     j["refreshed"] = refreshed;
+    // A contact whose stored card is as new as the relays' keeps it: nothing changed.
+    j["card_changed"] = !known || known->card != c->card;
     return j;
   }
   auto who = arg_string(req, cmd.c_str(), "who", true);
