@@ -37,6 +37,16 @@ caf::result<outbox_list> outbox_page(mailbox_actor_t* self, const std::string& a
   return out;
 }
 
+// Writes the crypto actor's `changes` in order with every other batch, then answers `values` through `rp` (or the
+// store's error): a card is used only once the state it names is durable.
+template <class Promise, class... Ts>
+void deliver_when_durable(mailbox_actor_t* self, Promise rp, const store::ops& changes, Ts... values) {
+  persist_then(self, changes, [=](const result<void>& r) mutable {
+    if (r) rp.deliver(values...);
+    else rp.deliver(to_caf(r.err()));
+  });
+}
+
 caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
   self->state.setup = std::move(setup);
   self->state.rng.seed(std::random_device{}());
@@ -301,28 +311,18 @@ caf::behavior mailbox_actor(mailbox_actor_t* self, mailbox_setup setup) {
     [=](renew_atom, const std::vector<std::string>& addresses, std::int32_t mode) -> caf::result<std::string, bool> {
       auto rp = self->make_response_promise<std::string, bool>();
       self->request(self->state.setup.crypto, caf::infinite, renew_atom::value, addresses, mode)
-        .then(
-          [=](const std::string& card, bool rotated, const store::ops& changes) mutable {
-            persist_then(self, changes, [=](const result<void>& r) mutable {
-              if (r) rp.deliver(card, rotated);
-              else rp.deliver(to_caf(r.err()));
-            });
-          },
-          [=](const caf::error& e) mutable { rp.deliver(e); });
+        .then([=](const std::string& card, bool rotated,
+                  const store::ops& changes) mutable { deliver_when_durable(self, rp, changes, card, rotated); },
+              [=](const caf::error& e) mutable { rp.deliver(e); });
       return rp;
     },
     [=](card_atom, const std::vector<std::string>& addresses, const std::vector<std::string>& capabilities,
         std::int64_t validity_ms) -> caf::result<std::string> {
       auto rp = self->make_response_promise<std::string>();
       self->request(self->state.setup.crypto, caf::infinite, card_atom::value, addresses, capabilities, validity_ms)
-        .then(
-          [=](const std::string& card, const store::ops& changes) mutable {
-            persist_then(self, changes, [=](const result<void>& r) mutable {
-              if (r) rp.deliver(card);
-              else rp.deliver(to_caf(r.err()));
-            });
-          },
-          [=](const caf::error& e) mutable { rp.deliver(e); });
+        .then([=](const std::string& card,
+                  const store::ops& changes) mutable { deliver_when_durable(self, rp, changes, card); },
+              [=](const caf::error& e) mutable { rp.deliver(e); });
       return rp;
     },
     [=](status_atom) {

@@ -156,12 +156,6 @@ bool contact_store::knows(const peer_id& id) const {
   return book_.find(id) != nullptr;
 }
 
-bool contact_store::needs_card(const peer_id& id, std::int64_t now_ms) const {
-  std::lock_guard lock(mutex_);
-  auto* c = book_.find(id);
-  return c == nullptr || now_ms >= c->card_expires_ms;
-}
-
 std::optional<std::int64_t> contact_store::card_expiry(const peer_id& id) const {
   std::lock_guard lock(mutex_);
   auto* c = book_.find(id);

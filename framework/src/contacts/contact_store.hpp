@@ -42,9 +42,6 @@ class contact_store {
   std::optional<contact> find(const peer_id& id) const;
   // Whether `id` is a contact (any trust), without copying it.
   bool knows(const peer_id& id) const;
-  // Whether a session with `id` could not start from the contact book: not a contact, or its card expired
-  // by `now_ms` (node::send then looks a card up, docs/protocol/card-directory.md).
-  bool needs_card(const peer_id& id, std::int64_t now_ms) const;
   // The contact's card expiry (Unix ms), nullopt for no contact.
   std::optional<std::int64_t> card_expiry(const peer_id& id) const;
   // errc::conflict for blocked -> verified (unblock first: verifying never lifts a block).

@@ -199,12 +199,14 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
     card_found = !expiry_before && after;
     card_refreshed = expiry_before && after && *after > *expiry_before;
   }
-  nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
-  if (!*wait) {
-    auto j = before ? to_json(*before) : out;  // a retry changes nothing in the record
+  auto with_card_flags = [&](nlohmann::json j) {
     if (card_found) j["card_found"] = true;
     if (card_refreshed) j["card_refreshed"] = true;
     return j;
+  };
+  nlohmann::json out{{"message_id", *id}, {"recipient", peer->str()}, {"state", "queued"}};
+  if (!*wait) {
+    return with_card_flags(before ? to_json(*before) : out);  // a retry changes nothing in the record
   }
   auto outcome =
     interruptible(*timeout, gone, [&](std::chrono::milliseconds slice) { return node_.await_outcome(*id, slice); });
@@ -215,10 +217,7 @@ result<nlohmann::json> handler::send(const nlohmann::json& req, const gone_fn& g
   }
   if (outcome->state == "expired")
     return error{errc::message_expired, "message " + *id + " expired before " + peer->str() + " acknowledged it"};
-  auto j = to_json(*outcome);
-  if (card_found) j["card_found"] = true;
-  if (card_refreshed) j["card_refreshed"] = true;
-  return j;
+  return with_card_flags(to_json(*outcome));
 }
 
 result<std::optional<outbound_message>> handler::outbox_record(const std::string& id) {

@@ -175,11 +175,7 @@ const node_config& node::config() const { return impl_->cfg; }
 // are in the card). Stopped: the ones at start.
 std::vector<std::string> node::listen_addresses() const {
   if (impl_->stopped) return impl_->listen_addrs;
-  std::vector<std::string> out;
-  for (auto& [name, t] : impl_->transports)
-    for (auto& a : t->listen_addresses())
-      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
-  return out;
+  return impl_->transport_addresses();
 }
 
 result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::milliseconds timeout, std::uint64_t ttl_ms,
@@ -190,7 +186,11 @@ result<std::string> node::send(const peer_id& to, bytes payload, std::chrono::mi
 result<std::string> node::send(const peer_id& to, bytes payload, const send_options& o) {
   bytes again;
   // Not a contact, or one whose card expired: a failed first message may need its card looked up.
-  const bool may_discover = !impl_->stopped && impl_->contacts->needs_card(to, system_env()->now_unix_ms());
+  const bool may_discover = [&] {
+    if (impl_->stopped) return false;
+    auto expires = impl_->contacts->card_expiry(to);  // no decode: kept with the contact
+    return !expires || system_env()->now_unix_ms() >= *expires;
+  }();
   if (may_discover) again = payload;  // the copy is only kept for a peer that may need its card looked up
   auto r = send_async(to, std::move(payload), o).wait(o.timeout);
   if (r || !may_discover) return r;

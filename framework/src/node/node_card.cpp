@@ -23,18 +23,22 @@ std::vector<std::string> node::impl::card_addresses(std::vector<std::string> bas
   return base;
 }
 
+std::vector<std::string> node::impl::transport_addresses() const {
+  std::vector<std::string> out;
+  for (auto& [name, t] : transports)
+    for (auto& a : t->listen_addresses())
+      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  return out;
+}
+
 result<void> node::impl::start_card(const std::vector<std::string>& listening) {
   node_detail::card_keeper_setup k;
   k.node_name = cfg.name;
   k.mailbox = mailbox;
-  k.addresses = [this] {  // as the transports listen now (a relay_v2 address comes with its reservation)
-    std::vector<std::string> now;
-    for (auto& [name, t] : transports)
-      for (auto& a : t->listen_addresses())
-        if (std::find(now.begin(), now.end(), a) == now.end()) now.push_back(a);
-    return card_addresses(std::move(now));
-  };
-  k.installed = [this](const std::string& text) {  // the keeper's thread; node::stop waits for the keeper
+  // As the transports listen now (a relay_v2 address comes with its reservation).
+  k.addresses = [this] { return card_addresses(transport_addresses()); };
+  // Here at start, then on the keeper's thread (node::stop waits for the keeper).
+  auto install = [this](const std::string& text) {
     {
       std::lock_guard lock(card->mu);
       card->text = text;
@@ -43,20 +47,15 @@ result<void> node::impl::start_card(const std::vector<std::string>& listening) {
     if (auto encoded = e2ee::card_from_text(text))
       for (auto& [name, t] : transports) t->publish_card(*encoded);
   };
+  k.installed = install;
   auto first = card_addresses(listening);
   keeper = node_detail::spawn_card_keeper(*system, std::move(k));
   caf::scoped_actor sa{*system};
   std::optional<error> failure;
   sa->request(mailbox, std::chrono::seconds(10), renew_atom::value, first, actors::renew_now)
-    .receive(
-      [&](const std::string& card_text, bool) {
-        std::lock_guard lock(card->mu);
-        card->text = card_text;
-      },
-      [&](const caf::error& e) { failure = from_caf(e); });
+    .receive([&](const std::string& card_text, bool) { install(card_text); },
+             [&](const caf::error& e) { failure = from_caf(e); });
   if (failure) return *failure;
-  if (auto encoded = e2ee::card_from_text(card->text))
-    for (auto& [name, t] : transports) t->publish_card(*encoded);
   return ok();
 }
 

@@ -63,6 +63,8 @@ struct node::impl {
   result<void> start_card(const std::vector<std::string>& listening);
   // The card's addresses: `base` and each transport's card_addresses().
   std::vector<std::string> card_addresses(std::vector<std::string> base) const;
+  // What the transports listen on now, each address once (node::listen_addresses while running).
+  std::vector<std::string> transport_addresses() const;
 
   // Looks up `to`'s card through the transports (relay_v2's card directory), checks it and adds it as an
   // unverified contact (node_discovery.cpp). not_found naming what each transport said; not_supported when

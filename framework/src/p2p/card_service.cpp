@@ -34,8 +34,7 @@ struct pending_answer {
 class card_stream : public stream_handler {
  public:
   card_stream(std::shared_ptr<card_service> svc, stream_context ctx, std::uint64_t id)
-      : svc_(std::move(svc)), directory_(svc_->directory_), env_(svc_->env_), post_(svc_->post_), ctx_(std::move(ctx)),
-        reader_(cm::max_message_size), id_(id) {
+      : svc_(std::move(svc)), ctx_(std::move(ctx)), reader_(cm::max_message_size), id_(id) {
     svc_->streams_[id_] = this;
   }
   ~card_stream() override { svc_->streams_.erase(id_); }
@@ -43,7 +42,7 @@ class card_stream : public stream_handler {
   result<void> on_data(bytes_view data) override {
     if (aborted_) return ok();
     if (state_ != state::fresh) return error{errc::bad_frame, "card directory: data after the request"};
-    if (!started_ms_ && !data.empty()) started_ms_ = env_->now_unix_ms();
+    if (!started_ms_ && !data.empty()) started_ms_ = svc_->env_->now_unix_ms();
     reader_.feed(data);
     auto raw = reader_.next();
     if (!raw) return answer(cm::status_message(cm::status::malformed_message, raw.err().message()));
@@ -98,7 +97,7 @@ class card_stream : public stream_handler {
   result<void> lookup(const cm::message& m) {
     auto peer = peer_id::from_bytes(m.peer);
     if (!peer) return answer(cm::status_message(cm::status::malformed_message, "LOOKUP peer: " + peer.err().message()));
-    auto card = directory_->get(*peer, env_->now_unix_ms());
+    auto card = svc_->directory_->get(*peer, svc_->env_->now_unix_ms());
     if (!card) {
       spdlog::warn("card directory: lookup of {} failed: {}", peer->str(), card.err().what());
       return answer(cm::status_message(cm::status::internal_error, "the card could not be read"));
@@ -112,30 +111,27 @@ class card_stream : public stream_handler {
       return answer(cm::status_message(cm::status::refused, "publishing a card needs a reservation on this relay"));
     state_ = state::storing;
     pending_ = std::make_shared<pending_answer>();
-    directory_->put(ctx_.remote, m.card, env_->now_unix_ms(),
-                    [pending = pending_, post = post_, wake = ctx_.wake, who = ctx_.remote.str()](result<void> r) {
-                      // The client prefixes "card directory: <STATUS>: " itself (cards::to_error).
-                      std::string why = r ? std::string() : r.err().message();
-                      if (constexpr std::string_view ours = "card directory: "; why.rfind(ours, 0) == 0)
-                        why.erase(0, ours.size());
-                      auto reply = r ? cm::status_message(cm::status::ok)
-                                     : cm::status_message(status_of(r.err()), std::move(why));
-                      if (r) spdlog::debug("card directory: card of {} kept", who);
-                      else spdlog::info("card directory: card of {} refused: {}", who, r.err().what());
-                      {
-                        std::lock_guard<std::mutex> g(pending->mu);
-                        pending->framed = cm::frame(reply).value();
-                      }
-                      std::lock_guard<std::mutex> g(post->mu);
-                      if (post->post) (void) post->post(wake);
-                    });
+    auto answered = [pending = pending_, post = svc_->post_, wake = ctx_.wake, who = ctx_.remote.str()](result<void> r) {
+      // The client prefixes "card directory: <STATUS>: " itself (cards::to_error).
+      std::string why = r ? std::string() : r.err().message();
+      if (constexpr std::string_view ours = "card directory: "; why.rfind(ours, 0) == 0)
+        why.erase(0, ours.size());
+      auto reply = r ? cm::status_message(cm::status::ok)
+                     : cm::status_message(status_of(r.err()), std::move(why));
+      if (r) spdlog::debug("card directory: card of {} kept", who);
+      else spdlog::info("card directory: card of {} refused: {}", who, r.err().what());
+      {
+        std::lock_guard<std::mutex> g(pending->mu);
+        pending->framed = cm::frame(reply).value();
+      }
+      std::lock_guard<std::mutex> g(post->mu);
+      if (post->post) (void) post->post(wake);
+    };
+    svc_->directory_->put(ctx_.remote, m.card, svc_->env_->now_unix_ms(), std::move(answered));
     return ok();
   }
 
-  std::shared_ptr<card_service> svc_;
-  std::shared_ptr<store::card_directory> directory_;
-  std::shared_ptr<env> env_;
-  std::shared_ptr<card_service::poster> post_;
+  std::shared_ptr<card_service> svc_;  // its directory, clock and poster
   stream_context ctx_;
   relay::delimited_reader reader_;
   std::uint64_t id_;

@@ -12,11 +12,6 @@ using namespace aqua::test::node_fixture;
 
 namespace {
 
-std::string relay_only_yaml(const std::string& relay) {
-  return "components: {}\ntransports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n    settings:\n      relays: " +
-         relay + "\n";
-}
-
 struct node_card_renewal : ::testing::Test {
   test::temp_dir tmp{"nodecr"};
   std::unique_ptr<node> relay, alice, bob;

@@ -44,6 +44,12 @@ inline std::string yaml_for(const std::string& listen, const std::string& routes
          (serve ? "true, listen: [/ip4/127.0.0.1/tcp/0]" : "false") + "}\ntransports:\n  - plugin: loopback\n    listen: [" + listen + "]\n";
 }
 
+// A node whose only transport is relay_v2 through `relay` (a circuit listen address there).
+inline std::string relay_only_yaml(const std::string& relay) {
+  return "components: {}\ntransports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n    settings:\n      relays: " +
+         relay + "\n";
+}
+
 inline std::string route(std::uint8_t seed, const std::string& addr) {
   return "{peer: " + seed_key(seed).id().str() + ", address: " + addr + "}";
 }

@@ -7,14 +7,6 @@
 using namespace aqua;
 using namespace aqua::test::node_fixture;
 
-namespace {
-
-std::string relay_only_yaml(const std::string& relay) {
-  return "components: {}\ntransports:\n  - plugin: relay_v2\n    listen: [/p2p-circuit]\n    settings:\n      relays: " + relay + "\n";
-}
-
-} // namespace
-
 // An envelope whose tag lies beyond the receiver's window (here: 100 sealed
 // envelopes were never delivered) can only be placed by searching ahead in
 // its likely sender's sessions. For held mail the likely sender is the
